@@ -1,0 +1,1 @@
+//! Engine.IO client: polling, WebSocket, upgrade, cookie jar, TLS.

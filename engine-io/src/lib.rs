@@ -1,0 +1,1 @@
+//! Engine.IO server and the Engine.IO packet and payload codec.

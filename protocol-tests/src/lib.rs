@@ -1,0 +1,1 @@
+//! Support code for the conformance and interoperability tests: starting servers, Node peers and tools.

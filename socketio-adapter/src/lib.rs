@@ -1,0 +1,1 @@
+//! Rooms and broadcasting: the adapter trait, the in-memory adapter, and cluster adapters.

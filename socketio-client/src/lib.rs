@@ -1,0 +1,1 @@
+//! Socket.IO client: manager, sockets, reconnection, acks, buffering.

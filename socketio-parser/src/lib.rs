@@ -1,0 +1,1 @@
+//! Socket.IO packet encoder and decoder (JSON with binary attachments; msgpack variant). No I/O.

@@ -1,0 +1,1 @@
+//! Socket.IO server: namespaces, middlewares, rooms, acks, broadcasting, connection state recovery.
