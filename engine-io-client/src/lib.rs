@@ -1,1 +1,68 @@
-//! Engine.IO client: polling, WebSocket, upgrade, cookie jar, TLS.
+//! An [Engine.IO](https://socket.io/docs/v4/engine-io-protocol/) v4 client: HTTP long-polling,
+//! WebSocket, and polling upgraded to WebSocket, as the reference JavaScript client
+//! (`engine.io-client` 6) does it.
+//!
+//! - **Transports**: polling, WebSocket, or polling then upgrade (`2probe`/`3probe`, pause
+//!   polling, `5`); [`ClientBuilder::transports`], `rememberUpgrade`, `tryAllTransports`.
+//! - **Heartbeat**: pings are answered; silence longer than `pingInterval + pingTimeout` closes
+//!   the connection with "ping timeout".
+//! - **Sticky load balancers**: a [`CookieJar`] per client, on by default, stores `Set-Cookie`
+//!   from every response and sends `Cookie` on every polling request and on the WebSocket
+//!   handshake, so HAProxy (`cookie SERVERID insert`) or AWS ALB (`AWSALB`) keep the session on
+//!   one node.
+//! - **Binary** both ways (base64 inside polling payloads, binary frames over WebSocket);
+//!   polling `POST`s split to respect the server's `maxPayload`.
+//! - **TLS** over rustls for `https`/`wss` (Mozilla or system roots, extra roots, or an opt-in
+//!   to accept invalid certificates for tests); path, query, extra headers, connect timeout.
+//! - **Robust**: bounded queues, no lock across an await, and a server sending garbage,
+//!   oversize payloads or nothing at all gives an error and a clean close, never a panic or hang.
+//!
+//! ```no_run
+//! use engine_io_client::{Client, Event, Message};
+//!
+//! # async fn demo() -> Result<(), engine_io_client::Error> {
+//! let (client, mut events) = Client::builder("http://localhost:3000").connect().await?;
+//! client.send("hello").await.ok();
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         Event::Message(Message::Text(text)) => println!("got {text}"),
+//!         Event::Close(reason) => println!("closed: {reason}"),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod builder;
+mod client;
+mod config;
+mod connector;
+mod cookie_jar;
+mod driver;
+mod endpoint;
+mod error;
+mod handshake;
+mod heartbeat;
+mod polling;
+mod tls;
+mod transport;
+mod upgrade;
+mod websocket;
+
+pub use builder::ClientBuilder;
+pub use client::{Client, CloseReason, Event, Events, SendError, TrySendError};
+pub use cookie_jar::CookieJar;
+pub use error::{Error, Result};
+pub use tls::TlsRoots;
+pub use transport::TransportKind;
+
+/// The Engine.IO types shared with the server crate: what is sent and received, and the
+/// handshake.
+pub use engine_io::{Handshake, Message, Str};
+
+/// The cookie store behind [`CookieJar`] (for [`CookieJar::from_store`] and
+/// [`CookieJar::with_store`]).
+pub use cookie_store;
+/// The TLS library (for [`ClientBuilder::tls_config`] and
+/// [`ClientBuilder::add_root_certificate`]).
+pub use rustls;

@@ -1,1 +1,64 @@
-//! Socket.IO client: manager, sockets, reconnection, acks, buffering.
+//! A Socket.IO v5 client (Socket.IO 3 and 4 servers), async on tokio, with a blocking wrapper.
+//!
+//! - [`ClientBuilder`] configures a [`Socket`]: namespace, auth (a value, or an async callback
+//!   evaluated at each connection), transports, headers, parser (JSON or msgpack), reconnection,
+//!   acks, retries, and the event handlers.
+//! - A [`Manager`] is one Engine.IO connection shared by the sockets of several namespaces
+//!   (multiplexing, on by default), reconnecting with exponential [`Backoff`] and jitter.
+//! - [`Socket`]: `emit` (any `Serialize` value, binary at any depth), `emit_with_ack` (a future
+//!   with a timeout), volatile emits, buffering while disconnected, connection state recovery
+//!   ([`Socket::recovered`]), `disconnect` (stops reconnection for good; so does dropping the
+//!   last handle).
+//! - Handlers are async closures; the value a handler returns is the reply when the server
+//!   asked for an acknowledgement.
+//! - [`blocking`]: the same for programs without an async runtime.
+//!
+//! ```no_run
+//! use socketio_client::{ClientBuilder, Event, Socket};
+//! use serde_json::json;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), socketio_client::Error> {
+//!     let socket = ClientBuilder::new("http://localhost:3000")
+//!         .auth(json!({"token": "secret"}))
+//!         .on("chat", |event: Event, _socket: Socket| async move {
+//!             let text: String = event.arg(0).unwrap_or_default();
+//!             println!("chat: {text}");
+//!         })
+//!         .connect()
+//!         .await?;
+//!     let reply = socket.emit_with_ack("join", json!({"room": "rust"})).await?;
+//!     println!("joined: {reply:?}");
+//!     socket.disconnect().await;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Behaviour follows the reference JavaScript client (socket.io-client 4.8): reconnection
+//! delays, disconnect reasons ([`DisconnectReason`]), no automatic reconnection after the
+//! server refused the connection or disconnected the socket, acks pending on a lost connection
+//! failing with "socket has been disconnected", buffered emits flushed on connect.
+
+mod ack;
+mod args;
+mod backoff;
+pub mod blocking;
+mod builder;
+mod engine;
+mod error;
+mod handler;
+mod manager;
+mod reason;
+mod socket;
+mod socket_state;
+
+pub use args::{Args, Event, IntoArgs};
+pub use backoff::Backoff;
+pub use builder::ClientBuilder;
+pub use engine::Transports;
+pub use error::{Error, Result};
+pub use handler::EventHandler;
+pub use manager::{Manager, ManagerEvent};
+pub use reason::DisconnectReason;
+pub use socket::Socket;
+pub use socketio_parser::{Bytes, Map, Parser, Value};

@@ -1,1 +1,141 @@
-//! Socket.IO packet encoder and decoder (JSON with binary attachments; msgpack variant). No I/O.
+//! Socket.IO packet encoder and decoder: the JSON format with binary attachments (npm
+//! `socket.io-parser` 4.2) and the msgpack format (npm `socket.io-msgpack-parser` 3.0,
+//! cargo feature `msgpack`, on by default). No I/O, no runtime: strings and bytes in,
+//! typed packets out, and back.
+//!
+//! # Types
+//!
+//! - [`Packet`]: `kind` ([`PacketType`]), namespace `nsp`, optional ack `id`, optional
+//!   `data` ([`Value`]).
+//! - [`Value`]: a JSON-like value with a [`Value::Binary`] variant (`bytes::Bytes`).
+//!   [`to_value`] / [`from_value`] bridge user types through serde (bytes fields become
+//!   binary); `serde_json::Value` converts with `From`.
+//! - [`Parser`]: the format (`Json` or `MsgPack`); [`Parser::encode`] gives an
+//!   [`Encoded`]: the [`Frame`]s to send, text then binary attachments, cheap to clone so
+//!   a broadcast encodes once.
+//! - [`Decoder`]: stateful, fed one Engine.IO message at a time; rejects bad input with a
+//!   [`DecodeError`] (one variant per rule of the reference decoder), never panics.
+//!
+//! # Encoding
+//!
+//! ```
+//! use bytes::Bytes;
+//! use socketio_parser::{Frame, Packet, Parser, Value};
+//!
+//! // `2/chat,12["message","hi"]`
+//! let packet = Packet::event("/chat", "message", vec!["hi".into()]).with_id(12);
+//! let encoded = Parser::Json.encode(&packet)?;
+//! assert_eq!(encoded.frames(), &[Frame::Text(r#"2/chat,12["message","hi"]"#.into())]);
+//!
+//! // Binary anywhere in the arguments: a BINARY_EVENT plus one attachment per buffer.
+//! let file = Bytes::from_static(b"\x00\x01");
+//! let packet = Packet::event("/", "upload", vec![Value::from(file.clone())]);
+//! let encoded = Parser::Json.encode(&packet)?;
+//! assert_eq!(
+//!     encoded.frames(),
+//!     &[
+//!         Frame::Text(r#"51-["upload",{"_placeholder":true,"num":0}]"#.into()),
+//!         Frame::Binary(file),
+//!     ]
+//! );
+//! # Ok::<(), socketio_parser::EncodeError>(())
+//! ```
+//!
+//! # Decoding
+//!
+//! ```
+//! use socketio_parser::{DecodeError, Decoder, PacketType, Parser};
+//!
+//! let mut decoder = Decoder::new(Parser::Json);
+//! let packet = decoder.decode_text(r#"3/admin,13["bar"]"#)?.expect("not binary");
+//! assert_eq!(packet.kind, PacketType::Ack);
+//! assert_eq!((packet.nsp.as_str(), packet.id), ("/admin", Some(13)));
+//!
+//! // Reserved names are refused, like the reference does.
+//! assert!(matches!(
+//!     decoder.decode_text(r#"2["disconnect"]"#),
+//!     Err(DecodeError::ReservedEventName(_))
+//! ));
+//! # Ok::<(), DecodeError>(())
+//! ```
+//!
+//! # User types
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use socketio_parser::{from_value, to_value, Packet, Parser};
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! struct Chunk {
+//!     seq: u32,
+//!     #[serde(with = "serde_bytes")]
+//!     payload: Vec<u8>,
+//! }
+//!
+//! let chunk = Chunk { seq: 1, payload: vec![0xde, 0xad] };
+//! let packet = Packet::event("/", "chunk", vec![to_value(&chunk).unwrap()]);
+//! let encoded = Parser::Json.encode(&packet).unwrap();
+//! assert_eq!(encoded.len(), 2); // the text packet + one binary attachment
+//!
+//! let mut decoder = Parser::Json.decoder();
+//! let mut frames = encoded.iter();
+//! let text = frames.next().and_then(|f| f.as_text()).unwrap();
+//! assert!(decoder.decode_text(text).unwrap().is_none());
+//! let packet = decoder.decode_binary(frames.next().unwrap().bytes().clone()).unwrap().unwrap();
+//! let (_, mut args) = packet.into_event().unwrap();
+//! let back: Chunk = from_value(args.remove(0)).unwrap();
+//! assert_eq!(back, chunk);
+//! ```
+//!
+//! # Compatibility notes
+//!
+//! Byte-for-byte with the reference for what real peers send (checked against the npm
+//! packages in `protocol-tests`). Numbers are written as JavaScript writes them; object
+//! keys keep their order. Deliberate differences, all on input no real peer sends:
+//! - the ack id and attachment count must be plain ASCII digits (JavaScript's `Number()`
+//!   also takes spaces, `0x1f`, `1e1`...); an ack id above `u64::MAX` is refused;
+//! - an empty text message is refused (the reference reads it as `CONNECT /`);
+//! - an `EVENT` without payload is refused (the reference passes it on with no data);
+//! - the msgpack format applies the same event-name checks as the JSON format (the
+//!   reference msgpack parser only checks that the payload is an array);
+//! - a placeholder `num` must be an integer index (the reference yields `undefined` for 0.5);
+//! - JSON nesting deeper than 128 levels, numbers outside the `f64` range and lone UTF-16
+//!   surrogates (`"\ud800"`) are refused as invalid JSON;
+//! - integers beyond 2^53 keep their exact value (JavaScript rounds them);
+//! - numeric object keys keep their order (JavaScript moves integer keys first).
+//!
+//! See [`protocol_version`] for serving Socket.IO 2.x clients (protocol v4).
+
+mod binary;
+mod decoder;
+mod encoded;
+mod error;
+mod js_number;
+mod json;
+#[cfg(feature = "msgpack")]
+mod msgpack;
+mod packet;
+mod parser;
+pub mod protocol_version;
+mod serde_bridge;
+mod value;
+
+pub use bytes::Bytes;
+pub use decoder::{Decoder, DEFAULT_MAX_ATTACHMENTS};
+pub use encoded::{Encoded, Frame};
+pub use error::{DecodeError, EncodeError};
+pub use packet::{is_reserved_event, Packet, PacketType, DEFAULT_NAMESPACE, RESERVED_EVENTS};
+pub use parser::Parser;
+pub use protocol_version::{split_namespace_query, ProtocolVersion};
+pub use serde_bridge::{from_value, to_value, ValueError};
+pub use value::{Map, Number, Value};
+
+/// Protocol revision spoken by this crate (the reference's `protocol` export).
+pub const PROTOCOL: u8 = 5;
+
+/// Decodes a whole msgpack value as the msgpack parser does (used by adapters that
+/// carry packets inside msgpack envelopes).
+#[cfg(feature = "msgpack")]
+pub fn decode_msgpack_value(input: &Bytes) -> Result<Value, DecodeError> {
+    msgpack::decode_value(input)
+}

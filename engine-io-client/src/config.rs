@@ -1,0 +1,31 @@
+//! The resolved, validated settings of one client, shared by its transports.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+
+use crate::cookie_jar::CookieJar;
+use crate::endpoint::Endpoint;
+use crate::transport::TransportKind;
+
+/// Built by [`ClientBuilder::connect`](crate::ClientBuilder::connect) from the builder.
+#[derive(Debug)]
+pub(crate) struct ConnConfig {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) headers: HeaderMap,
+    pub(crate) cookie_jar: Option<Arc<CookieJar>>,
+    /// Present when the endpoint is `https`/`wss`.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) transports: Vec<TransportKind>,
+    pub(crate) upgrade: bool,
+    pub(crate) try_all_transports: bool,
+    /// Set when a WebSocket upgrade succeeded (shared by clients built from one builder).
+    pub(crate) prior_websocket_success: Arc<AtomicBool>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+    pub(crate) max_incoming_payload: usize,
+    pub(crate) send_queue: usize,
+    pub(crate) event_queue: usize,
+}

@@ -1,0 +1,117 @@
+//! What the connection driver sees of a transport: a stream of events in, a writer out.
+//!
+//! Each transport (polling, WebSocket) runs its I/O in its own tasks and talks to the driver
+//! through two bounded channels, so the driver is one `select!` loop that never blocks on I/O and
+//! holds no lock: the driver owns the write buffer and hands the transport one batch at a time
+//! (the transport reports [`TransportEvent::Drained`] when it may take the next one).
+
+use std::fmt;
+
+use engine_io::Packet;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::Error;
+
+/// An Engine.IO transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// HTTP long-polling: a pending `GET` receives, `POST`s send.
+    Polling,
+    /// One WebSocket connection.
+    WebSocket,
+}
+
+impl TransportKind {
+    /// The name used in the `transport` query parameter and in the handshake's `upgrades`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Polling => "polling",
+            TransportKind::WebSocket => "websocket",
+        }
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a transport reports to the driver, in order.
+#[derive(Debug)]
+pub(crate) enum TransportEvent {
+    /// Packets received (one polling payload or one WebSocket frame).
+    Packets(Vec<Packet>),
+    /// The last batch handed to the writer is written; it may take the next one.
+    Drained,
+    /// Polling only: the receive loop stopped after a pause request (for an upgrade).
+    Paused,
+    /// The transport is gone: `None` when the server closed it cleanly, else why.
+    Closed(Option<Error>),
+}
+
+/// What the driver asks a transport's writer to do.
+#[derive(Debug)]
+pub(crate) enum WriteCmd {
+    /// Write these packets (one POST, or one frame each).
+    Packets(Vec<Packet>),
+    /// Send the close packet / close frame, then stop.
+    Close,
+}
+
+/// The driver's end of a running transport. Dropping it stops the transport's tasks.
+pub(crate) struct TransportHandle {
+    pub(crate) kind: TransportKind,
+    pub(crate) events: mpsc::Receiver<TransportEvent>,
+    pub(crate) writer: mpsc::Sender<WriteCmd>,
+    pub(crate) control: Control,
+    pub(crate) tasks: Vec<JoinHandle<()>>,
+}
+
+impl fmt::Debug for TransportHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportHandle")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Transport-specific controls.
+pub(crate) enum Control {
+    /// Polling: restarting the receive loop after a pause.
+    Polling(crate::polling::PollingControl),
+    /// WebSocket: nothing beyond the writer.
+    WebSocket,
+}
+
+impl TransportHandle {
+    /// Asks a polling transport to stop polling once the pending `GET` completes
+    /// (answered by [`TransportEvent::Paused`]). No-op for WebSocket.
+    pub(crate) fn pause(&mut self) {
+        if let Control::Polling(p) = &mut self.control {
+            p.pause();
+        }
+    }
+
+    /// Restarts polling after [`pause`](Self::pause) (a failed upgrade).
+    pub(crate) fn resume(&mut self) {
+        if let Control::Polling(p) = &mut self.control {
+            if let Some(task) = p.resume() {
+                self.tasks.push(task);
+            }
+        }
+    }
+}
+
+impl Drop for TransportHandle {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The channel capacity between a transport's tasks and the driver. Small: the driver consumes
+/// promptly, and a full channel is how a slow consumer pushes back on the network reads.
+pub(crate) const EVENT_CHANNEL: usize = 16;

@@ -1,0 +1,127 @@
+//! [`RequestInfo`]: what a socket remembers of its handshake request.
+
+use http::{HeaderMap, Method, Uri};
+use std::net::SocketAddr;
+
+/// The peer address of a connection, as a request extension. [`crate::listen`]
+/// and [`crate::Server::serve`] insert it; other embedders can insert it (or a
+/// plain [`SocketAddr`] extension) so sockets know their remote address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// The handshake request of a socket: method, URI, headers, decoded query and
+/// remote address.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// HTTP method.
+    pub method: Method,
+    /// Request URI (path and query).
+    pub uri: Uri,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// Decoded query parameters, in order (a repeated name keeps every value;
+    /// [`RequestInfo::query`] returns the last one, as `URLSearchParams` +
+    /// `Object.fromEntries` in the reference).
+    pub query_pairs: Vec<(String, String)>,
+    /// The peer's address, when the embedder provided it.
+    pub remote_addr: Option<SocketAddr>,
+}
+
+impl RequestInfo {
+    pub(crate) fn from_parts(parts: &http::request::Parts) -> Self {
+        let remote_addr = parts
+            .extensions
+            .get::<RemoteAddr>()
+            .map(|r| r.0)
+            .or_else(|| parts.extensions.get::<SocketAddr>().copied());
+        RequestInfo {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+            query_pairs: parse_query(parts.uri.query().unwrap_or("")),
+            remote_addr,
+        }
+    }
+
+    /// The value of query parameter `name` (the last one when repeated).
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query_pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The value of header `name` as text, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// `application/x-www-form-urlencoded` parsing as `URLSearchParams` does it:
+/// `+` is a space, bad percent escapes are kept verbatim, invalid UTF-8 becomes U+FFFD.
+pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode_component(k), decode_component(v))
+        })
+        .collect()
+}
+
+fn decode_component(s: &str) -> String {
+    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+        return s.to_owned();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                let v = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match v {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing() {
+        let q = parse_query("EIO=4&transport=polling&t=a+b&x=%41%zz&EIO=3&&flag");
+        let info = RequestInfo {
+            method: Method::GET,
+            uri: Uri::from_static("/"),
+            headers: HeaderMap::new(),
+            query_pairs: q,
+            remote_addr: None,
+        };
+        assert_eq!(info.query("EIO"), Some("3"));
+        assert_eq!(info.query("t"), Some("a b"));
+        assert_eq!(info.query("x"), Some("A%zz"));
+        assert_eq!(info.query("flag"), Some(""));
+        assert_eq!(info.query("nope"), None);
+    }
+}

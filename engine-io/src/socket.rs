@@ -1,0 +1,557 @@
+//! [`Socket`]: one Engine.IO session, whatever its transport.
+//!
+//! # Outgoing queue
+//! Every socket has a bounded queue of outgoing messages
+//! ([`crate::Config::max_buffered_messages`]). The active transport drains it:
+//! a pending polling `GET` takes everything queued into one payload; the
+//! WebSocket writer encodes everything queued and flushes it with a single write.
+//! When the queue is full (a client that stops reading),
+//! [`Socket::try_send`] returns [`TrySendError::Full`] with the message and
+//! [`Socket::send`] waits for room: memory stays bounded, and the caller picks
+//! the policy (drop, wait, or close). Heartbeat and control packets bypass the
+//! limit (they are tiny and at most a few are ever queued).
+//!
+//! # State
+//! The mutable state sits behind one `std::sync::Mutex` that is never held
+//! across an `.await`; waiters use `tokio::sync::Notify`.
+
+use crate::config::TransportType;
+use crate::handler::CloseReason;
+use crate::heartbeat::{Heartbeat, PacketAction, TimerAction};
+use crate::packet::{Packet, PacketType, ProtocolVersion};
+use crate::request::RequestInfo;
+use crate::server::Shared;
+use crate::websocket::WsStream;
+use crate::{Message, Str};
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Error of [`Socket::try_send`] and [`Socket::try_send_many`]: the message(s)
+/// are given back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrySendError<T> {
+    /// The outgoing queue is full.
+    #[error("the socket's outgoing queue is full")]
+    Full(T),
+    /// The socket is closed or closing.
+    #[error("the socket is closed")]
+    Closed(T),
+}
+
+impl<T> TrySendError<T> {
+    /// The message(s) that were not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(t) | TrySendError::Closed(t) => t,
+        }
+    }
+}
+
+/// Error of [`Socket::send`]: the socket is closed; the message(s) are given back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the socket is closed")]
+pub struct SendError<T>(pub T);
+
+/// The socket closed before the operation completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the socket is closed")]
+pub struct Closed;
+
+/// Lifecycle of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ready {
+    Open,
+    /// Graceful close requested: flush the queue, then close the transport.
+    Closing,
+    Closed,
+}
+
+pub(crate) struct State {
+    pub(crate) ready: Ready,
+    pub(crate) transport: TransportType,
+    pub(crate) queue: VecDeque<Packet>,
+    /// Application messages in `queue` (what the capacity limits).
+    pub(crate) queued_messages: usize,
+    /// Packets ever queued / ever handed to the transport (for `flush`).
+    pub(crate) enqueued: u64,
+    pub(crate) written: u64,
+    pub(crate) heartbeat: Heartbeat,
+    // Polling.
+    pub(crate) poll_pending: bool,
+    pub(crate) poll_seq: u64,
+    pub(crate) post_active: bool,
+    pub(crate) post_seq: u64,
+    /// What a pending GET answers once the socket is closed (close or noop).
+    pub(crate) poll_final: PacketType,
+    /// During an upgrade probe: release the pending GET with a noop.
+    pub(crate) poll_noop: bool,
+    // Upgrade.
+    pub(crate) upgrading: bool,
+    pub(crate) upgraded: bool,
+    pub(crate) probe_offer: Option<Box<WsStream>>,
+    pub(crate) upgrade_deadline: Option<Instant>,
+    /// Graceful polling close waits at most this long for a GET.
+    pub(crate) close_deadline: Option<Instant>,
+    // Close.
+    pub(crate) close_reason: Option<CloseReason>,
+    pub(crate) close_description: Option<String>,
+    // Stream API.
+    pub(crate) inbox: VecDeque<Message>,
+}
+
+/// One Engine.IO session.
+///
+/// Shared as `Arc<Socket>`; every method takes `&self`. See the module docs for
+/// the outgoing queue policy.
+pub struct Socket {
+    id: Str,
+    protocol: ProtocolVersion,
+    request: RequestInfo,
+    /// JSONP callback index (digits only) when the session polls with JSONP.
+    pub(crate) jsonp: Option<Box<str>>,
+    /// The client asked for base64 binary (`b64` query parameter).
+    pub(crate) b64: bool,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) state: Mutex<State>,
+    /// Wakes the socket's task (notify_one: a permit is kept if it is busy).
+    pub(crate) task_wake: Notify,
+    /// Wakes pending polling GETs (notify_waiters).
+    pub(crate) poll_wake: Notify,
+    /// Wakes senders waiting for room (notify_waiters).
+    pub(crate) room_wake: Notify,
+    /// Wakes `flush` callers (notify_waiters).
+    pub(crate) flush_wake: Notify,
+    /// Wakes `recv` callers (notify_waiters).
+    pub(crate) inbox_wake: Notify,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .field("protocol", &self.protocol)
+            .field("transport", &self.transport())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Text of a packet in a close/noop answer.
+pub(crate) fn control(t: PacketType) -> Packet {
+    Packet::empty(t)
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: Str,
+        protocol: ProtocolVersion,
+        request: RequestInfo,
+        transport: TransportType,
+        shared: Arc<Shared>,
+    ) -> Arc<Socket> {
+        let jsonp = match transport {
+            TransportType::Polling => request.query("j").map(|j| crate::payload::jsonp_index(j).into()),
+            TransportType::Websocket => None,
+        };
+        let b64 = request.query("b64").is_some_and(|v| !v.is_empty());
+        let cfg = &shared.config;
+        let heartbeat = Heartbeat::new(protocol, cfg.ping_interval, cfg.ping_timeout, Instant::now());
+        Arc::new(Socket {
+            id,
+            protocol,
+            request,
+            jsonp,
+            b64,
+            state: Mutex::new(State {
+                ready: Ready::Open,
+                transport,
+                queue: VecDeque::new(),
+                queued_messages: 0,
+                enqueued: 0,
+                written: 0,
+                heartbeat,
+                poll_pending: false,
+                poll_seq: 0,
+                post_active: false,
+                post_seq: 0,
+                poll_final: PacketType::Close,
+                poll_noop: false,
+                upgrading: false,
+                upgraded: false,
+                probe_offer: None,
+                upgrade_deadline: None,
+                close_deadline: None,
+                close_reason: None,
+                close_description: None,
+                inbox: VecDeque::new(),
+            }),
+            shared,
+            task_wake: Notify::new(),
+            poll_wake: Notify::new(),
+            room_wake: Notify::new(),
+            flush_wake: Notify::new(),
+            inbox_wake: Notify::new(),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means a panic elsewhere while holding it; the state is
+        // still structurally valid, so keep serving rather than cascade panics.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The session id (20 URL-safe base64 characters).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The session id as a shared string.
+    pub fn sid(&self) -> &Str {
+        &self.id
+    }
+
+    /// The Engine.IO protocol version of the client.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.protocol
+    }
+
+    /// The current transport.
+    pub fn transport(&self) -> TransportType {
+        self.lock().transport
+    }
+
+    /// The handshake request.
+    pub fn request(&self) -> &RequestInfo {
+        &self.request
+    }
+
+    /// The peer address of the handshake request, if known.
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.request.remote_addr
+    }
+
+    /// Whether the socket is open (not closing or closed).
+    pub fn is_open(&self) -> bool {
+        self.lock().ready == Ready::Open
+    }
+
+    /// Whether the socket is closed.
+    pub fn is_closed(&self) -> bool {
+        self.lock().ready == Ready::Closed
+    }
+
+    /// Why the socket closed, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.lock().close_reason
+    }
+
+    /// More detail on the close reason, when there is some (e.g. "overlap from client").
+    pub fn close_description(&self) -> Option<String> {
+        self.lock().close_description.clone()
+    }
+
+    /// Messages waiting in the outgoing queue.
+    pub fn queued(&self) -> usize {
+        self.lock().queued_messages
+    }
+
+    /// Queues a message without waiting. Fails with `Full` when the outgoing
+    /// queue is at capacity and `Closed` when the socket is closing or closed;
+    /// either way the message is given back.
+    pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError<Message>> {
+        let msg = msg.into();
+        let mut st = self.lock();
+        if st.ready != Ready::Open {
+            return Err(TrySendError::Closed(msg));
+        }
+        if st.queued_messages >= self.shared.config.max_buffered_messages {
+            return Err(TrySendError::Full(msg));
+        }
+        st.queued_messages += 1;
+        st.enqueued += 1;
+        st.queue.push_back(Packet::message(msg));
+        let transport = st.transport;
+        drop(st);
+        self.wake_writer(transport);
+        Ok(())
+    }
+
+    /// Queues several messages atomically: all of them or none (a Socket.IO
+    /// binary packet is one text message plus its attachments and must not be
+    /// split by a full queue). A batch larger than the whole capacity is
+    /// accepted when the queue is empty, so it can always eventually be sent.
+    pub fn try_send_many(&self, msgs: Vec<Message>) -> Result<(), TrySendError<Vec<Message>>> {
+        let mut st = self.lock();
+        if st.ready != Ready::Open {
+            return Err(TrySendError::Closed(msgs));
+        }
+        let cap = self.shared.config.max_buffered_messages;
+        if st.queued_messages + msgs.len() > cap && st.queued_messages > 0 {
+            return Err(TrySendError::Full(msgs));
+        }
+        st.queued_messages += msgs.len();
+        st.enqueued += msgs.len() as u64;
+        st.queue.extend(msgs.into_iter().map(Packet::message));
+        let transport = st.transport;
+        drop(st);
+        self.wake_writer(transport);
+        Ok(())
+    }
+
+    /// Queues a message, waiting for room in the outgoing queue (backpressure).
+    /// Fails only when the socket is closed.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), SendError<Message>> {
+        let mut msg = msg.into();
+        loop {
+            let notified = self.room_wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_send(msg) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(m)) => return Err(SendError(m)),
+                Err(TrySendError::Full(m)) => msg = m,
+            }
+            notified.await;
+        }
+    }
+
+    /// Queues several messages atomically, waiting for room.
+    pub async fn send_many(&self, msgs: Vec<Message>) -> Result<(), SendError<Vec<Message>>> {
+        let mut msgs = msgs;
+        loop {
+            let notified = self.room_wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_send_many(msgs) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(m)) => return Err(SendError(m)),
+                Err(TrySendError::Full(m)) => msgs = m,
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until everything queued before this call has been handed to the
+    /// transport (written to the WebSocket, or returned in a polling response):
+    /// the completion signal for sends. Fails if the socket closes first.
+    pub async fn flush(&self) -> Result<(), Closed> {
+        let target = self.lock().enqueued;
+        loop {
+            let notified = self.flush_wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.lock();
+                if st.written >= target {
+                    return Ok(());
+                }
+                if st.ready == Ready::Closed {
+                    return Err(Closed);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Sends `msg` and waits until it has been written to the transport.
+    pub async fn send_and_flush(&self, msg: impl Into<Message>) -> Result<(), SendError<Message>> {
+        self.send(msg).await?;
+        // The message was queued; if the socket closes before it is written the
+        // message is lost, which the caller learns from the error.
+        self.flush().await.map_err(|_| SendError(Message::Text(Str::new())))
+    }
+
+    /// Receives the next message (stream API: only for servers built with
+    /// [`crate::Server::new_stream`]; with a custom [`crate::Handler`] messages go
+    /// to the handler and this waits until the socket closes). Returns `None`
+    /// once the socket is closed and the inbox is empty.
+    pub async fn recv(&self) -> Option<Message> {
+        loop {
+            let notified = self.inbox_wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut st = self.lock();
+                if let Some(m) = st.inbox.pop_front() {
+                    return Some(m);
+                }
+                if st.ready == Ready::Closed {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until the socket is closed and returns why.
+    pub async fn closed(&self) -> CloseReason {
+        loop {
+            let notified = self.flush_wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(r) = self.lock().close_reason {
+                return r;
+            }
+            notified.await;
+        }
+    }
+
+    /// Closes the socket gracefully: queued messages are sent first, then the
+    /// transport is closed (a close packet to polling clients, a close frame over
+    /// WebSocket). The close reason is "forced close".
+    pub fn close(&self) {
+        let mut st = self.lock();
+        if st.ready != Ready::Open {
+            return;
+        }
+        st.ready = Ready::Closing;
+        if st.transport == TransportType::Polling && !st.poll_pending {
+            // The reference waits up to 30 s for the next GET to deliver the close packet.
+            st.close_deadline = Some(Instant::now() + std::time::Duration::from_secs(30));
+        }
+        drop(st);
+        self.poll_wake.notify_waiters();
+        self.task_wake.notify_one();
+        self.room_wake.notify_waiters();
+    }
+
+    /// Closes the socket at once, dropping queued messages (as the reference's
+    /// `close(true)` / server shutdown): a pending poll gets the close packet, a
+    /// WebSocket gets a close frame.
+    pub fn close_now(self: &Arc<Self>) {
+        self.finalize(CloseReason::ForcedClose, None, PacketType::Close);
+    }
+
+    fn wake_writer(&self, transport: TransportType) {
+        match transport {
+            TransportType::Polling => self.poll_wake.notify_waiters(),
+            TransportType::Websocket => self.task_wake.notify_one(),
+        }
+    }
+
+    /// Queues a control packet (ping, pong), bypassing the capacity limit.
+    pub(crate) fn push_control(st: &mut State, p: Packet) {
+        st.enqueued += 1;
+        st.queue.push_back(p);
+    }
+
+    /// Takes everything queued for the transport, counting it as written.
+    pub(crate) fn drain_queue(&self, st: &mut State) -> Vec<Packet> {
+        let packets: Vec<Packet> = st.queue.drain(..).collect();
+        if st.queue.capacity() > 64 {
+            // Give memory back after a burst: idle sockets should stay small.
+            st.queue.shrink_to_fit();
+        }
+        if st.queued_messages > 0 {
+            st.queued_messages = 0;
+            self.room_wake.notify_waiters();
+        }
+        packets
+    }
+
+    /// Counts `n` packets as written and wakes `flush` callers.
+    pub(crate) fn mark_written(&self, st: &mut State, n: u64) {
+        st.written += n;
+        self.flush_wake.notify_waiters();
+    }
+
+    /// The read path: a packet received on the active transport.
+    pub(crate) fn handle_packet(self: &Arc<Self>, p: Packet) {
+        {
+            let mut st = self.lock();
+            if st.ready != Ready::Open {
+                return;
+            }
+            match st.heartbeat.on_packet(p.packet_type, Instant::now()) {
+                PacketAction::WrongDirection => {
+                    drop(st);
+                    self.finalize(
+                        CloseReason::TransportError,
+                        Some("invalid heartbeat direction".into()),
+                        PacketType::Close,
+                    );
+                    return;
+                }
+                PacketAction::SendPong => {
+                    Socket::push_control(&mut st, control(PacketType::Pong));
+                    let t = st.transport;
+                    drop(st);
+                    self.wake_writer(t);
+                }
+                PacketAction::None => {}
+            }
+        }
+        if let Some(msg) = p.into_message() {
+            self.shared.handler.on_message(self, msg);
+        }
+    }
+
+    /// Heartbeat timer check, called by the socket task. Returns the next wake-up.
+    pub(crate) fn heartbeat_tick(self: &Arc<Self>, now: Instant) -> Option<Instant> {
+        let mut st = self.lock();
+        if st.ready == Ready::Closed {
+            return None;
+        }
+        match st.heartbeat.on_timer(now) {
+            TimerAction::Wait => Some(st.heartbeat.next_wake()),
+            TimerAction::SendPing => {
+                Socket::push_control(&mut st, control(PacketType::Ping));
+                let t = st.transport;
+                let next = st.heartbeat.next_wake();
+                drop(st);
+                self.wake_writer(t);
+                Some(next)
+            }
+            TimerAction::Timeout => {
+                drop(st);
+                self.finalize(CloseReason::PingTimeout, None, PacketType::Close);
+                None
+            }
+        }
+    }
+
+    /// Stream API: a received message.
+    pub(crate) fn push_inbox(self: &Arc<Self>, msg: Message) {
+        let mut st = self.lock();
+        if st.inbox.len() >= self.shared.config.inbox_capacity {
+            drop(st);
+            self.finalize(CloseReason::TransportError, Some("inbox full".into()), PacketType::Close);
+            return;
+        }
+        st.inbox.push_back(msg);
+        drop(st);
+        self.inbox_wake.notify_waiters();
+    }
+
+    pub(crate) fn wake_inbox(&self) {
+        self.inbox_wake.notify_waiters();
+    }
+
+    /// Closes the session for `reason` (once): the pending poll is answered with
+    /// `poll_final`, the socket task closes the WebSocket, the socket leaves the
+    /// server, waiters wake up and the handler's `on_close` runs.
+    pub(crate) fn finalize(self: &Arc<Self>, reason: CloseReason, description: Option<String>, poll_final: PacketType) {
+        {
+            let mut st = self.lock();
+            if st.ready == Ready::Closed {
+                return;
+            }
+            st.ready = Ready::Closed;
+            st.close_reason = Some(reason);
+            st.close_description = description;
+            st.poll_final = poll_final;
+            st.queue = VecDeque::new();
+            st.queued_messages = 0;
+            st.probe_offer = None;
+        }
+        self.shared.remove(self.sid());
+        self.poll_wake.notify_waiters();
+        self.task_wake.notify_one();
+        self.room_wake.notify_waiters();
+        self.flush_wake.notify_waiters();
+        self.inbox_wake.notify_waiters();
+        self.shared.handler.on_close(self, reason);
+    }
+}

@@ -1,0 +1,89 @@
+//! What an adapter needs from the namespace it serves on this node: the sockets connected here.
+
+use std::sync::Arc;
+
+use engine_io::Message;
+use socketio_parser::{Packet, Value};
+
+use crate::{BroadcastAckSink, BroadcastFlags, SocketInfo};
+
+/// A packet encoded once into the Engine.IO messages that carry it (one text or binary message,
+/// followed by one binary message per attachment with the JSON parser). Cloning is cheap and the
+/// same bytes are handed to every recipient.
+#[derive(Debug, Clone)]
+pub struct EncodedPacket {
+    messages: Arc<[Message]>,
+}
+
+impl EncodedPacket {
+    /// Wraps encoded messages.
+    pub fn new(messages: Vec<Message>) -> Self {
+        Self {
+            messages: messages.into(),
+        }
+    }
+
+    /// The Engine.IO messages, in order.
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+}
+
+/// Why a packet was not handed to a local socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliverError {
+    /// The socket is not connected to this namespace on this node (anymore).
+    UnknownSocket,
+    /// The packet was volatile and the socket's outgoing queue was full: dropped on purpose.
+    VolatileDropped,
+    /// The socket's outgoing queue was full: the socket is being disconnected (never a silent drop).
+    SlowConsumer,
+}
+
+/// A reply from the server-side handler of an event sent by another node
+/// (`server_side_emit_with_ack`): called at most once with the handler's answer.
+pub type ServerSideAck = Box<dyn FnOnce(Value) + Send>;
+
+/// The namespace of this node, as its adapter sees it. The Socket.IO server implements it; an
+/// adapter holds a [`std::sync::Weak`] reference to it (see
+/// [`AdapterContext`](crate::AdapterContext)) and reaches the local sockets only through it, so the
+/// same adapter code serves requests coming from this node and from other nodes of a cluster.
+///
+/// Every method is synchronous and must not block: it runs on the caller's task.
+pub trait LocalNamespace: Send + Sync + 'static {
+    /// The namespace name (e.g. `/` or `/chat`).
+    fn name(&self) -> &str;
+
+    /// Encodes a packet with the server's parser, once for all recipients.
+    fn encode(&self, packet: &Packet) -> EncodedPacket;
+
+    /// Hands an encoded packet to a local socket's outgoing queue.
+    fn deliver(
+        &self,
+        sid: &str,
+        packet: &EncodedPacket,
+        flags: &BroadcastFlags,
+    ) -> Result<(), DeliverError>;
+
+    /// Hands an encoded packet whose ack id is `ack_id` to a local socket and routes the
+    /// socket's acknowledgement (its arguments) to `sink`.
+    fn deliver_with_ack(
+        &self,
+        sid: &str,
+        packet: &EncodedPacket,
+        flags: &BroadcastFlags,
+        ack_id: u64,
+        sink: &BroadcastAckSink,
+    ) -> Result<(), DeliverError>;
+
+    /// Disconnects a local socket from this namespace (`close`: also close the whole
+    /// underlying connection), with the reason "server namespace disconnect".
+    fn disconnect(&self, sid: &str, close: bool);
+
+    /// Describes a local socket (handshake and data; the adapter fills in the rooms).
+    fn socket_info(&self, sid: &str) -> Option<SocketInfo>;
+
+    /// Called when another node of the cluster sent an event with `server_side_emit`:
+    /// `args` is `[event, ...args]`; `ack` is set when the sender waits for a reply.
+    fn on_server_side_emit(&self, args: Vec<Value>, ack: Option<ServerSideAck>);
+}

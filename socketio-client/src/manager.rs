@@ -1,0 +1,449 @@
+//! [`Manager`]: one Engine.IO connection shared by every namespace socket of a server, and the
+//! task that opens it, reads it, and reopens it with backoff (the reference client's `Manager`,
+//! socket.io-client 4.8 `lib/manager.ts`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use engine_io::Message;
+use engine_io_client::{CloseReason, Event as EngineEvent};
+use socketio_parser::{Decoder, Frame, Packet, Parser};
+use tokio::sync::{broadcast, Notify};
+
+use crate::backoff::Backoff;
+use crate::engine::{EngineOptions, Transports};
+use crate::socket::SocketShared;
+use crate::{DisconnectReason, Error};
+
+/// What happens to a manager's connection, for [`Manager::events`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ManagerEvent {
+    /// The Engine.IO connection is open.
+    Open,
+    /// The Engine.IO connection closed.
+    Close(DisconnectReason),
+    /// Opening the connection failed.
+    Error(Error),
+    /// A reconnection attempt starts (the attempt number, from 1).
+    ReconnectAttempt(u32),
+    /// Reconnected after this many attempts.
+    Reconnect(u32),
+    /// A reconnection attempt failed.
+    ReconnectError(Error),
+    /// Every allowed reconnection attempt failed; the manager gave up.
+    ReconnectFailed,
+}
+
+/// The options of a manager (shared by its sockets).
+#[derive(Debug, Clone)]
+pub(crate) struct ManagerOptions {
+    pub(crate) engine: EngineOptions,
+    pub(crate) parser: Parser,
+    pub(crate) reconnection: bool,
+    pub(crate) reconnection_attempts: u32,
+    pub(crate) reconnection_delay: Duration,
+    pub(crate) reconnection_delay_max: Duration,
+    pub(crate) randomization_factor: f64,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl Default for ManagerOptions {
+    fn default() -> Self {
+        ManagerOptions {
+            engine: EngineOptions::default(),
+            parser: Parser::Json,
+            reconnection: true,
+            reconnection_attempts: u32::MAX,
+            reconnection_delay: Duration::from_millis(1000),
+            reconnection_delay_max: Duration::from_millis(5000),
+            randomization_factor: 0.5,
+            connect_timeout: Duration::from_millis(20_000),
+        }
+    }
+}
+
+#[derive(Default)]
+struct ManagerState {
+    /// The sockets that want to be connected, by namespace.
+    sockets: HashMap<String, Arc<SocketShared>>,
+    /// The open Engine.IO connection.
+    engine: Option<engine_io_client::Client>,
+    /// Whether the driver task runs.
+    driving: bool,
+}
+
+/// The shared state of a manager.
+pub(crate) struct ManagerShared {
+    pub(crate) options: ManagerOptions,
+    state: Mutex<ManagerState>,
+    events: broadcast::Sender<ManagerEvent>,
+    /// Wakes the driver when the last socket left (to close) or during a backoff delay.
+    wake: Notify,
+}
+
+impl std::fmt::Debug for ManagerShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagerShared")
+            .field("url", &self.options.engine.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ManagerShared {
+    pub(crate) fn new(options: ManagerOptions) -> Arc<Self> {
+        let (events, _) = broadcast::channel(64);
+        Arc::new(ManagerShared {
+            options,
+            state: Mutex::new(ManagerState::default()),
+            events,
+            wake: Notify::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ManagerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn emit(&self, event: ManagerEvent) {
+        // No subscriber is fine.
+        let _ = self.events.send(event);
+    }
+
+    /// Whether a packet written now would go out on an open connection (for volatile emits).
+    pub(crate) fn writable(&self) -> bool {
+        self.lock()
+            .engine
+            .as_ref()
+            .is_some_and(engine_io_client::Client::is_connected)
+    }
+
+    /// A socket wants to connect: open it now if the connection is open, else make sure the
+    /// driver is (re)connecting.
+    pub(crate) fn add_socket(self: &Arc<Self>, socket: &Arc<SocketShared>) {
+        let (open_now, spawn) = {
+            let mut state = self.lock();
+            state.sockets.insert(socket.nsp.clone(), socket.clone());
+            let open_now = state.engine.as_ref().is_some_and(|e| e.is_connected());
+            let spawn = !state.driving;
+            if spawn {
+                state.driving = true;
+            }
+            (open_now, spawn)
+        };
+        if open_now {
+            let socket = socket.clone();
+            tokio::spawn(async move { socket.on_open().await });
+        }
+        if spawn {
+            tokio::spawn(drive(self.clone()));
+        }
+    }
+
+    /// A socket is closed for good: stop tracking it, and close the connection when it was the
+    /// last one (the reference's `_destroy`).
+    pub(crate) fn remove_socket(&self, socket: &Arc<SocketShared>) {
+        let mut state = self.lock();
+        if let Some(current) = state.sockets.get(&socket.nsp) {
+            if Arc::ptr_eq(current, socket) {
+                state.sockets.remove(&socket.nsp);
+            }
+        }
+        if state.sockets.is_empty() {
+            drop(state);
+            self.wake.notify_one();
+        }
+    }
+
+    /// Whether some namespace socket of this manager is active.
+    pub(crate) fn has_socket(&self, nsp: &str) -> bool {
+        self.lock().sockets.contains_key(nsp)
+    }
+
+    fn engine(&self) -> Option<engine_io_client::Client> {
+        self.lock().engine.clone()
+    }
+
+    /// Encodes and sends a packet on the open connection; dropped when there is none (the
+    /// state machine only sends while connected, so this is a race with a close).
+    pub(crate) async fn send_packet(&self, packet: &Packet) {
+        let Some(engine) = self.engine() else {
+            return;
+        };
+        if let Some(messages) = self.encode(packet) {
+            // Waiting for room is the backpressure against a slow server.
+            let _ = engine.send_all(messages).await;
+        }
+    }
+
+    /// [`send_packet`](Self::send_packet) without waiting (from `Drop`).
+    pub(crate) fn try_send_packet(&self, packet: &Packet) {
+        let Some(engine) = self.engine() else {
+            return;
+        };
+        if let Some(messages) = self.encode(packet) {
+            let _ = engine.try_send_all(messages);
+        }
+    }
+
+    fn encode(&self, packet: &Packet) -> Option<Vec<Message>> {
+        let encoded = match self.options.parser.encode(packet) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                tracing::warn!(nsp = %packet.nsp, "cannot encode packet: {e}");
+                return None;
+            }
+        };
+        let mut messages = Vec::with_capacity(encoded.len());
+        for frame in encoded.iter() {
+            match frame {
+                Frame::Text(bytes) => match engine_io::Str::from_utf8(bytes.clone()) {
+                    Ok(text) => messages.push(Message::Text(text)),
+                    Err(_) => return None,
+                },
+                Frame::Binary(bytes) => messages.push(Message::Binary(bytes.clone())),
+            }
+        }
+        Some(messages)
+    }
+
+    fn sockets(&self) -> Vec<Arc<SocketShared>> {
+        self.lock().sockets.values().cloned().collect()
+    }
+
+    fn should_stop(&self) -> bool {
+        self.lock().sockets.is_empty()
+    }
+}
+
+/// Opens the connection, reads it, reopens it with backoff; ends when no socket is left, when
+/// reconnection is off and the connection closed, or when the attempts are exhausted.
+async fn drive(manager: Arc<ManagerShared>) {
+    let opts = &manager.options;
+    let mut backoff = Backoff::new(
+        opts.reconnection_delay,
+        opts.reconnection_delay_max,
+        opts.randomization_factor,
+    );
+    let mut reconnecting = false;
+    loop {
+        if manager.should_stop() {
+            break;
+        }
+        if reconnecting {
+            if backoff.attempts() >= opts.reconnection_attempts {
+                manager.emit(ManagerEvent::ReconnectFailed);
+                let error = Error::ConnectionLost(DisconnectReason::TransportError);
+                for socket in manager.sockets() {
+                    let effects = socket.lock().on_open_error(&error);
+                    socket.perform(effects).await;
+                }
+                break;
+            }
+            let delay = backoff.duration();
+            tracing::debug!(url = %opts.engine.url, ?delay, "reconnecting");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = manager.wake.notified() => {}
+            }
+            if manager.should_stop() {
+                break;
+            }
+            manager.emit(ManagerEvent::ReconnectAttempt(backoff.attempts()));
+        }
+        let opened = tokio::time::timeout(opts.connect_timeout, opts.engine.connect()).await;
+        let (client, events) = match opened {
+            Ok(Ok(pair)) => pair,
+            failed => {
+                if manager.should_stop() {
+                    break;
+                }
+                let error = match failed {
+                    Ok(Err(e)) => Error::Engine(e),
+                    _ => Error::ConnectTimeout(opts.connect_timeout),
+                };
+                manager.emit(ManagerEvent::Error(error.clone()));
+                for socket in manager.sockets() {
+                    let effects = socket.lock().on_open_error(&error);
+                    socket.perform(effects).await;
+                }
+                if reconnecting {
+                    manager.emit(ManagerEvent::ReconnectError(error));
+                }
+                if !opts.reconnection {
+                    break;
+                }
+                reconnecting = true;
+                continue;
+            }
+        };
+        if reconnecting {
+            manager.emit(ManagerEvent::Reconnect(backoff.attempts()));
+        }
+        backoff.reset();
+        reconnecting = false;
+        let sockets = {
+            let mut state = manager.lock();
+            state.engine = Some(client.clone());
+            state.sockets.values().cloned().collect::<Vec<_>>()
+        };
+        manager.emit(ManagerEvent::Open);
+        for socket in sockets {
+            // Each socket evaluates its auth (maybe a slow async callback) on its own.
+            tokio::spawn(async move { socket.on_open().await });
+        }
+        let reason = read(&manager, &client, events).await;
+        manager.lock().engine = None;
+        client.close().await;
+        manager.emit(ManagerEvent::Close(reason));
+        for socket in manager.sockets() {
+            let effects = socket.lock().on_close(reason);
+            socket.perform(effects).await;
+        }
+        if !opts.reconnection {
+            break;
+        }
+        reconnecting = true;
+    }
+    let mut state = manager.lock();
+    state.driving = false;
+    let engine = state.engine.take();
+    // A socket may have been added while we were deciding to stop: start over for it.
+    let restart = !state.sockets.is_empty();
+    if restart {
+        state.driving = true;
+    }
+    drop(state);
+    if let Some(engine) = engine {
+        engine.close().await;
+    }
+    if restart {
+        tokio::spawn(drive(manager.clone()));
+    }
+}
+
+/// Reads one connection until it closes; returns why.
+async fn read(
+    manager: &Arc<ManagerShared>,
+    client: &engine_io_client::Client,
+    mut events: engine_io_client::Events,
+) -> DisconnectReason {
+    let mut decoder = Decoder::new(manager.options.parser);
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = manager.wake.notified() => {
+                if manager.should_stop() {
+                    client.close().await;
+                    return DisconnectReason::ForcedClose;
+                }
+                continue;
+            }
+        };
+        let message = match event {
+            Some(EngineEvent::Message(message)) => message,
+            Some(EngineEvent::Close(reason)) => return close_reason(&reason),
+            None => return DisconnectReason::TransportClose,
+            Some(_) => continue,
+        };
+        let decoded = match message {
+            Message::Text(text) => decoder.decode_text(text.as_str()),
+            Message::Binary(data) => decoder.decode_binary(data),
+        };
+        match decoded {
+            Ok(Some(packet)) => route(manager, packet).await,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(url = %manager.options.engine.url, "invalid packet from the server: {e}");
+                client.close().await;
+                return DisconnectReason::ParseError;
+            }
+        }
+    }
+}
+
+/// Hands a packet to the socket of its namespace (packets for other namespaces are ignored, as
+/// in the reference).
+async fn route(manager: &Arc<ManagerShared>, packet: Packet) {
+    let socket = manager.lock().sockets.get(&packet.nsp).cloned();
+    if let Some(socket) = socket {
+        let effects = socket.lock().on_packet(packet);
+        socket.perform(effects).await;
+    }
+}
+
+fn close_reason(reason: &CloseReason) -> DisconnectReason {
+    match reason {
+        CloseReason::TransportClose => DisconnectReason::TransportClose,
+        CloseReason::ParseError(_) => DisconnectReason::ParseError,
+        CloseReason::PingTimeout => DisconnectReason::PingTimeout,
+        CloseReason::ForcedClose => DisconnectReason::ForcedClose,
+        _ => DisconnectReason::TransportError,
+    }
+}
+
+/// A connection to a Socket.IO server shared by several namespace sockets (multiplexing).
+///
+/// [`ClientBuilder::connect`](crate::ClientBuilder::connect) reuses a process-wide manager per
+/// server (origin and path) unless [`force_new`](crate::ClientBuilder::force_new) or
+/// [`multiplex(false)`](crate::ClientBuilder::multiplex) is set, so sockets of several
+/// namespaces share one Engine.IO connection. Build sockets of one manager explicitly with
+/// [`ClientBuilder::manager`](crate::ClientBuilder::manager).
+///
+/// ```no_run
+/// use socketio_client::{ClientBuilder, ManagerEvent};
+///
+/// # async fn demo() -> Result<(), socketio_client::Error> {
+/// let admin = ClientBuilder::new("http://localhost:3000").namespace("/admin").connect().await?;
+/// // Same connection, another namespace:
+/// let chat = ClientBuilder::new("http://localhost:3000")
+///     .manager(&admin.manager())
+///     .namespace("/chat")
+///     .connect()
+///     .await?;
+/// let mut events = chat.manager().events();
+/// tokio::spawn(async move {
+///     while let Ok(event) = events.recv().await {
+///         if let ManagerEvent::ReconnectAttempt(n) = event {
+///             eprintln!("reconnecting, attempt {n}");
+///         }
+///     }
+/// });
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Manager {
+    shared: Arc<ManagerShared>,
+}
+
+impl Manager {
+    pub(crate) fn from_shared(shared: Arc<ManagerShared>) -> Self {
+        Manager { shared }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<ManagerShared> {
+        &self.shared
+    }
+
+    /// The manager's events: open, close, reconnection attempts, successes and failures.
+    /// (A receiver that falls more than 64 events behind skips the oldest.)
+    pub fn events(&self) -> broadcast::Receiver<ManagerEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Whether the Engine.IO connection is open.
+    pub fn is_open(&self) -> bool {
+        self.shared.writable()
+    }
+
+    /// The transport setting the manager connects with.
+    pub fn transports(&self) -> Transports {
+        self.shared.options.engine.transports
+    }
+
+    /// The URL the manager connects to.
+    pub fn url(&self) -> &str {
+        &self.shared.options.engine.url
+    }
+}

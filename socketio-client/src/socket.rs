@@ -1,0 +1,597 @@
+//! [`Socket`]: one namespace of a [`Manager`](crate::Manager)'s connection, the handle users emit
+//! on; and the task that runs its handlers in order.
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, watch};
+
+use crate::args::from_values;
+use crate::handler::Handlers;
+use crate::manager::ManagerShared;
+use crate::ack::AckReceiver;
+use crate::socket_state::{Effect, EmitFlags, Incoming, SocketCore};
+use crate::{DisconnectReason, Error, Event, IntoArgs, Manager, Value};
+
+/// How many received events may wait for the handlers before the connection stops reading.
+const DISPATCH_QUEUE: usize = 1024;
+
+/// The connection status a [`Socket`] reports to waiters.
+#[derive(Debug, Clone)]
+pub(crate) enum Status {
+    /// Not connected (yet, or any more, for now).
+    Disconnected,
+    /// Joined.
+    Connected,
+    /// Joining failed (`fatal`: the server refused; no automatic retry).
+    Failed(Error),
+    /// Closed for good.
+    Closed,
+}
+
+/// What the dispatch task runs, in order.
+pub(crate) enum Dispatch {
+    Event(Incoming),
+    Connect,
+    ConnectError(Error),
+    Disconnect(DisconnectReason),
+}
+
+/// Per-socket options.
+#[derive(Clone)]
+pub(crate) struct SocketOptions {
+    pub(crate) auth: crate::builder::Auth,
+    pub(crate) ack_timeout: Option<Duration>,
+    pub(crate) retries: u32,
+    pub(crate) max_send_buffer: usize,
+}
+
+/// The shared state of one namespace socket.
+pub(crate) struct SocketShared {
+    pub(crate) nsp: String,
+    pub(crate) manager: Arc<ManagerShared>,
+    pub(crate) core: Mutex<SocketCore>,
+    pub(crate) handlers: Handlers,
+    pub(crate) options: SocketOptions,
+    dispatch: mpsc::Sender<Dispatch>,
+    status: watch::Sender<Status>,
+    /// The retry queue (the reference's `_queue`) when retries are on: one event in flight.
+    retry_queue: Option<mpsc::Sender<RetryItem>>,
+}
+
+impl std::fmt::Debug for SocketShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketShared")
+            .field("nsp", &self.nsp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketShared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SocketCore> {
+        // A panic in another thread while holding the lock leaves consistent-enough state (every
+        // method leaves the core valid between statements); keep going rather than poisoning the
+        // whole client.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Performs the effects of a state change. Never called with the core locked.
+    pub(crate) async fn perform(self: &Arc<Self>, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Send(packet) => self.manager.send_packet(&packet).await,
+                Effect::Outgoing(name, args) => {
+                    for handler in &self.handlers.outgoing {
+                        handler(&name, &args);
+                    }
+                }
+                Effect::Event(incoming) => {
+                    // Waiting here is the backpressure that bounds memory when handlers are slow.
+                    let _ = self.dispatch.send(Dispatch::Event(incoming)).await;
+                }
+                Effect::Connected => {
+                    self.status.send_replace(Status::Connected);
+                    let _ = self.dispatch.send(Dispatch::Connect).await;
+                }
+                Effect::ConnectError(error) => {
+                    let closed = self.lock().closed();
+                    self.status.send_replace(Status::Failed(error.clone()));
+                    if closed {
+                        self.status.send_replace(Status::Closed);
+                    }
+                    let _ = self.dispatch.send(Dispatch::ConnectError(error)).await;
+                }
+                Effect::Disconnected(reason) => {
+                    let closed = self.lock().closed();
+                    self.status.send_replace(if closed {
+                        Status::Closed
+                    } else {
+                        Status::Disconnected
+                    });
+                    let _ = self.dispatch.send(Dispatch::Disconnect(reason)).await;
+                }
+                Effect::Destroy => {
+                    if !matches!(*self.status.borrow(), Status::Failed(_)) {
+                        self.status.send_replace(Status::Closed);
+                    }
+                    self.manager.remove_socket(self);
+                }
+            }
+        }
+    }
+
+    /// The Engine.IO connection opened: evaluate the auth and send CONNECT.
+    pub(crate) async fn on_open(self: &Arc<Self>) {
+        let auth = self.options.auth.evaluate().await;
+        let packet = self.lock().on_open(auth);
+        if let Some(packet) = packet {
+            self.manager.send_packet(&packet).await;
+        }
+    }
+
+    /// Waits until the socket is connected, or fails.
+    async fn wait_connected(&self) -> Result<(), Error> {
+        let mut rx = self.status.subscribe();
+        loop {
+            match &*rx.borrow_and_update() {
+                Status::Connected => return Ok(()),
+                Status::Failed(e) => return Err(e.clone()),
+                Status::Closed => return Err(Error::Closed),
+                Status::Disconnected => {}
+            }
+            if rx.changed().await.is_err() {
+                return Err(Error::Closed);
+            }
+        }
+    }
+
+    /// Emits through the state machine and performs the effects; returns the ack id and
+    /// receiver when `with_ack`.
+    async fn emit_inner(
+        self: &Arc<Self>,
+        event: &str,
+        args: Vec<Value>,
+        with_ack: bool,
+        flags: EmitFlags,
+    ) -> Result<Option<(u64, AckReceiver)>, Error> {
+        let writable = self.manager.writable();
+        let (effects, ack) = self.lock().emit(event, args, with_ack, flags, writable)?;
+        self.perform(effects).await;
+        Ok(ack)
+    }
+
+    /// One emit with an ack, waiting at most `timeout`.
+    async fn ack_once(
+        self: &Arc<Self>,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Value>, Error> {
+        let Some((id, rx)) = self
+            .emit_inner(event, args, true, EmitFlags::default())
+            .await?
+        else {
+            return Err(Error::Closed);
+        };
+        let result = match timeout {
+            Some(t) => match tokio::time::timeout(t, rx).await {
+                Ok(r) => r,
+                Err(_) => {
+                    self.lock().forget_ack(id);
+                    return Err(Error::AckTimeout);
+                }
+            },
+            None => rx.await,
+        };
+        // A dropped sender means the socket state is gone.
+        result.unwrap_or(Err(Error::SocketDisconnected))
+    }
+
+    /// The reference's retry queue entry: sent only while connected, redelivered after each ack
+    /// timeout or disconnection until acknowledged or `retries` redeliveries failed.
+    async fn deliver_with_retries(
+        self: &Arc<Self>,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<Vec<Value>, Error> {
+        let retries = self.options.retries;
+        let timeout = self.options.ack_timeout;
+        let mut last = Error::AckTimeout;
+        for _ in 0..=retries {
+            self.wait_connected().await?;
+            match self.ack_once(event, args.clone(), timeout).await {
+                Ok(reply) => return Ok(reply),
+                Err(e @ (Error::AckTimeout | Error::SocketDisconnected)) => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    fn disconnect_now(self: &Arc<Self>) -> Vec<Effect> {
+        self.lock().disconnect()
+    }
+}
+
+/// Keeps the socket alive: when the last user [`Socket`] handle is dropped the socket
+/// disconnects (and the manager closes the connection once no socket is left).
+#[derive(Debug)]
+struct Guard(Arc<SocketShared>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let shared = self.0.clone();
+        let effects = shared.disconnect_now();
+        if effects.is_empty() {
+            return;
+        }
+        // Drop cannot await: send what must be sent right away (sending never blocks), and let
+        // the handlers run on the runtime if there is one.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move { shared.perform(effects).await });
+            }
+            Err(_) => {
+                for effect in effects {
+                    match effect {
+                        Effect::Send(packet) => shared.manager.try_send_packet(&packet),
+                        Effect::Destroy => shared.manager.remove_socket(&shared),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A Socket.IO socket: one namespace over a shared [`Manager`] connection.
+///
+/// Cheap to clone; every clone is the same socket. When the last clone held by the user is
+/// dropped, the socket disconnects for good (as [`disconnect`](Self::disconnect) does), which
+/// also stops reconnection. The clones handed to handlers do not keep the socket alive after
+/// the user dropped theirs.
+///
+/// ```no_run
+/// use socketio_client::{Args, ClientBuilder, Event, Socket};
+/// use serde_json::json;
+/// use std::time::Duration;
+///
+/// # async fn demo() -> Result<(), socketio_client::Error> {
+/// let socket = ClientBuilder::new("http://localhost:3000")
+///     .namespace("/chat")
+///     .auth(json!({"token": "secret"}))
+///     .on("message", |event: Event, _socket: Socket| async move {
+///         println!("got {:?}", event.args());
+///     })
+///     // The server emitted "question" with an ack: the handler's output is the reply.
+///     .on("question", |event: Event, _socket: Socket| async move {
+///         let n: u64 = event.arg(0).unwrap_or(0);
+///         n * 2
+///     })
+///     .connect()
+///     .await?;
+///
+/// socket.emit("message", json!({"text": "hello"})).await?;
+/// let reply = socket
+///     .emit_with_ack_timeout("sum", Args::new().arg(1).arg(2), Duration::from_secs(5))
+///     .await?;
+/// println!("sum = {:?}", reply);
+/// socket.disconnect().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Socket {
+    shared: Arc<SocketShared>,
+    /// `Some` in user handles (keeps the socket alive), `None` in handler handles.
+    guard: Option<Arc<Guard>>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("nsp", &self.shared.nsp)
+            .field("id", &self.id())
+            .field("connected", &self.connected())
+            .finish()
+    }
+}
+
+impl Socket {
+    /// Creates the socket (not connected yet) and its dispatch task. Must run on a tokio runtime.
+    pub(crate) fn create(
+        manager: Arc<ManagerShared>,
+        nsp: String,
+        handlers: Handlers,
+        options: SocketOptions,
+    ) -> Socket {
+        let (dispatch_tx, dispatch_rx) = mpsc::channel(DISPATCH_QUEUE);
+        let (status, _) = watch::channel(Status::Disconnected);
+        let (retry_tx, retry_rx) = if options.retries > 0 {
+            let (tx, rx) = mpsc::channel(options.max_send_buffer.max(1));
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let shared = Arc::new(SocketShared {
+            core: Mutex::new(SocketCore::new(nsp.clone(), options.max_send_buffer)),
+            nsp,
+            manager,
+            handlers,
+            options,
+            dispatch: dispatch_tx,
+            status,
+            retry_queue: retry_tx,
+        });
+        if let Some(rx) = retry_rx {
+            tokio::spawn(retry_loop(Arc::downgrade(&shared), rx));
+        }
+        let guard = Arc::new(Guard(shared.clone()));
+        tokio::spawn(dispatch_loop(
+            Arc::downgrade(&shared),
+            Arc::downgrade(&guard),
+            dispatch_rx,
+        ));
+        Socket {
+            shared,
+            guard: Some(guard),
+        }
+    }
+
+    /// Joins the namespace (opening the manager's connection if needed) and waits until joined
+    /// or refused, at most the manager's connect timeout.
+    ///
+    /// # Errors
+    /// [`Error::ConnectRefused`] when the server refused (middleware error, unknown namespace),
+    /// the Engine.IO error when the connection could not be opened, [`Error::ConnectTimeout`].
+    pub async fn connect(&self) -> Result<(), Error> {
+        self.shared.lock().reopen();
+        self.shared.status.send_replace(Status::Disconnected);
+        self.shared.manager.add_socket(&self.shared);
+        let timeout = self.shared.manager.options.connect_timeout;
+        match tokio::time::timeout(timeout, self.shared.wait_connected()).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::ConnectTimeout(timeout)),
+        }
+    }
+
+    /// The namespace (`/` by default).
+    pub fn namespace(&self) -> &str {
+        &self.shared.nsp
+    }
+
+    /// The socket id the server gave, while connected.
+    pub fn id(&self) -> Option<String> {
+        self.shared.lock().id().map(str::to_owned)
+    }
+
+    /// Whether the namespace is joined right now.
+    pub fn connected(&self) -> bool {
+        self.shared.lock().connected()
+    }
+
+    /// Whether the last connection restored the previous session (connection state recovery:
+    /// same id, rooms, and the missed events were replayed).
+    pub fn recovered(&self) -> bool {
+        self.shared.lock().recovered()
+    }
+
+    /// The manager whose connection this socket uses.
+    pub fn manager(&self) -> Manager {
+        Manager::from_shared(self.shared.manager.clone())
+    }
+
+    /// Emits `event` with `args` (one `Serialize` value, or [`Args`](crate::Args) for several;
+    /// binary at any depth travels as binary).
+    ///
+    /// Sent right away when connected; buffered (and sent on the next connection) while
+    /// disconnected. With [`retries`](crate::ClientBuilder::retries) configured, the event is
+    /// queued and redelivered until the server acknowledges it (as in the reference, every
+    /// queued event asks for an ack then).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after a disconnect, [`Error::BufferFull`], [`Error::ReservedEvent`],
+    /// [`Error::Serde`].
+    pub async fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
+        let args = args.into_args()?;
+        if let Some(queue) = &self.shared.retry_queue {
+            check_event_name(event)?;
+            return queue
+                .send(RetryItem {
+                    event: event.to_owned(),
+                    args,
+                    reply: None,
+                })
+                .await
+                .map_err(|_| Error::Closed);
+        }
+        self.shared
+            .emit_inner(event, args, false, EmitFlags::default())
+            .await
+            .map(|_| ())
+    }
+
+    /// Emits `event` unless it cannot be written right now (disconnected): volatile events are
+    /// dropped instead of buffered.
+    ///
+    /// # Errors
+    /// As [`emit`](Self::emit).
+    pub async fn emit_volatile(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
+        let args = args.into_args()?;
+        self.shared
+            .emit_inner(event, args, false, EmitFlags { volatile: true })
+            .await
+            .map(|_| ())
+    }
+
+    /// Emits `event` and waits for the server's acknowledgement, at most the configured
+    /// [`ack_timeout`](crate::ClientBuilder::ack_timeout) (forever when none is set). With
+    /// [`retries`](crate::ClientBuilder::retries), the event is redelivered after each timeout.
+    ///
+    /// # Errors
+    /// [`Error::AckTimeout`], [`Error::SocketDisconnected`] when the connection dropped after
+    /// the event was sent, and the errors of [`emit`](Self::emit).
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<Vec<Value>, Error> {
+        let args = args.into_args()?;
+        if let Some(queue) = &self.shared.retry_queue {
+            check_event_name(event)?;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            queue
+                .send(RetryItem {
+                    event: event.to_owned(),
+                    args,
+                    reply: Some(tx),
+                })
+                .await
+                .map_err(|_| Error::Closed)?;
+            return rx.await.unwrap_or(Err(Error::Closed));
+        }
+        self.shared
+            .ack_once(event, args, self.shared.options.ack_timeout)
+            .await
+    }
+
+    /// Emits `event` and waits for the acknowledgement at most `timeout` (no retries).
+    ///
+    /// # Errors
+    /// As [`emit_with_ack`](Self::emit_with_ack).
+    pub async fn emit_with_ack_timeout(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, Error> {
+        let args = args.into_args()?;
+        self.shared.ack_once(event, args, Some(timeout)).await
+    }
+
+    /// [`emit_with_ack`](Self::emit_with_ack), deserializing the reply's arguments into `T`
+    /// (a tuple: `let (n,): (u64,) = …`).
+    ///
+    /// # Errors
+    /// As [`emit_with_ack`](Self::emit_with_ack), plus [`Error::Serde`].
+    pub async fn emit_with_ack_as<T: DeserializeOwned>(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<T, Error> {
+        from_values(self.emit_with_ack(event, args).await?)
+    }
+
+    /// Leaves the namespace for good: sends `DISCONNECT` when connected, fails pending acks,
+    /// stops reconnection, and closes the manager's connection if no other socket uses it.
+    /// The disconnect handlers see [`DisconnectReason::IoClientDisconnect`].
+    pub async fn disconnect(&self) {
+        let effects = self.shared.disconnect_now();
+        self.shared.perform(effects).await;
+    }
+
+    fn handler_handle(shared: Arc<SocketShared>) -> Socket {
+        Socket {
+            shared,
+            guard: None,
+        }
+    }
+
+    /// A handle that keeps the socket alive (for the blocking wrapper).
+    pub(crate) fn shared(&self) -> &Arc<SocketShared> {
+        &self.shared
+    }
+}
+
+/// One event waiting in the retry queue.
+struct RetryItem {
+    event: String,
+    args: Vec<Value>,
+    reply: Option<tokio::sync::oneshot::Sender<Result<Vec<Value>, Error>>>,
+}
+
+fn check_event_name(event: &str) -> Result<(), Error> {
+    if socketio_parser::is_reserved_event(event) {
+        Err(Error::ReservedEvent(event.to_owned()))
+    } else {
+        Ok(())
+    }
+}
+
+/// Delivers queued events one at a time, in order.
+async fn retry_loop(shared: Weak<SocketShared>, mut rx: mpsc::Receiver<RetryItem>) {
+    while let Some(item) = rx.recv().await {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let result = shared.deliver_with_retries(&item.event, item.args).await;
+        if let Some(reply) = item.reply {
+            let _ = reply.send(result);
+        } else if let Err(e) = result {
+            tracing::debug!(nsp = %shared.nsp, event = %item.event, "queued event dropped: {e}");
+        }
+    }
+}
+
+/// Runs the handlers of one socket, one dispatch at a time, in arrival order.
+async fn dispatch_loop(
+    shared: Weak<SocketShared>,
+    guard: Weak<Guard>,
+    mut rx: mpsc::Receiver<Dispatch>,
+) {
+    while let Some(item) = rx.recv().await {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        // Once the user dropped every handle, the socket is going away: handlers stop.
+        if guard.strong_count() == 0 && !matches!(item, Dispatch::Disconnect(_)) {
+            continue;
+        }
+        let socket = Socket::handler_handle(shared.clone());
+        match item {
+            Dispatch::Event(incoming) => run_event(&shared, socket, incoming).await,
+            Dispatch::Connect => {
+                for handler in &shared.handlers.connect {
+                    handler(socket.clone()).await;
+                }
+            }
+            Dispatch::ConnectError(error) => {
+                for handler in &shared.handlers.connect_error {
+                    handler(error.clone(), socket.clone()).await;
+                }
+            }
+            Dispatch::Disconnect(reason) => {
+                for handler in &shared.handlers.disconnect {
+                    handler(reason, socket.clone()).await;
+                }
+            }
+        }
+    }
+}
+
+async fn run_event(shared: &Arc<SocketShared>, socket: Socket, incoming: Incoming) {
+    let event = Event::new(incoming.name, incoming.args);
+    for handler in &shared.handlers.any {
+        if let Err(e) = handler.call(event.clone(), socket.clone()).await {
+            tracing::warn!(nsp = %shared.nsp, event = event.name(), "catch-all handler: {e}");
+        }
+    }
+    let name = event.name().to_owned();
+    let reply = match shared.handlers.events.get(&name) {
+        Some(handler) => match handler.call(event, socket).await {
+            Ok(reply) => Some(reply),
+            Err(e) => {
+                tracing::warn!(nsp = %shared.nsp, event = %name, "handler reply: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    if let (Some(id), Some(reply)) = (incoming.ack_id, reply) {
+        let packet = shared.lock().ack_packet(id, reply);
+        if let Some(packet) = packet {
+            shared.manager.send_packet(&packet).await;
+        }
+    }
+}

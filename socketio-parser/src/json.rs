@@ -1,0 +1,281 @@
+//! The default (JSON) packet format of npm `socket.io-parser` 4.2:
+//! `<type>[<attachments>-][<nsp>,][<ack id>][<JSON payload>]`.
+
+use std::cell::RefCell;
+use std::io::Write as _;
+
+use bytes::Bytes;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+use crate::binary;
+use crate::encoded::{Encoded, Frame};
+use crate::error::{DecodeError, EncodeError};
+use crate::js_number::JsFormatter;
+use crate::packet::{is_reserved_event, Packet, PacketType, DEFAULT_NAMESPACE};
+use crate::value::Value;
+
+/// Checks the namespace for encoding; returns the part to write (`None` for `/`).
+pub(crate) fn wire_namespace(nsp: &str) -> Result<Option<&str>, EncodeError> {
+    if nsp.is_empty() || nsp == DEFAULT_NAMESPACE {
+        return Ok(None);
+    }
+    if !nsp.starts_with('/') || nsp.contains(',') {
+        return Err(EncodeError::InvalidNamespace(nsp.to_owned()));
+    }
+    Ok(Some(nsp))
+}
+
+/// How binary values are written into the JSON text.
+enum BinaryMode {
+    /// Replaced by `{"_placeholder":true,"num":N}`; the buffers are collected in order.
+    Placeholder(RefCell<Vec<Bytes>>),
+    /// Written as `JSON.stringify` writes a Node.js `Buffer` (for the packet types the
+    /// reference never turns into binary packets, e.g. `CONNECT`).
+    NodeBuffer,
+}
+
+struct JsonValue<'a> {
+    value: &'a Value,
+    mode: &'a BinaryMode,
+}
+
+struct ByteSeq<'a>(&'a [u8]);
+
+impl Serialize for ByteSeq<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter())
+    }
+}
+
+impl Serialize for JsonValue<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.value {
+            Value::Binary(bytes) => match self.mode {
+                BinaryMode::Placeholder(buffers) => {
+                    let num = {
+                        let mut buffers = buffers.borrow_mut();
+                        buffers.push(bytes.clone());
+                        buffers.len() - 1
+                    };
+                    let mut map = serializer.serialize_map(Some(2))?;
+                    map.serialize_entry("_placeholder", &true)?;
+                    map.serialize_entry("num", &num)?;
+                    map.end()
+                }
+                BinaryMode::NodeBuffer => {
+                    let mut map = serializer.serialize_map(Some(2))?;
+                    map.serialize_entry("type", "Buffer")?;
+                    map.serialize_entry("data", &ByteSeq(bytes))?;
+                    map.end()
+                }
+            },
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&JsonValue {
+                        value: item,
+                        mode: self.mode,
+                    })?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => {
+                let mut m = serializer.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    m.serialize_entry(
+                        k,
+                        &JsonValue {
+                            value: v,
+                            mode: self.mode,
+                        },
+                    )?;
+                }
+                m.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+fn write_json(
+    out: &mut Vec<u8>,
+    value: &Value,
+    mode: &BinaryMode,
+) -> Result<(), serde_json::Error> {
+    let mut ser = serde_json::Serializer::with_formatter(out, JsFormatter);
+    JsonValue { value, mode }.serialize(&mut ser)
+}
+
+/// JSON text of a value as `JSON.stringify` would write it (binary as a Node.js Buffer).
+pub(crate) fn write_plain_json(out: &mut Vec<u8>, value: &Value) -> Result<(), serde_json::Error> {
+    write_json(out, value, &BinaryMode::NodeBuffer)
+}
+
+/// Encodes a packet as the reference `Encoder` does.
+pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
+    let nsp = wire_namespace(&packet.nsp)?;
+    let kind = packet.kind.without_binary();
+    let data = packet.data.as_ref().filter(|d| !d.is_null());
+    let stats = data.map(binary::scan).unwrap_or_default();
+    let binary = matches!(kind, PacketType::Event | PacketType::Ack) && stats.binaries > 0;
+
+    let mut out = Vec::with_capacity(24 + nsp.map_or(0, str::len) + stats.json_len_estimate);
+    let wire_kind = match (kind, binary) {
+        (PacketType::Event, true) => PacketType::BinaryEvent,
+        (PacketType::Ack, true) => PacketType::BinaryAck,
+        (kind, _) => kind,
+    };
+    out.push(b'0' + wire_kind.code());
+    // Writing into a Vec cannot fail; the results are ignored on purpose below only
+    // where the writer is a Vec.
+    if binary {
+        let _ = write!(out, "{}-", stats.binaries);
+    }
+    if let Some(nsp) = nsp {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = packet.id {
+        let _ = write!(out, "{id}");
+    }
+    let mut frames = Vec::with_capacity(1 + if binary { stats.binaries } else { 0 });
+    let mut attachments = Vec::new();
+    if let Some(data) = data {
+        let mode = if binary {
+            BinaryMode::Placeholder(RefCell::new(Vec::with_capacity(stats.binaries)))
+        } else {
+            BinaryMode::NodeBuffer
+        };
+        // Serializing a `Value` into a Vec cannot fail: keys are strings, floats are
+        // handled by the formatter, and the writer never errors.
+        if write_json(&mut out, data, &mode).is_ok() {
+            if let BinaryMode::Placeholder(buffers) = mode {
+                attachments = buffers.into_inner();
+            }
+        }
+    }
+    frames.push(Frame::Text(Bytes::from(out)));
+    frames.extend(attachments.into_iter().map(Frame::Binary));
+    Ok(Encoded::new(frames))
+}
+
+/// A decoded text packet; `attachments > 0` when binary attachments must follow.
+pub(crate) struct DecodedText {
+    pub(crate) packet: Packet,
+    pub(crate) attachments: usize,
+}
+
+/// Decodes one text packet (the reference `decodeString`), validating the payload.
+pub(crate) fn decode_text(text: &str, max_attachments: usize) -> Result<DecodedText, DecodeError> {
+    let bytes = text.as_bytes();
+    let Some(&first) = bytes.first() else {
+        return Err(DecodeError::EmptyPacket);
+    };
+    let kind = first
+        .checked_sub(b'0')
+        .and_then(PacketType::from_code)
+        .ok_or_else(|| {
+            DecodeError::UnknownPacketType(
+                text.chars().next().map(String::from).unwrap_or_default(),
+            )
+        })?;
+    let mut i = 1;
+
+    let mut attachments = 0usize;
+    if matches!(kind, PacketType::BinaryEvent | PacketType::BinaryAck) {
+        let dash = memchr_byte(b'-', bytes, i).ok_or(DecodeError::MissingAttachmentSeparator)?;
+        let count = text.get(i..dash).unwrap_or_default();
+        if count.is_empty() || !count.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(DecodeError::InvalidAttachmentCount(count.to_owned()));
+        }
+        // All digits: a parse failure can only be an overflow, i.e. far too many.
+        let n: u64 = count.parse().unwrap_or(u64::MAX);
+        if n == 0 {
+            return Err(DecodeError::InvalidAttachmentCount(count.to_owned()));
+        }
+        if n > max_attachments as u64 {
+            return Err(DecodeError::TooManyAttachments {
+                count: n,
+                max: max_attachments,
+            });
+        }
+        attachments = n as usize;
+        i = dash + 1;
+    }
+
+    let nsp = if bytes.get(i) == Some(&b'/') {
+        let end = memchr_byte(b',', bytes, i).unwrap_or(bytes.len());
+        let nsp = text.get(i..end).unwrap_or(DEFAULT_NAMESPACE).to_owned();
+        i = (end + 1).min(bytes.len());
+        nsp
+    } else {
+        DEFAULT_NAMESPACE.to_owned()
+    };
+
+    let mut id = None;
+    if bytes.get(i).is_some_and(u8::is_ascii_digit) {
+        let start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let digits = text.get(start..i).unwrap_or_default();
+        id = Some(
+            digits
+                .parse::<u64>()
+                .map_err(|_| DecodeError::InvalidAckId(digits.to_owned()))?,
+        );
+    }
+
+    let data = match text.get(i..) {
+        Some(payload) if !payload.is_empty() => {
+            let value: Value = serde_json::from_str(payload).map_err(DecodeError::InvalidJson)?;
+            Some(value)
+        }
+        _ => None,
+    };
+    validate_payload(kind, data.as_ref())?;
+    if attachments > 0 {
+        if let Some(data) = &data {
+            binary::check_placeholders(data, attachments)?;
+        }
+    }
+    Ok(DecodedText {
+        packet: Packet {
+            kind: kind.without_binary(),
+            nsp,
+            id,
+            data,
+        },
+        attachments,
+    })
+}
+
+/// The reference `isPayloadValid`, plus: an `EVENT` must have a payload.
+pub(crate) fn validate_payload(kind: PacketType, data: Option<&Value>) -> Result<(), DecodeError> {
+    match (kind, data) {
+        (PacketType::Connect, None | Some(Value::Object(_))) => Ok(()),
+        (PacketType::Disconnect, None) => Ok(()),
+        (PacketType::ConnectError, Some(Value::String(_) | Value::Object(_))) => Ok(()),
+        (PacketType::Ack | PacketType::BinaryAck, None | Some(Value::Array(_))) => Ok(()),
+        (PacketType::Event | PacketType::BinaryEvent, Some(Value::Array(items))) => {
+            match items.first() {
+                Some(Value::Number(_)) => Ok(()),
+                Some(Value::String(name)) if is_reserved_event(name) => {
+                    Err(DecodeError::ReservedEventName(name.clone()))
+                }
+                Some(Value::String(_)) => Ok(()),
+                _ => Err(DecodeError::InvalidEventPayload),
+            }
+        }
+        (PacketType::Event | PacketType::BinaryEvent, _) => Err(DecodeError::InvalidEventPayload),
+        (kind, _) => Err(DecodeError::InvalidPayload(kind.without_binary())),
+    }
+}
+
+fn memchr_byte(needle: u8, haystack: &[u8], from: usize) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .iter()
+        .position(|&c| c == needle)
+        .map(|p| p + from)
+}

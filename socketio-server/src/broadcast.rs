@@ -1,0 +1,383 @@
+//! Broadcasting: `to`/`except`/flags, then emit (with or without acks) or a cluster-wide
+//! operation (fetch sockets, join, leave, disconnect), always through the adapter.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use socketio_adapter::{AdapterError, BroadcastAckSink, BroadcastOptions, Handshake, Room, Sid, SocketInfo};
+use socketio_parser::{from_value, to_value, Packet, Value, ValueError};
+
+use crate::ack::collect_broadcast_acks;
+use crate::extract::deserialize_args;
+use crate::namespace::NsInner;
+use crate::parent::ParentInner;
+use crate::socket::check_event;
+use crate::{AckError, EmitError};
+
+/// Anything naming one or more rooms: `&str`, `String`, [`Room`], or a `Vec`, array or slice
+/// of those.
+pub trait IntoRooms {
+    /// The rooms.
+    fn into_rooms(self) -> Vec<Room>;
+}
+
+impl IntoRooms for &str {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Room::from(self)]
+    }
+}
+
+impl IntoRooms for String {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Room::from(self)]
+    }
+}
+
+impl IntoRooms for &String {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Room::from(self.as_str())]
+    }
+}
+
+impl IntoRooms for Room {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self]
+    }
+}
+
+impl IntoRooms for &Room {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self.clone()]
+    }
+}
+
+impl<T: IntoRooms> IntoRooms for Vec<T> {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
+
+impl<T: IntoRooms, const N: usize> IntoRooms for [T; N] {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
+
+impl<T: IntoRooms + Clone> IntoRooms for &[T] {
+    fn into_rooms(self) -> Vec<Room> {
+        self.iter().cloned().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
+
+impl IntoRooms for HashSet<Room> {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().collect()
+    }
+}
+
+#[derive(Clone)]
+enum Target {
+    Ns(Arc<NsInner>),
+    Parent(Arc<ParentInner>),
+}
+
+impl Target {
+    fn namespaces(&self) -> Vec<Arc<NsInner>> {
+        match self {
+            Target::Ns(ns) => vec![ns.clone()],
+            Target::Parent(p) => p.children(),
+        }
+    }
+}
+
+/// A broadcast being prepared (reference `BroadcastOperator`): choose rooms and flags, then emit
+/// or run a cluster-wide operation. Immutable chaining; cheap to clone.
+///
+/// ```
+/// # async fn f(io: socketio_server::SocketIo) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+///
+/// io.to("room1").to("room2").except("banned").emit("news", &"hello")?;
+/// io.of("/").unwrap().volatile().emit("tick", &1)?;
+/// let answers: Vec<String> = io
+///     .timeout(Duration::from_secs(1))
+///     .emit_with_ack("ping", &())
+///     .await?;
+/// for socket in io.to("room1").fetch_sockets().await? {
+///     socket.join("room3").await?;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct BroadcastOperator {
+    target: Target,
+    opts: BroadcastOptions,
+}
+
+impl fmt::Debug for BroadcastOperator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BroadcastOperator")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(ns: Arc<NsInner>) -> Self {
+        Self {
+            target: Target::Ns(ns),
+            opts: BroadcastOptions::default(),
+        }
+    }
+
+    pub(crate) fn parent(parent: Arc<ParentInner>) -> Self {
+        Self {
+            target: Target::Parent(parent),
+            opts: BroadcastOptions::default(),
+        }
+    }
+
+    /// Targets the given rooms (union with rooms already targeted).
+    pub fn to(mut self, rooms: impl IntoRooms) -> Self {
+        self.opts.rooms.extend(rooms.into_rooms());
+        self
+    }
+
+    /// Alias of [`to`](Self::to).
+    pub fn within(self, rooms: impl IntoRooms) -> Self {
+        self.to(rooms)
+    }
+
+    /// Skips the sockets in the given rooms.
+    pub fn except(mut self, rooms: impl IntoRooms) -> Self {
+        self.opts.except.extend(rooms.into_rooms());
+        self
+    }
+
+    /// Sockets that cannot take the packet right now skip it.
+    pub fn volatile(mut self) -> Self {
+        self.opts.flags.volatile = true;
+        self
+    }
+
+    /// Compression hint.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.opts.flags.compress = Some(compress);
+        self
+    }
+
+    /// Only the sockets of this node.
+    pub fn local(mut self) -> Self {
+        self.opts.flags.local = true;
+        self
+    }
+
+    /// Timeout of [`emit_with_ack`](Self::emit_with_ack).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.opts.flags.timeout = Some(timeout);
+        self
+    }
+
+    /// The options this operator will use.
+    pub fn options(&self) -> &BroadcastOptions {
+        &self.opts
+    }
+
+    /// Emits an event with one argument to every targeted socket.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        let value = to_value(data)?;
+        self.emit_values(event, vec![value])
+    }
+
+    /// Emits an event with any number of arguments to every targeted socket.
+    pub fn emit_values(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        check_event(event)?;
+        for ns in self.target.namespaces() {
+            let packet = Packet::event(&*ns.name, event, args.clone());
+            ns.adapter().broadcast(packet, self.opts.clone())?;
+        }
+        Ok(())
+    }
+
+    /// Emits an event with one argument and collects one acknowledgement per recipient, on
+    /// every node; fails with [`AckError::Timeout`] if some do not answer within the timeout
+    /// (default: the server's [`ack_timeout`](crate::SocketIoBuilder::ack_timeout)).
+    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<R>, AckError> {
+        let value = to_value(data).map_err(EmitError::from)?;
+        self.emit_values_with_ack(event, vec![value]).await
+    }
+
+    /// Emits an event with any number of arguments and collects the acknowledgements.
+    pub async fn emit_values_with_ack<R: DeserializeOwned>(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<Vec<R>, AckError> {
+        check_event(event)?;
+        let mut all = Vec::new();
+        for ns in self.target.namespaces() {
+            let id = ns.next_ack_id();
+            let packet = Packet::event(&*ns.name, event, args.clone()).with_id(id);
+            let (sink, rx) = BroadcastAckSink::channel();
+            let adapter = ns.adapter().clone();
+            adapter
+                .broadcast_with_ack(packet, self.opts.clone(), sink)
+                .map_err(EmitError::from)?;
+            let timeout = self.opts.flags.timeout.unwrap_or(ns.config.ack_timeout);
+            let count = async {
+                if self.opts.flags.local {
+                    Ok(1)
+                } else {
+                    adapter.server_count().await
+                }
+            };
+            let responses = collect_broadcast_acks(rx, count, timeout).await?;
+            for args in responses {
+                all.push(deserialize_args(args)?);
+            }
+        }
+        Ok(all)
+    }
+
+    /// The targeted sockets, on every node (unless [`local`](Self::local)).
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        let mut out = Vec::new();
+        for ns in self.target.namespaces() {
+            let infos = ns.adapter().fetch_sockets(self.opts.clone()).await?;
+            out.extend(infos.into_iter().map(|info| RemoteSocket {
+                ns: ns.clone(),
+                info,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// The ids of the targeted sockets (rooms only; `except` is not applied, as in the reference
+    /// `allSockets`), on every node.
+    pub async fn sockets(&self) -> Result<HashSet<Sid>, AdapterError> {
+        let mut out = HashSet::new();
+        for ns in self.target.namespaces() {
+            out.extend(ns.adapter().sockets(self.opts.rooms.clone()).await?);
+        }
+        Ok(out)
+    }
+
+    /// Makes the targeted sockets join rooms, on every node.
+    pub async fn sockets_join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        let rooms = rooms.into_rooms();
+        for ns in self.target.namespaces() {
+            ns.adapter().add_sockets(self.opts.clone(), rooms.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes the targeted sockets leave rooms, on every node.
+    pub async fn sockets_leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        let rooms = rooms.into_rooms();
+        for ns in self.target.namespaces() {
+            ns.adapter().del_sockets(self.opts.clone(), rooms.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Disconnects the targeted sockets, on every node (`close`: their connections too).
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        for ns in self.target.namespaces() {
+            ns.adapter().disconnect_sockets(self.opts.clone(), close).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A socket returned by `fetch_sockets`, connected to this node or another one: it can be
+/// described and acted on wherever it is (through the adapter).
+#[derive(Clone)]
+pub struct RemoteSocket {
+    ns: Arc<NsInner>,
+    info: SocketInfo,
+}
+
+impl fmt::Debug for RemoteSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteSocket")
+            .field("id", &self.info.id)
+            .field("rooms", &self.info.rooms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteSocket {
+    /// The socket id.
+    pub fn id(&self) -> &Sid {
+        &self.info.id
+    }
+
+    /// Its handshake.
+    pub fn handshake(&self) -> &Handshake {
+        &self.info.handshake
+    }
+
+    /// Its rooms when it was fetched.
+    pub fn rooms(&self) -> &[Room] {
+        &self.info.rooms
+    }
+
+    /// Its application data when it was fetched.
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        from_value(self.info.data.clone())
+    }
+
+    /// Its application data as a dynamic value.
+    pub fn data_value(&self) -> &Value {
+        &self.info.data
+    }
+
+    /// The full description.
+    pub fn info(&self) -> &SocketInfo {
+        &self.info
+    }
+
+    fn only_me(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.ns.clone()).to(self.info.id.clone())
+    }
+
+    /// Emits an event to this socket.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.only_me().emit(event, data)
+    }
+
+    /// Emits an event to this socket and waits for its acknowledgement.
+    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Duration,
+    ) -> Result<R, AckError> {
+        let mut answers: Vec<R> = self.only_me().timeout(timeout).emit_with_ack(event, data).await?;
+        answers.pop().ok_or(AckError::Timeout)
+    }
+
+    /// Makes this socket join rooms.
+    pub async fn join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.only_me().sockets_join(rooms).await
+    }
+
+    /// Makes this socket leave rooms.
+    pub async fn leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.only_me().sockets_leave(rooms).await
+    }
+
+    /// Disconnects this socket (`close`: its connection too).
+    pub async fn disconnect(&self, close: bool) -> Result<(), AdapterError> {
+        self.only_me().disconnect_sockets(close).await
+    }
+}

@@ -1,0 +1,76 @@
+//! Typed per-socket storage.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+/// A map from type to value, to attach typed data to a socket (e.g. the user found by an
+/// authentication middleware). Values stay on this node; use
+/// [`SocketRef::set_data`](crate::SocketRef::set_data) for data that must travel with
+/// `fetch_sockets` and connection state recovery.
+///
+/// ```
+/// use socketio_server::Extensions;
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct User(String);
+/// let ext = Extensions::default();
+/// ext.insert(User("ann".into()));
+/// assert_eq!(ext.get::<User>(), Some(User("ann".into())));
+/// assert_eq!(ext.remove::<User>(), Some(User("ann".into())));
+/// assert!(ext.get::<User>().is_none());
+/// ```
+#[derive(Default)]
+pub struct Extensions {
+    map: RwLock<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+}
+
+impl Extensions {
+    /// Inserts a value, returning the previous value of that type.
+    pub fn insert<T: Send + Sync + 'static>(&self, value: T) -> Option<T> {
+        self.map
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(TypeId::of::<T>(), Box::new(value))
+            .and_then(|old| old.downcast().ok().map(|b| *b))
+    }
+
+    /// A clone of the value of type `T`.
+    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref::<T>())
+            .cloned()
+    }
+
+    /// Runs `f` with a reference to the value of type `T` (no clone; no lock is held after).
+    pub fn with<T: Send + Sync + 'static, R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        f(map.get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref::<T>()))
+    }
+
+    /// Removes and returns the value of type `T`.
+    pub fn remove<T: Send + Sync + 'static>(&self) -> Option<T> {
+        self.map
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&TypeId::of::<T>())
+            .and_then(|old| old.downcast().ok().map(|b| *b))
+    }
+
+    /// Whether a value of type `T` is present.
+    pub fn contains<T: Send + Sync + 'static>(&self) -> bool {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&TypeId::of::<T>())
+    }
+}
+
+impl std::fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extensions").finish_non_exhaustive()
+    }
+}

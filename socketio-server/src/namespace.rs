@@ -1,0 +1,404 @@
+//! Namespaces: the sockets of one endpoint, their middlewares, handlers and adapter.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use engine_io::{Message, Str};
+use socketio_adapter::{
+    Adapter, AdapterContext, AdapterError, BroadcastAckSink, BroadcastFlags, DeliverError,
+    EncodedPacket, LocalNamespace, ServerSideAck, Sid, SocketInfo,
+};
+use socketio_parser::{Frame, Packet, Value};
+
+use crate::ack::AckSlot;
+use crate::config::ServerConfig;
+use crate::parent::ParentInner;
+use crate::socket::Socket;
+use crate::{BroadcastOperator, ConnectError, EmitError, IntoRooms, RemoteSocket, SocketRef};
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type Middleware = Arc<dyn Fn(SocketRef) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+pub(crate) type ConnectHandler = Arc<dyn Fn(SocketRef) + Send + Sync>;
+pub(crate) type ServerSideHandler = Arc<dyn Fn(Vec<Value>, Option<ServerSideAck>) + Send + Sync>;
+
+/// The state of a namespace.
+pub(crate) struct NsInner {
+    pub(crate) name: Arc<str>,
+    pub(crate) config: Arc<ServerConfig>,
+    adapter: OnceLock<Arc<dyn Adapter>>,
+    sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
+    pub(crate) middlewares: RwLock<Vec<Middleware>>,
+    pub(crate) connect_handler: RwLock<Option<ConnectHandler>>,
+    server_side: RwLock<HashMap<String, ServerSideHandler>>,
+    ack_ids: AtomicU64,
+    pub(crate) parent: Option<Weak<ParentInner>>,
+}
+
+impl NsInner {
+    pub(crate) fn new(
+        name: &str,
+        config: Arc<ServerConfig>,
+        parent: Option<Weak<ParentInner>>,
+    ) -> Arc<Self> {
+        let ns = Arc::new(Self {
+            name: name.into(),
+            config: config.clone(),
+            adapter: OnceLock::new(),
+            sockets: RwLock::new(HashMap::new()),
+            middlewares: RwLock::new(Vec::new()),
+            connect_handler: RwLock::new(None),
+            server_side: RwLock::new(HashMap::new()),
+            ack_ids: AtomicU64::new(0),
+            parent,
+        });
+        let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&(ns.clone() as Arc<dyn LocalNamespace>));
+        let adapter = config.adapter.create(AdapterContext {
+            namespace: weak,
+            name: ns.name.clone(),
+            recovery: config.recovery.clone(),
+        });
+        let _ = ns.adapter.set(adapter.clone());
+        if tokio::runtime::Handle::try_current().is_ok() {
+            crate::runner::run(async move {
+                if let Err(e) = adapter.init().await {
+                    tracing::error!(error = %e, "adapter initialisation failed");
+                }
+            });
+        }
+        ns
+    }
+
+    pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {
+        // Set right after construction, before the namespace is shared.
+        self.adapter.get().unwrap_or_else(|| unreachable!("adapter is set in NsInner::new"))
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn encode_packet(&self, packet: &Packet) -> Result<EncodedPacket, EmitError> {
+        let encoded = self.config.parser.encode(packet)?;
+        let messages = encoded
+            .frames()
+            .iter()
+            .filter_map(|frame| match frame {
+                Frame::Text(b) => Str::from_utf8(b.clone()).ok().map(Message::Text),
+                Frame::Binary(b) => Some(Message::Binary(b.clone())),
+            })
+            .collect();
+        Ok(EncodedPacket::new(messages))
+    }
+
+    pub(crate) fn get_socket(&self, sid: &str) -> Option<Arc<Socket>> {
+        self.sockets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sid)
+            .cloned()
+    }
+
+    pub(crate) fn insert_socket(&self, socket: Arc<Socket>) {
+        self.sockets
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(socket.id().clone(), socket);
+    }
+
+    pub(crate) fn remove_socket(&self, sid: &str) {
+        let now_empty = {
+            let mut sockets = self.sockets.write().unwrap_or_else(PoisonError::into_inner);
+            sockets.remove(sid);
+            sockets.is_empty()
+        };
+        if now_empty {
+            if let Some(parent) = self.parent.as_ref().and_then(Weak::upgrade) {
+                parent.child_emptied(&self.name);
+            }
+        }
+    }
+
+    pub(crate) fn local_sockets(&self) -> Vec<SocketRef> {
+        self.sockets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|s| SocketRef(s.clone()))
+            .collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.sockets.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+impl LocalNamespace for NsInner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn encode(&self, packet: &Packet) -> EncodedPacket {
+        self.encode_packet(packet).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot encode a broadcast packet");
+            EncodedPacket::new(Vec::new())
+        })
+    }
+
+    fn deliver(
+        &self,
+        sid: &str,
+        packet: &EncodedPacket,
+        flags: &BroadcastFlags,
+    ) -> Result<(), DeliverError> {
+        let socket = self.get_socket(sid).ok_or(DeliverError::UnknownSocket)?;
+        socket.send_encoded(packet, flags.volatile)
+    }
+
+    fn deliver_with_ack(
+        &self,
+        sid: &str,
+        packet: &EncodedPacket,
+        flags: &BroadcastFlags,
+        ack_id: u64,
+        sink: &BroadcastAckSink,
+    ) -> Result<(), DeliverError> {
+        let socket = self.get_socket(sid).ok_or(DeliverError::UnknownSocket)?;
+        socket.register_ack(ack_id, AckSlot::Broadcast(sink.clone()));
+        let result = socket.send_encoded(packet, flags.volatile);
+        if result.is_err() {
+            socket.forget_ack(ack_id);
+        }
+        result
+    }
+
+    fn disconnect(&self, sid: &str, close: bool) {
+        if let Some(socket) = self.get_socket(sid) {
+            SocketRef(socket).disconnect(close);
+        }
+    }
+
+    fn socket_info(&self, sid: &str) -> Option<SocketInfo> {
+        let socket = self.get_socket(sid)?;
+        Some(SocketInfo {
+            id: socket.id().clone(),
+            handshake: socket.handshake().clone(),
+            rooms: Vec::new(),
+            data: socket.data_value(),
+        })
+    }
+
+    fn on_server_side_emit(&self, mut args: Vec<Value>, ack: Option<ServerSideAck>) {
+        if args.is_empty() {
+            return;
+        }
+        let Value::String(event) = args.remove(0) else {
+            return;
+        };
+        let handler = self
+            .server_side
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&event)
+            .cloned();
+        if let Some(handler) = handler {
+            handler(args, ack);
+        }
+    }
+}
+
+/// A namespace (`io.of("/chat")` in the reference). Cheap to clone.
+///
+/// ```
+/// use socketio_server::{ConnectError, SocketIo, SocketRef};
+///
+/// let io = SocketIo::builder().build();
+/// let chat = io.ns("/chat", |socket: SocketRef| async move {
+///     let _ = socket.emit("hello", &"welcome to /chat");
+/// });
+/// chat.use_middleware(|socket: SocketRef| async move {
+///     match socket.handshake().auth.get("token") {
+///         Some(_) => Ok(()),
+///         None => Err(ConnectError::new("not authorized")),
+///     }
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Namespace(pub(crate) Arc<NsInner>);
+
+impl fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.0.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Namespace {
+    /// The namespace name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The adapter of this namespace.
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        self.0.adapter()
+    }
+
+    /// Adds an async connection middleware (run in order before the connection handler).
+    /// Refusing (`Err`) sends a `CONNECT_ERROR` to the client.
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        let mw: Middleware = Arc::new(move |s| Box::pin(middleware(s)));
+        self.0
+            .middlewares
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(mw);
+        self
+    }
+
+    /// Sets (replaces) the connection handler.
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        *self
+            .0
+            .connect_handler
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) =
+            Some(Arc::new(move |s| crate::runner::run(handler(s))));
+        self
+    }
+
+    /// Handles an event sent by another node with `server_side_emit` (`args` excludes the
+    /// event name; `ack` is set when the sender waits for a reply).
+    pub fn on_server_side(
+        &self,
+        event: impl Into<String>,
+        handler: impl Fn(Vec<Value>, Option<ServerSideAck>) + Send + Sync + 'static,
+    ) -> &Self {
+        self.0
+            .server_side
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(event.into(), Arc::new(handler));
+        self
+    }
+
+    /// The sockets connected to this namespace on this node.
+    pub fn sockets(&self) -> Vec<SocketRef> {
+        self.0.local_sockets()
+    }
+
+    /// A socket of this node by id.
+    pub fn get_socket(&self, sid: &str) -> Option<SocketRef> {
+        self.0.get_socket(sid).map(SocketRef)
+    }
+
+    /// The number of sockets connected to this namespace on this node.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no socket is connected to this namespace on this node.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A broadcast to every socket of the namespace.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.clone())
+    }
+
+    /// A broadcast to the given rooms.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Alias of [`to`](Self::to).
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// A broadcast to every socket except those in the given rooms.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// Volatile broadcast.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.broadcast().volatile()
+    }
+
+    /// Broadcast to the sockets of this node only.
+    pub fn local(&self) -> BroadcastOperator {
+        self.broadcast().local()
+    }
+
+    /// Broadcast with an acknowledgement timeout.
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.broadcast().timeout(timeout)
+    }
+
+    /// Emits to every socket of the namespace.
+    pub fn emit<T: serde::Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.broadcast().emit(event, data)
+    }
+
+    /// The sockets of the namespace on every node.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.broadcast().fetch_sockets().await
+    }
+
+    /// Makes every socket join rooms, on every node.
+    pub async fn sockets_join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.broadcast().sockets_join(rooms).await
+    }
+
+    /// Makes every socket leave rooms, on every node.
+    pub async fn sockets_leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.broadcast().sockets_leave(rooms).await
+    }
+
+    /// Disconnects every socket, on every node.
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        self.broadcast().disconnect_sockets(close).await
+    }
+
+    /// Sends an event to the other nodes of the cluster.
+    pub async fn server_side_emit(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        crate::socket::check_event(event)?;
+        let mut all = Vec::with_capacity(args.len() + 1);
+        all.push(Value::String(event.to_owned()));
+        all.extend(args);
+        Ok(self.0.adapter().server_side_emit(all).await?)
+    }
+
+    /// Sends an event to the other nodes and waits for one reply per node.
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, EmitError> {
+        crate::socket::check_event(event)?;
+        let mut all = Vec::with_capacity(args.len() + 1);
+        all.push(Value::String(event.to_owned()));
+        all.extend(args);
+        Ok(self
+            .0
+            .adapter()
+            .server_side_emit_with_ack(all, timeout)
+            .await?)
+    }
+}

@@ -1,0 +1,654 @@
+//! A socket: one client connected to one namespace.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use socketio_adapter::{
+    BroadcastFlags, BroadcastOptions, DeliverError, EncodedPacket, Handshake, PersistedSession,
+    Room, Sid,
+};
+use socketio_parser::{from_value, is_reserved_event, to_value, Packet, PacketType, Value, ValueError};
+use tokio::sync::oneshot;
+
+use crate::ack::{AckFuture, AckSlot};
+use crate::client::Client;
+use crate::extract::{boxed, BoxedEventHandler, EventHandler, EventParts};
+use crate::namespace::NsInner;
+use crate::{
+    AckError, BroadcastOperator, DisconnectReason, EmitError, Extensions, IntoRooms, PacketError,
+};
+
+type DisconnectHandler = Arc<dyn Fn(SocketRef, DisconnectReason) + Send + Sync>;
+type OutgoingHandler = Arc<dyn Fn(&SocketRef, &str, &[Value]) + Send + Sync>;
+type PacketMiddleware =
+    Arc<dyn Fn(&SocketRef, &mut String, &mut Vec<Value>) -> Result<(), PacketError> + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(&SocketRef, &PacketError) + Send + Sync>;
+
+#[derive(Default)]
+struct Listeners {
+    events: HashMap<String, BoxedEventHandler>,
+    any: Vec<BoxedEventHandler>,
+    any_outgoing: Vec<OutgoingHandler>,
+    packet_middlewares: Vec<PacketMiddleware>,
+    disconnecting: Vec<DisconnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+    error: Vec<ErrorHandler>,
+}
+
+/// The state of one socket. Use it through a [`SocketRef`].
+pub struct Socket {
+    id: Sid,
+    pid: Option<Sid>,
+    pub(crate) ns: Arc<NsInner>,
+    pub(crate) client: Arc<Client>,
+    handshake: Handshake,
+    connected: AtomicBool,
+    recovered: bool,
+    listeners: RwLock<Listeners>,
+    acks: Mutex<HashMap<u64, AckSlot>>,
+    extensions: Extensions,
+    data: Mutex<Value>,
+}
+
+/// A handle to a connected socket (cheap to clone). This is what handlers receive.
+///
+/// ```
+/// # fn f(socket: socketio_server::SocketRef) {
+/// use socketio_server::{Data, SocketRef};
+///
+/// socket.join("lobby");
+/// let _ = socket.emit("welcome", &"hello");
+/// let _ = socket.to("lobby").emit("joined", socket.id());
+/// socket.on("say", |s: SocketRef, Data(text): Data<String>| async move {
+///     let _ = s.broadcast().emit("said", &text);
+/// });
+/// socket.on_disconnect(|s: SocketRef, reason| async move {
+///     println!("{} left: {reason}", s.id());
+/// });
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SocketRef(pub(crate) Arc<Socket>);
+
+impl Deref for SocketRef {
+    type Target = Socket;
+    fn deref(&self) -> &Socket {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SocketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .field("nsp", &self.ns.name)
+            .field("connected", &self.connected())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: Sid,
+        pid: Option<Sid>,
+        ns: Arc<NsInner>,
+        client: Arc<Client>,
+        handshake: Handshake,
+        recovered: bool,
+        data: Value,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            pid,
+            ns,
+            client,
+            handshake,
+            connected: AtomicBool::new(false),
+            recovered,
+            listeners: RwLock::new(Listeners::default()),
+            acks: Mutex::new(HashMap::new()),
+            extensions: Extensions::default(),
+            data: Mutex::new(data),
+        })
+    }
+
+    /// The socket id (random, distinct from the Engine.IO session id; kept on recovery).
+    pub fn id(&self) -> &Sid {
+        &self.id
+    }
+
+    pub(crate) fn pid(&self) -> Option<&Sid> {
+        self.pid.as_ref()
+    }
+
+    /// The namespace name.
+    pub fn ns_name(&self) -> &str {
+        &self.ns.name
+    }
+
+    /// The handshake: headers, query, auth, address, time, url, secure.
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// Whether the socket is connected to its namespace.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether the socket was restored by connection state recovery (same id, rooms and
+    /// data as before, missed packets replayed).
+    pub fn recovered(&self) -> bool {
+        self.recovered
+    }
+
+    /// The Engine.IO transport in use (`"polling"` or `"websocket"`).
+    pub fn transport(&self) -> &'static str {
+        self.client.transport()
+    }
+
+    /// Typed, node-local storage attached to this socket.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Sets the socket's application data (the reference `socket.data`): serializable, it is
+    /// returned by `fetch_sockets` (from any node) and kept by connection state recovery.
+    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ValueError> {
+        let value = to_value(data)?;
+        *self.data.lock().unwrap_or_else(PoisonError::into_inner) = value;
+        Ok(())
+    }
+
+    /// The socket's application data deserialized into `T`.
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        from_value(self.data_value())
+    }
+
+    /// The socket's application data as a dynamic value (`null` when unset).
+    pub fn data_value(&self) -> Value {
+        self.data
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The rooms the socket is in (including the room named by its id).
+    pub fn rooms(&self) -> HashSet<Room> {
+        self.ns.adapter().socket_rooms(&self.id).unwrap_or_default()
+    }
+
+    /// Joins one or more rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        let rooms = rooms.into_rooms();
+        self.ns.adapter().add_all(&self.id, &rooms);
+    }
+
+    /// Leaves one or more rooms.
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        let adapter = self.ns.adapter();
+        for room in rooms.into_rooms() {
+            adapter.del(&self.id, &room);
+        }
+    }
+
+    /// Leaves every room (including its own).
+    pub fn leave_all(&self) {
+        self.ns.adapter().del_all(&self.id);
+    }
+
+    /// Sends a packet straight to this socket.
+    pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
+        if !self.connected() && packet.kind != PacketType::Connect {
+            return Err(EmitError::Disconnected);
+        }
+        let encoded = self.ns.encode_packet(packet)?;
+        self.send_encoded(&encoded, volatile)
+            .map_err(|_| EmitError::Disconnected)
+    }
+
+    /// Hands encoded messages to the connection (full queue policy in [`Client::send`]).
+    pub(crate) fn send_encoded(
+        &self,
+        encoded: &EncodedPacket,
+        volatile: bool,
+    ) -> Result<(), DeliverError> {
+        self.client.send(encoded, volatile)
+    }
+
+    pub(crate) fn register_ack(&self, id: u64, slot: AckSlot) {
+        self.acks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, slot);
+    }
+
+    pub(crate) fn forget_ack(&self, id: u64) {
+        self.acks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+
+    fn listeners(&self) -> std::sync::RwLockReadGuard<'_, Listeners> {
+        self.listeners.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn listeners_mut(&self) -> std::sync::RwLockWriteGuard<'_, Listeners> {
+        self.listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl SocketRef {
+    /// Registers the handler of an event (replacing a previous one for the same name).
+    pub fn on<H: EventHandler<M>, M>(&self, event: impl Into<String>, handler: H) {
+        self.listeners_mut()
+            .events
+            .insert(event.into(), boxed(handler));
+    }
+
+    /// Removes the handler of an event.
+    pub fn off(&self, event: &str) {
+        self.listeners_mut().events.remove(event);
+    }
+
+    /// Registers a catch-all handler, called for every incoming event before its own handler
+    /// (extract the name with [`Event`](crate::Event) and the arguments with
+    /// [`Args`](crate::Args)). It gets the [`AckSender`](crate::AckSender) only when the event
+    /// has no handler of its own.
+    pub fn on_any<H: EventHandler<M>, M>(&self, handler: H) {
+        self.listeners_mut().any.push(boxed(handler));
+    }
+
+    /// Registers a catch-all listener of outgoing events (`socket.emit*` on this socket).
+    pub fn on_any_outgoing(
+        &self,
+        listener: impl Fn(&SocketRef, &str, &[Value]) + Send + Sync + 'static,
+    ) {
+        self.listeners_mut().any_outgoing.push(Arc::new(listener));
+    }
+
+    /// Adds a middleware run on every incoming event (before its handler, in order of
+    /// registration). It may rewrite the event name and arguments; an error drops the event and
+    /// is reported to the [`on_error`](Self::on_error) listeners (reference `socket.use`).
+    pub fn use_packet_middleware(
+        &self,
+        middleware: impl Fn(&SocketRef, &mut String, &mut Vec<Value>) -> Result<(), PacketError>
+            + Send
+            + Sync
+            + 'static,
+    ) {
+        self.listeners_mut()
+            .packet_middlewares
+            .push(Arc::new(middleware));
+    }
+
+    /// Listens to errors of the packet middlewares.
+    pub fn on_error(&self, listener: impl Fn(&SocketRef, &PacketError) + Send + Sync + 'static) {
+        self.listeners_mut().error.push(Arc::new(listener));
+    }
+
+    /// Registers a handler called when the socket is about to leave (it is still in its rooms).
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(SocketRef, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.listeners_mut()
+            .disconnecting
+            .push(Arc::new(move |s, r| crate::runner::run(handler(s, r))));
+    }
+
+    /// Registers a handler called once the socket has left its namespace.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(SocketRef, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.listeners_mut()
+            .disconnect
+            .push(Arc::new(move |s, r| crate::runner::run(handler(s, r))));
+    }
+
+    /// Emits an event with one argument (any `serde` value; binary as `bytes::Bytes`).
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.emitter().emit(event, data)
+    }
+
+    /// Emits an event with any number of arguments.
+    pub fn emit_values(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        self.emitter().emit_values(event, args)
+    }
+
+    /// Emits an event with one argument and waits for the client's acknowledgement.
+    ///
+    /// ```
+    /// # async fn f(socket: socketio_server::SocketRef) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// let answer: String = socket
+    ///     .emit_with_ack("question", &42)?
+    ///     .timeout(Duration::from_secs(2))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn emit_with_ack<T: Serialize + ?Sized, R>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<AckFuture<R>, EmitError> {
+        self.emitter().emit_with_ack(event, data)
+    }
+
+    /// Emits an event with any number of arguments and waits for the acknowledgement.
+    pub fn emit_values_with_ack<R>(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<AckFuture<R>, EmitError> {
+        self.emitter().emit_values_with_ack(event, args)
+    }
+
+    /// The next emit on this socket may be dropped if the client cannot take it now.
+    pub fn volatile(&self) -> SocketEmitter<'_> {
+        let mut e = self.emitter();
+        e.flags.volatile = true;
+        e
+    }
+
+    /// Sets the compression hint of the next emit.
+    pub fn compress(&self, compress: bool) -> SocketEmitter<'_> {
+        let mut e = self.emitter();
+        e.flags.compress = Some(compress);
+        e
+    }
+
+    /// Sets the acknowledgement timeout of the next emit.
+    pub fn timeout(&self, timeout: Duration) -> SocketEmitter<'_> {
+        let mut e = self.emitter();
+        e.flags.timeout = Some(timeout);
+        e
+    }
+
+    fn emitter(&self) -> SocketEmitter<'_> {
+        SocketEmitter {
+            socket: self,
+            flags: BroadcastFlags::default(),
+        }
+    }
+
+    /// Broadcasts to the given rooms, except this socket.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Alias of [`to`](Self::to).
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// Broadcasts to every socket except this one and those in the given rooms.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// Broadcasts to every socket of the namespace except this one.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.ns.clone()).except(self.id.clone())
+    }
+
+    /// Disconnects the socket from its namespace (`close`: also closes the underlying
+    /// connection, disconnecting it from every namespace).
+    pub fn disconnect(&self, close: bool) {
+        if !self.connected() {
+            return;
+        }
+        if close {
+            self.client.disconnect_all();
+        } else {
+            let _ = self.send_packet(&Packet::disconnect(&*self.ns.name), false);
+            self.on_close(DisconnectReason::ServerNamespaceDisconnect);
+        }
+    }
+
+    pub(crate) fn set_connected(&self) {
+        self.connected.store(true, Ordering::Release);
+    }
+
+    /// Dispatches an incoming packet (the client routed it here, in order).
+    pub(crate) fn on_packet(&self, packet: Packet) {
+        match packet.kind {
+            PacketType::Event | PacketType::BinaryEvent => self.on_event(packet),
+            PacketType::Ack | PacketType::BinaryAck => {
+                let Some(id) = packet.id else { return };
+                let slot = self
+                    .acks
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&id);
+                if let Some(slot) = slot {
+                    let args = match packet.data {
+                        Some(Value::Array(args)) => args,
+                        _ => Vec::new(),
+                    };
+                    slot.resolve(args);
+                }
+            }
+            PacketType::Disconnect => self.on_close(DisconnectReason::ClientNamespaceDisconnect),
+            // The client routes CONNECT/CONNECT_ERROR elsewhere.
+            PacketType::Connect | PacketType::ConnectError => {}
+        }
+    }
+
+    fn on_event(&self, packet: Packet) {
+        let ack_id = packet.id;
+        let Some((mut event, mut args)) = packet.into_event() else {
+            // An event named by a number: valid on the wire, but nothing can listen to it.
+            return;
+        };
+        let (any, handler, middlewares) = {
+            let l = self.listeners();
+            let handler = l.events.get(&event).cloned();
+            (l.any.clone(), handler, l.packet_middlewares.clone())
+        };
+        for listener in &any {
+            let ack = if handler.is_none() { ack_id } else { None };
+            listener(EventParts {
+                socket: self.clone(),
+                event: event.clone(),
+                args: args.clone(),
+                ack_id: ack,
+            });
+        }
+        for mw in &middlewares {
+            if let Err(err) = mw(self, &mut event, &mut args) {
+                let listeners = self.listeners().error.clone();
+                for l in listeners {
+                    l(self, &err);
+                }
+                return;
+            }
+        }
+        if !self.connected() {
+            return;
+        }
+        // A middleware may have renamed the event.
+        let handler = if middlewares.is_empty() {
+            handler
+        } else {
+            self.listeners().events.get(&event).cloned()
+        };
+        if let Some(handler) = handler {
+            handler(EventParts {
+                socket: self.clone(),
+                event,
+                args,
+                ack_id,
+            });
+        }
+    }
+
+    /// Leaves the namespace (reference `Socket._onclose`).
+    pub(crate) fn on_close(&self, reason: DisconnectReason) {
+        if !self.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let disconnecting = self.listeners().disconnecting.clone();
+        // `connected` is already false so a handler cannot emit; it still sees the rooms.
+        for h in disconnecting {
+            h(self.clone(), reason);
+        }
+        let adapter = self.ns.adapter();
+        if reason.is_recoverable() && self.ns.config.recovery.is_some() {
+            if let Some(pid) = self.pid.clone() {
+                let session = PersistedSession {
+                    sid: self.id.clone(),
+                    pid,
+                    rooms: self.rooms().into_iter().collect(),
+                    data: self.data_value(),
+                };
+                let adapter = adapter.clone();
+                crate::runner::run(async move {
+                    if let Err(e) = adapter.persist_session(session).await {
+                        tracing::warn!(error = %e, "cannot persist the session");
+                    }
+                });
+            }
+        }
+        adapter.del_all(&self.id);
+        self.ns.remove_socket(&self.id);
+        self.client.remove_socket(&self.ns.name);
+        // Pending acknowledgements will never come.
+        let acks = std::mem::take(&mut *self.acks.lock().unwrap_or_else(PoisonError::into_inner));
+        for (_, slot) in acks {
+            if let AckSlot::Single(tx) = slot {
+                let _ = tx.send(Err(AckError::Disconnected));
+            }
+        }
+        let disconnect = self.listeners().disconnect.clone();
+        for h in disconnect {
+            h(self.clone(), reason);
+        }
+        // Drop the handlers: they usually capture the socket, which would leak otherwise.
+        *self.listeners_mut() = Listeners::default();
+    }
+}
+
+/// Emits on one socket with flags ([`SocketRef::volatile`], [`SocketRef::compress`],
+/// [`SocketRef::timeout`]).
+#[derive(Debug)]
+#[must_use]
+pub struct SocketEmitter<'a> {
+    socket: &'a SocketRef,
+    flags: BroadcastFlags,
+}
+
+impl SocketEmitter<'_> {
+    /// Sets the volatile flag.
+    pub fn volatile(mut self) -> Self {
+        self.flags.volatile = true;
+        self
+    }
+
+    /// Sets the compression hint.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.flags.compress = Some(compress);
+        self
+    }
+
+    /// Sets the acknowledgement timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.flags.timeout = Some(timeout);
+        self
+    }
+
+    /// Emits an event with one argument.
+    pub fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> Result<(), EmitError> {
+        let value = to_value(data)?;
+        self.emit_values(event, vec![value])
+    }
+
+    /// Emits an event with any number of arguments.
+    pub fn emit_values(self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        let socket = self.socket;
+        check_event(event)?;
+        if !socket.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        notify_outgoing(socket, event, &args);
+        let packet = Packet::event(&*socket.ns.name, event, args);
+        if socket.ns.config.recovery.is_some() {
+            // Through the adapter, so the packet gets an offset and is stored for replay
+            // (reference behaviour with connection state recovery).
+            let opts = BroadcastOptions {
+                flags: self.flags,
+                ..BroadcastOptions::socket(socket.id.clone())
+            };
+            socket.ns.adapter().broadcast(packet, opts)?;
+            return Ok(());
+        }
+        socket.send_packet(&packet, self.flags.volatile)
+    }
+
+    /// Emits an event with one argument and waits for the acknowledgement.
+    pub fn emit_with_ack<T: Serialize + ?Sized, R>(
+        self,
+        event: &str,
+        data: &T,
+    ) -> Result<AckFuture<R>, EmitError> {
+        let value = to_value(data)?;
+        self.emit_values_with_ack(event, vec![value])
+    }
+
+    /// Emits an event with any number of arguments and waits for the acknowledgement.
+    pub fn emit_values_with_ack<R>(
+        self,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<AckFuture<R>, EmitError> {
+        let socket = self.socket;
+        check_event(event)?;
+        if !socket.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        notify_outgoing(socket, event, &args);
+        let id = socket.ns.next_ack_id();
+        let packet = Packet::event(&*socket.ns.name, event, args).with_id(id);
+        let (tx, rx) = oneshot::channel();
+        socket.register_ack(id, AckSlot::Single(tx));
+        if let Err(e) = socket.send_packet(&packet, self.flags.volatile) {
+            socket.forget_ack(id);
+            return Err(e);
+        }
+        let timeout = self.flags.timeout.unwrap_or(socket.ns.config.ack_timeout);
+        Ok(AckFuture::new(socket.0.clone(), id, rx, timeout))
+    }
+}
+
+fn notify_outgoing(socket: &SocketRef, event: &str, args: &[Value]) {
+    let listeners = socket.listeners().any_outgoing.clone();
+    for l in listeners {
+        l(socket, event, args);
+    }
+}
+
+pub(crate) fn check_event(event: &str) -> Result<(), EmitError> {
+    if is_reserved_event(event) {
+        return Err(EmitError::ReservedEvent(event.to_owned()));
+    }
+    Ok(())
+}
