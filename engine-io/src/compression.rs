@@ -93,7 +93,10 @@ mod tests {
         assert_eq!(negotiate(Some("")), None);
         assert_eq!(negotiate(Some("gzip, deflate, br")), Some(Encoding::Gzip));
         assert_eq!(negotiate(Some("deflate, gzip")), Some(Encoding::Deflate));
-        assert_eq!(negotiate(Some("gzip;q=0.5, deflate")), Some(Encoding::Deflate));
+        assert_eq!(
+            negotiate(Some("gzip;q=0.5, deflate")),
+            Some(Encoding::Deflate)
+        );
         assert_eq!(negotiate(Some("gzip;q=0")), None);
         assert_eq!(negotiate(Some("*")), Some(Encoding::Gzip));
         assert_eq!(negotiate(Some("identity")), None);

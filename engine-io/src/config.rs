@@ -236,7 +236,10 @@ impl fmt::Debug for Config {
             .field("allow_request", &self.allow_request.is_some())
             .field("allow_eio3", &self.allow_eio3)
             .field("initial_packet", &self.initial_packet)
-            .field("http_compression_threshold", &self.http_compression_threshold)
+            .field(
+                "http_compression_threshold",
+                &self.http_compression_threshold,
+            )
             .field("headers", &self.headers.is_some())
             .field("max_buffered_messages", &self.max_buffered_messages)
             .field("inbox_capacity", &self.inbox_capacity)
@@ -247,7 +250,9 @@ impl fmt::Debug for Config {
 impl Config {
     /// A builder starting from the defaults.
     pub fn builder() -> ConfigBuilder {
-        ConfigBuilder { config: Config::default() }
+        ConfigBuilder {
+            config: Config::default(),
+        }
     }
 
     /// The path prefix requests must start with: `path` without its trailing
@@ -401,13 +406,19 @@ mod tests {
         assert_eq!(c.upgrade_timeout, Duration::from_millis(10000));
         assert_eq!(c.max_http_buffer_size, 1_000_000);
         assert_eq!(c.computed_path(), "/engine.io/");
-        let c = Config::builder().path("/x/").add_trailing_slash(false).build();
+        let c = Config::builder()
+            .path("/x/")
+            .add_trailing_slash(false)
+            .build();
         assert_eq!(c.computed_path(), "/x");
     }
 
     #[test]
     fn cookie_serialization() {
-        assert_eq!(CookieConfig::default().serialize("abc"), "io=abc; Path=/; HttpOnly; SameSite=Lax");
+        assert_eq!(
+            CookieConfig::default().serialize("abc"),
+            "io=abc; Path=/; HttpOnly; SameSite=Lax"
+        );
         let c = CookieConfig {
             name: "sticky".into(),
             path: Some("/p".into()),

@@ -6,6 +6,9 @@ use http::{HeaderMap, Method};
 use std::fmt;
 use std::sync::Arc;
 
+/// A function deciding whether an origin (`None` when absent) is allowed.
+pub type OriginPredicate = Arc<dyn Fn(Option<&str>) -> bool + Send + Sync>;
+
 /// Which origins are allowed.
 #[derive(Clone)]
 pub enum CorsOrigin {
@@ -20,7 +23,7 @@ pub enum CorsOrigin {
     /// Reflect the request's origin when the function accepts it; when it
     /// refuses, no CORS headers are sent at all (as with a `cors` origin callback
     /// returning `false`).
-    Predicate(Arc<dyn Fn(Option<&str>) -> bool + Send + Sync>),
+    Predicate(OriginPredicate),
 }
 
 impl fmt::Debug for CorsOrigin {
@@ -58,7 +61,9 @@ impl Default for Cors {
         Cors {
             origin: CorsOrigin::Any,
             credentials: false,
-            methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"].map(String::from).to_vec(),
+            methods: ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
+                .map(String::from)
+                .to_vec(),
             allowed_headers: None,
             exposed_headers: None,
             max_age: None,
@@ -74,12 +79,18 @@ impl Cors {
 
     /// Origins from a list, reflected when they match.
     pub fn origins(list: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Cors { origin: CorsOrigin::List(list.into_iter().map(Into::into).collect()), ..Cors::default() }
+        Cors {
+            origin: CorsOrigin::List(list.into_iter().map(Into::into).collect()),
+            ..Cors::default()
+        }
     }
 
     /// Origins accepted by a function.
     pub fn predicate(f: impl Fn(Option<&str>) -> bool + Send + Sync + 'static) -> Self {
-        Cors { origin: CorsOrigin::Predicate(Arc::new(f)), ..Cors::default() }
+        Cors {
+            origin: CorsOrigin::Predicate(Arc::new(f)),
+            ..Cors::default()
+        }
     }
 
     /// Sets `credentials`.
@@ -129,7 +140,10 @@ impl Cors {
         };
         match &self.origin {
             CorsOrigin::Any => {
-                out.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+                out.insert(
+                    http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                );
             }
             CorsOrigin::Exact(o) => {
                 if let Ok(v) = HeaderValue::from_str(o) {
@@ -138,7 +152,9 @@ impl Cors {
                 vary(&mut out, "Origin");
             }
             CorsOrigin::Mirror => reflect(&mut out, true),
-            CorsOrigin::List(l) => reflect(&mut out, origin.is_some_and(|o| l.iter().any(|x| x == o))),
+            CorsOrigin::List(l) => {
+                reflect(&mut out, origin.is_some_and(|o| l.iter().any(|x| x == o)))
+            }
             CorsOrigin::Predicate(f) => {
                 if !f(origin) {
                     return None;
@@ -153,7 +169,11 @@ impl Cors {
             );
         }
         if preflight {
-            set_joined(&mut out, http::header::ACCESS_CONTROL_ALLOW_METHODS, &self.methods);
+            set_joined(
+                &mut out,
+                http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                &self.methods,
+            );
             match &self.allowed_headers {
                 None => {
                     vary(&mut out, "Access-Control-Request-Headers");
@@ -188,7 +208,10 @@ fn set_joined(out: &mut HeaderMap, name: HeaderName, values: &[String]) {
 
 /// Appends a field to `Vary` (as the npm `vary` package).
 fn vary(out: &mut HeaderMap, field: &str) {
-    let current = out.get(http::header::VARY).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let current = out
+        .get(http::header::VARY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let new = match current {
         Some(c) if c.split(',').any(|f| f.trim().eq_ignore_ascii_case(field)) => return,
         Some(c) if !c.is_empty() => format!("{c}, {field}"),
@@ -209,22 +232,33 @@ mod tests {
             h.insert(http::header::ORIGIN, HeaderValue::from_str(o).unwrap());
         }
         if let Some(a) = acrh {
-            h.insert(http::header::ACCESS_CONTROL_REQUEST_HEADERS, HeaderValue::from_str(a).unwrap());
+            h.insert(
+                http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+                HeaderValue::from_str(a).unwrap(),
+            );
         }
         h
     }
 
     #[test]
     fn any_origin() {
-        let h = Cors::any().headers(&Method::GET, &req(Some("http://a"), None)).unwrap();
+        let h = Cors::any()
+            .headers(&Method::GET, &req(Some("http://a"), None))
+            .unwrap();
         assert_eq!(h["access-control-allow-origin"], "*");
         assert!(h.get("vary").is_none());
     }
 
     #[test]
     fn preflight_reflects_request_headers() {
-        let h = Cors::any().credentials(true).headers(&Method::OPTIONS, &req(Some("http://a"), Some("x-foo"))).unwrap();
-        assert_eq!(h["access-control-allow-methods"], "GET,HEAD,PUT,PATCH,POST,DELETE");
+        let h = Cors::any()
+            .credentials(true)
+            .headers(&Method::OPTIONS, &req(Some("http://a"), Some("x-foo")))
+            .unwrap();
+        assert_eq!(
+            h["access-control-allow-methods"],
+            "GET,HEAD,PUT,PATCH,POST,DELETE"
+        );
         assert_eq!(h["access-control-allow-headers"], "x-foo");
         assert_eq!(h["access-control-allow-credentials"], "true");
         assert_eq!(h["vary"], "Access-Control-Request-Headers");
@@ -233,13 +267,21 @@ mod tests {
     #[test]
     fn list_and_predicate() {
         let c = Cors::origins(["http://ok"]);
-        let h = c.headers(&Method::GET, &req(Some("http://ok"), None)).unwrap();
+        let h = c
+            .headers(&Method::GET, &req(Some("http://ok"), None))
+            .unwrap();
         assert_eq!(h["access-control-allow-origin"], "http://ok");
         assert_eq!(h["vary"], "Origin");
-        let h = c.headers(&Method::GET, &req(Some("http://no"), None)).unwrap();
+        let h = c
+            .headers(&Method::GET, &req(Some("http://no"), None))
+            .unwrap();
         assert!(h.get("access-control-allow-origin").is_none());
         let p = Cors::predicate(|o| o == Some("http://ok"));
-        assert!(p.headers(&Method::GET, &req(Some("http://no"), None)).is_none());
-        assert!(p.headers(&Method::GET, &req(Some("http://ok"), None)).is_some());
+        assert!(p
+            .headers(&Method::GET, &req(Some("http://no"), None))
+            .is_none());
+        assert!(p
+            .headers(&Method::GET, &req(Some("http://ok"), None))
+            .is_some());
     }
 }

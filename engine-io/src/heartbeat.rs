@@ -46,12 +46,24 @@ pub(crate) struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub(crate) fn new(protocol: ProtocolVersion, interval: Duration, timeout: Duration, now: Instant) -> Self {
+    pub(crate) fn new(
+        protocol: ProtocolVersion,
+        interval: Duration,
+        timeout: Duration,
+        now: Instant,
+    ) -> Self {
         let deadline = match protocol {
             ProtocolVersion::V4 => now + interval,
             ProtocolVersion::V3 => now + interval + timeout,
         };
-        Heartbeat { protocol, interval, timeout, awaiting_pong: false, refreshed: false, deadline }
+        Heartbeat {
+            protocol,
+            interval,
+            timeout,
+            awaiting_pong: false,
+            refreshed: false,
+            deadline,
+        }
     }
 
     /// When [`Heartbeat::on_timer`] must next be called.
@@ -129,7 +141,10 @@ mod tests {
         assert_eq!(h.on_timer(t0 + 299 * MS), TimerAction::Wait);
         assert_eq!(h.on_timer(t0 + 300 * MS), TimerAction::SendPing);
         assert_eq!(h.next_wake(), t0 + 500 * MS);
-        assert_eq!(h.on_packet(PacketType::Pong, t0 + 350 * MS), PacketAction::None);
+        assert_eq!(
+            h.on_packet(PacketType::Pong, t0 + 350 * MS),
+            PacketAction::None
+        );
         assert_eq!(h.next_wake(), t0 + 650 * MS);
         assert_eq!(h.on_timer(t0 + 650 * MS), TimerAction::SendPing);
         assert_eq!(h.on_timer(t0 + 850 * MS), TimerAction::Timeout);
@@ -151,7 +166,10 @@ mod tests {
     fn v4_client_ping_is_wrong_direction() {
         let t0 = Instant::now();
         let mut h = Heartbeat::new(ProtocolVersion::V4, 300 * MS, 200 * MS, t0);
-        assert_eq!(h.on_packet(PacketType::Ping, t0), PacketAction::WrongDirection);
+        assert_eq!(
+            h.on_packet(PacketType::Ping, t0),
+            PacketAction::WrongDirection
+        );
     }
 
     #[test]
@@ -159,9 +177,15 @@ mod tests {
         let t0 = Instant::now();
         let mut h = Heartbeat::new(ProtocolVersion::V3, 300 * MS, 200 * MS, t0);
         assert_eq!(h.on_timer(t0 + 499 * MS), TimerAction::Wait);
-        assert_eq!(h.on_packet(PacketType::Ping, t0 + 400 * MS), PacketAction::SendPong);
+        assert_eq!(
+            h.on_packet(PacketType::Ping, t0 + 400 * MS),
+            PacketAction::SendPong
+        );
         assert_eq!(h.on_timer(t0 + 800 * MS), TimerAction::Wait);
         assert_eq!(h.on_timer(t0 + 900 * MS), TimerAction::Timeout);
-        assert_eq!(h.on_packet(PacketType::Pong, t0), PacketAction::WrongDirection);
+        assert_eq!(
+            h.on_packet(PacketType::Pong, t0),
+            PacketAction::WrongDirection
+        );
     }
 }

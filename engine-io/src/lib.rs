@@ -1,4 +1,50 @@
 //! Engine.IO server and the Engine.IO packet and payload codec.
+//!
+//! This crate speaks Engine.IO v4 (and v3 with [`Config::allow_eio3`]) the way
+//! the npm `engine.io` 6.6 server does on the wire: HTTP long-polling (XHR and
+//! JSONP), WebSocket, and the upgrade from one to the other.
+//!
+//! * The codec ([`packet`], [`payload`], [`Str`], [`Message`], [`Handshake`])
+//!   has no I/O and compiles with `default-features = false`.
+//! * The server (feature `server`, on by default): [`Server`], [`Socket`],
+//!   [`Handler`], [`Config`], and the integrations [`EngineIoService`] (hyper 1),
+//!   [`EngineIoLayer`] (tower / axum) and [`listen`].
+//!
+//! # Example: an echo server
+//! ```no_run
+//! # #[cfg(feature = "server")]
+//! # async fn demo() -> std::io::Result<()> {
+//! use engine_io::{Config, Server};
+//!
+//! let server = Server::new_stream(Config::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! let acceptor = server.clone();
+//! tokio::spawn(async move {
+//!     while let Some(socket) = acceptor.accept().await {
+//!         tokio::spawn(async move {
+//!             while let Some(msg) = socket.recv().await {
+//!                 if socket.send(msg).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         });
+//!     }
+//! });
+//! server.serve(listener).await
+//! # }
+//! ```
+//!
+//! # Example: the codec alone
+//! ```
+//! use engine_io::packet::{Packet, ProtocolVersion};
+//! use engine_io::{payload, Str};
+//!
+//! let body = payload::encode_v4(&[Packet::message("hello"), Packet::message(bytes::Bytes::from_static(&[1, 2]))]);
+//! assert_eq!(body, "4hello\x1ebAQI=");
+//! let packets: Vec<Packet> = payload::decode_v4(Str::from(body)).collect::<Result<_, _>>().unwrap();
+//! assert_eq!(packets.len(), 2);
+//! assert_eq!(Packet::message("x").encode_text(ProtocolVersion::V4), "4x");
+//! ```
 
 mod error;
 mod handshake;
@@ -12,3 +58,58 @@ pub use handshake::Handshake;
 pub use message::Message;
 pub use packet::{Data, Frame, Packet, PacketType, ProtocolVersion};
 pub use str::Str;
+
+#[cfg(feature = "server")]
+mod body;
+#[cfg(feature = "server")]
+mod compression;
+#[cfg(feature = "server")]
+mod config;
+#[cfg(feature = "server")]
+mod cors;
+#[cfg(feature = "server")]
+mod driver;
+#[cfg(feature = "server")]
+mod errors;
+#[cfg(feature = "server")]
+mod handler;
+#[cfg(feature = "server")]
+mod heartbeat;
+#[cfg(feature = "server")]
+mod listen;
+#[cfg(feature = "server")]
+mod polling;
+#[cfg(feature = "server")]
+mod request;
+#[cfg(feature = "server")]
+mod server;
+#[cfg(feature = "server")]
+mod service;
+#[cfg(feature = "server")]
+mod socket;
+#[cfg(feature = "server")]
+mod websocket;
+
+#[cfg(feature = "server")]
+pub use body::ResponseBody;
+#[cfg(feature = "server")]
+pub use config::{
+    AllowRequestFn, AllowRequestFuture, Config, ConfigBuilder, CookieConfig, HeadersFn, SameSite,
+    TransportType,
+};
+#[cfg(feature = "server")]
+pub use cors::{Cors, CorsOrigin, OriginPredicate};
+#[cfg(feature = "server")]
+pub use errors::ErrorCode;
+#[cfg(feature = "server")]
+pub use handler::{CloseReason, Handler};
+#[cfg(feature = "server")]
+pub use listen::listen;
+#[cfg(feature = "server")]
+pub use request::{RemoteAddr, RequestInfo};
+#[cfg(feature = "server")]
+pub use server::Server;
+#[cfg(feature = "server")]
+pub use service::{BoxFuture, EngineIoLayer, EngineIoMiddleware, EngineIoService};
+#[cfg(feature = "server")]
+pub use socket::{Closed, SendError, Socket, TrySendError};

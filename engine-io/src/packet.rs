@@ -200,7 +200,10 @@ impl Packet {
 
     /// A packet of type `packet_type` without data.
     pub fn empty(packet_type: PacketType) -> Self {
-        Packet { packet_type, data: Data::Empty }
+        Packet {
+            packet_type,
+            data: Data::Empty,
+        }
     }
 
     /// A `message` packet carrying `msg`.
@@ -209,7 +212,10 @@ impl Packet {
             Message::Text(s) => Data::Text(s),
             Message::Binary(b) => Data::Binary(b),
         };
-        Packet { packet_type: PacketType::Message, data }
+        Packet {
+            packet_type: PacketType::Message,
+            data,
+        }
     }
 
     /// The `open` packet carrying the handshake JSON.
@@ -317,17 +323,16 @@ impl Packet {
                 ProtocolVersion::V4 => (PacketType::Message, &text[1..]),
                 ProtocolVersion::V3 => {
                     let t = *bytes.get(1).ok_or(DecodeError::Empty)?;
-                    let pt = PacketType::from_digit(t)
-                        .ok_or(DecodeError::UnknownType(u32::from(t)))?;
+                    let pt =
+                        PacketType::from_digit(t).ok_or(DecodeError::UnknownType(u32::from(t)))?;
                     // The type is an ASCII digit, so index 2 is a char boundary.
                     (pt, &text[2..])
                 }
             };
             return Ok(Packet::new(packet_type, Data::Binary(base64_decode(b64)?)));
         }
-        let packet_type = PacketType::from_digit(first).ok_or_else(|| {
-            DecodeError::UnknownType(text.chars().next().map_or(0, u32::from))
-        })?;
+        let packet_type = PacketType::from_digit(first)
+            .ok_or_else(|| DecodeError::UnknownType(text.chars().next().map_or(0, u32::from)))?;
         let data = if bytes.len() > 1 {
             // The first byte is an ASCII digit, so 1 is a char boundary.
             Data::Text(text.slice_from(1).unwrap_or_default())
@@ -371,15 +376,24 @@ mod tests {
         assert_eq!(Packet::message("hello").encode_text(V4), "4hello");
         assert_eq!(Packet::empty(PacketType::Ping).encode_text(V4), "2");
         assert_eq!(Packet::ping_probe().encode_text(V4), "2probe");
-        assert_eq!(Packet::empty(PacketType::Noop).encode(V3), Frame::Text("6".into()));
+        assert_eq!(
+            Packet::empty(PacketType::Noop).encode(V3),
+            Frame::Text("6".into())
+        );
         assert_eq!(Packet::message("é€").encode(V4), Frame::Text("4é€".into()));
     }
 
     #[test]
     fn encode_binary_packets() {
         let p = Packet::message(Bytes::from_static(&[1, 2, 3, 4]));
-        assert_eq!(p.encode(V4), Frame::Binary(Bytes::from_static(&[1, 2, 3, 4])));
-        assert_eq!(p.encode(V3), Frame::Binary(Bytes::from_static(&[4, 1, 2, 3, 4])));
+        assert_eq!(
+            p.encode(V4),
+            Frame::Binary(Bytes::from_static(&[1, 2, 3, 4]))
+        );
+        assert_eq!(
+            p.encode(V3),
+            Frame::Binary(Bytes::from_static(&[4, 1, 2, 3, 4]))
+        );
         assert_eq!(p.encode_text(V4), "bAQIDBA==");
         assert_eq!(p.encode_text(V3), "b4AQIDBA==");
         let empty = Packet::message(Bytes::new());
@@ -394,11 +408,23 @@ mod tests {
         assert_eq!(p, Packet::empty(PacketType::Ping));
         let p = Packet::decode_text(&s("2probe"), V3).unwrap();
         assert!(p.is_probe());
-        assert_eq!(Packet::decode_text(&s("4"), V4).unwrap().into_message(), Some(Message::Text(Str::new())));
+        assert_eq!(
+            Packet::decode_text(&s("4"), V4).unwrap().into_message(),
+            Some(Message::Text(Str::new()))
+        );
         assert_eq!(Packet::decode_text(&s(""), V4), Err(DecodeError::Empty));
-        assert_eq!(Packet::decode_text(&s("7"), V4), Err(DecodeError::UnknownType('7' as u32)));
-        assert_eq!(Packet::decode_text(&s("é"), V4), Err(DecodeError::UnknownType('é' as u32)));
-        assert_eq!(Packet::decode_text(&s("x1"), V3), Err(DecodeError::UnknownType('x' as u32)));
+        assert_eq!(
+            Packet::decode_text(&s("7"), V4),
+            Err(DecodeError::UnknownType('7' as u32))
+        );
+        assert_eq!(
+            Packet::decode_text(&s("é"), V4),
+            Err(DecodeError::UnknownType('é' as u32))
+        );
+        assert_eq!(
+            Packet::decode_text(&s("x1"), V3),
+            Err(DecodeError::UnknownType('x' as u32))
+        );
     }
 
     #[test]
@@ -409,10 +435,16 @@ mod tests {
         assert_eq!(p.data, Data::Binary(Bytes::from_static(&[1, 2, 3, 4])));
         let p = Packet::decode_text(&s("b4AQIDBA=="), V3).unwrap();
         assert_eq!(p, Packet::message(Bytes::from_static(&[1, 2, 3, 4])));
-        assert_eq!(Packet::decode_text(&s("b"), V4).unwrap().data, Data::Binary(Bytes::new()));
+        assert_eq!(
+            Packet::decode_text(&s("b"), V4).unwrap().data,
+            Data::Binary(Bytes::new())
+        );
         assert_eq!(Packet::decode_text(&s("b!!"), V4), Err(DecodeError::Base64));
         assert_eq!(Packet::decode_text(&s("b"), V3), Err(DecodeError::Empty));
-        assert_eq!(Packet::decode_text(&s("b9AA"), V3), Err(DecodeError::UnknownType('9' as u32)));
+        assert_eq!(
+            Packet::decode_text(&s("b9AA"), V3),
+            Err(DecodeError::UnknownType('9' as u32))
+        );
         assert!(Packet::decode_text(&s("b-_8"), V4).is_ok());
     }
 
@@ -422,8 +454,14 @@ mod tests {
         assert_eq!(p, Packet::message(Bytes::from_static(&[9])));
         let p = Packet::decode_binary(Bytes::from_static(&[4, 9]), V4).unwrap();
         assert_eq!(p, Packet::message(Bytes::from_static(&[4, 9])));
-        assert_eq!(Packet::decode_binary(Bytes::new(), V3), Err(DecodeError::Empty));
-        assert_eq!(Packet::decode_binary(Bytes::from_static(&[9]), V3), Err(DecodeError::UnknownType(9)));
+        assert_eq!(
+            Packet::decode_binary(Bytes::new(), V3),
+            Err(DecodeError::Empty)
+        );
+        assert_eq!(
+            Packet::decode_binary(Bytes::from_static(&[9]), V3),
+            Err(DecodeError::UnknownType(9))
+        );
     }
 
     #[test]
@@ -442,7 +480,10 @@ mod tests {
             let t = PacketType::from_u8(n).unwrap();
             for v in [V3, V4] {
                 let p = Packet::new(t, Data::Text(s("x")));
-                assert_eq!(Packet::decode_text(&Str::from(p.encode_text(v)), v).unwrap(), p);
+                assert_eq!(
+                    Packet::decode_text(&Str::from(p.encode_text(v)), v).unwrap(),
+                    p
+                );
             }
         }
         assert_eq!(PacketType::from_u8(7), None);

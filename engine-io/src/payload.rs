@@ -173,7 +173,9 @@ fn form_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
             match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 Some(v) => {
                     out.push(v);
@@ -233,7 +235,10 @@ impl Iterator for DecodeV4 {
         let rest = self.rest.take()?;
         let (part, tail) = match memchr::memchr(SEPARATOR, rest.as_bytes()) {
             // 0x1E is ASCII, so both sides are char boundaries.
-            Some(i) => (rest.slice_ref(&rest[..i]), Some(rest.slice_ref(&rest[i + 1..]))),
+            Some(i) => (
+                rest.slice_ref(&rest[..i]),
+                Some(rest.slice_ref(&rest[i + 1..])),
+            ),
             None => (rest, None),
         };
         let r = Packet::decode_text(&part, ProtocolVersion::V4);
@@ -255,7 +260,11 @@ pub struct DecodeV3String {
 /// Decodes a v3 string payload (`<utf16 len>:<packet>…`). The empty body is an
 /// error; zero-length packets (`0:`) are skipped.
 pub fn decode_v3_string(body: Str) -> DecodeV3String {
-    DecodeV3String { body, pos: 0, done: false }
+    DecodeV3String {
+        body,
+        pos: 0,
+        done: false,
+    }
 }
 
 impl DecodeV3String {
@@ -274,7 +283,8 @@ impl DecodeV3String {
                 None => return Some(Err(DecodeError::Length)),
             };
             let digits = &rest[..colon];
-            if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
                 return Some(Err(DecodeError::Length));
             }
             let units: usize = match digits.parse() {
@@ -337,8 +347,16 @@ pub struct DecodeV3Binary {
 /// whole body is checked before any packet is yielded.
 pub fn decode_v3_binary(body: Bytes) -> DecodeV3Binary {
     match split_v3_binary(&body) {
-        Ok(parts) => DecodeV3Binary { parts: parts.into_iter(), error: None, done: false },
-        Err(e) => DecodeV3Binary { parts: Vec::new().into_iter(), error: Some(e), done: false },
+        Ok(parts) => DecodeV3Binary {
+            parts: parts.into_iter(),
+            error: None,
+            done: false,
+        },
+        Err(e) => DecodeV3Binary {
+            parts: Vec::new().into_iter(),
+            error: Some(e),
+            done: false,
+        },
     }
 }
 
@@ -453,7 +471,9 @@ mod tests {
     use crate::packet::PacketType;
     use crate::Message;
 
-    fn all<I: Iterator<Item = Result<Packet, DecodeError>>>(i: I) -> Vec<Result<Packet, DecodeError>> {
+    fn all<I: Iterator<Item = Result<Packet, DecodeError>>>(
+        i: I,
+    ) -> Vec<Result<Packet, DecodeError>> {
         i.collect()
     }
 
@@ -463,7 +483,11 @@ mod tests {
 
     #[test]
     fn v4_roundtrip() {
-        let packets = vec![Packet::message("hello"), bin(&[1, 2, 3, 4]), Packet::empty(PacketType::Ping)];
+        let packets = vec![
+            Packet::message("hello"),
+            bin(&[1, 2, 3, 4]),
+            Packet::empty(PacketType::Ping),
+        ];
         let s = encode_v4(&packets);
         assert_eq!(s, "4hello\x1ebAQIDBA==\x1e2");
         let back: Vec<_> = decode_v4(Str::from(s)).collect::<Result<_, _>>().unwrap();
@@ -483,11 +507,17 @@ mod tests {
 
     #[test]
     fn v3_string_roundtrip_with_utf16_lengths() {
-        let packets = vec![Packet::message("é😀"), bin(&[1, 2, 3]), Packet::empty(PacketType::Pong)];
+        let packets = vec![
+            Packet::message("é😀"),
+            bin(&[1, 2, 3]),
+            Packet::empty(PacketType::Pong),
+        ];
         let s = encode_v3_string(&packets);
         // "4é😀" is 1 + 1 + 2 UTF-16 units.
         assert_eq!(s, "4:4é😀6:b4AQID1:3");
-        let back: Vec<_> = decode_v3_string(Str::from(s)).collect::<Result<_, _>>().unwrap();
+        let back: Vec<_> = decode_v3_string(Str::from(s))
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(back, packets);
         assert_eq!(encode_v3_string(&[]), "0:");
         assert!(all(decode_v3_string(Str::from_static("0:"))).is_empty());
@@ -495,13 +525,31 @@ mod tests {
 
     #[test]
     fn v3_string_errors() {
-        assert_eq!(all(decode_v3_string(Str::new())), vec![Err(DecodeError::Length)]);
-        assert_eq!(all(decode_v3_string(Str::from_static("5:4ab"))), vec![Err(DecodeError::Truncated)]);
-        assert_eq!(all(decode_v3_string(Str::from_static("x:4ab"))), vec![Err(DecodeError::Length)]);
-        assert_eq!(all(decode_v3_string(Str::from_static(":4"))), vec![Err(DecodeError::Length)]);
-        assert_eq!(all(decode_v3_string(Str::from_static("2:4a3"))), vec![Ok(Packet::message("a")), Err(DecodeError::Length)]);
+        assert_eq!(
+            all(decode_v3_string(Str::new())),
+            vec![Err(DecodeError::Length)]
+        );
+        assert_eq!(
+            all(decode_v3_string(Str::from_static("5:4ab"))),
+            vec![Err(DecodeError::Truncated)]
+        );
+        assert_eq!(
+            all(decode_v3_string(Str::from_static("x:4ab"))),
+            vec![Err(DecodeError::Length)]
+        );
+        assert_eq!(
+            all(decode_v3_string(Str::from_static(":4"))),
+            vec![Err(DecodeError::Length)]
+        );
+        assert_eq!(
+            all(decode_v3_string(Str::from_static("2:4a3"))),
+            vec![Ok(Packet::message("a")), Err(DecodeError::Length)]
+        );
         // a length splitting a surrogate pair
-        assert_eq!(all(decode_v3_string(Str::from_static("2:4😀"))), vec![Err(DecodeError::Length)]);
+        assert_eq!(
+            all(decode_v3_string(Str::from_static("2:4😀"))),
+            vec![Err(DecodeError::Length)]
+        );
         assert_eq!(
             all(decode_v3_string(Str::from_static("99999999999999999999:4"))),
             vec![Err(DecodeError::Length)]
@@ -512,7 +560,10 @@ mod tests {
     fn v3_binary_roundtrip() {
         let packets = vec![Packet::message("hé"), bin(&[1, 2, 3])];
         let b = encode_v3_binary(&packets);
-        assert_eq!(&b[..], &[0, 4, 0xFF, b'4', b'h', 0xC3, 0xA9, 1, 4, 0xFF, 4, 1, 2, 3][..]);
+        assert_eq!(
+            &b[..],
+            &[0, 4, 0xFF, b'4', b'h', 0xC3, 0xA9, 1, 4, 0xFF, 4, 1, 2, 3][..]
+        );
         let back: Vec<_> = decode_v3_binary(b).collect::<Result<_, _>>().unwrap();
         assert_eq!(back, packets);
         assert!(encode_v3_binary(&[]).is_empty());
@@ -530,16 +581,25 @@ mod tests {
         assert_eq!(bad(&[0, 0xFF]), vec![Err(DecodeError::Length)]);
         assert_eq!(bad(&[0, 3, 0xFF, b'4']), vec![Err(DecodeError::Truncated)]);
         assert_eq!(bad(&[0, 2, 0xFF, b'4', 0xFF]), vec![Err(DecodeError::Utf8)]);
-        assert_eq!(bad(&[1, 1, 0xFF, 9]), vec![Err(DecodeError::UnknownType(9))]);
+        assert_eq!(
+            bad(&[1, 1, 0xFF, 9]),
+            vec![Err(DecodeError::UnknownType(9))]
+        );
         // framing errors anywhere fail the whole body before any packet
-        assert_eq!(bad(&[0, 1, 0xFF, b'2', 0, 9]), vec![Err(DecodeError::Length)]);
+        assert_eq!(
+            bad(&[0, 1, 0xFF, b'2', 0, 9]),
+            vec![Err(DecodeError::Length)]
+        );
     }
 
     #[test]
     fn jsonp_framing() {
         assert_eq!(jsonp_index("1<script>2"), "12");
         let p = encode_jsonp("0", "4a\"b\\c\n\u{2028}\u{2029}\u{1}\x1e");
-        assert_eq!(p, "___eio[0](\"4a\\\"b\\\\c\\n\\u2028\\u2029\\u0001\\u001e\");");
+        assert_eq!(
+            p,
+            "___eio[0](\"4a\\\"b\\\\c\\n\\u2028\\u2029\\u0001\\u001e\");"
+        );
     }
 
     #[test]
@@ -561,9 +621,13 @@ mod tests {
             .map(|r| r.unwrap().into_message().unwrap())
             .collect();
         assert_eq!(d, vec![Message::from("a"), Message::from("b")]);
-        let d: Vec<_> = decode(Bytes::from_static(&[0, 2, 0xFF, b'4', b'a']), ProtocolVersion::V3, true)
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let d: Vec<_> = decode(
+            Bytes::from_static(&[0, 2, 0xFF, b'4', b'a']),
+            ProtocolVersion::V3,
+            true,
+        )
+        .collect::<Result<_, _>>()
+        .unwrap();
         assert_eq!(d, vec![Packet::message("a")]);
         // invalid UTF-8 is replaced, not rejected
         let d: Vec<_> = decode(Bytes::from_static(b"4\xff"), ProtocolVersion::V4, false).collect();

@@ -45,7 +45,11 @@ impl RequestInfo {
 
     /// The value of query parameter `name` (the last one when repeated).
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query_pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query_pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of header `name` as text, if present and visible ASCII.

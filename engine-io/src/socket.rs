@@ -152,12 +152,19 @@ impl Socket {
         shared: Arc<Shared>,
     ) -> Arc<Socket> {
         let jsonp = match transport {
-            TransportType::Polling => request.query("j").map(|j| crate::payload::jsonp_index(j).into()),
+            TransportType::Polling => request
+                .query("j")
+                .map(|j| crate::payload::jsonp_index(j).into()),
             TransportType::Websocket => None,
         };
         let b64 = request.query("b64").is_some_and(|v| !v.is_empty());
         let cfg = &shared.config;
-        let heartbeat = Heartbeat::new(protocol, cfg.ping_interval, cfg.ping_timeout, Instant::now());
+        let heartbeat = Heartbeat::new(
+            protocol,
+            cfg.ping_interval,
+            cfg.ping_timeout,
+            Instant::now(),
+        );
         Arc::new(Socket {
             id,
             protocol,
@@ -356,11 +363,10 @@ impl Socket {
     }
 
     /// Sends `msg` and waits until it has been written to the transport.
-    pub async fn send_and_flush(&self, msg: impl Into<Message>) -> Result<(), SendError<Message>> {
-        self.send(msg).await?;
-        // The message was queued; if the socket closes before it is written the
-        // message is lost, which the caller learns from the error.
-        self.flush().await.map_err(|_| SendError(Message::Text(Str::new())))
+    /// Fails if the socket closes before that.
+    pub async fn send_and_flush(&self, msg: impl Into<Message>) -> Result<(), Closed> {
+        self.send(msg).await.map_err(|_| Closed)?;
+        self.flush().await
     }
 
     /// Receives the next message (stream API: only for servers built with
@@ -517,7 +523,11 @@ impl Socket {
         let mut st = self.lock();
         if st.inbox.len() >= self.shared.config.inbox_capacity {
             drop(st);
-            self.finalize(CloseReason::TransportError, Some("inbox full".into()), PacketType::Close);
+            self.finalize(
+                CloseReason::TransportError,
+                Some("inbox full".into()),
+                PacketType::Close,
+            );
             return;
         }
         st.inbox.push_back(msg);
@@ -532,7 +542,12 @@ impl Socket {
     /// Closes the session for `reason` (once): the pending poll is answered with
     /// `poll_final`, the socket task closes the WebSocket, the socket leaves the
     /// server, waiters wake up and the handler's `on_close` runs.
-    pub(crate) fn finalize(self: &Arc<Self>, reason: CloseReason, description: Option<String>, poll_final: PacketType) {
+    pub(crate) fn finalize(
+        self: &Arc<Self>,
+        reason: CloseReason,
+        description: Option<String>,
+        poll_final: PacketType,
+    ) {
         {
             let mut st = self.lock();
             if st.ready == Ready::Closed {

@@ -20,6 +20,8 @@
 //   drop-and-emit [n]       → closes the Engine.IO connection, then emits n "missed" events to all
 //                             (with --recovery the client must get them replayed after reconnecting)
 //   tick [n]                → emits n "tick" events (with --recovery they carry offsets)
+//   send-binary             → emits "bin" {data: <Buffer 01 02 03>}
+//   flaky ...args, cb       → acks ("ok", n) only on every third delivery n
 "use strict";
 
 const http = require("http");
@@ -88,20 +90,27 @@ function setup(nsp) {
       cb({ clientsCount: io.engine.clientsCount, sockets });
     });
     socket.on("count", (cb) => cb(received));
-    socket.on("ask", async (payload, timeoutMs) => {
-      try {
-        const reply = await socket.timeout(timeoutMs || 5000).emitWithAck("question", payload);
-        socket.emit("answer", reply);
-      } catch (e) {
-        socket.emit("answer-error", e.message);
-      }
+    socket.on("ask", (payload, timeoutMs) => {
+      socket.timeout(timeoutMs || 5000).emit("question", payload, (err, ...reply) => {
+        if (err) socket.emit("answer-error", err.message);
+        else socket.emit("answer", ...reply);
+      });
     });
     socket.on("server-disconnect", () => socket.disconnect());
+    // Acks only every third delivery, to exercise the client's retries.
+    let flaky = 0;
+    socket.on("flaky", (...a) => {
+      const cb = a.pop();
+      flaky++;
+      report({ flaky, args: a });
+      if (flaky % 3 === 0 && typeof cb === "function") cb("ok", flaky);
+    });
     socket.on("close-transport", () => socket.conn.close());
     socket.on("drop-and-emit", (n) => {
       socket.conn.close();
       for (let i = 1; i <= (n || 1); i++) io.emit("missed", i);
     });
+    socket.on("send-binary", () => socket.emit("bin", { data: Buffer.from([1, 2, 3]) }));
     socket.on("tick", (n) => {
       for (let i = 1; i <= (n || 1); i++) socket.emit("tick", i);
     });

@@ -16,10 +16,10 @@ pub const PING_TIMEOUT: Duration = Duration::from_millis(200);
 /// maxHttpBufferSize of both conformance servers.
 pub const MAX_PAYLOAD: usize = 1_000_000;
 /// The header that makes the allow-request hook refuse when started with
-/// [`ServerOptions::refuse_header`].
-pub const REFUSE_HEADER: &str = "x-refuse";
+/// [`ServerOptions::deny_header`] (`--deny-header x-deny`).
+pub const DENY_HEADER: &str = "x-deny";
 /// The refusal message of the allow-request hook.
-pub const REFUSE_MESSAGE: &str = "refused by allowRequest";
+pub const DENY_MESSAGE: &str = "denied";
 
 /// Which server a conformance test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,31 +30,43 @@ pub enum Target {
     Ours,
 }
 
-/// Optional server settings, the same flags on both targets.
+/// Optional server settings: the same flags on both targets (see the header of
+/// `js/engineio-reference.js` and the doc comment of `engine-io/examples/conformance_server.rs`).
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
     /// `--allow-eio3`: accept Engine.IO v3 clients.
     pub allow_eio3: bool,
     /// `--cookie`: set the `io` cookie on the handshake.
     pub cookie: bool,
-    /// `--refuse-header x-refuse`: the allow-request hook refuses requests carrying [`REFUSE_HEADER`].
-    pub refuse_header: bool,
+    /// `--deny-header x-deny`: the allow-request hook refuses handshakes carrying [`DENY_HEADER`].
+    pub deny_header: bool,
+    /// Any further flags, passed as they are (e.g. `["--upgrade-timeout", "300"]`).
+    pub extra: Vec<String>,
 }
 
 impl ServerOptions {
-    /// The command-line flags (after `--port 0`).
-    pub fn args(&self) -> Vec<&'static str> {
-        let mut args = vec!["--port", "0"];
+    /// The command-line flags, starting with `--port 0`.
+    pub fn args(&self) -> Vec<String> {
+        let mut args: Vec<String> = vec!["--port".into(), "0".into()];
         if self.allow_eio3 {
-            args.push("--allow-eio3");
+            args.push("--allow-eio3".into());
         }
         if self.cookie {
-            args.push("--cookie");
+            args.push("--cookie".into());
         }
-        if self.refuse_header {
-            args.extend(["--refuse-header", REFUSE_HEADER]);
+        if self.deny_header {
+            args.extend(["--deny-header".into(), DENY_HEADER.into()]);
         }
+        args.extend(self.extra.iter().cloned());
         args
+    }
+
+    /// Options with only the given extra flags.
+    pub fn with_flags(flags: &[&str]) -> ServerOptions {
+        ServerOptions {
+            extra: flags.iter().map(|f| (*f).to_owned()).collect(),
+            ..ServerOptions::default()
+        }
     }
 }
 
@@ -80,7 +92,8 @@ impl EioServer {
 
     /// Starts the `target` server with `options`.
     pub fn start_with(target: Target, options: &ServerOptions) -> EioServer {
-        let args = options.args();
+        let owned = options.args();
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
         let peer = match target {
             Target::Reference => Peer::Node(NodePeer::spawn("engineio-reference.js", &args, &[])),
             Target::Ours => Peer::Rust(RustPeer::spawn_example(

@@ -73,7 +73,8 @@ impl NodeOutput {
 }
 
 /// Runs `node <script> <args…>` (cwd `protocol-tests/js`) to completion, killing it after
-/// `timeout`. Async so the test's own servers keep running meanwhile.
+/// `timeout` (what it printed until then is kept). Async so the test's own servers keep running
+/// meanwhile.
 ///
 /// # Panics
 /// When node or the npm packages are missing, or node cannot start.
@@ -83,6 +84,8 @@ pub async fn run_node(
     env: &[(&str, &str)],
     timeout: Duration,
 ) -> NodeOutput {
+    use tokio::io::AsyncReadExt;
+
     ensure_deps();
     let mut command = tokio::process::Command::new("node");
     command
@@ -96,23 +99,44 @@ pub async fn run_node(
     for (k, v) in env {
         command.env(k, v);
     }
-    let child = command
+    let mut child = command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(out)) => NodeOutput {
-            code: out.status.code(),
-            timed_out: false,
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        },
+    // Read both pipes concurrently so a chatty script never blocks on a full pipe, and so the
+    // output survives a timeout kill.
+    let read_all = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf).await;
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let stdout = read_all(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    );
+    let stderr = read_all(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    );
+    let (code, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => (status.code(), false),
         Ok(Err(e)) => panic!("node {script}: {e}"),
-        // The future owned the child; dropping it killed the process (kill_on_drop).
-        Err(_) => NodeOutput {
-            code: None,
-            timed_out: true,
-            stdout: String::new(),
-            stderr: String::new(),
-        },
+        Err(_) => {
+            let _ = child.kill().await;
+            (None, true)
+        }
+    };
+    NodeOutput {
+        code,
+        timed_out,
+        stdout: stdout.await.unwrap_or_default(),
+        stderr: stderr.await.unwrap_or_default(),
     }
 }

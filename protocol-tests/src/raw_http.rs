@@ -351,3 +351,19 @@ pub async fn http(port: u16, request: HttpRequest) -> HttpResponse {
         .await
         .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
+
+/// Decodes a complete chunked body held in memory; `None` when malformed or incomplete.
+pub fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = find(data, b"\r\n")?;
+        let line = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}

@@ -183,3 +183,179 @@ fn free_port() -> u16 {
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("cannot find a free port: {e}"))
 }
+
+/// A Node fixture that talks JSON lines: commands on its stdin, events and replies on its stdout
+/// (`redis-node-server.js`, `redis-clients.js`). Every stdout line is kept so a test can wait for
+/// the one it expects; the process is killed on drop.
+#[derive(Debug)]
+pub struct JsonNode {
+    name: String,
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+    seen: Vec<serde_json::Value>,
+    port: u16,
+    next_id: u64,
+}
+
+impl JsonNode {
+    /// Runs `node <script> <args…>` in `protocol-tests/js` and waits up to 20 s for
+    /// `listening <port>`.
+    ///
+    /// # Panics
+    /// When the script cannot start or does not announce itself in time.
+    pub fn spawn(script: &str, args: &[&str]) -> JsonNode {
+        use std::io::BufRead;
+        crate::deps::ensure_deps();
+        let mut child = Command::new("node")
+            .arg(script)
+            .args(args)
+            .current_dir(crate::deps::js_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
+        let stdout = child.stdout.take().expect_stdout(script);
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let label = script.to_owned();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(port) = line.trim().strip_prefix("listening ") {
+                    let _ = port_tx.send(port.trim().parse::<u16>().unwrap_or(0));
+                    continue;
+                }
+                match serde_json::from_str(&line) {
+                    Ok(v) => {
+                        if tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => eprintln!("[{label}] {line}"),
+                }
+            }
+        });
+        let port = match port_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(p) => p,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("node {script} did not print `listening <port>` in time");
+            }
+        };
+        JsonNode {
+            name: script.to_owned(),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+            port,
+            next_id: 0,
+        }
+    }
+
+    /// The port announced by the script.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends a command (an `id` is added) and waits up to `timeout` for its reply; returns the
+    /// reply object (`{"reply", "result"}` or `{"reply", "error"}`).
+    ///
+    /// # Panics
+    /// When no reply comes in time.
+    pub fn command(
+        &mut self,
+        mut command: serde_json::Value,
+        timeout: Duration,
+    ) -> serde_json::Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        command["id"] = serde_json::Value::from(id);
+        let line = format!("{command}\n");
+        if let Some(stdin) = self.stdin.as_mut() {
+            let _ = stdin.write_all(line.as_bytes());
+            let _ = stdin.flush();
+        }
+        self.wait_for(timeout, |v| v["reply"] == id)
+            .unwrap_or_else(|| panic!("{}: no reply to {command} within {timeout:?}", self.name))
+    }
+
+    /// Waits up to `timeout` for a line matching `pred` (lines seen before count too; a matching
+    /// line is consumed).
+    pub fn wait_for(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Option<serde_json::Value> {
+        if let Some(i) = self.seen.iter().position(&pred) {
+            return Some(self.seen.remove(i));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) if pred(&v) => return Some(v),
+                Ok(v) => self.seen.push(v),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Collects every line that arrives within `window` (plus the unconsumed ones seen before).
+    pub fn drain(&mut self, window: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + window;
+        let mut all = std::mem::take(&mut self.seen);
+        while let Ok(v) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            all.push(v);
+        }
+        all
+    }
+
+    /// The process id (e.g. to pause it with `kill -STOP`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (`"STOP"`, `"CONT"`, `"KILL"`…) with the `kill` command.
+    pub fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Kills the process now (the fault tests kill a node mid-request).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for JsonNode {
+    fn drop(&mut self) {
+        self.stdin.take();
+        self.kill();
+    }
+}
+
+trait ExpectStdout<T> {
+    fn expect_stdout(self, script: &str) -> T;
+}
+
+impl<T> ExpectStdout<T> for Option<T> {
+    fn expect_stdout(self, script: &str) -> T {
+        self.unwrap_or_else(|| panic!("node {script}: no stdout pipe"))
+    }
+}

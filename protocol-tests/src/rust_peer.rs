@@ -24,6 +24,8 @@ pub struct RustPeer {
 }
 
 type BuildResult = Result<PathBuf, String>;
+/// One build slot per (package, example), shared by every thread of the test process.
+type BuildSlots = Mutex<HashMap<(String, String), Arc<OnceLock<BuildResult>>>>;
 
 impl RustPeer {
     /// Builds (once per process) and runs `cargo run -p <package> --example <example> -- <args…>`
@@ -61,8 +63,7 @@ impl RustPeer {
 
 /// The path of the built example, building it on first use in this process.
 pub fn example_binary(package: &str, example: &str) -> BuildResult {
-    static BUILDS: OnceLock<Mutex<HashMap<(String, String), Arc<OnceLock<BuildResult>>>>> =
-        OnceLock::new();
+    static BUILDS: OnceLock<BuildSlots> = OnceLock::new();
     let cell = {
         let mut builds = BUILDS
             .get_or_init(Default::default)

@@ -80,10 +80,23 @@ impl WsClient {
             tokio_tungstenite::client_async_with_config(request, stream, Some(config))
                 .await
                 .map_err(|e| match e {
-                    tungstenite::Error::Http(response) => WsConnectError::Refused {
-                        status: response.status().as_u16(),
-                        body: response.body().clone().unwrap_or_default(),
-                    },
+                    tungstenite::Error::Http(response) => {
+                        let raw = response.body().clone().unwrap_or_default();
+                        // tungstenite hands over the body as received, chunked framing included.
+                        let chunked = response
+                            .headers()
+                            .get("transfer-encoding")
+                            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+                        let body = if chunked {
+                            crate::raw_http::dechunk(&raw).unwrap_or(raw)
+                        } else {
+                            raw
+                        };
+                        WsConnectError::Refused {
+                            status: response.status().as_u16(),
+                            body,
+                        }
+                    }
                     other => WsConnectError::Other(other.to_string()),
                 })
         };

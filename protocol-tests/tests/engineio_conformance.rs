@@ -15,7 +15,7 @@ use base64::Engine as _;
 use protocol_tests::engineio::{
     decode_v3_binary, decode_v3_string, encode_v3_binary, encode_v3_string, error_body, join_v4,
     parse_open, polling_url, split_v4, websocket_url, ws_recv_skip_pings, EioServer,
-    PollingSession, ServerOptions, Target, V3Binary, MAX_PAYLOAD, REFUSE_HEADER, REFUSE_MESSAGE,
+    PollingSession, ServerOptions, Target, V3Binary, DENY_HEADER, DENY_MESSAGE, MAX_PAYLOAD,
 };
 use protocol_tests::{
     HttpConnection, HttpRequest, HttpResponse, WsClient, WsConnectError, WsFrame,
@@ -46,6 +46,20 @@ macro_rules! conformance {
             }
         )*
     };
+}
+
+fn gunzip(data: &[u8]) -> String {
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(data), &mut out)
+        .expect("gzip body");
+    out
+}
+
+fn inflate(data: &[u8]) -> String {
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::ZlibDecoder::new(data), &mut out)
+        .expect("deflate body");
+    out
 }
 
 fn b64(data: &[u8]) -> String {
@@ -231,9 +245,21 @@ conformance! {
         let (session, _) = PollingSession::open(&server).await;
         let res = get(&server, &websocket_url(4, Some(&session.sid))).await;
         assert_error(&res, 3, "websocket GET without upgrade on a polling session");
-        // Protocol mismatch on an existing session.
+        // Protocol mismatch on an existing session (a missing EIO means 3).
         let res = get(&server, &polling_url(3, Some(&session.sid))).await;
         assert_error(&res, 3, "EIO=3 on a v4 session");
+        let res = get(&server, &format!("/engine.io/?transport=polling&sid={}", session.sid)).await;
+        assert_error(&res, 3, "no EIO on a v4 session");
+        match WsClient::connect(server.port(), &websocket_url(3, Some(&session.sid)), &[]).await {
+            Err(WsConnectError::Refused { status, body }) => {
+                assert_eq!(status, 400);
+                assert_eq!(String::from_utf8_lossy(&body), "Bad request");
+            }
+            other => panic!("v3 websocket upgrade of a v4 session: {other:?}"),
+        }
+        // The session survived all of that.
+        assert_eq!(session.post("4alive").await.text(), "ok");
+        assert_eq!(session.recv_messages(1, SOON).await, ["4alive"]);
     }
 
     async fn error_unsupported_protocol_version(target: Target) {
@@ -262,29 +288,29 @@ conformance! {
     }
 
     async fn allow_request_refusal(target: Target) {
-        let options = ServerOptions { refuse_header: true, ..Default::default() };
+        let options = ServerOptions { deny_header: true, ..Default::default() };
         let server = EioServer::start_with(target, &options);
-        let refused = HttpRequest::get(&polling_url(4, None)).header(REFUSE_HEADER, "1");
+        let refused = HttpRequest::get(&polling_url(4, None)).header(DENY_HEADER, "1");
         let res = server.http(refused).await;
         assert_eq!(res.status, 403);
         assert_eq!(res.header("content-type"), Some("application/json"));
-        assert_eq!(res.text(), format!("{{\"code\":4,\"message\":\"{REFUSE_MESSAGE}\"}}"));
+        assert_eq!(res.text(), format!("{{\"code\":4,\"message\":\"{DENY_MESSAGE}\"}}"));
         // The hook runs before the protocol version check.
-        let res = server.http(HttpRequest::get(&polling_url(3, None)).header(REFUSE_HEADER, "1")).await;
+        let res = server.http(HttpRequest::get(&polling_url(3, None)).header(DENY_HEADER, "1")).await;
         assert_eq!(res.status, 403, "hook before version: {:?}", res.text());
         // Without the header: accepted.
         let (session, _) = PollingSession::open(&server).await;
         // The hook sees only handshakes: requests of an existing session are not refused.
         let res = server
-            .http(HttpRequest::post(&session.url(), "4ok").header(REFUSE_HEADER, "1"))
+            .http(HttpRequest::post(&session.url(), "4ok").header(DENY_HEADER, "1"))
             .await;
         assert_eq!((res.status, res.text().as_str()), (200, "ok"));
         assert_eq!(session.recv_messages(1, SOON).await, ["4ok"]);
         // A refused WebSocket handshake: 400 with the message as the body.
-        match WsClient::connect(server.port(), &websocket_url(4, None), &[(REFUSE_HEADER, "1")]).await {
+        match WsClient::connect(server.port(), &websocket_url(4, None), &[(DENY_HEADER, "1")]).await {
             Err(WsConnectError::Refused { status, body }) => {
                 assert_eq!(status, 400);
-                assert_eq!(String::from_utf8_lossy(&body), REFUSE_MESSAGE);
+                assert_eq!(String::from_utf8_lossy(&body), DENY_MESSAGE);
             }
             other => panic!("refused websocket: {other:?}"),
         }
@@ -343,9 +369,44 @@ conformance! {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_session_gone(&server, &session.sid, "after an undecodable packet").await;
 
+        // An empty payload, or an empty packet inside one, is undecodable too.
+        for body in ["", "4a\u{1e}\u{1e}4b"] {
+            let (session, _) = PollingSession::open(&server).await;
+            let _ = HttpConnection::connect(server.port())
+                .await
+                .unwrap()
+                .request(&HttpRequest::post(&session.url(), body))
+                .await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert_session_gone(&server, &session.sid, &format!("after POST {body:?}")).await;
+        }
+
         let (mut ws, _) = ws_session(&server).await;
         ws.send_text("9nonsense").await;
         assert_ws_closed(&mut ws, SOON, "undecodable packet over websocket").await;
+    }
+
+    async fn client_packets_without_meaning_are_ignored(target: Target) {
+        let server = EioServer::start(target);
+        let (session, _) = PollingSession::open(&server).await;
+        // noop, open and upgrade packets from a polling client change nothing.
+        assert_eq!(session.post(join_v4(&["6", "0", "5", "4after"])).await.text(), "ok");
+        assert_eq!(session.recv_messages(1, SOON).await, ["4after"]);
+        let (mut ws, _) = ws_session(&server).await;
+        ws.send_text("6").await;
+        ws.send_text("4after").await;
+        assert_eq!(ws_recv_skip_pings(&mut ws, SOON).await, Some(WsFrame::Text("4after".into())));
+    }
+
+    async fn other_methods_on_a_session(target: Target) {
+        let server = EioServer::start(target);
+        let (session, _) = PollingSession::open(&server).await;
+        // Neither GET nor POST on an existing session: 500, empty body; the session lives on.
+        let res = server.http(HttpRequest::new("PUT", &session.url()).body("4x")).await;
+        assert_eq!(res.status, 500);
+        assert_eq!(res.text(), "");
+        assert_eq!(session.post("4alive").await.text(), "ok");
+        assert_eq!(session.recv_messages(1, SOON).await, ["4alive"]);
     }
 
     // ---------------------------------------------------------------- heartbeat
@@ -417,6 +478,11 @@ conformance! {
             ws.send_text("2").await;
             assert_eq!(ws.recv_text().await, "3");
         }
+        // v3 WebSocket messages: text as is, binary with a leading packet-type byte.
+        ws.send_text("4v3 text").await;
+        assert_eq!(ws.recv_text().await, "4v3 text");
+        ws.send_binary(&[4, 0, 1, 255]).await;
+        assert_eq!(ws.recv_binary().await, [4, 0, 1, 255]);
         // A v3 client that stops pinging times out after pingInterval + pingTimeout.
         let silent = Instant::now();
         assert_ws_closed(&mut ws, SOON, "v3 ping timeout").await;
@@ -615,6 +681,23 @@ conformance! {
         let _ = conn.send(&HttpRequest::post(&session.url(), over).header("Content-Type", "text/plain;charset=UTF-8")).await;
         let res = conn.read_response("POST").await.expect("413 response");
         assert_eq!(res.status, 413);
+        // The same without a Content-Length (chunked): the limit applies to what is read.
+        let mut conn = HttpConnection::connect(server.port()).await.unwrap();
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain;charset=UTF-8\r\n\
+             Transfer-Encoding: chunked\r\n\r\n",
+            session.url()
+        );
+        let _ = conn.send_raw(head.as_bytes()).await;
+        let chunk = "c".repeat(100_000);
+        for _ in 0..11 {
+            if conn.send_raw(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        let _ = conn.send_raw(b"0\r\n\r\n").await;
+        let res = conn.read_response("POST").await.expect("413 response to a chunked POST");
+        assert_eq!(res.status, 413);
         assert_eq!(session.post("4next").await.text(), "ok");
         assert_eq!(session.recv_messages(1, SOON).await, ["4next"]);
     }
@@ -638,6 +721,121 @@ conformance! {
             .await;
         assert_eq!(res.status, 400);
         assert_session_gone(&server, &session.sid, "after an octet-stream v4 POST").await;
+    }
+
+    async fn http_compression(target: Target) {
+        let server = EioServer::start(target);
+        let (session, _) = PollingSession::open(&server).await;
+        let big = format!("4{}", "z".repeat(2000));
+        for (encoding, decode) in [
+            ("gzip", gunzip as fn(&[u8]) -> String),
+            ("deflate", inflate as fn(&[u8]) -> String),
+        ] {
+            assert_eq!(session.post(big.clone()).await.text(), "ok");
+            let res = server
+                .http(HttpRequest::get(&session.url()).header("Accept-Encoding", encoding))
+                .await;
+            assert_eq!(res.status, 200);
+            assert_eq!(res.header("content-encoding"), Some(encoding));
+            assert_eq!(res.header("content-type"), Some("text/plain; charset=UTF-8"));
+            assert_eq!(decode(&res.body), big, "{encoding} body");
+        }
+        // Below the 1024-byte threshold: not compressed.
+        assert_eq!(session.post("4small").await.text(), "ok");
+        let res = server
+            .http(HttpRequest::get(&session.url()).header("Accept-Encoding", "gzip, deflate"))
+            .await;
+        assert_eq!(res.header("content-encoding"), None);
+        assert_eq!(res.text(), "4small");
+    }
+
+    async fn upgrade_timeout_closes_new_transport(target: Target) {
+        // A long pingInterval keeps heartbeats out of the way while nothing polls.
+        let options = ServerOptions::with_flags(&["--upgrade-timeout", "300", "--ping-interval", "5000"]);
+        let server = EioServer::start_with(target, &options);
+        let (session, _) = PollingSession::open(&server).await;
+        let mut ws = ws_open(&server, &websocket_url(4, Some(&session.sid))).await;
+        let started = Instant::now();
+        ws.send_text("2probe").await;
+        assert_eq!(ws.recv_text().await, "3probe");
+        // No `5`: the upgrade times out and the new transport is closed.
+        assert_ws_closed(&mut ws, SOON, "unfinished upgrade").await;
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(250), "closed after {waited:?}, upgradeTimeout is 300 ms");
+        // The polling session carries on.
+        assert_eq!(session.post("4still polling").await.text(), "ok");
+        assert_eq!(session.recv_messages(1, SOON).await, ["4still polling"]);
+    }
+
+    async fn option_initial_packet(target: Target) {
+        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--initial-packet", "hi"]));
+        let res = get(&server, &polling_url(4, None)).await;
+        let body = res.text();
+        let packets = split_v4(&body);
+        assert_eq!(packets.len(), 2, "{body:?}");
+        assert_eq!(packets[1], "4hi");
+        let mut ws = ws_open(&server, &websocket_url(4, None)).await;
+        parse_open(&ws.recv_text().await);
+        assert_eq!(ws.recv_text().await, "4hi");
+    }
+
+    async fn option_transports_and_upgrades(target: Target) {
+        // Polling only: nothing to upgrade to, and WebSocket requests are an unknown transport.
+        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--transports", "polling"]));
+        let (_, open) = server.handshake().await;
+        assert_eq!(open["upgrades"], serde_json::json!([]));
+        match WsClient::connect(server.port(), &websocket_url(4, None), &[]).await {
+            Err(WsConnectError::Refused { status, body }) => {
+                assert_eq!(status, 400);
+                assert_eq!(String::from_utf8_lossy(&body), error_body(0));
+            }
+            other => panic!("websocket with polling only: {other:?}"),
+        }
+        // WebSocket only: polling is an unknown transport.
+        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--transports", "websocket"]));
+        assert_error(&get(&server, &polling_url(4, None)).await, 0, "polling with websocket only");
+        let (mut ws, _) = ws_session(&server).await;
+        ws.send_text("4ws only").await;
+        assert_eq!(ws_recv_skip_pings(&mut ws, SOON).await, Some(WsFrame::Text("4ws only".into())));
+        // allowUpgrades false: none advertised.
+        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--no-upgrades"]));
+        let (_, open) = server.handshake().await;
+        assert_eq!(open["upgrades"], serde_json::json!([]));
+    }
+
+    async fn option_no_compression(target: Target) {
+        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--no-compression"]));
+        let (session, _) = PollingSession::open(&server).await;
+        let big = format!("4{}", "z".repeat(2000));
+        assert_eq!(session.post(big.clone()).await.text(), "ok");
+        let res = server
+            .http(HttpRequest::get(&session.url()).header("Accept-Encoding", "gzip, deflate"))
+            .await;
+        assert_eq!(res.header("content-encoding"), None);
+        assert_eq!(res.text(), big);
+    }
+
+    async fn cors_credentials(target: Target) {
+        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--cors-credentials"]));
+        let res = server
+            .http(
+                HttpRequest::new("OPTIONS", "/engine.io/?EIO=4&transport=polling")
+                    .header("Origin", "http://example.com")
+                    .header("Access-Control-Request-Method", "POST"),
+            )
+            .await;
+        assert_eq!(res.status, 204);
+        assert_eq!(res.header("access-control-allow-origin"), Some("http://example.com"));
+        assert_eq!(res.header("access-control-allow-credentials"), Some("true"));
+        assert_eq!(res.header("access-control-allow-methods"), Some("GET,HEAD,PUT,PATCH,POST,DELETE"));
+        let vary = res.header_all("vary").join(", ").to_ascii_lowercase();
+        assert!(vary.contains("origin"), "Vary: {vary:?}");
+        let res = server
+            .http(HttpRequest::get(&polling_url(4, None)).header("Origin", "http://example.com"))
+            .await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.header("access-control-allow-origin"), Some("http://example.com"));
+        assert_eq!(res.header("access-control-allow-credentials"), Some("true"));
     }
 
     // ---------------------------------------------------------------- JSONP

@@ -175,8 +175,8 @@ fn assert_same(ours: &Value, theirs: &Value, ctx: &str) {
             }
         }
         (Value::Object(a), Value::Object(b)) => {
-            let ka: Vec<_> = a.keys().collect();
-            let kb: Vec<_> = b.keys().collect();
+            let ka = js_key_order(a.keys().map(String::as_str).collect());
+            let kb = js_key_order(b.keys().map(String::as_str).collect());
             assert_eq!(ka, kb, "{ctx}: object keys");
             for (k, v) in a {
                 assert_same(v, &b[k], &format!("{ctx}.{k}"));
@@ -184,6 +184,27 @@ fn assert_same(ours: &Value, theirs: &Value, ctx: &str) {
         }
         _ => assert_eq!(ours, theirs, "{ctx}"),
     }
+}
+
+/// The order in which JavaScript enumerates object keys: array indices (canonical decimal
+/// integers below 2^32 - 1) first, ascending, then the other keys in insertion order. We
+/// keep insertion order for all keys (a documented difference), so only objects with
+/// integer-like keys can differ, and only in this way.
+fn js_key_order(keys: Vec<&str>) -> Vec<&str> {
+    let index = |k: &str| -> Option<u32> {
+        let n: u32 = k.parse().ok()?;
+        (n != u32::MAX && n.to_string() == k).then_some(n)
+    };
+    let mut indices: Vec<(u32, &str)> = keys
+        .iter()
+        .filter_map(|k| index(k).map(|n| (n, *k)))
+        .collect();
+    indices.sort_unstable();
+    indices
+        .into_iter()
+        .map(|(_, k)| k)
+        .chain(keys.into_iter().filter(|k| index(k).is_none()))
+        .collect()
 }
 
 fn assert_same_packet(ours: &Packet, theirs: &Packet, ctx: &str) {

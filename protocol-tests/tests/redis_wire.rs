@@ -115,7 +115,10 @@ async fn our_emitter_writes_the_same_bytes_as_the_npm_emitter() {
                 .emit_message("ev", vec!["é".repeat(40).into(), "x".repeat(300).into()])
                 .unwrap(),
         ),
-        ("sockets_join", emitter.all().sockets_join_message(&["room"])),
+        (
+            "sockets_join",
+            emitter.all().sockets_join_message(&["room"]),
+        ),
         (
             "sockets_leave",
             emitter.to("a").sockets_leave_message(&["b", "c"]),
@@ -221,7 +224,11 @@ fn adapter_messages_decode_and_reencode_identically_in_node() {
     assert_eq!(out.len(), messages.len());
     for (msg, o) in messages.iter().zip(&out) {
         assert!(o.get("error").is_none(), "{o}");
-        assert_eq!(o["hex"], hex(msg).as_str(), "node re-encodes differently: {o}");
+        assert_eq!(
+            o["hex"],
+            hex(msg).as_str(),
+            "node re-encodes differently: {o}"
+        );
     }
     // What Node sees in the broadcast.
     assert_eq!(
@@ -234,7 +241,10 @@ fn adapter_messages_decode_and_reencode_identically_in_node() {
     assert_eq!(out[1]["value"]["opts"]["flags"]["timeout"], 1500);
     assert_eq!(out[2]["value"]["type"], 5);
     assert_eq!(out[3]["value"]["packet"], json!({"$bin": "6f6b"}));
-    assert_eq!(out[4]["value"]["sockets"][0]["handshake"]["auth"]["token"], "abc");
+    assert_eq!(
+        out[4]["value"]["sockets"][0]["handshake"]["auth"]["token"],
+        "abc"
+    );
     assert_eq!(out[5]["value"]["type"], 3);
     assert_eq!(out[5]["value"]["nsp"], "/chat");
     assert_eq!(out[6]["value"]["data"]["packet"], json!(["hello"]));

@@ -154,17 +154,26 @@ pub trait Adapter: Send + Sync + 'static {
     async fn fetch_sockets(&self, opts: BroadcastOptions) -> Result<Vec<SocketInfo>, AdapterError>;
 
     /// Makes the targeted sockets join `rooms`, on every node (unless `opts.flags.local`).
-    async fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>)
-        -> Result<(), AdapterError>;
+    async fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> Result<(), AdapterError>;
 
     /// Makes the targeted sockets leave `rooms`, on every node (unless `opts.flags.local`).
-    async fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>)
-        -> Result<(), AdapterError>;
+    async fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> Result<(), AdapterError>;
 
     /// Disconnects the targeted sockets, on every node (unless `opts.flags.local`);
     /// `close` also closes their underlying connections.
-    async fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool)
-        -> Result<(), AdapterError>;
+    async fn disconnect_sockets(
+        &self,
+        opts: BroadcastOptions,
+        close: bool,
+    ) -> Result<(), AdapterError>;
 
     /// Sends `[event, ...args]` to the other nodes' namespaces (not to this node).
     async fn server_side_emit(&self, args: Vec<Value>) -> Result<(), AdapterError>;

@@ -40,7 +40,10 @@ impl AdapterFactory for InMemoryAdapterFactory {
 impl InMemoryAdapter {
     /// An adapter for the namespace of `ctx`.
     pub fn new(ctx: AdapterContext) -> Self {
-        let sessions = ctx.recovery.clone().map(|c| Mutex::new(SessionStore::new(c)));
+        let sessions = ctx
+            .recovery
+            .clone()
+            .map(|c| Mutex::new(SessionStore::new(c)));
         Self {
             ctx,
             index: RwLock::new(RoomIndex::default()),

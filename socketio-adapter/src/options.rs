@@ -61,9 +61,15 @@ impl BroadcastOptions {
 
     /// Whether a socket that is in `socket_rooms` is targeted by these options.
     /// Used to filter stored packets when a session is restored.
-    pub fn matches_rooms<'a>(&self, socket_rooms: impl IntoIterator<Item = &'a Room> + Clone) -> bool {
+    pub fn matches_rooms<'a>(
+        &self,
+        socket_rooms: impl IntoIterator<Item = &'a Room> + Clone,
+    ) -> bool {
         let included = self.rooms.is_empty()
-            || socket_rooms.clone().into_iter().any(|r| self.rooms.contains(r));
+            || socket_rooms
+                .clone()
+                .into_iter()
+                .any(|r| self.rooms.contains(r));
         included && socket_rooms.into_iter().all(|r| !self.except.contains(r))
     }
 }

@@ -31,7 +31,10 @@ impl RoomIndex {
         let socket_rooms = self.sids.entry(sid.clone()).or_default();
         for room in rooms {
             socket_rooms.insert(room.clone());
-            self.rooms.entry(room.clone()).or_default().insert(sid.clone());
+            self.rooms
+                .entry(room.clone())
+                .or_default()
+                .insert(sid.clone());
         }
     }
 
@@ -149,7 +152,10 @@ mod tests {
         idx.add_all(&sid("s2"), &["s2".into(), "r2".into()]);
         idx.add_all(&sid("s3"), &["s3".into(), "r3".into()]);
         let all = BroadcastOptions::default();
-        assert_eq!(sorted(idx.recipients(&all)), vec![sid("s1"), sid("s2"), sid("s3")]);
+        assert_eq!(
+            sorted(idx.recipients(&all)),
+            vec![sid("s1"), sid("s2"), sid("s3")]
+        );
         let r12 = BroadcastOptions::default().to("r1").to("r2");
         assert_eq!(sorted(idx.recipients(&r12)), vec![sid("s1"), sid("s2")]);
         let except = BroadcastOptions::default().to("r2").except("r1");

@@ -160,7 +160,8 @@ impl SessionStore {
         // Expired sessions are swept at most once per period, so this stays amortised O(1).
         if now.duration_since(self.last_sweep) > max / 2 {
             self.last_sweep = now;
-            self.sessions.retain(|_, (_, at)| now.duration_since(*at) <= max);
+            self.sessions
+                .retain(|_, (_, at)| now.duration_since(*at) <= max);
         }
     }
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use socketio_parser::Parser;
 
-use crate::engine::{EngineOptions, Transports};
+use crate::engine::Transports;
 use crate::handler::{BoxFuture, EventHandler, Handlers};
 use crate::manager::{ManagerOptions, ManagerShared};
 use crate::socket::SocketOptions;
@@ -307,16 +307,13 @@ impl ClientBuilder {
         Fut: Future<Output = R> + Send + 'static,
         R: IntoArgs + Send + 'static,
     {
-        let handler = Arc::new(handler);
-        self.on(name, move |event: Event, socket: Socket| {
-            let handler = handler.clone();
-            async move {
-                match event.arg::<T>(0) {
-                    Ok(data) => handler(data, socket).await.into_args(),
-                    Err(e) => Err(e),
-                }
-            }
-        })
+        self.on(
+            name,
+            TypedHandler {
+                handler,
+                _marker: std::marker::PhantomData::<fn() -> T>,
+            },
+        )
     }
 
     /// Handles every incoming event, before its named handler (the reference's `onAny`).
@@ -462,6 +459,30 @@ impl ClientBuilder {
                 socket.disconnect().await;
                 Err(e)
             }
+        }
+    }
+}
+
+/// [`ClientBuilder::on_typed`]'s handler: deserializes the first argument.
+struct TypedHandler<T, F> {
+    handler: F,
+    _marker: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T, F, Fut, R> EventHandler for TypedHandler<T, F>
+where
+    T: DeserializeOwned + Send + 'static,
+    F: Fn(T, Socket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: IntoArgs + Send + 'static,
+{
+    fn call(&self, event: Event, socket: Socket) -> BoxFuture<Result<Vec<Value>, Error>> {
+        match event.arg::<T>(0) {
+            Ok(data) => {
+                let fut = (self.handler)(data, socket);
+                Box::pin(async move { fut.await.into_args() })
+            }
+            Err(e) => Box::pin(async move { Err(e) }),
         }
     }
 }

@@ -220,6 +220,12 @@ impl ManagerShared {
 /// Opens the connection, reads it, reopens it with backoff; ends when no socket is left, when
 /// reconnection is off and the connection closed, or when the attempts are exhausted.
 async fn drive(manager: Arc<ManagerShared>) {
+    // A socket may be added while the driver decides to stop: then it starts over.
+    while drive_once(&manager).await {}
+}
+
+/// One run of the driver; returns whether it must run again.
+async fn drive_once(manager: &Arc<ManagerShared>) -> bool {
     let opts = &manager.options;
     let mut backoff = Backoff::new(
         opts.reconnection_delay,
@@ -227,8 +233,11 @@ async fn drive(manager: Arc<ManagerShared>) {
         opts.randomization_factor,
     );
     let mut reconnecting = false;
+    // Whether the loop ends because no socket is left (rather than reconnection being over).
+    let mut idle = false;
     loop {
         if manager.should_stop() {
+            idle = true;
             break;
         }
         if reconnecting {
@@ -248,6 +257,7 @@ async fn drive(manager: Arc<ManagerShared>) {
                 _ = manager.wake.notified() => {}
             }
             if manager.should_stop() {
+                idle = true;
                 break;
             }
             manager.emit(ManagerEvent::ReconnectAttempt(backoff.attempts()));
@@ -257,6 +267,7 @@ async fn drive(manager: Arc<ManagerShared>) {
             Ok(Ok(pair)) => pair,
             failed => {
                 if manager.should_stop() {
+                    idle = true;
                     break;
                 }
                 let error = match failed {
@@ -282,7 +293,6 @@ async fn drive(manager: Arc<ManagerShared>) {
             manager.emit(ManagerEvent::Reconnect(backoff.attempts()));
         }
         backoff.reset();
-        reconnecting = false;
         let sockets = {
             let mut state = manager.lock();
             state.engine = Some(client.clone());
@@ -293,7 +303,7 @@ async fn drive(manager: Arc<ManagerShared>) {
             // Each socket evaluates its auth (maybe a slow async callback) on its own.
             tokio::spawn(async move { socket.on_open().await });
         }
-        let reason = read(&manager, &client, events).await;
+        let reason = read(manager, &client, events).await;
         manager.lock().engine = None;
         client.close().await;
         manager.emit(ManagerEvent::Close(reason));
@@ -306,21 +316,20 @@ async fn drive(manager: Arc<ManagerShared>) {
         }
         reconnecting = true;
     }
-    let mut state = manager.lock();
-    state.driving = false;
-    let engine = state.engine.take();
-    // A socket may have been added while we were deciding to stop: start over for it.
-    let restart = !state.sockets.is_empty();
-    if restart {
-        state.driving = true;
-    }
-    drop(state);
+    let (engine, restart) = {
+        let mut state = manager.lock();
+        state.driving = false;
+        // A socket may have been added after we saw none left: start over for it.
+        let restart = idle && !state.sockets.is_empty();
+        if restart {
+            state.driving = true;
+        }
+        (state.engine.take(), restart)
+    };
     if let Some(engine) = engine {
         engine.close().await;
     }
-    if restart {
-        tokio::spawn(drive(manager.clone()));
-    }
+    restart
 }
 
 /// Reads one connection until it closes; returns why.

@@ -54,7 +54,9 @@ pub(crate) struct SocketShared {
     pub(crate) core: Mutex<SocketCore>,
     pub(crate) handlers: Handlers,
     pub(crate) options: SocketOptions,
-    dispatch: mpsc::Sender<Dispatch>,
+    /// Each item carries the socket, so queued lifecycle events run even if the user dropped
+    /// the socket meanwhile (the loop itself holds no strong reference: no cycle).
+    dispatch: mpsc::Sender<(Arc<SocketShared>, Dispatch)>,
     status: watch::Sender<Status>,
     /// The retry queue (the reference's `_queue`) when retries are on: one event in flight.
     retry_queue: Option<mpsc::Sender<RetryItem>>,
@@ -88,28 +90,27 @@ impl SocketShared {
                 }
                 Effect::Event(incoming) => {
                     // Waiting here is the backpressure that bounds memory when handlers are slow.
-                    let _ = self.dispatch.send(Dispatch::Event(incoming)).await;
+                    let _ = self.dispatch.send((self.clone(), Dispatch::Event(incoming))).await;
                 }
                 Effect::Connected => {
                     self.status.send_replace(Status::Connected);
-                    let _ = self.dispatch.send(Dispatch::Connect).await;
+                    let _ = self.dispatch.send((self.clone(), Dispatch::Connect)).await;
                 }
                 Effect::ConnectError(error) => {
-                    let closed = self.lock().closed();
+                    // Stays `Failed` (not `Closed`) so waiters learn why.
                     self.status.send_replace(Status::Failed(error.clone()));
-                    if closed {
-                        self.status.send_replace(Status::Closed);
-                    }
-                    let _ = self.dispatch.send(Dispatch::ConnectError(error)).await;
+                    let _ = self.dispatch.send((self.clone(), Dispatch::ConnectError(error))).await;
                 }
                 Effect::Disconnected(reason) => {
                     let closed = self.lock().closed();
-                    self.status.send_replace(if closed {
-                        Status::Closed
-                    } else {
-                        Status::Disconnected
-                    });
-                    let _ = self.dispatch.send(Dispatch::Disconnect(reason)).await;
+                    if !matches!(*self.status.borrow(), Status::Failed(_)) {
+                        self.status.send_replace(if closed {
+                            Status::Closed
+                        } else {
+                            Status::Disconnected
+                        });
+                    }
+                    let _ = self.dispatch.send((self.clone(), Dispatch::Disconnect(reason))).await;
                 }
                 Effect::Destroy => {
                     if !matches!(*self.status.borrow(), Status::Failed(_)) {
@@ -285,7 +286,7 @@ impl Drop for Guard {
 pub struct Socket {
     shared: Arc<SocketShared>,
     /// `Some` in user handles (keeps the socket alive), `None` in handler handles.
-    guard: Option<Arc<Guard>>,
+    _guard: Option<Arc<Guard>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -328,14 +329,10 @@ impl Socket {
             tokio::spawn(retry_loop(Arc::downgrade(&shared), rx));
         }
         let guard = Arc::new(Guard(shared.clone()));
-        tokio::spawn(dispatch_loop(
-            Arc::downgrade(&shared),
-            Arc::downgrade(&guard),
-            dispatch_rx,
-        ));
+        tokio::spawn(dispatch_loop(Arc::downgrade(&guard), dispatch_rx));
         Socket {
             shared,
-            guard: Some(guard),
+            _guard: Some(guard),
         }
     }
 
@@ -494,14 +491,10 @@ impl Socket {
     fn handler_handle(shared: Arc<SocketShared>) -> Socket {
         Socket {
             shared,
-            guard: None,
+            _guard: None,
         }
     }
 
-    /// A handle that keeps the socket alive (for the blocking wrapper).
-    pub(crate) fn shared(&self) -> &Arc<SocketShared> {
-        &self.shared
-    }
 }
 
 /// One event waiting in the retry queue.
@@ -536,16 +529,13 @@ async fn retry_loop(shared: Weak<SocketShared>, mut rx: mpsc::Receiver<RetryItem
 
 /// Runs the handlers of one socket, one dispatch at a time, in arrival order.
 async fn dispatch_loop(
-    shared: Weak<SocketShared>,
     guard: Weak<Guard>,
-    mut rx: mpsc::Receiver<Dispatch>,
+    mut rx: mpsc::Receiver<(Arc<SocketShared>, Dispatch)>,
 ) {
-    while let Some(item) = rx.recv().await {
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        // Once the user dropped every handle, the socket is going away: handlers stop.
-        if guard.strong_count() == 0 && !matches!(item, Dispatch::Disconnect(_)) {
+    while let Some((shared, item)) = rx.recv().await {
+        // Once the user dropped every handle, the socket is going away: events are no longer
+        // handled (the lifecycle handlers still run, so the user learns why it ended).
+        if guard.strong_count() == 0 && matches!(item, Dispatch::Event(_)) {
             continue;
         }
         let socket = Socket::handler_handle(shared.clone());

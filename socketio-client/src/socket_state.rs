@@ -97,12 +97,8 @@ impl SocketCore {
         }
     }
 
-    /// The namespace.
-    pub(crate) fn nsp(&self) -> &str {
-        &self.nsp
-    }
-
     /// Where the socket stands.
+    #[cfg(test)]
     pub(crate) fn phase(&self) -> &Phase {
         &self.phase
     }
@@ -215,11 +211,12 @@ impl SocketCore {
                 self.acks.fail_all(&error);
                 self.send_buffer.clear();
                 self.receive_buffer.clear();
-                let mut effects = vec![Effect::Destroy];
+                // The error first, so waiters see it before the socket is marked closed.
+                let mut effects = vec![Effect::ConnectError(error)];
                 if was_connected {
                     effects.push(Effect::Disconnected(DisconnectReason::IoServerDisconnect));
                 }
-                effects.push(Effect::ConnectError(error));
+                effects.push(Effect::Destroy);
                 effects
             }
         }
@@ -509,8 +506,8 @@ mod tests {
             "not authorized",
             Some(v(json!({"code": 42}))),
         ));
-        assert!(matches!(effects[0], Effect::Destroy));
-        match &effects[1] {
+        assert!(matches!(effects[1], Effect::Destroy));
+        match &effects[0] {
             Effect::ConnectError(Error::ConnectRefused { message, data }) => {
                 assert_eq!(message, "not authorized");
                 assert_eq!(data, &Some(v(json!({"code": 42}))));

@@ -79,8 +79,9 @@ pub enum DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncodeError {
-    /// The namespace does not start with `/` or contains a `,` (which ends the namespace
-    /// on the wire, so the peer would misread the packet).
+    /// JSON format: the namespace does not start with `/` or contains a `,` (which ends
+    /// the namespace on the wire, so the peer would misread the packet). The msgpack
+    /// format accepts any namespace string.
     #[error("invalid namespace {0:?}: must start with '/' and not contain ','")]
     InvalidNamespace(String),
     /// A string, binary, array or map longer than msgpack can express (2^32 - 1).

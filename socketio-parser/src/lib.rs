@@ -133,9 +133,27 @@ pub use value::{Map, Number, Value};
 /// Protocol revision spoken by this crate (the reference's `protocol` export).
 pub const PROTOCOL: u8 = 5;
 
-/// Decodes a whole msgpack value as the msgpack parser does (used by adapters that
-/// carry packets inside msgpack envelopes).
+/// Decodes one whole msgpack value the way `notepack.io` does (binary as
+/// [`Value::Binary`] sharing `input`, `undefined` as null). For adapters that carry
+/// packets inside msgpack envelopes (the Redis adapter's broadcasts).
 #[cfg(feature = "msgpack")]
 pub fn decode_msgpack_value(input: &Bytes) -> Result<Value, DecodeError> {
     msgpack::decode_value(input)
+}
+
+/// Appends `value` as msgpack, byte for byte as `notepack.io` writes the same JavaScript
+/// value (integral numbers as the smallest integer format, others as float 64, binary as
+/// `bin`, object keys in order).
+///
+/// ```
+/// use socketio_parser::{encode_msgpack_value, Value};
+///
+/// let mut out = Vec::new();
+/// encode_msgpack_value(&Value::Array(vec![Value::from(1), Value::from("a")]), &mut out)?;
+/// assert_eq!(out, b"\x92\x01\xa1a");
+/// # Ok::<(), socketio_parser::EncodeError>(())
+/// ```
+#[cfg(feature = "msgpack")]
+pub fn encode_msgpack_value(value: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    msgpack::write_value(out, value)
 }

@@ -36,7 +36,8 @@ impl Parser {
     ///
     /// `Event`/`Ack` packets whose data holds binary values become `BinaryEvent`/
     /// `BinaryAck` with attachments (JSON format). The only failures are a namespace that
-    /// cannot be written (no leading `/`, or a `,`) and, for msgpack, a value over 4 GiB.
+    /// cannot be written in the JSON format (no leading `/`, or a `,`) and, for msgpack, a
+    /// string, binary, array or map of 2^32 or more bytes or elements.
     pub fn encode(&self, packet: &Packet) -> Result<Encoded, EncodeError> {
         match self {
             Parser::Json => json::encode(packet),

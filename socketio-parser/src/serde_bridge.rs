@@ -70,15 +70,13 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ValueError> {
 /// The serde `Serializer` that produces a [`Value`].
 struct ValueSerializer;
 
-#[doc(hidden)]
-pub struct SeqSerializer {
+struct SeqSerializer {
     items: Vec<Value>,
     /// Set for tuple variants: the result is `{variant: [items]}`.
     variant: Option<&'static str>,
 }
 
-#[doc(hidden)]
-pub struct MapSerializer {
+struct MapSerializer {
     map: Map,
     next_key: Option<String>,
     /// Set for struct variants: the result is `{variant: {fields}}`.

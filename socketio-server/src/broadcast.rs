@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use socketio_adapter::{AdapterError, BroadcastAckSink, BroadcastOptions, Handshake, Room, Sid, SocketInfo};
+use socketio_adapter::{
+    AdapterError, BroadcastAckSink, BroadcastOptions, Handshake, Room, Sid, SocketInfo,
+};
 use socketio_parser::{from_value, to_value, Packet, Value, ValueError};
 
 use crate::ack::collect_broadcast_acks;
@@ -69,7 +71,10 @@ impl<T: IntoRooms, const N: usize> IntoRooms for [T; N] {
 
 impl<T: IntoRooms + Clone> IntoRooms for &[T] {
     fn into_rooms(self) -> Vec<Room> {
-        self.iter().cloned().flat_map(IntoRooms::into_rooms).collect()
+        self.iter()
+            .cloned()
+            .flat_map(IntoRooms::into_rooms)
+            .collect()
     }
 }
 
@@ -275,7 +280,9 @@ impl BroadcastOperator {
     pub async fn sockets_join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
         let rooms = rooms.into_rooms();
         for ns in self.target.namespaces() {
-            ns.adapter().add_sockets(self.opts.clone(), rooms.clone()).await?;
+            ns.adapter()
+                .add_sockets(self.opts.clone(), rooms.clone())
+                .await?;
         }
         Ok(())
     }
@@ -284,7 +291,9 @@ impl BroadcastOperator {
     pub async fn sockets_leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
         let rooms = rooms.into_rooms();
         for ns in self.target.namespaces() {
-            ns.adapter().del_sockets(self.opts.clone(), rooms.clone()).await?;
+            ns.adapter()
+                .del_sockets(self.opts.clone(), rooms.clone())
+                .await?;
         }
         Ok(())
     }
@@ -292,7 +301,9 @@ impl BroadcastOperator {
     /// Disconnects the targeted sockets, on every node (`close`: their connections too).
     pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
         for ns in self.target.namespaces() {
-            ns.adapter().disconnect_sockets(self.opts.clone(), close).await?;
+            ns.adapter()
+                .disconnect_sockets(self.opts.clone(), close)
+                .await?;
         }
         Ok(())
     }
@@ -362,7 +373,11 @@ impl RemoteSocket {
         data: &T,
         timeout: Duration,
     ) -> Result<R, AckError> {
-        let mut answers: Vec<R> = self.only_me().timeout(timeout).emit_with_ack(event, data).await?;
+        let mut answers: Vec<R> = self
+            .only_me()
+            .timeout(timeout)
+            .emit_with_ack(event, data)
+            .await?;
         answers.pop().ok_or(AckError::Timeout)
     }
 

@@ -48,7 +48,9 @@ impl Extensions {
     /// Runs `f` with a reference to the value of type `T` (no clone; no lock is held after).
     pub fn with<T: Send + Sync + 'static, R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
         let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
-        f(map.get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref::<T>()))
+        f(map
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref::<T>()))
     }
 
     /// Removes and returns the value of type `T`.

@@ -1,1 +1,127 @@
-//! Socket.IO server: namespaces, middlewares, rooms, acks, broadcasting, connection state recovery.
+//! A Socket.IO v5 server (compatible with the npm `socket.io-client` 4.x, and 2.x with
+//! [`allow_eio3`](SocketIoBuilder::allow_eio3)), built on the `engine-io` crate.
+//!
+//! # Overview
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use serde::{Deserialize, Serialize};
+//! use socketio_server::{AckSender, ConnectError, Data, SocketIo, SocketRef};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Chat { room: String, text: String }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let io = SocketIo::builder()
+//!         .ping_interval(Duration::from_secs(25))
+//!         .connect_timeout(Duration::from_secs(45))
+//!         .build();
+//!
+//!     // Connection middleware of the main namespace: refuse with a message and data.
+//!     io.use_middleware(|socket: SocketRef| async move {
+//!         if socket.handshake().auth.get("token").is_some() {
+//!             Ok(())
+//!         } else {
+//!             Err(ConnectError::new("not authorized").with_data(serde_json::json!({"code": 401})))
+//!         }
+//!     });
+//!
+//!     io.ns("/", |socket: SocketRef| async move {
+//!         // Typed arguments, optional acknowledgement.
+//!         socket.on("join", |socket: SocketRef, Data(room): Data<String>, ack: Option<AckSender>| async move {
+//!             socket.join(room.as_str());
+//!             if let Some(ack) = ack { let _ = ack.send(&"joined"); }
+//!         });
+//!         socket.on("chat", |socket: SocketRef, Data(msg): Data<Chat>| async move {
+//!             // To everybody in the room except the sender.
+//!             let _ = socket.to(msg.room.as_str()).emit("chat", &msg);
+//!         });
+//!         // Ask the client something and wait for its answer.
+//!         socket.on("ready", |socket: SocketRef| async move {
+//!             if let Ok(ack) = socket.emit_with_ack::<_, String>("name?", &()) {
+//!                 if let Ok(name) = ack.timeout(Duration::from_secs(5)).await {
+//!                     let _ = socket.set_data(&name);
+//!                 }
+//!             }
+//!         });
+//!         socket.on_disconnect(|socket: SocketRef, reason| async move {
+//!             println!("{} disconnected: {reason}", socket.id());
+//!         });
+//!     });
+//!
+//!     // Server-wide operations go through the adapter (cluster-ready).
+//!     let io2 = io.clone();
+//!     tokio::spawn(async move {
+//!         let _ = io2.emit("tick", &1);
+//!         if let Ok(sockets) = io2.fetch_sockets().await {
+//!             println!("{} sockets", sockets.len());
+//!         }
+//!     });
+//!
+//!     io.listen("127.0.0.1:3000").await
+//! }
+//! ```
+//!
+//! # Model
+//!
+//! * **Namespaces** ([`SocketIo::ns`], [`SocketIo::of`], dynamic ones with
+//!   [`SocketIo::dynamic_ns`] / [`SocketIo::dynamic_ns_with`]) hold sockets, connection
+//!   middlewares ([`Namespace::use_middleware`]; [`SocketIo::use_middleware`] is the main
+//!   namespace's, as the reference `io.use`) and an adapter.
+//! * **Handlers** are `async` closures whose parameters are extractors ([`SocketRef`],
+//!   [`Data`], [`TryData`], [`Args`], [`Event`], [`AckSender`], `Option<AckSender>`).
+//!   Events from one client are dispatched in the order they arrived: each handler is called
+//!   and its future polled once inline; only a handler that is still pending is moved to a
+//!   task (its remaining steps then interleave with later handlers, like an `async` function in
+//!   Node). A panicking handler is caught and logged.
+//! * **Emitting**: [`SocketRef::emit`] (one serde argument), [`SocketRef::emit_values`] (any
+//!   number of [`Value`]s, binary included), [`SocketRef::emit_with_ack`]; broadcasting with
+//!   [`BroadcastOperator`] (`to`, `except`, `volatile`, `local`, `compress`, `timeout`,
+//!   `emit_with_ack` collecting one answer per recipient). A broadcast is encoded once and the
+//!   same bytes are queued on every recipient.
+//! * **Full outgoing queue** ([`SocketIoBuilder::max_buffered_packets`]): volatile packets are
+//!   dropped; any other packet disconnects the slow client with
+//!   [`DisconnectReason::SlowConsumer`] — never a silent drop, never unbounded memory.
+//! * **Connection state recovery** ([`SocketIoBuilder::connection_state_recovery`]): emitted
+//!   events carry offsets; a client reconnecting with its `pid` and last offset gets its id,
+//!   rooms and data back and the missed events replayed ([`SocketRef::recovered`]).
+//! * **Mounting**: [`SocketIo::listen`], [`SocketIo::service`] (hyper / tower `Service`),
+//!   [`SocketIo::layer`] (tower `Layer`, e.g. inside axum next to other routes).
+//! * **Adapters**: the default is in memory; a cluster adapter implements
+//!   [`socketio_adapter::Adapter`] and is set with [`SocketIoBuilder::adapter`].
+
+mod ack;
+mod broadcast;
+mod client;
+mod config;
+mod errors;
+mod extensions;
+mod extract;
+mod handshake;
+mod namespace;
+mod parent;
+mod reason;
+mod runner;
+mod server;
+mod service;
+mod socket;
+
+pub use ack::{AckFuture, AckSender};
+pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
+pub use config::SocketIoBuilder;
+pub use errors::{AckError, ConnectError, EmitError, PacketError};
+pub use extensions::Extensions;
+pub use extract::{Args, Data, Event, EventHandler, EventParts, ExtractError, FromEvent, TryData};
+pub use namespace::Namespace;
+pub use parent::ParentNamespace;
+pub use reason::DisconnectReason;
+pub use server::SocketIo;
+pub use service::{SocketIoLayer, SocketIoService};
+pub use socket::{Socket, SocketEmitter, SocketRef};
+
+pub use socketio_adapter::{
+    Adapter, AdapterError, AdapterFactory, BroadcastFlags, BroadcastOptions, Handshake,
+    RecoveryConfig, Room, ServerSideAck, Sid, SocketInfo,
+};
+pub use socketio_parser::{Parser, Value};

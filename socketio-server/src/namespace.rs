@@ -22,7 +22,8 @@ use crate::socket::Socket;
 use crate::{BroadcastOperator, ConnectError, EmitError, IntoRooms, RemoteSocket, SocketRef};
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-pub(crate) type Middleware = Arc<dyn Fn(SocketRef) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+pub(crate) type Middleware =
+    Arc<dyn Fn(SocketRef) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
 pub(crate) type ConnectHandler = Arc<dyn Fn(SocketRef) + Send + Sync>;
 pub(crate) type ServerSideHandler = Arc<dyn Fn(Vec<Value>, Option<ServerSideAck>) + Send + Sync>;
 
@@ -56,7 +57,8 @@ impl NsInner {
             ack_ids: AtomicU64::new(0),
             parent,
         });
-        let weak: Weak<dyn LocalNamespace> = Arc::downgrade(&(ns.clone() as Arc<dyn LocalNamespace>));
+        let weak: Weak<dyn LocalNamespace> =
+            Arc::downgrade(&(ns.clone() as Arc<dyn LocalNamespace>));
         let adapter = config.adapter.create(AdapterContext {
             namespace: weak,
             name: ns.name.clone(),
@@ -75,7 +77,9 @@ impl NsInner {
 
     pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {
         // Set right after construction, before the namespace is shared.
-        self.adapter.get().unwrap_or_else(|| unreachable!("adapter is set in NsInner::new"))
+        self.adapter
+            .get()
+            .unwrap_or_else(|| unreachable!("adapter is set in NsInner::new"))
     }
 
     pub(crate) fn next_ack_id(&self) -> u64 {
@@ -83,16 +87,7 @@ impl NsInner {
     }
 
     pub(crate) fn encode_packet(&self, packet: &Packet) -> Result<EncodedPacket, EmitError> {
-        let encoded = self.config.parser.encode(packet)?;
-        let messages = encoded
-            .frames()
-            .iter()
-            .filter_map(|frame| match frame {
-                Frame::Text(b) => Str::from_utf8(b.clone()).ok().map(Message::Text),
-                Frame::Binary(b) => Some(Message::Binary(b.clone())),
-            })
-            .collect();
-        Ok(EncodedPacket::new(messages))
+        crate::server::encode(&self.config, packet)
     }
 
     pub(crate) fn get_socket(&self, sid: &str) -> Option<Arc<Socket>> {
@@ -133,7 +128,10 @@ impl NsInner {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.sockets.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.sockets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -351,7 +349,11 @@ impl Namespace {
     }
 
     /// Emits to every socket of the namespace.
-    pub fn emit<T: serde::Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+    pub fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
         self.broadcast().emit(event, data)
     }
 
@@ -400,5 +402,141 @@ impl Namespace {
             .adapter()
             .server_side_emit_with_ack(all, timeout)
             .await?)
+    }
+}
+
+impl NsInner {
+    /// The connect sequence of a socket (reference `Namespace._add`): restore the session if
+    /// asked and possible, run the middlewares (unless recovered and configured to skip them),
+    /// then join: own room (and restored rooms), CONNECT reply, missed packets, connection
+    /// handler, and finally the client routes packets to the socket.
+    pub(crate) async fn connect(self: Arc<Self>, client: Arc<crate::client::Client>, auth: Value) {
+        let protocol = client.protocol;
+        let mut restored = None;
+        if self.config.recovery.is_some() {
+            if let (Some(pid), Some(offset)) = (
+                auth.get("pid").and_then(Value::as_str),
+                auth.get("offset").and_then(Value::as_str),
+            ) {
+                match self.adapter().restore_session(pid, offset).await {
+                    Ok(session) => restored = session,
+                    Err(e) => tracing::debug!(error = %e, "cannot restore the session"),
+                }
+            }
+        }
+        let (socket, missed, rooms) = match restored {
+            Some(r) => {
+                let s = r.session;
+                let socket = Socket::new(
+                    s.sid,
+                    Some(s.pid),
+                    self.clone(),
+                    client.clone(),
+                    auth,
+                    true,
+                    s.data,
+                );
+                (socket, r.missed_packets, s.rooms)
+            }
+            None => {
+                let id: Sid = match protocol {
+                    // Socket.IO 2.x clients expect the Engine.IO id (prefixed by the namespace).
+                    socketio_parser::ProtocolVersion::V4 if &*self.name == "/" => {
+                        client.conn.id().into()
+                    }
+                    socketio_parser::ProtocolVersion::V4 => {
+                        format!("{}#{}", self.name, client.conn.id()).into()
+                    }
+                    socketio_parser::ProtocolVersion::V5 => crate::server::generate_id().into(),
+                };
+                let pid = self
+                    .config
+                    .recovery
+                    .as_ref()
+                    .map(|_| Sid::from(crate::server::generate_id()));
+                let socket = Socket::new(
+                    id,
+                    pid,
+                    self.clone(),
+                    client.clone(),
+                    auth,
+                    false,
+                    Value::Null,
+                );
+                (socket, Vec::new(), Vec::new())
+            }
+        };
+        let socket_ref = SocketRef(socket.clone());
+        let skip = socket.recovered()
+            && self
+                .config
+                .recovery
+                .as_ref()
+                .is_some_and(|r| r.skip_middlewares);
+        if !skip {
+            let middlewares = self
+                .middlewares
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            for mw in middlewares {
+                if let Err(err) = mw(socket_ref.clone()).await {
+                    client.connect_failed(&self.name);
+                    if client.is_open() {
+                        let packet = match protocol {
+                            socketio_parser::ProtocolVersion::V4 => {
+                                let data = err.data.unwrap_or(Value::String(err.message));
+                                Packet {
+                                    data: Some(data),
+                                    ..Packet::new(
+                                        socketio_parser::PacketType::ConnectError,
+                                        &*self.name,
+                                    )
+                                }
+                            }
+                            socketio_parser::ProtocolVersion::V5 => {
+                                Packet::connect_error(&*self.name, err.message, err.data)
+                            }
+                        };
+                        client.send_packet(&packet);
+                    }
+                    return;
+                }
+            }
+        }
+        if !client.is_open() {
+            client.connect_failed(&self.name);
+            return;
+        }
+        // Join: the socket is routable from now on.
+        self.insert_socket(socket.clone());
+        let mut all_rooms = Vec::with_capacity(rooms.len() + 1);
+        all_rooms.push(socket.id().clone());
+        all_rooms.extend(rooms);
+        self.adapter().add_all(socket.id(), &all_rooms);
+        socket.set_connected();
+        let reply = Packet::connect_reply(
+            protocol,
+            &*self.name,
+            socket.id(),
+            socket.pid().map(|p| &**p),
+        );
+        let _ = socket.send_packet(&reply, false);
+        for data in missed {
+            let packet = Packet {
+                data: Some(Value::Array(data)),
+                ..Packet::new(socketio_parser::PacketType::Event, &*self.name)
+            };
+            let _ = socket.send_packet(&packet, false);
+        }
+        let handler = self
+            .connect_handler
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(handler) = handler {
+            handler(socket_ref);
+        }
+        client.connected(&self.name, &socket);
     }
 }

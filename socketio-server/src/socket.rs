@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -14,7 +14,9 @@ use socketio_adapter::{
     BroadcastFlags, BroadcastOptions, DeliverError, EncodedPacket, Handshake, PersistedSession,
     Room, Sid,
 };
-use socketio_parser::{from_value, is_reserved_event, to_value, Packet, PacketType, Value, ValueError};
+use socketio_parser::{
+    from_value, is_reserved_event, to_value, Packet, PacketType, Value, ValueError,
+};
 use tokio::sync::oneshot;
 
 use crate::ack::{AckFuture, AckSlot};
@@ -48,7 +50,9 @@ pub struct Socket {
     pid: Option<Sid>,
     pub(crate) ns: Arc<NsInner>,
     pub(crate) client: Arc<Client>,
-    handshake: Handshake,
+    auth: Value,
+    issued: u64,
+    handshake: OnceLock<Handshake>,
     connected: AtomicBool,
     recovered: bool,
     listeners: RwLock<Listeners>,
@@ -96,7 +100,9 @@ impl fmt::Debug for SocketRef {
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Socket").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,7 +112,7 @@ impl Socket {
         pid: Option<Sid>,
         ns: Arc<NsInner>,
         client: Arc<Client>,
-        handshake: Handshake,
+        auth: Value,
         recovered: bool,
         data: Value,
     ) -> Arc<Self> {
@@ -115,7 +121,9 @@ impl Socket {
             pid,
             ns,
             client,
-            handshake,
+            auth,
+            issued: crate::handshake::now_millis(),
+            handshake: OnceLock::new(),
             connected: AtomicBool::new(false),
             recovered,
             listeners: RwLock::new(Listeners::default()),
@@ -141,7 +149,9 @@ impl Socket {
 
     /// The handshake: headers, query, auth, address, time, url, secure.
     pub fn handshake(&self) -> &Handshake {
-        &self.handshake
+        self.handshake.get_or_init(|| {
+            crate::handshake::build(self.client.conn.request(), self.auth.clone(), self.issued)
+        })
     }
 
     /// Whether the socket is connected to its namespace.
@@ -215,9 +225,14 @@ impl Socket {
         if !self.connected() && packet.kind != PacketType::Connect {
             return Err(EmitError::Disconnected);
         }
-        let encoded = self.ns.encode_packet(packet)?;
-        self.send_encoded(&encoded, volatile)
-            .map_err(|_| EmitError::Disconnected)
+        let encoded = self.ns.config.parser.encode(packet)?;
+        match self.client.send_frames(&encoded, volatile) {
+            // Dropped on purpose: that is what volatile means.
+            Ok(()) | Err(DeliverError::VolatileDropped) => Ok(()),
+            Err(DeliverError::UnknownSocket | DeliverError::SlowConsumer) => {
+                Err(EmitError::Disconnected)
+            }
+        }
     }
 
     /// Hands encoded messages to the connection (full queue policy in [`Client::send`]).
@@ -227,6 +242,10 @@ impl Socket {
         volatile: bool,
     ) -> Result<(), DeliverError> {
         self.client.send(encoded, volatile)
+    }
+
+    pub(crate) fn set_connected(&self) {
+        self.connected.store(true, Ordering::Release);
     }
 
     pub(crate) fn register_ack(&self, id: u64, slot: AckSlot) {
@@ -244,7 +263,9 @@ impl Socket {
     }
 
     fn listeners(&self) -> std::sync::RwLockReadGuard<'_, Listeners> {
-        self.listeners.read().unwrap_or_else(PoisonError::into_inner)
+        self.listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn listeners_mut(&self) -> std::sync::RwLockWriteGuard<'_, Listeners> {
@@ -423,10 +444,6 @@ impl SocketRef {
             let _ = self.send_packet(&Packet::disconnect(&*self.ns.name), false);
             self.on_close(DisconnectReason::ServerNamespaceDisconnect);
         }
-    }
-
-    pub(crate) fn set_connected(&self) {
-        self.connected.store(true, Ordering::Release);
     }
 
     /// Dispatches an incoming packet (the client routed it here, in order).

@@ -237,7 +237,8 @@ pub fn encode_request(uid: Option<&str>, request: &ClusterRequest) -> Bytes {
             e.push(("requestId", Value::String(request_id.clone())));
             e.push(("type", RequestType::AllRooms.value()));
         }
-        ClusterRequest::SocketsJoin { opts, rooms } | ClusterRequest::SocketsLeave { opts, rooms } => {
+        ClusterRequest::SocketsJoin { opts, rooms }
+        | ClusterRequest::SocketsLeave { opts, rooms } => {
             let ty = if matches!(request, ClusterRequest::SocketsJoin { .. }) {
                 RequestType::RemoteJoin
             } else {
@@ -326,7 +327,11 @@ pub fn decode_request(msg: &Bytes) -> Result<(Option<String>, ClusterRequest), W
     let v = decode_any(msg)?;
     let uid = string_field(&v, "uid");
     let request_id = string_field(&v, "requestId");
-    let need_id = || request_id.clone().ok_or(WireError::Malformed("missing requestId"));
+    let need_id = || {
+        request_id
+            .clone()
+            .ok_or(WireError::Malformed("missing requestId"))
+    };
     let code = v
         .get("type")
         .and_then(Value::as_u64)
@@ -399,7 +404,10 @@ pub fn decode_request(msg: &Bytes) -> Result<(Option<String>, ClusterRequest), W
         },
         RequestType::Broadcast => ClusterRequest::BroadcastWithAck {
             request_id: need_id()?,
-            packet: packet_of(v.get("packet").ok_or(WireError::Malformed("missing packet"))?)?,
+            packet: packet_of(
+                v.get("packet")
+                    .ok_or(WireError::Malformed("missing packet"))?,
+            )?,
             opts: opts_of(v.get("opts")),
         },
         RequestType::BroadcastClientCount | RequestType::BroadcastAck => {
@@ -464,7 +472,8 @@ pub fn decode_response(
     pending: impl FnOnce(&str) -> Option<RequestType>,
 ) -> Result<Option<ClusterResponse>, WireError> {
     let v = decode_any(msg)?;
-    let request_id = string_field(&v, "requestId").ok_or(WireError::Malformed("missing requestId"))?;
+    let request_id =
+        string_field(&v, "requestId").ok_or(WireError::Malformed("missing requestId"))?;
     match v.get("type").and_then(Value::as_u64) {
         Some(8) => {
             return Ok(Some(ClusterResponse::BroadcastClientCount {
@@ -542,7 +551,10 @@ mod tests {
         let packet = Packet::event(
             "/",
             "ev",
-            vec![Value::from(1), Value::Binary(Bytes::from_static(b"\x01\x02"))],
+            vec![
+                Value::from(1),
+                Value::Binary(Bytes::from_static(b"\x01\x02")),
+            ],
         );
         let mut opts = BroadcastOptions::default().to("a").except("b");
         opts.flags.volatile = true;

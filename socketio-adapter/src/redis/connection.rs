@@ -72,6 +72,9 @@ struct Subscriptions {
 }
 
 struct Shared {
+    // Owned here (not by the background tasks, which hold `Weak<Shared>`) so that dropping the
+    // last `RedisLink` closes the connection and ends the tasks.
+    subscriber: ConnectionManager,
     up: AtomicBool,
     subscriptions: Mutex<Subscriptions>,
     handlers: Mutex<HashMap<u64, Weak<dyn MessageHandler>>>,
@@ -154,6 +157,7 @@ impl RedisLink {
             .get_connection_manager_with_config(manager_config(&config).set_push_sender(push_tx))
             .await?;
         let shared = Arc::new(Shared {
+            subscriber: subscriber.clone(),
             up: AtomicBool::new(true),
             subscriptions: Mutex::new(Subscriptions::default()),
             handlers: Mutex::new(HashMap::new()),
@@ -167,16 +171,9 @@ impl RedisLink {
             shared,
             queue,
         };
-        tokio::spawn(dispatch(link.downgrade(), push_rx));
+        tokio::spawn(dispatch(Arc::downgrade(&link.shared), push_rx));
         tokio::spawn(publish_loop(link.publisher.clone(), queue_rx));
         Ok(link)
-    }
-
-    fn downgrade(&self) -> WeakLink {
-        WeakLink {
-            subscriber: self.subscriber.clone(),
-            shared: Arc::downgrade(&self.shared),
-        }
     }
 
     /// Whether the subscriber connection is currently up (and subscribed).
@@ -335,16 +332,10 @@ impl RedisLink {
     }
 }
 
-/// What the background tasks keep of the link: they must not keep it alive.
-struct WeakLink {
-    subscriber: ConnectionManager,
-    shared: Weak<Shared>,
-}
-
 /// Forwards subscription messages to the handlers, and notices disconnections.
-async fn dispatch(link: WeakLink, mut rx: mpsc::UnboundedReceiver<redis::PushInfo>) {
+async fn dispatch(link: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<redis::PushInfo>) {
     while let Some(push) = rx.recv().await {
-        let Some(shared) = link.shared.upgrade() else {
+        let Some(shared) = link.upgrade() else {
             return;
         };
         match push.kind {
@@ -352,7 +343,10 @@ async fn dispatch(link: WeakLink, mut rx: mpsc::UnboundedReceiver<redis::PushInf
                 shared.up.store(false, Ordering::Release);
                 tracing::warn!("redis subscriber connection lost; reconnecting");
                 if !shared.reconnecting.swap(true, Ordering::AcqRel) {
-                    tokio::spawn(resubscribe(link.subscriber.clone(), Arc::downgrade(&shared)));
+                    tokio::spawn(resubscribe(
+                        link.subscriber.clone(),
+                        Arc::downgrade(&shared),
+                    ));
                 }
             }
             PushKind::Message | PushKind::PMessage | PushKind::SMessage => {
@@ -379,12 +373,13 @@ async fn dispatch(link: WeakLink, mut rx: mpsc::UnboundedReceiver<redis::PushInf
 }
 
 /// Pings until Redis answers, subscribes to everything again, then marks the link up.
-async fn resubscribe(mut conn: ConnectionManager, shared: Weak<Shared>) {
+async fn resubscribe(shared: Weak<Shared>) {
     let mut delay = Duration::from_millis(50);
     loop {
         let Some(strong) = shared.upgrade() else {
             return;
         };
+        let mut conn = strong.subscriber.clone();
         let (channels, patterns, shard_channels) = match strong.subscriptions.lock() {
             Ok(s) => (
                 s.channels.iter().cloned().collect::<Vec<_>>(),
@@ -395,6 +390,7 @@ async fn resubscribe(mut conn: ConnectionManager, shared: Weak<Shared>) {
         };
         drop(strong);
         let attempt = async {
+            // Holds a clone of the connection only for this attempt.
             redis::cmd("PING").exec_async(&mut conn).await?;
             if !channels.is_empty() {
                 conn.subscribe(&channels).await?;
@@ -403,7 +399,10 @@ async fn resubscribe(mut conn: ConnectionManager, shared: Weak<Shared>) {
                 conn.psubscribe(&patterns).await?;
             }
             for c in &shard_channels {
-                redis::cmd("SSUBSCRIBE").arg(c).exec_async(&mut conn).await?;
+                redis::cmd("SSUBSCRIBE")
+                    .arg(c)
+                    .exec_async(&mut conn)
+                    .await?;
             }
             Ok::<(), redis::RedisError>(())
         };

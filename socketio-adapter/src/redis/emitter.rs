@@ -163,7 +163,11 @@ impl Emitter {
 
     /// Sends `[event, ...args]` to the server-side handlers of every node (no acknowledgement:
     /// the reference emitter does not support them either).
-    pub async fn server_side_emit(&self, event: &str, args: Vec<Value>) -> Result<(), EmitterError> {
+    pub async fn server_side_emit(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<(), EmitterError> {
         let msg = self.server_side_emit_message(event, args)?;
         self.publish(&msg).await
     }
@@ -258,7 +262,11 @@ impl BroadcastOperator {
     }
 
     /// The message [`BroadcastOperator::emit`] publishes.
-    pub fn emit_message(&self, event: &str, args: Vec<Value>) -> Result<EmitterMessage, EmitterError> {
+    pub fn emit_message(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<EmitterMessage, EmitterError> {
         if is_reserved_event(event) {
             return Err(EmitterError::ReservedEvent(event.to_owned()));
         }
@@ -317,12 +325,16 @@ impl BroadcastOperator {
 
     /// Makes the targeted sockets join `rooms`.
     pub async fn sockets_join(&self, rooms: &[&str]) -> Result<(), EmitterError> {
-        self.emitter.publish(&self.sockets_join_message(rooms)).await
+        self.emitter
+            .publish(&self.sockets_join_message(rooms))
+            .await
     }
 
     /// Makes the targeted sockets leave `rooms`.
     pub async fn sockets_leave(&self, rooms: &[&str]) -> Result<(), EmitterError> {
-        self.emitter.publish(&self.sockets_leave_message(rooms)).await
+        self.emitter
+            .publish(&self.sockets_leave_message(rooms))
+            .await
     }
 
     /// Disconnects the targeted sockets (`close`: also close their connections).

@@ -363,7 +363,12 @@ pub(crate) fn handshake_of(v: Option<&Value>) -> Handshake {
     let Some(v) = v else {
         return Handshake::default();
     };
-    let string = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let string = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     Handshake {
         headers: string_map(v.get("headers")),
         time: string("time"),

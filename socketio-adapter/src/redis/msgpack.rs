@@ -125,10 +125,10 @@ impl Writer {
     /// form as integers, everything else as float 64.
     pub fn number(&mut self, v: f64) {
         if v.is_finite() && v.fract() == 0.0 {
-            if v >= 0.0 && v < 18_446_744_073_709_551_616.0 {
+            if (0.0..18_446_744_073_709_551_616.0).contains(&v) {
                 return self.uint(v as u64);
             }
-            if v < 0.0 && v >= -9_223_372_036_854_775_808.0 {
+            if (-9_223_372_036_854_775_808.0..0.0).contains(&v) {
                 return self.int(v as i64);
             }
         }
@@ -562,7 +562,10 @@ mod tests {
             &[0xc9, 0xff, 0xff, 0xff, 0xff, 0x05],
         ];
         for case in cases {
-            assert!(decode(&Bytes::copy_from_slice(case)).is_err(), "{case:02x?}");
+            assert!(
+                decode(&Bytes::copy_from_slice(case)).is_err(),
+                "{case:02x?}"
+            );
         }
         let deep = Bytes::from(vec![0x91u8; 10_000]);
         assert_eq!(decode(&deep), Err(MsgpackError::TooDeep));

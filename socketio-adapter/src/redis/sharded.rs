@@ -10,13 +10,14 @@
 //! The number of nodes is `PUBSUB SHARDNUMSUB prefix#nsp#`.
 
 use bytes::Bytes;
-use socketio_parser::Value;
+use socketio_parser::{Packet, Value};
 
 use super::messages::{
     opts_of, opts_to_value, packet_of, packet_to_value, remote_socket_of, remote_socket_to_value,
     rooms_of, rooms_to_value, ClusterRequest, ClusterResponse, WireError,
 };
 use super::msgpack;
+use crate::BroadcastOptions;
 
 /// The message types of the cluster-adapter format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,20 +90,25 @@ impl Channels {
     }
 
     /// The channel a request is published on: the room's channel for a plain broadcast to
-    /// exactly one room that gets its own channel in `mode`, the main channel otherwise.
-    /// `is_socket_id` tells whether a room looks like a socket id (the reference checks for a
-    /// 20-character string).
+    /// exactly one room that gets its own channel in `mode` (in dynamic mode, a room that does
+    /// not look like a socket id), the main channel otherwise.
     pub fn for_request(&self, request: &ClusterRequest, mode: SubscriptionMode) -> String {
-        if let ClusterRequest::Broadcast { opts, .. } = request {
-            if let (1, Some(room)) = (opts.rooms.len(), opts.rooms.iter().next()) {
-                let dynamic = match mode {
-                    SubscriptionMode::Static => false,
-                    SubscriptionMode::Dynamic => !looks_like_a_socket_id(room),
-                    SubscriptionMode::DynamicPrivate => true,
-                };
-                if dynamic {
-                    return self.room(room);
-                }
+        match request {
+            ClusterRequest::Broadcast { opts, .. } => self.for_broadcast(opts, mode),
+            _ => self.main.clone(),
+        }
+    }
+
+    /// The channel of a plain broadcast (without acknowledgements) with these options.
+    pub fn for_broadcast(&self, opts: &BroadcastOptions, mode: SubscriptionMode) -> String {
+        if let (1, Some(room)) = (opts.rooms.len(), opts.rooms.iter().next()) {
+            let dynamic = match mode {
+                SubscriptionMode::Static => false,
+                SubscriptionMode::Dynamic => !looks_like_a_socket_id(room),
+                SubscriptionMode::DynamicPrivate => true,
+            };
+            if dynamic {
+                return self.room(room);
             }
         }
         self.main.clone()
@@ -136,7 +142,13 @@ pub struct Envelope {
     pub message: Incoming,
 }
 
-fn encode(ty: MessageType, data: Option<Value>, uid: &str, nsp: &str, may_hold_binary: bool) -> Bytes {
+fn encode(
+    ty: MessageType,
+    data: Option<Value>,
+    uid: &str,
+    nsp: &str,
+    may_hold_binary: bool,
+) -> Bytes {
     let binary = may_hold_binary && data.as_ref().is_some_and(Value::has_binary);
     let mut map = socketio_parser::Map::new();
     map.insert("type".to_owned(), Value::from(ty as u8));
@@ -160,6 +172,15 @@ fn object(entries: Vec<(&str, Value)>) -> Value {
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
     )
+}
+
+/// Encodes a plain broadcast from node `uid` (without building a [`ClusterRequest`]).
+pub fn encode_broadcast(uid: &str, nsp: &str, packet: &Packet, opts: &BroadcastOptions) -> Bytes {
+    let data = object(vec![
+        ("packet", packet_to_value(packet)),
+        ("opts", opts_to_value(opts, true)),
+    ]);
+    encode(MessageType::Broadcast, Some(data), uid, nsp, true)
 }
 
 /// Encodes a request from node `uid` in namespace `nsp`. The classic-only requests
@@ -246,7 +267,10 @@ pub fn encode_response(uid: &str, nsp: &str, response: &ClusterResponse) -> Opti
             client_count,
         } => (
             MessageType::BroadcastClientCount,
-            object(vec![id(request_id), ("clientCount", Value::from(*client_count))]),
+            object(vec![
+                id(request_id),
+                ("clientCount", Value::from(*client_count)),
+            ]),
             false,
         ),
         ClusterResponse::BroadcastAck { request_id, packet } => (
@@ -299,12 +323,22 @@ pub fn decode(msg: &Bytes) -> Result<Envelope, WireError> {
         .ok_or(WireError::Malformed("missing type"))?;
     let null = Value::Null;
     let data = v.get("data").unwrap_or(&null);
-    let request_id = data.get("requestId").and_then(Value::as_str).map(str::to_owned);
-    let need_id = || request_id.clone().ok_or(WireError::Malformed("missing requestId"));
+    let request_id = data
+        .get("requestId")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let need_id = || {
+        request_id
+            .clone()
+            .ok_or(WireError::Malformed("missing requestId"))
+    };
     let message = match code {
         1 | 2 | 13 => Incoming::Other,
         3 => {
-            let packet = packet_of(data.get("packet").ok_or(WireError::Malformed("missing packet"))?)?;
+            let packet = packet_of(
+                data.get("packet")
+                    .ok_or(WireError::Malformed("missing packet"))?,
+            )?;
             let opts = opts_of(data.get("opts"));
             Incoming::Request(match request_id {
                 Some(request_id) => ClusterRequest::BroadcastWithAck {
@@ -370,7 +404,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::BroadcastOptions;
-    use socketio_parser::Packet;
 
     #[test]
     fn channels() {
@@ -381,13 +414,22 @@ mod tests {
             packet: Packet::event("/", "e", vec![]),
             opts: BroadcastOptions::default().to("room"),
         };
-        assert_eq!(c.for_request(&to_room, SubscriptionMode::Dynamic), "socket.io#/#room#");
-        assert_eq!(c.for_request(&to_room, SubscriptionMode::Static), "socket.io#/#");
+        assert_eq!(
+            c.for_request(&to_room, SubscriptionMode::Dynamic),
+            "socket.io#/#room#"
+        );
+        assert_eq!(
+            c.for_request(&to_room, SubscriptionMode::Static),
+            "socket.io#/#"
+        );
         let to_sid = ClusterRequest::Broadcast {
             packet: Packet::event("/", "e", vec![]),
             opts: BroadcastOptions::default().to("abcdefghijklmnopqrst"),
         };
-        assert_eq!(c.for_request(&to_sid, SubscriptionMode::Dynamic), "socket.io#/#");
+        assert_eq!(
+            c.for_request(&to_sid, SubscriptionMode::Dynamic),
+            "socket.io#/#"
+        );
         assert_eq!(
             c.for_request(&to_sid, SubscriptionMode::DynamicPrivate),
             "socket.io#/#abcdefghijklmnopqrst#"
@@ -459,7 +501,10 @@ mod tests {
         ];
         for response in responses {
             let bytes = encode_response("me", "/", &response).unwrap();
-            assert_eq!(decode(&bytes).unwrap().message, Incoming::Response(response));
+            assert_eq!(
+                decode(&bytes).unwrap().message,
+                Incoming::Response(response)
+            );
         }
     }
 }

@@ -47,7 +47,7 @@ options:
 
 /// What the command line asked for.
 #[derive(Debug, Clone, PartialEq)]
-struct Args {
+struct Options {
     url: String,
     namespace: String,
     auth: Option<Json>,
@@ -66,15 +66,15 @@ struct Args {
 /// The outcome of parsing the command line.
 #[derive(Debug, PartialEq)]
 enum Command {
-    Run(Box<Args>),
+    Run(Box<Options>),
     Help,
     Version,
 }
 
 fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String> {
-    let mut it = args.into_iter();
+    let mut it = args.into_iter().collect::<Vec<_>>().into_iter();
     let mut url = None;
-    let mut out = Args {
+    let mut out = Options {
         url: String::new(),
         namespace: "/".to_owned(),
         auth: None,
@@ -89,7 +89,7 @@ fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String
         reconnect: false,
         insecure: false,
     };
-    fn value(it: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, String> {
+    fn value(it: &mut std::vec::IntoIter<String>, flag: &str) -> Result<String, String> {
         it.next().ok_or_else(|| format!("{flag} needs a value"))
     }
     fn millis(s: &str, flag: &str) -> Result<Duration, String> {
@@ -103,10 +103,10 @@ fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
             _ => (arg.clone(), None),
         };
-        let mut take = |it: &mut dyn Iterator<Item = String>| -> Result<String, String> {
+        let take = |it: &mut std::vec::IntoIter<String>| -> Result<String, String> {
             match inline.clone() {
                 Some(v) => Ok(v),
-                None => value(&mut it.by_ref(), &flag),
+                None => value(it, &flag),
             }
         };
         match flag.as_str() {
@@ -260,7 +260,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<(), String> {
+async fn run(args: Options) -> Result<(), String> {
     let (closed_tx, mut closed_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut builder = ClientBuilder::new(args.url.as_str())
         .namespace(args.namespace.as_str())
@@ -307,7 +307,7 @@ async fn run(args: Args) -> Result<(), String> {
         let want_ack = args.ack;
         let timeout = args.ack_timeout;
         pending.spawn(async move {
-            let values: Vec<Value> = payload.into_iter().map(Value::from).collect();
+            let values = socketio_client::Args::from(payload.into_iter().map(Value::from).collect::<Vec<_>>());
             if want_ack {
                 match socket
                     .emit_with_ack_timeout(event.as_str(), values, timeout)
@@ -329,10 +329,9 @@ async fn run(args: Args) -> Result<(), String> {
     }
 
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut stdin_open = true;
     let outcome = loop {
         tokio::select! {
-            line = lines.next_line(), if stdin_open => match line {
+            line = lines.next_line() => match line {
                 Ok(Some(line)) => {
                     let line = line.trim();
                     if line.is_empty() {
@@ -344,7 +343,6 @@ async fn run(args: Args) -> Result<(), String> {
                     }
                 }
                 Ok(None) | Err(_) => {
-                    stdin_open = false;
                     // Let outstanding acks arrive, then linger for --wait.
                     while pending.join_next().await.is_some() {}
                     tokio::select! {
@@ -367,7 +365,7 @@ async fn run(args: Args) -> Result<(), String> {
     outcome
 }
 
-fn closed(reason: Option<String>, args: &Args) -> Result<(), String> {
+fn closed(reason: Option<String>, args: &Options) -> Result<(), String> {
     let reason = reason.unwrap_or_else(|| "client dropped".to_owned());
     eprintln!("siocat: disconnected from {}: {reason}", args.url);
     if reason == "io server disconnect" {
@@ -385,7 +383,7 @@ mod tests {
         parse_args(v.iter().map(|s| (*s).to_owned()))
     }
 
-    fn run_args(v: &[&str]) -> Args {
+    fn run_args(v: &[&str]) -> Options {
         match parse(v) {
             Ok(Command::Run(a)) => *a,
             other => panic!("{other:?}"),

@@ -1,0 +1,422 @@
+//! [`Server`]: the session registry and the request router (verification in
+//! the reference's order, handshake, dispatch to the transports).
+
+use crate::body::{empty, ResponseBody};
+use crate::config::{Config, TransportType};
+use crate::errors::{ErrorCode, Refusal};
+use crate::handler::{Handler, StreamHandler};
+use crate::packet::{Packet, ProtocolVersion};
+use crate::request::{parse_query, RequestInfo};
+use crate::socket::Socket;
+use crate::{Handshake, Str};
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body::Body;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// State shared by the server handle, its services and its sockets.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) handler: Arc<dyn Handler>,
+    sockets: Mutex<HashMap<Str, Arc<Socket>>>,
+    path: String,
+    accept_rx: Option<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Arc<Socket>>>>,
+    /// Socket tasks still running (for graceful shutdown).
+    pub(crate) tasks: AtomicUsize,
+    pub(crate) tasks_done: Notify,
+}
+
+impl Shared {
+    pub(crate) fn remove(&self, sid: &str) {
+        self.sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(sid);
+    }
+
+    fn get(&self, sid: &str) -> Option<Arc<Socket>> {
+        self.sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sid)
+            .cloned()
+    }
+}
+
+/// An Engine.IO server: a cheap, clonable handle.
+///
+/// Build it with [`Server::new`] (callbacks through a [`Handler`]) or
+/// [`Server::new_stream`] (sockets from [`Server::accept`], messages from
+/// [`Socket::recv`]), then mount it with [`Server::service`],
+/// [`Server::layer`], [`Server::serve`] or [`crate::listen`].
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("path", &self.shared.path)
+            .field("count", &self.count())
+            .finish()
+    }
+}
+
+/// The parameters of a request that routing needs.
+struct Query {
+    transport: Option<String>,
+    sid: Option<String>,
+    eio: Option<String>,
+}
+
+impl Query {
+    fn parse(uri: &Uri) -> Query {
+        let mut q = Query {
+            transport: None,
+            sid: None,
+            eio: None,
+        };
+        // Later values win, as `Object.fromEntries(searchParams)` in the reference.
+        for (k, v) in parse_query(uri.query().unwrap_or("")) {
+            match k.as_str() {
+                "transport" => q.transport = Some(v),
+                "sid" => q.sid = Some(v),
+                "EIO" => q.eio = Some(v),
+                _ => {}
+            }
+        }
+        q
+    }
+
+    /// The reference: `EIO === "4" ? 4 : 3`.
+    fn protocol(&self) -> ProtocolVersion {
+        if self.eio.as_deref() == Some("4") {
+            ProtocolVersion::V4
+        } else {
+            ProtocolVersion::V3
+        }
+    }
+}
+
+/// Whether the request asks for a protocol upgrade (what makes Node emit `upgrade`).
+fn is_upgrade_request(headers: &HeaderMap) -> bool {
+    let connection_upgrade = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        });
+    connection_upgrade && headers.contains_key(header::UPGRADE)
+}
+
+/// The reference's `checkInvalidHeaderChar` on the Origin header.
+fn origin_invalid(headers: &HeaderMap) -> bool {
+    headers.get(header::ORIGIN).is_some_and(|v| {
+        v.as_bytes()
+            .iter()
+            .any(|&b| !(b == b'\t' || (32..127).contains(&b) || b >= 128))
+    })
+}
+
+/// A fresh session id: 15 bytes from a CSPRNG, URL-safe base64 (20 chars).
+fn generate_sid() -> Str {
+    let mut raw = [0u8; 15];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    Str::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+}
+
+impl Server {
+    /// A server calling `handler` for every session event.
+    pub fn new(config: Config, handler: impl Handler) -> Server {
+        Server::with_handler(config, Arc::new(handler), None)
+    }
+
+    /// A server whose sockets are taken with [`Server::accept`] and whose
+    /// messages are read with [`Socket::recv`].
+    ///
+    /// Up to 1024 sockets wait to be accepted; further handshakes are closed
+    /// right away while the backlog is full.
+    pub fn new_stream(config: Config) -> Server {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        Server::with_handler(config, Arc::new(StreamHandler { accept_tx: tx }), Some(rx))
+    }
+
+    fn with_handler(
+        config: Config,
+        handler: Arc<dyn Handler>,
+        rx: Option<tokio::sync::mpsc::Receiver<Arc<Socket>>>,
+    ) -> Server {
+        let path = config.computed_path();
+        Server {
+            shared: Arc::new(Shared {
+                config,
+                handler,
+                sockets: Mutex::new(HashMap::new()),
+                path,
+                accept_rx: rx.map(tokio::sync::Mutex::new),
+                tasks: AtomicUsize::new(0),
+                tasks_done: Notify::new(),
+            }),
+        }
+    }
+
+    /// The next new socket (stream API). `None` if this server was not built
+    /// with [`Server::new_stream`].
+    pub async fn accept(&self) -> Option<Arc<Socket>> {
+        let rx = self.shared.accept_rx.as_ref()?;
+        rx.lock().await.recv().await
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The path prefix this server answers (e.g. `/engine.io/`).
+    pub fn path(&self) -> &str {
+        &self.shared.path
+    }
+
+    /// Number of open sessions.
+    pub fn count(&self) -> usize {
+        self.shared
+            .sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// The session with this id, if open.
+    pub fn socket(&self, sid: &str) -> Option<Arc<Socket>> {
+        self.shared.get(sid)
+    }
+
+    /// All open sessions.
+    pub fn sockets(&self) -> Vec<Arc<Socket>> {
+        self.shared
+            .sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Closes every session now ("forced close"): pending polls are answered
+    /// with a close packet and WebSockets get a close frame. Waits (at most
+    /// `timeout`) for the socket tasks to finish writing.
+    pub async fn close_all(&self, timeout: Duration) {
+        for s in self.sockets() {
+            s.close_now();
+        }
+        let wait = async {
+            loop {
+                let notified = self.shared.tasks_done.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.shared.tasks.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+    }
+
+    /// Whether a request URI is for this server: the path-and-query starts with
+    /// [`Server::path`], as the reference's `check`.
+    pub fn matches(&self, uri: &Uri) -> bool {
+        let pq = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        pq.starts_with(self.shared.path.as_str())
+    }
+
+    /// Handles one HTTP request addressed to the engine (see [`Server::matches`]).
+    /// WebSocket upgrades need the connection to be served with upgrades enabled
+    /// (hyper's `with_upgrades()`; axum does this).
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = req.into_parts();
+        let cfg = &self.shared.config;
+        let upgrade = is_upgrade_request(&parts.headers);
+        let query = Query::parse(&parts.uri);
+
+        // The CORS middleware runs before verification, like the reference's.
+        let cors_headers = cfg
+            .cors
+            .as_ref()
+            .and_then(|c| c.headers(&parts.method, &parts.headers));
+        if let Some(h) = &cors_headers {
+            if parts.method == Method::OPTIONS && !upgrade {
+                let mut res = Response::new(empty());
+                *res.status_mut() = StatusCode::NO_CONTENT;
+                res.headers_mut().extend(h.clone());
+                res.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                return res;
+            }
+        }
+
+        let refuse = |r: Refusal| {
+            if upgrade {
+                r.upgrade_response()
+            } else {
+                r.http_response(cors_headers.as_ref())
+            }
+        };
+
+        // 1. transport
+        let transport = match query
+            .transport
+            .as_deref()
+            .and_then(TransportType::from_query)
+        {
+            Some(t) if cfg.transport_enabled(t) => t,
+            _ => return refuse(Refusal::new(ErrorCode::UnknownTransport)),
+        };
+        // 2. origin
+        if origin_invalid(&parts.headers) {
+            return refuse(Refusal::new(ErrorCode::BadRequest));
+        }
+        // 3. sid
+        if let Some(sid) = query.sid.as_deref().filter(|s| !s.is_empty()) {
+            let Some(socket) = self.shared.get(sid) else {
+                return refuse(Refusal::new(ErrorCode::UnknownSid));
+            };
+            if !upgrade && socket.transport() != transport {
+                return refuse(Refusal::new(ErrorCode::BadRequest));
+            }
+            if socket.protocol() != query.protocol() {
+                return refuse(Refusal::new(ErrorCode::BadRequest));
+            }
+            if upgrade {
+                if transport != TransportType::Websocket {
+                    return refuse(Refusal::new(ErrorCode::BadRequest));
+                }
+                return crate::websocket::upgrade_existing(socket, parts, cors_headers);
+            }
+            return match parts.method {
+                Method::GET => crate::polling::get(socket, &parts, cors_headers).await,
+                Method::POST => crate::polling::post(socket, &parts, body, cors_headers).await,
+                _ => {
+                    let mut res = Response::new(empty());
+                    *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    if let Some(h) = cors_headers {
+                        res.headers_mut().extend(h);
+                    }
+                    res
+                }
+            };
+        }
+        // 4. handshake method
+        if parts.method != Method::GET {
+            return refuse(Refusal::new(ErrorCode::BadHandshakeMethod));
+        }
+        // 5. websocket without upgrade
+        if transport == TransportType::Websocket && !upgrade {
+            return refuse(Refusal::new(ErrorCode::BadRequest));
+        }
+        // 6. allow-request hook
+        let info = Arc::new(RequestInfo::from_parts(&parts));
+        if let Some(hook) = &cfg.allow_request {
+            if let Err(message) = hook(info.clone()).await {
+                return refuse(Refusal {
+                    code: ErrorCode::Forbidden,
+                    message: Some(message),
+                });
+            }
+        }
+        // 7. protocol version
+        let protocol = query.protocol();
+        if protocol == ProtocolVersion::V3 && !cfg.allow_eio3 {
+            return refuse(Refusal::new(ErrorCode::UnsupportedProtocolVersion));
+        }
+        let info = Arc::unwrap_or_clone(info);
+        match transport {
+            TransportType::Polling => self.handshake_polling(info, protocol, &parts, cors_headers),
+            TransportType::Websocket => {
+                crate::websocket::handshake(self.clone(), info, protocol, parts, cors_headers)
+            }
+        }
+    }
+
+    /// Creates and registers a new socket with its open packet (and initial packet) queued.
+    pub(crate) fn create_socket(
+        &self,
+        info: RequestInfo,
+        protocol: ProtocolVersion,
+        transport: TransportType,
+    ) -> Arc<Socket> {
+        let cfg = &self.shared.config;
+        let socket = {
+            let mut map = self
+                .shared
+                .sockets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let mut sid = generate_sid();
+            while map.contains_key(&sid) {
+                sid = generate_sid();
+            }
+            let socket = Socket::new(sid.clone(), protocol, info, transport, self.shared.clone());
+            map.insert(sid, socket.clone());
+            socket
+        };
+        let upgrades = if cfg.allow_upgrades
+            && transport == TransportType::Polling
+            && cfg.transport_enabled(TransportType::Websocket)
+        {
+            vec!["websocket".to_owned()]
+        } else {
+            Vec::new()
+        };
+        let handshake = Handshake {
+            sid: socket.id().to_owned(),
+            upgrades,
+            ping_interval: cfg.ping_interval.as_millis() as u64,
+            ping_timeout: cfg.ping_timeout.as_millis() as u64,
+            max_payload: Some(cfg.max_http_buffer_size as u64),
+        };
+        let json = serde_json::to_string(&handshake).unwrap_or_default();
+        {
+            let mut st = socket.lock();
+            Socket::push_control(&mut st, Packet::open(json));
+            if let Some(m) = &cfg.initial_packet {
+                Socket::push_control(&mut st, Packet::message(m.clone()));
+            }
+        }
+        socket
+    }
+
+    fn handshake_polling(
+        &self,
+        info: RequestInfo,
+        protocol: ProtocolVersion,
+        parts: &http::request::Parts,
+        cors_headers: Option<HeaderMap>,
+    ) -> Response<ResponseBody> {
+        let socket = self.create_socket(info, protocol, TransportType::Polling);
+        let packets = {
+            let mut st = socket.lock();
+            let p = socket.drain_queue(&mut st);
+            socket.mark_written(&mut st, p.len() as u64);
+            p
+        };
+        let res =
+            crate::polling::payload_response(&socket, &parts.headers, &packets, cors_headers, true);
+        crate::driver::spawn(socket.clone(), None);
+        self.shared.handler.on_connect(socket);
+        res
+    }
+}

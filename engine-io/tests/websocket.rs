@@ -1,0 +1,202 @@
+//! The WebSocket transport and the upgrade from polling, over real sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use bytes::Bytes;
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::WebSocketStream;
+
+type Client = WebSocketStream<TcpStream>;
+
+async fn connect(addr: SocketAddr, query: &str) -> Client {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let url = format!("ws://{addr}/engine.io/?{query}");
+    let (ws, resp) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+    assert_eq!(resp.status(), 101);
+    ws
+}
+
+async fn next(ws: &mut Client) -> Ws {
+    tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("ws timeout")
+        .expect("ws ended")
+        .expect("ws error")
+}
+
+#[tokio::test]
+async fn websocket_handshake_echo_and_heartbeat() {
+    let (addr, _server, rec) = start(fast_config().build()).await;
+    let mut ws = connect(addr, "EIO=4&transport=websocket").await;
+    let open = next(&mut ws).await.into_text().unwrap();
+    assert!(open.starts_with("0{\"sid\":\""));
+    assert!(open.contains("\"upgrades\":[]"));
+    ws.send(Ws::text("4hello")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Ws::text("4hello"));
+    ws.send(Ws::binary(Bytes::from_static(&[1, 2, 3])))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut ws).await,
+        Ws::binary(Bytes::from_static(&[1, 2, 3]))
+    );
+    // base64 binary in a text frame is accepted too
+    ws.send(Ws::text("bAQI=")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Ws::binary(Bytes::from_static(&[1, 2])));
+    assert_eq!(next(&mut ws).await, Ws::text("2"));
+    ws.send(Ws::text("3")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Ws::text("2"));
+    // no pong: closed with a close frame after pingTimeout
+    match next(&mut ws).await {
+        Ws::Close(_) => {}
+        other => panic!("{other:?}"),
+    }
+    rec.wait_for("close ping timeout").await;
+}
+
+#[tokio::test]
+async fn oversize_websocket_message_closes_with_1009() {
+    let (addr, server, rec) = start(fast_config().max_http_buffer_size(100).build()).await;
+    let mut ws = connect(addr, "EIO=4&transport=websocket").await;
+    next(&mut ws).await;
+    ws.send(Ws::text(format!("4{}", "x".repeat(200))))
+        .await
+        .unwrap();
+    match next(&mut ws).await {
+        Ws::Close(Some(f)) => assert_eq!(u16::from(f.code), 1009),
+        other => panic!("{other:?}"),
+    }
+    rec.wait_for("close transport error").await;
+    assert_eq!(server.count(), 0);
+}
+
+#[tokio::test]
+async fn parse_error_over_websocket() {
+    let (addr, _server, rec) = start(fast_config().build()).await;
+    let mut ws = connect(addr, "EIO=4&transport=websocket").await;
+    next(&mut ws).await;
+    ws.send(Ws::text("x")).await.unwrap();
+    rec.wait_for("close parse error").await;
+}
+
+#[tokio::test]
+async fn v3_websocket_binary_has_type_byte() {
+    let (addr, _server, _rec) = start(fast_config().allow_eio3(true).build()).await;
+    let mut ws = connect(addr, "EIO=3&transport=websocket").await;
+    next(&mut ws).await;
+    ws.send(Ws::binary(Bytes::from_static(&[4, 9, 9])))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut ws).await,
+        Ws::binary(Bytes::from_static(&[4, 9, 9]))
+    );
+    ws.send(Ws::text("2")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Ws::text("3"));
+}
+
+#[tokio::test]
+async fn upgrade_from_polling() {
+    let (addr, server, rec) =
+        start(fast_config().ping_interval(Duration::from_secs(10)).build()).await;
+    let sid = handshake(addr, "EIO=4").await;
+    let poll_path = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+    let p2 = poll_path.clone();
+    let pending = tokio::spawn(async move { get(addr, &p2).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut ws = connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    ws.send(Ws::text("2probe")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Ws::text("3probe"));
+    // the pending GET is released with a noop
+    assert_eq!(pending.await.unwrap().text(), "6");
+    // a message sent before the upgrade completes is flushed over the WebSocket
+    server.socket(&sid).unwrap().try_send("buffered").unwrap();
+    ws.send(Ws::text("5")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Ws::text("4buffered"));
+    rec.wait_for("upgrade").await;
+    assert_eq!(
+        server.socket(&sid).unwrap().transport(),
+        engine_io::TransportType::Websocket
+    );
+    ws.send(Ws::text("4after")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Ws::text("4after"));
+    // polling after the upgrade is a bad request
+    let r = get(addr, &poll_path).await;
+    assert_eq!(r.text(), r#"{"code":3,"message":"Bad request"}"#);
+    // a second WebSocket for the upgraded session is closed
+    let mut ws2 = connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    match tokio::time::timeout(Duration::from_secs(5), ws2.next())
+        .await
+        .unwrap()
+    {
+        Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => {}
+        Some(Ok(other)) => panic!("{other:?}"),
+    }
+    // the session still works
+    ws.send(Ws::text("4still")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Ws::text("4still"));
+    // shutdown closes the WebSocket with a close frame
+    server.close_all(Duration::from_secs(1)).await;
+    assert!(matches!(next(&mut ws).await, Ws::Close(_)));
+}
+
+#[tokio::test]
+async fn bad_probe_and_upgrade_timeout() {
+    let (addr, server, _rec) = start(
+        fast_config()
+            .ping_interval(Duration::from_secs(10))
+            .upgrade_timeout(Duration::from_millis(200))
+            .build(),
+    )
+    .await;
+    let sid = handshake(addr, "EIO=4").await;
+    let mut ws = connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    ws.send(Ws::text("4nope")).await.unwrap();
+    assert!(matches!(next(&mut ws).await, Ws::Close(_)));
+    // the session is still polling
+    assert_eq!(
+        server.socket(&sid).unwrap().transport(),
+        engine_io::TransportType::Polling
+    );
+    let mut ws = connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    ws.send(Ws::text("2probe")).await.unwrap();
+    assert_eq!(next(&mut ws).await, Ws::text("3probe"));
+    // never sends 5: closed after upgradeTimeout
+    assert!(matches!(next(&mut ws).await, Ws::Close(_)));
+    assert!(server.socket(&sid).is_some());
+}
+
+#[tokio::test]
+async fn bad_websocket_requests_are_refused() {
+    let (addr, _server, _rec) = start(fast_config().build()).await;
+    let headers = [
+        ("Connection", "Upgrade"),
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    let r = request(
+        addr,
+        "GET",
+        "/engine.io/?EIO=4&transport=websocket&sid=unknown",
+        &headers,
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.text(), "Session ID unknown");
+    let r = request(
+        addr,
+        "GET",
+        "/engine.io/?EIO=4&transport=websocket",
+        &headers[..3],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+}

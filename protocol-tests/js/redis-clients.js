@@ -1,0 +1,50 @@
+// Socket.IO clients (npm socket.io-client 4.8) for the cluster tests.
+//
+//   node redis-clients.js '<json>'   with [{"name", "url", "nsp"?, "rooms"?: [...]}, ...]
+//
+// Each client connects with auth {name, rooms} (the test servers join those rooms), then every
+// event it receives is printed as {"client","event","args"} (Buffers as {"$bin": hex}); an event
+// with an ack callback is answered with "<client>-answer". Disconnections print
+// {"client","disconnect":reason}. Prints `listening 0` once every client is connected.
+"use strict";
+const { io } = require("socket.io-client");
+
+function toPlain(v) {
+  if (Buffer.isBuffer(v)) return { $bin: v.toString("hex") };
+  if (v instanceof ArrayBuffer) return { $bin: Buffer.from(v).toString("hex") };
+  if (Array.isArray(v)) return v.map(toPlain);
+  if (v && typeof v === "object") {
+    const out = {};
+    for (const k of Object.keys(v)) out[k] = toPlain(v[k]);
+    return out;
+  }
+  return v;
+}
+const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+
+const specs = JSON.parse(process.argv[2]);
+let pending = specs.length;
+for (const spec of specs) {
+  const socket = io(spec.url + (spec.nsp || "/"), {
+    transports: ["websocket"],
+    reconnection: false,
+    forceNew: true,
+    auth: { name: spec.name, rooms: spec.rooms || [] },
+  });
+  socket.onAny((event, ...args) => {
+    const cb = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    out({ client: spec.name, event, args: toPlain(args) });
+    if (cb) cb(`${spec.name}-answer`);
+  });
+  socket.on("connect", () => {
+    out({ client: spec.name, connected: socket.id });
+    if (--pending === 0) console.log("listening 0");
+  });
+  socket.on("connect_error", (e) => {
+    console.error(`${spec.name}: connect_error ${e.message}`);
+    process.exit(1);
+  });
+  socket.on("disconnect", (reason) => out({ client: spec.name, disconnect: reason }));
+}
+process.stdin.resume();
+process.stdin.on("end", () => process.exit(0));

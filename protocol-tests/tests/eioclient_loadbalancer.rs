@@ -1,0 +1,272 @@
+//! The load-balancer case, for real: HAProxy (round-robin, `cookie SERVERID insert indirect
+//! nocache`) in front of two npm `engine.io` servers. Our client, with its cookie jar, keeps its
+//! session on one node over polling only and over polling-then-upgrade, for 100 round trips.
+//! The same client with the jar turned off fails with "Session ID unknown": the jar is what makes
+//! it work.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use engine_io_client::{Client, CloseReason, Event, Events, TransportKind};
+use protocol_tests::{ensure_deps, NodePeer};
+use serde_json::Value;
+use tokio::time::timeout;
+
+const STEP: Duration = Duration::from_secs(10);
+const ROUND_TRIPS: usize = 100;
+
+/// `haproxy -db` running a config generated from `haproxy/eioclient-sticky.cfg.in`; killed (and
+/// its config removed) on drop.
+struct Haproxy {
+    child: Child,
+    port: u16,
+    config: PathBuf,
+}
+
+impl Haproxy {
+    fn start(port_a: u16, port_b: u16) -> Haproxy {
+        ensure_deps();
+        let port = free_port();
+        let config = include_str!("../haproxy/eioclient-sticky.cfg.in")
+            .replace("@FRONT_PORT@", &port.to_string())
+            .replace("@PORT_A@", &port_a.to_string())
+            .replace("@PORT_B@", &port_b.to_string());
+        let path = std::env::temp_dir().join(format!(
+            "eioclient-haproxy-{}-{port}.cfg",
+            std::process::id()
+        ));
+        std::fs::write(&path, config).unwrap();
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("cannot start haproxy (scripts/install-deps.sh installs it)");
+        let mut haproxy = Haproxy {
+            child,
+            port,
+            config: path,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = haproxy.child.try_wait() {
+                panic!("haproxy exited at startup: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "haproxy did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        haproxy
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.config);
+    }
+}
+
+fn free_port() -> u16 {
+    // The OS picks a free port; haproxy binds it right after (a tiny, acceptable race).
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Two npm engine.io nodes behind HAProxy.
+struct Cluster {
+    _a: NodePeer,
+    _b: NodePeer,
+    haproxy: Haproxy,
+}
+
+fn cluster() -> Cluster {
+    let a = NodePeer::spawn("eioclient-peer.js", &["--name", "a"], &[]);
+    let b = NodePeer::spawn("eioclient-peer.js", &["--name", "b"], &[]);
+    let haproxy = Haproxy::start(a.port(), b.port());
+    Cluster {
+        _a: a,
+        _b: b,
+        haproxy,
+    }
+}
+
+/// What went wrong in an exchange: every upgrade error and the close reason.
+#[derive(Debug, Default)]
+struct Trouble {
+    upgrade_errors: Vec<String>,
+    close: Option<CloseReason>,
+}
+
+impl Trouble {
+    fn mentions(&self, text: &str) -> bool {
+        self.upgrade_errors.iter().any(|e| e.contains(text))
+            || self
+                .close
+                .as_ref()
+                .is_some_and(|c| c.to_string().contains(text))
+    }
+}
+
+/// The next message as text, recording upgrade errors; `Err` when the connection closes.
+async fn next_text(events: &mut Events, trouble: &mut Trouble) -> Result<String, ()> {
+    loop {
+        match timeout(STEP, events.recv())
+            .await
+            .expect("no event in time")
+        {
+            Some(Event::Message(m)) => return Ok(m.as_text().unwrap().to_owned()),
+            Some(Event::Upgrade(_)) => continue,
+            Some(Event::UpgradeError(e)) => trouble.upgrade_errors.push(e.to_string()),
+            Some(Event::Close(reason)) => {
+                trouble.close = Some(reason);
+                return Err(());
+            }
+            Some(other) => panic!("unexpected {other:?}"),
+            None => return Err(()),
+        }
+    }
+}
+
+/// 100 echo round trips, checking every 10th that the session is still on its first node.
+/// Returns the node that served it.
+async fn exchange(
+    client: &Client,
+    events: &mut Events,
+    trouble: &mut Trouble,
+) -> Result<String, ()> {
+    let mut node = None;
+    for i in 0..ROUND_TRIPS {
+        if i % 10 == 0 {
+            client.send("cmd:info").await.map_err(drop)?;
+            let info: Value = serde_json::from_str(&next_text(events, trouble).await?).unwrap();
+            let this = info["node"].as_str().unwrap().to_owned();
+            assert_eq!(info["sid"], client.sid(), "another session answered");
+            match &node {
+                None => node = Some(this),
+                Some(first) => assert_eq!(first, &this, "the session moved between nodes"),
+            }
+        }
+        let text = format!("message {i}");
+        client.send(text.clone()).await.map_err(drop)?;
+        assert_eq!(next_text(events, trouble).await?, text);
+    }
+    Ok(node.unwrap())
+}
+
+async fn run(url: &str, upgrade: bool, jar: bool) -> (Result<String, ()>, Trouble, TransportKind) {
+    let mut builder = Client::builder(url);
+    builder = if upgrade {
+        builder.transports([TransportKind::Polling, TransportKind::WebSocket])
+    } else {
+        builder.transports([TransportKind::Polling])
+    };
+    if !jar {
+        builder = builder.without_cookie_jar();
+    }
+    let (client, mut events) = builder.connect().await.expect("handshake through haproxy");
+    let mut trouble = Trouble::default();
+    let result = exchange(&client, &mut events, &mut trouble).await;
+    if result.is_ok() && upgrade {
+        // Give an upgrade still in progress the time to finish or fail, then check again.
+        let deadline = Instant::now() + STEP;
+        while client.transport() != TransportKind::WebSocket && Instant::now() < deadline {
+            if let Ok(Some(Event::UpgradeError(e))) =
+                timeout(Duration::from_millis(50), events.recv()).await
+            {
+                trouble.upgrade_errors.push(e.to_string());
+                break;
+            }
+        }
+    }
+    let transport = client.transport();
+    client.close().await;
+    (result, trouble, transport)
+}
+
+#[tokio::test]
+async fn polling_through_sticky_haproxy_with_the_jar() {
+    let cluster = cluster();
+    let (result, trouble, transport) = run(&cluster.haproxy.url(), false, true).await;
+    assert!(result.is_ok(), "{trouble:?}");
+    assert!(!trouble.mentions("Session ID unknown"), "{trouble:?}");
+    assert_eq!(transport, TransportKind::Polling);
+}
+
+#[tokio::test]
+async fn upgrade_through_sticky_haproxy_with_the_jar() {
+    let cluster = cluster();
+    let (result, trouble, transport) = run(&cluster.haproxy.url(), true, true).await;
+    assert!(result.is_ok(), "{trouble:?}");
+    assert!(trouble.upgrade_errors.is_empty(), "{trouble:?}");
+    assert_eq!(
+        transport,
+        TransportKind::WebSocket,
+        "the upgrade did not happen"
+    );
+}
+
+#[tokio::test]
+async fn several_clients_each_stay_on_their_node() {
+    let cluster = cluster();
+    let url = cluster.haproxy.url();
+    let runs = (0..4).map(|i| {
+        let url = url.clone();
+        tokio::spawn(async move { run(&url, i % 2 == 0, true).await })
+    });
+    let mut nodes = Vec::new();
+    for r in runs {
+        let (result, trouble, _) = r.await.unwrap();
+        nodes.push(result.unwrap_or_else(|()| panic!("{trouble:?}")));
+    }
+    // Round-robin spread the sessions over both nodes, and each stayed where it started.
+    assert!(
+        nodes.iter().any(|n| n == "a") && nodes.iter().any(|n| n == "b"),
+        "{nodes:?}"
+    );
+}
+
+#[tokio::test]
+async fn polling_without_the_jar_fails_with_session_id_unknown() {
+    let cluster = cluster();
+    let (result, trouble, _) = run(&cluster.haproxy.url(), false, false).await;
+    eprintln!("without the jar (polling): {trouble:?}");
+    assert!(
+        result.is_err(),
+        "without cookies the exchange should have failed"
+    );
+    assert!(
+        matches!(trouble.close, Some(CloseReason::TransportError(_))),
+        "{trouble:?}"
+    );
+    assert!(trouble.mentions("Session ID unknown"), "{trouble:?}");
+}
+
+#[tokio::test]
+async fn upgrade_without_the_jar_fails_with_session_id_unknown() {
+    let cluster = cluster();
+    let (result, trouble, _) = run(&cluster.haproxy.url(), true, false).await;
+    eprintln!("without the jar (upgrade): {result:?} {trouble:?}");
+    // Either the polling exchange broke, or the upgrade was refused by the other node: in both
+    // cases the load balancer sent a request of the session to a node that does not know it.
+    assert!(
+        result.is_err() || !trouble.upgrade_errors.is_empty(),
+        "without cookies something should have failed: {trouble:?}"
+    );
+    assert!(trouble.mentions("Session ID unknown"), "{trouble:?}");
+}

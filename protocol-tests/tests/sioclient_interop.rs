@@ -1,0 +1,844 @@
+//! The Rust `socketio-client` against the npm `socket.io` 4.8 server
+//! (`protocol-tests/js/sioclient-peer.js`): every feature over polling only, WebSocket only and
+//! polling-then-upgrade, multiplexing, reconnection after a server restart, connection state
+//! recovery, msgpack.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use protocol_tests::NodePeer;
+use serde_json::{json, Value as Json};
+use socketio_client::{
+    Args, ClientBuilder, DisconnectReason, Error, Event, ManagerEvent, Parser, Socket, Transports,
+    Value,
+};
+use tokio::sync::mpsc;
+
+const STEP: Duration = Duration::from_secs(10);
+
+fn peer(args: &[&str]) -> NodePeer {
+    NodePeer::spawn("sioclient-peer.js", args, &[])
+}
+
+fn url(peer: &NodePeer) -> String {
+    format!("http://127.0.0.1:{}", peer.port())
+}
+
+fn v(j: Json) -> Value {
+    Value::from(j)
+}
+
+/// A builder that never shares its connection with other tests' sockets.
+fn builder(peer: &NodePeer, transports: Transports) -> ClientBuilder {
+    ClientBuilder::new(url(peer))
+        .transports(transports)
+        .force_new(true)
+        .reconnection_delay(Duration::from_millis(100))
+        .reconnection_delay_max(Duration::from_millis(400))
+        .connect_timeout(Duration::from_secs(10))
+        .ack_timeout(STEP)
+}
+
+/// Events received by a socket, forwarded to the test.
+fn events() -> (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>) {
+    mpsc::unbounded_channel()
+}
+
+async fn next_event(rx: &mut mpsc::UnboundedReceiver<Event>, name: &str) -> Event {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let event = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no {name:?} event in time"))
+            .expect("channel closed");
+        if event.name() == name {
+            return event;
+        }
+    }
+}
+
+/// Reads the fixture's stdout JSON lines until one matches.
+fn server_line(peer: &NodePeer, pred: impl Fn(&Json) -> bool) -> Json {
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = peer
+            .next_line(left)
+            .unwrap_or_else(|| panic!("the server did not report the expected line in time"));
+        if let Ok(json) = serde_json::from_str::<Json>(&line) {
+            if pred(&json) {
+                return json;
+            }
+        }
+    }
+}
+
+async fn whoami(socket: &Socket) -> Json {
+    let reply = socket.emit_with_ack("whoami", Args::new()).await.unwrap();
+    serde_json::Value::from(reply[0].clone())
+}
+
+/// Everything a single socket does, over one transport setting.
+async fn single_socket_features(transports: Transports) {
+    let server = peer(&[]);
+    let (tx, mut rx) = events();
+    let outgoing = Arc::new(Mutex::new(Vec::<String>::new()));
+    let any_count = Arc::new(AtomicUsize::new(0));
+    let disconnects = Arc::new(Mutex::new(Vec::<DisconnectReason>::new()));
+    let socket = builder(&server, transports)
+        .auth(json!({"token": "t0k", "n": 1}))
+        .on("echo", {
+            let tx = tx.clone();
+            move |event: Event, _s: Socket| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(event);
+                }
+            }
+        })
+        .on("answer", {
+            let tx = tx.clone();
+            move |event: Event, _s: Socket| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(event);
+                }
+            }
+        })
+        // The server emits "question" with an ack: our reply is the handler's output.
+        .on("question", |event: Event, _s: Socket| async move {
+            let n: u64 = event.arg::<Json>(0).unwrap()["n"].as_u64().unwrap();
+            Args::new()
+                .arg(json!({"double": n * 2}))
+                .arg(Bytes::from_static(b"\x00reply"))
+        })
+        .on_any({
+            let any_count = any_count.clone();
+            move |_e: Event, _s: Socket| {
+                let any_count = any_count.clone();
+                async move {
+                    any_count.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+        .on_any_outgoing({
+            let outgoing = outgoing.clone();
+            move |name: &str, _args: &[Value]| outgoing.lock().unwrap().push(name.to_owned())
+        })
+        .on_disconnect({
+            let disconnects = disconnects.clone();
+            move |reason, _s| {
+                disconnects.lock().unwrap().push(reason);
+                async {}
+            }
+        })
+        .connect()
+        .await
+        .expect("connect");
+    assert!(socket.connected());
+    assert!(socket.id().is_some());
+    let seen = server_line(&server, |j| j["connection"] == "/");
+    assert_eq!(seen["auth"], json!({"token": "t0k", "n": 1}));
+    assert_eq!(seen["id"].as_str(), socket.id().as_deref());
+
+    let me = whoami(&socket).await;
+    assert_eq!(me["auth"], json!({"token": "t0k", "n": 1}));
+    match transports {
+        Transports::Polling => assert_eq!(me["transport"], "polling"),
+        Transports::WebSocket => assert_eq!(me["transport"], "websocket"),
+        Transports::Upgrade => {
+            // The upgrade happens in the background: wait for it.
+            let deadline = tokio::time::Instant::now() + STEP;
+            loop {
+                if whoami(&socket).await["transport"] == "websocket" {
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "never upgraded");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    // Binary nested in objects, both ways.
+    let nested = v(json!({"name": "file", "meta": {"sizes": [1, 2]}}));
+    let mut payload = match nested {
+        Value::Object(map) => map,
+        _ => unreachable!(),
+    };
+    payload.insert(
+        "data".to_owned(),
+        Value::Array(vec![
+            Value::Binary(Bytes::from_static(b"\x01\x02\x03")),
+            v(json!({"deep": null})),
+        ]),
+    );
+    payload.insert(
+        "blob".to_owned(),
+        Value::Binary(Bytes::from(vec![0u8; 5000])),
+    );
+    let payload = Value::Object(payload);
+    socket
+        .emit("echo", Args::new().arg(&payload).arg("second").arg(42))
+        .await
+        .unwrap();
+    let echo = next_event(&mut rx, "echo").await;
+    assert_eq!(
+        echo.args(),
+        &[payload.clone(), v(json!("second")), v(json!(42))]
+    );
+
+    // Ack with binary, typed.
+    let reply = socket
+        .emit_with_ack("ack", Args::new().arg(&payload).arg(7))
+        .await
+        .unwrap();
+    assert_eq!(reply, vec![payload.clone(), v(json!(7))]);
+    let (n,): (u32,) = socket.emit_with_ack_as("ack", 5).await.unwrap();
+    assert_eq!(n, 5);
+
+    // Server-requested ack answered by our handler's return value.
+    socket
+        .emit("ask", Args::new().arg(json!({"n": 21})).arg(5000))
+        .await
+        .unwrap();
+    let answer = next_event(&mut rx, "answer").await;
+    assert_eq!(
+        answer.args(),
+        &[
+            v(json!({"double": 42})),
+            Value::Binary(Bytes::from_static(b"\x00reply"))
+        ]
+    );
+
+    // Volatile while connected is delivered.
+    socket.emit_volatile("echo", "volatile").await.unwrap();
+    let echo = next_event(&mut rx, "echo").await;
+    assert_eq!(echo.args(), &[v(json!("volatile"))]);
+
+    // Catch-all listeners saw the traffic.
+    assert!(any_count.load(Ordering::SeqCst) >= 3);
+    let sent = outgoing.lock().unwrap().clone();
+    for name in ["whoami", "echo", "ack", "ask"] {
+        assert!(
+            sent.iter().any(|s| s == name),
+            "{name} not seen in {sent:?}"
+        );
+    }
+
+    // Reserved names are refused locally.
+    assert!(matches!(
+        socket.emit("disconnect", 1).await,
+        Err(Error::ReservedEvent(_))
+    ));
+
+    // An ack that never comes times out.
+    let err = socket
+        .emit_with_ack_timeout("no-such-handler", 1, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AckTimeout), "{err:?}");
+
+    // The server disconnects us: no automatic reconnection.
+    socket.emit("server-disconnect", Args::new()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + STEP;
+    while socket.connected() {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !socket.connected(),
+        "reconnected after io server disconnect"
+    );
+    assert_eq!(
+        disconnects.lock().unwrap().as_slice(),
+        &[DisconnectReason::IoServerDisconnect]
+    );
+    assert!(matches!(socket.emit("echo", 1).await, Err(Error::Closed)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn features_over_polling() {
+    single_socket_features(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn features_over_websocket() {
+    single_socket_features(Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn features_over_upgrade() {
+    single_socket_features(Transports::Upgrade).await;
+}
+
+/// Forwards every event of the named kinds to the test.
+fn forward(b: ClientBuilder, names: &[&str], tx: &mpsc::UnboundedSender<Event>) -> ClientBuilder {
+    let mut b = b;
+    for name in names {
+        let tx = tx.clone();
+        b = b.on(*name, move |event: Event, _s: Socket| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event);
+            }
+        });
+    }
+    b
+}
+
+async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + STEP;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn multiplexing(transports: Transports) {
+    let server = peer(&[]);
+    // No force_new: the three sockets share the process-wide manager of this server.
+    let base = || {
+        ClientBuilder::new(url(&server))
+            .transports(transports)
+            .connect_timeout(STEP)
+    };
+    let root = base().connect().await.unwrap();
+    let admin = base().namespace("/admin").connect().await.unwrap();
+    let chat = ClientBuilder::new(format!("{}/chat", url(&server)))
+        .transports(transports)
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(chat.namespace(), "/chat");
+    let stats = serde_json::Value::from(
+        admin.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone(),
+    );
+    assert_eq!(
+        stats["clientsCount"], 1,
+        "one Engine.IO connection: {stats}"
+    );
+    assert_eq!(stats["sockets"]["/"], 1);
+    assert_eq!(stats["sockets"]["/admin"], 1);
+    assert_eq!(stats["sockets"]["/chat"], 1);
+    assert_eq!(whoami(&chat).await["nsp"], "/chat");
+    assert_eq!(whoami(&root).await["nsp"], "/");
+
+    // A second socket for an already-joined namespace gets its own connection (as in the
+    // reference), and so does force_new.
+    let second_admin = base().namespace("/admin").connect().await.unwrap();
+    let forced = base().force_new(true).connect().await.unwrap();
+    let stats = serde_json::Value::from(
+        forced.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone(),
+    );
+    assert_eq!(stats["clientsCount"], 3, "{stats}");
+
+    // Leaving one namespace keeps the shared connection for the others.
+    admin.disconnect().await;
+    let stats =
+        serde_json::Value::from(chat.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone());
+    assert_eq!(stats["clientsCount"], 3, "{stats}");
+    assert_eq!(stats["sockets"]["/admin"], 1, "only second_admin left");
+    // Leaving the last namespace of the manager closes its connection.
+    root.disconnect().await;
+    chat.disconnect().await;
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let stats = serde_json::Value::from(
+            forced.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone(),
+        );
+        if stats["clientsCount"] == 2 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{stats}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(second_admin);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiplexing_over_polling() {
+    multiplexing(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiplexing_over_websocket() {
+    multiplexing(Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiplexing_over_upgrade() {
+    multiplexing(Transports::Upgrade).await;
+}
+
+async fn refused(transports: Transports) {
+    let server = peer(&[]);
+    let errors = Arc::new(Mutex::new(Vec::<String>::new()));
+    let err = builder(&server, transports)
+        .namespace("/refused")
+        .on_connect_error({
+            let errors = errors.clone();
+            move |e, _s| {
+                errors.lock().unwrap().push(e.to_string());
+                async {}
+            }
+        })
+        .connect()
+        .await
+        .unwrap_err();
+    match err {
+        Error::ConnectRefused { message, data } => {
+            assert_eq!(message, "not authorized");
+            assert_eq!(data, Some(v(json!({"code": 42}))));
+        }
+        other => panic!("{other:?}"),
+    }
+    wait_until("connect_error handler", || {
+        !errors.lock().unwrap().is_empty()
+    })
+    .await;
+    let err = builder(&server, transports)
+        .namespace("/nope")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ConnectRefused { message, .. } if message == "Invalid namespace"),
+        "{err:?}"
+    );
+    // After a refusal there is no automatic retry: the server saw no new connection attempt.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let probe = builder(&server, transports).connect().await.unwrap();
+    let stats = serde_json::Value::from(
+        probe.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone(),
+    );
+    assert_eq!(stats["clientsCount"], 1, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_error_over_polling() {
+    refused(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_error_over_websocket() {
+    refused(Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_error_over_upgrade() {
+    refused(Transports::Upgrade).await;
+}
+
+async fn buffering_and_lost_acks(transports: Transports) {
+    let server = peer(&[]);
+    let (tx, mut rx) = events();
+    let socket = forward(builder(&server, transports), &["echo"], &tx)
+        .build()
+        .unwrap();
+    // Emitted before connecting: buffered, then flushed in order on connect.
+    socket.emit("echo", "early-1").await.unwrap();
+    socket
+        .emit_volatile("echo", "volatile-dropped")
+        .await
+        .unwrap();
+    socket.emit("echo", "early-2").await.unwrap();
+    socket.connect().await.unwrap();
+    assert_eq!(
+        next_event(&mut rx, "echo").await.args(),
+        &[v(json!("early-1"))]
+    );
+    assert_eq!(
+        next_event(&mut rx, "echo").await.args(),
+        &[v(json!("early-2"))]
+    );
+
+    // An ack pending when the connection drops fails with "socket has been disconnected".
+    let pending = {
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            socket
+                .emit_with_ack_timeout("no-such-handler", 1, STEP)
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    socket.emit("close-transport", Args::new()).await.unwrap();
+    let err = pending.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::SocketDisconnected), "{err:?}");
+    assert_eq!(err.to_string(), "socket has been disconnected");
+    // ... and the socket reconnects on its own ("transport close").
+    wait_until("reconnection", || socket.connected()).await;
+    socket.emit("echo", "after").await.unwrap();
+    assert_eq!(
+        next_event(&mut rx, "echo").await.args(),
+        &[v(json!("after"))]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffering_over_polling() {
+    buffering_and_lost_acks(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffering_over_websocket() {
+    buffering_and_lost_acks(Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffering_over_upgrade() {
+    buffering_and_lost_acks(Transports::Upgrade).await;
+}
+
+async fn reconnect_after_restart(transports: Transports) {
+    let server = peer(&[]);
+    let port = server.port().to_string();
+    let connects = Arc::new(AtomicUsize::new(0));
+    let auth_calls = Arc::new(AtomicUsize::new(0));
+    let disconnects = Arc::new(Mutex::new(Vec::<DisconnectReason>::new()));
+    let socket = builder(&server, transports)
+        .auth_fn({
+            let auth_calls = auth_calls.clone();
+            move || {
+                let n = auth_calls.fetch_add(1, Ordering::SeqCst) + 1;
+                async move { json!({"attempt": n}) }
+            }
+        })
+        .on_connect({
+            let connects = connects.clone();
+            move |_s| {
+                connects.fetch_add(1, Ordering::SeqCst);
+                async {}
+            }
+        })
+        .on_disconnect({
+            let disconnects = disconnects.clone();
+            move |reason, _s| {
+                disconnects.lock().unwrap().push(reason);
+                async {}
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    let mut manager_events = socket.manager().events();
+    wait_until("connect handler", || connects.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(whoami(&socket).await["auth"], json!({"attempt": 1}));
+
+    drop(server); // kills node
+    wait_until("disconnect", || !socket.connected()).await;
+    // While the server is down, attempts fail and are reported.
+    let mut attempts = 0;
+    let mut errors = 0;
+    let deadline = tokio::time::Instant::now() + STEP;
+    while errors < 2 {
+        match tokio::time::timeout_at(deadline, manager_events.recv()).await {
+            Ok(Ok(ManagerEvent::ReconnectAttempt(_))) => attempts += 1,
+            Ok(Ok(ManagerEvent::ReconnectError(_))) => errors += 1,
+            Ok(Ok(_)) => {}
+            other => panic!("no reconnect errors: {other:?}"),
+        }
+    }
+    assert!(attempts >= 2);
+    // Emits while down are buffered.
+    socket.emit("echo", "buffered").await.unwrap();
+
+    let server = peer(&["--port", &port]);
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        match tokio::time::timeout_at(deadline, manager_events.recv()).await {
+            Ok(Ok(ManagerEvent::Reconnect(n))) => {
+                assert!(n >= 2);
+                break;
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("no reconnect: {other:?}"),
+        }
+    }
+    wait_until("reconnected", || socket.connected()).await;
+    assert_eq!(connects.load(Ordering::SeqCst), 2);
+    let me = whoami(&socket).await;
+    // The auth callback ran again for the new connection.
+    let attempt = me["auth"]["attempt"].as_u64().unwrap();
+    assert!(attempt >= 2, "{me}");
+    assert_eq!(auth_calls.load(Ordering::SeqCst) as u64, attempt);
+    let reasons = disconnects.lock().unwrap().clone();
+    assert_eq!(reasons.len(), 1);
+    assert!(
+        matches!(
+            reasons[0],
+            DisconnectReason::TransportClose | DisconnectReason::TransportError
+        ),
+        "{reasons:?}"
+    );
+    // The buffered emit reached the restarted server.
+    let count = socket.emit_with_ack("count", Args::new()).await.unwrap();
+    assert!(count[0].as_u64().unwrap() >= 1);
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_over_polling() {
+    reconnect_after_restart(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_over_websocket() {
+    reconnect_after_restart(Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_over_upgrade() {
+    reconnect_after_restart(Transports::Upgrade).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnection_gives_up_after_the_attempts() {
+    let server = peer(&[]);
+    let socket = builder(&server, Transports::WebSocket)
+        .reconnection_attempts(2)
+        .connect()
+        .await
+        .unwrap();
+    let mut manager_events = socket.manager().events();
+    drop(server);
+    let mut attempts = 0;
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        match tokio::time::timeout_at(deadline, manager_events.recv()).await {
+            Ok(Ok(ManagerEvent::ReconnectAttempt(n))) => {
+                attempts += 1;
+                assert_eq!(n, attempts);
+            }
+            Ok(Ok(ManagerEvent::ReconnectFailed)) => break,
+            Ok(Ok(_)) => {}
+            other => panic!("no reconnect_failed: {other:?}"),
+        }
+    }
+    assert_eq!(attempts, 2);
+}
+
+async fn recovery(transports: Transports) {
+    let server = peer(&["--recovery"]);
+    let (tx, mut rx) = events();
+    let socket = forward(builder(&server, transports), &["tick", "missed"], &tx)
+        .connect()
+        .await
+        .unwrap();
+    assert!(!socket.recovered());
+    let id = socket.id().unwrap();
+    socket.emit("tick", 2).await.unwrap();
+    for i in 1..=2 {
+        let tick = next_event(&mut rx, "tick").await;
+        assert_eq!(tick.args()[0], v(json!(i)));
+        // With recovery on, the server appends the offset.
+        assert!(tick.args()[1].as_str().is_some(), "{tick:?}");
+    }
+    // The server drops the connection, then emits 3 events we miss.
+    socket.emit("drop-and-emit", 3).await.unwrap();
+    for i in 1..=3 {
+        let missed = next_event(&mut rx, "missed").await;
+        assert_eq!(missed.args()[0], v(json!(i)));
+    }
+    wait_until("reconnected", || socket.connected()).await;
+    assert!(socket.recovered(), "the session was not recovered");
+    assert_eq!(socket.id().unwrap(), id, "same id after recovery");
+    let me = whoami(&socket).await;
+    assert_eq!(me["recovered"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_over_polling() {
+    recovery(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_over_websocket() {
+    recovery(Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_over_upgrade() {
+    recovery(Transports::Upgrade).await;
+}
+
+async fn msgpack(transports: Transports) {
+    let server = peer(&["--msgpack"]);
+    let (tx, mut rx) = events();
+    let socket = forward(builder(&server, transports), &["echo", "answer"], &tx)
+        .parser(Parser::MsgPack)
+        .on("question", |event: Event, _s: Socket| async move {
+            let n: u64 = event.arg::<Json>(0).unwrap()["n"].as_u64().unwrap();
+            json!({"double": n * 2})
+        })
+        .connect()
+        .await
+        .unwrap();
+    let payload = v(json!({"a": [1, 2.5, "x", null, true]}));
+    let mut payload = match payload {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    };
+    payload.insert(
+        "bin".to_owned(),
+        Value::Array(vec![Value::Binary(Bytes::from_static(b"\xff\x00"))]),
+    );
+    let payload = Value::Object(payload);
+    socket.emit("echo", &payload).await.unwrap();
+    assert_eq!(next_event(&mut rx, "echo").await.args(), &[payload.clone()]);
+    let reply = socket
+        .emit_with_ack("ack", Args::new().arg(&payload).arg("two"))
+        .await
+        .unwrap();
+    assert_eq!(reply, vec![payload, v(json!("two"))]);
+    socket
+        .emit("ask", Args::new().arg(json!({"n": 4})).arg(5000))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_event(&mut rx, "answer").await.args(),
+        &[v(json!({"double": 8}))]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgpack_over_polling() {
+    msgpack(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgpack_over_websocket() {
+    msgpack(Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgpack_over_upgrade() {
+    msgpack(Transports::Upgrade).await;
+}
+
+async fn retries(transports: Transports) {
+    let server = peer(&[]);
+    let socket = builder(&server, transports)
+        .ack_timeout(Duration::from_millis(300))
+        .retries(3)
+        .connect()
+        .await
+        .unwrap();
+    // The server acks only the third delivery.
+    let reply = socket.emit_with_ack("flaky", "payload").await.unwrap();
+    assert_eq!(reply, vec![v(json!("ok")), v(json!(3))]);
+    let mut deliveries = 0;
+    while deliveries < 3 {
+        let line = server_line(&server, |j| j.get("flaky").is_some());
+        assert_eq!(line["args"], json!(["payload"]));
+        deliveries += 1;
+    }
+    // Fire-and-forget emits go through the same queue: redelivered until acked (3 more).
+    socket.emit("flaky", "second").await.unwrap();
+    let line = server_line(&server, |j| j["flaky"] == 6);
+    assert_eq!(line["args"], json!(["second"]));
+    // With too few retries the ack fails.
+    let few = builder(&server, transports)
+        .ack_timeout(Duration::from_millis(200))
+        .retries(1)
+        .connect()
+        .await
+        .unwrap();
+    let err = few.emit_with_ack("flaky", 1).await.unwrap_err();
+    assert!(matches!(err, Error::AckTimeout), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_over_polling() {
+    retries(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_over_websocket() {
+    retries(Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_over_upgrade() {
+    retries(Transports::Upgrade).await;
+}
+
+async fn manual_disconnect_and_drop(transports: Transports) {
+    let server = peer(&[]);
+    let socket = builder(&server, transports).connect().await.unwrap();
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    socket.disconnect().await;
+    let line = server_line(&server, |j| j.get("disconnect").is_some());
+    assert_eq!(line["reason"], "client namespace disconnect");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!socket.connected(), "reconnected after a manual disconnect");
+
+    // Dropping the last handle disconnects too, and no reconnection follows.
+    let dropped = builder(&server, transports)
+        .on_disconnect({
+            let reasons = reasons.clone();
+            move |reason, _s| {
+                reasons.lock().unwrap().push(reason);
+                async {}
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    server_line(&server, |j| j.get("connection").is_some());
+    drop(dropped);
+    let line = server_line(&server, |j| j.get("disconnect").is_some());
+    assert_eq!(line["reason"], "client namespace disconnect");
+    let probe = builder(&server, transports).connect().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let stats = serde_json::Value::from(
+        probe.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone(),
+    );
+    assert_eq!(stats["clientsCount"], 1, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_over_polling() {
+    manual_disconnect_and_drop(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_over_websocket() {
+    manual_disconnect_and_drop(Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_over_upgrade() {
+    manual_disconnect_and_drop(Transports::Upgrade).await;
+}
+
+#[test]
+fn blocking_client() {
+    let server = peer(&[]);
+    let (tx, rx) = std::sync::mpsc::channel::<Event>();
+    let tx = Mutex::new(tx);
+    let socket =
+        socketio_client::blocking::connect(ClientBuilder::new(url(&server)).force_new(true).on(
+            "echo",
+            move |event: Event, _s: Socket| {
+                let _ = tx.lock().unwrap().send(event);
+                async {}
+            },
+        ))
+        .unwrap();
+    assert!(socket.connected());
+    socket.emit("echo", json!({"from": "blocking"})).unwrap();
+    let event = rx.recv_timeout(STEP).unwrap();
+    assert_eq!(event.args(), &[v(json!({"from": "blocking"}))]);
+    let (n,): (u32,) = socket.emit_with_ack_as("ack", 9).unwrap();
+    assert_eq!(n, 9);
+    socket.disconnect();
+    assert!(!socket.connected());
+}

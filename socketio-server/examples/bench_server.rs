@@ -1,0 +1,82 @@
+//! The benchmark server measured by `../shared/bench/compare.sh` (load generator
+//! `../shared/bench/sioload`), equivalent to the Node peer `bench/node-peer/bench-server.mjs`.
+//!
+//! Namespace `/`:
+//! * `echo`: emits `echo` back to the sender with the same argument;
+//! * `join`: joins the room named by the argument;
+//! * `bcast`: emits `bcast` with the same argument to every socket in room `bench`.
+//!
+//! ```text
+//! cargo run --release -p socketio-server --example bench_server -- --port 3100
+//! ```
+//!
+//! Default settings otherwise (like the Node peer, which only sets CORS), no logging.
+//! Prints `listening <port>` once it accepts connections.
+
+use socketio_server::{Args, Data, SocketIo, SocketRef};
+
+fn port_from_args() -> Result<u16, String> {
+    let mut port = 3100;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => {
+                let value = args.next().ok_or("--port needs a value")?;
+                port = value.parse().map_err(|e| format!("--port {value}: {e}"))?;
+            }
+            // Also accept the port alone, like the Node peer.
+            other => {
+                port = other
+                    .parse()
+                    .map_err(|_| format!("unknown argument {other}"))?
+            }
+        }
+    }
+    Ok(port)
+}
+
+#[tokio::main]
+async fn main() {
+    let port = match port_from_args() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("bench_server: {e}");
+            std::process::exit(2);
+        }
+    };
+    let io = SocketIo::builder().cors(engine_io::Cors::any()).build();
+    let broadcaster = io.clone();
+    io.ns("/", move |socket: SocketRef| {
+        let io = broadcaster.clone();
+        async move {
+            socket.on("echo", |socket: SocketRef, Args(args): Args| async move {
+                let _ = socket.emit_values("echo", args);
+            });
+            socket.on(
+                "join",
+                |socket: SocketRef, Data(room): Data<String>| async move {
+                    socket.join(room);
+                },
+            );
+            socket.on("bcast", move |Args(args): Args| {
+                let io = io.clone();
+                async move {
+                    let _ = io.to("bench").emit_values("bcast", args);
+                }
+            });
+        }
+    });
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("bench_server: cannot bind port {port}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    println!("listening {port}");
+    if let Err(e) = io.serve(listener).await {
+        eprintln!("bench_server: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,357 @@
+//! The Socket.IO conformance server: the setup of the official Socket.IO v5 test suite, used by
+//! `protocol-tests` (raw-frame tests and npm client interop), mirroring
+//! `protocol-tests/js/socketio-reference.js` (the npm `socket.io` server with the same setup)
+//! flag for flag and handler for handler.
+//!
+//! ```text
+//! cargo run -p socketio-server --example conformance_server -- [--port 3000] [--interop]
+//!     [--recovery] [--msgpack] [--eio3]
+//! ```
+//!
+//! * pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1000 ms, maxHttpBufferSize 1e6,
+//!   CORS `*`, connection state recovery off.
+//! * `/`: on connection emits `auth` with the handshake auth; `message` is answered by emitting
+//!   `message-back` with the same arguments; `message-with-ack` is acknowledged with the same
+//!   arguments. `/custom` emits `auth` on connection.
+//! * `--interop`: the handlers the interop tests call (`join`, `leave`, `socket-broadcast`,
+//!   `server-broadcast`, `ask-client`, `whoami`, `server-disconnect`), `/restricted` behind a
+//!   middleware refusing with data unless `auth.token == "secret"`, dynamic namespaces
+//!   `/dyn-<a-z0-9>`.
+//! * `--recovery`: connection state recovery (maxDisconnectionDuration 30 s, skipMiddlewares).
+//! * `--msgpack`: the msgpack parser. `--eio3`: accept Socket.IO 2.x (Engine.IO v3) clients.
+//!
+//! `--port 0` picks a free port. Prints `listening <port>` once it accepts connections.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use socketio_server::{
+    AckSender, Args, ConnectError, Data, ParentNamespace, Parser, RecoveryConfig, SocketIo,
+    SocketRef, Value,
+};
+
+#[derive(Debug, Default)]
+struct Options {
+    port: u16,
+    interop: bool,
+    recovery: bool,
+    msgpack: bool,
+    eio3: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut opts = Options {
+        port: 3000,
+        ..Options::default()
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => {
+                let value = args.next().ok_or("--port needs a value")?;
+                opts.port = value.parse().map_err(|e| format!("--port {value}: {e}"))?;
+            }
+            "--interop" => opts.interop = true,
+            "--recovery" => opts.recovery = true,
+            "--msgpack" => opts.msgpack = true,
+            "--eio3" => opts.eio3 = true,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(opts)
+}
+
+/// The conformance handlers of `/`.
+fn conformance_main(socket: &SocketRef) {
+    let _ = socket.emit_values("auth", vec![socket.handshake().auth.clone()]);
+    socket.on(
+        "message",
+        |socket: SocketRef, Args(args): Args| async move {
+            let _ = socket.emit_values("message-back", args);
+        },
+    );
+    socket.on(
+        "message-with-ack",
+        |Args(args): Args, ack: AckSender| async move {
+            let _ = ack.send_values(args);
+        },
+    );
+}
+
+/// Room names from a string or an array of strings (like `socket.join` in Node).
+fn room_names(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The socket's rooms, without its own id, sorted.
+fn rooms_of(socket: &SocketRef) -> Vec<String> {
+    let mut rooms: Vec<String> = socket
+        .rooms()
+        .iter()
+        .filter(|r| ***r != **socket.id())
+        .map(|r| r.to_string())
+        .collect();
+    rooms.sort();
+    rooms
+}
+
+#[derive(Serialize)]
+struct WhoAmI {
+    id: String,
+    nsp: String,
+    rooms: Vec<String>,
+    recovered: bool,
+    auth: Value,
+    query: Query,
+}
+
+#[derive(Serialize)]
+struct Query {
+    foo: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AskResult {
+    err: Option<String>,
+    resp: Vec<Value>,
+}
+
+/// What the interop handlers need besides the socket.
+struct Ctx {
+    io: SocketIo,
+    /// The parent of the dynamic namespaces (set once they are declared).
+    parent: OnceLock<ParentNamespace>,
+}
+
+/// The extra handlers the interop tests call (same names and answers as the Node fixture).
+fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
+    socket.on(
+        "join",
+        |socket: SocketRef, Data(rooms): Data<Value>, ack: AckSender| async move {
+            socket.join(room_names(Some(&rooms)));
+            let _ = ack.send(&rooms_of(&socket));
+        },
+    );
+    socket.on(
+        "leave",
+        |socket: SocketRef, Data(room): Data<String>, ack: AckSender| async move {
+            socket.leave(room);
+            let _ = ack.send(&rooms_of(&socket));
+        },
+    );
+    socket.on(
+        "socket-broadcast",
+        |socket: SocketRef, Data(req): Data<Value>, ack: AckSender| async move {
+            let event = req.get("event").and_then(Value::as_str).unwrap_or("");
+            let args = req.get("args").and_then(Value::as_array).cloned();
+            let _ = socket
+                .to(room_names(req.get("rooms")))
+                .except(room_names(req.get("except")))
+                .emit_values(event, args.unwrap_or_default());
+            let _ = ack.send("done");
+        },
+    );
+    let ctx = ctx.clone();
+    socket.on(
+        "server-broadcast",
+        move |socket: SocketRef, Data(req): Data<Value>, ack: AckSender| {
+            let ctx = ctx.clone();
+            async move {
+                let event = req.get("event").and_then(Value::as_str).unwrap_or("");
+                let args = req
+                    .get("args")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let to_parent = req.get("parent").and_then(Value::as_bool) == Some(true);
+                let op = match (ctx.parent.get(), ctx.io.of(socket.ns_name())) {
+                    (Some(p), _) if to_parent => p.broadcast(),
+                    (_, Some(ns)) => ns.broadcast(),
+                    // The namespace of a connected socket always exists.
+                    (_, None) => return,
+                };
+                let _ = op
+                    .to(room_names(req.get("rooms")))
+                    .except(room_names(req.get("except")))
+                    .emit_values(event, args);
+                let _ = ack.send("done");
+            }
+        },
+    );
+    socket.on(
+        "ask-client",
+        |socket: SocketRef,
+         Data((event, args, timeout_ms)): Data<(String, Vec<Value>, u64)>,
+         ack: AckSender| async move {
+            let answer = match socket
+                .timeout(Duration::from_millis(timeout_ms))
+                // `Value`, not `Vec<Value>`: a single binary answer would otherwise be read as
+                // a sequence of numbers. (A single array answer stays ambiguous with several
+                // answers: the library has no raw "all ack arguments" type yet.)
+                .emit_values_with_ack::<Value>(&event, args)
+            {
+                Ok(pending) => pending.await,
+                Err(e) => {
+                    let _ = ack.send(&AskResult {
+                        err: Some(e.to_string()),
+                        resp: Vec::new(),
+                    });
+                    return;
+                }
+            };
+            let result = match answer {
+                Ok(Value::Array(resp)) => AskResult { err: None, resp },
+                Ok(single) => AskResult {
+                    err: None,
+                    resp: vec![single],
+                },
+                Err(e) => AskResult {
+                    err: Some(e.to_string()),
+                    resp: Vec::new(),
+                },
+            };
+            let _ = ack.send(&result);
+        },
+    );
+    socket.on("whoami", |socket: SocketRef, ack: AckSender| async move {
+        let who = WhoAmI {
+            id: socket.id().to_string(),
+            nsp: socket.ns_name().to_owned(),
+            rooms: rooms_of(&socket),
+            recovered: socket.recovered(),
+            auth: socket.handshake().auth.clone(),
+            query: Query {
+                foo: socket.handshake().query.get("foo").cloned(),
+            },
+        };
+        let _ = ack.send(&who);
+    });
+    socket.on("server-disconnect", |socket: SocketRef| async move {
+        socket.disconnect(false);
+    });
+}
+
+fn build(opts: &Options) -> SocketIo {
+    let mut builder = SocketIo::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .connect_timeout(Duration::from_millis(1000))
+        .max_http_buffer_size(1_000_000)
+        .cors(engine_io::Cors::any())
+        .allow_eio3(opts.eio3);
+    if opts.recovery {
+        builder = builder.connection_state_recovery(RecoveryConfig {
+            max_disconnection_duration: Duration::from_secs(30),
+            skip_middlewares: true,
+        });
+    }
+    if opts.msgpack {
+        builder = builder.parser(Parser::MsgPack);
+    }
+    let io = builder.build();
+
+    let ctx = Arc::new(Ctx {
+        io: io.clone(),
+        parent: OnceLock::new(),
+    });
+    let interop_on = opts.interop;
+    let p = ctx.clone();
+    io.ns("/", move |socket: SocketRef| {
+        let p = p.clone();
+        async move {
+            conformance_main(&socket);
+            if interop_on {
+                interop(&socket, &p);
+            }
+        }
+    });
+    let p = ctx.clone();
+    io.ns("/custom", move |socket: SocketRef| {
+        let p = p.clone();
+        async move {
+            let _ = socket.emit_values("auth", vec![socket.handshake().auth.clone()]);
+            if interop_on {
+                interop(&socket, &p);
+            }
+        }
+    });
+
+    if opts.interop {
+        let restricted = io.of_or_create("/restricted");
+        restricted.use_middleware(|socket: SocketRef| async move {
+            let token = socket.handshake().auth.get("token").and_then(Value::as_str);
+            if token == Some("secret") {
+                Ok(())
+            } else {
+                Err(ConnectError::new("not authorized")
+                    .with_data(serde_json::json!({"reason": "bad token", "code": 401})))
+            }
+        });
+        let p = ctx.clone();
+        restricted.on_connection(move |socket: SocketRef| {
+            let p = p.clone();
+            async move {
+                let _ = socket.emit_values("auth", vec![socket.handshake().auth.clone()]);
+                interop(&socket, &p);
+            }
+        });
+
+        let p = ctx.clone();
+        match io.dynamic_ns(r"^/dyn-[a-z0-9]+$", move |socket: SocketRef| {
+            let p = p.clone();
+            async move {
+                let _ = socket.emit("welcome", socket.ns_name());
+                interop(&socket, &p);
+            }
+        }) {
+            Ok(dyn_parent) => {
+                let _ = ctx.parent.set(dyn_parent);
+            }
+            Err(e) => eprintln!("invalid dynamic namespace pattern: {e}"),
+        }
+    }
+    io
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("conformance_server: {e}");
+            std::process::exit(2);
+        }
+    };
+    let io = build(&opts);
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "conformance_server: cannot bind 127.0.0.1:{}: {e}",
+                opts.port
+            );
+            std::process::exit(1);
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(opts.port);
+    println!("listening {port}");
+    if let Err(e) = io.serve(listener).await {
+        eprintln!("conformance_server: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,399 @@
+//! One Engine.IO connection: decodes its packets, routes them to its sockets (one per joined
+//! namespace), enforces the connect timeout and the full-queue policy (reference `client.ts`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use engine_io::{CloseReason, Message, Socket as EioSocket, TrySendError};
+use socketio_adapter::{DeliverError, EncodedPacket};
+use socketio_parser::{
+    split_namespace_query, Decoder, Map, Packet, PacketType, ProtocolVersion, Value,
+};
+
+use crate::server::ServerInner;
+use crate::socket::Socket;
+use crate::DisconnectReason;
+
+enum Entry {
+    /// CONNECT received, middlewares running: packets that arrive meanwhile wait here, so the
+    /// connection handler always registers its event handlers before any event is dispatched.
+    Connecting(Vec<Packet>),
+    Connected(Arc<Socket>),
+}
+
+#[derive(Default)]
+struct State {
+    nsps: HashMap<String, Entry>,
+    closed: bool,
+}
+
+pub(crate) struct Client {
+    pub(crate) conn: Arc<EioSocket>,
+    pub(crate) server: Arc<ServerInner>,
+    pub(crate) protocol: ProtocolVersion,
+    decoder: Mutex<Decoder>,
+    state: Mutex<State>,
+    connect_timer: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Client {
+    pub(crate) fn new(conn: Arc<EioSocket>, server: Arc<ServerInner>) -> Arc<Self> {
+        let protocol = match conn.protocol() {
+            engine_io::ProtocolVersion::V3 => ProtocolVersion::V4,
+            engine_io::ProtocolVersion::V4 => ProtocolVersion::V5,
+        };
+        let decoder = server.config.parser.decoder();
+        Arc::new(Self {
+            conn,
+            server,
+            protocol,
+            decoder: Mutex::new(decoder),
+            state: Mutex::new(State::default()),
+            connect_timer: Mutex::new(None),
+        })
+    }
+
+    /// Starts the connect timeout; Socket.IO 2.x clients are connected to `/` at once.
+    pub(crate) fn start(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let timeout = self.server.config.connect_timeout;
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if let Some(client) = weak.upgrade() {
+                if !client.has_connected_namespace() {
+                    tracing::debug!(
+                        sid = client.conn.id(),
+                        "no namespace joined in time, closing"
+                    );
+                    client.close(DisconnectReason::ForcedServerClose);
+                }
+            }
+        });
+        *self
+            .connect_timer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(timer.abort_handle());
+        if self.protocol == ProtocolVersion::V4 {
+            self.lock_state()
+                .nsps
+                .insert("/".to_owned(), Entry::Connecting(Vec::new()));
+            self.connect("/".to_owned(), Value::Object(Map::new()));
+        }
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn has_connected_namespace(&self) -> bool {
+        self.lock_state()
+            .nsps
+            .values()
+            .any(|e| matches!(e, Entry::Connected(_)))
+    }
+
+    pub(crate) fn transport(&self) -> &'static str {
+        self.conn.transport().as_str()
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.conn.is_open() && !self.lock_state().closed
+    }
+
+    /// An Engine.IO message arrived (called in order by the engine).
+    pub(crate) fn on_message(self: &Arc<Self>, msg: Message) {
+        let decoded = {
+            let mut decoder = self.decoder.lock().unwrap_or_else(PoisonError::into_inner);
+            match msg {
+                Message::Text(text) => decoder.decode_text(&text),
+                Message::Binary(data) => decoder.decode_binary(data),
+            }
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(packet),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(sid = self.conn.id(), error = %e, "invalid packet, closing the connection");
+                self.close(DisconnectReason::ParseError);
+            }
+        }
+    }
+
+    fn on_packet(self: &Arc<Self>, packet: Packet) {
+        let is_connect = packet.kind == PacketType::Connect;
+        let is_connect_like = is_connect || packet.kind == PacketType::ConnectError;
+        let nsp: &str = match self.protocol {
+            ProtocolVersion::V4 => split_namespace_query(&packet.nsp).0,
+            ProtocolVersion::V5 => &packet.nsp,
+        };
+        let mut st = self.lock_state();
+        if st.closed {
+            return;
+        }
+        let max_pending = self.server.config.max_pending_packets;
+        match st.nsps.get_mut(nsp) {
+            None if is_connect => {
+                let nsp = nsp.to_owned();
+                st.nsps.insert(nsp.clone(), Entry::Connecting(Vec::new()));
+                drop(st);
+                let auth = match self.protocol {
+                    // Protocol v4: the query string of the namespace plays the role of auth.
+                    ProtocolVersion::V4 => query_to_auth(split_namespace_query(&packet.nsp).1),
+                    ProtocolVersion::V5 => match packet.data {
+                        Some(v @ Value::Object(_)) => v,
+                        _ => Value::Object(Map::new()),
+                    },
+                };
+                self.connect(nsp, auth);
+            }
+            Some(Entry::Connected(socket)) if !is_connect_like => {
+                let socket = socket.clone();
+                drop(st);
+                crate::SocketRef(socket).on_packet(packet);
+            }
+            Some(Entry::Connecting(pending)) if !is_connect_like && pending.len() < max_pending => {
+                pending.push(packet);
+            }
+            _ => {
+                drop(st);
+                tracing::debug!(sid = self.conn.id(), nsp = %packet.nsp, kind = %packet.kind, "invalid state, closing the connection");
+                self.close(DisconnectReason::ForcedServerClose);
+            }
+        }
+    }
+
+    /// Joins a namespace: resolves it (dynamic namespaces), then runs the namespace's connect
+    /// sequence (session restore, middlewares, CONNECT reply, connection handler).
+    fn connect(self: &Arc<Self>, nsp: String, auth: Value) {
+        let client = self.clone();
+        crate::runner::run(async move {
+            match client.server.resolve_namespace(&nsp, &auth).await {
+                Some(ns) => ns.connect(client, auth).await,
+                None => {
+                    client.connect_failed(&nsp);
+                    // The reference sends an object whatever the protocol revision.
+                    let packet = Packet::connect_error(nsp, "Invalid namespace", None);
+                    client.send_packet(&packet);
+                }
+            }
+        });
+    }
+
+    /// The connect sequence failed (middleware refusal, invalid namespace).
+    pub(crate) fn connect_failed(&self, nsp: &str) {
+        let mut st = self.lock_state();
+        if matches!(st.nsps.get(nsp), Some(Entry::Connecting(_))) {
+            st.nsps.remove(nsp);
+        }
+    }
+
+    /// The socket joined: packets that arrived meanwhile are dispatched in order, then the
+    /// namespace routes directly to the socket.
+    pub(crate) fn connected(&self, nsp: &str, socket: &Arc<Socket>) {
+        if let Some(timer) = self
+            .connect_timer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            timer.abort();
+        }
+        loop {
+            let pending = {
+                let mut st = self.lock_state();
+                match st.nsps.get_mut(nsp) {
+                    Some(Entry::Connecting(pending)) if !pending.is_empty() => {
+                        std::mem::take(pending)
+                    }
+                    Some(Entry::Connecting(_)) => {
+                        st.nsps
+                            .insert(nsp.to_owned(), Entry::Connected(socket.clone()));
+                        return;
+                    }
+                    // Closed meanwhile.
+                    _ => return,
+                }
+            };
+            for packet in pending {
+                crate::SocketRef(socket.clone()).on_packet(packet);
+            }
+        }
+    }
+
+    /// A socket left its namespace.
+    pub(crate) fn remove_socket(&self, nsp: &str) {
+        self.lock_state().nsps.remove(nsp);
+    }
+
+    /// Encodes and sends a packet outside any socket (CONNECT_ERROR).
+    pub(crate) fn send_packet(&self, packet: &Packet) {
+        let Ok(encoded) = self.server.encode_packet(packet) else {
+            return;
+        };
+        let _ = self.send(&encoded, false);
+    }
+
+    /// Queues encoded messages on the connection.
+    ///
+    /// Full-queue policy: a volatile packet is dropped; any other packet closes the connection
+    /// with [`DisconnectReason::SlowConsumer`] (the client reconnects, and with connection state
+    /// recovery gets what it missed) — never a silent drop, never unbounded memory.
+    pub(crate) fn send(&self, encoded: &EncodedPacket, volatile: bool) -> Result<(), DeliverError> {
+        let result = match encoded.messages() {
+            [] => return Ok(()),
+            [single] => self.conn.try_send(single.clone()).map_err(is_full),
+            many => self.conn.try_send_many(many.to_vec()).map_err(is_full),
+        };
+        self.apply_policy(result, volatile)
+    }
+
+    /// Like [`send`](Self::send), straight from the parser's frames (one socket: no sharing).
+    pub(crate) fn send_frames(
+        &self,
+        encoded: &socketio_parser::Encoded,
+        volatile: bool,
+    ) -> Result<(), DeliverError> {
+        let result = match encoded.frames() {
+            [] => return Ok(()),
+            [single] => match crate::server::frame_to_message(single) {
+                Some(m) => self.conn.try_send(m).map_err(is_full),
+                None => return Ok(()),
+            },
+            many => {
+                let msgs = many
+                    .iter()
+                    .filter_map(crate::server::frame_to_message)
+                    .collect();
+                self.conn.try_send_many(msgs).map_err(is_full)
+            }
+        };
+        self.apply_policy(result, volatile)
+    }
+
+    fn apply_policy(&self, result: Result<(), bool>, volatile: bool) -> Result<(), DeliverError> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(false) => Err(DeliverError::UnknownSocket),
+            Err(true) if volatile => Err(DeliverError::VolatileDropped),
+            Err(true) => {
+                tracing::warn!(
+                    sid = self.conn.id(),
+                    queued = self.conn.queued(),
+                    "outgoing queue full: disconnecting the slow client"
+                );
+                self.close_now(DisconnectReason::SlowConsumer);
+                Err(DeliverError::SlowConsumer)
+            }
+        }
+    }
+
+    /// `socket.disconnect(true)`: every socket leaves its namespace, then the connection closes.
+    pub(crate) fn disconnect_all(&self) {
+        for socket in self.connected_sockets() {
+            crate::SocketRef(socket).disconnect(false);
+        }
+        self.close(DisconnectReason::ForcedServerClose);
+    }
+
+    fn connected_sockets(&self) -> Vec<Arc<Socket>> {
+        self.lock_state()
+            .nsps
+            .values()
+            .filter_map(|e| match e {
+                Entry::Connected(s) => Some(s.clone()),
+                Entry::Connecting(_) => None,
+            })
+            .collect()
+    }
+
+    /// Closes the connection (queued packets are flushed first) and disconnects its sockets.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        // Our reason first: the engine then reports its own, which is ignored.
+        self.on_close(reason);
+        self.conn.close();
+    }
+
+    /// Closes the connection at once (queued packets dropped) and disconnects its sockets.
+    pub(crate) fn close_now(&self, reason: DisconnectReason) {
+        self.on_close(reason);
+        self.conn.close_now();
+    }
+
+    /// The connection closed: every socket leaves with `reason` (first reason wins).
+    pub(crate) fn on_close(&self, reason: DisconnectReason) {
+        let sockets: Vec<Arc<Socket>> = {
+            let mut st = self.lock_state();
+            if st.closed {
+                return;
+            }
+            st.closed = true;
+            std::mem::take(&mut st.nsps)
+                .into_values()
+                .filter_map(|e| match e {
+                    Entry::Connected(s) => Some(s),
+                    Entry::Connecting(_) => None,
+                })
+                .collect()
+        };
+        if let Some(timer) = self
+            .connect_timer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            timer.abort();
+        }
+        for socket in sockets {
+            crate::SocketRef(socket).on_close(reason);
+        }
+    }
+}
+
+fn is_full<T>(e: TrySendError<T>) -> bool {
+    matches!(e, TrySendError::Full(_))
+}
+
+/// Maps an Engine.IO close reason to the Socket.IO one.
+pub(crate) fn disconnect_reason(reason: CloseReason) -> DisconnectReason {
+    match reason {
+        CloseReason::TransportError => DisconnectReason::TransportError,
+        CloseReason::TransportClose => DisconnectReason::TransportClose,
+        CloseReason::ForcedClose => DisconnectReason::ForcedClose,
+        CloseReason::PingTimeout => DisconnectReason::PingTimeout,
+        CloseReason::ParseError => DisconnectReason::ParseError,
+    }
+}
+
+/// Protocol v4: the query string of the namespace plays the role of the auth payload.
+fn query_to_auth(query: Option<&str>) -> Value {
+    let mut map = Map::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        map.insert(percent_decode(k), Value::String(percent_decode(v)));
+    }
+    Value::Object(map)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

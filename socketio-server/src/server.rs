@@ -1,0 +1,475 @@
+//! The server: namespaces, the Engine.IO handler, server-wide operations and graceful close.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use engine_io::{CloseReason, Message, Socket as EioSocket};
+use socketio_adapter::{AdapterError, EncodedPacket};
+use socketio_parser::{Packet, Value};
+
+use crate::client::{disconnect_reason, Client};
+use crate::config::ServerConfig;
+use crate::namespace::NsInner;
+use crate::parent::{Matcher, ParentInner};
+use crate::{
+    BroadcastOperator, ConnectError, DisconnectReason, EmitError, IntoRooms, Namespace,
+    ParentNamespace, RemoteSocket, SocketIoBuilder, SocketRef,
+};
+
+type ClientMap = RwLock<HashMap<Box<str>, Arc<Client>>>;
+
+pub(crate) struct ServerInner {
+    pub(crate) config: Arc<ServerConfig>,
+    namespaces: RwLock<HashMap<String, Arc<NsInner>>>,
+    parents: RwLock<Vec<Arc<ParentInner>>>,
+    engine: OnceLock<engine_io::Server>,
+    clients: Arc<ClientMap>,
+}
+
+/// A random socket id: 15 bytes from the OS CSPRNG, URL-safe base64 (20 characters), like the
+/// reference's `base64id`.
+pub(crate) fn generate_id() -> String {
+    use rand::RngCore;
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut raw = [0u8; 15];
+    rand::rng().fill_bytes(&mut raw);
+    let mut out = String::with_capacity(20);
+    for chunk in raw.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
+        for shift in [18, 12, 6, 0] {
+            out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+        }
+    }
+    out
+}
+
+impl ServerInner {
+    pub(crate) fn encode_packet(&self, packet: &Packet) -> Result<EncodedPacket, EmitError> {
+        encode(&self.config, packet)
+    }
+
+    fn main_ns(&self) -> Arc<NsInner> {
+        self.namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get("/")
+            .cloned()
+            .unwrap_or_else(|| unreachable!("the main namespace always exists"))
+    }
+
+    /// The namespace named `name`, creating a dynamic child if a parent matches.
+    pub(crate) async fn resolve_namespace(&self, name: &str, auth: &Value) -> Option<Arc<NsInner>> {
+        if let Some(ns) = self
+            .namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+        {
+            return Some(ns.clone());
+        }
+        let parents = self
+            .parents
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for parent in parents {
+            if parent.matches(name, auth).await {
+                let mut namespaces = self
+                    .namespaces
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if let Some(ns) = namespaces.get(name) {
+                    return Some(ns.clone());
+                }
+                let child = parent.create_child(name);
+                namespaces.insert(name.to_owned(), child.clone());
+                return Some(child);
+            }
+        }
+        None
+    }
+
+    pub(crate) fn remove_namespace(&self, name: &str) {
+        self.namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
+    }
+}
+
+pub(crate) fn encode(config: &ServerConfig, packet: &Packet) -> Result<EncodedPacket, EmitError> {
+    let encoded = config.parser.encode(packet)?;
+    let messages = encoded
+        .frames()
+        .iter()
+        .filter_map(|frame| match frame {
+            socketio_parser::Frame::Text(b) => {
+                engine_io::Str::from_utf8(b.clone()).ok().map(Message::Text)
+            }
+            socketio_parser::Frame::Binary(b) => Some(Message::Binary(b.clone())),
+        })
+        .collect();
+    Ok(EncodedPacket::new(messages))
+}
+
+/// The Engine.IO callbacks: each connection gets a [`Client`].
+struct EngineHandler {
+    server: Weak<ServerInner>,
+    clients: Arc<ClientMap>,
+}
+
+impl EngineHandler {
+    fn client(&self, socket: &EioSocket) -> Option<Arc<Client>> {
+        self.clients
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(socket.id())
+            .cloned()
+    }
+}
+
+impl engine_io::Handler for EngineHandler {
+    fn on_connect(&self, socket: Arc<EioSocket>) {
+        let Some(server) = self.server.upgrade() else {
+            socket.close();
+            return;
+        };
+        let client = Client::new(socket.clone(), server);
+        self.clients
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(socket.id().into(), client.clone());
+        client.start();
+    }
+
+    fn on_message(&self, socket: &Arc<EioSocket>, msg: Message) {
+        if let Some(client) = self.client(socket) {
+            client.on_message(msg);
+        }
+    }
+
+    fn on_close(&self, socket: &Arc<EioSocket>, reason: CloseReason) {
+        let client = self
+            .clients
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(socket.id());
+        if let Some(client) = client {
+            client.on_close(disconnect_reason(reason));
+        }
+    }
+}
+
+/// A Socket.IO server (reference `Server`): a cheap, clonable handle.
+///
+/// Mount it with [`service`](Self::service) (hyper), [`layer`](Self::layer) (tower / axum) or
+/// [`listen`](Self::listen); see the crate documentation for a complete example.
+#[derive(Clone)]
+pub struct SocketIo(pub(crate) Arc<ServerInner>);
+
+impl fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketIo").finish_non_exhaustive()
+    }
+}
+
+impl Default for SocketIo {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+impl SocketIo {
+    /// A builder with the reference defaults.
+    pub fn builder() -> SocketIoBuilder {
+        SocketIoBuilder::default()
+    }
+
+    /// A server with the default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn from_config(config: ServerConfig) -> Self {
+        let config = Arc::new(config);
+        let clients: Arc<ClientMap> = Arc::default();
+        let inner = Arc::new_cyclic(|weak: &Weak<ServerInner>| {
+            let engine = engine_io::Server::new(
+                config.engine.clone(),
+                EngineHandler {
+                    server: weak.clone(),
+                    clients: clients.clone(),
+                },
+            );
+            let engine_cell = OnceLock::new();
+            let _ = engine_cell.set(engine);
+            ServerInner {
+                config: config.clone(),
+                namespaces: RwLock::new(HashMap::new()),
+                parents: RwLock::new(Vec::new()),
+                engine: engine_cell,
+                clients,
+            }
+        });
+        let main = NsInner::new("/", config, None);
+        inner
+            .namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert("/".to_owned(), main);
+        SocketIo(inner)
+    }
+
+    /// The underlying Engine.IO server.
+    pub fn engine(&self) -> &engine_io::Server {
+        self.0
+            .engine
+            .get()
+            .unwrap_or_else(|| unreachable!("set at construction"))
+    }
+
+    /// Creates (or gets) the namespace `name` and sets its connection handler.
+    pub fn ns<F, Fut>(&self, name: &str, handler: F) -> Namespace
+    where
+        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let ns = self.of_or_create(name);
+        ns.on_connection(handler);
+        ns
+    }
+
+    /// Creates (or gets) the namespace `name` without a connection handler.
+    pub fn of_or_create(&self, name: &str) -> Namespace {
+        let name = normalize(name);
+        let mut namespaces = self
+            .0
+            .namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let ns = namespaces
+            .entry(name.clone())
+            .or_insert_with(|| NsInner::new(&name, self.0.config.clone(), None))
+            .clone();
+        Namespace(ns)
+    }
+
+    /// The namespace `name`, if it exists (static, or a dynamic child already created).
+    pub fn of(&self, name: &str) -> Option<Namespace> {
+        self.0
+            .namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(normalize(name).as_str())
+            .cloned()
+            .map(Namespace)
+    }
+
+    /// The main namespace `/`.
+    pub fn sockets(&self) -> Namespace {
+        Namespace(self.0.main_ns())
+    }
+
+    /// Dynamic namespaces: every namespace whose name matches the regular expression
+    /// `pattern` is created on its first connection, with `handler` as its connection handler.
+    pub fn dynamic_ns<F, Fut>(
+        &self,
+        pattern: &str,
+        handler: F,
+    ) -> Result<ParentNamespace, regex::Error>
+    where
+        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let re = regex::Regex::new(pattern)?;
+        Ok(self.add_parent(Matcher::Regex(re), handler))
+    }
+
+    /// Dynamic namespaces decided by an async predicate of the name and the auth payload.
+    ///
+    /// ```
+    /// use socketio_server::{SocketIo, SocketRef};
+    ///
+    /// let io = SocketIo::new();
+    /// io.dynamic_ns_with(
+    ///     |name, _auth| async move { name.starts_with("/tenant-") },
+    ///     |socket: SocketRef| async move { let _ = socket.emit("ready", &()); },
+    /// );
+    /// ```
+    pub fn dynamic_ns_with<P, PFut, F, Fut>(&self, predicate: P, handler: F) -> ParentNamespace
+    where
+        P: Fn(String, Value) -> PFut + Send + Sync + 'static,
+        PFut: Future<Output = bool> + Send + 'static,
+        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let predicate: crate::parent::Predicate = Arc::new(move |n, a| Box::pin(predicate(n, a)));
+        self.add_parent(Matcher::Predicate(predicate), handler)
+    }
+
+    fn add_parent<F, Fut>(&self, matcher: Matcher, handler: F) -> ParentNamespace
+    where
+        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let parent = ParentInner::new(
+            matcher,
+            Arc::new(move |s| crate::runner::run(handler(s))),
+            Arc::downgrade(&self.0),
+            self.0.config.clone(),
+        );
+        self.0
+            .parents
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(parent.clone());
+        ParentNamespace(parent)
+    }
+
+    /// Adds a connection middleware to the main namespace `/` (reference `io.use`; other
+    /// namespaces have their own, see [`Namespace::use_middleware`]).
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.sockets().use_middleware(middleware);
+        self
+    }
+
+    /// A broadcast to every socket of the main namespace.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.main_ns())
+    }
+
+    /// A broadcast to rooms of the main namespace.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Alias of [`to`](Self::to).
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// A broadcast to the main namespace except rooms.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// A volatile broadcast.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.broadcast().volatile()
+    }
+
+    /// A broadcast to this node only.
+    pub fn local(&self) -> BroadcastOperator {
+        self.broadcast().local()
+    }
+
+    /// A broadcast with the compression hint.
+    pub fn compress(&self, compress: bool) -> BroadcastOperator {
+        self.broadcast().compress(compress)
+    }
+
+    /// A broadcast with an acknowledgement timeout.
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.broadcast().timeout(timeout)
+    }
+
+    /// Emits to every socket of the main namespace.
+    pub fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        self.broadcast().emit(event, data)
+    }
+
+    /// Emits with any number of arguments to every socket of the main namespace.
+    pub fn emit_values(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        self.broadcast().emit_values(event, args)
+    }
+
+    /// The sockets of the main namespace, on every node.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.broadcast().fetch_sockets().await
+    }
+
+    /// Makes every socket of the main namespace join rooms, on every node.
+    pub async fn sockets_join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.broadcast().sockets_join(rooms).await
+    }
+
+    /// Makes every socket of the main namespace leave rooms, on every node.
+    pub async fn sockets_leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.broadcast().sockets_leave(rooms).await
+    }
+
+    /// Disconnects every socket of the main namespace, on every node.
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        self.broadcast().disconnect_sockets(close).await
+    }
+
+    /// Sends an event to the main namespace of the other nodes.
+    pub async fn server_side_emit(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        self.sockets().server_side_emit(event, args).await
+    }
+
+    /// Sends an event to the other nodes and waits for one reply per node.
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, EmitError> {
+        self.sockets()
+            .server_side_emit_with_ack(event, args, timeout)
+            .await
+    }
+
+    /// Closes the server gracefully: every socket of every namespace leaves with
+    /// "server shutting down", the adapters are closed, then every connection is closed.
+    pub async fn close(&self) {
+        let namespaces: Vec<Arc<NsInner>> = self
+            .0
+            .namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for ns in &namespaces {
+            for socket in ns.local_sockets() {
+                socket.on_close(DisconnectReason::ServerShuttingDown);
+            }
+            if let Err(e) = ns.adapter().close().await {
+                tracing::warn!(error = %e, nsp = %ns.name, "adapter close failed");
+            }
+        }
+        let clients: Vec<Arc<Client>> = self
+            .0
+            .clients
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for client in clients {
+            client.on_close(DisconnectReason::ServerShuttingDown);
+        }
+        self.engine().close_all(Duration::from_secs(5)).await;
+    }
+}
+
+/// Namespace names always start with `/` (the reference adds it).
+fn normalize(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_owned()
+    } else {
+        format!("/{name}")
+    }
+}

@@ -1,0 +1,622 @@
+//! Raw Socket.IO v5 frames over real WebSocket / HTTP connections against our server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use socketio_server::{
+    AckSender, Args, ConnectError, Data, DisconnectReason, RecoveryConfig, SocketIo, SocketRef,
+    Value,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::WebSocketStream;
+
+const STEP: Duration = Duration::from_secs(5);
+
+async fn start(io: &SocketIo) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let io = io.clone();
+    tokio::spawn(async move { io.serve(listener).await });
+    port
+}
+
+struct Client {
+    ws: WebSocketStream<TcpStream>,
+}
+
+impl Client {
+    async fn open(port: u16, eio: u8) -> (Self, String) {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO={eio}&transport=websocket");
+        let (ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+        let mut c = Client { ws };
+        let open = c.recv().await.expect("open packet");
+        assert!(open.starts_with("0{"), "{open}");
+        (c, open)
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.ws.send(WsMessage::text(text)).await.unwrap();
+    }
+
+    async fn send_binary(&mut self, data: &[u8]) {
+        self.ws
+            .send(WsMessage::binary(data.to_vec()))
+            .await
+            .unwrap();
+    }
+
+    /// The next Engine.IO text message (answering pings); `None` when the connection closed.
+    async fn recv(&mut self) -> Option<String> {
+        loop {
+            let msg = tokio::time::timeout(STEP, self.ws.next())
+                .await
+                .expect("timed out waiting for a frame");
+            match msg {
+                Some(Ok(WsMessage::Text(t))) => {
+                    let t = t.to_string();
+                    if t == "2" {
+                        self.send("3").await;
+                        continue;
+                    }
+                    return Some(t);
+                }
+                Some(Ok(WsMessage::Binary(b))) => return Some(format!("<bin {}>", hex(&b))),
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The next Socket.IO packet (Engine.IO message packets only, prefix `4` removed).
+    async fn packet(&mut self) -> Option<String> {
+        loop {
+            let m = self.recv().await?;
+            if let Some(p) = m.strip_prefix('4') {
+                return Some(p.to_owned());
+            }
+            if m.starts_with("<bin") {
+                return Some(m);
+            }
+            if m == "1" {
+                return None;
+            }
+        }
+    }
+
+    async fn expect_closed(&mut self) {
+        let deadline = tokio::time::Instant::now() + STEP;
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "connection not closed"
+            );
+            match self.recv().await {
+                None => return,
+                Some(m) if m == "1" => return,
+                Some(_) => {}
+            }
+        }
+    }
+
+    async fn connect(&mut self, nsp_and_payload: &str) -> Value {
+        self.send(&format!("40{nsp_and_payload}")).await;
+        let p = self.packet().await.expect("connect reply");
+        assert!(p.starts_with('0'), "{p}");
+        let json = &p[p.find('{').expect("payload")..];
+        serde_json::from_str::<serde_json::Value>(json)
+            .unwrap()
+            .into()
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn conformance_server() -> SocketIo {
+    let io = SocketIo::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .connect_timeout(Duration::from_millis(1000))
+        .build();
+    io.ns("/", |socket: SocketRef| async move {
+        let _ = socket.emit("auth", &socket.handshake().auth);
+        socket.on("message", |s: SocketRef, Args(args): Args| async move {
+            let _ = s.emit_values("message-back", args);
+        });
+        socket.on(
+            "message-with-ack",
+            |Args(args): Args, ack: AckSender| async move {
+                let _ = ack.send_values(args);
+            },
+        );
+    });
+    io.ns("/custom", |socket: SocketRef| async move {
+        let _ = socket.emit("auth", &socket.handshake().auth);
+    });
+    io
+}
+
+#[tokio::test]
+async fn connect_emit_echo_and_ack() {
+    let io = conformance_server();
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    let reply = c.connect(r#"{"token":"abc"}"#).await;
+    let sid = reply.get("sid").and_then(Value::as_str).unwrap().to_owned();
+    assert_eq!(sid.len(), 20);
+    assert_eq!(c.packet().await.unwrap(), r#"2["auth",{"token":"abc"}]"#);
+    c.send(r#"42["message",1,"two",{"three":3}]"#).await;
+    assert_eq!(
+        c.packet().await.unwrap(),
+        r#"2["message-back",1,"two",{"three":3}]"#
+    );
+    c.send(r#"4213["message-with-ack",1,"two"]"#).await;
+    assert_eq!(c.packet().await.unwrap(), r#"313[1,"two"]"#);
+    // Binary in, binary out.
+    c.send(r#"451-["message",{"_placeholder":true,"num":0}]"#)
+        .await;
+    c.send_binary(&[1, 2, 3]).await;
+    assert_eq!(
+        c.packet().await.unwrap(),
+        r#"51-["message-back",{"_placeholder":true,"num":0}]"#
+    );
+    assert_eq!(c.packet().await.unwrap(), "<bin 010203>");
+    // Multiplexing: a second namespace over the same connection.
+    let custom = c.connect("/custom,").await;
+    assert!(custom.get("sid").is_some());
+    assert_eq!(c.packet().await.unwrap(), r#"2/custom,["auth",{}]"#);
+    assert_eq!(io.sockets().len(), 1);
+    assert_eq!(io.of("/custom").unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_namespace_and_bad_input_close() {
+    let io = conformance_server();
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    c.send("40/nope,").await;
+    assert_eq!(
+        c.packet().await.unwrap(),
+        r#"4/nope,{"message":"Invalid namespace"}"#
+    );
+    // Still usable after a refused namespace.
+    c.connect("").await;
+
+    // A parser violation closes the connection.
+    let (mut bad, _) = Client::open(port, 4).await;
+    bad.connect("").await;
+    bad.send(r#"42["message""#).await;
+    bad.expect_closed().await;
+
+    // A packet for a namespace that was not joined closes the connection.
+    let (mut bad, _) = Client::open(port, 4).await;
+    bad.connect("").await;
+    bad.send(r#"42/custom,["message"]"#).await;
+    bad.expect_closed().await;
+
+    // A second CONNECT for a joined namespace closes the connection.
+    let (mut bad, _) = Client::open(port, 4).await;
+    bad.connect("").await;
+    bad.send("40").await;
+    bad.expect_closed().await;
+
+    // A reserved event name closes the connection.
+    let (mut bad, _) = Client::open(port, 4).await;
+    bad.connect("").await;
+    bad.send(r#"42["disconnect"]"#).await;
+    bad.expect_closed().await;
+}
+
+#[tokio::test]
+async fn connect_timeout_closes_idle_connections() {
+    let io = conformance_server();
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    let started = tokio::time::Instant::now();
+    c.expect_closed().await;
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn middleware_refusal_is_a_connect_error_with_data() {
+    let io = SocketIo::new();
+    io.use_middleware(|socket: SocketRef| async move {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if socket.handshake().auth.get("token").is_some() {
+            socket.extensions().insert(42u32);
+            Ok(())
+        } else {
+            Err(ConnectError::new("not authorized").with_data(serde_json::json!({"code": 401})))
+        }
+    });
+    io.ns("/", |socket: SocketRef| async move {
+        let n = socket.extensions().get::<u32>().unwrap_or(0);
+        let _ = socket.emit("ext", &n);
+    });
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    c.send("40").await;
+    assert_eq!(
+        c.packet().await.unwrap(),
+        r#"4{"message":"not authorized","data":{"code":401}}"#
+    );
+    c.connect(r#"{"token":1}"#).await;
+    assert_eq!(c.packet().await.unwrap(), r#"2["ext",42]"#);
+}
+
+#[tokio::test]
+async fn rooms_broadcast_except_and_disconnect_reasons() {
+    let io = SocketIo::new();
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let r2 = reasons.clone();
+    io.ns("/", move |socket: SocketRef| {
+        let reasons = r2.clone();
+        async move {
+            socket.on(
+                "join",
+                |s: SocketRef, Data(room): Data<String>| async move {
+                    s.join(room);
+                    let _ = s.emit("joined", &());
+                },
+            );
+            socket.on(
+                "shout",
+                |s: SocketRef, Data(room): Data<String>| async move {
+                    let _ = s.to(room).emit("shout", s.id());
+                },
+            );
+            socket.on(
+                "all-but",
+                |s: SocketRef, Data(room): Data<String>| async move {
+                    let _ = s.ns_broadcast_except(room);
+                },
+            );
+            socket.on_disconnect(move |_s: SocketRef, reason| {
+                let reasons = reasons.clone();
+                async move { reasons.lock().unwrap().push(reason) }
+            });
+        }
+    });
+    let port = start(&io).await;
+    let mut clients = Vec::new();
+    let mut sids = Vec::new();
+    for _ in 0..3 {
+        let (mut c, _) = Client::open(port, 4).await;
+        let r = c.connect("").await;
+        sids.push(r.get("sid").and_then(Value::as_str).unwrap().to_owned());
+        clients.push(c);
+    }
+    // 0 and 1 join "a"; 2 joins "b".
+    for (i, room) in [(0, "a"), (1, "a"), (2, "b")] {
+        clients[i].send(&format!(r#"42["join","{room}"]"#)).await;
+        assert_eq!(clients[i].packet().await.unwrap(), r#"2["joined",null]"#);
+    }
+    // 0 shouts to "a": only 1 gets it (the sender is excluded).
+    clients[0].send(r#"42["shout","a"]"#).await;
+    assert_eq!(
+        clients[1].packet().await.unwrap(),
+        format!(r#"2["shout","{}"]"#, sids[0])
+    );
+    // Server-side broadcast to every socket except room "a": only 2.
+    io.except("a").emit("news", &"x").unwrap();
+    assert_eq!(clients[2].packet().await.unwrap(), r#"2["news","x"]"#);
+    // to(a, b) except b: 0 and 1.
+    io.to(["a", "b"]).except("b").emit("ab", &1).unwrap();
+    assert_eq!(clients[0].packet().await.unwrap(), r#"2["ab",1]"#);
+    assert_eq!(clients[1].packet().await.unwrap(), r#"2["ab",1]"#);
+    // Nothing else was queued for 2: the next thing it sees is this.
+    io.to(sids[2].as_str()).emit("direct", &2).unwrap();
+    assert_eq!(clients[2].packet().await.unwrap(), r#"2["direct",2]"#);
+
+    // fetch_sockets / sockets_join through the adapter.
+    let in_a = io.to("a").fetch_sockets().await.unwrap();
+    assert_eq!(in_a.len(), 2);
+    io.to("b").sockets_join("c").await.unwrap();
+    io.to("c").emit("in-c", &()).unwrap();
+    assert_eq!(clients[2].packet().await.unwrap(), r#"2["in-c",null]"#);
+
+    // Client namespace disconnect, then server-side disconnect.
+    clients[0].send("41").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    io.to(sids[1].as_str())
+        .disconnect_sockets(false)
+        .await
+        .unwrap();
+    assert_eq!(clients[1].packet().await.unwrap(), "1");
+    // A clean WebSocket close from the client.
+    let mut last = clients.pop().unwrap();
+    last.ws.close(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reasons = reasons.lock().unwrap().clone();
+    assert_eq!(
+        reasons,
+        vec![
+            DisconnectReason::ClientNamespaceDisconnect,
+            DisconnectReason::ServerNamespaceDisconnect,
+            DisconnectReason::TransportClose
+        ]
+    );
+    assert_eq!(io.sockets().len(), 0);
+}
+
+trait NsBroadcastExcept {
+    fn ns_broadcast_except(&self, room: String) -> Result<(), socketio_server::EmitError>;
+}
+
+impl NsBroadcastExcept for SocketRef {
+    fn ns_broadcast_except(&self, room: String) -> Result<(), socketio_server::EmitError> {
+        self.except(room).emit("all-but", &())
+    }
+}
+
+#[tokio::test]
+async fn events_are_dispatched_in_order_and_panics_are_contained() {
+    let io = SocketIo::new();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l2 = log.clone();
+    io.ns("/", move |socket: SocketRef| {
+        let log = l2.clone();
+        async move {
+            let log2 = log.clone();
+            socket.on("n", move |Data(n): Data<u32>| {
+                let log = log2.clone();
+                async move {
+                    log.lock().unwrap().push(n);
+                    if n % 7 == 0 {
+                        // Slow handlers must not let later events overtake their start.
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            });
+            socket.on(
+                "boom",
+                |_s: SocketRef| async move { panic!("handler panic") },
+            );
+            socket.on("ping", |ack: AckSender| async move {
+                let _ = ack.send(&"pong");
+            });
+        }
+    });
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    c.connect("").await;
+    for n in 0..200 {
+        c.send(&format!(r#"42["n",{n}]"#)).await;
+    }
+    c.send(r#"42["boom"]"#).await;
+    c.send(r#"421["ping"]"#).await;
+    assert_eq!(c.packet().await.unwrap(), r#"31["pong"]"#);
+    assert_eq!(*log.lock().unwrap(), (0..200).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn acks_both_ways_and_broadcast_with_ack() {
+    let io = SocketIo::builder()
+        .ack_timeout(Duration::from_millis(500))
+        .build();
+    io.ns("/", |_socket: SocketRef| async move {});
+    let port = start(&io).await;
+    let (mut a, _) = Client::open(port, 4).await;
+    let (mut b, _) = Client::open(port, 4).await;
+    let sid_a = a
+        .connect("")
+        .await
+        .get("sid")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned();
+    b.connect("").await;
+
+    // Server asks one socket, the client answers.
+    let socket = io.sockets().get_socket(&sid_a).unwrap();
+    let ack = socket.emit_with_ack::<_, String>("question", &1).unwrap();
+    let answer = tokio::spawn(async move { ack.timeout(Duration::from_secs(2)).await });
+    let p = a.packet().await.unwrap();
+    assert!(
+        p.starts_with('2') && p.ends_with(r#"["question",1]"#),
+        "{p}"
+    );
+    let id: String = p[1..].chars().take_while(char::is_ascii_digit).collect();
+    a.send(&format!(r#"43{id}["yes"]"#)).await;
+    assert_eq!(answer.await.unwrap().unwrap(), "yes");
+
+    // Broadcast with ack: one answer per socket.
+    let io2 = io.clone();
+    let all = tokio::spawn(async move {
+        io2.timeout(Duration::from_secs(2))
+            .emit_with_ack::<_, u32>("count", &())
+            .await
+    });
+    for (c, n) in [(&mut a, 1), (&mut b, 2)] {
+        let p = c.packet().await.unwrap();
+        let id: String = p[1..].chars().take_while(char::is_ascii_digit).collect();
+        c.send(&format!("43{id}[{n}]")).await;
+    }
+    let mut got = all.await.unwrap().unwrap();
+    got.sort_unstable();
+    assert_eq!(got, vec![1, 2]);
+
+    // A socket that never answers: timeout.
+    let err = io
+        .timeout(Duration::from_millis(200))
+        .emit_with_ack::<_, u32>("count", &())
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "operation has timed out");
+}
+
+#[tokio::test]
+async fn eio3_clients_are_connected_to_the_main_namespace() {
+    let io = SocketIo::builder().allow_eio3(true).build();
+    io.ns("/", |socket: SocketRef| async move {
+        let _ = socket.emit("hello", socket.id());
+    });
+    io.ns("/custom", |socket: SocketRef| async move {
+        let _ = socket.emit("auth", &socket.handshake().auth);
+    });
+    let port = start(&io).await;
+    let (mut c, open) = Client::open(port, 3).await;
+    let open: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
+    let eio_sid = open["sid"].as_str().unwrap().to_owned();
+    assert_eq!(c.packet().await.unwrap(), "0");
+    assert_eq!(
+        c.packet().await.unwrap(),
+        format!(r#"2["hello","{eio_sid}"]"#)
+    );
+    c.send("40/custom?token=abc,").await;
+    assert_eq!(c.packet().await.unwrap(), "0/custom,");
+    assert_eq!(
+        c.packet().await.unwrap(),
+        r#"2/custom,["auth",{"token":"abc"}]"#
+    );
+}
+
+#[tokio::test]
+async fn dynamic_namespaces_inherit_and_parent_broadcasts() {
+    let io = SocketIo::new();
+    let parent = io
+        .dynamic_ns(r"^/dyn-\d+$", |socket: SocketRef| async move {
+            let _ = socket.emit("ns", socket.ns_name());
+        })
+        .unwrap();
+    parent.use_middleware(|socket: SocketRef| async move {
+        if socket.ns_name() == "/dyn-13" {
+            Err(ConnectError::new("unlucky"))
+        } else {
+            Ok(())
+        }
+    });
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    c.connect("/dyn-1,").await;
+    assert_eq!(c.packet().await.unwrap(), r#"2/dyn-1,["ns","/dyn-1"]"#);
+    c.connect("/dyn-2,").await;
+    assert_eq!(c.packet().await.unwrap(), r#"2/dyn-2,["ns","/dyn-2"]"#);
+    c.send("40/dyn-13,").await;
+    assert_eq!(
+        c.packet().await.unwrap(),
+        r#"4/dyn-13,{"message":"unlucky"}"#
+    );
+    c.send("40/other,").await;
+    assert_eq!(
+        c.packet().await.unwrap(),
+        r#"4/other,{"message":"Invalid namespace"}"#
+    );
+    assert_eq!(parent.children().len(), 3);
+    parent.emit("all", &1).unwrap();
+    let mut got = vec![c.packet().await.unwrap(), c.packet().await.unwrap()];
+    got.sort();
+    assert_eq!(got, vec![r#"2/dyn-1,["all",1]"#, r#"2/dyn-2,["all",1]"#]);
+}
+
+#[tokio::test]
+async fn connection_state_recovery_replays_missed_events() {
+    let io = SocketIo::builder()
+        .connection_state_recovery(RecoveryConfig::default())
+        .build();
+    let recovered = Arc::new(AtomicUsize::new(0));
+    let r2 = recovered.clone();
+    io.ns("/", move |socket: SocketRef| {
+        let recovered = r2.clone();
+        async move {
+            if socket.recovered() {
+                recovered.fetch_add(1, Ordering::SeqCst);
+            } else {
+                socket.join("room");
+                let _ = socket.set_data(&"state");
+            }
+        }
+    });
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    let reply = c.connect("").await;
+    let sid = reply.get("sid").and_then(Value::as_str).unwrap().to_owned();
+    let pid = reply.get("pid").and_then(Value::as_str).unwrap().to_owned();
+    io.to("room").emit("e", &1).unwrap();
+    let p = c.packet().await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&p[1..]).unwrap();
+    assert_eq!(v[0], "e");
+    assert_eq!(v[1], 1);
+    let offset = v[2].as_str().unwrap().to_owned();
+    // Lose the transport, miss two events.
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    io.to("room").emit("e", &2).unwrap();
+    io.emit("e", &3).unwrap();
+    let (mut c, _) = Client::open(port, 4).await;
+    let reply = c
+        .connect(&format!(r#"{{"pid":"{pid}","offset":"{offset}"}}"#))
+        .await;
+    assert_eq!(reply.get("sid").and_then(Value::as_str), Some(sid.as_str()));
+    for n in [2, 3] {
+        let p = c.packet().await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&p[1..]).unwrap();
+        assert_eq!((v[0].as_str(), v[1].as_u64()), (Some("e"), Some(n)));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(recovered.load(Ordering::SeqCst), 1);
+    let socket = io.sockets().get_socket(&sid).unwrap();
+    assert!(socket.rooms().contains("room"));
+    assert_eq!(socket.data::<String>().unwrap(), "state");
+}
+
+/// Over polling nobody drains the queue until the next GET: a full queue is deterministic.
+#[tokio::test]
+async fn full_queue_disconnects_the_slow_client_and_drops_volatile() {
+    let io = SocketIo::builder().max_buffered_packets(8).build();
+    let reason = Arc::new(Mutex::new(None));
+    let r2 = reason.clone();
+    io.ns("/", move |socket: SocketRef| {
+        let reason = r2.clone();
+        async move {
+            socket.on_disconnect(move |_s: SocketRef, r| {
+                let reason = reason.clone();
+                async move { *reason.lock().unwrap() = Some(r) }
+            });
+        }
+    });
+    let port = start(&io).await;
+    let open = http(port, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+    let sid = open.split(r#""sid":""#).nth(1).unwrap()[..20].to_owned();
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(http(port, "POST", &path, "40").await, "ok");
+    let reply = http(port, "GET", &path, "").await;
+    assert!(reply.starts_with("40{"), "{reply}");
+    let socket = io.sockets().sockets().pop().unwrap();
+    for i in 0..8 {
+        socket.emit("fill", &i).unwrap();
+    }
+    // Volatile: dropped, the client stays.
+    socket.volatile().emit("v", &()).unwrap();
+    assert!(socket.connected());
+    // Not volatile: the slow client is disconnected with a reason.
+    let _ = socket.emit("overflow", &());
+    assert!(!socket.connected());
+    assert_eq!(
+        *reason.lock().unwrap(),
+        Some(DisconnectReason::SlowConsumer)
+    );
+}
+
+async fn http(port: u16, method: &str, path: &str, body: &str) -> String {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(STEP, tcp.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()
+}
