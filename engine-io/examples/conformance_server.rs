@@ -18,6 +18,8 @@
 //! * `--no-upgrades`: `allowUpgrades: false`.
 //! * `--no-compression`: `httpCompression: false`.
 //! * `--cors-credentials`: CORS with the request origin reflected and credentials on.
+//! * `--close-on TEXT`: a text message equal to TEXT is not echoed; the server closes
+//!   that socket instead (tests of server-initiated closes).
 //!
 //! Run with `cargo run -p engine-io --example conformance_server -- --port 0`.
 
@@ -28,12 +30,21 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Echo;
+struct Echo {
+    /// `--close-on`: the text message that makes the server close the socket.
+    close_on: Option<String>,
+}
 
 impl Handler for Echo {
     fn on_connect(&self, _socket: Arc<Socket>) {}
 
     fn on_message(&self, socket: &Arc<Socket>, msg: Message) {
+        if let (Some(close_on), Message::Text(text)) = (&self.close_on, &msg) {
+            if text.as_str() == close_on {
+                socket.close();
+                return;
+            }
+        }
         // A full queue means the client stopped reading: drop the echo.
         let _ = socket.try_send(msg);
     }
@@ -49,6 +60,7 @@ fn usage(msg: &str) -> ! {
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut port: u16 = 3000;
+    let mut close_on: Option<String> = None;
     let mut builder = Config::builder()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
@@ -122,6 +134,12 @@ fn main() {
                     .credentials(true),
                 )
             }
+            "--close-on" => {
+                close_on = Some(
+                    args.next()
+                        .unwrap_or_else(|| usage("--close-on needs a text")),
+                );
+            }
             other => usage(&format!("unknown argument {other}")),
         }
     }
@@ -138,7 +156,7 @@ fn main() {
         let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
         println!("listening {bound}");
         let _ = std::io::stdout().flush();
-        let server = Server::new(config, Echo);
+        let server = Server::new(config, Echo { close_on });
         if let Err(e) = server.serve(listener).await {
             eprintln!("conformance_server: {e}");
         }

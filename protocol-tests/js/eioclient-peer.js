@@ -10,6 +10,7 @@
 //   --no-upgrades          allowUpgrades: false
 //   --cookie               cookie: true (the `io` cookie on the handshake)
 //   --path PATH            default /engine.io
+//   --tls CERT KEY         serve HTTPS/WSS with this PEM certificate chain and key
 //
 // Prints `listening <port>`. Every message is echoed back as is (text as text, binary as binary),
 // except these text commands:
@@ -22,7 +23,9 @@
 // Exits when stdin ends (the test process went away).
 "use strict";
 
+const fs = require("fs");
 const http = require("http");
+const https = require("https");
 const { Server } = require("engine.io");
 
 const args = process.argv.slice(2);
@@ -56,7 +59,11 @@ const record = (sid, req) => {
   });
 };
 
-const httpServer = http.createServer();
+const tls = args.indexOf("--tls");
+const httpServer =
+  tls >= 0
+    ? https.createServer({ cert: fs.readFileSync(args[tls + 1]), key: fs.readFileSync(args[tls + 2]) })
+    : http.createServer();
 const engine = new Server(options);
 engine.attach(httpServer, { path: value("--path") ?? "/engine.io" });
 

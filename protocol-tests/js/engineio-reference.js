@@ -15,6 +15,8 @@
 //   --no-upgrades                allowUpgrades: false
 //   --no-compression             httpCompression: false
 //   --cors-credentials           CORS reflecting the request origin, with credentials
+//   --close-on TEXT              a text message equal to TEXT is not echoed: the server closes
+//                                that socket (socket.close()), to test server-initiated closes
 // Prints `listening <port>` once ready and `close <sid> <reason>` when a socket closes.
 // Exits when stdin ends (the test process went away).
 "use strict";
@@ -29,6 +31,7 @@ const options = {
   cors: { origin: "*" },
 };
 let port = Number(process.env.PORT ?? 0);
+let closeOn;
 
 const usage = (msg) => {
   console.error(`engineio-reference: ${msg}`);
@@ -67,6 +70,7 @@ while (args.length > 0) {
     case "--no-upgrades": options.allowUpgrades = false; break;
     case "--no-compression": options.httpCompression = false; break;
     case "--cors-credentials": options.cors = { origin: true, credentials: true }; break;
+    case "--close-on": closeOn = next(arg); break;
     default: usage(`unknown argument ${arg}`);
   }
 }
@@ -76,7 +80,10 @@ const engine = new Server(options);
 engine.attach(httpServer, { path: "/engine.io" });
 
 engine.on("connection", (socket) => {
-  socket.on("message", (data) => socket.send(data));
+  socket.on("message", (data) => {
+    if (closeOn !== undefined && data === closeOn) socket.close();
+    else socket.send(data);
+  });
   socket.on("close", (reason) => console.log(`close ${socket.id} ${reason}`));
 });
 

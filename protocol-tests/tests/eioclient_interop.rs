@@ -492,3 +492,51 @@ async fn handshake_errors_are_reported() {
         .unwrap_err();
     assert!(!err.to_string().is_empty());
 }
+
+/// The same client against both conformance servers (npm `engine.io` and our `engine-io`, both
+/// with pingInterval 300 ms / pingTimeout 200 ms): every transport mode, echo, heartbeat, cookie.
+#[tokio::test]
+async fn against_the_reference_and_our_engine_io_server() {
+    use protocol_tests::engineio::{EioServer, ServerOptions, Target};
+    for target in [Target::Reference, Target::Ours] {
+        let options = ServerOptions {
+            cookie: true,
+            ..ServerOptions::default()
+        };
+        let server = EioServer::start_with(target, &options);
+        let url = format!("http://127.0.0.1:{}", server.port());
+        for transports in [
+            vec![TransportKind::Polling],
+            vec![TransportKind::WebSocket],
+            vec![TransportKind::Polling, TransportKind::WebSocket],
+        ] {
+            let what = format!("{target:?} {transports:?}");
+            let builder = Client::builder(&url).transports(transports.clone());
+            let jar = builder.jar().unwrap().clone();
+            let (client, mut events) = builder.connect().await.unwrap();
+            if transports.len() == 2 {
+                wait_upgrade(&mut events).await;
+            }
+            echo_round_trip(&client, &mut events).await;
+            // Several heartbeats.
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            assert!(client.is_connected(), "{what}: {:?}", client.close_reason());
+            echo_round_trip(&client, &mut events).await;
+            if transports[0] == TransportKind::Polling {
+                // The servers set the `io` cookie on the polling handshake (over a WebSocket
+                // handshake the npm server does not know the sid yet and sets none).
+                let cookie = jar.cookie_header(&url).unwrap().unwrap_or_default();
+                assert!(
+                    cookie.contains(&format!("io={}", client.sid())),
+                    "{what}: {cookie:?}"
+                );
+            }
+            client.close().await;
+            assert_eq!(
+                next_close(&mut events).await.as_str(),
+                "forced close",
+                "{what}"
+            );
+        }
+    }
+}

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use engine_io_client::{Client, CloseReason, Event, Events, TransportKind};
+use protocol_tests::engineio::{EioServer, Target};
 use protocol_tests::{ensure_deps, NodePeer};
 use serde_json::Value;
 use tokio::time::timeout;
@@ -88,21 +89,36 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Two npm engine.io nodes behind HAProxy.
+/// Two Engine.IO nodes behind HAProxy.
 struct Cluster {
-    _a: NodePeer,
-    _b: NodePeer,
+    _nodes: Vec<Box<dyn std::any::Any>>,
     haproxy: Haproxy,
+    /// Whether the nodes answer `cmd:info` (our `eioclient-peer.js` does; the conformance
+    /// servers only echo).
+    identify: bool,
 }
 
+/// Two npm engine.io nodes (`eioclient-peer.js`, named `a` and `b`).
 fn cluster() -> Cluster {
     let a = NodePeer::spawn("eioclient-peer.js", &["--name", "a"], &[]);
     let b = NodePeer::spawn("eioclient-peer.js", &["--name", "b"], &[]);
     let haproxy = Haproxy::start(a.port(), b.port());
     Cluster {
-        _a: a,
-        _b: b,
+        _nodes: vec![Box::new(a), Box::new(b)],
         haproxy,
+        identify: true,
+    }
+}
+
+/// Two of our `engine-io` servers (`engine-io/examples/conformance_server.rs`).
+fn cluster_of_ours() -> Cluster {
+    let a = EioServer::start(Target::Ours);
+    let b = EioServer::start(Target::Ours);
+    let haproxy = Haproxy::start(a.port(), b.port());
+    Cluster {
+        _nodes: vec![Box::new(a), Box::new(b)],
+        haproxy,
+        identify: false,
     }
 }
 
@@ -149,10 +165,11 @@ async fn exchange(
     client: &Client,
     events: &mut Events,
     trouble: &mut Trouble,
+    identify: bool,
 ) -> Result<String, ()> {
     let mut node = None;
     for i in 0..ROUND_TRIPS {
-        if i % 10 == 0 {
+        if identify && i % 10 == 0 {
             client.send("cmd:info").await.map_err(drop)?;
             let info: Value = serde_json::from_str(&next_text(events, trouble).await?).unwrap();
             let this = info["node"].as_str().unwrap().to_owned();
@@ -166,10 +183,23 @@ async fn exchange(
         client.send(text.clone()).await.map_err(drop)?;
         assert_eq!(next_text(events, trouble).await?, text);
     }
-    Ok(node.unwrap())
+    Ok(node.unwrap_or_default())
 }
 
-async fn run(url: &str, upgrade: bool, jar: bool) -> (Result<String, ()>, Trouble, TransportKind) {
+async fn run(
+    cluster: &Cluster,
+    upgrade: bool,
+    jar: bool,
+) -> (Result<String, ()>, Trouble, TransportKind) {
+    run_url(&cluster.haproxy.url(), cluster.identify, upgrade, jar).await
+}
+
+async fn run_url(
+    url: &str,
+    identify: bool,
+    upgrade: bool,
+    jar: bool,
+) -> (Result<String, ()>, Trouble, TransportKind) {
     let mut builder = Client::builder(url);
     builder = if upgrade {
         builder.transports([TransportKind::Polling, TransportKind::WebSocket])
@@ -181,7 +211,7 @@ async fn run(url: &str, upgrade: bool, jar: bool) -> (Result<String, ()>, Troubl
     }
     let (client, mut events) = builder.connect().await.expect("handshake through haproxy");
     let mut trouble = Trouble::default();
-    let result = exchange(&client, &mut events, &mut trouble).await;
+    let result = exchange(&client, &mut events, &mut trouble, identify).await;
     if result.is_ok() && upgrade {
         // Give an upgrade still in progress the time to finish or fail, then check again.
         let deadline = Instant::now() + STEP;
@@ -202,7 +232,7 @@ async fn run(url: &str, upgrade: bool, jar: bool) -> (Result<String, ()>, Troubl
 #[tokio::test]
 async fn polling_through_sticky_haproxy_with_the_jar() {
     let cluster = cluster();
-    let (result, trouble, transport) = run(&cluster.haproxy.url(), false, true).await;
+    let (result, trouble, transport) = run(&cluster, false, true).await;
     assert!(result.is_ok(), "{trouble:?}");
     assert!(!trouble.mentions("Session ID unknown"), "{trouble:?}");
     assert_eq!(transport, TransportKind::Polling);
@@ -211,7 +241,7 @@ async fn polling_through_sticky_haproxy_with_the_jar() {
 #[tokio::test]
 async fn upgrade_through_sticky_haproxy_with_the_jar() {
     let cluster = cluster();
-    let (result, trouble, transport) = run(&cluster.haproxy.url(), true, true).await;
+    let (result, trouble, transport) = run(&cluster, true, true).await;
     assert!(result.is_ok(), "{trouble:?}");
     assert!(trouble.upgrade_errors.is_empty(), "{trouble:?}");
     assert_eq!(
@@ -227,7 +257,7 @@ async fn several_clients_each_stay_on_their_node() {
     let url = cluster.haproxy.url();
     let runs = (0..4).map(|i| {
         let url = url.clone();
-        tokio::spawn(async move { run(&url, i % 2 == 0, true).await })
+        tokio::spawn(async move { run_url(&url, true, i % 2 == 0, true).await })
     });
     let mut nodes = Vec::new();
     for r in runs {
@@ -244,7 +274,7 @@ async fn several_clients_each_stay_on_their_node() {
 #[tokio::test]
 async fn polling_without_the_jar_fails_with_session_id_unknown() {
     let cluster = cluster();
-    let (result, trouble, _) = run(&cluster.haproxy.url(), false, false).await;
+    let (result, trouble, _) = run(&cluster, false, false).await;
     eprintln!("without the jar (polling): {trouble:?}");
     assert!(
         result.is_err(),
@@ -260,7 +290,7 @@ async fn polling_without_the_jar_fails_with_session_id_unknown() {
 #[tokio::test]
 async fn upgrade_without_the_jar_fails_with_session_id_unknown() {
     let cluster = cluster();
-    let (result, trouble, _) = run(&cluster.haproxy.url(), true, false).await;
+    let (result, trouble, _) = run(&cluster, true, false).await;
     eprintln!("without the jar (upgrade): {result:?} {trouble:?}");
     // Either the polling exchange broke, or the upgrade was refused by the other node: in both
     // cases the load balancer sent a request of the session to a node that does not know it.
@@ -268,5 +298,28 @@ async fn upgrade_without_the_jar_fails_with_session_id_unknown() {
         result.is_err() || !trouble.upgrade_errors.is_empty(),
         "without cookies something should have failed: {trouble:?}"
     );
+    assert!(trouble.mentions("Session ID unknown"), "{trouble:?}");
+}
+
+#[tokio::test]
+async fn our_servers_behind_haproxy_with_and_without_the_jar() {
+    let cluster = cluster_of_ours();
+    for upgrade in [false, true] {
+        let (result, trouble, transport) = run(&cluster, upgrade, true).await;
+        assert!(result.is_ok(), "upgrade {upgrade}: {trouble:?}");
+        assert!(
+            trouble.upgrade_errors.is_empty(),
+            "upgrade {upgrade}: {trouble:?}"
+        );
+        let expected = if upgrade {
+            TransportKind::WebSocket
+        } else {
+            TransportKind::Polling
+        };
+        assert_eq!(transport, expected);
+    }
+    let (result, trouble, _) = run(&cluster, false, false).await;
+    eprintln!("our servers without the jar: {trouble:?}");
+    assert!(result.is_err());
     assert!(trouble.mentions("Session ID unknown"), "{trouble:?}");
 }

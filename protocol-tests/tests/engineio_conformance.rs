@@ -167,8 +167,12 @@ conformance! {
             sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
             "sid not URL-safe: {sid:?}"
         );
-        let (other, _) = server.handshake().await;
-        assert_ne!(sid, other, "two handshakes, two sids");
+        let mut sids = std::collections::HashSet::new();
+        sids.insert(sid.clone());
+        for _ in 0..20 {
+            let (other, _) = server.handshake().await;
+            assert!(sids.insert(other), "a sid was handed out twice");
+        }
         // The session is usable.
         let session = PollingSession { port: server.port(), sid, eio: 4, extra_query: String::new() };
         assert_eq!(session.post("4hi").await.text(), "ok");
@@ -409,6 +413,26 @@ conformance! {
         assert_eq!(session.recv_messages(1, SOON).await, ["4alive"]);
     }
 
+    async fn origin_with_control_bytes_refused(target: Target) {
+        let server = EioServer::start(target);
+        // Control characters in Origin are refused by the HTTP layer (400, no body); bytes >= 0x80
+        // are accepted (obs-text).
+        for (origin, status) in [(&b"http://a\x7fb"[..], 400), (b"http://a\x01b", 400), (b"http://a\xffb", 200)] {
+            let mut conn = HttpConnection::connect(server.port()).await.unwrap();
+            let mut req = b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: ".to_vec();
+            req.extend_from_slice(origin);
+            req.extend_from_slice(b"\r\n\r\n");
+            conn.send_raw(&req).await.unwrap();
+            let res = conn.read_response("GET").await.expect("response");
+            assert_eq!(res.status, status, "Origin {origin:?}: {:?}", res.text());
+            if status == 400 {
+                assert_eq!(res.text(), "");
+            } else {
+                parse_open(&res.text());
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- heartbeat
 
     async fn heartbeat_v4_polling(target: Target) {
@@ -494,6 +518,40 @@ conformance! {
         assert_ws_closed(&mut ws, SOON, "client pong in v3").await;
     }
 
+    async fn ping_timeout_extended_once_by_other_packets(target: Target) {
+        // While a pong is awaited, the first other packet restarts the ping timeout once.
+        let options = ServerOptions::with_flags(&["--ping-interval", "300", "--ping-timeout", "1000"]);
+        let server = EioServer::start_with(target, &options);
+
+        let (mut ws, _) = ws_session(&server).await;
+        assert_eq!(ws.recv_timeout(SOON).await, Some(WsFrame::Text("2".into())));
+        let pinged = Instant::now();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        ws.send_text("4extend").await; // deadline moves to ~1600 ms after the ping
+        assert_eq!(ws.recv_text().await, "4extend");
+        tokio::time::sleep_until((pinged + Duration::from_millis(1300)).into()).await;
+        ws.send_text("3").await;
+        ws.send_text("4alive").await;
+        assert_eq!(ws_recv_skip_pings(&mut ws, SOON).await, Some(WsFrame::Text("4alive".into())));
+
+        let (mut ws, _) = ws_session(&server).await;
+        assert_eq!(ws.recv_timeout(SOON).await, Some(WsFrame::Text("2".into())));
+        let pinged = Instant::now();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        ws.send_text("4extend").await;
+        assert_eq!(ws.recv_text().await, "4extend");
+        tokio::time::sleep_until((pinged + Duration::from_millis(1200)).into()).await;
+        ws.send_text("4no second extension").await;
+        // Closed ~1600 ms after the ping despite the second message.
+        let (_, frames) = ws.wait_closed(SOON).await.expect("closed by ping timeout");
+        assert!(frames.len() <= 1, "{frames:?}");
+        let closed = pinged.elapsed();
+        assert!(
+            closed >= Duration::from_millis(1450) && closed < Duration::from_millis(2500),
+            "closed {closed:?} after the ping, expected ~1600 ms"
+        );
+    }
+
     async fn ping_timeout_polling(target: Target) {
         let server = EioServer::start(target);
         let (session, _) = PollingSession::open(&server).await;
@@ -539,6 +597,33 @@ conformance! {
         ws.send_text("1").await;
         assert_ws_closed(&mut ws, SOON, "client close packet").await;
         assert_session_gone(&server, &sid, "after client close").await;
+    }
+
+    async fn server_close(target: Target) {
+        // `--close-on bye`: the server closes the socket when it receives the message "bye".
+        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--close-on", "bye"]));
+        // Polling with a pending GET: it is answered with a close packet.
+        let (session, _) = PollingSession::open(&server).await;
+        let pending = {
+            let session = session.clone();
+            tokio::spawn(async move { session.get().await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(session.post("4bye").await.text(), "ok");
+        let res = pending.await.unwrap();
+        assert_eq!((res.status, res.text().as_str()), (200, "1"));
+        assert_session_gone(&server, &session.sid, "after a server close").await;
+        // Polling without a pending GET: the next GET gets a noop and the close packet.
+        let (session, _) = PollingSession::open(&server).await;
+        assert_eq!(session.post("4bye").await.text(), "ok");
+        let res = session.get().await;
+        assert_eq!((res.status, res.text()), (200, join_v4(&["6", "1"])));
+        assert_session_gone(&server, &session.sid, "after a server close").await;
+        // WebSocket: closed, with no Engine.IO close packet first.
+        let (mut ws, sid) = ws_session(&server).await;
+        ws.send_text("4bye").await;
+        assert_ws_closed(&mut ws, SOON, "server close").await;
+        assert_session_gone(&server, &sid, "after a server close").await;
     }
 
     // ---------------------------------------------------------------- misbehaving polling
@@ -654,6 +739,41 @@ conformance! {
         assert_eq!(ws_recv_skip_pings(&mut ws, SOON).await, Some(WsFrame::Text("4still".into())));
     }
 
+    async fn upgrade_v3(target: Target) {
+        // A v3 session expires pingInterval + pingTimeout after the last client ping; a long
+        // pingTimeout keeps a loaded machine from expiring it between the requests.
+        let options = ServerOptions {
+            allow_eio3: true,
+            extra: vec!["--ping-timeout".into(), "2000".into()],
+            ..Default::default()
+        };
+        let server = EioServer::start_with(target, &options);
+        let res = get(&server, "/engine.io/?EIO=3&transport=polling&b64=1").await;
+        let packets = decode_v3_string(&res.text()).expect("v3 payload");
+        let (sid, open) = parse_open(&packets[0]);
+        assert_eq!(open["upgrades"], serde_json::json!(["websocket"]));
+        let session = PollingSession { port: server.port(), sid, eio: 3, extra_query: "&b64=1".into() };
+        let pending = {
+            let session = session.clone();
+            tokio::spawn(async move { session.get().await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut ws = ws_open(&server, &websocket_url(3, Some(&session.sid))).await;
+        ws.send_text("2probe").await;
+        assert_eq!(ws.recv_text().await, "3probe");
+        let res = pending.await.unwrap();
+        assert_eq!((res.status, res.text()), (200, encode_v3_string(&["6"])));
+        assert_eq!(session.post(encode_v3_string(&["4during"])).await.text(), "ok");
+        ws.send_text("5").await;
+        assert_eq!(ws.recv_text().await, "4during");
+        ws.send_binary(&[4, 7, 8]).await;
+        assert_eq!(ws.recv_binary().await, [4, 7, 8]);
+        ws.send_text("2").await;
+        assert_eq!(ws.recv_text().await, "3");
+        let res = get(&server, &session.url()).await;
+        assert_error(&res, 3, "v3 GET after upgrade");
+    }
+
     async fn upgrade_without_probe_closes_new_transport(target: Target) {
         let server = EioServer::start(target);
         let (session, _) = PollingSession::open(&server).await;
@@ -668,7 +788,8 @@ conformance! {
     // ---------------------------------------------------------------- limits
 
     async fn oversize_post_gets_413(target: Target) {
-        let server = EioServer::start(target);
+        // Heartbeats are not under test here: a long pingInterval keeps a loaded machine from timing out idle sessions.
+        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--ping-interval", "5000"]));
         let (session, _) = PollingSession::open(&server).await;
         // Exactly the limit is accepted.
         let at_limit = format!("4{}", "a".repeat(MAX_PAYLOAD - 1));
@@ -724,7 +845,8 @@ conformance! {
     }
 
     async fn http_compression(target: Target) {
-        let server = EioServer::start(target);
+        // Heartbeats are not under test here: a long pingInterval keeps a loaded machine from timing out idle sessions.
+        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--ping-interval", "5000"]));
         let (session, _) = PollingSession::open(&server).await;
         let big = format!("4{}", "z".repeat(2000));
         for (encoding, decode) in [
@@ -804,7 +926,7 @@ conformance! {
     }
 
     async fn option_no_compression(target: Target) {
-        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--no-compression"]));
+        let server = EioServer::start_with(target, &ServerOptions::with_flags(&["--no-compression", "--ping-interval", "5000"]));
         let (session, _) = PollingSession::open(&server).await;
         let big = format!("4{}", "z".repeat(2000));
         assert_eq!(session.post(big.clone()).await.text(), "ok");
@@ -935,7 +1057,13 @@ conformance! {
     // ---------------------------------------------------------------- v3 payloads
 
     async fn v3_string_payloads(target: Target) {
-        let options = ServerOptions { allow_eio3: true, ..Default::default() };
+        // A v3 session expires pingInterval + pingTimeout after the last client ping; a long
+        // pingTimeout keeps a loaded machine from expiring it between the requests.
+        let options = ServerOptions {
+            allow_eio3: true,
+            extra: vec!["--ping-timeout".into(), "2000".into()],
+            ..Default::default()
+        };
         let server = EioServer::start_with(target, &options);
         let res = get(&server, "/engine.io/?EIO=3&transport=polling&b64=1").await;
         assert_eq!(res.status, 200);
@@ -948,7 +1076,7 @@ conformance! {
             body,
             encode_v3_string(&[&format!(
                 "0{{\"sid\":\"{sid}\",\"upgrades\":[\"websocket\"],\"pingInterval\":300,\
-                 \"pingTimeout\":200,\"maxPayload\":1000000}}"
+                 \"pingTimeout\":2000,\"maxPayload\":1000000}}"
             )])
         );
         let session = PollingSession { port: server.port(), sid, eio: 3, extra_query: "&b64=1".into() };
@@ -969,7 +1097,13 @@ conformance! {
     }
 
     async fn v3_binary_payloads(target: Target) {
-        let options = ServerOptions { allow_eio3: true, ..Default::default() };
+        // A v3 session expires pingInterval + pingTimeout after the last client ping; a long
+        // pingTimeout keeps a loaded machine from expiring it between the requests.
+        let options = ServerOptions {
+            allow_eio3: true,
+            extra: vec!["--ping-timeout".into(), "2000".into()],
+            ..Default::default()
+        };
         let server = EioServer::start_with(target, &options);
         // Without b64 the client supports XHR2 binary; the handshake itself has no binary,
         // so it is a string payload.

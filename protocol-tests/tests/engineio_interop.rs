@@ -1,15 +1,16 @@
-//! Interoperability: the npm `engine.io-client` 6.6 (Node, `js/engineio-client-interop.js`)
-//! against our Engine.IO server over polling only, WebSocket only, and polling-then-upgrade. The
-//! client sends text (ASCII, non-ASCII, 100 000 characters) and binary, the server echoes, and the
-//! client closes. Each case also runs against the npm `engine.io` reference, which proves the
-//! expectations describe real behaviour.
+//! Interoperability: the npm `engine.io-client` 6.6 (Node, `js/engineio-client-interop.js`) — and
+//! `engine.io-client` 3.5 (protocol v3, the one inside socket.io-client 2.x) — against our
+//! Engine.IO server over polling only, WebSocket only, and polling-then-upgrade. The client sends
+//! text (ASCII, non-ASCII, 100 000 characters) and binary, the server echoes, then the client closes
+//! (or asks the server to close, and sees that close). Each case also runs against the npm
+//! `engine.io` reference, which proves the expectations describe real behaviour.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
 use base64::Engine as _;
-use protocol_tests::engineio::{EioServer, Target};
+use protocol_tests::engineio::{EioServer, ServerOptions, Target};
 use protocol_tests::run_node;
 use serde_json::{json, Value};
 
@@ -50,16 +51,19 @@ fn batch(tag: &str) -> Vec<Value> {
     ]
 }
 
-/// Runs the Node client against `server` in `mode` and returns its result line.
-async fn run_client(server: &EioServer, mode: &str) -> Value {
+/// Pings still go every 300 ms, but a loaded machine gets 1 s (not 200 ms) to answer: a starved
+/// Node process must not turn an interop run into a "ping timeout".
+const PING_TIMEOUT_MS: &str = "1000";
+
+/// The text that makes the conformance servers close the socket (`--close-on`).
+const CLOSE_ON: &str = "bye";
+
+/// Runs the Node client against `server` in `mode` (plus script flags) and returns its result line.
+async fn run_client(server: &EioServer, mode: &str, flags: &[&str]) -> Value {
     let url = format!("http://127.0.0.1:{}", server.port());
-    let out = run_node(
-        "engineio-client-interop.js",
-        &[&url, mode],
-        &[],
-        CLIENT_TIMEOUT,
-    )
-    .await;
+    let mut args = vec![url.as_str(), mode];
+    args.extend_from_slice(flags);
+    let out = run_node("engineio-client-interop.js", &args, &[], CLIENT_TIMEOUT).await;
     assert!(
         !out.timed_out,
         "node client timed out; stderr:\n{}",
@@ -79,37 +83,104 @@ async fn run_client(server: &EioServer, mode: &str) -> Value {
     })
 }
 
-/// The checks common to every mode.
-fn assert_result(result: &Value, open: &str, upgraded: bool, last: &str, received: Vec<Value>) {
+/// What a run must report.
+struct Expect {
+    protocol: u8,
+    open: &'static str,
+    upgraded: bool,
+    last: &'static str,
+    close_reason: &'static str,
+}
+
+impl Expect {
+    fn mode(mode: &str, protocol: u8, close_reason: &'static str) -> Expect {
+        let (open, upgraded, last) = match mode {
+            "polling" => ("polling", false, "polling"),
+            "websocket" => ("websocket", false, "websocket"),
+            _ => ("polling", true, "websocket"),
+        };
+        Expect {
+            protocol,
+            open,
+            upgraded,
+            last,
+            close_reason,
+        }
+    }
+}
+
+fn assert_result(result: &Value, expect: &Expect) {
     assert_eq!(result["errors"], json!([]), "client errors: {result:#}");
-    assert_eq!(result["openTransport"], open, "{result:#}");
-    assert_eq!(result["upgraded"], upgraded, "{result:#}");
-    assert_eq!(result["finalTransport"], last, "{result:#}");
+    assert_eq!(result["protocol"], expect.protocol, "{result:#}");
+    assert_eq!(result["openTransport"], expect.open, "{result:#}");
+    assert_eq!(result["upgraded"], expect.upgraded, "{result:#}");
+    assert_eq!(result["finalTransport"], expect.last, "{result:#}");
+    let mut received = batch("first");
+    if expect.upgraded {
+        received.extend(batch("second"));
+    }
     assert_eq!(result["received"], Value::Array(received), "echoes");
-    assert_eq!(result["closeReason"], "forced close", "{result:#}");
+    assert_eq!(result["closeReason"], expect.close_reason, "{result:#}");
     assert_eq!(result["ok"], true, "{result:#}");
     let sid = result["sid"].as_str().expect("sid");
     assert!(sid.len() >= 20, "sid {sid:?}");
 }
 
+/// One client-closed run per protocol version in `mode` (v3 needs `--allow-eio3`).
+async fn client_closes(target: Target, mode: &str) {
+    let options = ServerOptions {
+        allow_eio3: true,
+        extra: vec!["--ping-timeout".into(), PING_TIMEOUT_MS.into()],
+        ..ServerOptions::default()
+    };
+    let server = EioServer::start_with(target, &options);
+    let result = run_client(&server, mode, &[]).await;
+    assert_result(&result, &Expect::mode(mode, 4, "forced close"));
+    let result = run_client(&server, mode, &["--eio3"]).await;
+    assert_result(&result, &Expect::mode(mode, 3, "forced close"));
+}
+
+/// The server closes the socket (`--close-on bye`); the client sees "transport close".
+async fn server_closes(target: Target, mode: &str) {
+    let options = ServerOptions {
+        allow_eio3: true,
+        extra: vec![
+            "--close-on".into(),
+            CLOSE_ON.into(),
+            "--ping-timeout".into(),
+            PING_TIMEOUT_MS.into(),
+        ],
+        ..ServerOptions::default()
+    };
+    let server = EioServer::start_with(target, &options);
+    let result = run_client(&server, mode, &["--server-close", CLOSE_ON]).await;
+    assert_result(&result, &Expect::mode(mode, 4, "transport close"));
+    let result = run_client(&server, mode, &["--eio3", "--server-close", CLOSE_ON]).await;
+    assert_result(&result, &Expect::mode(mode, 3, "transport close"));
+}
+
 interop! {
     async fn polling_only(target: Target) {
-        let server = EioServer::start(target);
-        let result = run_client(&server, "polling").await;
-        assert_result(&result, "polling", false, "polling", batch("first"));
+        client_closes(target, "polling").await;
     }
 
     async fn websocket_only(target: Target) {
-        let server = EioServer::start(target);
-        let result = run_client(&server, "websocket").await;
-        assert_result(&result, "websocket", false, "websocket", batch("first"));
+        client_closes(target, "websocket").await;
     }
 
     async fn polling_then_upgrade(target: Target) {
-        let server = EioServer::start(target);
-        let result = run_client(&server, "upgrade").await;
-        let mut expected = batch("first");
-        expected.extend(batch("second"));
-        assert_result(&result, "polling", true, "websocket", expected);
+        client_closes(target, "upgrade").await;
+    }
+
+    async fn server_close_polling(target: Target) {
+        server_closes(target, "polling").await;
+    }
+
+    async fn server_close_websocket(target: Target) {
+        server_closes(target, "websocket").await;
+    }
+
+    async fn server_close_after_upgrade(target: Target) {
+        server_closes(target, "upgrade").await;
     }
 }

@@ -42,12 +42,18 @@ async fn redis_restart_local_delivery_continues_and_nodes_resubscribe() {
     wait_for_nodes(&a.adapter, 3).await;
 
     redis.stop();
-    wait_until("A notices that Redis is gone", WAIT, || !a.factory.link().is_up()).await;
+    wait_until("A notices that Redis is gone", WAIT, || {
+        !a.factory.link().is_up()
+    })
+    .await;
 
     // Local delivery keeps working; the part that needs Redis fails with a clear error.
     let err = a
         .adapter
-        .broadcast(Packet::event("/", "during", vec![]), BroadcastOptions::default())
+        .broadcast(
+            Packet::event("/", "during", vec![]),
+            BroadcastOptions::default(),
+        )
         .unwrap_err();
     assert!(matches!(err, AdapterError::Unavailable(_)), "{err:?}");
     assert_eq!(a.ns.receivers("during", 1), vec!["a1"]);
@@ -67,24 +73,41 @@ async fn redis_restart_local_delivery_continues_and_nodes_resubscribe() {
         .await
         .unwrap_err();
     assert!(matches!(err, AdapterError::Unavailable(_)), "{err:?}");
-    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(err.to_string().contains("redis"), "{err}");
 
     // Redis comes back (empty: no subscriptions): every node reconnects and resubscribes.
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.restart();
-    wait_until("A is back", Duration::from_secs(10), || a.factory.link().is_up()).await;
-    wait_until("B is back", Duration::from_secs(10), || b.factory.link().is_up()).await;
+    wait_until("A is back", Duration::from_secs(10), || {
+        a.factory.link().is_up()
+    })
+    .await;
+    wait_until("B is back", Duration::from_secs(10), || {
+        b.factory.link().is_up()
+    })
+    .await;
     wait_for_nodes(&a.adapter, 3).await;
 
     a.adapter
-        .broadcast(Packet::event("/", "after", vec![]), BroadcastOptions::default())
+        .broadcast(
+            Packet::event("/", "after", vec![]),
+            BroadcastOptions::default(),
+        )
         .unwrap();
     assert_eq!(b.ns.receivers("after", 1), vec!["b1"]);
     clients
         .wait_for(WAIT, |v| v["client"] == "x" && v["event"] == "after")
         .expect("the Node client did not get the broadcast after the restart");
-    let all = a.adapter.fetch_sockets(BroadcastOptions::default()).await.unwrap();
+    let all = a
+        .adapter
+        .fetch_sockets(BroadcastOptions::default())
+        .await
+        .unwrap();
     assert_eq!(all.len(), 3, "{all:?}");
 }
 
@@ -102,7 +125,8 @@ async fn a_node_killed_mid_request_times_out_cleanly_and_the_count_drops() {
     node.signal("STOP");
     let adapter = a.adapter.clone();
     let started = Instant::now();
-    let request = tokio::spawn(async move { adapter.fetch_sockets(BroadcastOptions::default()).await });
+    let request =
+        tokio::spawn(async move { adapter.fetch_sockets(BroadcastOptions::default()).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     node.kill();
     let result = tokio::time::timeout(WAIT, request).await.unwrap().unwrap();
@@ -120,7 +144,11 @@ async fn a_node_killed_mid_request_times_out_cleanly_and_the_count_drops() {
 
     // Redis noticed the dead connection: the server count drops, requests work again.
     wait_for_nodes(&a.adapter, 2).await;
-    let all = a.adapter.fetch_sockets(BroadcastOptions::default()).await.unwrap();
+    let all = a
+        .adapter
+        .fetch_sockets(BroadcastOptions::default())
+        .await
+        .unwrap();
     let mut ids: Vec<String> = all.iter().map(|s| s.id.to_string()).collect();
     ids.sort();
     assert_eq!(ids, vec!["a1", "b1"]);

@@ -779,6 +779,13 @@ async fn manual_disconnect_and_drop(transports: Transports) {
     assert_eq!(line["reason"], "client namespace disconnect");
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(!socket.connected(), "reconnected after a manual disconnect");
+    assert!(matches!(socket.emit("echo", 1).await, Err(Error::Closed)));
+    // An explicit connect() joins again.
+    socket.connect().await.unwrap();
+    assert!(socket.connected());
+    assert_eq!(whoami(&socket).await["nsp"], "/");
+    socket.disconnect().await;
+    server_line(&server, |j| j.get("disconnect").is_some());
 
     // Dropping the last handle disconnects too, and no reconnection follows.
     let dropped = builder(&server, transports)

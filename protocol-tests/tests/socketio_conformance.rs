@@ -231,6 +231,134 @@ async fn packet_for_unjoined_namespace_closes(t: Target) {
     }
 }
 
+async fn disconnect_from_server_side(t: Target) {
+    let s = interop_server(t);
+    let (mut c, _) = RawConn::connect_main(s.port(), Transport::WebSocket).await;
+    c.send_text(r#"42["server-disconnect"]"#).await;
+    assert_eq!(c.recv_text().await, "41");
+    // Only the namespace was left: the Engine.IO session stays and `/` can be joined again.
+    c.send_text("40").await;
+    connect_reply_sid(&c.recv_text().await, "40");
+    assert_eq!(c.recv_text().await, r#"42["auth",{}]"#);
+}
+
+async fn middleware_refusal_is_connect_error(t: Target) {
+    let s = interop_server(t);
+    let mut c = RawConn::open(s.port(), Transport::WebSocket).await;
+    c.send_text(r#"40/restricted,{"token":"wrong"}"#).await;
+    let refusal = c.recv_text().await;
+    let json = refusal
+        .strip_prefix("44/restricted,")
+        .unwrap_or_else(|| panic!("expected a CONNECT_ERROR, got {refusal:?}"));
+    let v: Value = serde_json::from_str(json).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"message": "not authorized", "data": {"reason": "bad token", "code": 401}})
+    );
+    // The connection stays usable; the right token gets in.
+    c.send_text(r#"40/restricted,{"token":"secret"}"#).await;
+    connect_reply_sid(&c.recv_text().await, "40/restricted,");
+    assert_eq!(
+        c.recv_text().await,
+        r#"42/restricted,["auth",{"token":"secret"}]"#
+    );
+}
+
+async fn dynamic_namespace_connect(t: Target) {
+    let s = interop_server(t);
+    let mut c = RawConn::open(s.port(), Transport::WebSocket).await;
+    c.send_text("40/dyn-abc,").await;
+    connect_reply_sid(&c.recv_text().await, "40/dyn-abc,");
+    assert_eq!(c.recv_text().await, r#"42/dyn-abc,["welcome","/dyn-abc"]"#);
+    c.send_text("40/dyn-NOPE,").await;
+    assert_eq!(
+        c.recv_text().await,
+        r#"44/dyn-NOPE,{"message":"Invalid namespace"}"#
+    );
+}
+
+/// Splits `42[...,"<offset>"]` into the JSON array without its last element and the offset.
+fn strip_offset(packet: &str) -> (Vec<Value>, String) {
+    let json = packet
+        .strip_prefix("42")
+        .unwrap_or_else(|| panic!("expected an event, got {packet:?}"));
+    let mut args: Vec<Value> = serde_json::from_value(serde_json::from_str(json).unwrap()).unwrap();
+    let offset = args
+        .pop()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no offset string at the end of {packet:?}"));
+    (args, offset)
+}
+
+/// Connection state recovery over raw frames: the CONNECT reply carries a `pid`, stored events
+/// carry an offset as last argument, and a CONNECT with `{pid, offset}` restores the id and
+/// replays what was missed.
+async fn recovery_restores_session(t: Target) {
+    let s = SioServer::start_with(t, &["--interop", "--recovery"]);
+    let mut a = RawConn::open(s.port(), Transport::WebSocket).await;
+    a.send_text("40").await;
+    let reply = a.recv_text().await;
+    let v: Value = serde_json::from_str(reply.strip_prefix("40").unwrap()).unwrap();
+    let (sid, pid) = (
+        v["sid"].as_str().unwrap().to_owned(),
+        v["pid"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(v.as_object().unwrap().len(), 2, "{reply}");
+    let (args, offset) = strip_offset(&a.recv_text().await);
+    assert_eq!(args, vec![Value::from("auth"), serde_json::json!({})]);
+    a.send_text(r#"421["join","rr"]"#).await;
+    assert_eq!(a.recv_text().await, r#"431[["rr"]]"#);
+    drop(a); // the transport closes without a DISCONNECT: the session is kept
+
+    let mut b = RawConn::open(s.port(), Transport::WebSocket).await;
+    b.send_text("40").await;
+    assert!(b.recv_text().await.starts_with("40{"));
+    assert!(b.recv_text().await.starts_with(r#"42["auth",{},""#));
+    // Let the server see the close first.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.send_text(r#"421["server-broadcast",{"rooms":["rr"],"event":"missed","args":[1]}]"#)
+        .await;
+    assert_eq!(b.recv_text().await, r#"431["done"]"#);
+
+    let mut a2 = RawConn::open(s.port(), Transport::WebSocket).await;
+    a2.send_text(&format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#))
+        .await;
+    let mut frames = Vec::new();
+    while let Some(f) = a2.recv_timeout(Duration::from_millis(500)).await {
+        match f {
+            SioFrame::Text(t) => frames.push(t),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let connect = frames
+        .iter()
+        .find(|f| f.starts_with("40"))
+        .unwrap_or_else(|| panic!("no CONNECT reply in {frames:?}"));
+    let v: Value = serde_json::from_str(&connect[2..]).unwrap();
+    assert_eq!(v["sid"], Value::from(sid.as_str()), "the id is restored");
+    assert_eq!(v["pid"], Value::from(pid.as_str()));
+    let missed: Vec<_> = frames
+        .iter()
+        .filter(|f| f.starts_with(r#"42["missed""#))
+        .map(|f| strip_offset(f).0)
+        .collect();
+    assert_eq!(
+        missed,
+        vec![vec![Value::from("missed"), Value::from(1)]],
+        "{frames:?}"
+    );
+    // The rooms are back.
+    a2.send_text(r#"429["whoami"]"#).await;
+    let who = loop {
+        let f = a2.recv_text().await;
+        if let Some(json) = f.strip_prefix("439") {
+            break serde_json::from_str::<Value>(json).unwrap();
+        }
+    };
+    assert_eq!(who[0]["rooms"], serde_json::json!(["rr"]));
+    assert_eq!(who[0]["recovered"], Value::from(true));
+}
+
 // ---------------------------------------------------------------- events and acks
 
 async fn event_plain_text(t: Target) {
@@ -623,6 +751,10 @@ conformance!(
     disconnect_from_custom_namespace_keeps_main,
     disconnect_with_payload_closes,
     packet_for_unjoined_namespace_closes,
+    disconnect_from_server_side,
+    middleware_refusal_is_connect_error,
+    dynamic_namespace_connect,
+    recovery_restores_session,
     event_plain_text,
     event_numeric_name_accepted,
     event_binary_attachments,

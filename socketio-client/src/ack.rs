@@ -50,7 +50,12 @@ impl AckRegistry {
     /// those): their packets went out on a connection that is gone, so no reply will ever come.
     /// Buffered packets are still to be sent, so their acks stay pending (as in the reference).
     pub(crate) fn fail_sent(&mut self, keep: impl Fn(u64) -> bool) {
-        let ids: Vec<u64> = self.pending.keys().copied().filter(|id| !keep(*id)).collect();
+        let ids: Vec<u64> = self
+            .pending
+            .keys()
+            .copied()
+            .filter(|id| !keep(*id))
+            .collect();
         for id in ids {
             if let Some(tx) = self.pending.remove(&id) {
                 let _ = tx.send(Err(Error::SocketDisconnected));
@@ -94,7 +99,10 @@ mod tests {
         let (sent, mut rx_sent) = reg.register();
         let (buffered, mut rx_buffered) = reg.register();
         reg.fail_sent(|id| id == buffered);
-        assert!(matches!(rx_sent.try_recv(), Ok(Err(Error::SocketDisconnected))));
+        assert!(matches!(
+            rx_sent.try_recv(),
+            Ok(Err(Error::SocketDisconnected))
+        ));
         assert!(rx_buffered.try_recv().is_err(), "still pending");
         assert!(!reg.resolve(sent, vec![]));
         assert!(reg.resolve(buffered, vec![]));

@@ -142,11 +142,9 @@ impl Event {
 
     /// Argument `index` deserialized into `T`.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, Error> {
-        let value = self
-            .args
-            .get(index)
-            .cloned()
-            .ok_or_else(|| Error::Serde(format!("event {:?} has no argument {index}", self.name)))?;
+        let value = self.args.get(index).cloned().ok_or_else(|| {
+            Error::Serde(format!("event {:?} has no argument {index}", self.name))
+        })?;
         socketio_parser::from_value(value).map_err(|e| Error::Serde(e.to_string()))
     }
 

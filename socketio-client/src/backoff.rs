@@ -35,7 +35,11 @@ pub struct Backoff {
 impl Default for Backoff {
     /// The reference client's reconnection backoff: 1000 ms doubling up to 5000 ms, jitter 0.5.
     fn default() -> Self {
-        Backoff::new(Duration::from_millis(1000), Duration::from_millis(5000), 0.5)
+        Backoff::new(
+            Duration::from_millis(1000),
+            Duration::from_millis(5000),
+            0.5,
+        )
     }
 }
 
@@ -120,7 +124,10 @@ mod tests {
         // rand = 0 gives a deviation of 0.
         let mut b = Backoff::default();
         let got: Vec<_> = (0..6).map(|_| b.duration_with(0.0)).collect();
-        assert_eq!(got, vec![ms(1000), ms(2000), ms(4000), ms(5000), ms(5000), ms(5000)]);
+        assert_eq!(
+            got,
+            vec![ms(1000), ms(2000), ms(4000), ms(5000), ms(5000), ms(5000)]
+        );
     }
 
     #[test]

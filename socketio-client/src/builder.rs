@@ -353,7 +353,9 @@ impl ClientBuilder {
     {
         self.handlers
             .connect_error
-            .push(Arc::new(move |error, socket| Box::pin(handler(error, socket))));
+            .push(Arc::new(move |error, socket| {
+                Box::pin(handler(error, socket))
+            }));
         self
     }
 
@@ -365,7 +367,9 @@ impl ClientBuilder {
     {
         self.handlers
             .disconnect
-            .push(Arc::new(move |reason, socket| Box::pin(handler(reason, socket))));
+            .push(Arc::new(move |reason, socket| {
+                Box::pin(handler(reason, socket))
+            }));
         self
     }
 

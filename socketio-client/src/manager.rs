@@ -121,9 +121,22 @@ impl ManagerShared {
 
     /// A socket wants to connect: open it now if the connection is open, else make sure the
     /// driver is (re)connecting.
-    pub(crate) fn add_socket(self: &Arc<Self>, socket: &Arc<SocketShared>) {
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when another socket of this manager already uses the namespace:
+    /// the server would close the connection on a second `CONNECT` for a joined namespace.
+    pub(crate) fn add_socket(self: &Arc<Self>, socket: &Arc<SocketShared>) -> Result<(), Error> {
         let (open_now, spawn) = {
             let mut state = self.lock();
+            if let Some(other) = state.sockets.get(&socket.nsp) {
+                if !Arc::ptr_eq(other, socket) {
+                    return Err(Error::InvalidConfig(format!(
+                        "namespace {} is already joined on this connection (use force_new or \
+                         multiplex(false) for a second socket of the same namespace)",
+                        socket.nsp
+                    )));
+                }
+            }
             state.sockets.insert(socket.nsp.clone(), socket.clone());
             let open_now = state.engine.as_ref().is_some_and(|e| e.is_connected());
             let spawn = !state.driving;
@@ -139,6 +152,7 @@ impl ManagerShared {
         if spawn {
             tokio::spawn(drive(self.clone()));
         }
+        Ok(())
     }
 
     /// A socket is closed for good: stop tracking it, and close the connection when it was the
@@ -406,11 +420,7 @@ fn close_reason(reason: &CloseReason) -> DisconnectReason {
 /// # async fn demo() -> Result<(), socketio_client::Error> {
 /// let admin = ClientBuilder::new("http://localhost:3000").namespace("/admin").connect().await?;
 /// // Same connection, another namespace:
-/// let chat = ClientBuilder::new("http://localhost:3000")
-///     .manager(&admin.manager())
-///     .namespace("/chat")
-///     .connect()
-///     .await?;
+/// let chat = admin.manager().socket("/chat").connect().await?;
 /// let mut events = chat.manager().events();
 /// tokio::spawn(async move {
 ///     while let Ok(event) = events.recv().await {
@@ -433,6 +443,15 @@ impl Manager {
 
     pub(crate) fn shared(&self) -> &Arc<ManagerShared> {
         &self.shared
+    }
+
+    /// A builder for a socket of namespace `nsp` sharing this manager's connection (options of
+    /// the connection come from the manager; the socket's own options and handlers from the
+    /// builder).
+    pub fn socket(&self, nsp: impl Into<String>) -> crate::ClientBuilder {
+        crate::ClientBuilder::new(self.url().to_owned())
+            .manager(self)
+            .namespace(nsp)
     }
 
     /// The manager's events: open, close, reconnection attempts, successes and failures.

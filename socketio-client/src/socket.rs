@@ -10,8 +10,7 @@ use tokio::sync::{mpsc, watch};
 use crate::args::from_values;
 use crate::handler::Handlers;
 use crate::manager::ManagerShared;
-use crate::ack::AckReceiver;
-use crate::socket_state::{Effect, EmitFlags, Incoming, SocketCore};
+use crate::socket_state::{Effect, EmitFlags, Incoming, PendingAck, SocketCore};
 use crate::{DisconnectReason, Error, Event, IntoArgs, Manager, Value};
 
 /// How many received events may wait for the handlers before the connection stops reading.
@@ -90,7 +89,10 @@ impl SocketShared {
                 }
                 Effect::Event(incoming) => {
                     // Waiting here is the backpressure that bounds memory when handlers are slow.
-                    let _ = self.dispatch.send((self.clone(), Dispatch::Event(incoming))).await;
+                    let _ = self
+                        .dispatch
+                        .send((self.clone(), Dispatch::Event(incoming)))
+                        .await;
                 }
                 Effect::Connected => {
                     self.status.send_replace(Status::Connected);
@@ -99,7 +101,10 @@ impl SocketShared {
                 Effect::ConnectError(error) => {
                     // Stays `Failed` (not `Closed`) so waiters learn why.
                     self.status.send_replace(Status::Failed(error.clone()));
-                    let _ = self.dispatch.send((self.clone(), Dispatch::ConnectError(error))).await;
+                    let _ = self
+                        .dispatch
+                        .send((self.clone(), Dispatch::ConnectError(error)))
+                        .await;
                 }
                 Effect::Disconnected(reason) => {
                     let closed = self.lock().closed();
@@ -110,7 +115,10 @@ impl SocketShared {
                             Status::Disconnected
                         });
                     }
-                    let _ = self.dispatch.send((self.clone(), Dispatch::Disconnect(reason))).await;
+                    let _ = self
+                        .dispatch
+                        .send((self.clone(), Dispatch::Disconnect(reason)))
+                        .await;
                 }
                 Effect::Destroy => {
                     if !matches!(*self.status.borrow(), Status::Failed(_)) {
@@ -155,7 +163,7 @@ impl SocketShared {
         args: Vec<Value>,
         with_ack: bool,
         flags: EmitFlags,
-    ) -> Result<Option<(u64, AckReceiver)>, Error> {
+    ) -> Result<Option<PendingAck>, Error> {
         let writable = self.manager.writable();
         let (effects, ack) = self.lock().emit(event, args, with_ack, flags, writable)?;
         self.perform(effects).await;
@@ -341,11 +349,12 @@ impl Socket {
     ///
     /// # Errors
     /// [`Error::ConnectRefused`] when the server refused (middleware error, unknown namespace),
-    /// the Engine.IO error when the connection could not be opened, [`Error::ConnectTimeout`].
+    /// the Engine.IO error when the connection could not be opened, [`Error::ConnectTimeout`],
+    /// [`Error::InvalidConfig`] when another socket of the manager uses the same namespace.
     pub async fn connect(&self) -> Result<(), Error> {
         self.shared.lock().reopen();
         self.shared.status.send_replace(Status::Disconnected);
-        self.shared.manager.add_socket(&self.shared);
+        self.shared.manager.add_socket(&self.shared)?;
         let timeout = self.shared.manager.options.connect_timeout;
         match tokio::time::timeout(timeout, self.shared.wait_connected()).await {
             Ok(result) => result,
@@ -370,6 +379,10 @@ impl Socket {
 
     /// Whether the last connection restored the previous session (connection state recovery:
     /// same id, rooms, and the missed events were replayed).
+    ///
+    /// With recovery on, the server appends each stored event's offset as its last (string)
+    /// argument, as the npm server does; handlers see it there, and the client sends the last
+    /// one back (`{"pid", "offset"}` merged into the auth payload) when it reconnects.
     pub fn recovered(&self) -> bool {
         self.shared.lock().recovered()
     }
@@ -394,6 +407,9 @@ impl Socket {
         let args = args.into_args()?;
         if let Some(queue) = &self.shared.retry_queue {
             check_event_name(event)?;
+            if self.shared.lock().closed() {
+                return Err(Error::Closed);
+            }
             return queue
                 .send(RetryItem {
                     event: event.to_owned(),
@@ -494,7 +510,6 @@ impl Socket {
             _guard: None,
         }
     }
-
 }
 
 /// One event waiting in the retry queue.
@@ -528,10 +543,7 @@ async fn retry_loop(shared: Weak<SocketShared>, mut rx: mpsc::Receiver<RetryItem
 }
 
 /// Runs the handlers of one socket, one dispatch at a time, in arrival order.
-async fn dispatch_loop(
-    guard: Weak<Guard>,
-    mut rx: mpsc::Receiver<(Arc<SocketShared>, Dispatch)>,
-) {
+async fn dispatch_loop(guard: Weak<Guard>, mut rx: mpsc::Receiver<(Arc<SocketShared>, Dispatch)>) {
     while let Some((shared, item)) = rx.recv().await {
         // Once the user dropped every handle, the socket is going away: events are no longer
         // handled (the lifecycle handlers still run, so the user learns why it ended).

@@ -55,6 +55,9 @@ pub(crate) enum Effect {
     Destroy,
 }
 
+/// The ack id of an emit and the receiver its reply arrives on.
+pub(crate) type PendingAck = (u64, AckReceiver);
+
 /// How an emit should be sent.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct EmitFlags {
@@ -223,7 +226,10 @@ impl SocketCore {
     }
 
     fn on_connect_packet(&mut self, data: Option<Value>) -> Vec<Effect> {
-        let sid = data.as_ref().and_then(|d| d.get("sid")).and_then(Value::as_str);
+        let sid = data
+            .as_ref()
+            .and_then(|d| d.get("sid"))
+            .and_then(Value::as_str);
         let Some(sid) = sid else {
             return vec![Effect::ConnectError(Error::Protocol(
                 "CONNECT without a sid: is this a Socket.IO v2 server? This client speaks v3/v4"
@@ -284,7 +290,7 @@ impl SocketCore {
         with_ack: bool,
         flags: EmitFlags,
         writable: bool,
-    ) -> Result<(Vec<Effect>, Option<(u64, AckReceiver)>), Error> {
+    ) -> Result<(Vec<Effect>, Option<PendingAck>), Error> {
         if socketio_parser::is_reserved_event(name) {
             return Err(Error::ReservedEvent(name.to_owned()));
         }
@@ -494,7 +500,10 @@ mod tests {
         let mut rx = rx.unwrap().1;
         s.on_open(None);
         s.on_close(DisconnectReason::TransportError);
-        assert!(rx.try_recv().is_err(), "still pending: the packet was never sent");
+        assert!(
+            rx.try_recv().is_err(),
+            "still pending: the packet was never sent"
+        );
     }
 
     #[test]
@@ -553,8 +562,16 @@ mod tests {
         let mut s = SocketCore::new("/", 16);
         s.on_open(None);
         s.on_packet(connect_packet("/", json!({"sid": "a", "pid": "P"})));
-        s.on_packet(Packet::event("/", "tick", vec![v(json!(1)), v(json!("off-1"))]));
-        s.on_packet(Packet::event("/", "tick", vec![v(json!(2)), v(json!("off-2"))]));
+        s.on_packet(Packet::event(
+            "/",
+            "tick",
+            vec![v(json!(1)), v(json!("off-1"))],
+        ));
+        s.on_packet(Packet::event(
+            "/",
+            "tick",
+            vec![v(json!(2)), v(json!("off-2"))],
+        ));
         s.on_close(DisconnectReason::TransportClose);
         let connect = s.on_open(Some(v(json!({"token": "t"})))).unwrap();
         assert_eq!(
@@ -577,14 +594,17 @@ mod tests {
             .on_packet(Packet::event("/", "early", vec![]).with_id(3))
             .is_empty());
         let effects = s.on_packet(connect_packet("/", json!({"sid": "x"})));
-        assert!(matches!(&effects[0], Effect::Event(Incoming { name, ack_id: Some(3), .. }) if name == "early"));
+        assert!(
+            matches!(&effects[0], Effect::Event(Incoming { name, ack_id: Some(3), .. }) if name == "early")
+        );
     }
 
     #[test]
     fn bounded_send_buffer_and_reserved_names() {
         let mut s = SocketCore::new("/", 2);
         for _ in 0..2 {
-            s.emit("e", vec![], false, EmitFlags::default(), false).unwrap();
+            s.emit("e", vec![], false, EmitFlags::default(), false)
+                .unwrap();
         }
         assert!(matches!(
             s.emit("e", vec![], false, EmitFlags::default(), false),
@@ -601,7 +621,10 @@ mod tests {
         let mut s = SocketCore::new("/", 2);
         s.on_open(None);
         let effects = s.on_packet(Packet::connect("/", None));
-        assert!(matches!(effects.as_slice(), [Effect::ConnectError(Error::Protocol(_))]));
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::ConnectError(Error::Protocol(_))]
+        ));
         assert!(!s.connected());
     }
 }

@@ -56,6 +56,15 @@ impl Encoded {
         }
     }
 
+    /// One text frame followed by binary attachments, in one allocation.
+    pub(crate) fn from_parts(first: Frame, attachments: Vec<Bytes>) -> Self {
+        Self {
+            frames: std::iter::once(first)
+                .chain(attachments.into_iter().map(Frame::Binary))
+                .collect(),
+        }
+    }
+
     /// The frames in sending order.
     pub fn frames(&self) -> &[Frame] {
         &self.frames

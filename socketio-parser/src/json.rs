@@ -2,7 +2,6 @@
 //! `<type>[<attachments>-][<nsp>,][<ack id>][<JSON payload>]`.
 
 use std::cell::RefCell;
-use std::io::Write as _;
 
 use bytes::Bytes;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -111,6 +110,21 @@ pub(crate) fn write_plain_json(out: &mut Vec<u8>, value: &Value) -> Result<(), s
     write_json(out, value, &BinaryMode::NodeBuffer)
 }
 
+/// Appends the decimal digits of `n`.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
 /// Encodes a packet as the reference `Encoder` does.
 pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
     let nsp = wire_namespace(&packet.nsp)?;
@@ -126,19 +140,17 @@ pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
         (kind, _) => kind,
     };
     out.push(b'0' + wire_kind.code());
-    // Writing into a Vec cannot fail; the results are ignored on purpose below only
-    // where the writer is a Vec.
     if binary {
-        let _ = write!(out, "{}-", stats.binaries);
+        push_decimal(&mut out, stats.binaries as u64);
+        out.push(b'-');
     }
     if let Some(nsp) = nsp {
         out.extend_from_slice(nsp.as_bytes());
         out.push(b',');
     }
     if let Some(id) = packet.id {
-        let _ = write!(out, "{id}");
+        push_decimal(&mut out, id);
     }
-    let mut frames = Vec::with_capacity(1 + if binary { stats.binaries } else { 0 });
     let mut attachments = Vec::new();
     if let Some(data) = data {
         let mode = if binary {
@@ -154,9 +166,7 @@ pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
             }
         }
     }
-    frames.push(Frame::Text(Bytes::from(out)));
-    frames.extend(attachments.into_iter().map(Frame::Binary));
-    Ok(Encoded::new(frames))
+    Ok(Encoded::from_parts(Frame::Text(Bytes::from(out)), attachments))
 }
 
 /// A decoded text packet; `attachments > 0` when binary attachments must follow.

@@ -11,7 +11,10 @@ use crate::encoded::{Encoded, Frame};
 use crate::error::{DecodeError, EncodeError};
 use crate::json::validate_payload;
 use crate::packet::{Packet, PacketType, DEFAULT_NAMESPACE};
-use crate::value::{Map, Number, Value, MAX_PREALLOC};
+use crate::value::{Map, Number, Value};
+
+/// Cap on entries reserved up front for one container (it grows past that as needed).
+const MAX_PREALLOC: usize = 64;
 
 /// Nesting limit, the same as `serde_json`'s, so hostile input cannot overflow the stack.
 const MAX_DEPTH: usize = 128;
@@ -166,7 +169,7 @@ pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
         write_str(&mut out, "id")?;
         write_uint(&mut out, id);
     }
-    Ok(Encoded::new(vec![Frame::Binary(Bytes::from(out))]))
+    Ok(Encoded::from_parts(Frame::Binary(Bytes::from(out)), Vec::new()))
 }
 
 // ---------------------------------------------------------------------------
@@ -196,6 +199,14 @@ struct Reader<'a> {
 const TRUNCATED: DecodeError = DecodeError::InvalidMsgPack("truncated data");
 
 impl Reader<'_> {
+    /// How many entries to reserve for a container announcing `len` entries of at least
+    /// `min_size` bytes each: never more than the input can hold, and a small cap so
+    /// nested hostile length prefixes cannot multiply into large allocations.
+    fn prealloc(&self, len: usize, min_size: usize) -> usize {
+        let remaining = self.input.len().saturating_sub(self.pos) / min_size;
+        len.min(remaining).min(MAX_PREALLOC)
+    }
+
     fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
         let end = self.pos.checked_add(n).ok_or(TRUNCATED)?;
         let slice = self.input.get(self.pos..end).ok_or(TRUNCATED)?;
@@ -278,7 +289,7 @@ impl Reader<'_> {
     }
 
     fn map(&mut self, len: usize, depth: usize) -> Result<Item, DecodeError> {
-        let mut map = Map::with_capacity(len.min(MAX_PREALLOC));
+        let mut map = Map::with_capacity(self.prealloc(len, 2));
         for _ in 0..len {
             let key = self.key(depth + 1)?;
             let value = self.item(depth + 1)?.into_value();
@@ -288,7 +299,7 @@ impl Reader<'_> {
     }
 
     fn seq(&mut self, len: usize, depth: usize) -> Result<Item, DecodeError> {
-        let mut items = Vec::with_capacity(len.min(MAX_PREALLOC));
+        let mut items = Vec::with_capacity(self.prealloc(len, 1));
         for _ in 0..len {
             items.push(self.item(depth + 1)?.into_value());
         }
@@ -360,64 +371,102 @@ pub(crate) fn decode_value(input: &Bytes) -> Result<Value, DecodeError> {
     Ok(item.into_value())
 }
 
+/// Reads the top-level packet map field by field (no intermediate map for it).
+#[derive(Default)]
+struct Fields {
+    kind: Option<Value>,
+    nsp: Option<Value>,
+    data: Option<Value>,
+    id: Option<Value>,
+}
+
+fn read_fields(reader: &mut Reader<'_>) -> Result<Fields, DecodeError> {
+    let marker = reader.u8()?;
+    let len = match marker {
+        0x80..=0x8f => usize::from(marker & 0x0f),
+        0xde => reader.len(2)?,
+        0xdf => reader.len(4)?,
+        _ => {
+            // Malformed data is reported as such before the wrong shape (notepack
+            // fails to decode first, then `checkPacket` refuses).
+            reader.pos -= 1;
+            reader.item(0)?;
+            if reader.pos != reader.input.len() {
+                return Err(DecodeError::InvalidMsgPack("trailing bytes"));
+            }
+            return Err(DecodeError::UnknownPacketType("not a map".to_owned()));
+        }
+    };
+    let mut fields = Fields::default();
+    for _ in 0..len {
+        let key = reader.key(1)?;
+        // `undefined` counts as absent, as in the reference (`data === undefined`).
+        let value = match reader.item(1)? {
+            Item::Undefined => None,
+            Item::Value(v) => Some(v),
+        };
+        // A repeated key takes the last value, as in JavaScript; unknown keys (the JS
+        // client sends `options`) are ignored.
+        match key.as_str() {
+            "type" => fields.kind = value,
+            "nsp" => fields.nsp = value,
+            "data" => fields.data = value,
+            "id" => fields.id = value,
+            _ => {}
+        }
+    }
+    Ok(fields)
+}
+
+/// A non-negative integer, or a float with an integral value (JavaScript's `isInteger`).
+fn integer(n: &Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..u64::MAX as f64).contains(f))
+            .map(|f| f as u64)
+    })
+}
+
 /// Decodes and checks one packet (the reference `checkPacket`).
 pub(crate) fn decode(input: Bytes) -> Result<Packet, DecodeError> {
     let mut reader = Reader {
         input: &input,
         pos: 0,
     };
-    let item = reader.item(0)?;
+    let fields = read_fields(&mut reader)?;
     if reader.pos != input.len() {
         return Err(DecodeError::InvalidMsgPack("trailing bytes"));
     }
-    let mut map = match item {
-        Item::Value(Value::Object(map)) => map,
-        _ => return Err(DecodeError::UnknownPacketType("not a map".to_owned())),
-    };
-    // `undefined` values were turned into null by `map()`; the reference treats
-    // `{data: undefined}` as no data, and so do we with null for data and id (a `null`
-    // CONNECT payload is refused by the reference too, so nothing valid is lost).
-    let kind = match map.get("type") {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
-                    .map(|f| f as u64)
-            })
+    let kind = match &fields.kind {
+        Some(Value::Number(n)) => integer(n)
             .filter(|&c| c <= 4)
             .and_then(|c| PacketType::from_code(c as u8)),
         _ => None,
     }
     .ok_or_else(|| {
         DecodeError::UnknownPacketType(
-            map.get("type")
+            fields
+                .kind
+                .as_ref()
                 .map_or_else(|| "undefined".to_owned(), Value::to_string),
         )
     })?;
-    let nsp = match map.swap_remove("nsp") {
+    let nsp = match fields.nsp {
         Some(Value::String(nsp)) => nsp,
         _ => return Err(DecodeError::InvalidNamespace),
     };
-    let data = map.swap_remove("data").filter(|d| !d.is_null());
-    validate_payload(kind, data.as_ref())?;
-    let id = match map.swap_remove("id") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(
-            n.as_u64()
-                .or_else(|| {
-                    n.as_f64()
-                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < u64::MAX as f64)
-                        .map(|f| f as u64)
-                })
-                .ok_or_else(|| DecodeError::InvalidAckId(n.to_string()))?,
-        ),
+    validate_payload(kind, fields.data.as_ref())?;
+    let id = match fields.id {
+        None => None,
+        Some(Value::Number(n)) => {
+            Some(integer(&n).ok_or_else(|| DecodeError::InvalidAckId(n.to_string()))?)
+        }
         Some(other) => return Err(DecodeError::InvalidAckId(other.to_string())),
     };
     Ok(Packet {
         kind,
         nsp,
         id,
-        data,
+        data: fields.data,
     })
 }

@@ -288,7 +288,7 @@ impl Serialize for Value {
 }
 
 /// Caps what a hostile length prefix can make us preallocate.
-pub(crate) const MAX_PREALLOC: usize = 1024;
+const MAX_PREALLOC: usize = 64;
 
 struct ValueVisitor;
 

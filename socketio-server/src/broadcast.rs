@@ -170,7 +170,8 @@ impl BroadcastOperator {
         self
     }
 
-    /// Compression hint.
+    /// Compression hint (passed to the adapter; no effect on this node's transports, see
+    /// [`SocketRef::compress`](crate::SocketRef::compress)).
     pub fn compress(mut self, compress: bool) -> Self {
         self.opts.flags.compress = Some(compress);
         self

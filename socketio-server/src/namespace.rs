@@ -8,12 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
-use engine_io::{Message, Str};
 use socketio_adapter::{
     Adapter, AdapterContext, AdapterError, BroadcastAckSink, BroadcastFlags, DeliverError,
     EncodedPacket, LocalNamespace, ServerSideAck, Sid, SocketInfo,
 };
-use socketio_parser::{Frame, Packet, Value};
+use socketio_parser::{Packet, Value};
 
 use crate::ack::AckSlot;
 use crate::config::ServerConfig;
@@ -37,6 +36,7 @@ pub(crate) struct NsInner {
     pub(crate) connect_handler: RwLock<Option<ConnectHandler>>,
     server_side: RwLock<HashMap<String, ServerSideHandler>>,
     ack_ids: AtomicU64,
+    init_started: std::sync::atomic::AtomicBool,
     pub(crate) parent: Option<Weak<ParentInner>>,
 }
 
@@ -55,6 +55,7 @@ impl NsInner {
             connect_handler: RwLock::new(None),
             server_side: RwLock::new(HashMap::new()),
             ack_ids: AtomicU64::new(0),
+            init_started: std::sync::atomic::AtomicBool::new(false),
             parent,
         });
         let weak: Weak<dyn LocalNamespace> =
@@ -64,15 +65,25 @@ impl NsInner {
             name: ns.name.clone(),
             recovery: config.recovery.clone(),
         });
-        let _ = ns.adapter.set(adapter.clone());
+        let _ = ns.adapter.set(adapter);
         if tokio::runtime::Handle::try_current().is_ok() {
-            crate::runner::run(async move {
-                if let Err(e) = adapter.init().await {
-                    tracing::error!(error = %e, "adapter initialisation failed");
-                }
-            });
+            ns.ensure_init();
         }
         ns
+    }
+
+    /// Starts the adapter's `init` once (at creation inside a runtime, else at the first
+    /// connection).
+    pub(crate) fn ensure_init(&self) {
+        if self.init_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let adapter = self.adapter().clone();
+        crate::runner::run(async move {
+            if let Err(e) = adapter.init().await {
+                tracing::error!(error = %e, "adapter initialisation failed");
+            }
+        });
     }
 
     pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {
@@ -411,6 +422,7 @@ impl NsInner {
     /// then join: own room (and restored rooms), CONNECT reply, missed packets, connection
     /// handler, and finally the client routes packets to the socket.
     pub(crate) async fn connect(self: Arc<Self>, client: Arc<crate::client::Client>, auth: Value) {
+        self.ensure_init();
         let protocol = client.protocol;
         let mut restored = None;
         if self.config.recovery.is_some() {

@@ -52,7 +52,8 @@ pub struct Socket {
     pub(crate) client: Arc<Client>,
     auth: Value,
     issued: u64,
-    handshake: OnceLock<Handshake>,
+    // Boxed: an idle socket that never reads its handshake only pays for a pointer.
+    handshake: OnceLock<Box<Handshake>>,
     connected: AtomicBool,
     recovered: bool,
     listeners: RwLock<Listeners>,
@@ -150,7 +151,11 @@ impl Socket {
     /// The handshake: headers, query, auth, address, time, url, secure.
     pub fn handshake(&self) -> &Handshake {
         self.handshake.get_or_init(|| {
-            crate::handshake::build(self.client.conn.request(), self.auth.clone(), self.issued)
+            Box::new(crate::handshake::build(
+                self.client.conn.request(),
+                self.auth.clone(),
+                self.issued,
+            ))
         })
     }
 
@@ -391,7 +396,9 @@ impl SocketRef {
         e
     }
 
-    /// Sets the compression hint of the next emit.
+    /// Sets the compression hint of the next emit. Accepted for API compatibility: the
+    /// transports do not compress per message (WebSocket `perMessageDeflate` is off, as the
+    /// reference's default), so it currently has no effect.
     pub fn compress(&self, compress: bool) -> SocketEmitter<'_> {
         let mut e = self.emitter();
         e.flags.compress = Some(compress);

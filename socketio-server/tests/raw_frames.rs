@@ -620,3 +620,122 @@ async fn http(port: u16, method: &str, path: &str, body: &str) -> String {
     let text = String::from_utf8_lossy(&out).into_owned();
     text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()
 }
+
+#[tokio::test]
+async fn graceful_close_disconnects_everyone_with_server_shutting_down() {
+    let io = SocketIo::new();
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let r2 = reasons.clone();
+    io.ns("/", move |socket: SocketRef| {
+        let reasons = r2.clone();
+        async move {
+            socket.on_disconnect(move |_s: SocketRef, r| {
+                let reasons = reasons.clone();
+                async move { reasons.lock().unwrap().push(r) }
+            });
+        }
+    });
+    io.ns("/other", |_s: SocketRef| async move {});
+    let port = start(&io).await;
+    let (mut a, _) = Client::open(port, 4).await;
+    a.connect("").await;
+    a.connect("/other,").await;
+    let (mut b, _) = Client::open(port, 4).await;
+    b.connect("").await;
+    io.close().await;
+    a.expect_closed().await;
+    b.expect_closed().await;
+    assert_eq!(
+        *reasons.lock().unwrap(),
+        vec![DisconnectReason::ServerShuttingDown; 2]
+    );
+    assert!(io.sockets().is_empty());
+    assert!(io.of("/other").unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn mounted_as_an_axum_layer_next_to_other_routes() {
+    use axum::{routing::get, Router};
+    let io = SocketIo::new();
+    io.ns("/", |socket: SocketRef| async move {
+        let _ = socket.emit("hi", &"from axum");
+    });
+    let app: Router = Router::new()
+        .route("/hello", get(|| async { "world" }))
+        .layer(io.layer());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    assert_eq!(http(port, "GET", "/hello", "").await, "world");
+    let (mut c, _) = Client::open(port, 4).await;
+    c.connect("").await;
+    assert_eq!(c.packet().await.unwrap(), r#"2["hi","from axum"]"#);
+    // The same server over polling: connect and receive in one payload.
+    let open = http(port, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+    let sid = open.split(r#""sid":""#).nth(1).unwrap()[..20].to_owned();
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(http(port, "POST", &path, "40").await, "ok");
+    let payload = http(port, "GET", &path, "").await;
+    let packets: Vec<&str> = payload.split('\u{1e}').collect();
+    assert!(packets[0].starts_with("40{\"sid\":"), "{payload}");
+    assert_eq!(packets.get(1), Some(&r#"42["hi","from axum"]"#), "{payload}");
+}
+
+#[tokio::test]
+async fn socket_data_handshake_and_typed_handlers() {
+    #[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
+    struct Point {
+        x: i32,
+        y: i32,
+    }
+    let io = SocketIo::new();
+    io.ns("/", |socket: SocketRef| async move {
+        let _ = socket.set_data(&Point { x: 1, y: 2 });
+        socket.on("pair", |s: SocketRef, Data((a, b)): Data<(String, u32)>| async move {
+            let _ = s.emit("pair", &format!("{a}{b}"));
+        });
+        socket.on("point", |s: SocketRef, Data(p): Data<Point>, ack: Option<AckSender>| async move {
+            let _ = s.emit("point", &(p.x + p.y));
+            assert!(ack.is_none());
+        });
+        socket.on_any(|s: SocketRef, socketio_server::Event(name): socketio_server::Event| async move {
+            if name == "unknown" {
+                let _ = s.emit("any", &name);
+            }
+        });
+        socket.on("hs", |s: SocketRef| async move {
+            let h = s.handshake();
+            let _ = s.emit_values(
+                "hs",
+                vec![
+                    Value::from(h.query.get("EIO").cloned()),
+                    Value::from(h.address.clone()),
+                    Value::from(h.url.starts_with("/socket.io/")),
+                    Value::from(h.headers.contains_key("host")),
+                    Value::from(h.time.ends_with("(Coordinated Universal Time)")),
+                ],
+            );
+        });
+    });
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    c.connect("").await;
+    c.send(r#"42["pair","a",1]"#).await;
+    assert_eq!(c.packet().await.unwrap(), r#"2["pair","a1"]"#);
+    c.send(r#"42["point",{"x":2,"y":3}]"#).await;
+    assert_eq!(c.packet().await.unwrap(), r#"2["point",5]"#);
+    // Undeserializable arguments: the handler is not called (nothing comes back).
+    c.send(r#"42["point","nope"]"#).await;
+    c.send(r#"42["unknown"]"#).await;
+    assert_eq!(c.packet().await.unwrap(), r#"2["any","unknown"]"#);
+    c.send(r#"42["hs"]"#).await;
+    assert_eq!(
+        c.packet().await.unwrap(),
+        r#"2["hs","4","127.0.0.1",true,true,true]"#
+    );
+    let sockets = io.fetch_sockets().await.unwrap();
+    assert_eq!(sockets.len(), 1);
+    assert_eq!(sockets[0].data::<Point>().unwrap(), Point { x: 1, y: 2 });
+    sockets[0].emit("remote", &1).unwrap();
+    assert_eq!(c.packet().await.unwrap(), r#"2["remote",1]"#);
+}

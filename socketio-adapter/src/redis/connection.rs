@@ -75,6 +75,7 @@ struct Shared {
     // Owned here (not by the background tasks, which hold `Weak<Shared>`) so that dropping the
     // last `RedisLink` closes the connection and ends the tasks.
     subscriber: ConnectionManager,
+    publisher: ConnectionManager,
     up: AtomicBool,
     subscriptions: Mutex<Subscriptions>,
     handlers: Mutex<HashMap<u64, Weak<dyn MessageHandler>>>,
@@ -158,6 +159,7 @@ impl RedisLink {
             .await?;
         let shared = Arc::new(Shared {
             subscriber: subscriber.clone(),
+            publisher: publisher.clone(),
             up: AtomicBool::new(true),
             subscriptions: Mutex::new(Subscriptions::default()),
             handlers: Mutex::new(HashMap::new()),
@@ -343,10 +345,7 @@ async fn dispatch(link: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<redis::Pus
                 shared.up.store(false, Ordering::Release);
                 tracing::warn!("redis subscriber connection lost; reconnecting");
                 if !shared.reconnecting.swap(true, Ordering::AcqRel) {
-                    tokio::spawn(resubscribe(
-                        link.subscriber.clone(),
-                        Arc::downgrade(&shared),
-                    ));
+                    tokio::spawn(resubscribe(Arc::downgrade(&shared)));
                 }
             }
             PushKind::Message | PushKind::PMessage | PushKind::SMessage => {
@@ -380,6 +379,7 @@ async fn resubscribe(shared: Weak<Shared>) {
             return;
         };
         let mut conn = strong.subscriber.clone();
+        let mut publisher = strong.publisher.clone();
         let (channels, patterns, shard_channels) = match strong.subscriptions.lock() {
             Ok(s) => (
                 s.channels.iter().cloned().collect::<Vec<_>>(),
@@ -392,6 +392,9 @@ async fn resubscribe(shared: Weak<Shared>) {
         let attempt = async {
             // Holds a clone of the connection only for this attempt.
             redis::cmd("PING").exec_async(&mut conn).await?;
+            // The publisher lost its connection too; a PING makes sure it has a new one before
+            // the link is marked up (else the first messages after the restart would be lost).
+            redis::cmd("PING").exec_async(&mut publisher).await?;
             if !channels.is_empty() {
                 conn.subscribe(&channels).await?;
             }

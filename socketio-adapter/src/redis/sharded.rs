@@ -335,10 +335,15 @@ pub fn decode(msg: &Bytes) -> Result<Envelope, WireError> {
     let message = match code {
         1 | 2 | 13 => Incoming::Other,
         3 => {
-            let packet = packet_of(
-                data.get("packet")
-                    .ok_or(WireError::Malformed("missing packet"))?,
-            )?;
+            let raw = data
+                .get("packet")
+                .ok_or(WireError::Malformed("missing packet"))?;
+            let mut packet = packet_of(raw)?;
+            // The reference's cluster adapter publishes the packet before the namespace is set
+            // on it: the message's namespace is the packet's.
+            if raw.get("nsp").is_none() {
+                packet.nsp.clone_from(&nsp);
+            }
             let opts = opts_of(data.get("opts"));
             Incoming::Request(match request_id {
                 Some(request_id) => ClusterRequest::BroadcastWithAck {
@@ -434,6 +439,17 @@ mod tests {
             c.for_request(&to_sid, SubscriptionMode::DynamicPrivate),
             "socket.io#/#abcdefghijklmnopqrst#"
         );
+    }
+
+    #[test]
+    fn a_broadcast_without_packet_nsp_takes_the_message_nsp() {
+        // What npm socket.io-adapter's ClusterAdapter publishes for `io.of("/admin").emit("e")`.
+        let msg = br#"{"type":3,"data":{"packet":{"type":2,"data":["e"]},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"n","nsp":"/admin"}"#;
+        let env = decode(&Bytes::from_static(msg)).unwrap();
+        let Incoming::Request(ClusterRequest::Broadcast { packet, .. }) = env.message else {
+            panic!("{env:?}");
+        };
+        assert_eq!(packet.nsp, "/admin");
     }
 
     #[test]

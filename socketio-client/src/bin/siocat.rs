@@ -205,11 +205,9 @@ fn to_json(v: &Value) -> Json {
             "_binary": base64::engine::general_purpose::STANDARD.encode(bytes)
         }),
         Value::Array(items) => Json::Array(items.iter().map(to_json).collect()),
-        Value::Object(map) => Json::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Json::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
         other => Json::from(other.clone()),
     }
 }
@@ -251,7 +249,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(*args)) {
+    let result = runtime.block_on(run(*args));
+    // The stdin reader is a blocking thread that may be stuck in `read`: do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("siocat: {e}");
@@ -307,7 +308,9 @@ async fn run(args: Options) -> Result<(), String> {
         let want_ack = args.ack;
         let timeout = args.ack_timeout;
         pending.spawn(async move {
-            let values = socketio_client::Args::from(payload.into_iter().map(Value::from).collect::<Vec<_>>());
+            let values = socketio_client::Args::from(
+                payload.into_iter().map(Value::from).collect::<Vec<_>>(),
+            );
             if want_ack {
                 match socket
                     .emit_with_ack_timeout(event.as_str(), values, timeout)
@@ -456,12 +459,18 @@ mod tests {
     fn errors() {
         assert!(parse(&[]).unwrap_err().contains("missing URL"));
         assert!(parse(&["u", "--transport", "carrier-pigeon"]).is_err());
-        assert!(parse(&["u", "--auth", "[1]"]).unwrap_err().contains("object"));
-        assert!(parse(&["u", "--auth", "{"]).unwrap_err().contains("invalid JSON"));
+        assert!(parse(&["u", "--auth", "[1]"])
+            .unwrap_err()
+            .contains("object"));
+        assert!(parse(&["u", "--auth", "{"])
+            .unwrap_err()
+            .contains("invalid JSON"));
         assert!(parse(&["u", "--header", "nocolon"]).is_err());
         assert!(parse(&["u", "--emit", "ev"]).is_err());
         assert!(parse(&["u", "--emit", "ev", "{bad"]).is_err());
-        assert!(parse(&["u", "--bogus"]).unwrap_err().contains("unknown option"));
+        assert!(parse(&["u", "--bogus"])
+            .unwrap_err()
+            .contains("unknown option"));
         assert!(parse(&["u", "v"]).unwrap_err().contains("unexpected"));
         assert!(parse(&["u", "--wait", "soon"]).is_err());
         assert_eq!(parse(&["--help"]), Ok(Command::Help));

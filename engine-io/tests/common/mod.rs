@@ -1,5 +1,5 @@
 //! Test helpers: a server on a free port and a minimal raw HTTP/1.1 client.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use engine_io::{CloseReason, Config, Handler, Message, Server, Socket};
 use std::net::SocketAddr;
