@@ -362,3 +362,34 @@ impl futures_util::Stream for Events {
         self.rx.poll_recv(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_thread_safe() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        fn assert_send<T: Send + 'static>() {}
+        assert_send_sync::<Client>();
+        assert_send::<Events>();
+        assert_send_sync::<Event>();
+        assert_send_sync::<CloseReason>();
+        assert_send_sync::<Error>();
+    }
+
+    #[test]
+    fn close_reasons_use_the_reference_strings() {
+        assert_eq!(CloseReason::TransportClose.as_str(), "transport close");
+        assert_eq!(CloseReason::PingTimeout.to_string(), "ping timeout");
+        assert_eq!(CloseReason::ForcedClose.as_str(), "forced close");
+        let err = CloseReason::TransportError(Error::Closed);
+        assert_eq!(err.as_str(), "transport error");
+        assert_eq!(err.to_string(), "transport error: the connection is closed");
+        assert!(err.error().is_some());
+        assert_eq!(
+            CloseReason::ParseError(Error::Protocol("x".into())).as_str(),
+            "parse error"
+        );
+    }
+}

@@ -439,7 +439,6 @@ impl Driver {
         tracing::debug!(%reason, "engine.io client: closed");
         // Stop the transports' tasks before announcing the close.
         self.probe = Probe::Done;
-        let _ = self.transport.writer.try_send(WriteCmd::Close);
         self.transport.tasks.drain(..).for_each(|t| t.abort());
         let _ = self.closed.send(Some(reason.clone()));
         for (_, tx) in self.flush_waiters.drain(..) {

@@ -17,6 +17,9 @@
 //! - **Robust**: bounded queues, no lock across an await, and a server sending garbage,
 //!   oversize payloads or nothing at all gives an error and a clean close, never a panic or hang.
 //!
+//! Not supported: Engine.IO v3 servers (the client speaks `EIO=4` only), JSONP polling,
+//! HTTP proxies, HTTP/2, WebTransport.
+//!
 //! ```no_run
 //! use engine_io_client::{Client, Event, Message};
 //!

@@ -16,6 +16,7 @@
 //! * `--transports polling,websocket`: enabled transports.
 //! * `--initial-packet TEXT`: a message sent right after the open packet.
 //! * `--no-upgrades`: `allowUpgrades: false`.
+//! * `--ws-read-buffer-size BYTES`, `--ws-write-buffer-size BYTES`: WebSocket buffer sizes (memory tuning).
 //! * `--no-compression`: `httpCompression: false`.
 //! * `--cors-credentials`: CORS with the request origin reflected and credentials on.
 //! * `--close-on TEXT`: a text message equal to TEXT is not echoed; the server closes
@@ -123,6 +124,8 @@ fn main() {
                     .unwrap_or_else(|| usage("--initial-packet needs a text"));
                 builder = builder.initial_packet(text);
             }
+            "--ws-read-buffer-size" => builder = builder.ws_read_buffer_size(num(args.next(), &a) as usize),
+            "--ws-write-buffer-size" => builder = builder.ws_write_buffer_size(num(args.next(), &a) as usize),
             "--no-upgrades" => builder = builder.allow_upgrades(false),
             "--no-compression" => builder = builder.http_compression(None),
             "--cors-credentials" => {

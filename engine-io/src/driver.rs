@@ -10,7 +10,7 @@ use crate::packet::{Packet, PacketType};
 use crate::socket::{Ready, Socket};
 use crate::websocket::{close_detached, too_big_frame, WsEvent, WsIo};
 use crate::Str;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
@@ -56,7 +56,8 @@ fn decode_frame(m: WsMessage, socket: &Socket) -> Result<Packet, crate::DecodeEr
 pub(crate) async fn run(socket: Arc<Socket>, mut ws: Option<WsIo>) {
     socket.shared.tasks.fetch_add(1, Ordering::AcqRel);
     let _count = TaskCount(socket.shared.clone());
-    let mut probe: Option<WsIo> = None;
+    // Boxed: probes are rare and short-lived; keep the task small.
+    let mut probe: Option<Box<WsIo>> = None;
     let sleep = tokio::time::sleep_until(Instant::now() + Duration::from_secs(3600));
     tokio::pin!(sleep);
 
@@ -71,7 +72,7 @@ pub(crate) async fn run(socket: Arc<Socket>, mut ws: Option<WsIo>) {
                 break;
             }
             if let Some(p) = st.probe_offer.take() {
-                if let Some(old) = probe.replace(WsIo::new(*p)) {
+                if let Some(old) = probe.replace(Box::new(WsIo::new(*p))) {
                     close_detached(old.ws);
                 }
             }
@@ -116,24 +117,31 @@ pub(crate) async fn run(socket: Arc<Socket>, mut ws: Option<WsIo>) {
             sleep.as_mut().reset(d);
         }
 
-        let event = tokio::select! {
-            biased;
-            _ = socket.task_wake.notified() => Event::Wake,
-            ev = poll_fn(|cx| {
-                if let Some(w) = ws.as_mut() {
-                    if let Poll::Ready(e) = w.poll_event(cx) {
-                        return Poll::Ready(Event::Ws(e));
-                    }
+        // One hand-written poll instead of `select!`: the task's future is
+        // allocated per session, and this keeps it small.
+        let notified = socket.task_wake.notified();
+        tokio::pin!(notified);
+        let has_deadline = deadline.is_some();
+        let event = poll_fn(|cx| {
+            if notified.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Wake);
+            }
+            if let Some(w) = ws.as_mut() {
+                if let Poll::Ready(e) = w.poll_event(cx) {
+                    return Poll::Ready(Event::Ws(e));
                 }
-                if let Some(p) = probe.as_mut() {
-                    if let Poll::Ready(e) = p.poll_event(cx) {
-                        return Poll::Ready(Event::Probe(e));
-                    }
+            }
+            if let Some(p) = probe.as_mut() {
+                if let Poll::Ready(e) = p.poll_event(cx) {
+                    return Poll::Ready(Event::Probe(e));
                 }
-                Poll::Pending
-            }) => ev,
-            _ = &mut sleep, if deadline.is_some() => Event::Timer,
-        };
+            }
+            if has_deadline && sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Timer);
+            }
+            Poll::Pending
+        })
+        .await;
 
         match event {
             Event::Wake | Event::Timer => {}
@@ -162,13 +170,10 @@ pub(crate) async fn run(socket: Arc<Socket>, mut ws: Option<WsIo>) {
                 socket.finalize(CloseReason::TransportClose, None, PacketType::Close);
             }
             Event::Ws(WsEvent::Error { too_big }) => {
-                if too_big {
-                    if let Some(mut w) = ws.take() {
-                        w.push_frame(too_big_frame());
-                        finish_ws(w).await;
-                    }
-                } else {
-                    ws = None;
+                let closing = if too_big { finish_ws(ws.take(), too_big_frame()) } else { None };
+                ws = None;
+                if let Some(f) = closing {
+                    f.await;
                 }
                 let desc = if too_big {
                     "message too big"
@@ -197,23 +202,28 @@ pub(crate) async fn run(socket: Arc<Socket>, mut ws: Option<WsIo>) {
     if let Some(p) = probe.take() {
         close_detached(p.ws);
     }
-    if let Some(mut w) = ws.take() {
-        w.push_frame(WsMessage::Close(None));
-        finish_ws(w).await;
+    if let Some(f) = finish_ws(ws.take(), WsMessage::Close(None)) {
+        f.await;
     }
 }
 
-/// Writes what is pending (ending with a close frame) for a bounded time.
-async fn finish_ws(mut w: WsIo) {
-    let flush = poll_fn(|cx| loop {
-        match w.poll_event(cx) {
-            Poll::Ready(WsEvent::Flushed(_)) if w.idle() => return Poll::Ready(()),
-            Poll::Ready(WsEvent::Flushed(_) | WsEvent::Message(_)) => continue,
-            Poll::Ready(_) => return Poll::Ready(()),
-            Poll::Pending => return Poll::Pending,
-        }
-    });
-    let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
+/// Writes what is pending plus `last` (a close frame) for a bounded time.
+/// Returns a boxed future so the WebSocket is not stored twice in the socket
+/// task's (per-session) future.
+fn finish_ws(w: Option<WsIo>, last: WsMessage) -> Option<crate::BoxFuture<()>> {
+    let mut w = w?;
+    w.push_frame(last);
+    Some(Box::pin(async move {
+        let flush = poll_fn(|cx| loop {
+            match w.poll_event(cx) {
+                Poll::Ready(WsEvent::Flushed(_)) if w.idle() => return Poll::Ready(()),
+                Poll::Ready(WsEvent::Flushed(_) | WsEvent::Message(_)) => continue,
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
+    }))
 }
 
 fn abort_upgrade(socket: &Socket) {
@@ -229,7 +239,7 @@ fn abort_upgrade(socket: &Socket) {
 fn on_probe_packet(
     socket: &Arc<Socket>,
     packet: Result<Packet, crate::DecodeError>,
-    probe: &mut Option<WsIo>,
+    probe: &mut Option<Box<WsIo>>,
     ws: &mut Option<WsIo>,
 ) {
     let Some(p) = probe.as_mut() else { return };
@@ -258,7 +268,7 @@ fn on_probe_packet(
                 if switched {
                     // The `3probe` answer was already flushed; count nothing for it.
                     new_ws.reset_in_flight();
-                    *ws = Some(new_ws);
+                    *ws = Some(*new_ws);
                     // A GET still pending on the old transport gets a close packet.
                     socket.poll_wake.notify_waiters();
                     socket.shared.handler.on_upgrade(socket);
@@ -273,5 +283,41 @@ fn on_probe_packet(
             }
             abort_upgrade(socket);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Guards the per-connection memory budget: the socket task's future is
+    /// allocated once per session.
+    #[test]
+    fn task_future_is_small() {
+        fn size<F: std::future::Future>(_: &F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let server = crate::Server::new_stream(crate::Config::default());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let info = crate::RequestInfo {
+                method: http::Method::GET,
+                uri: http::Uri::from_static("/"),
+                headers: http::HeaderMap::new(),
+                query_pairs: Vec::new(),
+                remote_addr: None,
+            };
+            let socket = server.create_socket(info, crate::ProtocolVersion::V4, crate::TransportType::Polling);
+            let fut = super::run(socket.clone(), None);
+            let n = size(&fut);
+            eprintln!(
+                "socket task future: {n} bytes; Socket: {} bytes; WsIo: {} bytes; Sleep: {}; State: {}; RequestInfo: {}",
+                std::mem::size_of::<crate::Socket>(),
+                std::mem::size_of::<crate::websocket::WsIo>(),
+                std::mem::size_of::<tokio::time::Sleep>(),
+                std::mem::size_of::<crate::socket::State>(),
+                std::mem::size_of::<crate::RequestInfo>(),
+            );
+            assert!(n < 4096, "{n}");
+            socket.close_now();
+        });
     }
 }

@@ -36,8 +36,8 @@ impl RequestInfo {
             .or_else(|| parts.extensions.get::<SocketAddr>().copied());
         RequestInfo {
             method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            headers: parts.headers.clone(),
+            uri: detach_uri(&parts.uri),
+            headers: detach_headers(&parts.headers),
             query_pairs: parse_query(parts.uri.query().unwrap_or("")),
             remote_addr,
         }
@@ -56,6 +56,25 @@ impl RequestInfo {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// Copies header values into their own allocations. hyper parses them as
+/// slices of the connection's read buffer; keeping those slices for the life of
+/// a session would keep that whole buffer (8 KiB or more) alive per socket.
+fn detach_headers(h: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(h.len());
+    for (name, value) in h {
+        let mut v = http::HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(value.as_bytes()))
+            .unwrap_or_else(|_| value.clone());
+        v.set_sensitive(value.is_sensitive());
+        out.append(name.clone(), v);
+    }
+    out
+}
+
+/// Same as [`detach_headers`] for the URI.
+fn detach_uri(uri: &Uri) -> Uri {
+    Uri::from_maybe_shared(bytes::Bytes::copy_from_slice(uri.to_string().as_bytes())).unwrap_or_else(|_| uri.clone())
 }
 
 /// `application/x-www-form-urlencoded` parsing as `URLSearchParams` does it:

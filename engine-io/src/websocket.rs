@@ -141,8 +141,10 @@ pub(crate) fn handshake(
             return;
         };
         let socket = server.create_socket(info, protocol, TransportType::Websocket);
-        server.shared.handler.on_connect(socket.clone());
-        crate::driver::run(socket, Some(WsIo::new(ws))).await;
+        // A fresh task for the session: this one (with the upgrade machinery in
+        // its state) ends, so an idle connection only keeps the small driver task.
+        crate::driver::spawn(socket.clone(), Some(WsIo::new(ws)));
+        server.shared.handler.on_connect(socket);
     });
     switching_protocols(accept, Some(headers))
 }

@@ -6,6 +6,9 @@
 //     line, [{name, parser, packet, frames}] where `packet` is the packet as the reference
 //     decoder yields it and `frames` are the encoder's output ({text} or {binary: base64}).
 //
+//   Parsers: "json" (socket.io-parser 4.2, protocol v5), "json-v4" (socket.io-parser 3.3
+//   from socket.io-client 2.x, protocol v4), "msgpack" (socket.io-msgpack-parser 3.0).
+//
 //   node parser-crosscheck.js decode < cases.json
 //     Reads [{name, parser, frames}] (frames produced by the Rust encoder, or hostile inputs)
 //     and decodes each with the reference decoder; prints [{name, packets} | {name, error}].
@@ -16,6 +19,8 @@
 
 const sioParser = require("socket.io-parser");
 const msgpackParser = require("socket.io-msgpack-parser");
+// Protocol v4 (Socket.IO 2.x): the parser bundled with socket.io-client 2.x.
+const v4Parser = require("./node_modules/socket.io-client-v2/node_modules/socket.io-parser");
 
 function describe(value) {
   if (Buffer.isBuffer(value)) return { $bin: value.toString("base64") };
@@ -46,7 +51,9 @@ function revive(value) {
 }
 
 function describePacket(p) {
-  const out = { type: p.type, nsp: p.nsp };
+  // Protocol v4 decoders keep BINARY_EVENT/BINARY_ACK; v5 ones report EVENT/ACK.
+  const type = p.type === 5 ? 2 : p.type === 6 ? 3 : p.type;
+  const out = { type, nsp: p.nsp };
   if (p.id !== undefined) out.id = p.id;
   if (p.data !== undefined) out.data = describe(p.data);
   return out;
@@ -156,12 +163,43 @@ const msgpackOnly = [
   ["msgpack binary ack", { type: 3, data: [bin(0xff)], nsp: "/admin", id: 5 }],
 ];
 
+// Protocol v4 packets: the 2.x client and server set BINARY_EVENT/BINARY_ACK themselves and
+// put the handshake query in the CONNECT namespace.
+const v4Packets = [
+  ["v4 connect main", { type: 0, nsp: "/" }],
+  ["v4 connect with query", { type: 0, nsp: "/admin?token=abc&x=1" }],
+  ["v4 connect reply", { type: 0, nsp: "/admin" }],
+  ["v4 disconnect", { type: 1, nsp: "/admin" }],
+  ["v4 error string", { type: 4, data: "Not authorized", nsp: "/admin" }],
+  ["v4 error main", { type: 4, data: "Invalid namespace", nsp: "/" }],
+  ["v4 event", { type: 2, data: ["foo", { a: 1 }, 2.5], nsp: "/" }],
+  ["v4 event id nsp", { type: 2, data: ["foo"], nsp: "/chat", id: 4 }],
+  ["v4 ack", { type: 3, data: [null, "ok"], nsp: "/chat", id: 4 }],
+  ["v4 binary event", { type: 5, data: ["bin", bin(1, 2), { deep: [bin(3)] }], nsp: "/", id: 9 }],
+  ["v4 binary ack", { type: 6, data: [bin(255)], nsp: "/chat", id: 2 }],
+];
+
 function encodeJson(packet) {
   return new sioParser.Encoder().encode(packet);
 }
 
+function encodeV4(packet) {
+  let out;
+  // Synchronous in Node (no Blobs to read).
+  new v4Parser.Encoder().encode(packet, (frames) => (out = frames));
+  if (!out) throw new Error("v4 encoder did not answer synchronously");
+  return out;
+}
+
+function newDecoder(parser) {
+  if (parser === "json") return new sioParser.Decoder();
+  if (parser === "json-v4") return new v4Parser.Decoder();
+  if (parser === "msgpack") return new msgpackParser.Decoder();
+  throw new Error("unknown parser " + parser);
+}
+
 function decodeAll(parser, frames) {
-  const decoder = parser === "json" ? new sioParser.Decoder() : new msgpackParser.Decoder();
+  const decoder = newDecoder(parser);
   const packets = [];
   decoder.on("decoded", (p) => packets.push(describePacket(p)));
   for (const f of frames) {
@@ -175,10 +213,13 @@ function table() {
   const out = [];
   const add = (parser, name, packet) => {
     // Encode a copy: the reference encoder mutates binary packets.
+    const copy = revive(describe(packet));
     const frames =
       parser === "json"
-        ? encodeJson(revive(describe(packet)))
-        : new msgpackParser.Encoder().encode(revive(describe(packet)));
+        ? encodeJson(copy)
+        : parser === "json-v4"
+          ? encodeV4(copy)
+          : new msgpackParser.Encoder().encode(copy);
     const described = describeFrames(frames);
     const decoded = decodeAll(parser, described);
     if (decoded.length !== 1) throw new Error(`${name}: reference decoded ${decoded.length} packets`);
@@ -188,6 +229,7 @@ function table() {
   for (const [name, p] of jsonOnly) add("json", name, p);
   for (const [name, p] of common) add("msgpack", name, p);
   for (const [name, p] of msgpackOnly) add("msgpack", name, p);
+  for (const [name, p] of v4Packets) add("json-v4", name, p);
   return out;
 }
 

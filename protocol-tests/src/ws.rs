@@ -207,19 +207,16 @@ impl WsClient {
         }
     }
 
-    /// Reads until the server closes (close frame or end of stream), within `timeout`. Returns the
-    /// close frame if one came, the data frames that arrived before it, or `None` on timeout.
-    pub async fn wait_closed(
-        &mut self,
-        timeout: Duration,
-    ) -> Option<(Option<(u16, String)>, Vec<WsFrame>)> {
+    /// Reads until the server closes, within `timeout`. Returns how it ended
+    /// ([`WsFrame::Close`] or [`WsFrame::Ended`]) and the data frames that arrived before, or
+    /// `None` on timeout.
+    pub async fn wait_closed(&mut self, timeout: Duration) -> Option<(WsFrame, Vec<WsFrame>)> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut before = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.recv_timeout(left).await? {
-                WsFrame::Close(frame) => return Some((frame, before)),
-                WsFrame::Ended(_) => return Some((None, before)),
+                end @ (WsFrame::Close(_) | WsFrame::Ended(_)) => return Some((end, before)),
                 data => before.push(data),
             }
         }

@@ -127,6 +127,12 @@ async fn websocket_only_text_and_binary() {
     echo_round_trip(&client, &mut events).await;
     let info = command(&client, &mut events, "cmd:info").await;
     assert_eq!(info["transport"], "websocket");
+    // `Events` is also a `Stream`.
+    client.send("via stream").await.unwrap();
+    match timeout(STEP, futures_util::StreamExt::next(&mut events)).await {
+        Ok(Some(Event::Message(m))) => assert_eq!(m.as_text(), Some("via stream")),
+        other => panic!("{other:?}"),
+    }
     client.close().await;
     assert!(matches!(
         next_close(&mut events).await,
@@ -143,7 +149,11 @@ async fn upgrade_keeps_every_message_in_order() {
     assert_eq!(client.transport(), TransportKind::Polling);
     // Sent before, during and after the upgrade: all must come back, in order.
     for i in 0..100 {
-        client.send(format!("m{i}")).await.unwrap();
+        if i % 7 == 0 {
+            client.send(vec![i as u8; i + 1]).await.unwrap();
+        } else {
+            client.send(format!("m{i}")).await.unwrap();
+        }
         if i % 10 == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -153,7 +163,11 @@ async fn upgrade_keeps_every_message_in_order() {
     while i < 100 {
         match timeout(STEP, events.recv()).await.unwrap().unwrap() {
             Event::Message(m) => {
-                assert_eq!(m.as_text(), Some(format!("m{i}").as_str()));
+                if i % 7 == 0 {
+                    assert_eq!(m, Message::from(vec![i as u8; i + 1]));
+                } else {
+                    assert_eq!(m.as_text(), Some(format!("m{i}").as_str()));
+                }
                 i += 1;
             }
             Event::Upgrade(TransportKind::WebSocket) => upgraded = true,

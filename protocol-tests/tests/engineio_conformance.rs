@@ -98,14 +98,14 @@ async fn ws_session(server: &EioServer) -> (WsClient, String) {
     (ws, sid)
 }
 
-/// Asserts the WebSocket gets closed by the server (close frame or end of stream) within `within`
-/// and no data frame other than pings comes first. Returns the close frame, if any.
+/// Asserts the server closes the WebSocket with a close frame within `within`, and that no data
+/// frame other than pings comes first. Returns the close frame's code and reason, if it had any.
 async fn assert_ws_closed(
     ws: &mut WsClient,
     within: Duration,
     what: &str,
 ) -> Option<(u16, String)> {
-    let (frame, before) = ws
+    let (end, before) = ws
         .wait_closed(within)
         .await
         .unwrap_or_else(|| panic!("{what}: websocket not closed within {within:?}"));
@@ -117,7 +117,11 @@ async fn assert_ws_closed(
         unexpected.is_empty(),
         "{what}: frames before the close: {unexpected:?}"
     );
-    frame
+    eprintln!("CLOSEPROBE {what}: {end:?}");
+    match end {
+        WsFrame::Close(frame) => frame,
+        other => panic!("{what}: connection ended without a close frame: {other:?}"),
+    }
 }
 
 /// Asserts the session `sid` no longer exists (400, code 1).
@@ -543,7 +547,8 @@ conformance! {
         tokio::time::sleep_until((pinged + Duration::from_millis(1200)).into()).await;
         ws.send_text("4no second extension").await;
         // Closed ~1600 ms after the ping despite the second message.
-        let (_, frames) = ws.wait_closed(SOON).await.expect("closed by ping timeout");
+        let (end, frames) = ws.wait_closed(SOON).await.expect("closed by ping timeout");
+        assert!(matches!(end, WsFrame::Close(_)), "{end:?}");
         assert!(frames.len() <= 1, "{frames:?}");
         let closed = pinged.elapsed();
         assert!(

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use protocol_tests::redis::JsonNode;
 use protocol_tests::RedisServer;
 use serde_json::{json, Value as Json};
-use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory, RedisMode, SubscriptionMode};
+use socketio_adapter::redis::{
+    RedisAdapterConfig, RedisAdapterFactory, RedisMode, SubscriptionMode,
+};
 use socketio_server::{SocketIo, SocketRef, Value};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -80,7 +82,13 @@ impl RustServer {
     async fn wait_server_side(&self, event: &str) -> Vec<Value> {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Some((_, args)) = self.server_side.lock().unwrap().iter().find(|(e, _)| e == event) {
+            if let Some((_, args)) = self
+                .server_side
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(e, _)| e == event)
+            {
                 return args.clone();
             }
             assert!(Instant::now() < deadline, "no server-side {event}");
@@ -104,7 +112,10 @@ fn expect(clients: &mut JsonNode, event: &str, expected: &[&str]) -> Vec<Json> {
         .into_iter()
         .filter(|v| v["event"] == event)
         .collect();
-    assert!(extra.is_empty(), "{event} reached unexpected clients: {extra:?}");
+    assert!(
+        extra.is_empty(),
+        "{event} reached unexpected clients: {extra:?}"
+    );
     args
 }
 
@@ -128,7 +139,11 @@ async fn mixed_cluster(mode: RedisMode) {
     let redis = RedisServer::start();
     let r1 = RustServer::start(&redis.url(), "R1", mode).await;
     let r2 = RustServer::start(&redis.url(), "R2", mode).await;
-    let mode_arg = if matches!(mode, RedisMode::Classic) { "classic" } else { "sharded" };
+    let mode_arg = if matches!(mode, RedisMode::Classic) {
+        "classic"
+    } else {
+        "sharded"
+    };
     let mut n = JsonNode::spawn("redis-node-server.js", &[&redis.url(), mode_arg, "N"]);
     // p: on R1 in red; q: on R2 in red; s: on R2; u: on N in red; v: on N; w: on R1, /admin.
     let mut clients = JsonNode::spawn(
@@ -161,7 +176,10 @@ async fn mixed_cluster(mode: RedisMode) {
     assert_eq!(got[1], json!([{"$bin": "0102"}]));
     ok(n.command(json!({"op": "broadcast", "rooms": ["red"], "except": ["nothing"], "event": "from-n", "args": ["x"]}), WAIT));
     expect(&mut clients, "from-n", &["p", "q", "u"]);
-    ok(n.command(json!({"op": "broadcast", "nsp": "/admin", "event": "from-n-admin", "args": []}), WAIT));
+    ok(n.command(
+        json!({"op": "broadcast", "nsp": "/admin", "event": "from-n-admin", "args": []}),
+        WAIT,
+    ));
     expect(&mut clients, "from-n-admin", &["w"]);
     r2.io.local().emit("r2-local", &()).unwrap();
     expect(&mut clients, "r2-local", &["q", "s"]);
@@ -175,16 +193,29 @@ async fn mixed_cluster(mode: RedisMode) {
         .unwrap();
     let mut answers = answers;
     answers.sort();
-    assert_eq!(answers, vec!["p-answer", "q-answer", "s-answer", "u-answer", "v-answer"]);
+    assert_eq!(
+        answers,
+        vec!["p-answer", "q-answer", "s-answer", "u-answer", "v-answer"]
+    );
     let res = ok(n.command(json!({"op": "broadcastAck", "rooms": ["red"], "event": "n-ask", "args": [], "timeout": 3000}), WAIT));
     assert_eq!(res["err"], Json::Null, "{res}");
-    assert_eq!(sorted_strings(&res["responses"]), vec!["p-answer", "q-answer", "u-answer"]);
+    assert_eq!(
+        sorted_strings(&res["responses"]),
+        vec!["p-answer", "q-answer", "u-answer"]
+    );
 
     // Fetch sockets: everyone sees everyone, with data; remote sockets can be acted upon.
     let sockets = r2.io.fetch_sockets().await.unwrap();
     let mut names: Vec<String> = sockets
         .iter()
-        .map(|s| s.data_value().get("name").unwrap().as_str().unwrap().to_owned())
+        .map(|s| {
+            s.data_value()
+                .get("name")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     names.sort();
     assert_eq!(names, vec!["p", "q", "s", "u", "v"]);
@@ -198,7 +229,10 @@ async fn mixed_cluster(mode: RedisMode) {
     expect(&mut clients, "direct", &["u"]);
     u.join("vip").await.unwrap();
     tokio::time::sleep(QUIET).await;
-    ok(n.command(json!({"op": "broadcast", "rooms": ["vip"], "event": "to-vip", "args": []}), WAIT));
+    ok(n.command(
+        json!({"op": "broadcast", "rooms": ["vip"], "event": "to-vip", "args": []}),
+        WAIT,
+    ));
     expect(&mut clients, "to-vip", &["u"]);
     let from_n = ok(n.command(json!({"op": "fetch", "except": ["red"]}), WAIT));
     let mut names: Vec<String> = from_n
@@ -209,20 +243,34 @@ async fn mixed_cluster(mode: RedisMode) {
         .collect();
     names.sort();
     assert_eq!(names, vec!["s", "v"]);
-    let s = from_n.as_array().unwrap().iter().find(|s| s["data"]["name"] == "s").unwrap();
+    let s = from_n
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["data"]["name"] == "s")
+        .unwrap();
     assert_eq!(s["data"]["node"], "R2");
     assert_eq!(s["handshake"]["auth"]["name"], "s");
 
     // Remote join / leave / disconnect, from each side.
     r1.io.except("red").sockets_join("green").await.unwrap();
     tokio::time::sleep(QUIET).await;
-    ok(n.command(json!({"op": "broadcast", "rooms": ["green"], "event": "to-green", "args": []}), WAIT));
+    ok(n.command(
+        json!({"op": "broadcast", "rooms": ["green"], "event": "to-green", "args": []}),
+        WAIT,
+    ));
     expect(&mut clients, "to-green", &["s", "v"]);
-    ok(n.command(json!({"op": "leave", "rooms": ["green"], "room": "green"}), WAIT));
+    ok(n.command(
+        json!({"op": "leave", "rooms": ["green"], "room": "green"}),
+        WAIT,
+    ));
     tokio::time::sleep(QUIET).await;
     r2.io.to("green").emit("to-green-2", &()).unwrap();
     expect(&mut clients, "to-green-2", &[]);
-    ok(n.command(json!({"op": "join", "rooms": ["red"], "room": "blue"}), WAIT));
+    ok(n.command(
+        json!({"op": "join", "rooms": ["red"], "room": "blue"}),
+        WAIT,
+    ));
     tokio::time::sleep(QUIET).await;
     r1.io.to("blue").emit("to-blue", &()).unwrap();
     expect(&mut clients, "to-blue", &["p", "q", "u"]);
@@ -236,12 +284,20 @@ async fn mixed_cluster(mode: RedisMode) {
         .server_side_emit("hello", vec!["from-r1".into()])
         .await
         .unwrap();
-    assert_eq!(r2.wait_server_side("hello").await, vec![Value::from("from-r1")]);
+    assert_eq!(
+        r2.wait_server_side("hello").await,
+        vec![Value::from("from-r1")]
+    );
     let got = n
-        .wait_for(WAIT, |v| v["type"] == "server-side" && v["event"] == "hello")
+        .wait_for(WAIT, |v| {
+            v["type"] == "server-side" && v["event"] == "hello"
+        })
         .unwrap();
     assert_eq!(got["args"], json!(["from-r1"]));
-    assert!(r1.server_side.lock().unwrap().is_empty(), "a node got its own server-side emit");
+    assert!(
+        r1.server_side.lock().unwrap().is_empty(),
+        "a node got its own server-side emit"
+    );
     let mut replies = r2
         .io
         .server_side_emit_with_ack("ping", vec![], WAIT)
@@ -253,23 +309,37 @@ async fn mixed_cluster(mode: RedisMode) {
     assert_eq!(sorted_strings(&replies), vec!["R1-ack", "R2-ack"]);
 
     // Disconnect: from Node, the sockets of ours in red; from ours, the Node ones not in red.
-    ok(n.command(json!({"op": "disconnect", "rooms": ["red"], "except": ["vip"], "close": false}), WAIT));
+    ok(n.command(
+        json!({"op": "disconnect", "rooms": ["red"], "except": ["vip"], "close": false}),
+        WAIT,
+    ));
     for name in ["p", "q"] {
         let got = clients
-            .wait_for(WAIT, |v| v["client"] == name && v.get("disconnect").is_some())
+            .wait_for(WAIT, |v| {
+                v["client"] == name && v.get("disconnect").is_some()
+            })
             .unwrap_or_else(|| panic!("{name} not disconnected"));
         assert_eq!(got["disconnect"], "io server disconnect");
     }
     r1.io.except("red").disconnect_sockets(true).await.unwrap();
     for name in ["s", "v"] {
         clients
-            .wait_for(WAIT, |v| v["client"] == name && v.get("disconnect").is_some())
+            .wait_for(WAIT, |v| {
+                v["client"] == name && v.get("disconnect").is_some()
+            })
             .unwrap_or_else(|| panic!("{name} not disconnected"));
     }
     let left = r2.io.fetch_sockets().await.unwrap();
     let names: Vec<String> = left
         .iter()
-        .map(|s| s.data_value().get("name").unwrap().as_str().unwrap().to_owned())
+        .map(|s| {
+            s.data_value()
+                .get("name")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(names, vec!["u"]);
 }
@@ -299,26 +369,49 @@ async fn npm_emitter_reaches_clients_of_our_servers() {
         .to_string()],
     );
     let mut emitter = JsonNode::spawn("redis-npm-emitter.js", &[&redis.url()]);
-    ok(emitter.command(json!({"op": "emit", "event": "all", "args": [1, {"$bin": "ff"}]}), WAIT));
+    ok(emitter.command(
+        json!({"op": "emit", "event": "all", "args": [1, {"$bin": "ff"}]}),
+        WAIT,
+    ));
     let got = expect(&mut clients, "all", &["p", "q"]);
     assert_eq!(got[0], json!([1, {"$bin": "ff"}]));
-    ok(emitter.command(json!({"op": "emit", "rooms": ["red"], "event": "red", "args": []}), WAIT));
+    ok(emitter.command(
+        json!({"op": "emit", "rooms": ["red"], "event": "red", "args": []}),
+        WAIT,
+    ));
     expect(&mut clients, "red", &["p"]);
-    ok(emitter.command(json!({"op": "emit", "except": ["red"], "event": "not-red", "args": []}), WAIT));
+    ok(emitter.command(
+        json!({"op": "emit", "except": ["red"], "event": "not-red", "args": []}),
+        WAIT,
+    ));
     expect(&mut clients, "not-red", &["q"]);
-    ok(emitter.command(json!({"op": "emit", "nsp": "/admin", "event": "adm", "args": []}), WAIT));
+    ok(emitter.command(
+        json!({"op": "emit", "nsp": "/admin", "event": "adm", "args": []}),
+        WAIT,
+    ));
     expect(&mut clients, "adm", &["w"]);
     ok(emitter.command(json!({"op": "join", "except": ["red"], "room": "j"}), WAIT));
-    ok(emitter.command(json!({"op": "emit", "rooms": ["j"], "event": "j", "args": []}), WAIT));
+    ok(emitter.command(
+        json!({"op": "emit", "rooms": ["j"], "event": "j", "args": []}),
+        WAIT,
+    ));
     expect(&mut clients, "j", &["q"]);
     ok(emitter.command(json!({"op": "leave", "room": "j"}), WAIT));
-    ok(emitter.command(json!({"op": "emit", "rooms": ["j"], "event": "j2", "args": []}), WAIT));
+    ok(emitter.command(
+        json!({"op": "emit", "rooms": ["j"], "event": "j2", "args": []}),
+        WAIT,
+    ));
     expect(&mut clients, "j2", &[]);
     ok(emitter.command(json!({"op": "sse", "event": "hello", "args": ["e"]}), WAIT));
     assert_eq!(r1.wait_server_side("hello").await, vec![Value::from("e")]);
     assert_eq!(r2.wait_server_side("hello").await, vec![Value::from("e")]);
-    ok(emitter.command(json!({"op": "disconnect", "rooms": ["red"], "close": true}), WAIT));
+    ok(emitter.command(
+        json!({"op": "disconnect", "rooms": ["red"], "close": true}),
+        WAIT,
+    ));
     clients
-        .wait_for(WAIT, |v| v["client"] == "p" && v.get("disconnect").is_some())
+        .wait_for(WAIT, |v| {
+            v["client"] == "p" && v.get("disconnect").is_some()
+        })
         .expect("p not disconnected");
 }

@@ -692,7 +692,10 @@ async fn msgpack(transports: Transports) {
     );
     let payload = Value::Object(payload);
     socket.emit("echo", &payload).await.unwrap();
-    assert_eq!(next_event(&mut rx, "echo").await.args(), &[payload.clone()]);
+    assert_eq!(
+        next_event(&mut rx, "echo").await.args(),
+        std::slice::from_ref(&payload)
+    );
     let reply = socket
         .emit_with_ack("ack", Args::new().arg(&payload).arg("two"))
         .await
@@ -848,4 +851,126 @@ fn blocking_client() {
     assert_eq!(n, 9);
     socket.disconnect();
     assert!(!socket.connected());
+}
+
+/// The server stops answering (SIGSTOP): the client notices within pingInterval + pingTimeout,
+/// disconnects with "ping timeout", and reconnects once the server runs again.
+async fn ping_timeout(transports: Transports) {
+    let mut server = peer(&["--ping-interval", "300", "--ping-timeout", "200"]);
+    let pid = server.process().pid().to_string();
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let socket = builder(&server, transports)
+        .on_disconnect({
+            let reasons = reasons.clone();
+            move |reason, _s| {
+                reasons.lock().unwrap().push(reason);
+                async {}
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    // Heartbeats are answered: still connected after several ping intervals.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(socket.connected());
+    assert!(reasons.lock().unwrap().is_empty());
+
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, pid.as_str()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let stopped = tokio::time::Instant::now();
+    wait_until("ping timeout", || !reasons.lock().unwrap().is_empty()).await;
+    signal("-CONT");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        stopped.elapsed()
+    );
+    assert_eq!(
+        reasons.lock().unwrap()[0],
+        DisconnectReason::PingTimeout,
+        "{:?}",
+        reasons.lock().unwrap()
+    );
+    wait_until("reconnection", || socket.connected()).await;
+    assert_eq!(whoami(&socket).await["nsp"], "/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_timeout_over_polling() {
+    ping_timeout(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_timeout_over_websocket() {
+    ping_timeout(Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_timeout_over_upgrade() {
+    ping_timeout(Transports::Upgrade).await;
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+struct Upload {
+    name: String,
+    data: Bytes,
+    parts: Vec<Part>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+struct Part {
+    index: u32,
+    chunk: Bytes,
+}
+
+/// Typed serde arguments with binary fields at any depth, both ways, over every transport.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_payloads_with_binary() {
+    let server = peer(&[]);
+    for transports in [
+        Transports::Polling,
+        Transports::WebSocket,
+        Transports::Upgrade,
+    ] {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Upload>();
+        let socket = builder(&server, transports)
+            .on_typed("echo", move |upload: Upload, _s: Socket| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(upload);
+                }
+            })
+            .connect()
+            .await
+            .unwrap();
+        let upload = Upload {
+            name: "photo.png".to_owned(),
+            data: Bytes::from_static(b"\x89PNG\r\n"),
+            parts: vec![
+                Part {
+                    index: 0,
+                    chunk: Bytes::from(vec![7u8; 300]),
+                },
+                Part {
+                    index: 1,
+                    chunk: Bytes::new(),
+                },
+            ],
+        };
+        socket.emit("echo", &upload).await.unwrap();
+        let back = tokio::time::timeout(STEP, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, upload);
+        let (acked,): (Upload,) = socket.emit_with_ack_as("ack", &upload).await.unwrap();
+        assert_eq!(acked, upload);
+        socket.disconnect().await;
+    }
 }

@@ -352,6 +352,9 @@ impl Socket {
     /// the Engine.IO error when the connection could not be opened, [`Error::ConnectTimeout`],
     /// [`Error::InvalidConfig`] when another socket of the manager uses the same namespace.
     pub async fn connect(&self) -> Result<(), Error> {
+        if self.connected() {
+            return Ok(());
+        }
         self.shared.lock().reopen();
         self.shared.status.send_replace(Status::Disconnected);
         self.shared.manager.add_socket(&self.shared)?;

@@ -133,7 +133,9 @@ impl SocketCore {
     /// recovery `pid` and `offset` when the server gave a pid (auth keys win, as in the
     /// reference's `Object.assign({pid, offset}, auth)`).
     pub(crate) fn on_open(&mut self, auth: Option<Value>) -> Option<Packet> {
-        if self.closed() {
+        // Only from `Disconnected`: a second CONNECT for a joined (or joining) namespace makes
+        // the server close the whole connection.
+        if self.phase != Phase::Disconnected {
             return None;
         }
         self.phase = Phase::Connecting;
@@ -529,6 +531,10 @@ mod tests {
             s.emit("x", vec![], false, EmitFlags::default(), true),
             Err(Error::Closed)
         ));
+        // reopen() (an explicit connect) makes it usable again.
+        s.reopen();
+        assert!(s.on_open(None).is_some());
+        assert!(s.on_open(None).is_none(), "no second CONNECT while joining");
     }
 
     #[test]

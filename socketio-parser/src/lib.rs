@@ -102,9 +102,27 @@
 //! - JSON nesting deeper than 128 levels, numbers outside the `f64` range and lone UTF-16
 //!   surrogates (`"\ud800"`) are refused as invalid JSON;
 //! - integers beyond 2^53 keep their exact value (JavaScript rounds them);
-//! - numeric object keys keep their order (JavaScript moves integer keys first).
+//! - numeric object keys keep their order (JavaScript moves integer keys first);
+//! - msgpack: a `null` data or id counts as absent (the reference refuses `null` data for
+//!   `CONNECT`/`DISCONNECT` and a `null` id), and ext values other than notepack's
+//!   (ArrayBuffer, Date, undefined) decode as `[type, binary]` like notepack's.
 //!
-//! See [`protocol_version`] for serving Socket.IO 2.x clients (protocol v4).
+//! The JSON encoder refuses a namespace without a leading `/` or with a `,` (the
+//! reference 4.2.7 writes it and its peer misreads it); the msgpack format carries any
+//! namespace string, as the reference does.
+//!
+//! See [`protocol_version`] for serving Socket.IO 2.x clients (protocol v4): the same
+//! codec reads and writes what `socket.io-parser` 3.3 (bundled with `socket.io-client`
+//! 2.x) reads and writes.
+//!
+//! # Verification
+//!
+//! - `cargo test -p socketio-parser`: exact encodings, one test per rejection rule,
+//!   property tests (round trips with nested binary, no panics on arbitrary input).
+//! - `cargo test -p protocol-tests --test parser_crosscheck`: byte-for-byte against the
+//!   npm packages, both directions.
+//! - `cargo fuzz run decode_json` / `decode_msgpack` in `socketio-parser/fuzz`.
+//! - `cargo bench -p socketio-parser --bench codec`.
 
 mod binary;
 mod decoder;

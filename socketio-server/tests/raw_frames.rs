@@ -678,7 +678,11 @@ async fn mounted_as_an_axum_layer_next_to_other_routes() {
     let payload = http(port, "GET", &path, "").await;
     let packets: Vec<&str> = payload.split('\u{1e}').collect();
     assert!(packets[0].starts_with("40{\"sid\":"), "{payload}");
-    assert_eq!(packets.get(1), Some(&r#"42["hi","from axum"]"#), "{payload}");
+    assert_eq!(
+        packets.get(1),
+        Some(&r#"42["hi","from axum"]"#),
+        "{payload}"
+    );
 }
 
 #[tokio::test]
@@ -691,18 +695,26 @@ async fn socket_data_handshake_and_typed_handlers() {
     let io = SocketIo::new();
     io.ns("/", |socket: SocketRef| async move {
         let _ = socket.set_data(&Point { x: 1, y: 2 });
-        socket.on("pair", |s: SocketRef, Data((a, b)): Data<(String, u32)>| async move {
-            let _ = s.emit("pair", &format!("{a}{b}"));
-        });
-        socket.on("point", |s: SocketRef, Data(p): Data<Point>, ack: Option<AckSender>| async move {
-            let _ = s.emit("point", &(p.x + p.y));
-            assert!(ack.is_none());
-        });
-        socket.on_any(|s: SocketRef, socketio_server::Event(name): socketio_server::Event| async move {
-            if name == "unknown" {
-                let _ = s.emit("any", &name);
-            }
-        });
+        socket.on(
+            "pair",
+            |s: SocketRef, Data((a, b)): Data<(String, u32)>| async move {
+                let _ = s.emit("pair", &format!("{a}{b}"));
+            },
+        );
+        socket.on(
+            "point",
+            |s: SocketRef, Data(p): Data<Point>, ack: Option<AckSender>| async move {
+                let _ = s.emit("point", &(p.x + p.y));
+                assert!(ack.is_none());
+            },
+        );
+        socket.on_any(
+            |s: SocketRef, socketio_server::Event(name): socketio_server::Event| async move {
+                if name == "unknown" {
+                    let _ = s.emit("any", &name);
+                }
+            },
+        );
         socket.on("hs", |s: SocketRef| async move {
             let h = s.handshake();
             let _ = s.emit_values(

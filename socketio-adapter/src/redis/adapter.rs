@@ -18,10 +18,13 @@
 //! fails at once with [`AdapterError::Unavailable`]; the link reconnects and resubscribes by
 //! itself.
 //!
-//! Connection state recovery: sessions and missed packets are kept by each node for its own
-//! sockets (as with the reference's classic Redis adapter, which does not support recovery
-//! across nodes): a client that reconnects to the same node recovers, one that lands on another
-//! node starts a new session.
+//! Connection state recovery: each node keeps the sessions of its own sockets and every
+//! broadcast it delivers (from any node, with an offset appended as the reference's cluster
+//! adapter does), so a client that reconnects to the *same* node recovers, missed broadcasts
+//! from every node included. Sessions are not shared through Redis: a client that lands on
+//! another node starts a new session. The reference's Redis adapters (classic and sharded) do
+//! not support recovery at all (its docs list only the in-memory, Redis Streams, MongoDB and
+//! Postgres adapters); with sticky sessions ours does.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -187,6 +190,8 @@ pub struct RedisAdapter {
     uid: String,
     nsp: String,
     classic: classic::Channels,
+    /// `prefix-response#nsp#<uid>#`, computed once (checked for every message).
+    specific_response: String,
     sharded: sharded::Channels,
     requests: Mutex<HashMap<String, Pending>>,
     ack_requests: Mutex<HashMap<String, BroadcastAckSink>>,
@@ -218,13 +223,16 @@ impl RedisAdapter {
     /// Creates the adapter of the namespace of `ctx` on `link`.
     pub fn new(ctx: AdapterContext, link: RedisLink, config: Arc<RedisAdapterConfig>) -> Arc<Self> {
         let nsp = ctx.name.to_string();
+        let uid = random_id(12);
+        let classic = classic::Channels::new(&config.key, &nsp);
         let adapter = Arc::new_cyclic(|this| RedisAdapter {
             local: InMemoryAdapter::new(ctx),
-            classic: classic::Channels::new(&config.key, &nsp),
+            specific_response: classic.specific_response(&uid),
+            classic,
             sharded: sharded::Channels::new(&config.key, &nsp),
             link: link.clone(),
             config,
-            uid: random_id(12),
+            uid,
             nsp,
             requests: Mutex::new(HashMap::new()),
             ack_requests: Mutex::new(HashMap::new()),
@@ -430,7 +438,8 @@ impl RedisAdapter {
                 return; // the reference skips broadcasts to rooms this node does not have
             }
             match classic::decode_broadcast(&msg.payload) {
-                Ok(b) if b.uid != self.uid && b.packet.nsp == self.nsp => {
+                Ok(mut b) if b.uid != self.uid && b.packet.nsp == self.nsp => {
+                    self.local.store_for_recovery(&mut b.packet, &b.opts);
                     self.local.broadcast_local(&b.packet, &b.opts);
                 }
                 Ok(_) => {}
@@ -441,10 +450,7 @@ impl RedisAdapter {
                 Ok((uid, request)) => self.on_request(uid.as_deref(), request),
                 Err(e) => tracing::debug!(nsp = %self.nsp, "ignoring a request: {e}"),
             }
-        } else if msg.channel == self.classic.response
-            || msg.channel.strip_prefix(self.classic.response.as_str())
-                == Some(&format!("{}#", self.uid))
-        {
+        } else if msg.channel == self.classic.response || msg.channel == self.specific_response {
             let decoded = classic::decode_response(&msg.payload, |id| {
                 lock(&self.requests).get(id).map(|p| p.ty)
             });
@@ -482,8 +488,9 @@ impl RedisAdapter {
     fn on_request(&self, uid: Option<&str>, request: ClusterRequest) {
         let from_self = uid == Some(self.uid.as_str());
         match request {
-            ClusterRequest::Broadcast { packet, opts } => {
+            ClusterRequest::Broadcast { mut packet, opts } => {
                 if !from_self && packet.nsp == self.nsp {
+                    self.local.store_for_recovery(&mut packet, &opts);
                     self.local.broadcast_local(&packet, &opts);
                 }
             }
@@ -725,7 +732,7 @@ impl Adapter for RedisAdapter {
                     .subscribe(&[
                         self.classic.request.clone(),
                         self.classic.response.clone(),
-                        self.classic.specific_response(&self.uid),
+                        self.specific_response.clone(),
                     ])
                     .await
             }
@@ -747,7 +754,7 @@ impl Adapter for RedisAdapter {
                         &[
                             self.classic.request.clone(),
                             self.classic.response.clone(),
-                            self.classic.specific_response(&self.uid),
+                            self.specific_response.clone(),
                         ],
                         &[self.classic.broadcast_pattern()],
                         &[],

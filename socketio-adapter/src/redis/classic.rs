@@ -16,8 +16,9 @@ use bytes::Bytes;
 use socketio_parser::{Packet, Value};
 
 use super::messages::{
-    opts_of, opts_to_value, packet_of, packet_to_value, remote_socket_of, remote_socket_to_value,
-    rooms_of, rooms_to_value, ClusterRequest, ClusterResponse, WireError,
+    opts_of, opts_to_value, packet_from, packet_of, packet_to_value, remote_socket_of,
+    remote_socket_to_value, rooms_of, rooms_to_value, write_opts, write_packet, ClusterRequest,
+    ClusterResponse, WireError,
 };
 use super::msgpack;
 use crate::{BroadcastOptions, Room};
@@ -134,8 +135,8 @@ pub fn encode_broadcast(uid: &str, packet: &Packet, opts: &BroadcastOptions) -> 
     let mut w = msgpack::Writer::with_capacity(64);
     w.array_len(3);
     w.str(uid);
-    w.value(&packet_to_value(packet));
-    w.value(&opts_to_value(opts, true));
+    write_packet(&mut w, packet);
+    write_opts(&mut w, opts);
     w.into_bytes()
 }
 
@@ -178,7 +179,7 @@ pub fn decode_broadcast(msg: &Bytes) -> Result<Broadcast, WireError> {
         return Err(WireError::Malformed("broadcast array too short"));
     }
     let opts = opts_of(items.get(2));
-    let packet = packet_of(&items[1])?;
+    let packet = packet_from(std::mem::take(&mut items[1]))?;
     let uid = match items.swap_remove(0) {
         Value::String(s) => s,
         _ => String::new(),

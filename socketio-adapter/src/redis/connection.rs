@@ -136,7 +136,9 @@ pub fn client_for(url: impl IntoConnectionInfo) -> Result<Client, redis::RedisEr
     Client::open(info.set_redis_settings(settings))
 }
 
-fn manager_config(config: &LinkConfig) -> ConnectionManagerConfig {
+/// Bounded timeouts and retries, so that a command fails with an error while Redis is away
+/// instead of waiting for it indefinitely.
+pub(crate) fn manager_config(config: &LinkConfig) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.connect_timeout))
         .set_response_timeout(Some(config.response_timeout))

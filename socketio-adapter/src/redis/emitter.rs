@@ -65,10 +65,14 @@ impl std::fmt::Debug for Emitter {
 
 impl Emitter {
     /// Connects to Redis at `url` (e.g. `redis://127.0.0.1:6379`), key prefix `socket.io`,
-    /// namespace `/`. The connection reconnects by itself.
+    /// namespace `/`. The connection reconnects by itself; while Redis is unreachable, emits
+    /// fail with an error within a few seconds instead of waiting.
     pub async fn connect(url: &str) -> Result<Self, EmitterError> {
         let client = redis::Client::open(url)?;
-        Ok(Self::new(ConnectionManager::new(client).await?))
+        let config = super::connection::manager_config(&super::connection::LinkConfig::default());
+        Ok(Self::new(
+            client.get_connection_manager_with_config(config).await?,
+        ))
     }
 
     /// An emitter over an existing connection, key prefix `socket.io`, namespace `/`.

@@ -316,6 +316,53 @@ pub(crate) fn packet_of(v: &Value) -> Result<Packet, WireError> {
     })
 }
 
+/// Reads a packet object, taking its data without copying it.
+pub(crate) fn packet_from(v: Value) -> Result<Packet, WireError> {
+    let Value::Object(mut map) = v else {
+        return Err(WireError::Malformed("packet is not an object"));
+    };
+    let data = map.shift_remove("data").filter(|d| !d.is_null());
+    let mut packet = packet_of(&Value::Object(map))?;
+    packet.data = data;
+    Ok(packet)
+}
+
+/// Writes `{type, data, nsp[, id]}` straight into a msgpack writer (no intermediate copy of
+/// the data: this is the hot path of every broadcast).
+pub(crate) fn write_packet(w: &mut super::msgpack::Writer, packet: &Packet) {
+    let len = 2 + usize::from(packet.data.is_some()) + usize::from(packet.id.is_some());
+    w.map_len(len);
+    w.str("type");
+    w.uint(u64::from(packet.kind.without_binary().code()));
+    if let Some(data) = &packet.data {
+        w.str("data");
+        w.value(data);
+    }
+    w.str("nsp");
+    w.str(&packet.nsp);
+    if let Some(id) = packet.id {
+        w.str("id");
+        w.uint(id);
+    }
+}
+
+/// Writes `{rooms, except, flags}` straight into a msgpack writer.
+pub(crate) fn write_opts(w: &mut super::msgpack::Writer, opts: &BroadcastOptions) {
+    w.map_len(3);
+    w.str("rooms");
+    w.array_len(opts.rooms.len());
+    for r in &opts.rooms {
+        w.str(r);
+    }
+    w.str("except");
+    w.array_len(opts.except.len());
+    for r in &opts.except {
+        w.str(r);
+    }
+    w.str("flags");
+    w.value(&flags_to_value(&opts.flags));
+}
+
 /// Writes a packet as the reference's packet object: `{type, data, nsp[, id]}`, with the plain
 /// `EVENT`/`ACK` type even when the data holds binary (the receiving node's encoder picks the
 /// binary type).
