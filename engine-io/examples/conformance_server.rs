@@ -3,7 +3,7 @@
 //! Settings (the same as `protocol-tests`' reference Node server): 127.0.0.1,
 //! port 3000, path `/engine.io`, pingInterval 300 ms, pingTimeout 200 ms,
 //! maxHttpBufferSize 1e6, CORS origin `*`; every other option at its default.
-//! Once bound it prints `listening <port>` on stdout (one line, flushed).
+//! Once bound it prints `listening <port>` on stdout (one line).
 //!
 //! Flags:
 //! * `--port P`: listen on port P (0 picks a free port; the line above tells which).
@@ -19,8 +19,10 @@
 //! * `--ws-read-buffer-size BYTES`, `--ws-write-buffer-size BYTES`: WebSocket buffer sizes (memory tuning).
 //! * `--no-compression`: `httpCompression: false`.
 //! * `--cors-credentials`: CORS with the request origin reflected and credentials on.
-//! * `--close-on TEXT`: a text message equal to TEXT is not echoed; the server closes
-//!   that socket instead (tests of server-initiated closes).
+//! * `--close-on TEXT`: a text message equal to TEXT is not echoed: the server
+//!   closes that socket (`socket.close()`), to test server-initiated closes.
+//!
+//! Prints `close <sid> <reason>` on stdout when a socket closes.
 //!
 //! Run with `cargo run -p engine-io --example conformance_server -- --port 0`.
 
@@ -50,7 +52,9 @@ impl Handler for Echo {
         let _ = socket.try_send(msg);
     }
 
-    fn on_close(&self, _socket: &Arc<Socket>, _reason: CloseReason) {}
+    fn on_close(&self, socket: &Arc<Socket>, reason: CloseReason) {
+        println!("close {} {}", socket.id(), reason);
+    }
 }
 
 fn usage(msg: &str) -> ! {
@@ -124,8 +128,18 @@ fn main() {
                     .unwrap_or_else(|| usage("--initial-packet needs a text"));
                 builder = builder.initial_packet(text);
             }
-            "--ws-read-buffer-size" => builder = builder.ws_read_buffer_size(num(args.next(), &a) as usize),
-            "--ws-write-buffer-size" => builder = builder.ws_write_buffer_size(num(args.next(), &a) as usize),
+            "--ws-read-buffer-size" => {
+                builder = builder.ws_read_buffer_size(num(args.next(), &a) as usize)
+            }
+            "--ws-write-buffer-size" => {
+                builder = builder.ws_write_buffer_size(num(args.next(), &a) as usize)
+            }
+            "--close-on" => {
+                close_on = Some(
+                    args.next()
+                        .unwrap_or_else(|| usage("--close-on needs a text")),
+                )
+            }
             "--no-upgrades" => builder = builder.allow_upgrades(false),
             "--no-compression" => builder = builder.http_compression(None),
             "--cors-credentials" => {
@@ -136,12 +150,6 @@ fn main() {
                     }
                     .credentials(true),
                 )
-            }
-            "--close-on" => {
-                close_on = Some(
-                    args.next()
-                        .unwrap_or_else(|| usage("--close-on needs a text")),
-                );
             }
             other => usage(&format!("unknown argument {other}")),
         }

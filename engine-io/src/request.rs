@@ -64,8 +64,9 @@ impl RequestInfo {
 fn detach_headers(h: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(h.len());
     for (name, value) in h {
-        let mut v = http::HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(value.as_bytes()))
-            .unwrap_or_else(|_| value.clone());
+        let mut v =
+            http::HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(value.as_bytes()))
+                .unwrap_or_else(|_| value.clone());
         v.set_sensitive(value.is_sensitive());
         out.append(name.clone(), v);
     }
@@ -74,7 +75,8 @@ fn detach_headers(h: &HeaderMap) -> HeaderMap {
 
 /// Same as [`detach_headers`] for the URI.
 fn detach_uri(uri: &Uri) -> Uri {
-    Uri::from_maybe_shared(bytes::Bytes::copy_from_slice(uri.to_string().as_bytes())).unwrap_or_else(|_| uri.clone())
+    Uri::from_maybe_shared(bytes::Bytes::copy_from_slice(uri.to_string().as_bytes()))
+        .unwrap_or_else(|_| uri.clone())
 }
 
 /// `application/x-www-form-urlencoded` parsing as `URLSearchParams` does it:

@@ -249,7 +249,10 @@ impl Server {
     {
         let (parts, body) = req.into_parts();
         let cfg = &self.shared.config;
-        let upgrade = is_upgrade_request(&parts.headers);
+        // Without the websocket transport the reference installs no upgrade
+        // handler, so upgrade requests are answered like plain HTTP requests.
+        let upgrade =
+            is_upgrade_request(&parts.headers) && cfg.transport_enabled(TransportType::Websocket);
         let query = Query::parse(&parts.uri);
 
         // The CORS middleware runs before verification, like the reference's.
@@ -298,6 +301,11 @@ impl Server {
                 return refuse(Refusal::new(ErrorCode::BadRequest));
             }
             if socket.protocol() != query.protocol() {
+                return refuse(Refusal::new(ErrorCode::BadRequest));
+            }
+            if !upgrade && transport == TransportType::Websocket {
+                // A plain HTTP request for a WebSocket session (the reference
+                // leaves it hanging); it must not touch the session's queue.
                 return refuse(Refusal::new(ErrorCode::BadRequest));
             }
             if upgrade {

@@ -141,10 +141,11 @@ pub(crate) fn handshake(
             return;
         };
         let socket = server.create_socket(info, protocol, TransportType::Websocket);
+        // on_connect before the driver reads anything, so it precedes on_message.
+        server.shared.handler.on_connect(socket.clone());
         // A fresh task for the session: this one (with the upgrade machinery in
         // its state) ends, so an idle connection only keeps the small driver task.
-        crate::driver::spawn(socket.clone(), Some(WsIo::new(ws)));
-        server.shared.handler.on_connect(socket);
+        crate::driver::spawn(socket, Some(WsIo::new(ws)));
     });
     switching_protocols(accept, Some(headers))
 }
@@ -279,9 +280,8 @@ impl WsIo {
             }
             self.needs_flush = false;
             let n = std::mem::take(&mut self.in_flight);
-            if self.out.capacity() > 64 {
-                self.out.shrink_to_fit();
-            }
+            // Idle connections keep no frame buffer.
+            self.out = VecDeque::new();
             return Poll::Ready(Ok(n));
         }
         Poll::Pending

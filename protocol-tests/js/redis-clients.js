@@ -1,6 +1,7 @@
 // Socket.IO clients (npm socket.io-client 4.8) for the cluster tests.
 //
-//   node redis-clients.js '<json>'   with [{"name", "url", "nsp"?, "rooms"?: [...]}, ...]
+//   node redis-clients.js '<json>'   with [{"name", "url", "nsp"?, "rooms"?: [...],
+//                                            "transports"?: [...], "withCredentials"?: bool}, ...]
 //
 // Each client connects with auth {name, rooms} (the test servers join those rooms), then every
 // event it receives is printed as {"client","event","args"} (Buffers as {"$bin": hex}); an event
@@ -26,7 +27,9 @@ const specs = JSON.parse(process.argv[2]);
 let pending = specs.length;
 for (const spec of specs) {
   const socket = io(spec.url + (spec.nsp || "/"), {
-    transports: ["websocket"],
+    transports: spec.transports || ["websocket"],
+    // The cookie jar (needed behind a cookie-sticky load balancer with polling).
+    withCredentials: !!spec.withCredentials,
     reconnection: false,
     forceNew: true,
     auth: { name: spec.name, rooms: spec.rooms || [] },
@@ -38,6 +41,7 @@ for (const spec of specs) {
   });
   socket.on("connect", () => {
     out({ client: spec.name, connected: socket.id });
+    socket.io.engine.on("upgrade", (t) => out({ client: spec.name, upgraded: t.name }));
     if (--pending === 0) console.log("listening 0");
   });
   socket.on("connect_error", (e) => {

@@ -20,6 +20,7 @@
 //   drop-and-emit [n]       → closes the Engine.IO connection, then emits n "missed" events to all
 //                             (with --recovery the client must get them replayed after reconnecting)
 //   tick [n]                → emits n "tick" events (with --recovery they carry offsets)
+//   big n                   → emits "big" with a string of n bytes
 //   send-binary             → emits "bin" {data: <Buffer 01 02 03>}
 //   flaky ...args, cb       → acks ("ok", n) only on every third delivery n
 "use strict";
@@ -110,6 +111,7 @@ function setup(nsp) {
       socket.conn.close();
       for (let i = 1; i <= (n || 1); i++) io.emit("missed", i);
     });
+    socket.on("big", (n) => socket.emit("big", "x".repeat(n)));
     socket.on("send-binary", () => socket.emit("bin", { data: Buffer.from([1, 2, 3]) }));
     socket.on("tick", (n) => {
       for (let i = 1; i <= (n || 1); i++) socket.emit("tick", i);

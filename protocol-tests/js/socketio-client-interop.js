@@ -207,6 +207,30 @@ const scenarios = {
     };
   },
 
+  // A broadcast with acks: one answer per recipient; a silent recipient makes it time out.
+  async "broadcast-ack"() {
+    const opts = { forceNew: true, transports: ["websocket"] };
+    const a = connect("/", opts);
+    const b = connect("/", opts);
+    const c = connect("/", opts);
+    await Promise.all([once(a, "auth"), once(b, "auth"), once(c, "auth")]);
+    a.on("poll", (n, cb) => cb(n + 1));
+    b.on("poll", (n, cb) => cb(n + 2));
+    c.on("poll", () => {}); // never answers
+    await a.timeout(2000).emitWithAck("join", "q");
+    await b.timeout(2000).emitWithAck("join", "q");
+    const ask = (rooms, timeout) =>
+      a.timeout(5000).emitWithAck("broadcast-with-ack", { rooms, event: "poll", args: [10], timeout });
+    const answered = await ask(["q"], 2000);
+    answered.resp.sort((x, y) => x - y);
+    const t0 = Date.now();
+    const empty = await ask(["nobody-here"], 2000);
+    const emptyMs = Date.now() - t0;
+    await c.timeout(2000).emitWithAck("join", "q");
+    const timedOut = await ask(["q"], 300);
+    return { answered, empty, emptyFast: emptyMs < 1000, timedOut: timedOut.err };
+  },
+
   // A namespace middleware refusing with data.
   async middleware() {
     const bad = connect("/restricted", { auth: { token: "wrong" } });

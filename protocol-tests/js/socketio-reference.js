@@ -81,6 +81,15 @@ if (flag("--interop")) {
         ack({ err: err ? err.message : null, resp });
       });
     });
+    // A broadcast with acks from the namespace: one answer (first argument) per recipient.
+    socket.on("broadcast-with-ack", ({ rooms, event, args, timeout }, ack) => {
+      socket.nsp
+        .to(rooms || [])
+        .timeout(timeout)
+        .emit(event, ...args, (err, responses) => {
+          ack(err ? { err: err.message, resp: [] } : { err: null, resp: responses });
+        });
+    });
     socket.on("whoami", (ack) => {
       ack({
         id: socket.id,

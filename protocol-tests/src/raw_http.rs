@@ -207,6 +207,24 @@ impl HttpConnection {
     }
 
     async fn read_response_inner(&mut self, method: &str) -> io::Result<HttpResponse> {
+        // Interim responses (100 Continue, ...) are skipped; 101 is final.
+        loop {
+            let response = self.read_one_response(method).await?;
+            if !(100..200).contains(&response.status) || response.status == 101 {
+                return Ok(response);
+            }
+        }
+    }
+
+    /// Reads exactly one response head (and body), interim or final.
+    pub async fn read_interim_or_final(&mut self, method: &str) -> io::Result<HttpResponse> {
+        match tokio::time::timeout(HTTP_TIMEOUT, self.read_one_response(method)).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no HTTP response")),
+        }
+    }
+
+    async fn read_one_response(&mut self, method: &str) -> io::Result<HttpResponse> {
         let head_end = loop {
             if let Some(i) = find(&self.buffer, b"\r\n\r\n") {
                 break i;

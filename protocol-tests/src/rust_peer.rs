@@ -3,10 +3,10 @@
 //!
 //! Cargo does not expose example binaries to integration tests of another package, so the example is
 //! built once per test process with `cargo build -p PKG --example EX` (a no-op when it is already
-//! fresh) and the executable cargo reports is run.
+//! fresh), and a private copy of that package's binary is run (see [`example_binary`]).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -61,7 +61,8 @@ impl RustPeer {
     }
 }
 
-/// The path of the built example, building it on first use in this process.
+/// The path of a private copy of the built example (see [`RustPeer::spawn_example`]), building
+/// it on first use in this process.
 pub fn example_binary(package: &str, example: &str) -> BuildResult {
     static BUILDS: OnceLock<BuildSlots> = OnceLock::new();
     let cell = {
@@ -97,10 +98,74 @@ fn build_example(package: &str, example: &str) -> BuildResult {
             tail.join("\n")
         ));
     }
-    String::from_utf8_lossy(&output.stdout)
+    let artifact = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == example)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| format!("cargo did not report an executable for example {example}"))
+        .find(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["name"] == example
+                && m["executable"].is_string()
+        })
+        .ok_or_else(|| format!("cargo did not report an executable for example {example}"))?;
+    let executable = PathBuf::from(artifact["executable"].as_str().unwrap_or_default());
+    let manifest_dir = artifact["manifest_path"]
+        .as_str()
+        .map(PathBuf::from)
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .ok_or_else(|| "cargo did not report the manifest path".to_owned())?;
+    let built = own_binary(&executable, &manifest_dir, example).unwrap_or(executable);
+    private_copy(&built, package, example)
+}
+
+/// Examples of different packages may share a name (both `engine-io` and `socketio-server` have a
+/// `conformance_server`), and cargo "uplifts" each to the same `target/debug/examples/<name>`, so
+/// that path holds whichever was built last. The hashed file next to it
+/// (`<name>-<hash>`, with a `<name>-<hash>.d` naming the example's source) belongs to one package:
+/// return the newest one built from `manifest_dir`'s example.
+fn own_binary(executable: &Path, manifest_dir: &Path, example: &str) -> Option<PathBuf> {
+    let dir = executable.parent()?;
+    let root = workspace_root();
+    let relative = manifest_dir.strip_prefix(&root).unwrap_or(manifest_dir);
+    let sources = [
+        format!("{}/examples/{example}.rs", relative.display()),
+        format!("{}/examples/{example}/main.rs", relative.display()),
+    ];
+    let prefix = format!("{example}-");
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(&prefix))
+                .is_some_and(|hash| !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .filter(|path| {
+            std::fs::read_to_string(path.with_extension("d"))
+                .is_ok_and(|dep_info| sources.iter().any(|s| dep_info.contains(s.as_str())))
+        })
+        .max_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+}
+
+/// Copies the binary to `target/protocol-tests-bin/<package>--<example>` (write then rename, so
+/// a running copy is never overwritten in place) so later rebuilds by other processes cannot
+/// swap it under this test process.
+fn private_copy(built: &Path, package: &str, example: &str) -> BuildResult {
+    let target = built
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let dir = target.join("protocol-tests-bin");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let name = format!("{package}--{example}");
+    let temporary = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    let destination = dir.join(name);
+    std::fs::copy(built, &temporary)
+        .map_err(|e| format!("cannot copy {}: {e}", built.display()))?;
+    std::fs::rename(&temporary, &destination)
+        .map_err(|e| format!("cannot rename to {}: {e}", destination.display()))?;
+    Ok(destination)
 }

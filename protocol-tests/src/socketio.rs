@@ -68,7 +68,7 @@ impl SioServer {
             Target::Reference => Peer::Node(NodePeer::spawn("socketio-reference.js", &args, &[])),
             Target::Ours => Peer::Rust(RustPeer::spawn_example(
                 "socketio-server",
-                "conformance_server",
+                "socketio_conformance_server",
                 &args,
             )),
         };

@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use protocol_tests::engineio::{EioServer, ServerOptions, Target};
+use protocol_tests::engineio::{error_body, polling_url, EioServer, ServerOptions, Target};
 use protocol_tests::run_node;
+use protocol_tests::HttpRequest;
 use serde_json::{json, Value};
 
 /// The script's own timeout is 8 s; this bounds node start-up on top of it.
@@ -126,6 +127,27 @@ fn assert_result(result: &Value, expect: &Expect) {
     assert!(sid.len() >= 20, "sid {sid:?}");
 }
 
+/// The server must have dropped the session the client saw closed: a request with its sid gets
+/// 400 "Session ID unknown" (polled briefly: the close travels asynchronously).
+async fn assert_server_dropped(server: &EioServer, result: &Value) {
+    let sid = result["sid"].as_str().expect("sid");
+    let url = polling_url(4, Some(sid));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let res = server.http(HttpRequest::get(&url)).await;
+        if res.status == 400 && res.text() == error_body(1) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server still knows session {sid} after the client saw it closed: {} {:?}",
+            res.status,
+            res.text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// One client-closed run per protocol version in `mode` (v3 needs `--allow-eio3`).
 async fn client_closes(target: Target, mode: &str) {
     let options = ServerOptions {
@@ -136,8 +158,10 @@ async fn client_closes(target: Target, mode: &str) {
     let server = EioServer::start_with(target, &options);
     let result = run_client(&server, mode, &[]).await;
     assert_result(&result, &Expect::mode(mode, 4, "forced close"));
+    assert_server_dropped(&server, &result).await;
     let result = run_client(&server, mode, &["--eio3"]).await;
     assert_result(&result, &Expect::mode(mode, 3, "forced close"));
+    assert_server_dropped(&server, &result).await;
 }
 
 /// The server closes the socket (`--close-on bye`); the client sees "transport close".
@@ -155,8 +179,10 @@ async fn server_closes(target: Target, mode: &str) {
     let server = EioServer::start_with(target, &options);
     let result = run_client(&server, mode, &["--server-close", CLOSE_ON]).await;
     assert_result(&result, &Expect::mode(mode, 4, "transport close"));
+    assert_server_dropped(&server, &result).await;
     let result = run_client(&server, mode, &["--eio3", "--server-close", CLOSE_ON]).await;
     assert_result(&result, &Expect::mode(mode, 3, "transport close"));
+    assert_server_dropped(&server, &result).await;
 }
 
 interop! {

@@ -438,3 +438,47 @@ async fn classic_every_operation_across_rust_and_node_nodes() {
 async fn sharded_every_operation_across_rust_and_node_nodes() {
     every_operation(RedisMode::Sharded(SubscriptionMode::Dynamic)).await;
 }
+
+/// Subscribers of a shard channel, from `PUBSUB SHARDNUMSUB` (RESP: `…:<n>\r\n`).
+fn shard_subscribers(redis: &RedisServer, channel: &str) -> i64 {
+    let reply = redis.command(&["PUBSUB", "SHARDNUMSUB", channel]);
+    reply
+        .trim_end()
+        .rsplit(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected reply {reply:?}"))
+}
+
+async fn wait_subscribers(redis: &RedisServer, channel: &str, n: i64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while shard_subscribers(redis, channel) != n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{channel} never had {n} subscribers"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sharded_dynamic_room_channels_follow_membership() {
+    let redis = RedisServer::start();
+    let config = RedisAdapterConfig::default().mode(RedisMode::Sharded(SubscriptionMode::Dynamic));
+    let a = RustNode::start(&redis.url(), "A", config).await;
+    a.add_socket("s1", &["room-x"]);
+    wait_subscribers(&redis, "socket.io#/#room-x#", 1).await;
+    // A private room (a socket id) gets no channel of its own in dynamic mode.
+    assert_eq!(shard_subscribers(&redis, "socket.io#/#s1#"), 0);
+    a.adapter.del("s1", "room-x");
+    wait_subscribers(&redis, "socket.io#/#room-x#", 0).await;
+    // Deleted and created again in a burst: the channel ends up subscribed.
+    a.add_socket("s2", &["room-y"]);
+    a.adapter.del("s2", "room-y");
+    a.adapter.add_all(&"s2".into(), &["room-y".into()]);
+    wait_subscribers(&redis, "socket.io#/#room-y#", 1).await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(shard_subscribers(&redis, "socket.io#/#room-y#"), 1);
+    a.adapter.del_all("s2");
+    wait_subscribers(&redis, "socket.io#/#room-y#", 0).await;
+}

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use protocol_tests::{NodePeer, RedisServer, ServerProcess, WsClient, WsFrame};
 
-const RECEIVERS: usize = 400;
-const MSGS: usize = 200;
+const RECEIVERS: usize = 500;
+const MSGS: usize = 400;
 const PAYLOAD: usize = 32;
 
 async fn open(port: u16) -> WsClient {
@@ -188,7 +188,8 @@ fn redis_bench_node() {
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("listening {}", listener.local_addr().unwrap().port());
+        // A line of its own: the test harness has already written "test redis_bench_node ... ".
+        println!("\nlistening {}", listener.local_addr().unwrap().port());
         tokio::spawn(async move { io.serve(listener).await });
         // Runs until the parent closes our stdin (or kills us).
         tokio::task::spawn_blocking(|| {

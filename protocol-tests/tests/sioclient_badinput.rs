@@ -125,3 +125,57 @@ async fn nothing_listening() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidUrl(_)), "{err:?}");
 }
+
+/// The npm server sends a message larger than the client's limit: the connection closes with a
+/// clear reason, nothing is buffered without bound, and the client reconnects.
+async fn oversize(transports: Transports) {
+    let server = NodePeer::spawn("sioclient-peer.js", &[], &[]);
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let socket = ClientBuilder::new(format!("http://127.0.0.1:{}", server.port()))
+        .transports(transports)
+        .force_new(true)
+        .max_incoming_payload(100_000)
+        .reconnection_delay(Duration::from_millis(100))
+        .on_disconnect({
+            let reasons = reasons.clone();
+            move |reason, _s| {
+                reasons.lock().unwrap().push(reason);
+                async {}
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    // Under the limit, then far over it.
+    socket.emit("big", 50_000).await.unwrap();
+    socket.emit("big", 1_000_000).await.unwrap();
+    let deadline = tokio::time::Instant::now() + STEP;
+    while reasons.lock().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no disconnect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reason = reasons.lock().unwrap()[0];
+    assert!(
+        matches!(
+            reason,
+            DisconnectReason::TransportError | DisconnectReason::ParseError
+        ),
+        "{reason:?}"
+    );
+    // Reconnection brings it back.
+    let deadline = tokio::time::Instant::now() + STEP;
+    while !socket.connected() {
+        assert!(tokio::time::Instant::now() < deadline, "no reconnection");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_message_polling() {
+    oversize(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_message_websocket() {
+    oversize(Transports::WebSocket).await;
+}

@@ -123,6 +123,18 @@ async fn rooms_and_broadcast_with_except(t: Target) {
     assert_eq!(r["e5Binary"], json!("05"));
 }
 
+async fn broadcast_with_acks(t: Target) {
+    let r = client(t, &[], "broadcast-ack").await;
+    assert_eq!(r["answered"], json!({"err": null, "resp": [11, 12]}));
+    assert_eq!(r["empty"], json!({"err": null, "resp": []}));
+    assert_eq!(
+        r["emptyFast"],
+        json!(true),
+        "no recipient: answered at once"
+    );
+    assert_eq!(r["timedOut"], json!("operation has timed out"));
+}
+
 async fn middleware_refusal_with_data(t: Target) {
     let r = client(t, &[], "middleware").await;
     assert_eq!(r["message"], json!("not authorized"));
@@ -234,6 +246,7 @@ interop!(
     binary_both_ways,
     acks_both_ways_with_timeouts,
     rooms_and_broadcast_with_except,
+    broadcast_with_acks,
     middleware_refusal_with_data,
     dynamic_namespaces,
     connection_state_recovery,

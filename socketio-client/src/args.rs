@@ -69,15 +69,18 @@ impl From<Vec<Value>> for Args {
 /// Anything that can be the argument list of an emit or the reply to an ack.
 ///
 /// - any `T: Serialize` is **one** argument (a `Vec` or a JSON array is one array argument);
+/// - `()` is no argument;
 /// - [`Args`] is any number of arguments.
 ///
 /// ```
-/// use socketio_client::{Args, IntoArgs};
+/// use socketio_client::{Args, IntoArgs, Value};
 /// use serde_json::json;
 ///
 /// assert_eq!(json!({"a": 1}).into_args().unwrap().len(), 1);
 /// assert_eq!(vec![1, 2, 3].into_args().unwrap().len(), 1);
 /// assert_eq!(Args::new().arg(1).arg(2).into_args().unwrap().len(), 2);
+/// assert!(().into_args().unwrap().is_empty());
+/// assert_eq!(Value::Null.into_args().unwrap(), vec![Value::Null]);
 /// ```
 pub trait IntoArgs {
     /// The argument values.
@@ -86,9 +89,13 @@ pub trait IntoArgs {
 
 impl<T: Serialize> IntoArgs for T {
     fn into_args(self) -> Result<Vec<Value>, Error> {
-        socketio_parser::to_value(&self)
-            .map(|v| vec![v])
-            .map_err(|e| Error::Serde(e.to_string()))
+        let value = socketio_parser::to_value(&self).map_err(|e| Error::Serde(e.to_string()))?;
+        // `()` (or any unit struct) means "no arguments", like `socket.emit("ping")` in
+        // JavaScript; send `Value::Null` explicitly for a `null` argument.
+        if std::mem::size_of::<T>() == 0 && value.is_null() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![value])
     }
 }
 

@@ -200,6 +200,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest polling response or WebSocket message accepted from the server, in bytes
+    /// (the `engine-io-client` default, 64 MiB, otherwise). A larger one closes the connection
+    /// ("transport error"): a hostile server cannot make the client allocate without bound.
+    pub fn max_incoming_payload(mut self, bytes: usize) -> Self {
+        self.manager_options.engine.max_incoming_payload = Some(bytes);
+        self
+    }
+
     /// Accepts invalid TLS certificates (testing only).
     pub fn accept_invalid_certs(mut self, accept: bool) -> Self {
         self.manager_options.engine.accept_invalid_certs = accept;
@@ -291,8 +299,9 @@ impl ClientBuilder {
     }
 
     /// Handles the event `name`. The handler's output is the reply when the server asked for an
-    /// acknowledgement: a serializable value (one argument), [`Args`](crate::Args), or `()`
-    /// (replies `[null]`; return `Args::new()` for an empty reply).
+    /// acknowledgement: a serializable value (one argument), [`Args`](crate::Args) (several), or
+    /// `()` (an empty reply). One handler per event name: registering the name again replaces
+    /// it (use [`on_any`](Self::on_any) to observe every event).
     pub fn on<H: EventHandler>(mut self, name: impl Into<String>, handler: H) -> Self {
         self.handlers.events.insert(name.into(), Arc::new(handler));
         self
@@ -413,12 +422,15 @@ impl ClientBuilder {
         let manager = match self.manager {
             Some(m) => m.shared().clone(),
             None => {
+                // The reference shares by origin; the path and the parser are part of the key
+                // too, since a connection cannot serve two of either.
                 let key = format!(
-                    "{}://{}:{}{}",
+                    "{}://{}:{}{} {:?}",
                     parsed.scheme(),
                     host,
                     port,
-                    options.engine.path
+                    options.engine.path,
+                    options.parser
                 );
                 let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
                 cache.retain(|_, m| m.strong_count() > 0);
@@ -487,6 +499,50 @@ where
                 Box::pin(async move { fut.await.into_args() })
             }
             Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn namespace_from_url_path_and_multiplexing_cache() {
+        let a = ClientBuilder::new("http://127.0.0.1:9/admin?x=1")
+            .build()
+            .unwrap();
+        assert_eq!(a.namespace(), "/admin");
+        // The query goes to the server, the path does not.
+        assert_eq!(a.manager().url(), "http://127.0.0.1:9/?x=1");
+        let b = ClientBuilder::new("http://127.0.0.1:9")
+            .namespace("chat")
+            .build()
+            .unwrap();
+        assert_eq!(b.namespace(), "/chat");
+        // Not connected yet, so not registered: same manager (multiplexing).
+        assert!(Arc::ptr_eq(a.manager().shared(), b.manager().shared()));
+        let c = ClientBuilder::new("http://127.0.0.1:9")
+            .force_new(true)
+            .build()
+            .unwrap();
+        assert!(!Arc::ptr_eq(a.manager().shared(), c.manager().shared()));
+        let d = ClientBuilder::new("http://127.0.0.1:9")
+            .parser(Parser::MsgPack)
+            .build()
+            .unwrap();
+        assert!(!Arc::ptr_eq(a.manager().shared(), d.manager().shared()));
+        assert_eq!(c.namespace(), "/");
+        assert!(!c.connected() && c.id().is_none() && !c.recovered());
+    }
+
+    #[tokio::test]
+    async fn bad_urls() {
+        for url in ["nope", "ftp://h/", "http://"] {
+            assert!(
+                matches!(ClientBuilder::new(url).build(), Err(Error::InvalidUrl(_))),
+                "{url}"
+            );
         }
     }
 }

@@ -54,6 +54,8 @@ pub(crate) struct EngineOptions {
     /// Shared across reconnections so sticky-session cookies survive them.
     pub(crate) cookie_jar: Option<Arc<CookieJar>>,
     pub(crate) connect_timeout: Duration,
+    /// The largest polling response or WebSocket message accepted (engine default when `None`).
+    pub(crate) max_incoming_payload: Option<usize>,
 }
 
 impl Default for EngineOptions {
@@ -67,6 +69,7 @@ impl Default for EngineOptions {
             accept_invalid_certs: false,
             cookie_jar: Some(Arc::new(CookieJar::new())),
             connect_timeout: Duration::from_millis(20_000),
+            max_incoming_payload: None,
         }
     }
 }
@@ -92,6 +95,9 @@ impl EngineOptions {
         }
         for (k, v) in &self.query {
             builder = builder.query(k.clone(), v.clone());
+        }
+        if let Some(limit) = self.max_incoming_payload {
+            builder = builder.max_incoming_payload(limit);
         }
         builder = match &self.cookie_jar {
             Some(jar) => builder.cookie_jar(jar.clone()),

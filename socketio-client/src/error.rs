@@ -32,9 +32,15 @@ pub enum Error {
     /// connect timeout.
     #[error("connection timed out after {0:?}")]
     ConnectTimeout(Duration),
-    /// The connection closed before the namespace was joined.
-    #[error("the connection closed before the namespace was joined: {0}")]
-    ConnectionLost(DisconnectReason),
+    /// The connection closed before the namespace was joined (or every reconnection attempt
+    /// failed).
+    #[error("the connection closed before the namespace was joined: {reason}{}", cause.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    ConnectionLost {
+        /// Why the connection closed.
+        reason: DisconnectReason,
+        /// The underlying error, when there is one (e.g. the server's HTTP error message).
+        cause: Option<String>,
+    },
     /// An acknowledgement will never come: the socket was disconnected while waiting for it.
     #[error("socket has been disconnected")]
     SocketDisconnected,

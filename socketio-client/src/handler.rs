@@ -15,8 +15,9 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 /// whose output is the reply sent when the server asked for an acknowledgement.
 ///
 /// Implemented for every `Fn(Event, Socket) -> impl Future<Output = R>` where `R:`
-/// [`IntoArgs`]: return `Args::new()` for an empty reply, a serializable value for a
-/// one-argument reply, or `Args` for several.
+/// [`IntoArgs`]: return `()` for an empty reply, a serializable value for a one-argument reply,
+/// or [`Args`](crate::Args) for several. Handlers of one socket run one at a time, in arrival
+/// order: spawn a task for long work.
 pub trait EventHandler: Send + Sync + 'static {
     /// Handles one event.
     fn call(&self, event: Event, socket: Socket) -> BoxFuture<Result<Vec<Value>, Error>>;

@@ -34,6 +34,22 @@
 //! }
 //! ```
 //!
+//! # `siocat`
+//!
+//! The crate's binary is a command-line client, like `wscat` for Socket.IO:
+//!
+//! ```text
+//! $ siocat http://localhost:3000 --namespace /chat --auth '{"token":"x"}' --ack
+//! ["message","hello from the server"]          <- every received event, one JSON line
+//! ["message", "hi"]                            -> typed on stdin: emitted
+//! {"ack":["ok"]}                               <- its acknowledgement (--ack)
+//! ```
+//!
+//! `siocat --help` lists the options (`--header`, `--transport polling|websocket|upgrade`,
+//! `--emit EVENT JSON`, `--msgpack`, ...). It exits with status 1 and a clear message when it
+//! cannot connect or the connection is lost, 0 when stdin ends or the server disconnects it,
+//! 2 on bad arguments.
+//!
 //! Behaviour follows the reference JavaScript client (socket.io-client 4.8): reconnection
 //! delays, disconnect reasons ([`DisconnectReason`]), no automatic reconnection after the
 //! server refused the connection or disconnected the socket, acks pending on a lost connection

@@ -257,7 +257,13 @@ async fn drive_once(manager: &Arc<ManagerShared>) -> bool {
         if reconnecting {
             if backoff.attempts() >= opts.reconnection_attempts {
                 manager.emit(ManagerEvent::ReconnectFailed);
-                let error = Error::ConnectionLost(DisconnectReason::TransportError);
+                let error = Error::ConnectionLost {
+                    reason: DisconnectReason::TransportError,
+                    cause: Some(format!(
+                        "gave up after {} reconnection attempts",
+                        backoff.attempts()
+                    )),
+                };
                 for socket in manager.sockets() {
                     let effects = socket.lock().on_open_error(&error);
                     socket.perform(effects).await;
@@ -317,12 +323,12 @@ async fn drive_once(manager: &Arc<ManagerShared>) -> bool {
             // Each socket evaluates its auth (maybe a slow async callback) on its own.
             tokio::spawn(async move { socket.on_open().await });
         }
-        let reason = read(manager, &client, events).await;
+        let (reason, cause) = read(manager, &client, events).await;
         manager.lock().engine = None;
         client.close().await;
         manager.emit(ManagerEvent::Close(reason));
         for socket in manager.sockets() {
-            let effects = socket.lock().on_close(reason);
+            let effects = socket.lock().on_close(reason, cause.clone());
             socket.perform(effects).await;
         }
         if !opts.reconnection {
@@ -346,12 +352,12 @@ async fn drive_once(manager: &Arc<ManagerShared>) -> bool {
     restart
 }
 
-/// Reads one connection until it closes; returns why.
+/// Reads one connection until it closes; returns why (and the underlying error, if any).
 async fn read(
     manager: &Arc<ManagerShared>,
     client: &engine_io_client::Client,
     mut events: engine_io_client::Events,
-) -> DisconnectReason {
+) -> (DisconnectReason, Option<String>) {
     let mut decoder = Decoder::new(manager.options.parser);
     loop {
         let event = tokio::select! {
@@ -359,15 +365,20 @@ async fn read(
             _ = manager.wake.notified() => {
                 if manager.should_stop() {
                     client.close().await;
-                    return DisconnectReason::ForcedClose;
+                    return (DisconnectReason::ForcedClose, None);
                 }
                 continue;
             }
         };
         let message = match event {
             Some(EngineEvent::Message(message)) => message,
-            Some(EngineEvent::Close(reason)) => return close_reason(&reason),
-            None => return DisconnectReason::TransportClose,
+            Some(EngineEvent::Close(reason)) => {
+                return (
+                    close_reason(&reason),
+                    reason.error().map(ToString::to_string),
+                )
+            }
+            None => return (DisconnectReason::TransportClose, None),
             Some(_) => continue,
         };
         let decoded = match message {
@@ -380,7 +391,7 @@ async fn read(
             Err(e) => {
                 tracing::warn!(url = %manager.options.engine.url, "invalid packet from the server: {e}");
                 client.close().await;
-                return DisconnectReason::ParseError;
+                return (DisconnectReason::ParseError, Some(e.to_string()));
             }
         }
     }

@@ -336,14 +336,23 @@ impl SocketCore {
     }
 
     /// The Engine.IO connection closed (or could not open).
-    pub(crate) fn on_close(&mut self, reason: DisconnectReason) -> Vec<Effect> {
+    pub(crate) fn on_close(
+        &mut self,
+        reason: DisconnectReason,
+        cause: Option<String>,
+    ) -> Vec<Effect> {
         match self.phase {
             Phase::Closed => Vec::new(),
             Phase::Connected(_) => self.disconnect_with(reason, Phase::Disconnected),
-            Phase::Connecting | Phase::Disconnected => {
+            // The CONNECT went out on a connection that is gone: joining failed this time.
+            Phase::Connecting => {
                 self.phase = Phase::Disconnected;
-                Vec::new()
+                vec![Effect::ConnectError(Error::ConnectionLost {
+                    reason,
+                    cause,
+                })]
             }
+            Phase::Disconnected => Vec::new(),
         }
     }
 
@@ -478,7 +487,7 @@ mod tests {
         let (_, rx2) = s
             .emit("q2", vec![], true, EmitFlags::default(), true)
             .unwrap();
-        let effects = s.on_close(DisconnectReason::TransportClose);
+        let effects = s.on_close(DisconnectReason::TransportClose, None);
         assert!(matches!(
             effects.as_slice(),
             [Effect::Disconnected(DisconnectReason::TransportClose)]
@@ -495,13 +504,13 @@ mod tests {
     #[test]
     fn buffered_ack_survives_disconnect() {
         let mut s = connected("/");
-        s.on_close(DisconnectReason::TransportClose);
+        s.on_close(DisconnectReason::TransportClose, None);
         let (_, rx) = s
             .emit("q", vec![], true, EmitFlags::default(), false)
             .unwrap();
         let mut rx = rx.unwrap().1;
         s.on_open(None);
-        s.on_close(DisconnectReason::TransportError);
+        s.on_close(DisconnectReason::TransportError, None);
         assert!(
             rx.try_recv().is_err(),
             "still pending: the packet was never sent"
@@ -578,7 +587,7 @@ mod tests {
             "tick",
             vec![v(json!(2)), v(json!("off-2"))],
         ));
-        s.on_close(DisconnectReason::TransportClose);
+        s.on_close(DisconnectReason::TransportClose, None);
         let connect = s.on_open(Some(v(json!({"token": "t"})))).unwrap();
         assert_eq!(
             connect.data,
@@ -586,7 +595,7 @@ mod tests {
         );
         s.on_packet(connect_packet("/", json!({"sid": "a", "pid": "P"})));
         assert!(s.recovered());
-        s.on_close(DisconnectReason::TransportClose);
+        s.on_close(DisconnectReason::TransportClose, None);
         s.on_open(None);
         s.on_packet(connect_packet("/", json!({"sid": "b", "pid": "Q"})));
         assert!(!s.recovered());

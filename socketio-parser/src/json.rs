@@ -166,7 +166,10 @@ pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
             }
         }
     }
-    Ok(Encoded::from_parts(Frame::Text(Bytes::from(out)), attachments))
+    Ok(Encoded::from_parts(
+        Frame::Text(Bytes::from(out)),
+        attachments,
+    ))
 }
 
 /// A decoded text packet; `attachments > 0` when binary attachments must follow.

@@ -169,7 +169,10 @@ pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
         write_str(&mut out, "id")?;
         write_uint(&mut out, id);
     }
-    Ok(Encoded::from_parts(Frame::Binary(Bytes::from(out)), Vec::new()))
+    Ok(Encoded::from_parts(
+        Frame::Binary(Bytes::from(out)),
+        Vec::new(),
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -196,7 +199,11 @@ struct Reader<'a> {
     pos: usize,
 }
 
-const TRUNCATED: DecodeError = DecodeError::InvalidMsgPack("truncated data");
+/// A function, not a constant: `ok_or(CONST)` would build and drop an error on every
+/// successful read (measurably slow, `DecodeError` has drop glue).
+fn truncated() -> DecodeError {
+    DecodeError::InvalidMsgPack("truncated data")
+}
 
 impl Reader<'_> {
     /// How many entries to reserve for a container announcing `len` entries of at least
@@ -208,18 +215,18 @@ impl Reader<'_> {
     }
 
     fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
-        let end = self.pos.checked_add(n).ok_or(TRUNCATED)?;
-        let slice = self.input.get(self.pos..end).ok_or(TRUNCATED)?;
+        let end = self.pos.checked_add(n).ok_or_else(truncated)?;
+        let slice = self.input.get(self.pos..end).ok_or_else(truncated)?;
         self.pos = end;
         Ok(slice)
     }
 
     fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(*self.take(1)?.first().ok_or(TRUNCATED)?)
+        Ok(*self.take(1)?.first().ok_or_else(truncated)?)
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        self.take(N)?.try_into().map_err(|_| TRUNCATED)
+        self.take(N)?.try_into().map_err(|_| truncated())
     }
 
     fn len(&mut self, width: usize) -> Result<usize, DecodeError> {
@@ -238,8 +245,12 @@ impl Reader<'_> {
     }
 
     fn str(&mut self, len: usize) -> Result<String, DecodeError> {
-        // Like Node's `buffer.toString('utf8')`, invalid sequences become U+FFFD.
-        Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
+        let bytes = self.take(len)?;
+        Ok(match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_owned(),
+            // Like Node's `buffer.toString('utf8')`, invalid sequences become U+FFFD.
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        })
     }
 
     fn ext(&mut self, len: usize) -> Result<Item, DecodeError> {

@@ -425,10 +425,7 @@ fn fuzz_regressions() {
     // namespace string, so its encoder must too.
     let input = b"\x83\xa4type\x00\xa4dama\x81\xa5token\xa1t\xa3nsp\xa62admin";
     let mut d = Decoder::new(Parser::MsgPack);
-    let p = d
-        .decode_binary(Bytes::from_static(input))
-        .unwrap()
-        .unwrap();
+    let p = d.decode_binary(Bytes::from_static(input)).unwrap().unwrap();
     let first = Parser::MsgPack.encode(&p).unwrap();
     let again = d
         .decode_binary(first.frames()[0].bytes().clone())

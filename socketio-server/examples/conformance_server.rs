@@ -4,7 +4,7 @@
 //! flag for flag and handler for handler.
 //!
 //! ```text
-//! cargo run -p socketio-server --example conformance_server -- [--port 3000] [--interop]
+//! cargo run -p socketio-server --example socketio_conformance_server -- [--port 3000] [--interop]
 //!     [--recovery] [--msgpack] [--eio3]
 //! ```
 //!
@@ -14,13 +14,16 @@
 //!   `message-back` with the same arguments; `message-with-ack` is acknowledged with the same
 //!   arguments. `/custom` emits `auth` on connection.
 //! * `--interop`: the handlers the interop tests call (`join`, `leave`, `socket-broadcast`,
-//!   `server-broadcast`, `ask-client`, `whoami`, `server-disconnect`), `/restricted` behind a
+//!   `server-broadcast`, `broadcast-with-ack`, `ask-client`, `whoami`, `server-disconnect`), `/restricted` behind a
 //!   middleware refusing with data unless `auth.token == "secret"`, dynamic namespaces
 //!   `/dyn-<a-z0-9>`.
 //! * `--recovery`: connection state recovery (maxDisconnectionDuration 30 s, skipMiddlewares).
 //! * `--msgpack`: the msgpack parser. `--eio3`: accept Socket.IO 2.x (Engine.IO v3) clients.
 //!
 //! `--port 0` picks a free port. Prints `listening <port>` once it accepts connections.
+//!
+//! The example is named `socketio_conformance_server` in `Cargo.toml`: engine-io has its own
+//! `conformance_server` and the two binaries would overwrite each other in `target/`.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -159,11 +162,11 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
             let _ = ack.send("done");
         },
     );
-    let ctx = ctx.clone();
+    let ctx_cast = ctx.clone();
     socket.on(
         "server-broadcast",
         move |socket: SocketRef, Data(req): Data<Value>, ack: AckSender| {
-            let ctx = ctx.clone();
+            let ctx = ctx_cast.clone();
             async move {
                 let event = req.get("event").and_then(Value::as_str).unwrap_or("");
                 let args = req
@@ -219,6 +222,39 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
                 },
             };
             let _ = ack.send(&result);
+        },
+    );
+    // A broadcast with acks from the namespace: one answer (first argument) per recipient.
+    let ctx_ack = ctx.clone();
+    socket.on(
+        "broadcast-with-ack",
+        move |socket: SocketRef, Data(req): Data<Value>, ack: AckSender| {
+            let ctx = ctx_ack.clone();
+            async move {
+                let Some(ns) = ctx.io.of(socket.ns_name()) else {
+                    return;
+                };
+                let event = req.get("event").and_then(Value::as_str).unwrap_or("");
+                let args = req
+                    .get("args")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let timeout = req.get("timeout").and_then(Value::as_u64).unwrap_or(1000);
+                let answers = ns
+                    .to(room_names(req.get("rooms")))
+                    .timeout(Duration::from_millis(timeout))
+                    .emit_values_with_ack::<Value>(event, args)
+                    .await;
+                let result = match answers {
+                    Ok(resp) => AskResult { err: None, resp },
+                    Err(e) => AskResult {
+                        err: Some(e.to_string()),
+                        resp: Vec::new(),
+                    },
+                };
+                let _ = ack.send(&result);
+            }
         },
     );
     socket.on("whoami", |socket: SocketRef, ack: AckSender| async move {

@@ -25,6 +25,14 @@ pub(crate) enum AckSlot {
 }
 
 impl AckSlot {
+    /// Whether the waiting side is gone.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        match self {
+            AckSlot::Single(tx) => tx.is_closed(),
+            AckSlot::Broadcast(sink) => sink.is_closed(),
+        }
+    }
+
     pub(crate) fn resolve(self, args: Vec<Value>) {
         match self {
             AckSlot::Single(tx) => {

@@ -254,10 +254,14 @@ impl Socket {
     }
 
     pub(crate) fn register_ack(&self, id: u64, slot: AckSlot) {
-        self.acks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, slot);
+        let mut acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
+        // Replies that nobody waits for any more (a broadcast that timed out, an `AckFuture`
+        // dropped unawaited) are forgotten here, so a client that never answers cannot make
+        // this map grow without bound.
+        if acks.len() >= 16 && acks.len().is_power_of_two() {
+            acks.retain(|_, slot| !slot.is_abandoned());
+        }
+        acks.insert(id, slot);
     }
 
     pub(crate) fn forget_ack(&self, id: u64) {

@@ -751,3 +751,26 @@ async fn socket_data_handshake_and_typed_handlers() {
     sockets[0].emit("remote", &1).unwrap();
     assert_eq!(c.packet().await.unwrap(), r#"2["remote",1]"#);
 }
+
+#[tokio::test]
+async fn empty_child_namespaces_are_cleaned_up_when_configured() {
+    let io = SocketIo::builder()
+        .cleanup_empty_child_namespaces(true)
+        .build();
+    let parent = io
+        .dynamic_ns(r"^/room-\w+$", |_s: SocketRef| async move {})
+        .unwrap();
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    c.connect("/room-a,").await;
+    c.connect("/room-b,").await;
+    assert_eq!(parent.children().len(), 2);
+    assert!(io.of("/room-a").is_some());
+    c.send("41/room-a,").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(parent.children().len(), 1);
+    assert!(io.of("/room-a").is_none());
+    // It is created again on the next connection.
+    c.connect("/room-a,").await;
+    assert_eq!(parent.children().len(), 2);
+}

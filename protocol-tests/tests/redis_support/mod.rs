@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use engine_io::{Message, Str};
 use serde_json::{json, Value as Json};
-use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
+use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory, RedisMode};
 use socketio_adapter::{
     Adapter, AdapterContext, AdapterFactory, BroadcastAckSink, BroadcastFlags, DeliverError,
     EncodedPacket, Handshake, LocalNamespace, ServerSideAck, SocketInfo,
 };
 use socketio_parser::{Packet, Value};
+use socketio_server::{SocketIo, SocketRef};
 
 /// What a fake socket received.
 #[derive(Debug, Clone)]
@@ -200,5 +201,83 @@ pub async fn wait_for_nodes(adapter: &Arc<dyn Adapter>, n: usize) {
             "the cluster never reached {n} nodes"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub type ServerSideLog = Arc<Mutex<Vec<(String, Vec<Value>)>>>;
+
+/// One of our servers, configured like `redis-node-server.js`: clients join the rooms of their
+/// `auth.rooms`, `socket.data` is `{name, node}`, server-side events `hello`/`ping` are logged
+/// and acked with `<node>-ack`.
+pub struct RustServer {
+    pub io: SocketIo,
+    pub port: u16,
+    pub server_side: ServerSideLog,
+}
+
+impl RustServer {
+    pub async fn start(redis_url: &str, node: &'static str, mode: RedisMode) -> RustServer {
+        let factory = tokio::time::timeout(
+            Duration::from_secs(5),
+            RedisAdapterFactory::connect(redis_url, RedisAdapterConfig::default().mode(mode)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let io = SocketIo::builder().adapter(factory).build();
+        let server_side: ServerSideLog = Arc::default();
+        for nsp in ["/", "/admin"] {
+            let ns = io.ns(nsp, move |socket: SocketRef| async move {
+                let auth = socket.handshake().auth.clone();
+                let name = auth.get("name").cloned().unwrap_or(Value::Null);
+                if let Some(Value::Array(rooms)) = auth.get("rooms") {
+                    let rooms: Vec<String> = rooms
+                        .iter()
+                        .filter_map(|r| r.as_str().map(str::to_owned))
+                        .collect();
+                    socket.join(rooms);
+                }
+                let _ = socket.set_data(&json!({"name": Json::from(name), "node": node}));
+            });
+            for event in ["hello", "ping"] {
+                let log = server_side.clone();
+                ns.on_server_side(event, move |args, ack| {
+                    log.lock().unwrap().push((event.to_owned(), args));
+                    if let Some(ack) = ack {
+                        ack(Value::from(format!("{node}-ack")));
+                    }
+                });
+            }
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let serving = io.clone();
+        tokio::spawn(async move { serving.serve(listener).await });
+        RustServer {
+            io,
+            port,
+            server_side,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn wait_server_side(&self, event: &str) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some((_, args)) = self
+                .server_side
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(e, _)| e == event)
+            {
+                return args.clone();
+            }
+            assert!(Instant::now() < deadline, "no server-side {event}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }

@@ -196,6 +196,9 @@ pub struct RedisAdapter {
     requests: Mutex<HashMap<String, Pending>>,
     ack_requests: Mutex<HashMap<String, BroadcastAckSink>>,
     next_ack_id: AtomicU64,
+    /// Sharded dynamic mode: rooms whose channel subscription may have to change, handled in
+    /// order by one task (so a room deleted and created again ends up subscribed).
+    room_sync: Option<mpsc::UnboundedSender<Room>>,
     guard: Mutex<Option<HandlerGuard>>,
     this: Weak<RedisAdapter>,
 }
@@ -225,6 +228,18 @@ impl RedisAdapter {
         let nsp = ctx.name.to_string();
         let uid = random_id(12);
         let classic = classic::Channels::new(&config.key, &nsp);
+        let dynamic = match config.mode {
+            RedisMode::Sharded(SubscriptionMode::Dynamic) => Some(false),
+            RedisMode::Sharded(SubscriptionMode::DynamicPrivate) => Some(true),
+            _ => None,
+        };
+        let (room_sync, room_sync_rx) = match dynamic {
+            Some(_) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         let adapter = Arc::new_cyclic(|this| RedisAdapter {
             local: InMemoryAdapter::new(ctx),
             specific_response: classic.specific_response(&uid),
@@ -237,11 +252,15 @@ impl RedisAdapter {
             requests: Mutex::new(HashMap::new()),
             ack_requests: Mutex::new(HashMap::new()),
             next_ack_id: AtomicU64::new(REMOTE_ACK_ID_BASE),
+            room_sync,
             guard: Mutex::new(None),
             this: this.clone(),
         });
         let weak: Weak<dyn MessageHandler> = adapter.this.clone();
         *lock(&adapter.guard) = Some(link.register(weak));
+        if let (Some(rx), Some(private)) = (room_sync_rx, dynamic) {
+            tokio::spawn(sync_room_channels(adapter.this.clone(), rx, private));
+        }
         adapter
     }
 
@@ -298,7 +317,7 @@ impl RedisAdapter {
             .encode_request(request)
             .ok_or(AdapterError::Unsupported("request in sharded mode"))?;
         self.link
-            .publish(&channel, &bytes, self.sharded_mode().is_some())
+            .publish(&channel, bytes, self.sharded_mode().is_some())
             .await
             .map(drop)
     }
@@ -378,56 +397,14 @@ impl RedisAdapter {
 
     // ----- sharded dynamic room channels -----
 
-    /// In sharded dynamic mode, subscribes to the channels of rooms that did not exist yet.
-    fn rooms_created(&self, sid: &str, rooms: &[Room]) {
-        let Some(mode) = self.sharded_mode() else {
-            return;
-        };
-        if mode == SubscriptionMode::Static {
-            return;
-        }
-        let new: Vec<String> = self.local.with_index(|idx| {
-            rooms
-                .iter()
-                .filter(|r| idx.room(r).is_none())
-                .filter(|r| mode == SubscriptionMode::DynamicPrivate || r.as_ref() != sid)
-                .map(|r| self.sharded.room(r))
-                .collect()
-        });
-        if new.is_empty() {
-            return;
-        }
-        let link = self.link.clone();
-        tokio::spawn(async move {
-            for channel in new {
-                if let Err(e) = link.ssubscribe(&channel).await {
-                    tracing::warn!("cannot subscribe to {channel}: {e}");
-                }
+    /// In sharded dynamic mode, asks the room-channel task to bring the subscriptions of
+    /// `rooms` in line with the rooms that exist now.
+    fn sync_room_channels(&self, rooms: impl IntoIterator<Item = Room>) {
+        if let Some(tx) = &self.room_sync {
+            for room in rooms {
+                let _ = tx.send(room);
             }
-        });
-    }
-
-    /// In sharded dynamic mode, unsubscribes from the channels of rooms that became empty.
-    fn rooms_maybe_deleted(&self, candidates: Vec<Room>) {
-        if matches!(self.sharded_mode(), None | Some(SubscriptionMode::Static)) {
-            return;
         }
-        let gone: Vec<String> = self.local.with_index(|idx| {
-            candidates
-                .iter()
-                .filter(|r| idx.room(r).is_none())
-                .map(|r| self.sharded.room(r))
-                .collect()
-        });
-        if gone.is_empty() {
-            return;
-        }
-        let link = self.link.clone();
-        tokio::spawn(async move {
-            if let Err(e) = link.unsubscribe(&[], &[], &gone).await {
-                tracing::debug!("cannot unsubscribe room channels: {e}");
-            }
-        });
     }
 
     // ----- incoming -----
@@ -776,13 +753,26 @@ impl Adapter for RedisAdapter {
     }
 
     fn add_all(&self, sid: &Sid, rooms: &[Room]) {
-        self.rooms_created(sid, rooms);
+        let new: Vec<Room> = if self.room_sync.is_some() {
+            self.local.with_index(|idx| {
+                rooms
+                    .iter()
+                    .filter(|r| idx.room(r).is_none())
+                    .cloned()
+                    .collect()
+            })
+        } else {
+            Vec::new()
+        };
         self.local.add_all(sid, rooms);
+        self.sync_room_channels(new);
     }
 
     fn del(&self, sid: &str, room: &str) {
         self.local.del(sid, room);
-        self.rooms_maybe_deleted(vec![Room::from(room)]);
+        if self.room_sync.is_some() && self.local.with_index(|idx| idx.room(room).is_none()) {
+            self.sync_room_channels([Room::from(room)]);
+        }
     }
 
     fn del_all(&self, sid: &str) {
@@ -792,7 +782,15 @@ impl Adapter for RedisAdapter {
             .map(|r| r.into_iter().collect())
             .unwrap_or_default();
         self.local.del_all(sid);
-        self.rooms_maybe_deleted(rooms);
+        if self.room_sync.is_some() {
+            let gone: Vec<Room> = self.local.with_index(|idx| {
+                rooms
+                    .into_iter()
+                    .filter(|r| idx.room(r).is_none())
+                    .collect()
+            });
+            self.sync_room_channels(gone);
+        }
     }
 
     fn socket_rooms(&self, sid: &str) -> Option<HashSet<Room>> {
@@ -1099,5 +1097,39 @@ impl Adapter for RedisAdapter {
         offset: &str,
     ) -> Result<Option<RestoredSession>, AdapterError> {
         Ok(self.local.restore_session_local(pid, offset))
+    }
+}
+
+/// The room-channel task of sharded dynamic mode: for each room it is told about, subscribes to
+/// `prefix#nsp#room#` if the room exists on this node (and is public, unless `private`), and
+/// unsubscribes if it does not, checking the state at the time it runs.
+async fn sync_room_channels(
+    adapter: Weak<RedisAdapter>,
+    mut rx: mpsc::UnboundedReceiver<Room>,
+    private: bool,
+) {
+    let mut subscribed: HashSet<Room> = HashSet::new();
+    while let Some(room) = rx.recv().await {
+        let Some(this) = adapter.upgrade() else {
+            return;
+        };
+        let wanted = this.local.with_index(|idx| {
+            idx.room(&room).is_some() && (private || idx.socket_rooms(&room).is_none())
+        });
+        let channel = this.sharded.room(&room);
+        let link = this.link.clone();
+        drop(this);
+        if wanted && !subscribed.contains(&room) {
+            match link.ssubscribe(&channel).await {
+                Ok(()) => {
+                    subscribed.insert(room);
+                }
+                Err(e) => tracing::warn!("cannot subscribe to {channel}: {e}"),
+            }
+        } else if !wanted && subscribed.remove(&room) {
+            if let Err(e) = link.unsubscribe(&[], &[], &[channel]).await {
+                tracing::debug!("cannot unsubscribe a room channel: {e}");
+            }
+        }
     }
 }

@@ -87,6 +87,8 @@ struct PublishJob {
     channel: String,
     payload: Bytes,
     sharded: bool,
+    /// Told the number of receivers (or the error) once Redis answered, for awaited publishes.
+    done: Option<tokio::sync::oneshot::Sender<Result<usize, String>>>,
 }
 
 /// The shared Redis link. Cheap to clone.
@@ -292,6 +294,7 @@ impl RedisLink {
                 channel,
                 payload,
                 sharded,
+                done: None,
             })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
@@ -303,21 +306,29 @@ impl RedisLink {
             })
     }
 
-    /// Publishes a message now and waits for Redis to take it (`PUBLISH` or `SPUBLISH`).
-    /// Returns the number of subscribers that received it.
+    /// Publishes a message (`PUBLISH` or `SPUBLISH`) in order with every queued message and
+    /// waits for Redis to take it. Returns the number of subscribers that received it.
     pub async fn publish(
         &self,
         channel: &str,
-        payload: &[u8],
+        payload: Bytes,
         sharded: bool,
     ) -> Result<usize, AdapterError> {
         self.check_up()?;
-        redis::cmd(if sharded { "SPUBLISH" } else { "PUBLISH" })
-            .arg(channel)
-            .arg(payload)
-            .query_async::<usize>(&mut self.publisher.clone())
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.queue
+            .send(PublishJob {
+                channel: channel.to_owned(),
+                payload,
+                sharded,
+                done: Some(tx),
+            })
             .await
-            .map_err(unavailable)
+            .map_err(|_| AdapterError::Unavailable("redis link closed".to_owned()))?;
+        match rx.await {
+            Ok(result) => result.map_err(unavailable),
+            Err(_) => Err(AdapterError::Unavailable("redis link closed".to_owned())),
+        }
     }
 
     /// The number of subscribers of `channel` (`PUBSUB NUMSUB`, or `PUBSUB SHARDNUMSUB`).
@@ -432,18 +443,33 @@ async fn resubscribe(shared: Weak<Shared>) {
 /// Sends queued messages in order, several per round trip.
 async fn publish_loop(mut conn: ConnectionManager, mut rx: mpsc::Receiver<PublishJob>) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    let mut waiters = Vec::with_capacity(PUBLISH_BATCH);
     while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
         let mut pipe = redis::pipe();
         for job in batch.drain(..) {
             pipe.cmd(if job.sharded { "SPUBLISH" } else { "PUBLISH" })
                 .arg(job.channel)
-                .arg(job.payload.as_ref())
-                .ignore();
+                .arg(job.payload.as_ref());
+            waiters.push(job.done);
         }
-        if let Err(e) = pipe.exec_async(&mut conn).await {
-            // Fire-and-forget like the reference: the messages are lost, the next ones go out
-            // once Redis is back.
-            tracing::warn!("redis publish failed: {e}");
+        match pipe.query_async::<Vec<usize>>(&mut conn).await {
+            Ok(counts) => {
+                for (done, count) in waiters.drain(..).zip(counts) {
+                    if let Some(done) = done {
+                        let _ = done.send(Ok(count));
+                    }
+                }
+            }
+            Err(e) => {
+                // Fire-and-forget messages are lost, like the reference's; awaited ones report
+                // the error. The next ones go out once Redis is back.
+                tracing::warn!("redis publish failed: {e}");
+                for done in waiters.drain(..).flatten() {
+                    let _ = done.send(Err(e.to_string()));
+                }
+            }
         }
+        // Waiters not answered above (fewer replies than commands) learn it by the drop.
+        waiters.clear();
     }
 }

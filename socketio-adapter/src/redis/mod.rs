@@ -2,7 +2,41 @@
 //!
 //! Wire-compatible with npm `@socket.io/redis-adapter` 8.3 (the classic pub/sub adapter, and the
 //! sharded adapter for Redis 7 sharded pub/sub) and npm `@socket.io/redis-emitter` 5.1: Rust and
-//! Node.js Socket.IO servers can share one cluster, and either emitter reaches both.
+//! Node.js Socket.IO servers can share one cluster (e.g. during a migration), and either emitter
+//! reaches both.
+//!
+//! # Using it
+//!
+//! Give a [`RedisAdapterFactory`] to the server builder; every namespace then gets a
+//! [`RedisAdapter`], all sharing one Redis link (one publishing and one subscribed connection):
+//!
+//! ```text
+//! let factory = RedisAdapterFactory::connect("redis://127.0.0.1:6379", RedisAdapterConfig::default()).await?;
+//! let io = SocketIo::builder().adapter(factory).build();   // socketio-server
+//! io.to("room").emit("news", &"hello")?;                    // reaches the room on every node
+//! ```
+//!
+//! Settings ([`RedisAdapterConfig`]): the key prefix (`socket.io`), the request timeout (5 s),
+//! per-node response channels, and [`RedisMode::Classic`] (default) or
+//! [`RedisMode::Sharded`] with a [`SubscriptionMode`]. The npm side must use the matching
+//! `createAdapter` / `createShardedAdapter` with the same prefix.
+//!
+//! From a process that is not a Socket.IO server, use the [`Emitter`].
+//!
+//! # Modules
+//!
+//! - [`classic`], [`sharded`]: the two wire formats (channels, encoding), I/O-free;
+//!   [`messages`] the format-independent messages; [`msgpack`] the notepack-compatible codec.
+//! - [`connection`]: the Redis link (reconnection and resubscription).
+//! - The adapter ([`RedisAdapter`]) and the [`Emitter`].
+//!
+//! # The Redis client
+//!
+//! Built on the `redis` crate (1.2, tokio): its `ConnectionManager` over RESP3 reports
+//! disconnections as push messages and reconnects by itself, which is what the link needs to
+//! notice a Redis restart at once, fail fast while Redis is away and resubscribe when it is
+//! back (see [`connection`]). It is the most widely used Rust Redis client, and the 1.2 line
+//! builds with the workspace's minimum Rust version.
 
 mod adapter;
 pub mod classic;

@@ -1,0 +1,187 @@
+//! The load-balancer case at the Socket.IO level: HAProxy (round-robin, `cookie SERVERID insert
+//! indirect nocache`, the config of `protocol-tests/haproxy/eioclient-sticky.cfg.in`) in front of
+//! two npm `socket.io` servers. Our Socket.IO client, with its cookie jar (on by default), stays
+//! on one node over polling only and over polling-then-upgrade for 100 acknowledged events; with
+//! the jar turned off it fails ("Session ID unknown" from the other node).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use protocol_tests::{ensure_deps, NodePeer};
+use serde_json::{json, Value as Json};
+use socketio_client::{Args, ClientBuilder, DisconnectReason, Transports};
+
+const ROUND_TRIPS: u64 = 100;
+
+struct Haproxy {
+    child: Child,
+    port: u16,
+    config: PathBuf,
+}
+
+impl Haproxy {
+    fn start(port_a: u16, port_b: u16) -> Haproxy {
+        ensure_deps();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = include_str!("../haproxy/eioclient-sticky.cfg.in")
+            .replace("@FRONT_PORT@", &port.to_string())
+            .replace("@PORT_A@", &port_a.to_string())
+            .replace("@PORT_B@", &port_b.to_string());
+        let path = std::env::temp_dir().join(format!(
+            "sioclient-haproxy-{}-{port}.cfg",
+            std::process::id()
+        ));
+        std::fs::write(&path, config).unwrap();
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("cannot start haproxy (scripts/install-deps.sh installs it)");
+        let mut haproxy = Haproxy {
+            child,
+            port,
+            config: path,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = haproxy.child.try_wait() {
+                panic!("haproxy exited at startup: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "haproxy did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        haproxy
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.config);
+    }
+}
+
+struct Cluster {
+    _a: NodePeer,
+    _b: NodePeer,
+    haproxy: Haproxy,
+}
+
+fn cluster() -> Cluster {
+    let a = NodePeer::spawn("sioclient-peer.js", &[], &[]);
+    let b = NodePeer::spawn("sioclient-peer.js", &[], &[]);
+    let haproxy = Haproxy::start(a.port(), b.port());
+    Cluster {
+        _a: a,
+        _b: b,
+        haproxy,
+    }
+}
+
+fn client(cluster: &Cluster, transports: Transports, jar: bool) -> ClientBuilder {
+    ClientBuilder::new(format!("http://127.0.0.1:{}", cluster.haproxy.port))
+        .transports(transports)
+        .force_new(true)
+        .cookie_jar(jar)
+        .reconnection(false)
+        .connect_timeout(Duration::from_secs(10))
+        .ack_timeout(Duration::from_secs(10))
+}
+
+async fn with_jar(transports: Transports) {
+    let cluster = cluster();
+    let reasons = Arc::new(Mutex::new(Vec::<DisconnectReason>::new()));
+    let socket = client(&cluster, transports, true)
+        .on_disconnect({
+            let reasons = reasons.clone();
+            move |reason, _s| {
+                reasons.lock().unwrap().push(reason);
+                async {}
+            }
+        })
+        .connect()
+        .await
+        .expect("connect through haproxy");
+    let id = socket.id().unwrap();
+    for i in 0..ROUND_TRIPS {
+        let reply = socket
+            .emit_with_ack("ack", Args::new().arg(i).arg(json!({"round": i})))
+            .await
+            .unwrap_or_else(|e| panic!("round trip {i}: {e}"));
+        assert_eq!(Json::from(reply[0].clone()), json!(i));
+    }
+    let me = Json::from(socket.emit_with_ack("whoami", Args::new()).await.unwrap()[0].clone());
+    assert_eq!(
+        me["id"].as_str(),
+        Some(id.as_str()),
+        "same session, same node"
+    );
+    if transports == Transports::Upgrade {
+        assert_eq!(me["transport"], "websocket", "{me}");
+    }
+    assert!(
+        reasons.lock().unwrap().is_empty(),
+        "{:?}",
+        reasons.lock().unwrap()
+    );
+    assert!(socket.connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_through_sticky_haproxy_with_the_jar() {
+    with_jar(Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_through_sticky_haproxy_with_the_jar() {
+    with_jar(Transports::Upgrade).await;
+}
+
+/// Without the jar, the second polling request goes to the other node, which does not know the
+/// session: joining the namespace (or the exchange) fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_without_the_jar_fails() {
+    let cluster = cluster();
+    let errors = Arc::new(Mutex::new(Vec::<String>::new()));
+    let result = client(&cluster, Transports::Polling, false).connect().await;
+    let failed = match result {
+        Err(e) => {
+            errors.lock().unwrap().push(e.to_string());
+            true
+        }
+        Ok(socket) => {
+            let mut failed = false;
+            for i in 0..ROUND_TRIPS {
+                if let Err(e) = socket.emit_with_ack("ack", i).await {
+                    errors.lock().unwrap().push(e.to_string());
+                    failed = true;
+                    break;
+                }
+            }
+            failed
+        }
+    };
+    eprintln!("without the jar: {:?}", errors.lock().unwrap());
+    assert!(failed, "without cookies the exchange should have failed");
+    let errors = errors.lock().unwrap().clone();
+    assert!(
+        errors.iter().any(|e| e.contains("Session ID unknown")
+            || e.contains("socket has been disconnected")),
+        "{errors:?}"
+    );
+}
