@@ -187,6 +187,11 @@ const hasLine = (text) =>
   await bob.waitFor(hasLine("bobonly other"), "bob sees his own message");
   // Everything that was sent has been delivered by now (each sender saw its own message).
   await new Promise((r) => setTimeout(r, 200));
+  // The page uses the client's defaults: polling first, then the upgrade to WebSocket.
+  const transport = await alice.waitFor(
+    `socket.io.engine.transport.name === "websocket" && socket.io.engine.transport.name`,
+    "alice's connection upgraded to websocket",
+  );
   const aliceLines = await alice.lines();
   const bobLines = await bob.lines();
   finish({
@@ -196,5 +201,6 @@ const hasLine = (text) =>
     aliceUsers: await alice.users(),
     bobUsers: await bob.users(),
     escaped,
+    transport,
   });
 })().catch((e) => finish({ ok: false, error: String(e && e.stack ? e.stack : e) }));

@@ -39,9 +39,12 @@ for (const spec of specs) {
     out({ client: spec.name, event, args: toPlain(args) });
     if (cb) cb(`${spec.name}-answer`);
   });
+  // Registered when the Engine.IO connection opens, before any upgrade can complete.
+  socket.io.on("open", () =>
+    socket.io.engine.on("upgrade", (t) => out({ client: spec.name, upgraded: t.name }))
+  );
   socket.on("connect", () => {
     out({ client: spec.name, connected: socket.id });
-    socket.io.engine.on("upgrade", (t) => out({ client: spec.name, upgraded: t.name }));
     if (--pending === 0) console.log("listening 0");
   });
   socket.on("connect_error", (e) => {

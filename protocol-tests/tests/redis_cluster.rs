@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 
 use protocol_tests::redis::JsonNode;
 use protocol_tests::RedisServer;
+use redis_support::RustServer;
 use serde_json::{json, Value as Json};
-use socketio_adapter::redis::{
-    RedisAdapterConfig, RedisAdapterFactory, RedisMode, SubscriptionMode,
-};
+use socketio_adapter::redis::{RedisMode, SubscriptionMode};
 use socketio_server::Value;
 
 const WAIT: Duration = Duration::from_secs(5);

@@ -20,7 +20,7 @@ const STEP: Duration = Duration::from_secs(10);
 fn server(args: &[&str]) -> RustPeer {
     let mut all = vec!["--port", "0", "--interop"];
     all.extend_from_slice(args);
-    RustPeer::spawn_example("socketio-server", "conformance_server", &all)
+    RustPeer::spawn_example("socketio-server", "socketio_conformance_server", &all)
 }
 
 fn builder(peer: &RustPeer, transports: Transports) -> ClientBuilder {
@@ -265,7 +265,7 @@ async fn reconnect(transports: Transports) {
     socket.emit("message", "while-down").await.unwrap();
     let _peer = RustPeer::spawn_example(
         "socketio-server",
-        "conformance_server",
+        "socketio_conformance_server",
         &["--port", &port, "--interop"],
     );
     loop {

@@ -389,6 +389,25 @@ async fn event_numeric_name_accepted(t: Target) {
     assert_eq!(c.recv_text().await, r#"42["message-back","after"]"#);
 }
 
+async fn event_without_payload_ignored(t: Target) {
+    let s = server(t);
+    let (mut c, _) = RawConn::connect_main(s.port(), Transport::WebSocket).await;
+    // An EVENT with no data at all is not validated by the reference parser: nothing happens.
+    c.send_text("42").await;
+    c.send_text(r#"42["message","after"]"#).await;
+    assert_eq!(c.recv_text().await, r#"42["message-back","after"]"#);
+}
+
+async fn connect_unknown_unicode_namespace_refused(t: Target) {
+    let s = server(t);
+    let mut c = RawConn::open(s.port(), Transport::WebSocket).await;
+    c.send_text("40/ünï cødé,").await;
+    assert_eq!(
+        c.recv_text().await,
+        r#"44/ünï cødé,{"message":"Invalid namespace"}"#
+    );
+}
+
 async fn event_binary_attachments(t: Target) {
     let s = server(t);
     for transport in [Transport::WebSocket, Transport::Polling] {
@@ -757,6 +776,8 @@ conformance!(
     recovery_restores_session,
     event_plain_text,
     event_numeric_name_accepted,
+    event_without_payload_ignored,
+    connect_unknown_unicode_namespace_refused,
     event_binary_attachments,
     event_binary_in_nested_value,
     ack_plain_text,

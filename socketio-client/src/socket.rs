@@ -77,6 +77,21 @@ impl SocketShared {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Queues a connect / connect_error / disconnect notification without waiting: these come
+    /// from user calls too (a handler calling `disconnect`), which must not wait for the very
+    /// queue that handler is draining.
+    fn lifecycle(self: &Arc<Self>, item: Dispatch) {
+        match self.dispatch.try_send((self.clone(), item)) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                let tx = self.dispatch.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(item).await;
+                });
+            }
+        }
+    }
+
     /// Performs the effects of a state change. Never called with the core locked.
     pub(crate) async fn perform(self: &Arc<Self>, effects: Vec<Effect>) {
         for effect in effects {
@@ -96,15 +111,12 @@ impl SocketShared {
                 }
                 Effect::Connected => {
                     self.status.send_replace(Status::Connected);
-                    let _ = self.dispatch.send((self.clone(), Dispatch::Connect)).await;
+                    self.lifecycle(Dispatch::Connect);
                 }
                 Effect::ConnectError(error) => {
                     // Stays `Failed` (not `Closed`) so waiters learn why.
                     self.status.send_replace(Status::Failed(error.clone()));
-                    let _ = self
-                        .dispatch
-                        .send((self.clone(), Dispatch::ConnectError(error)))
-                        .await;
+                    self.lifecycle(Dispatch::ConnectError(error));
                 }
                 Effect::Disconnected(reason) => {
                     let closed = self.lock().closed();
@@ -115,10 +127,7 @@ impl SocketShared {
                             Status::Disconnected
                         });
                     }
-                    let _ = self
-                        .dispatch
-                        .send((self.clone(), Dispatch::Disconnect(reason)))
-                        .await;
+                    self.lifecycle(Dispatch::Disconnect(reason));
                 }
                 Effect::Destroy => {
                     if !matches!(*self.status.borrow(), Status::Failed(_)) {

@@ -115,6 +115,27 @@ impl Value {
         }
     }
 
+    /// The elements, mutably, if this is a [`Value::Array`].
+    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value>> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The map, mutably, if this is a [`Value::Object`].
+    pub fn as_object_mut(&mut self) -> Option<&mut Map> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Takes the value out, leaving [`Value::Null`].
+    pub fn take(&mut self) -> Value {
+        std::mem::take(self)
+    }
+
     /// The member `key` of an object (`None` for anything else).
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.as_object().and_then(|o| o.get(key))

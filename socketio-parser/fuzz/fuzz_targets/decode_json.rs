@@ -34,7 +34,9 @@ fuzz_target!(|data: &[u8]| {
             decoder.decode_binary(Bytes::copy_from_slice(body))
         };
         if let Ok(Some(packet)) = result {
-            let first = Parser::Json.encode(&packet).expect("decoded packets re-encode");
+            let first = Parser::Json
+                .encode(&packet)
+                .expect("decoded packets re-encode");
             let again = decode_frames(&first);
             let second = Parser::Json.encode(&again).expect("re-encode");
             assert_eq!(first, second, "unstable encoding of {packet:?}");

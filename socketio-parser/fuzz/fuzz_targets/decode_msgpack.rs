@@ -9,7 +9,9 @@ use socketio_parser::{Decoder, Frame, Parser};
 fuzz_target!(|data: &[u8]| {
     let mut decoder = Decoder::new(Parser::MsgPack);
     if let Ok(Some(packet)) = decoder.decode_binary(Bytes::copy_from_slice(data)) {
-        let first = Parser::MsgPack.encode(&packet).expect("decoded packets re-encode");
+        let first = Parser::MsgPack
+            .encode(&packet)
+            .expect("decoded packets re-encode");
         let Some(Frame::Binary(bytes)) = first.frames().first() else {
             panic!("msgpack encodes to one binary frame");
         };

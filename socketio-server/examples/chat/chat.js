@@ -6,7 +6,8 @@
 // ?name=…&room=… in the URL joins right away (the headless browser test uses it).
 "use strict";
 const $ = (id) => document.getElementById(id);
-const socket = io({ transports: ["websocket", "polling"] });
+// Default options: HTTP long-polling first, then the upgrade to WebSocket.
+const socket = io();
 let joined = null;
 
 function add(li) {
