@@ -119,23 +119,32 @@ pub fn encode_jsonp(index: &str, payload: &str) -> String {
 /// escapes U+2028/U+2029.
 fn push_js_string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c if (c as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
+    // Copy runs of plain characters at once; escape the rest.
+    let mut last = 0;
+    for (i, c) in s.char_indices() {
+        let esc: &str = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            '\u{8}' => "\\b",
+            '\u{c}' => "\\f",
+            '\u{2028}' => "\\u2028",
+            '\u{2029}' => "\\u2029",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[last..i]);
+        if esc.is_empty() {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push_str(esc);
         }
+        last = i + c.len_utf8();
     }
+    out.push_str(&s[last..]);
     out.push('"');
 }
 
@@ -632,5 +641,61 @@ mod tests {
         // invalid UTF-8 is replaced, not rejected
         let d: Vec<_> = decode(Bytes::from_static(b"4\xff"), ProtocolVersion::V4, false).collect();
         assert_eq!(d, vec![Ok(Packet::message("\u{fffd}"))]);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::packet::PacketType;
+    use proptest::prelude::*;
+
+    fn packet() -> impl Strategy<Value = Packet> {
+        prop_oneof![
+            (0u8..7, ".*").prop_map(|(t, s)| {
+                let pt = PacketType::from_u8(t).unwrap_or(PacketType::Message);
+                // Text data is never empty after decoding: "4" decodes to no data.
+                if s.is_empty() {
+                    Packet::empty(pt)
+                } else {
+                    Packet::new(pt, Data::Text(Str::from(s)))
+                }
+            }),
+            proptest::collection::vec(any::<u8>(), 0..64)
+                .prop_map(|b| Packet::message(Bytes::from(b))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn v4_round_trip(ps in proptest::collection::vec(packet(), 1..8)) {
+            // 0x1E inside text would split the packet: the protocol forbids it there.
+            prop_assume!(ps.iter().all(|p| !p.data.as_text().is_some_and(|t| t.contains('\u{1e}'))));
+            let back: Vec<Packet> = decode_v4(Str::from(encode_v4(&ps))).collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(back, ps);
+        }
+
+        #[test]
+        fn v3_string_round_trip(ps in proptest::collection::vec(packet(), 0..8)) {
+            let back: Vec<Packet> = decode_v3_string(Str::from(encode_v3_string(&ps))).collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(back, ps);
+        }
+
+        #[test]
+        fn v3_binary_round_trip(ps in proptest::collection::vec(packet(), 0..8)) {
+            let back: Vec<Packet> = decode_v3_binary(encode_v3_binary(&ps)).collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(back, ps);
+        }
+
+        #[test]
+        fn decoders_never_panic(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let b = Bytes::from(body);
+            for v in [ProtocolVersion::V3, ProtocolVersion::V4] {
+                for bin in [false, true] {
+                    let _ = decode(b.clone(), v, bin).count();
+                }
+            }
+            let _ = decode_jsonp_form(&String::from_utf8_lossy(&b));
+        }
     }
 }

@@ -7,6 +7,7 @@
 // event it receives is printed as {"client","event","args"} (Buffers as {"$bin": hex}); an event
 // with an ack callback is answered with "<client>-answer". Disconnections print
 // {"client","disconnect":reason}. Prints `listening 0` once every client is connected.
+// Options per client: "reconnection" (default off).
 "use strict";
 const { io } = require("socket.io-client");
 
@@ -24,13 +25,14 @@ function toPlain(v) {
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
 const specs = JSON.parse(process.argv[2]);
+const clients = {};
 let pending = specs.length;
 for (const spec of specs) {
   const socket = io(spec.url + (spec.nsp || "/"), {
     transports: spec.transports || ["websocket"],
     // The cookie jar (needed behind a cookie-sticky load balancer with polling).
     withCredentials: !!spec.withCredentials,
-    reconnection: false,
+    reconnection: !!spec.reconnection,
     forceNew: true,
     auth: { name: spec.name, rooms: spec.rooms || [] },
   });
@@ -43,15 +45,25 @@ for (const spec of specs) {
   socket.io.on("open", () =>
     socket.io.engine.on("upgrade", (t) => out({ client: spec.name, upgraded: t.name }))
   );
+  clients[spec.name] = socket;
   socket.on("connect", () => {
-    out({ client: spec.name, connected: socket.id });
+    out({ client: spec.name, connected: socket.id, recovered: socket.recovered });
     if (--pending === 0) console.log("listening 0");
   });
   socket.on("connect_error", (e) => {
     console.error(`${spec.name}: connect_error ${e.message}`);
-    process.exit(1);
+    if (!spec.reconnection) process.exit(1);
   });
   socket.on("disconnect", (reason) => out({ client: spec.name, disconnect: reason }));
 }
-process.stdin.resume();
+// Commands on stdin (JSON lines): {"op": "drop", "client": name} closes that client's
+// Engine.IO connection abruptly (the client then reconnects, if enabled, and may recover).
+require("readline")
+  .createInterface({ input: process.stdin })
+  .on("line", (line) => {
+    if (!line.trim()) return;
+    const c = JSON.parse(line);
+    if (c.op === "drop" && clients[c.client]) clients[c.client].io.engine.close();
+    out({ reply: c.id });
+  });
 process.stdin.on("end", () => process.exit(0));

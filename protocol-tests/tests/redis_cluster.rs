@@ -337,3 +337,58 @@ async fn npm_emitter_reaches_clients_of_our_servers() {
         })
         .expect("p not disconnected");
 }
+
+/// Connection state recovery in a cluster: a client that loses its connection and comes back to
+/// the same node recovers its session, and the broadcasts it missed are replayed, including
+/// those that came from another node through Redis. (The reference's Redis adapters do not
+/// support recovery; sessions are per node, see the adapter docs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recovery_on_the_same_node_replays_broadcasts_from_other_nodes() {
+    let redis = RedisServer::start();
+    let recovery = socketio_adapter::RecoveryConfig::default();
+    let r1 = RustServer::start_with(&redis.url(), "R1", RedisMode::Classic, Some(recovery)).await;
+    let r2 = RustServer::start(&redis.url(), "R2", RedisMode::Classic).await;
+    let mut clients = JsonNode::spawn(
+        "redis-clients.js",
+        &[
+            &json!([{"name": "p", "url": r1.url(), "rooms": ["red"], "reconnection": true}])
+                .to_string(),
+        ],
+    );
+    let first = clients
+        .wait_for(WAIT, |v| v["client"] == "p" && v.get("connected").is_some())
+        .unwrap();
+    // A broadcast before the drop gives the client an offset.
+    r2.io.to("red").emit("before", &1).unwrap();
+    expect(&mut clients, "before", &["p"]);
+
+    ok(clients.command(json!({"op": "drop", "client": "p"}), WAIT));
+    clients
+        .wait_for(WAIT, |v| {
+            v["client"] == "p" && v.get("disconnect").is_some()
+        })
+        .expect("p did not notice the drop");
+    // While p is away: one broadcast from the other node, one from its own node.
+    r2.io.to("red").emit("missed-remote", &2).unwrap();
+    r1.io.to("red").emit("missed-local", &3).unwrap();
+
+    let again = clients
+        .wait_for(Duration::from_secs(10), |v| {
+            v["client"] == "p" && v.get("connected").is_some()
+        })
+        .expect("p did not reconnect");
+    assert_eq!(again["recovered"], true, "{again}");
+    assert_eq!(
+        again["connected"], first["connected"],
+        "same socket id after recovery"
+    );
+    for (event, arg) in [("missed-remote", 2), ("missed-local", 3)] {
+        let got = clients
+            .wait_for(WAIT, |v| v["client"] == "p" && v["event"] == event)
+            .unwrap_or_else(|| panic!("{event} was not replayed"));
+        // The argument, then the offset the server appended (the npm client keeps it as its
+        // last offset and passes it on to the handler).
+        assert_eq!(got["args"][0], arg, "{got}");
+        assert!(got["args"][1].is_string(), "{got}");
+    }
+}

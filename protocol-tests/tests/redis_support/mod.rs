@@ -217,6 +217,16 @@ pub struct RustServer {
 
 impl RustServer {
     pub async fn start(redis_url: &str, node: &'static str, mode: RedisMode) -> RustServer {
+        Self::start_with(redis_url, node, mode, None).await
+    }
+
+    /// Like [`RustServer::start`], with connection state recovery when `recovery` is set.
+    pub async fn start_with(
+        redis_url: &str,
+        node: &'static str,
+        mode: RedisMode,
+        recovery: Option<socketio_adapter::RecoveryConfig>,
+    ) -> RustServer {
         let factory = tokio::time::timeout(
             Duration::from_secs(5),
             RedisAdapterFactory::connect(redis_url, RedisAdapterConfig::default().mode(mode)),
@@ -224,7 +234,11 @@ impl RustServer {
         .await
         .unwrap()
         .unwrap();
-        let io = SocketIo::builder().adapter(factory).build();
+        let mut builder = SocketIo::builder().adapter(factory);
+        if let Some(recovery) = recovery {
+            builder = builder.connection_state_recovery(recovery);
+        }
+        let io = builder.build();
         let server_side: ServerSideLog = Arc::default();
         for nsp in ["/", "/admin"] {
             let ns = io.ns(nsp, move |socket: SocketRef| async move {

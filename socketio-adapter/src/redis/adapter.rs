@@ -24,7 +24,10 @@
 //! from every node included. Sessions are not shared through Redis: a client that lands on
 //! another node starts a new session. The reference's Redis adapters (classic and sharded) do
 //! not support recovery at all (its docs list only the in-memory, Redis Streams, MongoDB and
-//! Postgres adapters); with sticky sessions ours does.
+//! Postgres adapters); with sticky sessions ours does. One limit: in sharded *dynamic* mode a
+//! node unsubscribes from a room's channel when its last local member leaves, so broadcasts to
+//! that one room sent while the member is away are not stored (use classic or static mode with
+//! recovery).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -411,8 +414,13 @@ impl RedisAdapter {
 
     fn on_classic(&self, msg: &Incoming) {
         if let Some(room) = self.classic.room_of(&msg.channel) {
-            if !room.is_empty() && self.local.with_index(|idx| idx.room(room).is_none()) {
-                return; // the reference skips broadcasts to rooms this node does not have
+            // The reference skips broadcasts to rooms this node does not have; with recovery on,
+            // they are still stored, for the members that are away and may come back.
+            if !room.is_empty()
+                && self.local.context().recovery.is_none()
+                && self.local.with_index(|idx| idx.room(room).is_none())
+            {
+                return;
             }
             match classic::decode_broadcast(&msg.payload) {
                 Ok(mut b) if b.uid != self.uid && b.packet.nsp == self.nsp => {
