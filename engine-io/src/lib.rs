@@ -34,6 +34,24 @@
 //! # }
 //! ```
 //!
+//! # Outgoing queue and backpressure
+//! Each socket has a bounded outgoing queue ([`Config::max_buffered_messages`],
+//! default 1024 messages). The transport drains it: a pending polling `GET`
+//! takes everything queued as one payload; the WebSocket writer encodes
+//! everything queued and writes it with a single flush. When a client stops
+//! reading, the queue fills up and then [`Socket::try_send`] returns
+//! [`TrySendError::Full`] with the message (drop it, retry, or close the
+//! socket), while [`Socket::send`] waits for room. [`Socket::try_send_many`] /
+//! [`Socket::send_many`] queue several messages atomically, and
+//! [`Socket::flush`] resolves once everything queued so far was written.
+//!
+//! # Resource use
+//! One task per session (heartbeat, WebSocket I/O, upgrade), no task per
+//! message, no lock held across `.await`. WebSocket buffers are small by
+//! default ([`Config::ws_read_buffer_size`]): an idle WebSocket session costs
+//! about 5 KB of server memory. Request bodies are read incrementally and
+//! refused (413) as soon as they exceed [`Config::max_http_buffer_size`].
+//!
 //! # Example: the codec alone
 //! ```
 //! use engine_io::packet::{Packet, ProtocolVersion};
@@ -45,6 +63,9 @@
 //! assert_eq!(packets.len(), 2);
 //! assert_eq!(Packet::message("x").encode_text(ProtocolVersion::V4), "4x");
 //! ```
+
+// The crate docs describe the server too; without it those links dangle.
+#![cfg_attr(not(feature = "server"), allow(rustdoc::broken_intra_doc_links))]
 
 mod error;
 mod handshake;

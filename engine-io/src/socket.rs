@@ -567,3 +567,92 @@ impl Socket {
         self.shared.handler.on_close(self, reason);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, RequestInfo, Server};
+
+    fn socket(cap: usize) -> (Server, Arc<Socket>) {
+        let server = Server::new_stream(Config::builder().max_buffered_messages(cap).build());
+        let info = RequestInfo {
+            method: http::Method::GET,
+            uri: http::Uri::from_static("/engine.io/?EIO=4&transport=polling"),
+            headers: http::HeaderMap::new(),
+            query_pairs: Vec::new(),
+            remote_addr: None,
+        };
+        let s = server.create_socket(info, ProtocolVersion::V4, TransportType::Polling);
+        (server, s)
+    }
+
+    #[tokio::test]
+    async fn queue_capacity_counts_messages_only() {
+        let (_server, s) = socket(2);
+        // the open packet is queued but does not count
+        assert_eq!(s.lock().queue.len(), 1);
+        s.try_send("a").unwrap();
+        s.try_send("b").unwrap();
+        assert!(matches!(s.try_send("c"), Err(TrySendError::Full(_))));
+        {
+            let mut st = s.lock();
+            Socket::push_control(&mut st, control(PacketType::Ping));
+        }
+        let drained = {
+            let mut st = s.lock();
+            s.drain_queue(&mut st)
+        };
+        assert_eq!(drained.len(), 4);
+        assert_eq!(s.queued(), 0);
+        s.try_send("c").unwrap();
+    }
+
+    #[tokio::test]
+    async fn batches_are_all_or_nothing() {
+        let (_server, s) = socket(3);
+        s.try_send("a").unwrap();
+        let batch = vec![Message::from("1"), Message::from("2"), Message::from("3")];
+        match s.try_send_many(batch) {
+            Err(TrySendError::Full(b)) => assert_eq!(b.len(), 3),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.queued(), 1);
+        {
+            let mut st = s.lock();
+            s.drain_queue(&mut st);
+        }
+        // larger than the capacity: accepted into an empty queue
+        s.try_send_many(vec![Message::from("x"); 5]).unwrap();
+        assert_eq!(s.queued(), 5);
+    }
+
+    #[tokio::test]
+    async fn closed_socket_gives_messages_back_and_wakes_waiters() {
+        let (server, s) = socket(1);
+        s.try_send("a").unwrap();
+        let s2 = s.clone();
+        let waiting = tokio::spawn(async move { s2.send("b").await });
+        let s3 = s.clone();
+        let flushing = tokio::spawn(async move { s3.flush().await });
+        tokio::task::yield_now().await;
+        s.close_now();
+        assert_eq!(waiting.await.unwrap(), Err(SendError(Message::from("b"))));
+        assert_eq!(flushing.await.unwrap(), Err(Closed));
+        assert!(matches!(s.try_send("c"), Err(TrySendError::Closed(_))));
+        assert_eq!(s.close_reason(), Some(CloseReason::ForcedClose));
+        assert_eq!(s.closed().await, CloseReason::ForcedClose);
+        assert_eq!(server.count(), 0);
+        assert_eq!(s.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn graceful_close_refuses_new_messages() {
+        let (_server, s) = socket(4);
+        s.try_send("a").unwrap();
+        s.close();
+        assert!(!s.is_open());
+        assert!(!s.is_closed());
+        assert!(matches!(s.try_send("b"), Err(TrySendError::Closed(_))));
+        assert_eq!(s.queued(), 1);
+    }
+}

@@ -200,3 +200,30 @@ async fn bad_websocket_requests_are_refused() {
     .await;
     assert_eq!(r.status, 400);
 }
+
+#[tokio::test]
+async fn graceful_close_over_websocket_flushes_first() {
+    let (addr, server, rec) =
+        start(fast_config().ping_interval(Duration::from_secs(10)).build()).await;
+    let mut ws = connect(addr, "EIO=4&transport=websocket").await;
+    let open = next(&mut ws).await.into_text().unwrap();
+    let sid = &open[9..29];
+    let socket = server.socket(sid).unwrap();
+    socket.try_send("one").unwrap();
+    socket.try_send(Bytes::from_static(&[7])).unwrap();
+    socket.close();
+    assert_eq!(next(&mut ws).await, Ws::text("4one"));
+    assert_eq!(next(&mut ws).await, Ws::binary(Bytes::from_static(&[7])));
+    assert!(matches!(next(&mut ws).await, Ws::Close(_)));
+    rec.wait_for("close forced close").await;
+}
+
+#[tokio::test]
+async fn client_closing_the_websocket_is_transport_close() {
+    let (addr, server, rec) = start(fast_config().build()).await;
+    let mut ws = connect(addr, "EIO=4&transport=websocket").await;
+    next(&mut ws).await;
+    ws.close(None).await.unwrap();
+    rec.wait_for("close transport close").await;
+    assert_eq!(server.count(), 0);
+}

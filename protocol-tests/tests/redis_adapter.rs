@@ -69,6 +69,10 @@ async fn cluster(mode: RedisMode) -> Cluster {
     let x = sid(&mut clients, "x");
     let y = sid(&mut clients, "y");
     wait_for_nodes(&a.adapter, 3).await;
+    if !matches!(mode, RedisMode::Classic) {
+        // Dynamic mode: every node (A, B, and N for x) listens on r1's own channel.
+        wait_subscribers(&redis, "socket.io#/#r1#", 3).await;
+    }
     Cluster {
         _redis: redis,
         a,

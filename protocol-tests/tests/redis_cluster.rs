@@ -85,6 +85,22 @@ async fn mixed_cluster(mode: RedisMode) {
         assert!(Instant::now() < deadline, "cluster did not form");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    if !matches!(mode, RedisMode::Classic) {
+        // Sharded dynamic mode: a node subscribes to a room's own channel when the room
+        // appears there (asynchronously, in the reference too); wait until all three nodes
+        // listen on `red` before broadcasting to it.
+        while !redis
+            .command(&["PUBSUB", "SHARDNUMSUB", "socket.io#/#red#"])
+            .trim_end()
+            .ends_with(":3")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "room channel subscriptions did not settle"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 
     // Broadcasts from each node: to a room, to everyone except a room, to a namespace.
     r1.io.to("red").emit("from-r1", &json!({"k": 1})).unwrap();

@@ -81,7 +81,8 @@ async fn redis_restart_local_delivery_continues_and_nodes_resubscribe() {
     assert!(err.to_string().contains("redis"), "{err}");
 
     // Redis comes back (empty: no subscriptions): every node reconnects and resubscribes.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Long enough for the connection manager's own retries to run out: the link keeps trying.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     redis.restart();
     wait_until("A is back", Duration::from_secs(10), || {
         a.factory.link().is_up()

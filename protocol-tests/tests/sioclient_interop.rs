@@ -1,7 +1,13 @@
-//! The Rust `socketio-client` against the npm `socket.io` 4.8 server
-//! (`protocol-tests/js/sioclient-peer.js`): every feature over polling only, WebSocket only and
-//! polling-then-upgrade, multiplexing, reconnection after a server restart, connection state
-//! recovery, msgpack.
+//! The Rust `socketio-client` against two servers implementing the same fixture: the npm
+//! `socket.io` 4.8 server (`protocol-tests/js/sioclient-peer.js`) and ours
+//! (`socketio-server/examples/client_peer.rs`, a one-to-one port of it). Every feature over
+//! polling only, WebSocket only and polling-then-upgrade, multiplexing, reconnection after a
+//! server restart, ping timeout, connection state recovery, msgpack.
+//!
+//! Every case is one `async fn(Target, …)`; the [`both!`] macro turns it into a module with two
+//! tests, `<case>::npm` and `<case>::ours`. Passing against npm proves the test describes the
+//! reference; passing against ours proves our server behaves the same.
+//! `cargo test -p protocol-tests --test sioclient_interop -- ::ours` runs only ours.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use protocol_tests::NodePeer;
+use protocol_tests::{NodePeer, RustPeer};
 use serde_json::{json, Value as Json};
 use socketio_client::{
     Args, ClientBuilder, DisconnectReason, Error, Event, ManagerEvent, Parser, Socket, Transports,
@@ -19,11 +25,121 @@ use tokio::sync::mpsc;
 
 const STEP: Duration = Duration::from_secs(10);
 
-fn peer(args: &[&str]) -> NodePeer {
-    NodePeer::spawn("sioclient-peer.js", args, &[])
+/// Which server a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// `node js/sioclient-peer.js` (npm `socket.io` 4.8).
+    Npm,
+    /// `cargo run -p socketio-server --example client_peer`.
+    Ours,
 }
 
-fn url(peer: &NodePeer) -> String {
+/// A running fixture server of either kind (same flags, same stdout reports), killed on drop.
+enum Peer {
+    Npm(NodePeer),
+    Ours(RustPeer),
+}
+
+impl Peer {
+    fn port(&self) -> u16 {
+        match self {
+            Peer::Npm(p) => p.port(),
+            Peer::Ours(p) => p.port(),
+        }
+    }
+
+    fn next_line(&self, timeout: Duration) -> Option<String> {
+        match self {
+            Peer::Npm(p) => p.next_line(timeout),
+            Peer::Ours(p) => p.next_line(timeout),
+        }
+    }
+
+    fn pid(&mut self) -> u32 {
+        match self {
+            Peer::Npm(p) => p.process().pid(),
+            Peer::Ours(p) => p.process().pid(),
+        }
+    }
+}
+
+/// Starts the fixture of `target` with the fixture's flags (`--port`, `--msgpack`, `--recovery`,
+/// `--ping-interval`, `--ping-timeout`); without `--port` it picks a free port.
+fn peer(target: Target, args: &[&str]) -> Peer {
+    match target {
+        Target::Npm => Peer::Npm(NodePeer::spawn("sioclient-peer.js", args, &[])),
+        Target::Ours => Peer::Ours(RustPeer::spawn_example(
+            "socketio-server",
+            "client_peer",
+            args,
+        )),
+    }
+}
+
+/// One module per case with an `npm` and an `ours` test. `ours_ignore = "reason"` marks only the
+/// `ours` variant ignored (a known server bug, named in the reason).
+macro_rules! both {
+    ($($name:ident: $run:expr $(, ours_ignore = $why:literal)?;)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn npm() {
+                    ($run)(Target::Npm).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                $(#[ignore = $why])?
+                async fn ours() {
+                    ($run)(Target::Ours).await
+                }
+            }
+        )*
+    };
+}
+
+both! {
+    features_over_polling: |t| single_socket_features(t, Transports::Polling);
+    features_over_websocket: |t| single_socket_features(t, Transports::WebSocket);
+    features_over_upgrade: |t| single_socket_features(t, Transports::Upgrade);
+    multiplexing_over_polling: |t| multiplexing(t, Transports::Polling);
+    multiplexing_over_websocket: |t| multiplexing(t, Transports::WebSocket);
+    multiplexing_over_upgrade: |t| multiplexing(t, Transports::Upgrade);
+    connect_error_over_polling: |t| refused(t, Transports::Polling);
+    connect_error_over_websocket: |t| refused(t, Transports::WebSocket);
+    connect_error_over_upgrade: |t| refused(t, Transports::Upgrade);
+    buffering_over_polling: |t| buffering_and_lost_acks(t, Transports::Polling);
+    buffering_over_websocket: |t| buffering_and_lost_acks(t, Transports::WebSocket);
+    buffering_over_upgrade: |t| buffering_and_lost_acks(t, Transports::Upgrade);
+    reconnect_over_polling: |t| reconnect_after_restart(t, Transports::Polling);
+    reconnect_over_websocket: |t| reconnect_after_restart(t, Transports::WebSocket);
+    reconnect_over_upgrade: |t| reconnect_after_restart(t, Transports::Upgrade);
+    reconnection_gives_up: reconnection_gives_up_after_the_attempts;
+    recovery_over_polling: |t| recovery(t, Transports::Polling);
+    recovery_over_websocket: |t| recovery(t, Transports::WebSocket);
+    recovery_over_upgrade: |t| recovery(t, Transports::Upgrade);
+    msgpack_over_polling: |t| msgpack(t, Transports::Polling);
+    msgpack_over_websocket: |t| msgpack(t, Transports::WebSocket);
+    msgpack_over_upgrade: |t| msgpack(t, Transports::Upgrade);
+    retries_over_polling: |t| retries(t, Transports::Polling);
+    retries_over_websocket: |t| retries(t, Transports::WebSocket);
+    retries_over_upgrade: |t| retries(t, Transports::Upgrade);
+    disconnect_over_polling: |t| manual_disconnect_and_drop(t, Transports::Polling);
+    disconnect_over_websocket: |t| manual_disconnect_and_drop(t, Transports::WebSocket);
+    disconnect_over_upgrade: |t| manual_disconnect_and_drop(t, Transports::Upgrade);
+    ping_timeout_over_polling: |t| ping_timeout(t, Transports::Polling);
+    ping_timeout_over_websocket: |t| ping_timeout(t, Transports::WebSocket);
+    ping_timeout_over_upgrade: |t| ping_timeout(t, Transports::Upgrade);
+    typed_payloads: typed_payloads_with_binary;
+    blocking: |t| async move {
+        // The blocking client runs its own runtime: keep it off this one's worker threads.
+        tokio::task::spawn_blocking(move || blocking_client(t)).await.unwrap()
+    };
+}
+
+fn url(peer: &Peer) -> String {
     format!("http://127.0.0.1:{}", peer.port())
 }
 
@@ -32,7 +148,7 @@ fn v(j: Json) -> Value {
 }
 
 /// A builder that never shares its connection with other tests' sockets.
-fn builder(peer: &NodePeer, transports: Transports) -> ClientBuilder {
+fn builder(peer: &Peer, transports: Transports) -> ClientBuilder {
     ClientBuilder::new(url(peer))
         .transports(transports)
         .force_new(true)
@@ -61,7 +177,7 @@ async fn next_event(rx: &mut mpsc::UnboundedReceiver<Event>, name: &str) -> Even
 }
 
 /// Reads the fixture's stdout JSON lines until one matches.
-fn server_line(peer: &NodePeer, pred: impl Fn(&Json) -> bool) -> Json {
+fn server_line(peer: &Peer, pred: impl Fn(&Json) -> bool) -> Json {
     let deadline = std::time::Instant::now() + STEP;
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -82,8 +198,8 @@ async fn whoami(socket: &Socket) -> Json {
 }
 
 /// Everything a single socket does, over one transport setting.
-async fn single_socket_features(transports: Transports) {
-    let server = peer(&[]);
+async fn single_socket_features(target: Target, transports: Transports) {
+    let server = peer(target, &[]);
     let (tx, mut rx) = events();
     let outgoing = Arc::new(Mutex::new(Vec::<String>::new()));
     let any_count = Arc::new(AtomicUsize::new(0));
@@ -260,21 +376,6 @@ async fn single_socket_features(transports: Transports) {
     assert!(matches!(socket.emit("echo", 1).await, Err(Error::Closed)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn features_over_polling() {
-    single_socket_features(Transports::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn features_over_websocket() {
-    single_socket_features(Transports::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn features_over_upgrade() {
-    single_socket_features(Transports::Upgrade).await;
-}
-
 /// Forwards every event of the named kinds to the test.
 fn forward(b: ClientBuilder, names: &[&str], tx: &mpsc::UnboundedSender<Event>) -> ClientBuilder {
     let mut b = b;
@@ -301,8 +402,8 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-async fn multiplexing(transports: Transports) {
-    let server = peer(&[]);
+async fn multiplexing(target: Target, transports: Transports) {
+    let server = peer(target, &[]);
     // No force_new: the three sockets share the process-wide manager of this server.
     let base = || {
         ClientBuilder::new(url(&server))
@@ -362,23 +463,8 @@ async fn multiplexing(transports: Transports) {
     drop(second_admin);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn multiplexing_over_polling() {
-    multiplexing(Transports::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn multiplexing_over_websocket() {
-    multiplexing(Transports::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn multiplexing_over_upgrade() {
-    multiplexing(Transports::Upgrade).await;
-}
-
-async fn refused(transports: Transports) {
-    let server = peer(&[]);
+async fn refused(target: Target, transports: Transports) {
+    let server = peer(target, &[]);
     let errors = Arc::new(Mutex::new(Vec::<String>::new()));
     let err = builder(&server, transports)
         .namespace("/refused")
@@ -421,23 +507,8 @@ async fn refused(transports: Transports) {
     assert_eq!(stats["clientsCount"], 1, "{stats}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connect_error_over_polling() {
-    refused(Transports::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connect_error_over_websocket() {
-    refused(Transports::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connect_error_over_upgrade() {
-    refused(Transports::Upgrade).await;
-}
-
-async fn buffering_and_lost_acks(transports: Transports) {
-    let server = peer(&[]);
+async fn buffering_and_lost_acks(target: Target, transports: Transports) {
+    let server = peer(target, &[]);
     let (tx, mut rx) = events();
     let socket = forward(builder(&server, transports), &["echo"], &tx)
         .build()
@@ -482,23 +553,8 @@ async fn buffering_and_lost_acks(transports: Transports) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn buffering_over_polling() {
-    buffering_and_lost_acks(Transports::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn buffering_over_websocket() {
-    buffering_and_lost_acks(Transports::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn buffering_over_upgrade() {
-    buffering_and_lost_acks(Transports::Upgrade).await;
-}
-
-async fn reconnect_after_restart(transports: Transports) {
-    let server = peer(&[]);
+async fn reconnect_after_restart(target: Target, transports: Transports) {
+    let server = peer(target, &[]);
     let port = server.port().to_string();
     let connects = Arc::new(AtomicUsize::new(0));
     let auth_calls = Arc::new(AtomicUsize::new(0));
@@ -532,7 +588,7 @@ async fn reconnect_after_restart(transports: Transports) {
     wait_until("connect handler", || connects.load(Ordering::SeqCst) == 1).await;
     assert_eq!(whoami(&socket).await["auth"], json!({"attempt": 1}));
 
-    drop(server); // kills node
+    drop(server); // kills the server process
     wait_until("disconnect", || !socket.connected()).await;
     // While the server is down, attempts fail and are reported.
     let mut attempts = 0;
@@ -550,7 +606,7 @@ async fn reconnect_after_restart(transports: Transports) {
     // Emits while down are buffered.
     socket.emit("echo", "buffered").await.unwrap();
 
-    let server = peer(&["--port", &port]);
+    let server = peer(target, &["--port", &port]);
     let deadline = tokio::time::Instant::now() + STEP;
     loop {
         match tokio::time::timeout_at(deadline, manager_events.recv()).await {
@@ -584,24 +640,8 @@ async fn reconnect_after_restart(transports: Transports) {
     drop(server);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconnect_over_polling() {
-    reconnect_after_restart(Transports::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconnect_over_websocket() {
-    reconnect_after_restart(Transports::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconnect_over_upgrade() {
-    reconnect_after_restart(Transports::Upgrade).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconnection_gives_up_after_the_attempts() {
-    let server = peer(&[]);
+async fn reconnection_gives_up_after_the_attempts(target: Target) {
+    let server = peer(target, &[]);
     let socket = builder(&server, Transports::WebSocket)
         .reconnection_attempts(2)
         .connect()
@@ -625,8 +665,8 @@ async fn reconnection_gives_up_after_the_attempts() {
     assert_eq!(attempts, 2);
 }
 
-async fn recovery(transports: Transports) {
-    let server = peer(&["--recovery"]);
+async fn recovery(target: Target, transports: Transports) {
+    let server = peer(target, &["--recovery"]);
     let (tx, mut rx) = events();
     let socket = forward(builder(&server, transports), &["tick", "missed"], &tx)
         .connect()
@@ -654,23 +694,8 @@ async fn recovery(transports: Transports) {
     assert_eq!(me["recovered"], true);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_over_polling() {
-    recovery(Transports::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_over_websocket() {
-    recovery(Transports::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_over_upgrade() {
-    recovery(Transports::Upgrade).await;
-}
-
-async fn msgpack(transports: Transports) {
-    let server = peer(&["--msgpack"]);
+async fn msgpack(target: Target, transports: Transports) {
+    let server = peer(target, &["--msgpack"]);
     let (tx, mut rx) = events();
     let socket = forward(builder(&server, transports), &["echo", "answer"], &tx)
         .parser(Parser::MsgPack)
@@ -711,23 +736,8 @@ async fn msgpack(transports: Transports) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn msgpack_over_polling() {
-    msgpack(Transports::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn msgpack_over_websocket() {
-    msgpack(Transports::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn msgpack_over_upgrade() {
-    msgpack(Transports::Upgrade).await;
-}
-
-async fn retries(transports: Transports) {
-    let server = peer(&[]);
+async fn retries(target: Target, transports: Transports) {
+    let server = peer(target, &[]);
     let socket = builder(&server, transports)
         .ack_timeout(Duration::from_millis(300))
         .retries(3)
@@ -758,23 +768,8 @@ async fn retries(transports: Transports) {
     assert!(matches!(err, Error::AckTimeout), "{err:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_over_polling() {
-    retries(Transports::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_over_websocket() {
-    retries(Transports::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_over_upgrade() {
-    retries(Transports::Upgrade).await;
-}
-
-async fn manual_disconnect_and_drop(transports: Transports) {
-    let server = peer(&[]);
+async fn manual_disconnect_and_drop(target: Target, transports: Transports) {
+    let server = peer(target, &[]);
     let socket = builder(&server, transports).connect().await.unwrap();
     let reasons = Arc::new(Mutex::new(Vec::new()));
     socket.disconnect().await;
@@ -814,24 +809,8 @@ async fn manual_disconnect_and_drop(transports: Transports) {
     assert_eq!(stats["clientsCount"], 1, "{stats}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disconnect_over_polling() {
-    manual_disconnect_and_drop(Transports::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disconnect_over_websocket() {
-    manual_disconnect_and_drop(Transports::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disconnect_over_upgrade() {
-    manual_disconnect_and_drop(Transports::Upgrade).await;
-}
-
-#[test]
-fn blocking_client() {
-    let server = peer(&[]);
+fn blocking_client(target: Target) {
+    let server = peer(target, &[]);
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let tx = Mutex::new(tx);
     let socket =
@@ -855,9 +834,9 @@ fn blocking_client() {
 
 /// The server stops answering (SIGSTOP): the client notices within pingInterval + pingTimeout,
 /// disconnects with "ping timeout", and reconnects once the server runs again.
-async fn ping_timeout(transports: Transports) {
-    let mut server = peer(&["--ping-interval", "300", "--ping-timeout", "200"]);
-    let pid = server.process().pid().to_string();
+async fn ping_timeout(target: Target, transports: Transports) {
+    let mut server = peer(target, &["--ping-interval", "300", "--ping-timeout", "200"]);
+    let pid = server.pid().to_string();
     let reasons = Arc::new(Mutex::new(Vec::new()));
     let socket = builder(&server, transports)
         .on_disconnect({
@@ -901,21 +880,6 @@ async fn ping_timeout(transports: Transports) {
     assert_eq!(whoami(&socket).await["nsp"], "/");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ping_timeout_over_polling() {
-    ping_timeout(Transports::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ping_timeout_over_websocket() {
-    ping_timeout(Transports::WebSocket).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ping_timeout_over_upgrade() {
-    ping_timeout(Transports::Upgrade).await;
-}
-
 #[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 struct Upload {
     name: String,
@@ -930,9 +894,8 @@ struct Part {
 }
 
 /// Typed serde arguments with binary fields at any depth, both ways, over every transport.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn typed_payloads_with_binary() {
-    let server = peer(&[]);
+async fn typed_payloads_with_binary(target: Target) {
+    let server = peer(target, &[]);
     for transports in [
         Transports::Polling,
         Transports::WebSocket,

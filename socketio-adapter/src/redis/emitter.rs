@@ -1,6 +1,8 @@
 //! The Redis emitter: sends events to the clients of a Socket.IO cluster from a process that is
 //! not a Socket.IO server (a worker, a cron job), like npm `@socket.io/redis-emitter` 5.1, with the
-//! same messages (uid `emitter`), so Rust and Node.js servers both act on them.
+//! same messages (uid `emitter`, byte for byte), so Rust and Node.js servers both act on them.
+//! Like the npm emitter it speaks the classic pub/sub format only (servers using the sharded
+//! adapter do not hear it), and server-side emits cannot ask for acknowledgements.
 
 use std::collections::HashSet;
 use std::sync::Arc;
