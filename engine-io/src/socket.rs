@@ -138,7 +138,10 @@ impl fmt::Debug for Socket {
     }
 }
 
-/// Text of a packet in a close/noop answer.
+/// Most control packets (pongs) kept waiting in a queue.
+const MAX_PENDING_CONTROL: usize = 16;
+
+/// A packet without data (close, noop, ping, pong).
 pub(crate) fn control(t: PacketType) -> Packet {
     Packet::empty(t)
 }
@@ -478,6 +481,12 @@ impl Socket {
                     return;
                 }
                 PacketAction::SendPong => {
+                    // Control packets bypass the capacity, so a client flooding
+                    // pings without reading must not grow the queue: beyond a
+                    // few pending control packets, further pongs are redundant.
+                    if st.queue.len() - st.queued_messages >= MAX_PENDING_CONTROL {
+                        return;
+                    }
                     Socket::push_control(&mut st, control(PacketType::Pong));
                     let t = st.transport;
                     drop(st);
@@ -574,6 +583,10 @@ mod tests {
     use crate::{Config, RequestInfo, Server};
 
     fn socket(cap: usize) -> (Server, Arc<Socket>) {
+        socket_v(cap, ProtocolVersion::V4)
+    }
+
+    fn socket_v(cap: usize, v: ProtocolVersion) -> (Server, Arc<Socket>) {
         let server = Server::new_stream(Config::builder().max_buffered_messages(cap).build());
         let info = RequestInfo {
             method: http::Method::GET,
@@ -582,7 +595,7 @@ mod tests {
             query_pairs: Vec::new(),
             remote_addr: None,
         };
-        let s = server.create_socket(info, ProtocolVersion::V4, TransportType::Polling);
+        let s = server.create_socket(info, v, TransportType::Polling);
         (server, s)
     }
 
@@ -643,6 +656,16 @@ mod tests {
         assert_eq!(s.closed().await, CloseReason::ForcedClose);
         assert_eq!(server.count(), 0);
         assert_eq!(s.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn ping_flood_does_not_grow_the_queue() {
+        let (_server, s) = socket_v(4, ProtocolVersion::V3);
+        for _ in 0..1000 {
+            s.handle_packet(control(PacketType::Ping));
+        }
+        assert!(s.lock().queue.len() <= MAX_PENDING_CONTROL);
+        assert!(s.is_open());
     }
 
     #[tokio::test]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use protocol_tests::{NodePeer, RedisServer, ServerProcess, WsClient, WsFrame};
 
 const RECEIVERS: usize = 500;
-const MSGS: usize = 400;
+const MSGS: usize = 1000;
 const PAYLOAD: usize = 32;
 
 async fn open(port: u16) -> WsClient {

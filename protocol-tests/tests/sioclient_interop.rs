@@ -133,6 +133,9 @@ both! {
     ping_timeout_over_websocket: |t| ping_timeout(t, Transports::WebSocket);
     ping_timeout_over_upgrade: |t| ping_timeout(t, Transports::Upgrade);
     typed_payloads: typed_payloads_with_binary;
+    manager_namespaces_over_polling: |t| manager_namespaces(t, Transports::Polling);
+    manager_namespaces_over_websocket: |t| manager_namespaces(t, Transports::WebSocket);
+    manager_namespaces_over_upgrade: |t| manager_namespaces(t, Transports::Upgrade);
     blocking: |t| async move {
         // The blocking client runs its own runtime: keep it off this one's worker threads.
         tokio::task::spawn_blocking(move || blocking_client(t)).await.unwrap()
@@ -891,6 +894,89 @@ struct Upload {
 struct Part {
     index: u32,
     chunk: Bytes,
+}
+
+async fn stats(socket: &Socket) -> Json {
+    Json::from(socket.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone())
+}
+
+/// Namespaces opened from one manager (`socket.manager().socket(nsp)`) share its Engine.IO
+/// connection; refusals and a server-side namespace disconnect leave the other namespaces of
+/// that connection alone; heartbeats (300 ms / 200 ms) keep every namespace connected.
+async fn manager_namespaces(target: Target, transports: Transports) {
+    let server = peer(target, &["--ping-interval", "300", "--ping-timeout", "200"]);
+    let disconnects = Arc::new(Mutex::new(Vec::new()));
+    let root = builder(&server, transports)
+        .auth(json!({"token": "root"}))
+        .on_disconnect({
+            let disconnects = disconnects.clone();
+            move |reason, _s| {
+                disconnects.lock().unwrap().push(reason);
+                async {}
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    let admin = root
+        .manager()
+        .socket("/admin")
+        .auth(json!({"token": "a"}))
+        .connect()
+        .await
+        .unwrap();
+    let chat = root.manager().socket("/chat").connect().await.unwrap();
+    let me = whoami(&admin).await;
+    assert_eq!(me["nsp"], "/admin");
+    assert_eq!(me["auth"], json!({"token": "a"}));
+    assert_eq!(whoami(&chat).await["nsp"], "/chat");
+    let seen = stats(&root).await;
+    assert_eq!(seen["clientsCount"], 1, "one Engine.IO connection: {seen}");
+    assert_eq!(seen["sockets"]["/admin"], 1, "{seen}");
+    assert_eq!(seen["sockets"]["/chat"], 1, "{seen}");
+
+    // The same namespace twice on one connection is refused locally (the server would close
+    // the connection on a second CONNECT).
+    let twice = root.manager().socket("/chat").connect().await.unwrap_err();
+    assert!(matches!(twice, Error::InvalidConfig(_)), "{twice:?}");
+    // Refusals on the shared connection: the error comes back, the connection stays.
+    let refused = root
+        .manager()
+        .socket("/refused")
+        .connect()
+        .await
+        .unwrap_err();
+    match refused {
+        Error::ConnectRefused { message, data } => {
+            assert_eq!(message, "not authorized");
+            assert_eq!(data, Some(v(json!({"code": 42}))));
+        }
+        other => panic!("{other:?}"),
+    }
+    let unknown = root.manager().socket("/nope").connect().await.unwrap_err();
+    assert!(
+        matches!(&unknown, Error::ConnectRefused { message, .. } if message == "Invalid namespace"),
+        "{unknown:?}"
+    );
+
+    // Several ping intervals later every namespace is still connected.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(root.connected() && admin.connected() && chat.connected());
+    assert_eq!(stats(&chat).await["clientsCount"], 1);
+
+    // The server disconnects "/": no reconnection, the other namespaces keep the connection.
+    root.emit("server-disconnect", Args::new()).await.unwrap();
+    wait_until("server disconnect", || !root.connected()).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!root.connected(), "reconnected after io server disconnect");
+    assert_eq!(
+        disconnects.lock().unwrap().as_slice(),
+        &[DisconnectReason::IoServerDisconnect]
+    );
+    let seen = stats(&admin).await;
+    assert_eq!(seen["clientsCount"], 1, "{seen}");
+    assert_eq!(seen["sockets"]["/"], 0, "{seen}");
+    assert_eq!(whoami(&chat).await["nsp"], "/chat");
 }
 
 /// Typed serde arguments with binary fields at any depth, both ways, over every transport.
