@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 
 /// The peer address of a connection, as a request extension. [`crate::listen`]
 /// and [`crate::Server::serve`] insert it; other embedders can insert it (or a
-/// plain [`SocketAddr`] extension) so sockets know their remote address.
+/// plain [`SocketAddr`] extension) so sockets know their remote address. Under
+/// axum (feature `axum`, on by default), axum's `ConnectInfo<SocketAddr>` is
+/// read as well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteAddr(pub SocketAddr);
 
@@ -33,7 +35,8 @@ impl RequestInfo {
             .extensions
             .get::<RemoteAddr>()
             .map(|r| r.0)
-            .or_else(|| parts.extensions.get::<SocketAddr>().copied());
+            .or_else(|| parts.extensions.get::<SocketAddr>().copied())
+            .or_else(|| connect_info(&parts.extensions));
         RequestInfo {
             method: parts.method.clone(),
             uri: detach_uri(&parts.uri),
@@ -56,6 +59,19 @@ impl RequestInfo {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// axum's `ConnectInfo<SocketAddr>`, inserted by
+/// `Router::into_make_service_with_connect_info::<SocketAddr>()`.
+#[cfg(feature = "axum")]
+fn connect_info(ext: &http::Extensions) -> Option<SocketAddr> {
+    ext.get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+}
+
+#[cfg(not(feature = "axum"))]
+fn connect_info(_: &http::Extensions) -> Option<SocketAddr> {
+    None
 }
 
 /// Copies header values into their own allocations. hyper parses them as

@@ -21,7 +21,80 @@ use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
 
 /// The WebSocket stream of an upgraded hyper connection.
-pub(crate) type WsStream = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+pub(crate) type WsStream = WebSocketStream<WsTransport>;
+
+/// The byte stream under a WebSocket. When the connection is a plain
+/// `TcpStream` (served by [`crate::Server::serve`], `axum::serve`, or any
+/// embedder using hyper-util's `TokioIo<TcpStream>`), the socket is taken back
+/// from hyper: reads and writes then go straight to the socket instead of
+/// through hyper's type-erased `Upgraded` (a boxed `dyn Io` behind a rewind
+/// buffer, and a second `TokioIo` adapter), and the HTTP read buffer is freed
+/// at once rather than kept until the first WebSocket read.
+pub(crate) enum WsTransport {
+    /// The raw TCP socket.
+    Tcp(tokio::net::TcpStream),
+    /// Any other I/O (TLS, Unix sockets...): hyper's upgraded stream.
+    Upgraded(TokioIo<hyper::upgrade::Upgraded>),
+}
+
+impl tokio::io::AsyncRead for WsTransport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsTransport::Tcp(t) => Pin::new(t).poll_read(cx, buf),
+            WsTransport::Upgraded(u) => Pin::new(u).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for WsTransport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WsTransport::Tcp(t) => Pin::new(t).poll_write(cx, buf),
+            WsTransport::Upgraded(u) => Pin::new(u).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WsTransport::Tcp(t) => Pin::new(t).poll_write_vectored(cx, bufs),
+            WsTransport::Upgraded(u) => Pin::new(u).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            WsTransport::Tcp(t) => t.is_write_vectored(),
+            WsTransport::Upgraded(u) => u.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            // A TCP socket has no user-space buffer: nothing to flush.
+            WsTransport::Tcp(_) => Poll::Ready(Ok(())),
+            WsTransport::Upgraded(u) => Pin::new(u).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsTransport::Tcp(t) => Pin::new(t).poll_shutdown(cx),
+            WsTransport::Upgraded(u) => Pin::new(u).poll_shutdown(cx),
+        }
+    }
+}
 
 /// Checks the WebSocket handshake headers (as the `ws` package does) and
 /// returns the `Sec-WebSocket-Accept` value.
@@ -78,13 +151,37 @@ fn ws_config(socket_cfg: &crate::Config) -> WebSocketConfig {
 
 async fn into_ws(on_upgrade: hyper::upgrade::OnUpgrade, cfg: &crate::Config) -> Option<WsStream> {
     let upgraded = on_upgrade.await.ok()?;
+    let config = Some(ws_config(cfg));
     Some(
-        WebSocketStream::from_raw_socket(
-            TokioIo::new(upgraded),
-            Role::Server,
-            Some(ws_config(cfg)),
-        )
-        .await,
+        match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
+            Ok(parts) if parts.read_buf.is_empty() => {
+                // Dropping `read_buf` here frees hyper's HTTP read buffer.
+                WebSocketStream::from_raw_socket(
+                    WsTransport::Tcp(parts.io.into_inner()),
+                    Role::Server,
+                    config,
+                )
+                .await
+            }
+            Ok(parts) => {
+                // The client sent frames right behind its upgrade request.
+                WebSocketStream::from_partially_read(
+                    WsTransport::Tcp(parts.io.into_inner()),
+                    parts.read_buf.to_vec(),
+                    Role::Server,
+                    config,
+                )
+                .await
+            }
+            Err(upgraded) => {
+                WebSocketStream::from_raw_socket(
+                    WsTransport::Upgraded(TokioIo::new(upgraded)),
+                    Role::Server,
+                    config,
+                )
+                .await
+            }
+        },
     )
 }
 
@@ -311,9 +408,15 @@ impl WsIo {
     }
 }
 
+/// Sorts a WebSocket error as the reference does: the `ws` package emits
+/// `error` (→ "transport error") only for protocol violations such as a bad or
+/// oversized frame; a connection that just ends — EOF without a close frame,
+/// reset, broken pipe — only emits `close` (→ "transport close").
 fn classify(e: tungstenite::Error) -> WsEvent {
     match e {
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => WsEvent::Closed,
+        tungstenite::Error::ConnectionClosed
+        | tungstenite::Error::AlreadyClosed
+ => WsEvent::Closed,
         tungstenite::Error::Capacity(_) => WsEvent::Error { too_big: true },
         _ => WsEvent::Error { too_big: false },
     }

@@ -57,3 +57,37 @@ async fn layer_routes_engine_requests_and_passes_others_through() {
         tokio_tungstenite::tungstenite::Message::text("4x")
     );
 }
+
+/// Under axum with `into_make_service_with_connect_info::<SocketAddr>()`, sockets
+/// know their peer address (from axum's `ConnectInfo`), over polling and WebSocket.
+#[tokio::test]
+async fn remote_address_from_axum_connect_info() {
+    let rec = std::sync::Arc::new(Recorder::default());
+    let server = engine_io::Server::new(fast_config().build(), RecHandler(rec.clone()));
+    let app: Router = Router::new()
+        .route("/hello", route_get(|| async { "world" }))
+        .layer(server.layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+
+    handshake(addr, "EIO=4").await;
+    rec.wait_for("remote Some(127.0.0.1:").await;
+    rec.events.lock().unwrap().clear();
+
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let local = stream.local_addr().unwrap();
+    let (_ws, _) = tokio_tungstenite::client_async(
+        format!("ws://{addr}/engine.io/?EIO=4&transport=websocket"),
+        stream,
+    )
+    .await
+    .unwrap();
+    rec.wait_for(&format!("remote Some({local})")).await;
+}

@@ -75,6 +75,31 @@ async fn oversize_websocket_message_closes_with_1009() {
     assert_eq!(server.count(), 0);
 }
 
+/// A peer that vanishes without a close frame (EOF) is a "transport close", as
+/// the reference's `ws` reports it with `close` and no `error`.
+#[tokio::test]
+async fn websocket_eof_without_close_frame_is_transport_close() {
+    let (addr, server, rec) = start(fast_config().build()).await;
+    let mut ws = connect(addr, "EIO=4&transport=websocket").await;
+    next(&mut ws).await;
+    rec.wait_for("connect ").await;
+    // Drop the TCP connection under the WebSocket: no close frame.
+    drop(ws.into_inner());
+    rec.wait_for("close transport close").await;
+    assert!(!rec.has("close transport error"));
+    assert_eq!(server.count(), 0);
+}
+
+/// A close frame from the peer is a "transport close" too.
+#[tokio::test]
+async fn websocket_close_frame_is_transport_close() {
+    let (addr, _server, rec) = start(fast_config().build()).await;
+    let mut ws = connect(addr, "EIO=4&transport=websocket").await;
+    next(&mut ws).await;
+    ws.close(None).await.unwrap();
+    rec.wait_for("close transport close").await;
+}
+
 #[tokio::test]
 async fn parse_error_over_websocket() {
     let (addr, _server, rec) = start(fast_config().build()).await;

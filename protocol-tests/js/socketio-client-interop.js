@@ -231,6 +231,27 @@ const scenarios = {
     return { answered, empty, emptyFast: emptyMs < 1000, timedOut: timedOut.err };
   },
 
+  // Handshake data seen by the server, and a disconnection decided by the server.
+  async lifecycle() {
+    const s = connect("/", { query: { foo: "bar" }, auth: { token: 7 }, reconnection: true });
+    await once(s, "auth");
+    const who = await s.timeout(2000).emitWithAck("whoami");
+    const idMatches = who.id === s.id;
+    const disconnected = once(s, "disconnect");
+    s.emit("server-disconnect");
+    const [reason] = await disconnected;
+    // After "io server disconnect" the client does not reconnect by itself.
+    await sleep(300);
+    return {
+      query: who.query,
+      auth: who.auth,
+      idMatches,
+      recovered: who.recovered,
+      reason,
+      active: s.active,
+    };
+  },
+
   // A namespace middleware refusing with data.
   async middleware() {
     const bad = connect("/restricted", { auth: { token: "wrong" } });

@@ -171,3 +171,64 @@ async fn a_node_killed_mid_request_times_out_cleanly_and_the_count_drops() {
         vec![]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_messages_on_the_channels_are_ignored() {
+    let redis = RedisServer::start();
+    let a = RustNode::start(&redis.url(), "A", config()).await;
+    let b = RustNode::start(&redis.url(), "B", config()).await;
+    a.add_socket("a1", &["r"]);
+    b.add_socket("b1", &["r"]);
+    wait_for_nodes(&a.adapter, 2).await;
+    let deep = "[".repeat(100_000);
+    let deep_rooms = format!(r#"{{"type":0,"requestId":"q","rooms":{deep}}}"#);
+    let huge_array = "\u{dd}\u{7f}\u{ff}\u{ff}\u{ff}";
+    let garbage: Vec<(&str, &str)> = vec![
+        ("socket.io#/#", "garbage"),
+        ("socket.io#/#", huge_array),
+        ("socket.io#/#r#", "\u{93}\u{a1}x\u{80}\u{80}"),
+        ("socket.io#/#", &deep),
+        ("socket.io-request#/#", "{"),
+        ("socket.io-request#/#", r#"{"type":5}"#),
+        ("socket.io-request#/#", r#"{"type":42,"requestId":"x"}"#),
+        (
+            "socket.io-request#/#",
+            r#"{"type":7,"requestId":"x","packet":{"type":99}}"#,
+        ),
+        (
+            "socket.io-request#/#",
+            r#"{"type":6,"data":"not an array"}"#,
+        ),
+        (
+            "socket.io-request#/#",
+            r#"{"type":2,"opts":{"rooms":"r"},"rooms":[1,{},null]}"#,
+        ),
+        ("socket.io-request#/#", &deep_rooms),
+        (
+            "socket.io-response#/#",
+            r#"{"requestId":"zzz","sockets":5}"#,
+        ),
+        (
+            "socket.io-response#/#",
+            r#"{"type":8,"requestId":"zzz","clientCount":-1}"#,
+        ),
+        ("socket.io-response#/#", huge_array),
+    ];
+    for (channel, payload) in &garbage {
+        redis.command(&["PUBLISH", channel, payload]);
+    }
+    // Both nodes are still alive and in sync.
+    a.adapter
+        .broadcast(
+            Packet::event("/", "still-fine", vec![]),
+            BroadcastOptions::default().to("r"),
+        )
+        .unwrap();
+    assert_eq!(b.ns.receivers("still-fine", 1), vec!["b1"]);
+    let all = a
+        .adapter
+        .fetch_sockets(BroadcastOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+}

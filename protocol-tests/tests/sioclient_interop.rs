@@ -855,7 +855,11 @@ async fn ping_timeout(target: Target, transports: Transports) {
     // Heartbeats are answered: still connected after several ping intervals.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(socket.connected());
-    assert!(reasons.lock().unwrap().is_empty());
+    assert!(
+        reasons.lock().unwrap().is_empty(),
+        "{:?}",
+        reasons.lock().unwrap()
+    );
 
     let signal = |sig: &str| {
         let status = std::process::Command::new("kill")

@@ -135,6 +135,20 @@ async fn broadcast_with_acks(t: Target) {
     assert_eq!(r["timedOut"], json!("operation has timed out"));
 }
 
+async fn handshake_and_server_disconnect(t: Target) {
+    let r = client(t, &[], "lifecycle").await;
+    assert_eq!(r["query"], json!({"foo": "bar"}));
+    assert_eq!(r["auth"], json!({"token": 7}));
+    assert_eq!(r["idMatches"], json!(true));
+    assert_eq!(r["recovered"], json!(false));
+    assert_eq!(r["reason"], json!("io server disconnect"));
+    assert_eq!(
+        r["active"],
+        json!(false),
+        "no reconnection after a server disconnect"
+    );
+}
+
 async fn middleware_refusal_with_data(t: Target) {
     let r = client(t, &[], "middleware").await;
     assert_eq!(r["message"], json!("not authorized"));
@@ -247,6 +261,7 @@ interop!(
     acks_both_ways_with_timeouts,
     rooms_and_broadcast_with_except,
     broadcast_with_acks,
+    handshake_and_server_disconnect,
     middleware_refusal_with_data,
     dynamic_namespaces,
     connection_state_recovery,

@@ -12,6 +12,13 @@
 //!
 //! Default settings otherwise (like the Node peer, which only sets CORS), no logging.
 //! Prints `listening <port>` once it accepts connections.
+//!
+//! Runtime: a single-threaded (`current_thread`) tokio runtime, like the floor peer.
+//! `compare.sh` pins every server to one CPU; a multi-threaded runtime there only adds
+//! cross-thread wake-ups (futex calls, work stealing) between workers that share that CPU.
+//! A deployment that wants several cores runs one such server per core (behind a load
+//! balancer, with a cluster adapter) or uses the default multi-threaded runtime: the
+//! library works with either.
 
 use socketio_server::{Args, Data, SocketIo, SocketRef};
 
@@ -35,7 +42,7 @@ fn port_from_args() -> Result<u16, String> {
     Ok(port)
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let port = match port_from_args() {
         Ok(p) => p,

@@ -52,3 +52,7 @@ pub use adapter::{
 pub use connection::{LinkConfig, RedisLink};
 pub use emitter::{BroadcastOperator, Emitter, EmitterError, EmitterMessage};
 pub use sharded::SubscriptionMode;
+
+/// The `redis` crate this module is built on (for [`Emitter::new`] with a connection of your
+/// own, or to match error types), re-exported so versions always agree.
+pub use ::redis as client;
