@@ -413,10 +413,12 @@ impl WsIo {
 /// oversized frame; a connection that just ends — EOF without a close frame,
 /// reset, broken pipe — only emits `close` (→ "transport close").
 fn classify(e: tungstenite::Error) -> WsEvent {
+    use tungstenite::error::ProtocolError;
     match e {
         tungstenite::Error::ConnectionClosed
         | tungstenite::Error::AlreadyClosed
- => WsEvent::Closed,
+        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+        | tungstenite::Error::Io(_) => WsEvent::Closed,
         tungstenite::Error::Capacity(_) => WsEvent::Error { too_big: true },
         _ => WsEvent::Error { too_big: false },
     }
