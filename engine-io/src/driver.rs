@@ -13,7 +13,8 @@ use crate::Str;
 use std::future::{poll_fn, Future};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -34,13 +35,6 @@ impl Drop for TaskCount {
     }
 }
 
-enum Event {
-    Wake,
-    Timer,
-    Ws(WsEvent),
-    Probe(WsEvent),
-}
-
 /// Decodes a data frame into a packet.
 fn decode_frame(m: WsMessage, socket: &Socket) -> Result<Packet, crate::DecodeError> {
     match m {
@@ -53,108 +47,173 @@ fn decode_frame(m: WsMessage, socket: &Socket) -> Result<Packet, crate::DecodeEr
     }
 }
 
-pub(crate) async fn run(socket: Arc<Socket>, mut ws: Option<WsIo>) {
+/// The socket task. A plain function returning an `async` block (not an
+/// `async fn`) so the driver is built before the future: an `async fn` keeps
+/// its arguments in the future beside the locals they move into, and the
+/// WebSocket would be stored twice in every session's task.
+pub(crate) fn run(socket: Arc<Socket>, ws: Option<WsIo>) -> impl Future<Output = ()> + Send {
     socket.shared.tasks.fetch_add(1, Ordering::AcqRel);
-    let _count = TaskCount(socket.shared.clone());
-    // Boxed: probes are rare and short-lived; keep the task small.
-    let mut probe: Option<Box<WsIo>> = None;
-    let sleep = tokio::time::sleep_until(Instant::now() + Duration::from_secs(3600));
-    tokio::pin!(sleep);
+    let count = TaskCount(socket.shared.clone());
+    let mut driver = Driver {
+        socket,
+        ws,
+        probe: None,
+        armed: None,
+    };
+    async move {
+        let _count = count;
+        let sleep = tokio::time::sleep_until(Instant::now() + Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        // The whole session is one hand-written poll loop rather than `select!`
+        // over futures: the task's future is allocated per session (this keeps
+        // it small), and one pass handles a frame, runs the handler, queues its
+        // answer and writes it, with no wake-up of the task by itself in between.
+        poll_fn(|cx| driver.poll(cx, sleep.as_mut())).await;
 
-    loop {
-        let now = Instant::now();
-        // Timers and state changes first.
-        let mut deadline = socket.heartbeat_tick(now);
-        let mut closing_ws = false;
-        {
-            let mut st = socket.lock();
-            if st.ready == Ready::Closed {
-                break;
-            }
-            if let Some(p) = st.probe_offer.take() {
-                if let Some(old) = probe.replace(Box::new(WsIo::new(*p))) {
-                    close_detached(old.ws);
+        // The session is closed: close the transports with a close frame.
+        if let Some(p) = driver.probe.take() {
+            close_detached(p.ws);
+        }
+        if let Some(f) = finish_ws(driver.ws.take(), WsMessage::Close(None)) {
+            f.await;
+        }
+    }
+}
+
+/// The state of a socket task.
+struct Driver {
+    socket: Arc<Socket>,
+    ws: Option<WsIo>,
+    /// Boxed: probes are rare and short-lived; keep the task small.
+    probe: Option<Box<WsIo>>,
+    /// The deadline the timer is set to.
+    armed: Option<Instant>,
+}
+
+impl Driver {
+    /// Runs until the session is closed.
+    fn poll(&mut self, cx: &mut Context<'_>, mut sleep: Pin<&mut tokio::time::Sleep>) -> Poll<()> {
+        let socket = self.socket.clone();
+        loop {
+            // Timers and state changes first, under one lock.
+            let now = Instant::now();
+            let mut wake_polls = false;
+            let mut finalize = None;
+            let deadline = {
+                let mut st = socket.lock();
+                st.wake_requested = false;
+                if st.ready == Ready::Closed {
+                    return Poll::Ready(());
                 }
-            }
-            if let Some(d) = st.upgrade_deadline {
-                if now >= d {
-                    // The client did not complete the upgrade in time.
-                    st.upgrade_deadline = None;
-                    st.upgrading = false;
-                    st.poll_noop = false;
-                    if let Some(p) = probe.take() {
-                        close_detached(p.ws);
+                let mut deadline = match Socket::heartbeat_locked(&mut st, now) {
+                    Ok(d) => Some(d),
+                    Err(()) => {
+                        finalize = Some(CloseReason::PingTimeout);
+                        None
                     }
-                } else {
+                };
+                if let Some(p) = st.probe_offer.take() {
+                    if let Some(old) = self.probe.replace(Box::new(WsIo::new(*p))) {
+                        close_detached(old.ws);
+                    }
+                }
+                if let Some(d) = st.upgrade_deadline {
+                    if now >= d {
+                        // The client did not complete the upgrade in time.
+                        st.upgrade_deadline = None;
+                        st.upgrading = false;
+                        st.poll_noop = false;
+                        if let Some(p) = self.probe.take() {
+                            close_detached(p.ws);
+                        }
+                    } else {
+                        deadline = Some(deadline.map_or(d, |x| x.min(d)));
+                    }
+                }
+                if let Some(d) = st.close_deadline {
+                    if now >= d {
+                        st.close_deadline = None;
+                        finalize = finalize.or(Some(CloseReason::ForcedClose));
+                    }
                     deadline = Some(deadline.map_or(d, |x| x.min(d)));
                 }
+                match self.ws.as_mut() {
+                    Some(w) => {
+                        if w.idle() && !st.queue.is_empty() {
+                            let packets = socket.drain_queue(&mut st);
+                            w.push_packets(packets, socket.protocol());
+                        }
+                        if st.ready == Ready::Closing && w.idle() && st.queue.is_empty() {
+                            // Graceful close over WebSocket: everything was flushed.
+                            finalize = finalize.or(Some(CloseReason::ForcedClose));
+                        }
+                    }
+                    // A ping queued for a polling transport.
+                    None => wake_polls = !st.queue.is_empty(),
+                }
+                deadline
+            };
+            if let Some(reason) = finalize {
+                socket.finalize(reason, None, PacketType::Close);
+                continue;
             }
-            if let Some(d) = st.close_deadline {
-                if now >= d {
-                    st.close_deadline = None;
-                    drop(st);
-                    socket.finalize(CloseReason::ForcedClose, None, PacketType::Close);
+            if wake_polls {
+                socket.poll_wake.notify_waiters();
+            }
+            if let Some(d) = deadline {
+                if self.armed != Some(d) {
+                    sleep.as_mut().reset(d);
+                    self.armed = Some(d);
+                }
+            }
+
+            // Then the transports.
+            if let Some(w) = self.ws.as_mut() {
+                if let Poll::Ready(e) = w.poll_event(cx) {
+                    self.on_ws_event(e);
                     continue;
                 }
-                deadline = Some(deadline.map_or(d, |x| x.min(d)));
             }
-            if let Some(w) = ws.as_mut() {
-                if w.idle() && !st.queue.is_empty() {
-                    let packets = socket.drain_queue(&mut st);
-                    w.push_packets(packets, socket.protocol());
-                }
-                if st.ready == Ready::Closing && w.idle() && st.queue.is_empty() {
-                    closing_ws = true;
-                }
-            }
-        }
-        if closing_ws {
-            // Graceful close over WebSocket: everything was flushed.
-            socket.finalize(CloseReason::ForcedClose, None, PacketType::Close);
-            continue;
-        }
-        if let Some(d) = deadline {
-            sleep.as_mut().reset(d);
-        }
-
-        // One hand-written poll instead of `select!`: the task's future is
-        // allocated per session, and this keeps it small.
-        let notified = socket.task_wake.notified();
-        tokio::pin!(notified);
-        let has_deadline = deadline.is_some();
-        let event = poll_fn(|cx| {
-            if notified.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Event::Wake);
-            }
-            if let Some(w) = ws.as_mut() {
-                if let Poll::Ready(e) = w.poll_event(cx) {
-                    return Poll::Ready(Event::Ws(e));
-                }
-            }
-            if let Some(p) = probe.as_mut() {
+            if let Some(p) = self.probe.as_mut() {
                 if let Poll::Ready(e) = p.poll_event(cx) {
-                    return Poll::Ready(Event::Probe(e));
+                    self.on_probe_event(e);
+                    continue;
                 }
             }
-            if has_deadline && sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Event::Timer);
+            if deadline.is_some() && sleep.as_mut().poll(cx).is_ready() {
+                // Handled at the top; force a fresh `reset` next time.
+                self.armed = None;
+                continue;
             }
-            Poll::Pending
-        })
-        .await;
 
+            // Nothing to do: park, unless something changed meanwhile.
+            let mut st = socket.lock();
+            if st.wake_requested || st.ready == Ready::Closed {
+                continue;
+            }
+            st.parked = true;
+            match &st.task_waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => st.task_waker = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+    }
+
+    fn on_ws_event(&mut self, event: WsEvent) {
+        let socket = &self.socket;
         match event {
-            Event::Wake | Event::Timer => {}
-            Event::Ws(WsEvent::Flushed(n)) => {
-                {
+            WsEvent::Flushed(n) => {
+                let open = {
                     let mut st = socket.lock();
                     socket.mark_written(&mut st, n);
-                }
-                if n > 0 && socket.is_open() {
-                    socket.shared.handler.on_drain(&socket);
+                    st.ready == Ready::Open
+                };
+                if n > 0 && open {
+                    socket.shared.handler.on_drain(socket);
                 }
             }
-            Event::Ws(WsEvent::Message(m)) => match decode_frame(m, &socket) {
+            WsEvent::Message(m) => match decode_frame(m, socket) {
                 // Over WebSocket the reference ignores close packets (clients
                 // close the WebSocket itself).
                 Ok(p) if p.packet_type == PacketType::Close => {}
@@ -165,23 +224,19 @@ pub(crate) async fn run(socket: Arc<Socket>, mut ws: Option<WsIo>) {
                     PacketType::Close,
                 ),
             },
-            Event::Ws(WsEvent::Closed) => {
-                ws = None;
+            WsEvent::Closed => {
+                self.ws = None;
                 socket.finalize(CloseReason::TransportClose, None, PacketType::Close);
             }
-            Event::Ws(WsEvent::Error { too_big }) => {
-                let closing = if too_big {
-                    finish_ws(ws.take(), too_big_frame())
-                } else {
-                    None
-                };
-                ws = None;
-                if let Some(f) = closing {
-                    f.await;
-                }
+            WsEvent::Error { too_big } => {
                 let desc = if too_big {
+                    // Answered with a 1009 close frame, written when the task ends.
+                    if let Some(w) = self.ws.as_mut() {
+                        w.push_frame(too_big_frame());
+                    }
                     "message too big"
                 } else {
+                    self.ws = None;
                     "websocket error"
                 };
                 socket.finalize(
@@ -190,24 +245,21 @@ pub(crate) async fn run(socket: Arc<Socket>, mut ws: Option<WsIo>) {
                     PacketType::Close,
                 );
             }
-            Event::Probe(WsEvent::Message(m)) => {
-                let packet = decode_frame(m, &socket);
-                on_probe_packet(&socket, packet, &mut probe, &mut ws);
-            }
-            Event::Probe(WsEvent::Flushed(_)) => {}
-            Event::Probe(WsEvent::Closed | WsEvent::Error { .. }) => {
-                probe = None;
-                abort_upgrade(&socket);
-            }
         }
     }
 
-    // The session is closed: close the transports with a close frame.
-    if let Some(p) = probe.take() {
-        close_detached(p.ws);
-    }
-    if let Some(f) = finish_ws(ws.take(), WsMessage::Close(None)) {
-        f.await;
+    fn on_probe_event(&mut self, event: WsEvent) {
+        match event {
+            WsEvent::Message(m) => {
+                let packet = decode_frame(m, &self.socket);
+                on_probe_packet(&self.socket, packet, &mut self.probe, &mut self.ws);
+            }
+            WsEvent::Flushed(_) => {}
+            WsEvent::Closed | WsEvent::Error { .. } => {
+                self.probe = None;
+                abort_upgrade(&self.socket);
+            }
+        }
     }
 }
 
@@ -216,7 +268,9 @@ pub(crate) async fn run(socket: Arc<Socket>, mut ws: Option<WsIo>) {
 /// task's (per-session) future.
 fn finish_ws(w: Option<WsIo>, last: WsMessage) -> Option<crate::BoxFuture<()>> {
     let mut w = w?;
-    w.push_frame(last);
+    if !w.close_queued() {
+        w.push_frame(last);
+    }
     Some(Box::pin(async move {
         let flush = poll_fn(|cx| loop {
             match w.poll_event(cx) {
@@ -323,7 +377,7 @@ mod tests {
                 std::mem::size_of::<crate::socket::State>(),
                 std::mem::size_of::<crate::RequestInfo>(),
             );
-            assert!(n < 1536, "{n}");
+            assert!(n < 768, "{n}");
             socket.close_now();
         });
     }

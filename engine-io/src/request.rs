@@ -37,10 +37,11 @@ impl RequestInfo {
             .map(|r| r.0)
             .or_else(|| parts.extensions.get::<SocketAddr>().copied())
             .or_else(|| connect_info(&parts.extensions));
+        let (uri, headers) = detach(&parts.uri, &parts.headers);
         RequestInfo {
             method: parts.method.clone(),
-            uri: detach_uri(&parts.uri),
-            headers: detach_headers(&parts.headers),
+            uri,
+            headers,
             query_pairs: parse_query(parts.uri.query().unwrap_or("")),
             remote_addr,
         }
@@ -74,25 +75,44 @@ fn connect_info(_: &http::Extensions) -> Option<SocketAddr> {
     None
 }
 
-/// Copies header values into their own allocations. hyper parses them as
-/// slices of the connection's read buffer; keeping those slices for the life of
-/// a session would keep that whole buffer (8 KiB or more) alive per socket.
-fn detach_headers(h: &HeaderMap) -> HeaderMap {
+/// Copies the URI and the header values out of hyper's read buffer, into one
+/// allocation shared by all of them. hyper parses them as slices of the
+/// connection's read buffer; keeping those slices for the life of a session
+/// would keep that whole buffer (8 KiB or more) alive per socket, and one copy
+/// per value would cost an allocation (and its malloc overhead) each.
+fn detach(uri: &Uri, h: &HeaderMap) -> (Uri, HeaderMap) {
+    use std::fmt::Write as _;
+    let values: usize = h.values().map(|v| v.len()).sum();
+    let mut buf = bytes::BytesMut::with_capacity(values + 64);
+    for v in h.values() {
+        buf.extend_from_slice(v.as_bytes());
+    }
+    let uri_start = buf.len();
+    // `Uri`'s Display writes exactly what `Uri::from_maybe_shared` parses back.
+    let _ = write!(Utf8Writer(&mut buf), "{uri}");
+    let buf = buf.freeze();
+    let new_uri = Uri::from_maybe_shared(buf.slice(uri_start..)).unwrap_or_else(|_| uri.clone());
     let mut out = HeaderMap::with_capacity(h.len());
+    let mut at = 0;
     for (name, value) in h {
-        let mut v =
-            http::HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(value.as_bytes()))
-                .unwrap_or_else(|_| value.clone());
+        let end = at + value.len();
+        let mut v = http::HeaderValue::from_maybe_shared(buf.slice(at..end))
+            .unwrap_or_else(|_| value.clone());
+        at = end;
         v.set_sensitive(value.is_sensitive());
         out.append(name.clone(), v);
     }
-    out
+    (new_uri, out)
 }
 
-/// Same as [`detach_headers`] for the URI.
-fn detach_uri(uri: &Uri) -> Uri {
-    Uri::from_maybe_shared(bytes::Bytes::copy_from_slice(uri.to_string().as_bytes()))
-        .unwrap_or_else(|_| uri.clone())
+/// `fmt::Write` into a byte buffer.
+struct Utf8Writer<'a>(&'a mut bytes::BytesMut);
+
+impl std::fmt::Write for Utf8Writer<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
 }
 
 /// `application/x-www-form-urlencoded` parsing as `URLSearchParams` does it:
@@ -164,5 +184,26 @@ mod tests {
         assert_eq!(info.query("x"), Some("A%zz"));
         assert_eq!(info.query("flag"), Some(""));
         assert_eq!(info.query("nope"), None);
+    }
+
+    #[test]
+    fn detached_copy_keeps_every_header_and_the_uri() {
+        let mut h = HeaderMap::new();
+        h.insert("host", "example.com".parse().unwrap());
+        h.append("x-multi", "a".parse().unwrap());
+        h.append("x-multi", "b".parse().unwrap());
+        let mut secret = http::HeaderValue::from_static("token");
+        secret.set_sensitive(true);
+        h.insert("authorization", secret);
+        h.insert("x-empty", http::HeaderValue::from_static(""));
+        let uri = Uri::from_static("/engine.io/?EIO=4&transport=websocket&x=%20y");
+        let (u, d) = detach(&uri, &h);
+        assert_eq!(u, uri);
+        assert_eq!(u.query(), Some("EIO=4&transport=websocket&x=%20y"));
+        assert_eq!(d, h);
+        let multi: Vec<_> = d.get_all("x-multi").iter().collect();
+        assert_eq!(multi, ["a", "b"]);
+        assert!(d.get("authorization").unwrap().is_sensitive());
+        assert_eq!(d.get("x-empty").unwrap(), "");
     }
 }

@@ -100,6 +100,12 @@ pub(crate) struct State {
     pub(crate) close_description: Option<String>,
     // Stream API.
     pub(crate) inbox: VecDeque<Message>,
+    // Socket task wake-ups (see `Socket::request_wake`).
+    /// Something changed that the socket task must look at.
+    pub(crate) wake_requested: bool,
+    /// The socket task is parked and waits for `task_waker`.
+    pub(crate) parked: bool,
+    pub(crate) task_waker: Option<std::task::Waker>,
 }
 
 /// One Engine.IO session.
@@ -116,16 +122,13 @@ pub struct Socket {
     pub(crate) b64: bool,
     pub(crate) shared: Arc<Shared>,
     pub(crate) state: Mutex<State>,
-    /// Wakes the socket's task (notify_one: a permit is kept if it is busy).
-    pub(crate) task_wake: Notify,
     /// Wakes pending polling GETs (notify_waiters).
     pub(crate) poll_wake: Notify,
-    /// Wakes senders waiting for room (notify_waiters).
-    pub(crate) room_wake: Notify,
-    /// Wakes `flush` callers (notify_waiters).
-    pub(crate) flush_wake: Notify,
-    /// Wakes `recv` callers (notify_waiters).
-    pub(crate) inbox_wake: Notify,
+    /// Wakes callers waiting on the state (notify_waiters): senders waiting
+    /// for room, `flush`, `recv` and `closed` callers. One `Notify` for all of
+    /// them keeps the per-socket size down; every waiter re-checks its own
+    /// condition in a loop, so a wake-up meant for another kind is harmless.
+    pub(crate) waiters: Notify,
 }
 
 impl fmt::Debug for Socket {
@@ -196,13 +199,13 @@ impl Socket {
                 close_reason: None,
                 close_description: None,
                 inbox: VecDeque::new(),
+                wake_requested: false,
+                parked: false,
+                task_waker: None,
             }),
             shared,
-            task_wake: Notify::new(),
             poll_wake: Notify::new(),
-            room_wake: Notify::new(),
-            flush_wake: Notify::new(),
-            inbox_wake: Notify::new(),
+            waiters: Notify::new(),
         })
     }
 
@@ -282,9 +285,9 @@ impl Socket {
         st.queued_messages += 1;
         st.enqueued += 1;
         st.queue.push_back(Packet::message(msg));
-        let transport = st.transport;
+        let waker = Socket::wake_writer_locked(&mut st);
         drop(st);
-        self.wake_writer(transport);
+        self.wake_writer(waker);
         Ok(())
     }
 
@@ -304,9 +307,9 @@ impl Socket {
         st.queued_messages += msgs.len();
         st.enqueued += msgs.len() as u64;
         st.queue.extend(msgs.into_iter().map(Packet::message));
-        let transport = st.transport;
+        let waker = Socket::wake_writer_locked(&mut st);
         drop(st);
-        self.wake_writer(transport);
+        self.wake_writer(waker);
         Ok(())
     }
 
@@ -315,7 +318,7 @@ impl Socket {
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), SendError<Message>> {
         let mut msg = msg.into();
         loop {
-            let notified = self.room_wake.notified();
+            let notified = self.waiters.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             match self.try_send(msg) {
@@ -331,7 +334,7 @@ impl Socket {
     pub async fn send_many(&self, msgs: Vec<Message>) -> Result<(), SendError<Vec<Message>>> {
         let mut msgs = msgs;
         loop {
-            let notified = self.room_wake.notified();
+            let notified = self.waiters.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             match self.try_send_many(msgs) {
@@ -349,7 +352,7 @@ impl Socket {
     pub async fn flush(&self) -> Result<(), Closed> {
         let target = self.lock().enqueued;
         loop {
-            let notified = self.flush_wake.notified();
+            let notified = self.waiters.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
@@ -378,7 +381,7 @@ impl Socket {
     /// once the socket is closed and the inbox is empty.
     pub async fn recv(&self) -> Option<Message> {
         loop {
-            let notified = self.inbox_wake.notified();
+            let notified = self.waiters.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
@@ -397,7 +400,7 @@ impl Socket {
     /// Waits until the socket is closed and returns why.
     pub async fn closed(&self) -> CloseReason {
         loop {
-            let notified = self.flush_wake.notified();
+            let notified = self.waiters.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(r) = self.lock().close_reason {
@@ -420,10 +423,13 @@ impl Socket {
             // The reference waits up to 30 s for the next GET to deliver the close packet.
             st.close_deadline = Some(Instant::now() + std::time::Duration::from_secs(30));
         }
+        let waker = Socket::request_wake(&mut st);
         drop(st);
         self.poll_wake.notify_waiters();
-        self.task_wake.notify_one();
-        self.room_wake.notify_waiters();
+        if let Some(w) = waker {
+            w.wake();
+        }
+        self.waiters.notify_waiters();
     }
 
     /// Closes the socket at once, dropping queued messages (as the reference's
@@ -433,10 +439,44 @@ impl Socket {
         self.finalize(CloseReason::ForcedClose, None, PacketType::Close);
     }
 
-    fn wake_writer(&self, transport: TransportType) {
-        match transport {
-            TransportType::Polling => self.poll_wake.notify_waiters(),
-            TransportType::Websocket => self.task_wake.notify_one(),
+    /// Asks the socket task to look at the state again. Returns the waker to
+    /// call once the lock is released, if the task is parked. When the task is
+    /// running (e.g. a handler answering from inside the task's read path),
+    /// the flag alone is enough: the task re-reads the state before it parks,
+    /// so no wake-up (and no extra pass through its loop) is needed.
+    pub(crate) fn request_wake(st: &mut State) -> Option<std::task::Waker> {
+        st.wake_requested = true;
+        if st.parked {
+            st.parked = false;
+            st.task_waker.take()
+        } else {
+            None
+        }
+    }
+
+    /// [`Socket::request_wake`] taking the lock.
+    pub(crate) fn wake_task(&self) {
+        let waker = Socket::request_wake(&mut self.lock());
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Before releasing the lock after queueing: what to wake. `None` inside
+    /// means "wake pending polls" (polling transport).
+    fn wake_writer_locked(st: &mut State) -> Option<Option<std::task::Waker>> {
+        match st.transport {
+            TransportType::Polling => None,
+            TransportType::Websocket => Some(Socket::request_wake(st)),
+        }
+    }
+
+    /// After releasing the lock: wakes what [`Socket::wake_writer_locked`] chose.
+    fn wake_writer(&self, waker: Option<Option<std::task::Waker>>) {
+        match waker {
+            None => self.poll_wake.notify_waiters(),
+            Some(Some(w)) => w.wake(),
+            Some(None) => {}
         }
     }
 
@@ -452,7 +492,7 @@ impl Socket {
         let packets = Vec::from(std::mem::take(&mut st.queue));
         if st.queued_messages > 0 {
             st.queued_messages = 0;
-            self.room_wake.notify_waiters();
+            self.waiters.notify_waiters();
         }
         packets
     }
@@ -460,7 +500,7 @@ impl Socket {
     /// Counts `n` packets as written and wakes `flush` callers.
     pub(crate) fn mark_written(&self, st: &mut State, n: u64) {
         st.written += n;
-        self.flush_wake.notify_waiters();
+        self.waiters.notify_waiters();
     }
 
     /// The read path: a packet received on the active transport.
@@ -488,9 +528,9 @@ impl Socket {
                         return;
                     }
                     Socket::push_control(&mut st, control(PacketType::Pong));
-                    let t = st.transport;
+                    let waker = Socket::wake_writer_locked(&mut st);
                     drop(st);
-                    self.wake_writer(t);
+                    self.wake_writer(waker);
                 }
                 PacketAction::None => {}
             }
@@ -500,27 +540,18 @@ impl Socket {
         }
     }
 
-    /// Heartbeat timer check, called by the socket task. Returns the next wake-up.
-    pub(crate) fn heartbeat_tick(self: &Arc<Self>, now: Instant) -> Option<Instant> {
-        let mut st = self.lock();
-        if st.ready == Ready::Closed {
-            return None;
-        }
+    /// Heartbeat timer check, called by the socket task under the lock.
+    /// Returns the next wake-up, or `Err` on ping timeout (the caller
+    /// finalizes once the lock is released). A ping is queued when due; the
+    /// caller drains the queue (WebSocket) or wakes the pending poll.
+    pub(crate) fn heartbeat_locked(st: &mut State, now: Instant) -> Result<Instant, ()> {
         match st.heartbeat.on_timer(now) {
-            TimerAction::Wait => Some(st.heartbeat.next_wake()),
+            TimerAction::Wait => Ok(st.heartbeat.next_wake()),
             TimerAction::SendPing => {
-                Socket::push_control(&mut st, control(PacketType::Ping));
-                let t = st.transport;
-                let next = st.heartbeat.next_wake();
-                drop(st);
-                self.wake_writer(t);
-                Some(next)
+                Socket::push_control(st, control(PacketType::Ping));
+                Ok(st.heartbeat.next_wake())
             }
-            TimerAction::Timeout => {
-                drop(st);
-                self.finalize(CloseReason::PingTimeout, None, PacketType::Close);
-                None
-            }
+            TimerAction::Timeout => Err(()),
         }
     }
 
@@ -538,11 +569,11 @@ impl Socket {
         }
         st.inbox.push_back(msg);
         drop(st);
-        self.inbox_wake.notify_waiters();
+        self.waiters.notify_waiters();
     }
 
     pub(crate) fn wake_inbox(&self) {
-        self.inbox_wake.notify_waiters();
+        self.waiters.notify_waiters();
     }
 
     /// Closes the session for `reason` (once): the pending poll is answered with
@@ -569,10 +600,8 @@ impl Socket {
         }
         self.shared.remove(self.sid());
         self.poll_wake.notify_waiters();
-        self.task_wake.notify_one();
-        self.room_wake.notify_waiters();
-        self.flush_wake.notify_waiters();
-        self.inbox_wake.notify_waiters();
+        self.wake_task();
+        self.waiters.notify_waiters();
         self.shared.handler.on_close(self, reason);
     }
 }

@@ -291,7 +291,7 @@ pub(crate) fn upgrade_existing(
         match refused {
             // Already upgrading/upgraded or closed: the new WebSocket is closed.
             Some(ws) => close_detached(ws),
-            None => socket.task_wake.notify_one(),
+            None => socket.wake_task(),
         }
     });
     switching_protocols(accept, Some(headers))
@@ -318,6 +318,8 @@ pub(crate) struct WsIo {
     /// Engine.IO packets in `out` / in the unflushed buffer.
     in_flight: u64,
     needs_flush: bool,
+    /// A close frame was queued: nothing can follow it.
+    close_queued: bool,
 }
 
 impl WsIo {
@@ -327,6 +329,7 @@ impl WsIo {
             out: VecDeque::new(),
             in_flight: 0,
             needs_flush: false,
+            close_queued: false,
         }
     }
 
@@ -353,7 +356,13 @@ impl WsIo {
 
     /// Queues a raw frame (probe answers, close frames).
     pub(crate) fn push_frame(&mut self, m: WsMessage) {
+        self.close_queued |= matches!(m, WsMessage::Close(_));
         self.out.push_back(m);
+    }
+
+    /// Whether a close frame was queued.
+    pub(crate) fn close_queued(&self) -> bool {
+        self.close_queued
     }
 
     /// Writes what is queued, then flushes once.
