@@ -359,13 +359,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let info = crate::RequestInfo {
-                method: http::Method::GET,
-                uri: http::Uri::from_static("/"),
-                headers: http::HeaderMap::new(),
-                query_pairs: Vec::new(),
-                remote_addr: None,
-            };
+            let info = crate::RequestInfo::new(http::Method::GET, http::Uri::from_static("/"), &http::HeaderMap::new(), None);
             let socket = server.create_socket(info, crate::ProtocolVersion::V4, crate::TransportType::Polling);
             let fut = super::run(socket.clone(), None);
             let n = size(&fut);

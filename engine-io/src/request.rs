@@ -13,14 +13,17 @@ pub struct RemoteAddr(pub SocketAddr);
 
 /// The handshake request of a socket: method, URI, headers, decoded query and
 /// remote address.
+///
+/// Memory: a session keeps its request for its whole life, so the headers are
+/// kept compactly (see [`Headers`]).
 #[derive(Debug, Clone)]
 pub struct RequestInfo {
     /// HTTP method.
     pub method: Method,
     /// Request URI (path and query).
     pub uri: Uri,
-    /// Request headers.
-    pub headers: HeaderMap,
+    /// Request headers (a [`HeaderMap`] through `Deref`, built on first use).
+    pub headers: Headers,
     /// Decoded query parameters, in order (a repeated name keeps every value;
     /// [`RequestInfo::query`] returns the last one, as `URLSearchParams` +
     /// `Object.fromEntries` in the reference).
@@ -29,7 +32,138 @@ pub struct RequestInfo {
     pub remote_addr: Option<SocketAddr>,
 }
 
+/// The headers of a [`RequestInfo`]: a compact copy (one buffer of
+/// `name:value` lines) from which the [`HeaderMap`] is built on first use, so
+/// an idle connection never pays for a `HeaderMap` (about 100 bytes per
+/// header plus an allocation per value). Derefs to [`HeaderMap`] and iterates
+/// like `&HeaderMap`.
+#[derive(Clone, Default)]
+pub struct Headers {
+    /// `name:value\n` per header (names are lower-case tokens without `:`,
+    /// values never contain `\n`), in request order.
+    raw: bytes::Bytes,
+    map: std::sync::OnceLock<HeaderMap>,
+}
+
+impl Headers {
+    /// Copies `h` into the compact form.
+    pub fn new(h: &HeaderMap) -> Self {
+        let size: usize = h.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+        let mut buf = bytes::BytesMut::with_capacity(size);
+        append_headers(&mut buf, h);
+        Headers {
+            raw: buf.freeze(),
+            map: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The value of header `name` as text (the first one when repeated), if
+    /// present and visible ASCII. Does not build the [`HeaderMap`].
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.raw
+            .split(|&b| b == b'\n')
+            .filter_map(|line| {
+                let colon = line.iter().position(|&b| b == b':')?;
+                Some((&line[..colon], &line[colon + 1..]))
+            })
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .and_then(|(_, v)| {
+                let visible = v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+                if visible {
+                    std::str::from_utf8(v).ok()
+                } else {
+                    None
+                }
+            })
+    }
+
+    /// The headers as a [`HeaderMap`] (built on the first call).
+    pub fn map(&self) -> &HeaderMap {
+        self.map.get_or_init(|| {
+            let raw = self.raw.as_ref();
+            let mut map = HeaderMap::with_capacity(raw.iter().filter(|&&b| b == b'\n').count());
+            for line in raw.split(|&b| b == b'\n') {
+                let Some(colon) = line.iter().position(|&b| b == b':') else {
+                    continue;
+                };
+                let start = line.as_ptr() as usize - raw.as_ptr() as usize + colon + 1;
+                let end = start + line.len() - colon - 1;
+                let name = http::HeaderName::from_bytes(&line[..colon]);
+                let value = http::HeaderValue::from_maybe_shared(self.raw.slice(start..end));
+                if let (Ok(n), Ok(v)) = (name, value) {
+                    map.append(n, v);
+                }
+            }
+            map
+        })
+    }
+}
+
+impl std::ops::Deref for Headers {
+    type Target = HeaderMap;
+
+    fn deref(&self) -> &HeaderMap {
+        self.map()
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = (&'a http::HeaderName, &'a http::HeaderValue);
+    type IntoIter = http::header::Iter<'a, http::HeaderValue>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.map().iter()
+    }
+}
+
+impl From<HeaderMap> for Headers {
+    fn from(h: HeaderMap) -> Self {
+        Headers::new(&h)
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.map() == other.map()
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.map().fmt(f)
+    }
+}
+
+fn append_headers(buf: &mut bytes::BytesMut, h: &HeaderMap) {
+    for (name, value) in h {
+        buf.extend_from_slice(name.as_str().as_bytes());
+        buf.extend_from_slice(b":");
+        buf.extend_from_slice(value.as_bytes());
+        buf.extend_from_slice(b"\n");
+    }
+}
+
 impl RequestInfo {
+    /// A request description, e.g. for tests or custom transports.
+    pub fn new(
+        method: Method,
+        uri: Uri,
+        headers: &HeaderMap,
+        remote_addr: Option<SocketAddr>,
+    ) -> Self {
+        let (uri, raw) = detach(&uri, headers);
+        RequestInfo {
+            method,
+            query_pairs: parse_query(uri.query().unwrap_or("")),
+            uri,
+            remote_addr,
+            headers: Headers {
+                raw,
+                map: std::sync::OnceLock::new(),
+            },
+        }
+    }
+
     pub(crate) fn from_parts(parts: &http::request::Parts) -> Self {
         let remote_addr = parts
             .extensions
@@ -37,14 +171,7 @@ impl RequestInfo {
             .map(|r| r.0)
             .or_else(|| parts.extensions.get::<SocketAddr>().copied())
             .or_else(|| connect_info(&parts.extensions));
-        let (uri, headers) = detach(&parts.uri, &parts.headers);
-        RequestInfo {
-            method: parts.method.clone(),
-            uri,
-            headers,
-            query_pairs: parse_query(parts.uri.query().unwrap_or("")),
-            remote_addr,
-        }
+        Self::new(parts.method.clone(), parts.uri.clone(), &parts.headers, remote_addr)
     }
 
     /// The value of query parameter `name` (the last one when repeated).
@@ -56,9 +183,10 @@ impl RequestInfo {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The value of header `name` as text, if present and visible ASCII.
+    /// The value of header `name` as text (the first one when repeated), if
+    /// present and visible ASCII.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.headers.get_str(name)
     }
 }
 
@@ -75,40 +203,30 @@ fn connect_info(_: &http::Extensions) -> Option<SocketAddr> {
     None
 }
 
-/// Copies the URI and the header values out of hyper's read buffer, into one
-/// allocation shared by all of them. hyper parses them as slices of the
-/// connection's read buffer; keeping those slices for the life of a session
-/// would keep that whole buffer (8 KiB or more) alive per socket, and one copy
-/// per value would cost an allocation (and its malloc overhead) each.
-fn detach(uri: &Uri, h: &HeaderMap) -> (Uri, HeaderMap) {
+/// Copies the URI and the headers out of hyper's read buffer into one
+/// compact buffer: the URI (sliced out of the buffer), then `name:value\n`
+/// per header. hyper parses them as slices of the connection's read buffer;
+/// keeping those slices for the life of a session would keep that whole
+/// buffer (8 KiB or more) alive per socket, and a `HeaderMap` costs about
+/// 100 bytes per header plus an allocation per value.
+fn detach(uri: &Uri, h: &HeaderMap) -> (Uri, bytes::Bytes) {
     use std::fmt::Write as _;
-    let values: usize = h.values().map(|v| v.len()).sum();
-    let mut buf = bytes::BytesMut::with_capacity(values + 64);
-    for v in h.values() {
-        buf.extend_from_slice(v.as_bytes());
-    }
-    let uri_start = buf.len();
+    let size: usize = h.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+    let mut buf = bytes::BytesMut::with_capacity(size + 64);
     // `Uri`'s Display writes exactly what `Uri::from_maybe_shared` parses back.
-    let _ = write!(Utf8Writer(&mut buf), "{uri}");
-    let buf = buf.freeze();
-    let new_uri = Uri::from_maybe_shared(buf.slice(uri_start..)).unwrap_or_else(|_| uri.clone());
-    let mut out = HeaderMap::with_capacity(h.len());
-    let mut at = 0;
-    for (name, value) in h {
-        let end = at + value.len();
-        let mut v = http::HeaderValue::from_maybe_shared(buf.slice(at..end))
-            .unwrap_or_else(|_| value.clone());
-        at = end;
-        v.set_sensitive(value.is_sensitive());
-        out.append(name.clone(), v);
-    }
-    (new_uri, out)
+    let _ = write!(ByteWriter(&mut buf), "{uri}");
+    let uri_end = buf.len();
+    append_headers(&mut buf, h);
+    let mut buf = buf.freeze();
+    let new_uri = Uri::from_maybe_shared(buf.slice(..uri_end)).unwrap_or_else(|_| uri.clone());
+    bytes::Buf::advance(&mut buf, uri_end);
+    (new_uri, buf)
 }
 
 /// `fmt::Write` into a byte buffer.
-struct Utf8Writer<'a>(&'a mut bytes::BytesMut);
+struct ByteWriter<'a>(&'a mut bytes::BytesMut);
 
-impl std::fmt::Write for Utf8Writer<'_> {
+impl std::fmt::Write for ByteWriter<'_> {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         self.0.extend_from_slice(s.as_bytes());
         Ok(())
@@ -171,14 +289,12 @@ mod tests {
 
     #[test]
     fn query_parsing() {
-        let q = parse_query("EIO=4&transport=polling&t=a+b&x=%41%zz&EIO=3&&flag");
-        let info = RequestInfo {
-            method: Method::GET,
-            uri: Uri::from_static("/"),
-            headers: HeaderMap::new(),
-            query_pairs: q,
-            remote_addr: None,
-        };
+        let info = RequestInfo::new(
+            Method::GET,
+            Uri::from_static("/?EIO=4&transport=polling&t=a+b&x=%41%zz&EIO=3&&flag"),
+            &HeaderMap::new(),
+            None,
+        );
         assert_eq!(info.query("EIO"), Some("3"));
         assert_eq!(info.query("t"), Some("a b"));
         assert_eq!(info.query("x"), Some("A%zz"));
@@ -187,23 +303,26 @@ mod tests {
     }
 
     #[test]
-    fn detached_copy_keeps_every_header_and_the_uri() {
+    fn compact_headers_keep_every_header_and_the_uri() {
         let mut h = HeaderMap::new();
-        h.insert("host", "example.com".parse().unwrap());
+        h.insert("host", "example.com:80".parse().unwrap());
         h.append("x-multi", "a".parse().unwrap());
-        h.append("x-multi", "b".parse().unwrap());
-        let mut secret = http::HeaderValue::from_static("token");
-        secret.set_sensitive(true);
-        h.insert("authorization", secret);
+        h.append("x-multi", "b: c".parse().unwrap());
         h.insert("x-empty", http::HeaderValue::from_static(""));
+        h.insert("x-bytes", http::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap());
         let uri = Uri::from_static("/engine.io/?EIO=4&transport=websocket&x=%20y");
-        let (u, d) = detach(&uri, &h);
-        assert_eq!(u, uri);
-        assert_eq!(u.query(), Some("EIO=4&transport=websocket&x=%20y"));
-        assert_eq!(d, h);
-        let multi: Vec<_> = d.get_all("x-multi").iter().collect();
-        assert_eq!(multi, ["a", "b"]);
-        assert!(d.get("authorization").unwrap().is_sensitive());
-        assert_eq!(d.get("x-empty").unwrap(), "");
+        let info = RequestInfo::new(Method::GET, uri.clone(), &h, None);
+        assert_eq!(info.uri, uri);
+        assert_eq!(info.query("x"), Some(" y"));
+        assert_eq!(info.header("HOST"), Some("example.com:80"));
+        assert_eq!(info.header("x-multi"), Some("a"));
+        assert_eq!(info.header("x-empty"), Some(""));
+        assert_eq!(info.header("x-bytes"), None);
+        assert_eq!(info.header("nope"), None);
+        assert_eq!(*info.headers, h);
+        let multi: Vec<_> = info.headers.get_all("x-multi").iter().collect();
+        assert_eq!(multi, ["a", "b: c"]);
+        let abs = Uri::from_static("http://example.com/engine.io/?EIO=4");
+        assert_eq!(RequestInfo::new(Method::GET, abs.clone(), &h, None).uri, abs);
     }
 }

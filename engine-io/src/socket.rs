@@ -609,7 +609,7 @@ impl Socket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Config, RequestInfo, Server};
+    use crate::{Config, Server};
 
     fn socket(cap: usize) -> (Server, Arc<Socket>) {
         socket_v(cap, ProtocolVersion::V4)
@@ -617,13 +617,7 @@ mod tests {
 
     fn socket_v(cap: usize, v: ProtocolVersion) -> (Server, Arc<Socket>) {
         let server = Server::new_stream(Config::builder().max_buffered_messages(cap).build());
-        let info = RequestInfo {
-            method: http::Method::GET,
-            uri: http::Uri::from_static("/engine.io/?EIO=4&transport=polling"),
-            headers: http::HeaderMap::new(),
-            query_pairs: Vec::new(),
-            remote_addr: None,
-        };
+        let info = crate::RequestInfo::new(http::Method::GET, http::Uri::from_static("/engine.io/?EIO=4&transport=polling"), &http::HeaderMap::new(), None);
         let s = server.create_socket(info, v, TransportType::Polling);
         (server, s)
     }

@@ -660,7 +660,11 @@ fn documented_deviations_are_what_the_reference_does() {
     // docs). This pins down that the documentation tells the truth.
     let lax: Vec<(&str, Parser, Vec<Frame>)> = vec![
         ("empty text is CONNECT", Parser::Json, vec![text("")]),
-        ("event without payload", Parser::Json, vec![text("2")]),
+        (
+            "binary event without payload",
+            Parser::Json,
+            vec![text("51-"), binary(b"\x01")],
+        ),
         (
             "hex attachment count",
             Parser::Json,

@@ -263,9 +263,13 @@ pub(crate) fn decode_text(text: &str, max_attachments: usize) -> Result<DecodedT
     })
 }
 
-/// The reference `isPayloadValid`, plus: an `EVENT` must have a payload.
+/// The reference `isPayloadValid`. Like the reference, a plain `EVENT` without any payload
+/// (`2`, `2/admin,`) is let through with no data: the receiver has nothing to dispatch and
+/// ignores it. A `BINARY_EVENT` without payload is refused (it announces attachments for
+/// nothing).
 pub(crate) fn validate_payload(kind: PacketType, data: Option<&Value>) -> Result<(), DecodeError> {
     match (kind, data) {
+        (PacketType::Event, None) => Ok(()),
         (PacketType::Connect, None | Some(Value::Object(_))) => Ok(()),
         (PacketType::Disconnect, None) => Ok(()),
         (PacketType::ConnectError, Some(Value::String(_) | Value::Object(_))) => Ok(()),

@@ -95,7 +95,9 @@
 //! - the ack id and attachment count must be plain ASCII digits (JavaScript's `Number()`
 //!   also takes spaces, `0x1f`, `1e1`...); an ack id above `u64::MAX` is refused;
 //! - an empty text message is refused (the reference reads it as `CONNECT /`);
-//! - an `EVENT` without payload is refused (the reference passes it on with no data);
+//! - a `BINARY_EVENT` without payload is refused (the reference waits for its
+//!   attachments and passes it on with no data); a plain `EVENT` without payload is
+//!   accepted with no data, as the reference does, and receivers ignore it;
 //! - the msgpack format applies the same event-name checks as the JSON format (the
 //!   reference msgpack parser only checks that the payload is an array);
 //! - a placeholder `num` must be an integer index (the reference yields `undefined` for 0.5);

@@ -118,8 +118,6 @@ fn event_payload_must_be_a_non_empty_array_starting_with_string_or_number() {
         "2[null]",
         "2[true]",
         "2[[\"a\"]]",
-        "2",
-        "2/admin,",
         "51-",
         "51-{\"_placeholder\":true,\"num\":0}",
     ] {
@@ -127,6 +125,19 @@ fn event_payload_must_be_a_non_empty_array_starting_with_string_or_number() {
             matches!(text_err(input), DecodeError::InvalidEventPayload),
             "{input}"
         );
+    }
+}
+
+#[test]
+fn event_without_payload_passes_with_no_data_like_the_reference() {
+    // The reference `isPayloadValid` only runs when a payload follows: `2` goes through
+    // with `data` undefined and the receiver dispatches nothing.
+    for (input, nsp) in [("2", "/"), ("2/admin,", "/admin")] {
+        let packet = json().decode_text(input).unwrap().expect("complete packet");
+        assert_eq!(packet.kind, PacketType::Event);
+        assert_eq!(packet.nsp, nsp);
+        assert!(packet.data.is_none());
+        assert!(packet.into_event().is_none(), "{input}: nothing to dispatch");
     }
 }
 
