@@ -11,9 +11,9 @@ use crate::socket::{Ready, Socket};
 use crate::websocket::{close_detached, too_big_frame, WsEvent, WsIo};
 use crate::Str;
 use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -59,6 +59,7 @@ pub(crate) fn run(socket: Arc<Socket>, ws: Option<WsIo>) -> impl Future<Output =
         ws,
         probe: None,
         armed: None,
+        sleep_registered: false,
     };
     async move {
         let _count = count;
@@ -88,20 +89,32 @@ struct Driver {
     probe: Option<Box<WsIo>>,
     /// The deadline the timer is set to.
     armed: Option<Instant>,
+    /// The timer was polled since it was set: it will wake the task when it
+    /// fires, so it is not polled again (each poll re-registers the waker).
+    sleep_registered: bool,
 }
 
 impl Driver {
     /// Runs until the session is closed.
     fn poll(&mut self, cx: &mut Context<'_>, mut sleep: Pin<&mut tokio::time::Sleep>) -> Poll<()> {
         let socket = self.socket.clone();
+        // One clock read per wake-up: timers have millisecond granularity, and
+        // one pass of this loop never blocks.
+        let now = Instant::now();
+        if self.armed.is_some_and(|a| now >= a) {
+            // The timer fired (or is about to): set it again below.
+            self.armed = None;
+        }
         loop {
             // Timers and state changes first, under one lock.
-            let now = Instant::now();
             let mut wake_polls = false;
             let mut finalize = None;
             let deadline = {
                 let mut st = socket.lock();
                 st.wake_requested = false;
+                // Running now (woken by I/O, a timer or a request): senders
+                // only need to set `wake_requested` until the task parks again.
+                st.parked = false;
                 if st.ready == Ready::Closed {
                     return Poll::Ready(());
                 }
@@ -164,6 +177,7 @@ impl Driver {
                 if self.armed != Some(d) {
                     sleep.as_mut().reset(d);
                     self.armed = Some(d);
+                    self.sleep_registered = false;
                 }
             }
 
@@ -180,10 +194,14 @@ impl Driver {
                     continue;
                 }
             }
-            if deadline.is_some() && sleep.as_mut().poll(cx).is_ready() {
-                // Handled at the top; force a fresh `reset` next time.
-                self.armed = None;
-                continue;
+            if deadline.is_some() && !self.sleep_registered {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    // Due now: handled at the top, with a fresh clock read.
+                    self.armed = None;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                self.sleep_registered = true;
             }
 
             // Nothing to do: park, unless something changed meanwhile.

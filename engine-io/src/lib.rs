@@ -127,7 +127,7 @@ pub use handler::{CloseReason, Handler};
 #[cfg(feature = "server")]
 pub use listen::listen;
 #[cfg(feature = "server")]
-pub use request::{Headers, RemoteAddr, RequestInfo};
+pub use request::{Headers, QueryPairs, RemoteAddr, RequestInfo};
 #[cfg(feature = "server")]
 pub use server::Server;
 #[cfg(feature = "server")]

@@ -26,10 +26,105 @@ pub struct RequestInfo {
     pub headers: Headers,
     /// Decoded query parameters, in order (a repeated name keeps every value;
     /// [`RequestInfo::query`] returns the last one, as `URLSearchParams` +
-    /// `Object.fromEntries` in the reference).
-    pub query_pairs: Vec<(String, String)>,
+    /// `Object.fromEntries` in the reference). A slice through `Deref`, decoded
+    /// on first use.
+    pub query_pairs: QueryPairs,
     /// The peer's address, when the embedder provided it.
     pub remote_addr: Option<SocketAddr>,
+}
+
+/// The decoded query parameters of a [`RequestInfo`]: `&[(String, String)]`
+/// through `Deref`. Kept as the raw query string (a slice of the URI's
+/// buffer: no copy) and decoded on first use, so an idle connection does not
+/// keep a `String` per name and value.
+#[derive(Clone, Default)]
+pub struct QueryPairs {
+    /// The raw query string (ASCII: a URI's query is percent-encoded).
+    raw: bytes::Bytes,
+    pairs: std::sync::OnceLock<Box<[(String, String)]>>,
+}
+
+impl QueryPairs {
+    /// Parameters from a raw query string (`a=1&b=2`).
+    pub fn new(query: &str) -> Self {
+        Self::from_raw(bytes::Bytes::copy_from_slice(query.as_bytes()))
+    }
+
+    fn from_raw(raw: bytes::Bytes) -> Self {
+        QueryPairs {
+            raw,
+            pairs: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn raw_str(&self) -> &str {
+        std::str::from_utf8(&self.raw).unwrap_or("")
+    }
+
+    /// Every parameter, decoded, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        self.pairs
+            .get_or_init(|| parse_query(self.raw_str()).into_boxed_slice())
+    }
+
+    fn get_decoded(&self, name: &str) -> Option<&str> {
+        self.pairs()
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of parameter `name` (the last one when repeated). Decodes
+    /// (and keeps) the parameters only when an escape is involved.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        if self.pairs.get().is_some() {
+            return self.get_decoded(name);
+        }
+        let needs_decoding = |s: &str| s.bytes().any(|b| b == b'%' || b == b'+');
+        let mut found = None;
+        for part in self.raw_str().split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            if needs_decoding(k) {
+                return self.get_decoded(name);
+            }
+            if k == name {
+                found = Some(v);
+            }
+        }
+        match found {
+            Some(v) if needs_decoding(v) => self.get_decoded(name),
+            other => other,
+        }
+    }
+}
+
+impl From<Vec<(String, String)>> for QueryPairs {
+    fn from(pairs: Vec<(String, String)>) -> Self {
+        let q = QueryPairs::default();
+        let _ = q.pairs.set(pairs.into_boxed_slice());
+        q
+    }
+}
+
+impl std::ops::Deref for QueryPairs {
+    type Target = [(String, String)];
+
+    fn deref(&self) -> &[(String, String)] {
+        self.pairs()
+    }
+}
+
+impl PartialEq for QueryPairs {
+    fn eq(&self, other: &Self) -> bool {
+        self.pairs() == other.pairs()
+    }
+}
+
+impl std::fmt::Debug for QueryPairs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.pairs().fmt(f)
+    }
 }
 
 /// The headers of a [`RequestInfo`]: a compact copy (one buffer of
@@ -42,7 +137,8 @@ pub struct Headers {
     /// `name:value\n` per header (names are lower-case tokens without `:`,
     /// values never contain `\n`), in request order.
     raw: bytes::Bytes,
-    map: std::sync::OnceLock<HeaderMap>,
+    /// Boxed: an unused `OnceLock<HeaderMap>` would take about 100 bytes in every session.
+    map: std::sync::OnceLock<Box<HeaderMap>>,
 }
 
 impl Headers {
@@ -94,7 +190,7 @@ impl Headers {
                     map.append(n, v);
                 }
             }
-            map
+            Box::new(map)
         })
     }
 }
@@ -151,10 +247,10 @@ impl RequestInfo {
         headers: &HeaderMap,
         remote_addr: Option<SocketAddr>,
     ) -> Self {
-        let (uri, raw) = detach(&uri, headers);
+        let (uri, raw, query) = detach(&uri, headers);
         RequestInfo {
             method,
-            query_pairs: parse_query(uri.query().unwrap_or("")),
+            query_pairs: QueryPairs::from_raw(query),
             uri,
             remote_addr,
             headers: Headers {
@@ -171,16 +267,17 @@ impl RequestInfo {
             .map(|r| r.0)
             .or_else(|| parts.extensions.get::<SocketAddr>().copied())
             .or_else(|| connect_info(&parts.extensions));
-        Self::new(parts.method.clone(), parts.uri.clone(), &parts.headers, remote_addr)
+        Self::new(
+            parts.method.clone(),
+            parts.uri.clone(),
+            &parts.headers,
+            remote_addr,
+        )
     }
 
     /// The value of query parameter `name` (the last one when repeated).
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query_pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query_pairs.get(name)
     }
 
     /// The value of header `name` as text (the first one when repeated), if
@@ -209,7 +306,7 @@ fn connect_info(_: &http::Extensions) -> Option<SocketAddr> {
 /// keeping those slices for the life of a session would keep that whole
 /// buffer (8 KiB or more) alive per socket, and a `HeaderMap` costs about
 /// 100 bytes per header plus an allocation per value.
-fn detach(uri: &Uri, h: &HeaderMap) -> (Uri, bytes::Bytes) {
+fn detach(uri: &Uri, h: &HeaderMap) -> (Uri, bytes::Bytes, bytes::Bytes) {
     use std::fmt::Write as _;
     let size: usize = h.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
     let mut buf = bytes::BytesMut::with_capacity(size + 64);
@@ -218,9 +315,23 @@ fn detach(uri: &Uri, h: &HeaderMap) -> (Uri, bytes::Bytes) {
     let uri_end = buf.len();
     append_headers(&mut buf, h);
     let mut buf = buf.freeze();
-    let new_uri = Uri::from_maybe_shared(buf.slice(..uri_end)).unwrap_or_else(|_| uri.clone());
+    let uri_bytes = buf.slice(..uri_end);
+    let new_uri = Uri::from_maybe_shared(uri_bytes.clone()).unwrap_or_else(|_| uri.clone());
+    // The query as a slice of the same buffer (where `Uri` found it).
+    let query = match new_uri.query() {
+        None => bytes::Bytes::new(),
+        Some(q) => {
+            let base = uri_bytes.as_ptr() as usize;
+            let at = (q.as_ptr() as usize).wrapping_sub(base);
+            if at <= uri_bytes.len() && at + q.len() <= uri_bytes.len() {
+                uri_bytes.slice(at..at + q.len())
+            } else {
+                bytes::Bytes::copy_from_slice(q.as_bytes())
+            }
+        }
+    };
     bytes::Buf::advance(&mut buf, uri_end);
-    (new_uri, buf)
+    (new_uri, buf, query)
 }
 
 /// `fmt::Write` into a byte buffer.
@@ -300,6 +411,26 @@ mod tests {
         assert_eq!(info.query("x"), Some("A%zz"));
         assert_eq!(info.query("flag"), Some(""));
         assert_eq!(info.query("nope"), None);
+        assert_eq!(info.query_pairs.len(), 6);
+        assert_eq!(info.query_pairs[2], ("t".to_owned(), "a b".to_owned()));
+    }
+
+    #[test]
+    fn query_lookup_without_escapes_decodes_nothing() {
+        let info = RequestInfo::new(
+            Method::GET,
+            Uri::from_static("/engine.io/?EIO=4&transport=websocket&EIO=3"),
+            &HeaderMap::new(),
+            None,
+        );
+        assert_eq!(info.query("EIO"), Some("3"));
+        assert_eq!(info.query("j"), None);
+        assert!(info.query_pairs.pairs.get().is_none());
+        let escaped = QueryPairs::new("a%3D=1&b=x+y");
+        assert_eq!(escaped.get("b"), Some("x y"));
+        assert_eq!(escaped.get("a="), Some("1"));
+        let given = QueryPairs::from(vec![("k".to_owned(), "v".to_owned())]);
+        assert_eq!(given.get("k"), Some("v"));
     }
 
     #[test]
@@ -309,7 +440,10 @@ mod tests {
         h.append("x-multi", "a".parse().unwrap());
         h.append("x-multi", "b: c".parse().unwrap());
         h.insert("x-empty", http::HeaderValue::from_static(""));
-        h.insert("x-bytes", http::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap());
+        h.insert(
+            "x-bytes",
+            http::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        );
         let uri = Uri::from_static("/engine.io/?EIO=4&transport=websocket&x=%20y");
         let info = RequestInfo::new(Method::GET, uri.clone(), &h, None);
         assert_eq!(info.uri, uri);
@@ -323,6 +457,9 @@ mod tests {
         let multi: Vec<_> = info.headers.get_all("x-multi").iter().collect();
         assert_eq!(multi, ["a", "b: c"]);
         let abs = Uri::from_static("http://example.com/engine.io/?EIO=4");
-        assert_eq!(RequestInfo::new(Method::GET, abs.clone(), &h, None).uri, abs);
+        assert_eq!(
+            RequestInfo::new(Method::GET, abs.clone(), &h, None).uri,
+            abs
+        );
     }
 }

@@ -129,6 +129,8 @@ pub struct Socket {
     /// them keeps the per-socket size down; every waiter re-checks its own
     /// condition in a loop, so a wake-up meant for another kind is harmless.
     pub(crate) waiters: Notify,
+    /// The embedder's per-socket value ([`Socket::set_data`]).
+    data: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl fmt::Debug for Socket {
@@ -206,6 +208,7 @@ impl Socket {
             shared,
             poll_wake: Notify::new(),
             waiters: Notify::new(),
+            data: std::sync::OnceLock::new(),
         })
     }
 
@@ -213,6 +216,38 @@ impl Socket {
         // A poisoned lock means a panic elsewhere while holding it; the state is
         // still structurally valid, so keep serving rather than cascade panics.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Attaches a value to this socket, once: an embedder finds its own
+    /// per-connection state from the socket it is handed in every callback
+    /// without a lock or a map lookup. Gives the value back if one was already
+    /// set. Beware of cycles: a value holding an `Arc` of this socket keeps it
+    /// alive (store a `Weak` instead).
+    ///
+    /// ```
+    /// # let server = engine_io::Server::new_stream(engine_io::Config::default());
+    /// # let _ = server;
+    /// struct Session { user: String }
+    /// fn on_connect(socket: std::sync::Arc<engine_io::Socket>) {
+    ///     let _ = socket.set_data(Session { user: "ann".into() });
+    ///     assert_eq!(socket.data::<Session>().map(|s| s.user.as_str()), Some("ann"));
+    /// }
+    /// ```
+    pub fn set_data<T: std::any::Any + Send + Sync>(&self, value: T) -> Result<(), T> {
+        let mut value = Some(value);
+        self.data.get_or_init(|| match value.take() {
+            Some(v) => Box::new(v),
+            None => Box::new(()),
+        });
+        match value {
+            None => Ok(()),
+            Some(v) => Err(v),
+        }
+    }
+
+    /// The value attached with [`Socket::set_data`], if it is a `T`.
+    pub fn data<T: std::any::Any + Send + Sync>(&self) -> Option<&T> {
+        self.data.get()?.downcast_ref()
     }
 
     /// The session id (20 URL-safe base64 characters).
@@ -617,7 +652,12 @@ mod tests {
 
     fn socket_v(cap: usize, v: ProtocolVersion) -> (Server, Arc<Socket>) {
         let server = Server::new_stream(Config::builder().max_buffered_messages(cap).build());
-        let info = crate::RequestInfo::new(http::Method::GET, http::Uri::from_static("/engine.io/?EIO=4&transport=polling"), &http::HeaderMap::new(), None);
+        let info = crate::RequestInfo::new(
+            http::Method::GET,
+            http::Uri::from_static("/engine.io/?EIO=4&transport=polling"),
+            &http::HeaderMap::new(),
+            None,
+        );
         let s = server.create_socket(info, v, TransportType::Polling);
         (server, s)
     }
@@ -679,6 +719,16 @@ mod tests {
         assert_eq!(s.closed().await, CloseReason::ForcedClose);
         assert_eq!(server.count(), 0);
         assert_eq!(s.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn user_data_is_set_once() {
+        let (_server, s) = socket(4);
+        assert!(s.data::<u32>().is_none());
+        s.set_data(7u32).unwrap();
+        assert_eq!(s.set_data(8u32), Err(8));
+        assert_eq!(s.data::<u32>(), Some(&7));
+        assert!(s.data::<String>().is_none());
     }
 
     #[tokio::test]

@@ -137,7 +137,10 @@ fn event_without_payload_passes_with_no_data_like_the_reference() {
         assert_eq!(packet.kind, PacketType::Event);
         assert_eq!(packet.nsp, nsp);
         assert!(packet.data.is_none());
-        assert!(packet.into_event().is_none(), "{input}: nothing to dispatch");
+        assert!(
+            packet.into_event().is_none(),
+            "{input}: nothing to dispatch"
+        );
     }
 }
 

@@ -129,6 +129,10 @@ struct EngineHandler {
 
 impl EngineHandler {
     fn client(&self, socket: &EioSocket) -> Option<Arc<Client>> {
+        // Fast path: the client attached to the engine socket (no lock, no hashing).
+        if let Some(client) = socket.data::<Weak<Client>>().and_then(Weak::upgrade) {
+            return Some(client);
+        }
         self.clients
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -144,6 +148,8 @@ impl engine_io::Handler for EngineHandler {
             return;
         };
         let client = Client::new(socket.clone(), server);
+        // A `Weak`: the client holds the engine socket, so an `Arc` here would be a cycle.
+        let _ = socket.set_data(Arc::downgrade(&client));
         self.clients
             .write()
             .unwrap_or_else(PoisonError::into_inner)

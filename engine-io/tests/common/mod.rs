@@ -25,7 +25,11 @@ impl Handler for RecHandler {
             .unwrap()
             .push(format!("connect {}", s.id()));
         let addr = s.remote_addr();
-        self.0.events.lock().unwrap().push(format!("remote {addr:?}"));
+        self.0
+            .events
+            .lock()
+            .unwrap()
+            .push(format!("remote {addr:?}"));
     }
     fn on_message(&self, s: &Arc<Socket>, m: Message) {
         self.0.events.lock().unwrap().push(format!("message {m:?}"));
