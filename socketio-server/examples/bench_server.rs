@@ -11,6 +11,9 @@
 //! ```
 //!
 //! Default settings otherwise (like the Node peer, which only sets CORS), no logging.
+//!
+//! `--redis redis://HOST:PORT` joins a cluster through the Redis adapter (wire-compatible with
+//! npm `@socket.io/redis-adapter` 8.3): `bcast` then reaches room `bench` on every node.
 //! Prints `listening <port>` once it accepts connections.
 //!
 //! Runtime: a single-threaded (`current_thread`) tokio runtime, like the floor peer.
@@ -20,16 +23,22 @@
 //! balancer, with a cluster adapter) or uses the default multi-threaded runtime: the
 //! library works with either.
 
+use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
 use socketio_server::{Args, Data, SocketIo, SocketRef};
 
-fn port_from_args() -> Result<u16, String> {
+/// `--port P` and `--redis URL`.
+fn options_from_args() -> Result<(u16, Option<String>), String> {
     let mut port = 3100;
+    let mut redis = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => {
                 let value = args.next().ok_or("--port needs a value")?;
                 port = value.parse().map_err(|e| format!("--port {value}: {e}"))?;
+            }
+            "--redis" => {
+                redis = Some(args.next().ok_or("--redis needs a value (redis://HOST:PORT)")?);
             }
             // Also accept the port alone, like the Node peer.
             other => {
@@ -39,19 +48,29 @@ fn port_from_args() -> Result<u16, String> {
             }
         }
     }
-    Ok(port)
+    Ok((port, redis))
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let port = match port_from_args() {
-        Ok(p) => p,
+    let (port, redis) = match options_from_args() {
+        Ok(options) => options,
         Err(e) => {
             eprintln!("bench_server: {e}");
             std::process::exit(2);
         }
     };
-    let io = SocketIo::builder().cors(engine_io::Cors::any()).build();
+    let mut builder = SocketIo::builder().cors(engine_io::Cors::any());
+    if let Some(url) = &redis {
+        match RedisAdapterFactory::connect(url, RedisAdapterConfig::default()).await {
+            Ok(factory) => builder = builder.adapter(factory),
+            Err(e) => {
+                eprintln!("bench_server: cannot connect to redis {url}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let io = builder.build();
     let broadcaster = io.clone();
     io.ns("/", move |socket: SocketRef| {
         let io = broadcaster.clone();

@@ -17,6 +17,8 @@
 //!   `rooms` (`[{name, count}]`).
 //!
 //! `--port P` (0 = a free port) changes the port; prints `listening <port>` once ready.
+//! `--redis redis://HOST:PORT` joins other chat nodes through the Redis adapter
+//! (`scripts/cluster-demo.sh` runs two behind HAProxy).
 //! `protocol-tests/tests/socketio_chat_browser.rs` drives two pages in headless Chromium.
 
 use std::collections::BTreeMap;
@@ -28,6 +30,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
 use socketio_server::{AckSender, Data, DisconnectReason, SocketIo, SocketRef};
 
 const INDEX_HTML: &str = include_str!("chat/index.html");
@@ -228,8 +231,10 @@ fn on_connect(io: SocketIo, socket: SocketRef) {
     });
 }
 
-fn port_from_args() -> Result<u16, String> {
+/// `--port P` and `--redis URL`.
+fn options_from_args() -> Result<(u16, Option<String>), String> {
     let mut port = 3000;
+    let mut redis = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -237,10 +242,13 @@ fn port_from_args() -> Result<u16, String> {
                 let value = args.next().ok_or("--port needs a value")?;
                 port = value.parse().map_err(|e| format!("--port {value}: {e}"))?;
             }
+            "--redis" => {
+                redis = Some(args.next().ok_or("--redis needs a value (redis://HOST:PORT)")?);
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    Ok(port)
+    Ok((port, redis))
 }
 
 fn asset(content_type: &'static str, body: impl IntoResponse) -> impl IntoResponse {
@@ -275,8 +283,8 @@ async fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let port = match port_from_args() {
-        Ok(p) => p,
+    let (port, redis) = match options_from_args() {
+        Ok(options) => options,
         Err(e) => {
             eprintln!("chat: {e}");
             std::process::exit(2);
@@ -294,7 +302,18 @@ async fn main() {
         }
     };
 
-    let io = SocketIo::new();
+    let mut builder = SocketIo::builder();
+    if let Some(url) = &redis {
+        // Several chat nodes share rooms, user lists and messages through Redis.
+        match RedisAdapterFactory::connect(url, RedisAdapterConfig::default()).await {
+            Ok(factory) => builder = builder.adapter(factory),
+            Err(e) => {
+                eprintln!("chat: cannot connect to redis {url}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let io = builder.build();
     let io_handler = io.clone();
     io.ns("/", move |socket: SocketRef| {
         on_connect(io_handler.clone(), socket);
