@@ -11,6 +11,7 @@
 
 pub mod deps;
 pub mod engineio;
+pub mod haproxy;
 pub mod node_peer;
 pub mod process;
 pub mod raw_http;

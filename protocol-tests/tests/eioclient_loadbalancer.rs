@@ -5,89 +5,17 @@
 //! it work.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use engine_io_client::{Client, CloseReason, Event, Events, TransportKind};
 use protocol_tests::engineio::{EioServer, Target};
-use protocol_tests::{ensure_deps, NodePeer};
+use protocol_tests::haproxy::Haproxy;
+use protocol_tests::NodePeer;
 use serde_json::Value;
 use tokio::time::timeout;
 
 const STEP: Duration = Duration::from_secs(10);
 const ROUND_TRIPS: usize = 100;
-
-/// `haproxy -db` running a config generated from `haproxy/eioclient-sticky.cfg.in`; killed (and
-/// its config removed) on drop.
-struct Haproxy {
-    child: Child,
-    port: u16,
-    config: PathBuf,
-}
-
-impl Haproxy {
-    fn start(port_a: u16, port_b: u16) -> Haproxy {
-        ensure_deps();
-        let port = free_port();
-        let config = include_str!("../haproxy/eioclient-sticky.cfg.in")
-            .replace("@FRONT_PORT@", &port.to_string())
-            .replace("@PORT_A@", &port_a.to_string())
-            .replace("@PORT_B@", &port_b.to_string());
-        let path = std::env::temp_dir().join(format!(
-            "eioclient-haproxy-{}-{port}.cfg",
-            std::process::id()
-        ));
-        std::fs::write(&path, config).unwrap();
-        let child = Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("cannot start haproxy (scripts/install-deps.sh installs it)");
-        let mut haproxy = Haproxy {
-            child,
-            port,
-            config: path,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = haproxy.child.try_wait() {
-                panic!("haproxy exited at startup: {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "haproxy did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        haproxy
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.config);
-    }
-}
-
-fn free_port() -> u16 {
-    // The OS picks a free port; haproxy binds it right after (a tiny, acceptable race).
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Two Engine.IO nodes behind HAProxy.
 struct Cluster {
@@ -102,7 +30,7 @@ struct Cluster {
 fn cluster() -> Cluster {
     let a = NodePeer::spawn("eioclient-peer.js", &["--name", "a"], &[]);
     let b = NodePeer::spawn("eioclient-peer.js", &["--name", "b"], &[]);
-    let haproxy = Haproxy::start(a.port(), b.port());
+    let haproxy = Haproxy::sticky(&[a.port(), b.port()]);
     Cluster {
         _nodes: vec![Box::new(a), Box::new(b)],
         haproxy,
@@ -114,7 +42,7 @@ fn cluster() -> Cluster {
 fn cluster_of_ours() -> Cluster {
     let a = EioServer::start(Target::Ours);
     let b = EioServer::start(Target::Ours);
-    let haproxy = Haproxy::start(a.port(), b.port());
+    let haproxy = Haproxy::sticky(&[a.port(), b.port()]);
     Cluster {
         _nodes: vec![Box::new(a), Box::new(b)],
         haproxy,

@@ -1,80 +1,19 @@
 //! The load-balancer case at the Socket.IO level: HAProxy (round-robin, `cookie SERVERID insert
-//! indirect nocache`, the config of `protocol-tests/haproxy/eioclient-sticky.cfg.in`) in front of
+//! indirect nocache`, [`protocol_tests::haproxy::Haproxy::sticky`]) in front of
 //! two npm `socket.io` servers. Our Socket.IO client, with its cookie jar (on by default), stays
 //! on one node over polling only and over polling-then-upgrade for 100 acknowledged events; with
 //! the jar turned off it fails ("Session ID unknown" from the other node).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use protocol_tests::{ensure_deps, NodePeer};
+use protocol_tests::haproxy::Haproxy;
+use protocol_tests::NodePeer;
 use serde_json::{json, Value as Json};
 use socketio_client::{Args, ClientBuilder, DisconnectReason, Transports};
 
 const ROUND_TRIPS: u64 = 100;
-
-struct Haproxy {
-    child: Child,
-    port: u16,
-    config: PathBuf,
-}
-
-impl Haproxy {
-    fn start(port_a: u16, port_b: u16) -> Haproxy {
-        ensure_deps();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = include_str!("../haproxy/eioclient-sticky.cfg.in")
-            .replace("@FRONT_PORT@", &port.to_string())
-            .replace("@PORT_A@", &port_a.to_string())
-            .replace("@PORT_B@", &port_b.to_string());
-        let path = std::env::temp_dir().join(format!(
-            "sioclient-haproxy-{}-{port}.cfg",
-            std::process::id()
-        ));
-        std::fs::write(&path, config).unwrap();
-        let child = Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("cannot start haproxy (scripts/install-deps.sh installs it)");
-        let mut haproxy = Haproxy {
-            child,
-            port,
-            config: path,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = haproxy.child.try_wait() {
-                panic!("haproxy exited at startup: {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "haproxy did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        haproxy
-    }
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.config);
-    }
-}
 
 struct Cluster {
     _a: NodePeer,
@@ -85,7 +24,7 @@ struct Cluster {
 fn cluster() -> Cluster {
     let a = NodePeer::spawn("sioclient-peer.js", &[], &[]);
     let b = NodePeer::spawn("sioclient-peer.js", &[], &[]);
-    let haproxy = Haproxy::start(a.port(), b.port());
+    let haproxy = Haproxy::sticky(&[a.port(), b.port()]);
     Cluster {
         _a: a,
         _b: b,
@@ -94,7 +33,7 @@ fn cluster() -> Cluster {
 }
 
 fn client(cluster: &Cluster, transports: Transports, jar: bool) -> ClientBuilder {
-    ClientBuilder::new(format!("http://127.0.0.1:{}", cluster.haproxy.port))
+    ClientBuilder::new(cluster.haproxy.url())
         .transports(transports)
         .force_new(true)
         .cookie_jar(jar)

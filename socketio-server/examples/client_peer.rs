@@ -29,12 +29,7 @@
 //! * `big n` → emits `big` with a string of n bytes
 //! * `send-binary` → emits `bin` `{data: <01 02 03>}`
 //! * `flaky ...args, cb` → acks `("ok", n)` only on every third delivery n
-//!
-//! Two things the library does not expose yet are worked around here (see [`engine_conn`] and
-//! [`ack_args`]): a socket's Engine.IO connection (the reference `socket.conn`) and the raw list of
-//! an acknowledgement's arguments.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,59 +84,6 @@ fn parse_args() -> Result<Options, String> {
 /// One JSON line on stdout (`println!` locks stdout, so lines never interleave).
 fn report(line: serde_json::Value) {
     println!("{line}");
-}
-
-/// The Engine.IO connection of a socket (the reference `socket.conn`).
-///
-/// `SocketRef` does not expose it, so it is found among the engine's sessions as the one whose
-/// opening request is the socket's handshake request (same URL and headers: the polling
-/// handshake carries a unique `t` parameter, the WebSocket one a unique `Sec-WebSocket-Key`).
-fn engine_conn(io: &SocketIo, socket: &SocketRef) -> Option<Arc<engine_io::Socket>> {
-    let handshake = socket.handshake();
-    let mut found: Vec<Arc<engine_io::Socket>> = io
-        .engine()
-        .sockets()
-        .into_iter()
-        .filter(|conn| {
-            let req = conn.request();
-            let url = req
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_else(|| req.uri.to_string());
-            let mut headers: BTreeMap<String, String> = BTreeMap::new();
-            for (name, value) in &req.headers {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                headers
-                    .entry(name.as_str().to_owned())
-                    .and_modify(|v| {
-                        v.push_str(", ");
-                        v.push_str(&value);
-                    })
-                    .or_insert(value);
-            }
-            url == handshake.url && headers == handshake.headers
-        })
-        .collect();
-    if found.len() > 1 {
-        eprintln!(
-            "client_peer: {} Engine.IO sessions match socket {}: not closing any",
-            found.len(),
-            socket.id()
-        );
-        return None;
-    }
-    found.pop()
-}
-
-/// The arguments of an acknowledgement. The library deserializes them into one type: a single
-/// argument is itself, several are an array (so a single array argument cannot be told apart
-/// from several arguments; the tests never answer with one).
-fn ack_args(reply: Value) -> Vec<Value> {
-    match reply {
-        Value::Array(args) => args,
-        single => vec![single],
-    }
 }
 
 fn count_arg(args: &[Value]) -> u64 {
@@ -236,13 +178,13 @@ fn setup(io: &SocketIo, socket: &SocketRef) {
             .unwrap_or(5000);
         let pending = socket
             .timeout(Duration::from_millis(timeout))
-            .emit_values_with_ack::<Value>("question", vec![payload]);
+            .emit_values_with_ack::<Args>("question", vec![payload]);
         let result = match pending {
             Ok(pending) => pending.await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         let _ = match result {
-            Ok(reply) => socket.emit_values("answer", ack_args(reply)),
+            Ok(Args(reply)) => socket.emit_values("answer", reply),
             Err(message) => socket.emit("answer-error", &message),
         };
     });
@@ -262,23 +204,16 @@ fn setup(io: &SocketIo, socket: &SocketRef) {
             }
         }
     });
-    {
-        let io = io.clone();
-        socket.on("close-transport", move |socket: SocketRef| {
-            if let Some(conn) = engine_conn(&io, &socket) {
-                conn.close();
-            }
-            async {}
-        });
-    }
+    socket.on("close-transport", |socket: SocketRef| {
+        socket.conn().close();
+        async {}
+    });
     {
         let io = io.clone();
         socket.on(
             "drop-and-emit",
             move |socket: SocketRef, Args(args): Args| {
-                if let Some(conn) = engine_conn(&io, &socket) {
-                    conn.close();
-                }
+                socket.conn().close();
                 for i in 1..=count_arg(&args) {
                     let _ = io.emit("missed", &i);
                 }

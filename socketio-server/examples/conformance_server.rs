@@ -196,10 +196,8 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
          ack: AckSender| async move {
             let answer = match socket
                 .timeout(Duration::from_millis(timeout_ms))
-                // `Value`, not `Vec<Value>`: a single binary answer would otherwise be read as
-                // a sequence of numbers. (A single array answer stays ambiguous with several
-                // answers: the library has no raw "all ack arguments" type yet.)
-                .emit_values_with_ack::<Value>(&event, args)
+                // The raw argument list: binary kept, a single array answer stays one argument.
+                .emit_values_with_ack::<Args>(&event, args)
             {
                 Ok(pending) => pending.await,
                 Err(e) => {
@@ -211,11 +209,7 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
                 }
             };
             let result = match answer {
-                Ok(Value::Array(resp)) => AskResult { err: None, resp },
-                Ok(single) => AskResult {
-                    err: None,
-                    resp: vec![single],
-                },
+                Ok(Args(resp)) => AskResult { err: None, resp },
                 Err(e) => AskResult {
                     err: Some(e.to_string()),
                     resp: Vec::new(),
@@ -244,10 +238,17 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
                 let answers = ns
                     .to(room_names(req.get("rooms")))
                     .timeout(Duration::from_millis(timeout))
-                    .emit_values_with_ack::<Value>(event, args)
+                    .emit_values_with_ack::<Args>(event, args)
                     .await;
                 let result = match answers {
-                    Ok(resp) => AskResult { err: None, resp },
+                    // The reference passes each recipient's first argument on.
+                    Ok(resp) => AskResult {
+                        err: None,
+                        resp: resp
+                            .into_iter()
+                            .map(|Args(args)| args.into_iter().next().unwrap_or(Value::Null))
+                            .collect(),
+                    },
                     Err(e) => AskResult {
                         err: Some(e.to_string()),
                         resp: Vec::new(),

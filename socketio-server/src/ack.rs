@@ -9,12 +9,12 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use socketio_adapter::{BroadcastAckEvent, BroadcastAckSink};
-use socketio_parser::{to_value, Packet, Value};
+use socketio_parser::{to_value, Packet, Value, ValueError};
 use tokio::sync::oneshot;
 
 use crate::extract::deserialize_args;
 use crate::socket::Socket;
-use crate::{AckError, EmitError, SocketRef};
+use crate::{AckError, Args, EmitError, SocketRef};
 
 /// Where the reply to one of our emits goes.
 pub(crate) enum AckSlot {
@@ -79,9 +79,46 @@ impl AckSender {
     }
 }
 
+/// What the arguments of an acknowledgement can be read as (the `R` of
+/// [`SocketRef::emit_with_ack`] and
+/// [`BroadcastOperator::emit_with_ack`](crate::BroadcastOperator::emit_with_ack)).
+///
+/// * Any `serde` type, as [`Data`](crate::Data) reads event arguments: a single argument is
+///   deserialized directly, several as a sequence (`(String, u32)` takes two). Convenient, but
+///   a single array argument then looks like several arguments.
+/// * [`Args`]: exactly the argument list the client answered with, untouched (zero, one or
+///   many; binary stays [`Value::Binary`]) — the unambiguous raw form, like the reference's
+///   `(...args) => {}` callback.
+///
+/// ```
+/// # async fn f(socket: socketio_server::SocketRef) -> Result<(), Box<dyn std::error::Error>> {
+/// use socketio_server::Args;
+///
+/// let Args(args) = socket.emit_with_ack::<_, Args>("question", &42)?.await?;
+/// println!("the client answered with {} arguments", args.len());
+/// # Ok(()) }
+/// ```
+pub trait FromAck: Sized {
+    /// Reads the acknowledgement's arguments.
+    fn from_ack(args: Vec<Value>) -> Result<Self, ValueError>;
+}
+
+impl<T: DeserializeOwned> FromAck for T {
+    fn from_ack(args: Vec<Value>) -> Result<Self, ValueError> {
+        deserialize_args(args)
+    }
+}
+
+/// The argument list as it arrived.
+impl FromAck for Args {
+    fn from_ack(args: Vec<Value>) -> Result<Self, ValueError> {
+        Ok(Args(args))
+    }
+}
+
 /// The pending answer to [`SocketRef::emit_with_ack`]: `.await` it (optionally after setting a
-/// [`timeout`](Self::timeout)) to get the client's answer deserialized into `T` (use
-/// [`Value`] or [`Args`](crate::Args)-like `Vec<Value>` for dynamic data).
+/// [`timeout`](Self::timeout)) to get the client's answer read as `T` (see [`FromAck`]: any
+/// `serde` type, or [`Args`] for the raw argument list).
 #[must_use = "the acknowledgement is only received when awaited"]
 pub struct AckFuture<T> {
     socket: Arc<Socket>,
@@ -124,7 +161,7 @@ impl<T> std::fmt::Debug for AckFuture<T> {
     }
 }
 
-impl<T: DeserializeOwned + Send + 'static> IntoFuture for AckFuture<T> {
+impl<T: FromAck + Send + 'static> IntoFuture for AckFuture<T> {
     type Output = Result<T, AckError>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
 
@@ -132,7 +169,7 @@ impl<T: DeserializeOwned + Send + 'static> IntoFuture for AckFuture<T> {
         Box::pin(async move {
             let result = tokio::time::timeout(self.timeout, self.rx).await;
             match result {
-                Ok(Ok(Ok(args))) => Ok(deserialize_args(args)?),
+                Ok(Ok(Ok(args))) => Ok(T::from_ack(args)?),
                 Ok(Ok(Err(e))) => Err(e),
                 Ok(Err(_)) => Err(AckError::Disconnected),
                 Err(_) => {

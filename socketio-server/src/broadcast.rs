@@ -13,8 +13,7 @@ use socketio_adapter::{
 };
 use socketio_parser::{from_value, to_value, Packet, Value, ValueError};
 
-use crate::ack::collect_broadcast_acks;
-use crate::extract::deserialize_args;
+use crate::ack::{collect_broadcast_acks, FromAck};
 use crate::namespace::NsInner;
 use crate::parent::ParentInner;
 use crate::socket::check_event;
@@ -213,7 +212,11 @@ impl BroadcastOperator {
     /// Emits an event with one argument and collects one acknowledgement per recipient, on
     /// every node; fails with [`AckError::Timeout`] if some do not answer within the timeout
     /// (default: the server's [`ack_timeout`](crate::SocketIoBuilder::ack_timeout)).
-    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+    ///
+    /// Each answer is read as `R` (see [`FromAck`](crate::FromAck)): with
+    /// [`Args`](crate::Args), every recipient's full argument list (the reference keeps only
+    /// the first argument of each: `args.0.first()`).
+    pub async fn emit_with_ack<T: Serialize + ?Sized, R: FromAck>(
         &self,
         event: &str,
         data: &T,
@@ -223,7 +226,7 @@ impl BroadcastOperator {
     }
 
     /// Emits an event with any number of arguments and collects the acknowledgements.
-    pub async fn emit_values_with_ack<R: DeserializeOwned>(
+    pub async fn emit_values_with_ack<R: FromAck>(
         &self,
         event: &str,
         args: Vec<Value>,
@@ -248,7 +251,7 @@ impl BroadcastOperator {
             };
             let responses = collect_broadcast_acks(rx, count, timeout).await?;
             for args in responses {
-                all.push(deserialize_args(args)?);
+                all.push(R::from_ack(args)?);
             }
         }
         Ok(all)
@@ -367,8 +370,9 @@ impl RemoteSocket {
         self.only_me().emit(event, data)
     }
 
-    /// Emits an event to this socket and waits for its acknowledgement.
-    pub async fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned>(
+    /// Emits an event to this socket and waits for its acknowledgement (read as `R`, see
+    /// [`FromAck`](crate::FromAck)).
+    pub async fn emit_with_ack<T: Serialize + ?Sized, R: FromAck>(
         &self,
         event: &str,
         data: &T,

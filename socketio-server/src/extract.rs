@@ -61,7 +61,8 @@ pub struct Data<T>(pub T);
 #[derive(Debug)]
 pub struct TryData<T>(pub Result<T, ValueError>);
 
-/// Every argument, untouched (zero, one or many).
+/// Every argument, untouched (zero, one or many). Also the raw form of an acknowledgement's
+/// answer: `emit_with_ack::<_, Args>` (see [`FromAck`](crate::FromAck)).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Args(pub Vec<Value>);
 

@@ -107,7 +107,7 @@ mod server;
 mod service;
 mod socket;
 
-pub use ack::{AckFuture, AckSender};
+pub use ack::{AckFuture, AckSender, FromAck};
 pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use config::SocketIoBuilder;
 pub use errors::{AckError, ConnectError, EmitError, PacketError};

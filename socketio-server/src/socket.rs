@@ -175,6 +175,27 @@ impl Socket {
         self.client.transport()
     }
 
+    /// The underlying Engine.IO connection (the reference `socket.conn`), shared by every
+    /// namespace this client joined: its session id, protocol, current transport and opening
+    /// request.
+    ///
+    /// [`close`](engine_io::Socket::close) on it closes the transport, as the reference
+    /// `socket.conn.close()`: every socket of the connection leaves with
+    /// [`DisconnectReason::ForcedClose`] and the client sees "transport close" and reconnects
+    /// (whereas [`disconnect(true)`](SocketRef::disconnect) tells the client not to). Sending on
+    /// it directly bypasses Socket.IO framing: use the `emit` methods instead.
+    ///
+    /// ```
+    /// # fn f(socket: socketio_server::SocketRef) {
+    /// let conn = socket.conn();
+    /// println!("session {} over {}", conn.id(), conn.transport().as_str());
+    /// conn.close();
+    /// # }
+    /// ```
+    pub fn conn(&self) -> &Arc<engine_io::Socket> {
+        &self.client.conn
+    }
+
     /// Typed, node-local storage attached to this socket.
     pub fn extensions(&self) -> &Extensions {
         &self.extensions
@@ -365,7 +386,9 @@ impl SocketRef {
         self.emitter().emit_values(event, args)
     }
 
-    /// Emits an event with one argument and waits for the client's acknowledgement.
+    /// Emits an event with one argument and waits for the client's acknowledgement, read as
+    /// `R` (see [`FromAck`](crate::FromAck): a `serde` type, or [`Args`](crate::Args) for the
+    /// raw argument list).
     ///
     /// ```
     /// # async fn f(socket: socketio_server::SocketRef) -> Result<(), Box<dyn std::error::Error>> {

@@ -774,3 +774,192 @@ async fn empty_child_namespaces_are_cleaned_up_when_configured() {
     c.connect("/room-a,").await;
     assert_eq!(parent.children().len(), 2);
 }
+
+/// The Engine.IO session id of an open packet (`0{"sid":"..."...}`).
+fn open_sid(open: &str) -> String {
+    let json: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
+    json["sid"].as_str().unwrap().to_owned()
+}
+
+/// Waits (bounded) until `n` disconnect reasons were recorded.
+async fn wait_reasons(reasons: &Mutex<Vec<DisconnectReason>>, n: usize) -> Vec<DisconnectReason> {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let got = reasons.lock().unwrap().clone();
+        if got.len() >= n || tokio::time::Instant::now() >= deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn conn_is_the_engine_io_connection_and_close_closes_the_transport() {
+    use engine_io::{ProtocolVersion, TransportType};
+    let io = SocketIo::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let (s2, r2) = (seen.clone(), reasons.clone());
+    io.ns("/", move |socket: SocketRef| {
+        let (seen, reasons) = (s2.clone(), r2.clone());
+        async move {
+            let conn = socket.conn();
+            seen.lock()
+                .unwrap()
+                .push((conn.id().to_owned(), conn.transport(), conn.protocol()));
+            // As the reference `socket.conn.close()`.
+            socket.on("close-transport", |s: SocketRef| async move {
+                s.conn().close();
+            });
+            socket.on_disconnect(move |_s: SocketRef, r| {
+                let reasons = reasons.clone();
+                async move { reasons.lock().unwrap().push(r) }
+            });
+        }
+    });
+    let port = start(&io).await;
+
+    // WebSocket: the server closes the WebSocket itself (the client's "transport close", after
+    // which it reconnects), not a Socket.IO DISCONNECT packet ("io server disconnect").
+    let (mut c, open) = Client::open(port, 4).await;
+    c.connect("").await;
+    c.send(r#"42["close-transport"]"#).await;
+    loop {
+        match c.recv().await {
+            None => break,
+            Some(m) => assert!(m == "1" || !m.starts_with("41"), "unexpected {m}"),
+        }
+    }
+    assert_eq!(
+        wait_reasons(&reasons, 1).await,
+        vec![DisconnectReason::ForcedClose]
+    );
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        (open_sid(&open), TransportType::Websocket, ProtocolVersion::V4)
+    );
+
+    // Polling: the next GET gets the close packet.
+    let open = http(port, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+    let sid = open_sid(&open);
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(http(port, "POST", &path, "40").await, "ok");
+    let payload = http(port, "GET", &path, "").await;
+    assert!(payload.starts_with("40{\"sid\":"), "{payload}");
+    assert_eq!(
+        http(port, "POST", &path, r#"42["close-transport"]"#).await,
+        "ok"
+    );
+    let payload = http(port, "GET", &path, "").await;
+    assert_eq!(payload.split('\u{1e}').last(), Some("1"), "{payload}");
+    assert_eq!(
+        wait_reasons(&reasons, 2).await,
+        vec![DisconnectReason::ForcedClose; 2]
+    );
+    assert_eq!(
+        seen.lock().unwrap()[1],
+        (sid, TransportType::Polling, ProtocolVersion::V4)
+    );
+    assert!(io.sockets().is_empty());
+}
+
+/// The ack id of an event packet `2<id>[...]` (or `5<n>-<id>[...]`).
+fn ack_id(packet: &str) -> String {
+    let rest = if packet.starts_with('5') {
+        packet.split_once('-').map_or("", |(_, r)| r)
+    } else {
+        &packet[1..]
+    };
+    rest.chars().take_while(char::is_ascii_digit).collect()
+}
+
+#[tokio::test]
+async fn args_acks_are_the_raw_argument_list() {
+    use bytes::Bytes;
+    let io = SocketIo::builder()
+        .ack_timeout(Duration::from_secs(2))
+        .build();
+    io.ns("/", |_socket: SocketRef| async move {});
+    let port = start(&io).await;
+    let (mut a, _) = Client::open(port, 4).await;
+    let sid = a
+        .connect("")
+        .await
+        .get("sid")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned();
+    let socket = io.sockets().get_socket(&sid).unwrap();
+
+    // (answer frames, expected argument list)
+    let cases: Vec<(Vec<&str>, Vec<Value>)> = vec![
+        // One binary argument: binary, not a list of numbers.
+        (
+            vec![r#"61-ID[{"_placeholder":true,"num":0}]"#, "<bin 090807>"],
+            vec![Value::Binary(Bytes::from_static(&[9, 8, 7]))],
+        ),
+        // One array argument: one argument, not two.
+        (
+            vec!["3ID[[1,2]]"],
+            vec![Value::Array(vec![Value::from(1), Value::from(2)])],
+        ),
+        // Several arguments.
+        (
+            vec![r#"3ID[1,"two",null]"#],
+            vec![Value::from(1), Value::from("two"), Value::Null],
+        ),
+        // None.
+        (vec!["3ID[]"], vec![]),
+    ];
+    for (frames, expected) in cases {
+        let pending = socket.emit_with_ack::<_, Args>("question", &1).unwrap();
+        let answer = tokio::spawn(async move { pending.await });
+        let p = a.packet().await.unwrap();
+        let id = ack_id(&p);
+        for frame in frames {
+            if frame == "<bin 090807>" {
+                a.send_binary(&[9, 8, 7]).await;
+            } else {
+                a.send(&format!("4{}", frame.replace("ID", &id))).await;
+            }
+        }
+        assert_eq!(answer.await.unwrap().unwrap(), Args(expected));
+    }
+
+    // The serde form keeps its convenience: one argument is itself, several a sequence.
+    let pending = socket
+        .emit_with_ack::<_, (u32, String)>("question", &1)
+        .unwrap();
+    let answer = tokio::spawn(async move { pending.await });
+    let id = ack_id(&a.packet().await.unwrap());
+    a.send(&format!(r#"43{id}[1,"two"]"#)).await;
+    assert_eq!(answer.await.unwrap().unwrap(), (1, "two".to_owned()));
+
+    // Broadcast acks: one raw argument list per recipient.
+    let (mut b, _) = Client::open(port, 4).await;
+    b.connect("").await;
+    let io2 = io.clone();
+    let all = tokio::spawn(async move {
+        io2.timeout(Duration::from_secs(2))
+            .emit_with_ack::<_, Args>("poll", &())
+            .await
+    });
+    let id = ack_id(&a.packet().await.unwrap());
+    a.send(&format!("43{id}[[1,2]]")).await;
+    let id = ack_id(&b.packet().await.unwrap());
+    b.send(&format!(r#"461-{id}[{{"_placeholder":true,"num":0}},"x"]"#))
+        .await;
+    b.send_binary(&[4, 2]).await;
+    let mut got = all.await.unwrap().unwrap();
+    got.sort_by_key(|Args(args)| args.len());
+    assert_eq!(
+        got,
+        vec![
+            Args(vec![Value::Array(vec![Value::from(1), Value::from(2)])]),
+            Args(vec![
+                Value::Binary(Bytes::from_static(&[4, 2])),
+                Value::from("x")
+            ]),
+        ]
+    );
+}
