@@ -38,7 +38,10 @@ fn options_from_args() -> Result<(u16, Option<String>), String> {
                 port = value.parse().map_err(|e| format!("--port {value}: {e}"))?;
             }
             "--redis" => {
-                redis = Some(args.next().ok_or("--redis needs a value (redis://HOST:PORT)")?);
+                redis = Some(
+                    args.next()
+                        .ok_or("--redis needs a value (redis://HOST:PORT)")?,
+                );
             }
             // Also accept the port alone, like the Node peer.
             other => {

@@ -836,7 +836,11 @@ async fn conn_is_the_engine_io_connection_and_close_closes_the_transport() {
     );
     assert_eq!(
         seen.lock().unwrap()[0],
-        (open_sid(&open), TransportType::Websocket, ProtocolVersion::V4)
+        (
+            open_sid(&open),
+            TransportType::Websocket,
+            ProtocolVersion::V4
+        )
     );
 
     // Polling: the next GET gets the close packet.
@@ -851,7 +855,7 @@ async fn conn_is_the_engine_io_connection_and_close_closes_the_transport() {
         "ok"
     );
     let payload = http(port, "GET", &path, "").await;
-    assert_eq!(payload.split('\u{1e}').last(), Some("1"), "{payload}");
+    assert_eq!(payload.split('\u{1e}').next_back(), Some("1"), "{payload}");
     assert_eq!(
         wait_reasons(&reasons, 2).await,
         vec![DisconnectReason::ForcedClose; 2]
