@@ -45,6 +45,7 @@ mod handshake;
 mod local;
 mod memory;
 mod options;
+mod room_event;
 mod rooms;
 mod session;
 
@@ -59,6 +60,7 @@ pub use handshake::{Handshake, SocketInfo};
 pub use local::{DeliverError, EncodedPacket, LocalNamespace, ServerSideAck};
 pub use memory::{InMemoryAdapter, InMemoryAdapterFactory};
 pub use options::{BroadcastFlags, BroadcastOptions};
+pub use room_event::RoomEvent;
 pub use rooms::RoomIndex;
 pub use session::{
     PersistedSession, RecoveryConfig, RestoredSession, SessionStore, MAX_STORED_PACKETS,

@@ -86,4 +86,18 @@ pub trait LocalNamespace: Send + Sync + 'static {
     /// Called when another node of the cluster sent an event with `server_side_emit`:
     /// `args` is `[event, ...args]`; `ack` is set when the sender waits for a reply.
     fn on_server_side_emit(&self, args: Vec<Value>, ack: Option<ServerSideAck>);
+
+    /// Whether [`on_room_event`](Self::on_room_event) wants to be called. Checked before each
+    /// membership change so that, when nobody listens, the adapter collects no events at all.
+    /// The default is `false`.
+    fn wants_room_events(&self) -> bool {
+        false
+    }
+
+    /// Called by the adapter after a membership change of this node, once per
+    /// [`RoomEvent`](crate::RoomEvent) in the reference order, with no adapter lock held (the
+    /// callee may query or change membership). The default ignores events.
+    fn on_room_event(&self, event: crate::RoomEvent) {
+        let _ = event;
+    }
 }

@@ -9,8 +9,8 @@ use socketio_parser::{Packet, PacketType, Value};
 
 use crate::{
     Adapter, AdapterContext, AdapterError, AdapterFactory, BroadcastAckSink, BroadcastOptions,
-    LocalNamespace, PersistedSession, RestoredSession, Room, RoomIndex, SessionStore, Sid,
-    SocketInfo,
+    LocalNamespace, PersistedSession, RestoredSession, Room, RoomEvent, RoomIndex, SessionStore,
+    Sid, SocketInfo,
 };
 
 /// The default adapter (reference `Adapter`, plus `SessionAwareAdapter` when connection state
@@ -68,6 +68,24 @@ impl InMemoryAdapter {
 
     fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, RoomIndex> {
         self.index.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs a membership change on the index and reports its [`RoomEvent`]s to the namespace.
+    ///
+    /// When the namespace does not listen (the common case), `change` gets a no-op sink and
+    /// nothing is collected or allocated. Otherwise events are collected under the write lock
+    /// and delivered after it is released, so a listener may call back into the adapter.
+    fn change_membership(&self, change: impl FnOnce(&mut RoomIndex, &mut dyn FnMut(RoomEvent))) {
+        let listener = self.namespace().filter(|ns| ns.wants_room_events());
+        let Some(ns) = listener else {
+            change(&mut self.write_index(), &mut |_| {});
+            return;
+        };
+        let mut events = Vec::new();
+        change(&mut self.write_index(), &mut |e| events.push(e));
+        for event in events {
+            ns.on_room_event(event);
+        }
     }
 
     /// The local sockets targeted by `opts`.
@@ -158,21 +176,23 @@ impl InMemoryAdapter {
     /// Makes the targeted local sockets join `rooms`.
     pub fn add_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
         let targets = self.local_recipients(opts);
-        let mut idx = self.write_index();
-        for sid in &targets {
-            idx.add_all(sid, rooms);
-        }
+        self.change_membership(|idx, on_event| {
+            for sid in &targets {
+                idx.add_all_notify(sid, rooms, &mut *on_event);
+            }
+        });
     }
 
     /// Makes the targeted local sockets leave `rooms`.
     pub fn del_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
         let targets = self.local_recipients(opts);
-        let mut idx = self.write_index();
-        for sid in &targets {
-            for room in rooms {
-                idx.del(sid, room);
+        self.change_membership(|idx, on_event| {
+            for sid in &targets {
+                for room in rooms {
+                    idx.del_notify(sid, room, &mut *on_event);
+                }
             }
-        }
+        });
     }
 
     /// Disconnects the targeted local sockets.
@@ -222,15 +242,15 @@ impl InMemoryAdapter {
 #[async_trait]
 impl Adapter for InMemoryAdapter {
     fn add_all(&self, sid: &Sid, rooms: &[Room]) {
-        self.write_index().add_all(sid, rooms);
+        self.change_membership(|idx, on_event| idx.add_all_notify(sid, rooms, on_event));
     }
 
     fn del(&self, sid: &str, room: &str) {
-        self.write_index().del(sid, room);
+        self.change_membership(|idx, on_event| idx.del_notify(sid, room, on_event));
     }
 
     fn del_all(&self, sid: &str) {
-        self.write_index().del_all(sid);
+        self.change_membership(|idx, on_event| idx.del_all_notify(sid, on_event));
     }
 
     fn socket_rooms(&self, sid: &str) -> Option<HashSet<Room>> {
@@ -339,6 +359,8 @@ mod tests {
         delivered: Mutex<Vec<(String, u64)>>,
         disconnected: Mutex<Vec<(String, bool)>>,
         full: Mutex<HashSet<String>>,
+        /// `Some` when the namespace listens to room events.
+        room_events: Mutex<Option<Vec<RoomEvent>>>,
     }
 
     impl LocalNamespace for Ns {
@@ -392,6 +414,14 @@ mod tests {
             })
         }
         fn on_server_side_emit(&self, _args: Vec<Value>, _ack: Option<ServerSideAck>) {}
+        fn wants_room_events(&self) -> bool {
+            self.room_events.lock().unwrap().is_some()
+        }
+        fn on_room_event(&self, event: RoomEvent) {
+            if let Some(events) = self.room_events.lock().unwrap().as_mut() {
+                events.push(event);
+            }
+        }
     }
 
     fn setup(recovery: Option<RecoveryConfig>) -> (Arc<Ns>, InMemoryAdapter) {
@@ -586,5 +616,56 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+    }
+    #[tokio::test]
+    async fn room_events_reach_a_listening_namespace() {
+        use RoomEvent::{Create, Delete, Join, Leave};
+        let (ns, adapter) = setup(None);
+        let take = || -> Vec<RoomEvent> {
+            ns.room_events
+                .lock()
+                .unwrap()
+                .as_mut()
+                .map(std::mem::take)
+                .unwrap_or_default()
+        };
+        // Not listening: nothing recorded (and nothing collected).
+        adapter.add_all(&"d".into(), &["d".into()]);
+        assert!(ns.room_events.lock().unwrap().is_none());
+
+        *ns.room_events.lock().unwrap() = Some(Vec::new());
+        adapter.add_all(&"e".into(), &["e".into(), "r1".into()]);
+        assert_eq!(
+            take(),
+            [
+                Create("e".into()),
+                Join("e".into(), "e".into()),
+                Join("r1".into(), "e".into())
+            ]
+        );
+        adapter.del("b", "r2");
+        assert_eq!(
+            take(),
+            [Leave("r2".into(), "b".into()), Delete("r2".into())]
+        );
+        adapter
+            .add_sockets(BroadcastOptions::default().to("r1"), vec!["y".into()])
+            .await
+            .unwrap();
+        let got = take();
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[0], Create("y".into()));
+        assert!(got[1..]
+            .iter()
+            .all(|e| matches!(e, Join(r, _) if &**r == "y")));
+        adapter
+            .del_sockets(BroadcastOptions::default().to("y"), vec!["y".into()])
+            .await
+            .unwrap();
+        let got = take();
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[3], Delete("y".into()));
+        adapter.del_all("c");
+        assert_eq!(take(), [Leave("c".into(), "c".into()), Delete("c".into())]);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::{BroadcastOptions, Room, Sid};
+use crate::{BroadcastOptions, Room, RoomEvent, Sid};
 
 /// Two-way index of room membership (room → sockets and socket → rooms), as the reference
 /// in-memory adapter keeps it. Every lookup is O(members of the rooms involved), never
@@ -28,41 +28,79 @@ pub struct RoomIndex {
 impl RoomIndex {
     /// Adds a socket to rooms (creating them as needed).
     pub fn add_all(&mut self, sid: &Sid, rooms: &[Room]) {
+        self.add_all_notify(sid, rooms, |_| {});
+    }
+
+    /// [`add_all`](Self::add_all), reporting each change to `on_event` as the reference
+    /// adapter emits it: [`RoomEvent::Create`] when a room is created, then [`RoomEvent::Join`]
+    /// when the socket was not already a member, room by room.
+    pub fn add_all_notify(
+        &mut self,
+        sid: &Sid,
+        rooms: &[Room],
+        mut on_event: impl FnMut(RoomEvent),
+    ) {
         let socket_rooms = self.sids.entry(sid.clone()).or_default();
         for room in rooms {
             socket_rooms.insert(room.clone());
-            self.rooms
-                .entry(room.clone())
-                .or_default()
-                .insert(sid.clone());
+            let members = match self.rooms.get_mut(room) {
+                Some(members) => members,
+                None => {
+                    on_event(RoomEvent::Create(room.clone()));
+                    self.rooms.entry(room.clone()).or_default()
+                }
+            };
+            if members.insert(sid.clone()) {
+                on_event(RoomEvent::Join(room.clone(), sid.clone()));
+            }
         }
     }
 
     /// Removes a socket from one room (deleting the room when it becomes empty).
     pub fn del(&mut self, sid: &str, room: &str) {
+        self.del_notify(sid, room, |_| {});
+    }
+
+    /// [`del`](Self::del), reporting [`RoomEvent::Leave`] if the socket was a member, then
+    /// [`RoomEvent::Delete`] if the room became empty.
+    pub fn del_notify(&mut self, sid: &str, room: &str, mut on_event: impl FnMut(RoomEvent)) {
         if let Some(socket_rooms) = self.sids.get_mut(sid) {
             socket_rooms.remove(room);
         }
-        if let Some(members) = self.rooms.get_mut(room) {
-            members.remove(sid);
-            if members.is_empty() {
-                self.rooms.remove(room);
-            }
-        }
+        self.remove_member(room, sid, &mut on_event);
     }
 
     /// Removes a socket from every room it is in.
     pub fn del_all(&mut self, sid: &str) {
+        self.del_all_notify(sid, |_| {});
+    }
+
+    /// [`del_all`](Self::del_all), reporting [`RoomEvent::Leave`] then (if the room became
+    /// empty) [`RoomEvent::Delete`] for each room of the socket.
+    pub fn del_all_notify(&mut self, sid: &str, mut on_event: impl FnMut(RoomEvent)) {
         let Some(socket_rooms) = self.sids.remove(sid) else {
             return;
         };
         for room in socket_rooms {
-            if let Some(members) = self.rooms.get_mut(&room) {
-                members.remove(sid);
-                if members.is_empty() {
-                    self.rooms.remove(&room);
+            self.remove_member(&room, sid, &mut on_event);
+        }
+    }
+
+    /// The room side of a removal (reference `_del`): leave, then delete the room if empty.
+    fn remove_member(&mut self, room: &str, sid: &str, on_event: &mut impl FnMut(RoomEvent)) {
+        let Some(members) = self.rooms.get_mut(room) else {
+            return;
+        };
+        let left = members.take(sid);
+        if members.is_empty() {
+            if let Some((room, _)) = self.rooms.remove_entry(room) {
+                if let Some(sid) = left {
+                    on_event(RoomEvent::Leave(room.clone(), sid));
                 }
+                on_event(RoomEvent::Delete(room));
             }
+        } else if let (Some(sid), Some((room, _))) = (left, self.rooms.get_key_value(room)) {
+            on_event(RoomEvent::Leave(room.clone(), sid));
         }
     }
 
@@ -179,5 +217,55 @@ mod tests {
         assert_eq!(idx.len(), 1);
         let rooms: Vec<&Room> = idx.rooms().collect();
         assert_eq!(rooms, vec![&Room::from("s1")]);
+    }
+    #[test]
+    fn events_follow_the_reference_order() {
+        use RoomEvent::{Create, Delete, Join, Leave};
+        let r = |s: &str| Room::from(s);
+        let mut idx = RoomIndex::default();
+        let mut events = Vec::new();
+        // Connect: the socket's own room is created and joined like any other.
+        idx.add_all_notify(&sid("s1"), &[r("s1"), r("x")], |e| events.push(e));
+        assert_eq!(
+            std::mem::take(&mut events),
+            [
+                Create(r("s1")),
+                Join(r("s1"), sid("s1")),
+                Create(r("x")),
+                Join(r("x"), sid("s1")),
+            ]
+        );
+        // Joining an existing room: no create; joining again: nothing.
+        idx.add_all_notify(&sid("s2"), &[r("x")], |e| events.push(e));
+        idx.add_all_notify(&sid("s2"), &[r("x")], |e| events.push(e));
+        assert_eq!(std::mem::take(&mut events), [Join(r("x"), sid("s2"))]);
+        // Leaving a room that keeps members: no delete; leaving it again or an unknown room:
+        // nothing.
+        idx.del_notify("s1", "x", |e| events.push(e));
+        idx.del_notify("s1", "x", |e| events.push(e));
+        idx.del_notify("s1", "nope", |e| events.push(e));
+        idx.del_notify("ghost", "x", |e| events.push(e));
+        assert_eq!(std::mem::take(&mut events), [Leave(r("x"), sid("s1"))]);
+        // The last member leaves: leave then delete.
+        idx.del_notify("s2", "x", |e| events.push(e));
+        assert_eq!(
+            std::mem::take(&mut events),
+            [Leave(r("x"), sid("s2")), Delete(r("x"))]
+        );
+        // Disconnect: leave then delete for each room (rooms in any order).
+        idx.add_all_notify(&sid("s2"), &[r("s1"), r("y")], |_| {});
+        idx.del_all_notify("s1", |e| events.push(e));
+        assert_eq!(std::mem::take(&mut events), [Leave(r("s1"), sid("s1"))]);
+        idx.del_all_notify("s2", |e| events.push(e));
+        assert_eq!(events.len(), 4);
+        for pair in events.chunks(2) {
+            let room = pair[0].room().clone();
+            assert_eq!(pair, [Leave(room.clone(), sid("s2")), Delete(room)]);
+        }
+        events.clear();
+        idx.del_all_notify("s2", |e| events.push(e));
+        assert!(events.is_empty());
+        assert!(idx.is_empty());
+        assert_eq!(idx.rooms().count(), 0);
     }
 }

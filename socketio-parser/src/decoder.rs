@@ -113,7 +113,7 @@ impl Decoder {
         match self.parser {
             Parser::Json => {}
             #[cfg(feature = "msgpack")]
-            Parser::MsgPack => return crate::msgpack::decode(data).map(Some),
+            Parser::MsgPack => return crate::msgpack::packet::decode(data).map(Some),
         }
         let Some(pending) = self.pending.as_mut() else {
             return Err(DecodeError::UnexpectedBinary);

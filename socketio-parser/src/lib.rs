@@ -133,7 +133,7 @@ mod error;
 mod js_number;
 mod json;
 #[cfg(feature = "msgpack")]
-mod msgpack;
+pub mod msgpack;
 mod packet;
 mod parser;
 pub mod protocol_version;
@@ -158,7 +158,7 @@ pub const PROTOCOL: u8 = 5;
 /// packets inside msgpack envelopes (the Redis adapter's broadcasts).
 #[cfg(feature = "msgpack")]
 pub fn decode_msgpack_value(input: &Bytes) -> Result<Value, DecodeError> {
-    msgpack::decode_value(input)
+    Ok(msgpack::decode(input)?)
 }
 
 /// Appends `value` as msgpack, byte for byte as `notepack.io` writes the same JavaScript
@@ -175,5 +175,8 @@ pub fn decode_msgpack_value(input: &Bytes) -> Result<Value, DecodeError> {
 /// ```
 #[cfg(feature = "msgpack")]
 pub fn encode_msgpack_value(value: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    msgpack::write_value(out, value)
+    let mut w = msgpack::Writer::from_vec(std::mem::take(out));
+    w.value(value);
+    *out = w.finish()?;
+    Ok(())
 }

@@ -42,7 +42,7 @@ impl Parser {
         match self {
             Parser::Json => json::encode(packet),
             #[cfg(feature = "msgpack")]
-            Parser::MsgPack => crate::msgpack::encode(packet),
+            Parser::MsgPack => crate::msgpack::packet::encode(packet),
         }
     }
 

@@ -122,6 +122,6 @@ pub use socket::{Socket, SocketEmitter, SocketRef};
 
 pub use socketio_adapter::{
     Adapter, AdapterError, AdapterFactory, BroadcastFlags, BroadcastOptions, Handshake,
-    RecoveryConfig, Room, ServerSideAck, Sid, SocketInfo,
+    RecoveryConfig, Room, RoomEvent, ServerSideAck, Sid, SocketInfo,
 };
 pub use socketio_parser::{Parser, Value};

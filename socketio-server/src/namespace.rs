@@ -4,13 +4,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use socketio_adapter::{
     Adapter, AdapterContext, AdapterError, BroadcastAckSink, BroadcastFlags, DeliverError,
-    EncodedPacket, LocalNamespace, ServerSideAck, Sid, SocketInfo,
+    EncodedPacket, LocalNamespace, RoomEvent, ServerSideAck, Sid, SocketInfo,
 };
 use socketio_parser::{Packet, Value};
 
@@ -25,6 +25,7 @@ pub(crate) type Middleware =
     Arc<dyn Fn(SocketRef) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
 pub(crate) type ConnectHandler = Arc<dyn Fn(SocketRef) + Send + Sync>;
 pub(crate) type ServerSideHandler = Arc<dyn Fn(Vec<Value>, Option<ServerSideAck>) + Send + Sync>;
+pub(crate) type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
 
 /// The state of a namespace.
 pub(crate) struct NsInner {
@@ -35,6 +36,12 @@ pub(crate) struct NsInner {
     pub(crate) middlewares: RwLock<Vec<Middleware>>,
     pub(crate) connect_handler: RwLock<Option<ConnectHandler>>,
     server_side: RwLock<HashMap<String, ServerSideHandler>>,
+    /// Room event listeners. Replaced as a whole when one is added, so a dispatch clones the
+    /// `Arc` under the read lock and calls the listeners with no lock held.
+    room_listeners: RwLock<Arc<[RoomListener]>>,
+    /// Whether `room_listeners` is non-empty: the adapter checks it before every membership
+    /// change, so it must be cheaper than the lock.
+    has_room_listeners: AtomicBool,
     ack_ids: AtomicU64,
     init_started: std::sync::atomic::AtomicBool,
     pub(crate) parent: Option<Weak<ParentInner>>,
@@ -54,6 +61,8 @@ impl NsInner {
             middlewares: RwLock::new(Vec::new()),
             connect_handler: RwLock::new(None),
             server_side: RwLock::new(HashMap::new()),
+            room_listeners: RwLock::new(Arc::from(Vec::new())),
+            has_room_listeners: AtomicBool::new(false),
             ack_ids: AtomicU64::new(0),
             init_started: std::sync::atomic::AtomicBool::new(false),
             parent,
@@ -218,6 +227,21 @@ impl LocalNamespace for NsInner {
             handler(args, ack);
         }
     }
+
+    fn wants_room_events(&self) -> bool {
+        self.has_room_listeners.load(Ordering::Acquire)
+    }
+
+    fn on_room_event(&self, event: RoomEvent) {
+        let listeners = self
+            .room_listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for listener in listeners.iter() {
+            listener(&event);
+        }
+    }
 }
 
 /// A namespace (`io.of("/chat")` in the reference). Cheap to clone.
@@ -301,6 +325,43 @@ impl Namespace {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(event.into(), Arc::new(handler));
+        self
+    }
+
+    /// Listens to the room lifecycle events of this namespace on this node (reference
+    /// `io.of("/").adapter.on("create-room" | "delete-room" | "join-room" | "leave-room", ..)`).
+    ///
+    /// Listeners are called synchronously, in registration order, right after each membership
+    /// change (a socket connecting to the namespace joins its own room, `join`, `leave`,
+    /// disconnection, remote `add_sockets`/`del_sockets`), with no lock held: a listener may
+    /// query the adapter or change membership, but it runs on the caller's task, so keep it
+    /// short and never block. With no listener registered, membership changes collect no
+    /// events at all. Every adapter built on [`InMemoryAdapter`](socketio_adapter::InMemoryAdapter)
+    /// (the default one and the Redis adapter) reports them; for the Redis adapter these are
+    /// the changes of this node's sockets only, as in the reference.
+    ///
+    /// ```
+    /// use socketio_server::{RoomEvent, SocketIo, SocketRef};
+    ///
+    /// let io = SocketIo::builder().build();
+    /// let ns = io.ns("/", |socket: SocketRef| async move { socket.join("lobby") });
+    /// ns.on_room_event(|event: &RoomEvent| match event {
+    ///     RoomEvent::Create(room) => println!("room {room} was created"),
+    ///     RoomEvent::Join(room, sid) => println!("socket {sid} has joined room {room}"),
+    ///     RoomEvent::Leave(room, sid) => println!("socket {sid} has left room {room}"),
+    ///     RoomEvent::Delete(room) => println!("room {room} was deleted"),
+    /// });
+    /// ```
+    pub fn on_room_event(&self, listener: impl Fn(&RoomEvent) + Send + Sync + 'static) -> &Self {
+        let mut listeners = self
+            .0
+            .room_listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<RoomListener> = listeners.iter().cloned().collect();
+        all.push(Arc::new(listener));
+        *listeners = all.into();
+        self.0.has_room_listeners.store(true, Ordering::Release);
         self
     }
 

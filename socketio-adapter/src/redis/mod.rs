@@ -43,8 +43,10 @@ pub mod classic;
 pub mod connection;
 mod emitter;
 pub mod messages;
-pub mod msgpack;
 pub mod sharded;
+
+/// The notepack-compatible msgpack codec (shared with the msgpack packet format).
+pub use socketio_parser::msgpack;
 
 pub use adapter::{
     RedisAdapter, RedisAdapterConfig, RedisAdapterFactory, RedisMode, DEFAULT_REQUEST_TIMEOUT,
