@@ -154,8 +154,9 @@ impl SocketIoBuilder {
     /// Capacity of each connection's outgoing queue, in Engine.IO messages. Default 1024.
     ///
     /// **Full-queue policy**: a volatile packet that does not fit is dropped; any other packet
-    /// that does not fit closes the connection with [`DisconnectReason::SlowConsumer`]
-    /// (crate::DisconnectReason::SlowConsumer) — never a silent drop, never unbounded memory.
+    /// that does not fit closes the connection with
+    /// [`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer) — never a
+    /// silent drop, never unbounded memory.
     pub fn max_buffered_packets(mut self, n: usize) -> Self {
         self.engine.max_buffered_messages = n.max(1);
         self

@@ -6,7 +6,7 @@ use std::sync::{PoisonError, RwLock};
 
 /// A map from type to value, to attach typed data to a socket (e.g. the user found by an
 /// authentication middleware). Values stay on this node; use
-/// [`SocketRef::set_data`](crate::SocketRef::set_data) for data that must travel with
+/// [`Socket::set_data`](crate::Socket::set_data) for data that must travel with
 /// `fetch_sockets` and connection state recovery.
 ///
 /// ```

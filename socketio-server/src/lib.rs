@@ -85,7 +85,7 @@
 //!   [`DisconnectReason::SlowConsumer`] — never a silent drop, never unbounded memory.
 //! * **Connection state recovery** ([`SocketIoBuilder::connection_state_recovery`]): emitted
 //!   events carry offsets; a client reconnecting with its `pid` and last offset gets its id,
-//!   rooms and data back and the missed events replayed ([`SocketRef::recovered`]).
+//!   rooms and data back and the missed events replayed ([`Socket::recovered`]).
 //! * **Mounting**: [`SocketIo::listen`], [`SocketIo::service`] (hyper / tower `Service`),
 //!   [`SocketIo::layer`] (tower `Layer`, e.g. inside axum next to other routes).
 //! * **Adapters**: the default is in memory; a cluster adapter implements
