@@ -21,6 +21,8 @@
 //! (`scripts/cluster-demo.sh` runs two behind HAProxy).
 //! `protocol-tests/tests/socketio_chat_browser.rs` drives two pages in headless Chromium.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -258,34 +260,9 @@ fn asset(content_type: &'static str, body: impl IntoResponse) -> impl IntoRespon
     ([(header::CONTENT_TYPE, content_type)], body)
 }
 
-/// When stdin is a pipe (a test harness started us), exit once it closes, so a killed test run
-/// never leaves the server behind. A terminal or `/dev/null` stdin is left alone.
-fn exit_when_stdin_closes() {
-    use std::os::unix::fs::FileTypeExt;
-    let is_pipe = std::fs::metadata("/proc/self/fd/0")
-        .map(|m| m.file_type().is_fifo())
-        .unwrap_or(false);
-    if is_pipe {
-        std::thread::spawn(|| {
-            let mut sink = [0u8; 256];
-            while let Ok(n) = std::io::Read::read(&mut std::io::stdin(), &mut sink) {
-                if n == 0 {
-                    break;
-                }
-            }
-            std::process::exit(0);
-        });
-    }
-}
-
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    support::init_logging();
     let (port, redis) = match options_from_args() {
         Ok(options) => options,
         Err(e) => {
@@ -358,7 +335,7 @@ async fn main() {
         }
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-    exit_when_stdin_closes();
+    support::exit_when_stdin_closes();
     println!("listening {port}");
     eprintln!("chat: open http://localhost:{port} in a browser (two tabs to chat with yourself)");
     if let Err(e) = axum::serve(listener, app).await {

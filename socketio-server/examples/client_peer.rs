@@ -30,6 +30,8 @@
 //! * `send-binary` → emits `bin` `{data: <01 02 03>}`
 //! * `flaky ...args, cb` → acks `("ok", n)` only on every third delivery n
 
+mod support;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -272,35 +274,9 @@ fn build(opts: &Options) -> SocketIo {
     io
 }
 
-/// When stdin is a pipe (a test harness started us), exit once it closes, so a killed test run
-/// never leaves the server behind (the Node fixture does the same).
-fn exit_when_stdin_closes() {
-    use std::os::unix::fs::FileTypeExt;
-    let is_pipe = std::fs::metadata("/proc/self/fd/0")
-        .map(|m| m.file_type().is_fifo())
-        .unwrap_or(false);
-    if is_pipe {
-        std::thread::spawn(|| {
-            let mut sink = [0u8; 256];
-            while let Ok(n) = std::io::Read::read(&mut std::io::stdin(), &mut sink) {
-                if n == 0 {
-                    break;
-                }
-            }
-            std::process::exit(0);
-        });
-    }
-}
-
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    support::init_logging();
     let opts = match parse_args() {
         Ok(o) => o,
         Err(e) => {
@@ -317,7 +293,7 @@ async fn main() {
         }
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(opts.port);
-    exit_when_stdin_closes();
+    support::exit_when_stdin_closes();
     println!("listening {port}");
     if let Err(e) = io.serve(listener).await {
         eprintln!("client_peer: {e}");
