@@ -37,15 +37,23 @@
 //! ```
 //!
 //! # Outgoing queue and backpressure
-//! Each socket has a bounded outgoing queue ([`Config::max_buffered_messages`],
-//! default 1024 messages). The transport drains it: a pending polling `GET`
-//! takes everything queued as one payload; the WebSocket writer encodes
-//! everything queued and writes it with a single flush. When a client stops
-//! reading, the queue fills up and then [`Socket::try_send`] returns
-//! [`TrySendError::Full`] with the message (drop it, retry, or close the
-//! socket), while [`Socket::send`] waits for room. [`Socket::try_send_many`] /
-//! [`Socket::send_many`] queue several messages atomically, and
-//! [`Socket::flush`] resolves once everything queued so far was written.
+//! Each socket has an outgoing queue bounded by bytes. The transport drains it:
+//! a pending polling `GET` takes everything queued as one payload; the
+//! WebSocket writer encodes everything queued and writes it with a single
+//! flush. A burst between two polls is normal; a client is a slow consumer
+//! only when its queue holds more than [`Config::slow_consumer_bytes`]
+//! (default 1 MiB) and has not been drained for
+//! [`Config::slow_consumer_timeout`] (default 10 s), or reaches the hard cap
+//! [`Config::max_buffered_bytes`] (default 16 MiB). Then
+//! [`Socket::try_send`] returns [`TrySendError::Full`] with the message (drop
+//! it, retry, or close the socket), while [`Socket::send`] waits for room.
+//! [`Socket::try_send_many`] / [`Socket::send_many`] queue several messages
+//! atomically, and [`Socket::flush`] resolves once everything queued so far
+//! was written.
+//!
+//! Incoming, the stream API's inbox ([`Config::inbox_capacity`]) applies
+//! backpressure: when it is full the WebSocket is not read and a polling
+//! `POST` waits for room, so a payload of any number of packets is delivered.
 //!
 //! # Resource use
 //! One task per session (heartbeat, WebSocket I/O, upgrade), no task per

@@ -34,6 +34,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Whether this is a stream-API server (messages go to each socket's inbox).
+    pub(crate) fn is_stream(&self) -> bool {
+        self.accept_rx.is_some()
+    }
+
     pub(crate) fn remove(&self, sid: &str) {
         self.sockets
             .lock()
