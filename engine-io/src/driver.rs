@@ -1,15 +1,18 @@
-//! The socket task: one per session, for its whole life. It runs the heartbeat
-//! timers, owns the WebSocket (reading, and writing batches from the outgoing
-//! queue), runs the upgrade probe, and closes the transport at the end.
-//! Polling requests are served by the HTTP connection tasks; they share the
-//! socket's state, and this task only keeps its timers for them.
+//! The socket task: one per session, for its whole life. It is the thin I/O
+//! around the [`crate::session::Session`]: it sleeps until the session's next
+//! deadline and feeds it the timeout, owns the WebSocket (reading frames into
+//! the session, writing batches from the outgoing queue), carries the probe
+//! WebSocket through the upgrade the session runs, and closes the transport
+//! at the end. Polling requests are served by the HTTP connection tasks; they
+//! feed the same session.
 
 use crate::packet::{Packet, PacketType};
-use crate::socket::{Ready, Socket};
-use crate::websocket::{close_detached, WsEvent, WsIo};
+use crate::session::{Answer, Event};
+use crate::shared::Shared;
+use crate::socket::{ProbeCmd, Socket};
+use crate::ws_io::{close_detached, WsEvent, WsIo};
 use crate::CloseReason;
 use crate::Str;
-use crate::TransportType;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -26,7 +29,7 @@ pub(crate) fn spawn(socket: Arc<Socket>, ws: Option<WsIo>) {
 }
 
 /// Decrements the live-task count (also on panic) for graceful shutdown.
-struct TaskCount(Arc<crate::server::Shared>);
+struct TaskCount(Arc<Shared>);
 
 impl Drop for TaskCount {
     fn drop(&mut self) {
@@ -107,72 +110,41 @@ impl Driver {
             self.armed = None;
         }
         loop {
-            // Timers and state changes first, under one lock.
-            let mut wake_polls = false;
-            let mut finalize = None;
-            let deadline = {
+            // Timers and the session's effects first, under one lock.
+            let (after, cmds, deadline) = {
                 let mut st = socket.lock();
                 st.wake_requested = false;
                 // Running now (woken by I/O, a timer or a request): senders
                 // only need to set `wake_requested` until the task parks again.
                 st.parked = false;
-                if st.ready == Ready::Closed {
+                if st.session.is_closed() {
                     return Poll::Ready(());
                 }
-                let mut deadline = match Socket::heartbeat_locked(&mut st, now) {
-                    Ok(d) => Some(d),
-                    Err(()) => {
-                        finalize = Some(CloseReason::PingTimeout);
-                        None
-                    }
-                };
+                st.session.handle_timeout(now.into_std());
                 if let Some(p) = st.probe_offer.take() {
                     if let Some(old) = self.probe.replace(Box::new(WsIo::new(*p))) {
                         close_detached(old.ws);
                     }
                 }
-                if let Some(d) = st.upgrade_deadline {
-                    if now >= d {
-                        // The client did not complete the upgrade in time.
-                        st.upgrade_deadline = None;
-                        st.upgrading = false;
-                        st.poll_noop = false;
-                        if let Some(p) = self.probe.take() {
-                            close_detached(p.ws);
-                        }
-                    } else {
-                        deadline = Some(deadline.map_or(d, |x| x.min(d)));
+                if let Some(w) = self.ws.as_mut() {
+                    if w.idle() && !st.queue.is_empty() {
+                        let packets = socket.drain_queue(&mut st);
+                        w.push_packets(packets, socket.protocol());
+                    }
+                    if !st.session.is_open() && w.idle() && st.queue.is_empty() {
+                        // Graceful close over WebSocket: everything was written.
+                        st.session.handle_event(now.into_std(), Event::Drained);
                     }
                 }
-                if let Some(d) = st.close_deadline {
-                    if now >= d {
-                        st.close_deadline = None;
-                        finalize = finalize.or(Some(CloseReason::ForcedClose));
-                    }
-                    deadline = Some(deadline.map_or(d, |x| x.min(d)));
-                }
-                match self.ws.as_mut() {
-                    Some(w) => {
-                        if w.idle() && !st.queue.is_empty() {
-                            let packets = socket.drain_queue(&mut st);
-                            w.push_packets(packets, socket.protocol());
-                        }
-                        if st.ready == Ready::Closing && w.idle() && st.queue.is_empty() {
-                            // Graceful close over WebSocket: everything was flushed.
-                            finalize = finalize.or(Some(CloseReason::ForcedClose));
-                        }
-                    }
-                    // A ping queued for a polling transport.
-                    None => wake_polls = !st.queue.is_empty(),
-                }
-                deadline
+                let after = socket.apply(&mut st);
+                let cmds = std::mem::take(&mut st.probe_cmds);
+                let deadline = st.session.poll_timeout().map(Instant::from_std);
+                (after, cmds, deadline)
             };
-            if let Some(reason) = finalize {
-                socket.finalize(reason, None, PacketType::Close);
+            socket.finish(after);
+            if !cmds.is_empty() {
+                self.run_probe_cmds(cmds);
                 continue;
-            }
-            if wake_polls {
-                socket.poll_wake.notify_waiters();
             }
             if let Some(d) = deadline {
                 if self.armed != Some(d) {
@@ -209,7 +181,7 @@ impl Driver {
 
             // Nothing to do: park, unless something changed meanwhile.
             let mut st = socket.lock();
-            if st.wake_requested || st.ready == Ready::Closed {
+            if st.wake_requested || st.session.is_closed() {
                 continue;
             }
             st.parked = true;
@@ -228,7 +200,7 @@ impl Driver {
                 let open = {
                     let mut st = socket.lock();
                     socket.mark_written(&mut st, n);
-                    st.ready == Ready::Open
+                    st.session.is_open()
                 };
                 if n > 0 && open {
                     socket.shared.handler.on_drain(socket);
@@ -239,11 +211,9 @@ impl Driver {
                 // close the WebSocket itself).
                 Ok(p) if p.packet_type == PacketType::Close => {}
                 Ok(p) => socket.handle_packet(p),
-                Err(e) => socket.finalize(
-                    CloseReason::ParseError,
-                    Some(e.to_string()),
-                    PacketType::Close,
-                ),
+                Err(e) => {
+                    socket.finalize(CloseReason::ParseError, Some(e.to_string()), Answer::Close)
+                }
             },
             WsEvent::Closed => {
                 // After a close frame the echo is still to be flushed (at the
@@ -251,7 +221,10 @@ impl Driver {
                 if self.ws.as_ref().is_some_and(|w| !w.close_queued()) {
                     self.ws = None;
                 }
-                socket.finalize(CloseReason::TransportClose, None, PacketType::Close);
+                socket.event(Event::TransportEnded {
+                    reason: CloseReason::TransportClose,
+                    description: None,
+                });
             }
             WsEvent::Error(frame) => {
                 let desc = if frame.code == CloseCode::Size {
@@ -263,33 +236,62 @@ impl Driver {
                 if let Some(w) = self.ws.as_mut() {
                     w.push_frame(WsMessage::Close(Some(frame)));
                 }
-                socket.finalize(
-                    CloseReason::TransportError,
-                    Some(desc.into()),
-                    PacketType::Close,
-                );
+                socket.event(Event::TransportEnded {
+                    reason: CloseReason::TransportError,
+                    description: Some(desc.into()),
+                });
             }
             WsEvent::WriteFailed => {
                 self.ws = None;
-                socket.finalize(
-                    CloseReason::TransportError,
-                    Some("websocket error".into()),
-                    PacketType::Close,
-                );
+                socket.event(Event::TransportEnded {
+                    reason: CloseReason::TransportError,
+                    description: Some("websocket error".into()),
+                });
             }
         }
     }
 
+    /// The probe WebSocket's frames go to the session's upgrade.
     fn on_probe_event(&mut self, event: WsEvent) {
         match event {
-            WsEvent::Message(m) => {
-                let packet = decode_frame(m, &self.socket);
-                on_probe_packet(&self.socket, packet, &mut self.probe, &mut self.ws);
-            }
+            WsEvent::Message(m) => match decode_frame(m, &self.socket) {
+                Ok(p) => {
+                    self.socket.event(Event::Probe(p));
+                }
+                Err(_) => {
+                    self.socket.event(Event::ProbeFailed);
+                }
+            },
             WsEvent::Flushed(_) => {}
             WsEvent::Closed | WsEvent::Error(_) | WsEvent::WriteFailed => {
                 self.probe = None;
-                abort_upgrade(&self.socket);
+                self.socket.event(Event::ProbeFailed);
+            }
+        }
+    }
+
+    /// Carries out the session's upgrade effects on the probe.
+    fn run_probe_cmds(&mut self, cmds: Vec<ProbeCmd>) {
+        for cmd in cmds {
+            match cmd {
+                ProbeCmd::Send(p) => {
+                    if let Some(probe) = self.probe.as_mut() {
+                        probe.push_packets(vec![p], self.socket.protocol());
+                    }
+                }
+                ProbeCmd::Close => {
+                    if let Some(p) = self.probe.take() {
+                        close_detached(p.ws);
+                    }
+                }
+                ProbeCmd::Upgraded => {
+                    if let Some(mut new_ws) = self.probe.take() {
+                        // The `3probe` answer was already flushed; count nothing for it.
+                        new_ws.reset_in_flight();
+                        self.ws = Some(*new_ws);
+                        self.socket.shared.handler.on_upgrade(&self.socket);
+                    }
+                }
             }
         }
     }
@@ -319,66 +321,6 @@ fn finish_ws(w: Option<WsIo>, last: WsMessage) -> Option<crate::BoxFuture<()>> {
     }))
 }
 
-fn abort_upgrade(socket: &Socket) {
-    let mut st = socket.lock();
-    st.upgrading = false;
-    st.poll_noop = false;
-    st.upgrade_deadline = None;
-}
-
-/// The upgrade probe: `2probe` is answered `3probe` and releases the pending
-/// GET with a noop; `5` switches the session to the WebSocket; anything else
-/// closes the probe.
-fn on_probe_packet(
-    socket: &Arc<Socket>,
-    packet: Result<Packet, crate::DecodeError>,
-    probe: &mut Option<Box<WsIo>>,
-    ws: &mut Option<WsIo>,
-) {
-    let Some(p) = probe.as_mut() else { return };
-    match packet {
-        Ok(pk) if pk.packet_type == PacketType::Ping && pk.is_probe() => {
-            p.push_packets(vec![Packet::pong_probe()], socket.protocol());
-            socket.lock().poll_noop = true;
-            socket.poll_wake.notify_waiters();
-        }
-        Ok(pk) if pk.packet_type == PacketType::Upgrade => {
-            let switched = {
-                let mut st = socket.lock();
-                if st.ready == Ready::Closed {
-                    false
-                } else {
-                    st.transport = TransportType::Websocket;
-                    st.upgraded = true;
-                    st.upgrading = false;
-                    st.poll_noop = false;
-                    st.upgrade_deadline = None;
-                    st.heartbeat.on_upgrade(Instant::now());
-                    true
-                }
-            };
-            if let Some(mut new_ws) = probe.take() {
-                if switched {
-                    // The `3probe` answer was already flushed; count nothing for it.
-                    new_ws.reset_in_flight();
-                    *ws = Some(*new_ws);
-                    // A GET still pending on the old transport gets a close packet.
-                    socket.poll_wake.notify_waiters();
-                    socket.shared.handler.on_upgrade(socket);
-                } else {
-                    close_detached(new_ws.ws);
-                }
-            }
-        }
-        _ => {
-            if let Some(old) = probe.take() {
-                close_detached(old.ws);
-            }
-            abort_upgrade(socket);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     /// Guards the per-connection memory budget: the socket task's future is
@@ -401,7 +343,7 @@ mod tests {
             eprintln!(
                 "socket task future: {n} bytes; Socket: {} bytes; WsIo: {} bytes; Sleep: {}; State: {}; RequestInfo: {}",
                 std::mem::size_of::<crate::Socket>(),
-                std::mem::size_of::<crate::websocket::WsIo>(),
+                std::mem::size_of::<crate::ws_io::WsIo>(),
                 std::mem::size_of::<tokio::time::Sleep>(),
                 std::mem::size_of::<crate::socket::State>(),
                 std::mem::size_of::<crate::RequestInfo>(),

@@ -1,4 +1,7 @@
-//! [`Handshake`]: the JSON data of the `open` packet.
+//! The handshake: [`Handshake`], the JSON data of the `open` packet (codec),
+//! and with the `server` feature, opening a session: a fresh sid, the socket
+//! registered with its open packet queued, and the polling handshake answer
+//! (the WebSocket one is the 101 of [`crate::websocket`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -37,4 +40,93 @@ pub struct Handshake {
     /// Largest payload the server accepts (its `maxHttpBufferSize`), in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_payload: Option<u64>,
+}
+
+#[cfg(feature = "server")]
+pub(crate) use server_side::{create_socket, polling};
+
+#[cfg(feature = "server")]
+mod server_side {
+    use super::Handshake;
+    use crate::body::ResponseBody;
+    use crate::packet::{Packet, ProtocolVersion};
+    use crate::request::RequestInfo;
+    use crate::shared::Shared;
+    use crate::{Socket, Str, TransportType};
+    use base64::Engine as _;
+    use http::{HeaderMap, Response};
+    use std::sync::Arc;
+
+    /// A fresh session id: 15 bytes from a CSPRNG, URL-safe base64 (20 chars).
+    fn generate_sid() -> Str {
+        let mut raw = [0u8; 15];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+        Str::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// Creates and registers a new socket with its open packet (and initial packet) queued.
+    pub(crate) fn create_socket(
+        shared: &Arc<Shared>,
+        info: RequestInfo,
+        protocol: ProtocolVersion,
+        transport: TransportType,
+    ) -> Arc<Socket> {
+        let cfg = &shared.config;
+        let socket = {
+            let mut map = shared.sockets.lock();
+            let mut sid = generate_sid();
+            while map.contains_key(&sid) {
+                sid = generate_sid();
+            }
+            let socket = Socket::new(sid.clone(), protocol, info, transport, shared.clone());
+            map.insert(sid, socket.clone());
+            socket
+        };
+        let upgrades = if cfg.allow_upgrades
+            && transport == TransportType::Polling
+            && cfg.transport_enabled(TransportType::Websocket)
+        {
+            vec!["websocket".to_owned()]
+        } else {
+            Vec::new()
+        };
+        let handshake = Handshake {
+            sid: socket.id().to_owned(),
+            upgrades,
+            ping_interval: cfg.ping_interval.as_millis() as u64,
+            ping_timeout: cfg.ping_timeout.as_millis() as u64,
+            max_payload: Some(cfg.max_http_buffer_size as u64),
+        };
+        let json = serde_json::to_string(&handshake).unwrap_or_default();
+        {
+            let mut st = socket.lock();
+            Socket::push_control(&mut st, Packet::open(json));
+            if let Some(m) = &cfg.initial_packet {
+                Socket::push_control(&mut st, Packet::message(m.clone()));
+            }
+        }
+        socket
+    }
+
+    /// A new session over polling: the open packet is the answer.
+    pub(crate) fn polling(
+        shared: &Arc<Shared>,
+        info: RequestInfo,
+        protocol: ProtocolVersion,
+        parts: &http::request::Parts,
+        cors_headers: Option<HeaderMap>,
+    ) -> Response<ResponseBody> {
+        let socket = create_socket(shared, info, protocol, TransportType::Polling);
+        let packets = {
+            let mut st = socket.lock();
+            let p = socket.drain_queue(&mut st);
+            socket.mark_written(&mut st, p.len() as u64);
+            p
+        };
+        let res =
+            crate::polling::payload_response(&socket, &parts.headers, &packets, cors_headers, true);
+        crate::driver::spawn(socket.clone(), None);
+        shared.handler.on_connect(socket);
+        res
+    }
 }

@@ -10,7 +10,7 @@
 
 use crate::packet::{PacketType, ProtocolVersion};
 use std::time::Duration;
-use tokio::time::Instant;
+use std::time::Instant;
 
 /// What the socket must do after a timer check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,33 @@
 //!   [`Handler`], [`Config`], and the integrations [`EngineIoService`] (hyper 1),
 //!   [`EngineIoLayer`] (tower / axum) and [`listen`].
 //!
+//! # Module map
+//! Each concept lives in one file named for it.
+//!
+//! | concept | module |
+//! | --- | --- |
+//! | packets, payloads (the codec) | `packet`, `payload`, `message`, `str`, `decode_error` |
+//! | vocabulary shared with the client | `close_reason`, `transport`, `send_error` |
+//! | the handshake (open packet JSON; opening a session) | `handshake` |
+//! | **the session**: lifecycle, upgrade, close, polling request slots, all deadlines — no I/O | `session` |
+//! | the heartbeat rules (v3 and v4) | `heartbeat` |
+//! | the socket (public handle, outgoing queue, carrying out the session's effects) | `socket` |
+//! | the stream API's inbox and its backpressure | `inbox` |
+//! | the socket task (timers and WebSocket I/O around the session) | `driver` |
+//! | HTTP long-polling transport (GET / POST) | `polling` |
+//! | WebSocket transport: the HTTP upgrade request | `websocket` |
+//! | WebSocket transport: the stream, batching writer, close codes | `ws_io` |
+//! | request routing and verification, the registry | `server`, `shared` |
+//! | HTTP refusals (error codes) | `refusal` |
+//! | configuration, CORS, request info, compression | `config`, `cors`, `request`, `compression` |
+//! | embedding (hyper / tower / axum, listener) | `service`, `listen`, `body` |
+//!
+//! The session core is what the transports drive: they feed it events
+//! (packet received, GET / POST arrived or ended, probe, timer, close) with
+//! the current time and carry out the effects it returns (answer this GET,
+//! flush, close the probe...). Anything else — another transport, a node of
+//! a cluster — can drive a session the same way.
+//!
 //! # Example: an echo server
 //! ```no_run
 //! # #[cfg(feature = "server")]
@@ -78,7 +105,7 @@
 #![cfg_attr(not(feature = "server"), allow(rustdoc::broken_intra_doc_links))]
 
 mod close_reason;
-mod error;
+mod decode_error;
 mod handshake;
 mod message;
 pub mod packet;
@@ -88,7 +115,7 @@ mod str;
 mod transport;
 
 pub use close_reason::CloseReason;
-pub use error::DecodeError;
+pub use decode_error::DecodeError;
 pub use handshake::Handshake;
 pub use message::Message;
 pub use packet::{Data, Frame, Packet, PacketType, ProtocolVersion};
@@ -107,15 +134,17 @@ mod cors;
 #[cfg(feature = "server")]
 mod driver;
 #[cfg(feature = "server")]
-mod errors;
-#[cfg(feature = "server")]
 mod handler;
 #[cfg(feature = "server")]
 mod heartbeat;
 #[cfg(feature = "server")]
+mod inbox;
+#[cfg(feature = "server")]
 mod listen;
 #[cfg(feature = "server")]
 mod polling;
+#[cfg(feature = "server")]
+mod refusal;
 #[cfg(feature = "server")]
 mod request;
 #[cfg(feature = "server")]
@@ -123,9 +152,15 @@ mod server;
 #[cfg(feature = "server")]
 mod service;
 #[cfg(feature = "server")]
+mod session;
+#[cfg(feature = "server")]
+mod shared;
+#[cfg(feature = "server")]
 mod socket;
 #[cfg(feature = "server")]
 mod websocket;
+#[cfg(feature = "server")]
+mod ws_io;
 
 #[cfg(feature = "server")]
 pub use body::ResponseBody;
@@ -136,11 +171,11 @@ pub use config::{
 #[cfg(feature = "server")]
 pub use cors::{Cors, CorsOrigin, OriginPredicate};
 #[cfg(feature = "server")]
-pub use errors::ErrorCode;
-#[cfg(feature = "server")]
 pub use handler::Handler;
 #[cfg(feature = "server")]
 pub use listen::listen;
+#[cfg(feature = "server")]
+pub use refusal::ErrorCode;
 #[cfg(feature = "server")]
 pub use request::{Headers, QueryPairs, RemoteAddr, RequestInfo};
 #[cfg(feature = "server")]

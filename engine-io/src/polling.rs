@@ -5,9 +5,9 @@ use crate::body::{empty, full, ResponseBody};
 use crate::compression;
 use crate::packet::{Packet, PacketType, ProtocolVersion};
 use crate::payload;
-use crate::socket::{control, Ready, Socket};
+use crate::session::{Answer, Event, RequestId};
+use crate::socket::Socket;
 use crate::CloseReason;
-use crate::TransportType;
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::Body;
@@ -123,133 +123,67 @@ pub(crate) fn payload_response(
     res
 }
 
-/// Clears the pending-poll flag if the GET is dropped before answering (the
-/// client went away): the reference's "poll connection closed prematurely".
-struct PollGuard<'a> {
+/// Tells the session if the request is dropped before it is done (the
+/// client went away): "poll connection closed prematurely" or "data request
+/// connection closed prematurely", as the reference.
+struct Guard<'a> {
     socket: &'a Arc<Socket>,
-    seq: u64,
-    armed: bool,
+    abort: Option<Event>,
 }
 
-impl Drop for PollGuard<'_> {
+impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let open = {
-            let mut st = self.socket.lock();
-            if st.poll_pending && st.poll_seq == self.seq {
-                st.poll_pending = false;
+        if let Some(e) = self.abort.take() {
+            if let Event::GetAborted(id) = e {
+                // An answer produced but never taken is dropped with the request.
+                self.socket.lock().answers.retain(|(i, _)| *i != id);
             }
-            st.ready != Ready::Closed
-        };
-        if open {
-            self.socket.finalize(
-                CloseReason::TransportError,
-                Some("poll connection closed prematurely".into()),
-                PacketType::Close,
-            );
+            self.socket.event(e);
         }
     }
 }
 
-/// A polling `GET`: answers at once with what is queued, or waits for packets.
+/// A fresh request id.
+fn next_id(socket: &Socket) -> RequestId {
+    let mut st = socket.lock();
+    st.request_seq += 1;
+    st.request_seq
+}
+
+/// A polling `GET`: answers at once with what is queued, or waits until the
+/// session has an answer (data, a noop during an upgrade, a close).
 pub(crate) async fn get(
     socket: Arc<Socket>,
     parts: &http::request::Parts,
     cors: Option<HeaderMap>,
 ) -> Response<ResponseBody> {
-    let seq = {
-        let mut st = socket.lock();
-        if st.poll_pending {
-            drop(st);
-            // The first GET gets the close packet, this one a bare 400.
-            socket.finalize(
-                CloseReason::TransportError,
-                Some("overlap from client".into()),
-                PacketType::Close,
-            );
-            return bare(StatusCode::BAD_REQUEST, cors);
-        }
-        st.poll_pending = true;
-        st.poll_seq += 1;
-        st.close_deadline = None;
-        st.poll_seq
-    };
-    let mut guard = PollGuard {
+    let id = next_id(&socket);
+    if socket.event(Event::GetArrived(id)) {
+        // An overlapping GET: the first gets the close packet, this one a bare 400.
+        return bare(StatusCode::BAD_REQUEST, cors);
+    }
+    let mut guard = Guard {
         socket: &socket,
-        seq,
-        armed: true,
+        abort: Some(Event::GetAborted(id)),
     };
-    let mut close_after = false;
     let packets = loop {
         let notified = socket.poll_wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         {
             let mut st = socket.lock();
-            let answer = match st.ready {
-                Ready::Closed => Some(vec![control(st.poll_final)]),
-                Ready::Closing => {
-                    let mut p = socket.drain_queue(&mut st);
-                    p.push(control(PacketType::Close));
-                    close_after = true;
-                    Some(p)
-                }
-                Ready::Open if st.transport != TransportType::Polling => {
-                    // Upgraded while this GET waited: the old transport is closed.
-                    Some(vec![control(PacketType::Close)])
-                }
-                Ready::Open if !st.queue.is_empty() => Some(socket.drain_queue(&mut st)),
-                Ready::Open if st.poll_noop => Some(vec![control(PacketType::Noop)]),
-                Ready::Open => None,
-            };
-            if let Some(p) = answer {
-                st.poll_pending = false;
-                let n = p.len() as u64;
-                socket.mark_written(&mut st, n);
-                break p;
+            if let Some(i) = st.answers.iter().position(|(a, _)| *a == id) {
+                break st.answers.swap_remove(i).1;
             }
         }
         notified.await;
     };
-    guard.armed = false;
+    guard.abort = None;
     drop(guard);
-    if close_after {
-        socket.finalize(CloseReason::ForcedClose, None, PacketType::Close);
-    } else if socket.is_open() {
+    if socket.is_open() {
         socket.shared.handler.on_drain(&socket);
     }
     payload_response(&socket, &parts.headers, &packets, cors, false)
-}
-
-/// Clears the active-POST flag if the POST is dropped before its body was read.
-struct PostGuard<'a> {
-    socket: &'a Arc<Socket>,
-    seq: u64,
-    armed: bool,
-}
-
-impl Drop for PostGuard<'_> {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let open = {
-            let mut st = self.socket.lock();
-            if st.post_active && st.post_seq == self.seq {
-                st.post_active = false;
-            }
-            st.ready != Ready::Closed
-        };
-        if open {
-            self.socket.finalize(
-                CloseReason::TransportError,
-                Some("data request connection closed prematurely".into()),
-                PacketType::Close,
-            );
-        }
-    }
 }
 
 enum BodyError {
@@ -302,64 +236,38 @@ where
         .headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
-    let seq = {
-        let mut st = socket.lock();
-        if st.post_active {
-            drop(st);
-            socket.finalize(
-                CloseReason::TransportError,
-                Some("data request overlap from client".into()),
-                PacketType::Close,
-            );
-            return bare(StatusCode::BAD_REQUEST, cors);
-        }
-        if is_binary && socket.protocol() == ProtocolVersion::V4 {
-            drop(st);
-            socket.finalize(
-                CloseReason::TransportError,
-                Some("invalid content".into()),
-                PacketType::Close,
-            );
-            return bare(StatusCode::BAD_REQUEST, cors);
-        }
-        st.post_active = true;
-        st.post_seq += 1;
-        st.post_seq
-    };
-    let mut guard = PostGuard {
+    let id = next_id(&socket);
+    if socket.event(Event::PostArrived {
+        id,
+        binary: is_binary,
+    }) {
+        // An overlapping POST, or binary content over v4.
+        return bare(StatusCode::BAD_REQUEST, cors);
+    }
+    let mut guard = Guard {
         socket: &socket,
-        seq,
-        armed: true,
+        abort: Some(Event::PostAborted(id)),
     };
     let limit = socket.shared.config.max_http_buffer_size;
     let read = read_limited(Box::pin(body), limit).await;
     // The request stays active until its packets are delivered (which may
     // wait for inbox room): a second POST meanwhile is an overlap, as in the
     // reference, and cannot reorder packets.
-    if let Ok(data) = &read {
-        deliver(&socket, data.clone(), is_binary).await;
-    }
-    guard.armed = false;
-    drop(guard);
-    {
-        let mut st = socket.lock();
-        if st.post_seq == seq {
-            st.post_active = false;
-        }
-    }
     match read {
-        Ok(_) => {}
+        Ok(data) => deliver(&socket, data, is_binary).await,
         // Over the limit: 413 and the data is dropped; the session lives on.
-        Err(BodyError::TooLarge) => return bare(StatusCode::PAYLOAD_TOO_LARGE, cors),
-        Err(BodyError::Failed) => {
-            socket.finalize(
-                CloseReason::TransportError,
-                Some("data request connection closed prematurely".into()),
-                PacketType::Close,
-            );
-            return bare(StatusCode::BAD_REQUEST, cors);
+        Err(BodyError::TooLarge) => {
+            guard.abort = None;
+            drop(guard);
+            socket.event(Event::PostEnded(id));
+            return bare(StatusCode::PAYLOAD_TOO_LARGE, cors);
         }
+        // The guard closes the session.
+        Err(BodyError::Failed) => return bare(StatusCode::BAD_REQUEST, cors),
     }
+    guard.abort = None;
+    drop(guard);
+    socket.event(Event::PostEnded(id));
     let mut headers = cors.unwrap_or_default();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     common_headers(&socket, &parts.headers, &mut headers, false);
@@ -384,11 +292,8 @@ async fn deliver(socket: &Arc<Socket>, data: Bytes, is_binary: bool) {
     };
     for item in decoder {
         match item {
-            Ok(p) if p.packet_type == PacketType::Close => {
-                // The client closes: a pending GET is released with a noop.
-                socket.finalize(CloseReason::TransportClose, None, PacketType::Noop);
-                return;
-            }
+            // A close packet closes the session (the session answers a
+            // pending GET with a noop), like any packet through the session.
             Ok(p) => {
                 socket.inbox_room().await;
                 socket.handle_packet(p);
@@ -397,11 +302,7 @@ async fn deliver(socket: &Arc<Socket>, data: Bytes, is_binary: bool) {
                 }
             }
             Err(e) => {
-                socket.finalize(
-                    CloseReason::ParseError,
-                    Some(e.to_string()),
-                    PacketType::Close,
-                );
+                socket.finalize(CloseReason::ParseError, Some(e.to_string()), Answer::Close);
                 return;
             }
         }

@@ -3,57 +3,23 @@
 
 use crate::body::{empty, ResponseBody};
 use crate::config::Config;
-use crate::errors::{ErrorCode, Refusal};
 use crate::handler::{Handler, StreamHandler};
-use crate::packet::{Packet, ProtocolVersion};
+use crate::packet::ProtocolVersion;
+use crate::refusal::{ErrorCode, Refusal};
 use crate::request::{parse_query, RequestInfo};
+use crate::shared::Shared;
 use crate::socket::Socket;
 use crate::TransportType;
-use crate::{Handshake, Str};
-use base64::Engine as _;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body;
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-
-/// State shared by the server handle, its services and its sockets.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) handler: Arc<dyn Handler>,
-    sockets: Mutex<HashMap<Str, Arc<Socket>>>,
-    path: String,
-    accept_rx: Option<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Arc<Socket>>>>,
-    /// Socket tasks still running (for graceful shutdown).
-    pub(crate) tasks: AtomicUsize,
-    pub(crate) tasks_done: Notify,
-}
-
-impl Shared {
-    /// Whether this is a stream-API server (messages go to each socket's inbox).
-    pub(crate) fn is_stream(&self) -> bool {
-        self.accept_rx.is_some()
-    }
-
-    pub(crate) fn remove(&self, sid: &str) {
-        self.sockets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(sid);
-    }
-
-    fn get(&self, sid: &str) -> Option<Arc<Socket>> {
-        self.sockets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(sid)
-            .cloned()
-    }
-}
 
 /// An Engine.IO server: a cheap, clonable handle.
 ///
@@ -133,13 +99,6 @@ fn origin_invalid(headers: &HeaderMap) -> bool {
     })
 }
 
-/// A fresh session id: 15 bytes from a CSPRNG, URL-safe base64 (20 chars).
-fn generate_sid() -> Str {
-    let mut raw = [0u8; 15];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
-    Str::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
-}
-
 impl Server {
     /// A server calling `handler` for every session event.
     pub fn new(config: Config, handler: impl Handler) -> Server {
@@ -194,11 +153,7 @@ impl Server {
 
     /// Number of open sessions.
     pub fn count(&self) -> usize {
-        self.shared
-            .sockets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.shared.sockets.lock().len()
     }
 
     /// The session with this id, if open.
@@ -208,13 +163,7 @@ impl Server {
 
     /// All open sessions.
     pub fn sockets(&self) -> Vec<Arc<Socket>> {
-        self.shared
-            .sockets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.shared.sockets.lock().values().cloned().collect()
     }
 
     /// Closes every session now ("forced close"): pending polls are answered
@@ -358,79 +307,27 @@ impl Server {
         }
         let info = Arc::unwrap_or_clone(info);
         match transport {
-            TransportType::Polling => self.handshake_polling(info, protocol, &parts, cors_headers),
-            TransportType::Websocket => {
-                crate::websocket::handshake(self.clone(), info, protocol, parts, cors_headers)
+            TransportType::Polling => {
+                crate::handshake::polling(&self.shared, info, protocol, &parts, cors_headers)
             }
+            TransportType::Websocket => crate::websocket::handshake(
+                self.shared.clone(),
+                info,
+                protocol,
+                parts,
+                cors_headers,
+            ),
         }
     }
 
     /// Creates and registers a new socket with its open packet (and initial packet) queued.
+    #[cfg(test)]
     pub(crate) fn create_socket(
         &self,
         info: RequestInfo,
         protocol: ProtocolVersion,
         transport: TransportType,
     ) -> Arc<Socket> {
-        let cfg = &self.shared.config;
-        let socket = {
-            let mut map = self
-                .shared
-                .sockets
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let mut sid = generate_sid();
-            while map.contains_key(&sid) {
-                sid = generate_sid();
-            }
-            let socket = Socket::new(sid.clone(), protocol, info, transport, self.shared.clone());
-            map.insert(sid, socket.clone());
-            socket
-        };
-        let upgrades = if cfg.allow_upgrades
-            && transport == TransportType::Polling
-            && cfg.transport_enabled(TransportType::Websocket)
-        {
-            vec!["websocket".to_owned()]
-        } else {
-            Vec::new()
-        };
-        let handshake = Handshake {
-            sid: socket.id().to_owned(),
-            upgrades,
-            ping_interval: cfg.ping_interval.as_millis() as u64,
-            ping_timeout: cfg.ping_timeout.as_millis() as u64,
-            max_payload: Some(cfg.max_http_buffer_size as u64),
-        };
-        let json = serde_json::to_string(&handshake).unwrap_or_default();
-        {
-            let mut st = socket.lock();
-            Socket::push_control(&mut st, Packet::open(json));
-            if let Some(m) = &cfg.initial_packet {
-                Socket::push_control(&mut st, Packet::message(m.clone()));
-            }
-        }
-        socket
-    }
-
-    fn handshake_polling(
-        &self,
-        info: RequestInfo,
-        protocol: ProtocolVersion,
-        parts: &http::request::Parts,
-        cors_headers: Option<HeaderMap>,
-    ) -> Response<ResponseBody> {
-        let socket = self.create_socket(info, protocol, TransportType::Polling);
-        let packets = {
-            let mut st = socket.lock();
-            let p = socket.drain_queue(&mut st);
-            socket.mark_written(&mut st, p.len() as u64);
-            p
-        };
-        let res =
-            crate::polling::payload_response(&socket, &parts.headers, &packets, cors_headers, true);
-        crate::driver::spawn(socket.clone(), None);
-        self.shared.handler.on_connect(socket);
-        res
+        crate::handshake::create_socket(&self.shared, info, protocol, transport)
     }
 }

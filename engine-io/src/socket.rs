@@ -15,33 +15,36 @@
 //! ever queued).
 //!
 //! # State
-//! The mutable state sits behind one `std::sync::Mutex` that is never held
-//! across an `.await`; waiters use `tokio::sync::Notify`.
+//! The protocol state is a [`Session`] (no I/O); this module is its shell:
+//! the outgoing queue, the waiters, and carrying out the session's effects.
+//! Everything sits behind one `parking_lot::Mutex` that is never held across
+//! an `.await`; waiters use `tokio::sync::Notify`.
 
-use crate::heartbeat::{Heartbeat, PacketAction, TimerAction};
 use crate::packet::{Packet, PacketType, ProtocolVersion};
 use crate::request::RequestInfo;
-use crate::server::Shared;
-use crate::websocket::WsStream;
+use crate::session::{Answer, Effect, Event, RequestId, Session, SessionConfig};
+use crate::shared::Shared;
+use crate::ws_io::WsStream;
 use crate::{CloseReason, Closed, Message, SendError, Str, TransportType, TrySendError};
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// Lifecycle of a socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ready {
-    Open,
-    /// Graceful close requested: flush the queue, then close the transport.
-    Closing,
-    Closed,
+/// What the socket task must do with its WebSocket probe (session effects
+/// that only the task can carry out).
+#[derive(Debug)]
+pub(crate) enum ProbeCmd {
+    Send(Packet),
+    Close,
+    Upgraded,
 }
 
 pub(crate) struct State {
-    pub(crate) ready: Ready,
-    pub(crate) transport: TransportType,
+    /// The protocol state.
+    pub(crate) session: Session,
     pub(crate) queue: VecDeque<Packet>,
     /// Application messages in `queue`.
     pub(crate) queued_messages: usize,
@@ -53,25 +56,14 @@ pub(crate) struct State {
     /// Packets ever queued / ever handed to the transport (for `flush`).
     pub(crate) enqueued: u64,
     pub(crate) written: u64,
-    pub(crate) heartbeat: Heartbeat,
-    // Polling.
-    pub(crate) poll_pending: bool,
-    pub(crate) poll_seq: u64,
-    pub(crate) post_active: bool,
-    pub(crate) post_seq: u64,
-    /// What a pending GET answers once the socket is closed (close or noop).
-    pub(crate) poll_final: PacketType,
-    /// During an upgrade probe: release the pending GET with a noop.
-    pub(crate) poll_noop: bool,
-    // Upgrade.
-    pub(crate) upgrading: bool,
-    pub(crate) upgraded: bool,
+    /// Ids of polling requests (GET and POST).
+    pub(crate) request_seq: RequestId,
+    /// Answers to pending GETs, taken by their tasks.
+    pub(crate) answers: Vec<(RequestId, Vec<Packet>)>,
+    /// A WebSocket that asked to take over, for the socket task.
     pub(crate) probe_offer: Option<Box<WsStream>>,
-    pub(crate) upgrade_deadline: Option<Instant>,
-    /// Graceful polling close waits at most this long for a GET.
-    pub(crate) close_deadline: Option<Instant>,
-    // Close.
-    pub(crate) close_reason: Option<CloseReason>,
+    /// What the socket task must do with the probe.
+    pub(crate) probe_cmds: Vec<ProbeCmd>,
     pub(crate) close_description: Option<String>,
     // Stream API.
     pub(crate) inbox: VecDeque<Message>,
@@ -81,6 +73,20 @@ pub(crate) struct State {
     /// The socket task is parked and waits for `task_waker`.
     pub(crate) parked: bool,
     pub(crate) task_waker: Option<std::task::Waker>,
+}
+
+/// What to do once the lock is released, after carrying out effects.
+#[derive(Debug, Default)]
+#[must_use]
+pub(crate) struct After {
+    /// Wake pending GETs (an answer is ready).
+    wake_polls: bool,
+    /// Wake the socket task (parked task's waker).
+    task: Option<std::task::Waker>,
+    /// The session closed for this reason: finish it.
+    closed: Option<CloseReason>,
+    /// A request of this event was refused.
+    refused: bool,
 }
 
 /// One Engine.IO session.
@@ -148,11 +154,16 @@ impl Socket {
         };
         let b64 = request.query("b64").is_some_and(|v| !v.is_empty());
         let cfg = &shared.config;
-        let heartbeat = Heartbeat::new(
-            protocol,
-            cfg.ping_interval,
-            cfg.ping_timeout,
-            Instant::now(),
+        let session = Session::new(
+            SessionConfig {
+                protocol,
+                transport,
+                ping_interval: cfg.ping_interval,
+                ping_timeout: cfg.ping_timeout,
+                upgrade_timeout: cfg.upgrade_timeout,
+                allow_upgrades: cfg.allow_upgrades,
+            },
+            Instant::now().into_std(),
         );
         Arc::new(Socket {
             id,
@@ -161,27 +172,17 @@ impl Socket {
             jsonp,
             b64,
             state: Mutex::new(State {
-                ready: Ready::Open,
-                transport,
+                session,
                 queue: VecDeque::new(),
                 queued_messages: 0,
                 queued_bytes: 0,
                 over_since: None,
                 enqueued: 0,
                 written: 0,
-                heartbeat,
-                poll_pending: false,
-                poll_seq: 0,
-                post_active: false,
-                post_seq: 0,
-                poll_final: PacketType::Close,
-                poll_noop: false,
-                upgrading: false,
-                upgraded: false,
+                request_seq: 0,
+                answers: Vec::new(),
                 probe_offer: None,
-                upgrade_deadline: None,
-                close_deadline: None,
-                close_reason: None,
+                probe_cmds: Vec::new(),
                 close_description: None,
                 inbox: VecDeque::new(),
                 wake_requested: false,
@@ -196,9 +197,7 @@ impl Socket {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // A poisoned lock means a panic elsewhere while holding it; the state is
-        // still structurally valid, so keep serving rather than cascade panics.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Attaches a value to this socket, once: an embedder finds its own
@@ -250,7 +249,7 @@ impl Socket {
 
     /// The current transport.
     pub fn transport(&self) -> TransportType {
-        self.lock().transport
+        self.lock().session.transport()
     }
 
     /// The handshake request.
@@ -265,17 +264,17 @@ impl Socket {
 
     /// Whether the socket is open (not closing or closed).
     pub fn is_open(&self) -> bool {
-        self.lock().ready == Ready::Open
+        self.lock().session.is_open()
     }
 
     /// Whether the socket is closed.
     pub fn is_closed(&self) -> bool {
-        self.lock().ready == Ready::Closed
+        self.lock().session.is_closed()
     }
 
     /// Why the socket closed, once it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.lock().close_reason
+        self.lock().session.close_reason()
     }
 
     /// More detail on the close reason, when there is some (e.g. "overlap from client").
@@ -326,7 +325,7 @@ impl Socket {
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError<Message>> {
         let msg = msg.into();
         let mut st = self.lock();
-        if st.ready != Ready::Open {
+        if !st.session.is_open() {
             return Err(TrySendError::Closed(msg));
         }
         let weight = message_weight(&msg);
@@ -337,9 +336,9 @@ impl Socket {
         st.queued_bytes += weight;
         st.enqueued += 1;
         st.queue.push_back(Packet::message(msg));
-        let waker = Socket::wake_writer_locked(&mut st);
+        let after = self.queued_locked(&mut st);
         drop(st);
-        self.wake_writer(waker);
+        self.wake(after);
         Ok(())
     }
 
@@ -349,7 +348,7 @@ impl Socket {
     /// when the queue is empty, so it can always eventually be sent.
     pub fn try_send_many(&self, msgs: Vec<Message>) -> Result<(), TrySendError<Vec<Message>>> {
         let mut st = self.lock();
-        if st.ready != Ready::Open {
+        if !st.session.is_open() {
             return Err(TrySendError::Closed(msgs));
         }
         let weight = msgs.iter().map(message_weight).sum();
@@ -360,9 +359,9 @@ impl Socket {
         st.queued_bytes += weight;
         st.enqueued += msgs.len() as u64;
         st.queue.extend(msgs.into_iter().map(Packet::message));
-        let waker = Socket::wake_writer_locked(&mut st);
+        let after = self.queued_locked(&mut st);
         drop(st);
-        self.wake_writer(waker);
+        self.wake(after);
         Ok(())
     }
 
@@ -413,7 +412,7 @@ impl Socket {
                 if st.written >= target {
                     return Ok(());
                 }
-                if st.ready == Ready::Closed {
+                if st.session.is_closed() {
                     return Err(Closed);
                 }
             }
@@ -428,45 +427,13 @@ impl Socket {
         self.flush().await
     }
 
-    /// Receives the next message (stream API: only for servers built with
-    /// [`crate::Server::new_stream`]; with a custom [`crate::Handler`] messages go
-    /// to the handler and this waits until the socket closes). Returns `None`
-    /// once the socket is closed and the inbox is empty.
-    pub async fn recv(&self) -> Option<Message> {
-        loop {
-            let notified = self.waiters.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let mut st = self.lock();
-                let was_full = st.inbox.len() >= self.shared.config.inbox_capacity;
-                if let Some(m) = st.inbox.pop_front() {
-                    if was_full {
-                        // The transport waits for room (backpressure): resume it.
-                        let waker = Socket::request_wake(&mut st);
-                        drop(st);
-                        if let Some(w) = waker {
-                            w.wake();
-                        }
-                        self.waiters.notify_waiters();
-                    }
-                    return Some(m);
-                }
-                if st.ready == Ready::Closed {
-                    return None;
-                }
-            }
-            notified.await;
-        }
-    }
-
     /// Waits until the socket is closed and returns why.
     pub async fn closed(&self) -> CloseReason {
         loop {
             let notified = self.waiters.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(r) = self.lock().close_reason {
+            if let Some(r) = self.lock().session.close_reason() {
                 return r;
             }
             notified.await;
@@ -476,22 +443,10 @@ impl Socket {
     /// Closes the socket gracefully: queued messages are sent first, then the
     /// transport is closed (a close packet to polling clients, a close frame over
     /// WebSocket). The close reason is "forced close".
-    pub fn close(&self) {
-        let mut st = self.lock();
-        if st.ready != Ready::Open {
-            return;
-        }
-        st.ready = Ready::Closing;
-        if st.transport == TransportType::Polling && !st.poll_pending {
-            // The reference waits up to 30 s for the next GET to deliver the close packet.
-            st.close_deadline = Some(Instant::now() + std::time::Duration::from_secs(30));
-        }
-        let waker = Socket::request_wake(&mut st);
-        drop(st);
-        self.poll_wake.notify_waiters();
-        if let Some(w) = waker {
-            w.wake();
-        }
+    pub fn close(self: &Arc<Self>) {
+        // Over polling the reference waits up to 30 s for the next GET to
+        // deliver the close packet (the session's close timer).
+        self.event(Event::Close);
         self.waiters.notify_waiters();
     }
 
@@ -499,7 +454,7 @@ impl Socket {
     /// `close(true)` / server shutdown): a pending poll gets the close packet, a
     /// WebSocket gets a close frame.
     pub fn close_now(self: &Arc<Self>) {
-        self.finalize(CloseReason::ForcedClose, None, PacketType::Close);
+        self.finalize(CloseReason::ForcedClose, None, Answer::Close);
     }
 
     /// Asks the socket task to look at the state again. Returns the waker to
@@ -517,29 +472,115 @@ impl Socket {
         }
     }
 
-    /// [`Socket::request_wake`] taking the lock.
-    pub(crate) fn wake_task(&self) {
-        let waker = Socket::request_wake(&mut self.lock());
-        if let Some(w) = waker {
+    /// Feeds `event` to the session now and carries out its effects.
+    /// Returns whether the event's request was refused.
+    pub(crate) fn event(self: &Arc<Self>, event: Event) -> bool {
+        let mut st = self.lock();
+        let before = st.session.poll_timeout();
+        st.session.handle_event(Instant::now().into_std(), event);
+        let mut after = self.apply(&mut st);
+        if st.session.poll_timeout() != before && after.task.is_none() {
+            // A deadline changed: the socket task re-arms its timer.
+            after.task = Socket::request_wake(&mut st);
+        }
+        drop(st);
+        let refused = after.refused;
+        self.finish(after);
+        refused
+    }
+
+    /// After queueing under the lock: tells the session (the hot path of
+    /// every send: no clock read, no effect queue unless something happens).
+    fn queued_locked(&self, st: &mut State) -> After {
+        let mut after = After::default();
+        if let Some(e) = st.session.data_queued() {
+            self.apply_one(st, e, &mut after);
+        }
+        for e in st.session.take_effects() {
+            self.apply_one(st, e, &mut after);
+        }
+        after
+    }
+
+    /// Carries out the session's pending effects under the lock; the rest
+    /// is for [`Socket::finish`] once the lock is released.
+    pub(crate) fn apply(&self, st: &mut State) -> After {
+        let mut after = After::default();
+        for e in st.session.take_effects() {
+            self.apply_one(st, e, &mut after);
+        }
+        after
+    }
+
+    fn apply_one(&self, st: &mut State, e: Effect, after: &mut After) {
+        match e {
+            Effect::AnswerGet(id, answer) => {
+                let packets = match answer {
+                    Answer::Queued => self.drain_queue(st),
+                    Answer::QueuedThenClose => {
+                        let mut p = self.drain_queue(st);
+                        p.push(control(PacketType::Close));
+                        p
+                    }
+                    Answer::Noop => vec![control(PacketType::Noop)],
+                    Answer::Close => vec![control(PacketType::Close)],
+                };
+                self.mark_written(st, packets.len() as u64);
+                st.answers.push((id, packets));
+                after.wake_polls = true;
+            }
+            Effect::Refuse(_) | Effect::RefuseProbe => after.refused = true,
+            Effect::Queue(p) => {
+                // Control packets bypass the capacity, so a client flooding
+                // pings without reading must not grow the queue: beyond a
+                // few pending control packets, further pongs are redundant.
+                if p.packet_type != PacketType::Pong
+                    || st.queue.len() - st.queued_messages < MAX_PENDING_CONTROL
+                {
+                    Socket::push_control(st, p);
+                }
+            }
+            Effect::Flush | Effect::CloseTransport => after.wake_task(st),
+            Effect::ProbeSend(p) => after.probe(st, ProbeCmd::Send(p)),
+            Effect::CloseProbe => {
+                // Not taken by the task yet: dropping it closes it.
+                st.probe_offer = None;
+                after.probe(st, ProbeCmd::Close)
+            }
+            Effect::Upgraded => after.probe(st, ProbeCmd::Upgraded),
+            Effect::Closed(reason, description) => {
+                st.close_description = description;
+                st.queue = VecDeque::new();
+                st.queued_messages = 0;
+                st.queued_bytes = 0;
+                st.over_since = None;
+                st.probe_offer = None;
+                after.wake_polls = true;
+                after.wake_task(st);
+                after.closed = Some(reason);
+            }
+        }
+    }
+
+    /// The wake-ups of [`Socket::apply`], once the lock is released; returns
+    /// the close reason when the session just closed (see [`Socket::finish`]).
+    fn wake(&self, after: After) -> Option<CloseReason> {
+        if after.wake_polls {
+            self.poll_wake.notify_waiters();
+        }
+        if let Some(w) = after.task {
             w.wake();
         }
+        after.closed
     }
 
-    /// Before releasing the lock after queueing: what to wake. `None` inside
-    /// means "wake pending polls" (polling transport).
-    fn wake_writer_locked(st: &mut State) -> Option<Option<std::task::Waker>> {
-        match st.transport {
-            TransportType::Polling => None,
-            TransportType::Websocket => Some(Socket::request_wake(st)),
-        }
-    }
-
-    /// After releasing the lock: wakes what [`Socket::wake_writer_locked`] chose.
-    fn wake_writer(&self, waker: Option<Option<std::task::Waker>>) {
-        match waker {
-            None => self.poll_wake.notify_waiters(),
-            Some(Some(w)) => w.wake(),
-            Some(None) => {}
+    /// Everything [`Socket::apply`] left for after the lock: wake-ups, and
+    /// when the session just closed, leaving the server and `on_close`.
+    pub(crate) fn finish(self: &Arc<Self>, after: After) {
+        if let Some(reason) = self.wake(after) {
+            self.shared.remove(self.sid());
+            self.waiters.notify_waiters();
+            self.shared.handler.on_close(self, reason);
         }
     }
 
@@ -568,289 +609,64 @@ impl Socket {
         self.waiters.notify_waiters();
     }
 
-    /// The read path: a packet received on the active transport.
+    /// The read path: a packet received on the active transport. Its type
+    /// goes to the session (heartbeat, close); its message to the handler.
     pub(crate) fn handle_packet(self: &Arc<Self>, p: Packet) {
-        {
-            let mut st = self.lock();
-            if st.ready != Ready::Open {
-                return;
-            }
-            match st.heartbeat.on_packet(p.packet_type, Instant::now()) {
-                PacketAction::WrongDirection => {
-                    drop(st);
-                    self.finalize(
-                        CloseReason::TransportError,
-                        Some("invalid heartbeat direction".into()),
-                        PacketType::Close,
-                    );
-                    return;
-                }
-                PacketAction::SendPong => {
-                    // Control packets bypass the capacity, so a client flooding
-                    // pings without reading must not grow the queue: beyond a
-                    // few pending control packets, further pongs are redundant.
-                    if st.queue.len() - st.queued_messages >= MAX_PENDING_CONTROL {
-                        return;
-                    }
-                    Socket::push_control(&mut st, control(PacketType::Pong));
-                    let waker = Socket::wake_writer_locked(&mut st);
-                    drop(st);
-                    self.wake_writer(waker);
-                }
-                PacketAction::None => {}
-            }
+        let mut st = self.lock();
+        if !st.session.is_open() {
+            return;
+        }
+        st.session
+            .handle_event(Instant::now().into_std(), Event::Received(p.packet_type));
+        let after = self.apply(&mut st);
+        let open = st.session.is_open();
+        drop(st);
+        self.finish(after);
+        if !open {
+            return;
         }
         if let Some(msg) = p.into_message() {
             self.shared.handler.on_message(self, msg);
         }
     }
 
-    /// Heartbeat timer check, called by the socket task under the lock.
-    /// Returns the next wake-up, or `Err` on ping timeout (the caller
-    /// finalizes once the lock is released). A ping is queued when due; the
-    /// caller drains the queue (WebSocket) or wakes the pending poll.
-    pub(crate) fn heartbeat_locked(st: &mut State, now: Instant) -> Result<Instant, ()> {
-        match st.heartbeat.on_timer(now) {
-            TimerAction::Wait => Ok(st.heartbeat.next_wake()),
-            TimerAction::SendPing => {
-                Socket::push_control(st, control(PacketType::Ping));
-                Ok(st.heartbeat.next_wake())
-            }
-            TimerAction::Timeout => Err(()),
-        }
-    }
-
-    /// Stream API: whether the inbox is full, so the transport must stop
-    /// reading until [`Socket::recv`] makes room (always false with a custom
-    /// [`crate::Handler`], which has no inbox).
-    pub(crate) fn inbox_full(&self) -> bool {
-        self.shared.is_stream() && self.lock().inbox.len() >= self.shared.config.inbox_capacity
-    }
-
-    /// Waits until the inbox has room or the socket is closed (the polling
-    /// `POST`'s backpressure).
-    pub(crate) async fn inbox_room(&self) {
-        if !self.shared.is_stream() {
-            return;
-        }
-        loop {
-            let notified = self.waiters.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let st = self.lock();
-                if st.inbox.len() < self.shared.config.inbox_capacity || st.ready != Ready::Open {
-                    return;
-                }
-            }
-            notified.await;
-        }
-    }
-
-    /// Stream API: a received message.
-    pub(crate) fn push_inbox(self: &Arc<Self>, msg: Message) {
-        let mut st = self.lock();
-        // The transports wait for room before each packet; this only guards
-        // against a transport that does not.
-        if st.inbox.len() >= self.shared.config.inbox_capacity {
-            drop(st);
-            self.finalize(
-                CloseReason::TransportError,
-                Some("inbox full".into()),
-                PacketType::Close,
-            );
-            return;
-        }
-        st.inbox.push_back(msg);
-        drop(st);
-        self.waiters.notify_waiters();
-    }
-
-    pub(crate) fn wake_inbox(&self) {
-        self.waiters.notify_waiters();
-    }
-
-    /// Closes the session for `reason` (once): the pending poll is answered with
-    /// `poll_final`, the socket task closes the WebSocket, the socket leaves the
-    /// server, waiters wake up and the handler's `on_close` runs.
+    /// Closes the session for `reason` (once): a pending poll is answered as
+    /// `answer` says, the socket task closes the WebSocket, the socket leaves
+    /// the server, waiters wake up and the handler's `on_close` runs.
     pub(crate) fn finalize(
         self: &Arc<Self>,
         reason: CloseReason,
         description: Option<String>,
-        poll_final: PacketType,
+        answer: Answer,
     ) {
-        {
-            let mut st = self.lock();
-            if st.ready == Ready::Closed {
-                return;
-            }
-            st.ready = Ready::Closed;
-            st.close_reason = Some(reason);
-            st.close_description = description;
-            st.poll_final = poll_final;
-            st.queue = VecDeque::new();
-            st.queued_messages = 0;
-            st.queued_bytes = 0;
-            st.over_since = None;
-            st.probe_offer = None;
+        self.event(Event::Abort {
+            reason,
+            description,
+            answer,
+        });
+    }
+}
+
+impl After {
+    /// Wakes the socket task (once the lock is released).
+    pub(crate) fn wake_task(&mut self, st: &mut State) {
+        if self.task.is_none() {
+            self.task = Socket::request_wake(st);
         }
-        self.shared.remove(self.sid());
-        self.poll_wake.notify_waiters();
-        self.wake_task();
-        self.waiters.notify_waiters();
-        self.shared.handler.on_close(self, reason);
+    }
+
+    /// Hands `cmd` to the socket task.
+    fn probe(&mut self, st: &mut State, cmd: ProbeCmd) {
+        st.probe_cmds.push(cmd);
+        self.wake_task(st);
+    }
+
+    /// Whether a request of this event was refused.
+    pub(crate) fn refused(&self) -> bool {
+        self.refused
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Config, Server};
-
-    /// The weight of a 1-byte message.
-    const W: usize = 1 + std::mem::size_of::<Packet>();
-
-    /// A socket whose hard cap holds `cap` 1-byte messages.
-    fn socket(cap: usize) -> (Server, Arc<Socket>) {
-        socket_v(cap, ProtocolVersion::V4)
-    }
-
-    fn socket_v(cap: usize, v: ProtocolVersion) -> (Server, Arc<Socket>) {
-        with_config(v, Config::builder().max_buffered_bytes(cap * W).build())
-    }
-
-    fn with_config(v: ProtocolVersion, config: Config) -> (Server, Arc<Socket>) {
-        let server = Server::new_stream(config);
-        let info = crate::RequestInfo::new(
-            http::Method::GET,
-            http::Uri::from_static("/engine.io/?EIO=4&transport=polling"),
-            &http::HeaderMap::new(),
-            None,
-        );
-        let s = server.create_socket(info, v, TransportType::Polling);
-        (server, s)
-    }
-
-    #[tokio::test]
-    async fn queue_capacity_counts_messages_only() {
-        let (_server, s) = socket(2);
-        // the open packet is queued but does not count
-        assert_eq!(s.lock().queue.len(), 1);
-        s.try_send("a").unwrap();
-        s.try_send("b").unwrap();
-        assert!(matches!(s.try_send("c"), Err(TrySendError::Full(_))));
-        {
-            let mut st = s.lock();
-            Socket::push_control(&mut st, control(PacketType::Ping));
-        }
-        let drained = {
-            let mut st = s.lock();
-            s.drain_queue(&mut st)
-        };
-        assert_eq!(drained.len(), 4);
-        assert_eq!(s.queued(), 0);
-        s.try_send("c").unwrap();
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn slow_consumer_is_over_the_bound_and_undrained_for_the_timeout() {
-        let timeout = std::time::Duration::from_secs(10);
-        let config = Config::builder()
-            .slow_consumer(2 * W, timeout)
-            .max_buffered_bytes(100 * W)
-            .build();
-        let (_server, s) = with_config(ProtocolVersion::V4, config);
-        // A burst over the bound is fine while the client reads in time.
-        for _ in 0..10 {
-            s.try_send("a").unwrap();
-        }
-        tokio::time::advance(timeout - std::time::Duration::from_millis(1)).await;
-        s.try_send("a").unwrap();
-        tokio::time::advance(std::time::Duration::from_millis(1)).await;
-        assert!(matches!(s.try_send("a"), Err(TrySendError::Full(_))));
-        assert_eq!(s.queued_bytes(), 11 * W);
-        // A drain (the client read) clears it at once.
-        {
-            let mut st = s.lock();
-            s.drain_queue(&mut st);
-        }
-        for _ in 0..10 {
-            s.try_send("a").unwrap();
-        }
-        // The hard cap holds whatever the time.
-        for _ in 10..100 {
-            s.try_send("a").unwrap();
-        }
-        assert!(matches!(s.try_send("a"), Err(TrySendError::Full(_))));
-        assert_eq!(s.queued_bytes(), 100 * W);
-    }
-
-    #[tokio::test]
-    async fn batches_are_all_or_nothing() {
-        let (_server, s) = socket(3);
-        s.try_send("a").unwrap();
-        let batch = vec![Message::from("1"), Message::from("2"), Message::from("3")];
-        match s.try_send_many(batch) {
-            Err(TrySendError::Full(b)) => assert_eq!(b.len(), 3),
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(s.queued(), 1);
-        {
-            let mut st = s.lock();
-            s.drain_queue(&mut st);
-        }
-        // larger than the capacity: accepted into an empty queue
-        s.try_send_many(vec![Message::from("x"); 5]).unwrap();
-        assert_eq!(s.queued(), 5);
-    }
-
-    #[tokio::test]
-    async fn closed_socket_gives_messages_back_and_wakes_waiters() {
-        let (server, s) = socket(1);
-        s.try_send("a").unwrap();
-        let s2 = s.clone();
-        let waiting = tokio::spawn(async move { s2.send("b").await });
-        let s3 = s.clone();
-        let flushing = tokio::spawn(async move { s3.flush().await });
-        tokio::task::yield_now().await;
-        s.close_now();
-        assert_eq!(waiting.await.unwrap(), Err(SendError(Message::from("b"))));
-        assert_eq!(flushing.await.unwrap(), Err(Closed));
-        assert!(matches!(s.try_send("c"), Err(TrySendError::Closed(_))));
-        assert_eq!(s.close_reason(), Some(CloseReason::ForcedClose));
-        assert_eq!(s.closed().await, CloseReason::ForcedClose);
-        assert_eq!(server.count(), 0);
-        assert_eq!(s.recv().await, None);
-    }
-
-    #[tokio::test]
-    async fn user_data_is_set_once() {
-        let (_server, s) = socket(4);
-        assert!(s.data::<u32>().is_none());
-        s.set_data(7u32).unwrap();
-        assert_eq!(s.set_data(8u32), Err(8));
-        assert_eq!(s.data::<u32>(), Some(&7));
-        assert!(s.data::<String>().is_none());
-    }
-
-    #[tokio::test]
-    async fn ping_flood_does_not_grow_the_queue() {
-        let (_server, s) = socket_v(4, ProtocolVersion::V3);
-        for _ in 0..1000 {
-            s.handle_packet(control(PacketType::Ping));
-        }
-        assert!(s.lock().queue.len() <= MAX_PENDING_CONTROL);
-        assert!(s.is_open());
-    }
-
-    #[tokio::test]
-    async fn graceful_close_refuses_new_messages() {
-        let (_server, s) = socket(4);
-        s.try_send("a").unwrap();
-        s.close();
-        assert!(!s.is_open());
-        assert!(!s.is_closed());
-        assert!(matches!(s.try_send("b"), Err(TrySendError::Closed(_))));
-        assert_eq!(s.queued(), 1);
-    }
-}
+#[path = "socket_tests.rs"]
+mod tests;

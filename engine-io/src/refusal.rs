@@ -1,4 +1,4 @@
-//! HTTP refusals with the reference's codes and messages.
+//! HTTP refusals ([`ErrorCode`] and the 400/403 answers) with the reference's codes and messages.
 
 use crate::body::{full, ResponseBody};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};

@@ -1,0 +1,327 @@
+//! The WebSocket I/O under a session: the byte stream ([`WsTransport`]), the
+//! stream configuration (small buffers), and [`WsIo`], a poll-based writer
+//! that batches every queued frame into one flush and sorts read errors into
+//! the RFC 6455 close codes.
+
+use crate::packet::{Frame, ProtocolVersion};
+use futures_util::{Sink, Stream};
+use hyper_util::rt::TokioIo;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use tokio_tungstenite::WebSocketStream;
+
+/// The WebSocket stream of an upgraded hyper connection.
+pub(crate) type WsStream = WebSocketStream<WsTransport>;
+
+/// The byte stream under a WebSocket. When the connection is a plain
+/// `TcpStream` (served by [`crate::Server::serve`], `axum::serve`, or any
+/// embedder using hyper-util's `TokioIo<TcpStream>`), the socket is taken back
+/// from hyper: reads and writes then go straight to the socket instead of
+/// through hyper's type-erased `Upgraded` (a boxed `dyn Io` behind a rewind
+/// buffer, and a second `TokioIo` adapter), and the HTTP read buffer is freed
+/// at once rather than kept until the first WebSocket read.
+pub(crate) enum WsTransport {
+    /// The raw TCP socket.
+    Tcp(tokio::net::TcpStream),
+    /// Any other I/O (TLS, Unix sockets...): hyper's upgraded stream.
+    Upgraded(TokioIo<hyper::upgrade::Upgraded>),
+}
+
+impl tokio::io::AsyncRead for WsTransport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsTransport::Tcp(t) => Pin::new(t).poll_read(cx, buf),
+            WsTransport::Upgraded(u) => Pin::new(u).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for WsTransport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WsTransport::Tcp(t) => Pin::new(t).poll_write(cx, buf),
+            WsTransport::Upgraded(u) => Pin::new(u).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WsTransport::Tcp(t) => Pin::new(t).poll_write_vectored(cx, bufs),
+            WsTransport::Upgraded(u) => Pin::new(u).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            WsTransport::Tcp(t) => t.is_write_vectored(),
+            WsTransport::Upgraded(u) => u.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            // A TCP socket has no user-space buffer: nothing to flush.
+            WsTransport::Tcp(_) => Poll::Ready(Ok(())),
+            WsTransport::Upgraded(u) => Pin::new(u).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsTransport::Tcp(t) => Pin::new(t).poll_shutdown(cx),
+            WsTransport::Upgraded(u) => Pin::new(u).poll_shutdown(cx),
+        }
+    }
+}
+
+fn ws_config(socket_cfg: &crate::Config) -> WebSocketConfig {
+    let limit = socket_cfg.max_http_buffer_size;
+    WebSocketConfig::default()
+        .read_buffer_size(socket_cfg.ws_read_buffer_size)
+        .write_buffer_size(socket_cfg.ws_write_buffer_size)
+        .max_write_buffer_size(usize::MAX)
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit))
+}
+
+pub(crate) async fn into_ws(
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    cfg: &crate::Config,
+) -> Option<WsStream> {
+    let upgraded = on_upgrade.await.ok()?;
+    let config = Some(ws_config(cfg));
+    Some(
+        match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
+            Ok(parts) if parts.read_buf.is_empty() => {
+                // Dropping `read_buf` here frees hyper's HTTP read buffer.
+                WebSocketStream::from_raw_socket(
+                    WsTransport::Tcp(parts.io.into_inner()),
+                    Role::Server,
+                    config,
+                )
+                .await
+            }
+            Ok(parts) => {
+                // The client sent frames right behind its upgrade request.
+                WebSocketStream::from_partially_read(
+                    WsTransport::Tcp(parts.io.into_inner()),
+                    parts.read_buf.to_vec(),
+                    Role::Server,
+                    config,
+                )
+                .await
+            }
+            Err(upgraded) => {
+                WebSocketStream::from_raw_socket(
+                    WsTransport::Upgraded(TokioIo::new(upgraded)),
+                    Role::Server,
+                    config,
+                )
+                .await
+            }
+        },
+    )
+}
+
+/// Closes a WebSocket with a close frame, without blocking the caller.
+pub(crate) fn close_detached(mut ws: WsStream) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            futures_util::SinkExt::close(&mut ws),
+        )
+        .await;
+    });
+}
+
+/// What happened on a WebSocket.
+pub(crate) enum WsEvent {
+    /// A data frame.
+    Message(WsMessage),
+    /// Everything buffered was written and flushed; `n` Engine.IO packets.
+    Flushed(u64),
+    /// The peer closed the connection (close frame or EOF). With a close
+    /// frame, tungstenite's echo of it is queued: flush before dropping.
+    Closed,
+    /// A protocol violation, answered with this close frame (RFC 6455 §7.4.1,
+    /// as the `ws` package does): 1009 message too big, 1007 invalid UTF-8,
+    /// 1002 anything else.
+    Error(CloseFrame),
+    /// Writing failed other than by the connection ending.
+    WriteFailed,
+}
+
+/// A WebSocket plus its pending outgoing frames. Writing is poll-based so the
+/// owner can read, write and run timers concurrently in one task without
+/// holding a write future across `select!` iterations.
+pub(crate) struct WsIo {
+    pub(crate) ws: WsStream,
+    out: VecDeque<WsMessage>,
+    /// Engine.IO packets in `out` / in the unflushed buffer.
+    in_flight: u64,
+    needs_flush: bool,
+    /// A close frame was queued: nothing can follow it.
+    close_queued: bool,
+}
+
+impl WsIo {
+    pub(crate) fn new(ws: WsStream) -> Self {
+        WsIo {
+            ws,
+            out: VecDeque::new(),
+            in_flight: 0,
+            needs_flush: false,
+            close_queued: false,
+        }
+    }
+
+    /// Forgets packets counted in flight (probe answers are not session packets).
+    pub(crate) fn reset_in_flight(&mut self) {
+        self.in_flight = 0;
+    }
+
+    /// Whether nothing is waiting to be written.
+    pub(crate) fn idle(&self) -> bool {
+        self.out.is_empty() && !self.needs_flush
+    }
+
+    /// Queues encoded packets for writing.
+    pub(crate) fn push_packets(&mut self, packets: Vec<crate::Packet>, protocol: ProtocolVersion) {
+        self.in_flight += packets.len() as u64;
+        for p in packets {
+            self.out.push_back(match p.encode(protocol) {
+                Frame::Text(s) => WsMessage::Text(s.into()),
+                Frame::Binary(b) => WsMessage::Binary(b),
+            });
+        }
+    }
+
+    /// Queues a raw frame (probe answers, close frames).
+    pub(crate) fn push_frame(&mut self, m: WsMessage) {
+        self.close_queued |= matches!(m, WsMessage::Close(_));
+        self.out.push_back(m);
+    }
+
+    /// Whether a close frame was queued.
+    pub(crate) fn close_queued(&self) -> bool {
+        self.close_queued
+    }
+
+    /// Writes what is queued, then flushes once.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<u64, tungstenite::Error>> {
+        while !self.out.is_empty() {
+            match Pin::new(&mut self.ws).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+            if let Some(m) = self.out.pop_front() {
+                Pin::new(&mut self.ws).start_send(m)?;
+                self.needs_flush = true;
+            }
+        }
+        if self.needs_flush {
+            match Pin::new(&mut self.ws).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+            self.needs_flush = false;
+            let n = std::mem::take(&mut self.in_flight);
+            // Idle connections keep no frame buffer.
+            self.out = VecDeque::new();
+            return Poll::Ready(Ok(n));
+        }
+        Poll::Pending
+    }
+
+    /// Makes write progress and, when `read`, reads the next frame (not
+    /// reading is the backpressure of a full stream-API inbox).
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>, read: bool) -> Poll<WsEvent> {
+        match self.poll_write(cx) {
+            Poll::Ready(Ok(n)) => return Poll::Ready(WsEvent::Flushed(n)),
+            // Writing failed: no close frame can follow.
+            Poll::Ready(Err(e)) => {
+                return Poll::Ready(match classify(e) {
+                    WsEvent::Closed => WsEvent::Closed,
+                    _ => WsEvent::WriteFailed,
+                })
+            }
+            Poll::Pending => {}
+        }
+        if !read {
+            return Poll::Pending;
+        }
+        loop {
+            return match Pin::new(&mut self.ws).poll_next(cx) {
+                Poll::Ready(Some(Ok(WsMessage::Close(_)))) => {
+                    // tungstenite queued the echo of the peer's close frame
+                    // (the close handshake); it is written by a flush, and
+                    // nothing may be sent after it.
+                    self.close_queued = true;
+                    self.needs_flush = true;
+                    Poll::Ready(WsEvent::Closed)
+                }
+                Poll::Ready(None) => Poll::Ready(WsEvent::Closed),
+                // Control frames are answered by tungstenite itself.
+                Poll::Ready(Some(Ok(
+                    WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_),
+                ))) => continue,
+                Poll::Ready(Some(Ok(m))) => Poll::Ready(WsEvent::Message(m)),
+                Poll::Ready(Some(Err(e))) => Poll::Ready(classify(e)),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}
+
+/// Sorts a read error as the reference does: the `ws` package emits `error`
+/// (→ "transport error", and a close frame with the RFC 6455 code) only for
+/// protocol violations such as a bad or oversized frame; a connection that
+/// just ends — EOF without a close frame, reset, broken pipe, a frame after
+/// the close handshake — only emits `close` (→ "transport close").
+fn classify(e: tungstenite::Error) -> WsEvent {
+    use tungstenite::error::ProtocolError;
+    let code = match e {
+        tungstenite::Error::Capacity(_) => {
+            return WsEvent::Error(CloseFrame {
+                code: CloseCode::Size,
+                reason: "Max payload size exceeded".into(),
+            })
+        }
+        tungstenite::Error::Utf8(_) => CloseCode::Invalid,
+        tungstenite::Error::Protocol(
+            ProtocolError::NonZeroReservedBits
+            | ProtocolError::UnmaskedFrameFromClient
+            | ProtocolError::FragmentedControlFrame
+            | ProtocolError::ControlFrameTooBig
+            | ProtocolError::UnknownControlFrameType(_)
+            | ProtocolError::UnknownDataFrameType(_)
+            | ProtocolError::UnexpectedContinueFrame
+            | ProtocolError::ExpectedFragment(_)
+            | ProtocolError::InvalidOpcode(_)
+            | ProtocolError::InvalidCloseSequence,
+        ) => CloseCode::Protocol,
+        _ => return WsEvent::Closed,
+    };
+    WsEvent::Error(CloseFrame {
+        code,
+        reason: "".into(),
+    })
+}
