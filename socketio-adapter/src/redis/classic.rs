@@ -16,11 +16,10 @@ use bytes::Bytes;
 use socketio_parser::{Packet, Value};
 
 use super::messages::{
-    opts_of, opts_to_value, packet_from, packet_of, packet_to_value, remote_socket_of,
-    remote_socket_to_value, rooms_of, rooms_to_value, write_opts, write_packet, ClusterRequest,
-    ClusterResponse, WireError,
+    opts_of, opts_to_value, packet_of, remote_socket_of, remote_socket_to_value, rooms_of,
+    rooms_to_value, write_opts, ClusterRequest, ClusterResponse, WireError,
 };
-use super::msgpack;
+use super::msgpack::{self, packet_to_value, write_packet};
 use crate::{BroadcastOptions, Room};
 
 /// The uid the emitter (npm `@socket.io/redis-emitter`, and ours) puts in its messages.
@@ -154,7 +153,7 @@ pub fn encode_emitter_broadcast(packet: &Packet, opts: &BroadcastOptions, rooms:
     let mut w = msgpack::Writer::with_capacity(64);
     w.array_len(3);
     w.str(EMITTER_UID);
-    w.value(&packet_to_value(packet));
+    write_packet(&mut w, packet);
     w.value(&Value::Object(map));
     w.into_bytes()
 }
@@ -179,7 +178,7 @@ pub fn decode_broadcast(msg: &Bytes) -> Result<Broadcast, WireError> {
         return Err(WireError::Malformed("broadcast array too short"));
     }
     let opts = opts_of(items.get(2));
-    let packet = packet_from(std::mem::take(&mut items[1]))?;
+    let packet = packet_of(std::mem::take(&mut items[1]), "/")?;
     let uid = match items.swap_remove(0) {
         Value::String(s) => s,
         _ => String::new(),
@@ -407,7 +406,9 @@ pub fn decode_request(msg: &Bytes) -> Result<(Option<String>, ClusterRequest), W
             request_id: need_id()?,
             packet: packet_of(
                 v.get("packet")
-                    .ok_or(WireError::Malformed("missing packet"))?,
+                    .ok_or(WireError::Malformed("missing packet"))?
+                    .clone(),
+                "/",
             )?,
             opts: opts_of(v.get("opts")),
         },

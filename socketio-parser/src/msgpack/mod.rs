@@ -31,6 +31,8 @@
 
 pub(crate) mod packet;
 
+pub use packet::{packet_from_value, packet_to_value, write_packet};
+
 use bytes::Bytes;
 
 use crate::error::{DecodeError, EncodeError};
