@@ -7,7 +7,8 @@
 
 use bytes::Bytes;
 
-use super::{Item, Reader, Writer};
+use super::reader::{Item, Reader};
+use super::writer::Writer;
 use crate::encoded::{Encoded, Frame};
 use crate::error::{DecodeError, EncodeError};
 use crate::json::validate_payload;
