@@ -1,30 +1,15 @@
 //! The default adapter: everything happens in this process.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
-use async_trait::async_trait;
-use socketio_parser::{Packet, PacketType, Value};
-
-use crate::{
-    Adapter, AdapterContext, AdapterError, AdapterFactory, BroadcastAckSink, BroadcastOptions,
-    LocalNamespace, PersistedSession, RestoredSession, Room, RoomEvent, RoomIndex, SessionStore,
-    Sid, SocketInfo,
-};
+use crate::{Adapter, AdapterContext, AdapterFactory, LocalAdapter};
 
 /// The default adapter (reference `Adapter`, plus `SessionAwareAdapter` when connection state
-/// recovery is on): room membership in a [`RoomIndex`], broadcasts delivered to the local sockets,
-/// sessions and broadcast packets kept in memory for recovery. Every cluster-wide operation
-/// covers this node only and `server_count` is 1.
-///
-/// Its `*_local` methods are the local half of every operation; a cluster adapter can wrap an
-/// `InMemoryAdapter` and call them for its own node and for requests from other nodes.
+/// recovery is on): the [`LocalAdapter`] alone. Every operation is the trait's default, which
+/// covers this node only; `server_count` is 1.
 #[derive(Debug)]
 pub struct InMemoryAdapter {
-    ctx: AdapterContext,
-    index: RwLock<RoomIndex>,
-    sessions: Option<Mutex<SessionStore>>,
+    local: LocalAdapter,
 }
 
 /// The factory of [`InMemoryAdapter`]s, the server's default.
@@ -40,307 +25,15 @@ impl AdapterFactory for InMemoryAdapterFactory {
 impl InMemoryAdapter {
     /// An adapter for the namespace of `ctx`.
     pub fn new(ctx: AdapterContext) -> Self {
-        let sessions = ctx
-            .recovery
-            .clone()
-            .map(|c| Mutex::new(SessionStore::new(c)));
         Self {
-            ctx,
-            index: RwLock::new(RoomIndex::default()),
-            sessions,
+            local: LocalAdapter::new(ctx),
         }
-    }
-
-    /// The context this adapter was created with.
-    pub fn context(&self) -> &AdapterContext {
-        &self.ctx
-    }
-
-    /// The local namespace, unless it was dropped.
-    pub fn namespace(&self) -> Option<Arc<dyn LocalNamespace>> {
-        self.ctx.namespace.upgrade()
-    }
-
-    /// Runs `f` on the room index (read access). Never call back into the adapter from `f`.
-    pub fn with_index<R>(&self, f: impl FnOnce(&RoomIndex) -> R) -> R {
-        f(&self.index.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, RoomIndex> {
-        self.index.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs a membership change on the index and reports its [`RoomEvent`]s to the namespace.
-    ///
-    /// When the namespace does not listen (the common case), `change` gets a no-op sink and
-    /// nothing is collected or allocated. Otherwise events are collected under the write lock
-    /// and delivered after it is released, so a listener may call back into the adapter.
-    fn change_membership(&self, change: impl FnOnce(&mut RoomIndex, &mut dyn FnMut(RoomEvent))) {
-        let listener = self.namespace().filter(|ns| ns.wants_room_events());
-        let Some(ns) = listener else {
-            change(&mut self.write_index(), &mut |_| {});
-            return;
-        };
-        let mut events = Vec::new();
-        change(&mut self.write_index(), &mut |e| events.push(e));
-        for event in events {
-            ns.on_room_event(event);
-        }
-    }
-
-    /// The local sockets targeted by `opts`.
-    pub fn local_recipients(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        // Collected so no lock is held while delivering: a delivery may disconnect a slow
-        // socket, which removes it from the index.
-        self.with_index(|idx| idx.recipients(opts))
-    }
-
-    /// With recovery on, appends an offset to an ack-less, non-volatile `EVENT` packet and stores
-    /// its payload for replay. A cluster adapter calls it before sending the packet to other
-    /// nodes (the offset is part of the packet, as in the reference).
-    pub fn store_for_recovery(&self, packet: &mut Packet, opts: &BroadcastOptions) {
-        let Some(sessions) = &self.sessions else {
-            return;
-        };
-        if packet.kind != PacketType::Event || packet.id.is_some() || opts.flags.volatile {
-            return;
-        }
-        let Some(Value::Array(data)) = &mut packet.data else {
-            return;
-        };
-        let mut store = sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        let offset = store.next_offset();
-        data.push(Value::String(offset.clone()));
-        store.store_packet(offset, opts, data.clone());
-    }
-
-    /// Delivers a packet to the targeted local sockets; returns how many took it.
-    pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) -> usize {
-        let Some(ns) = self.namespace() else {
-            return 0;
-        };
-        let recipients = self.local_recipients(opts);
-        if recipients.is_empty() {
-            return 0;
-        }
-        let encoded = ns.encode(packet);
-        recipients
-            .iter()
-            .filter(|sid| ns.deliver(sid, &encoded, &opts.flags).is_ok())
-            .count()
-    }
-
-    /// Delivers a packet with an ack id to the targeted local sockets, routing their acks to
-    /// `sink`; returns how many took it (the caller reports it as this node's client count).
-    pub fn broadcast_with_ack_local(
-        &self,
-        packet: &Packet,
-        opts: &BroadcastOptions,
-        sink: &BroadcastAckSink,
-    ) -> usize {
-        let (Some(ns), Some(ack_id)) = (self.namespace(), packet.id) else {
-            return 0;
-        };
-        let recipients = self.local_recipients(opts);
-        if recipients.is_empty() {
-            return 0;
-        }
-        let encoded = ns.encode(packet);
-        recipients
-            .iter()
-            .filter(|sid| {
-                ns.deliver_with_ack(sid, &encoded, &opts.flags, ack_id, sink)
-                    .is_ok()
-            })
-            .count()
-    }
-
-    /// Describes the targeted local sockets.
-    pub fn fetch_sockets_local(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
-        let Some(ns) = self.namespace() else {
-            return Vec::new();
-        };
-        self.local_recipients(opts)
-            .iter()
-            .filter_map(|sid| {
-                let mut info = ns.socket_info(sid)?;
-                info.rooms = self
-                    .socket_rooms(sid)
-                    .map(|r| r.into_iter().collect())
-                    .unwrap_or_default();
-                Some(info)
-            })
-            .collect()
-    }
-
-    /// Makes the targeted local sockets join `rooms`.
-    pub fn add_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        let targets = self.local_recipients(opts);
-        self.change_membership(|idx, on_event| {
-            for sid in &targets {
-                idx.add_all_notify(sid, rooms, &mut *on_event);
-            }
-        });
-    }
-
-    /// Makes the targeted local sockets leave `rooms`.
-    pub fn del_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        let targets = self.local_recipients(opts);
-        self.change_membership(|idx, on_event| {
-            for sid in &targets {
-                for room in rooms {
-                    idx.del_notify(sid, room, &mut *on_event);
-                }
-            }
-        });
-    }
-
-    /// Disconnects the targeted local sockets.
-    pub fn disconnect_sockets_local(&self, opts: &BroadcastOptions, close: bool) {
-        let Some(ns) = self.namespace() else {
-            return;
-        };
-        for sid in self.local_recipients(opts) {
-            ns.disconnect(&sid, close);
-        }
-    }
-
-    /// The local sockets in any of `rooms` (all when empty).
-    pub fn sockets_local(&self, rooms: &HashSet<Room>) -> HashSet<Sid> {
-        let opts = BroadcastOptions {
-            rooms: rooms.clone(),
-            ..Default::default()
-        };
-        self.local_recipients(&opts).into_iter().collect()
-    }
-
-    /// The local rooms.
-    pub fn all_rooms_local(&self) -> HashSet<Room> {
-        self.with_index(|idx| idx.rooms().cloned().collect())
-    }
-
-    /// Stores a session (no-op when recovery is off).
-    pub fn persist_session_local(&self, session: PersistedSession) {
-        if let Some(sessions) = &self.sessions {
-            sessions
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .persist(session);
-        }
-    }
-
-    /// Takes back a stored session (`None` when recovery is off).
-    pub fn restore_session_local(&self, pid: &str, offset: &str) -> Option<RestoredSession> {
-        self.sessions.as_ref().and_then(|s| {
-            s.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .restore(pid, offset)
-        })
     }
 }
 
-#[async_trait]
 impl Adapter for InMemoryAdapter {
-    fn add_all(&self, sid: &Sid, rooms: &[Room]) {
-        self.change_membership(|idx, on_event| idx.add_all_notify(sid, rooms, on_event));
-    }
-
-    fn del(&self, sid: &str, room: &str) {
-        self.change_membership(|idx, on_event| idx.del_notify(sid, room, on_event));
-    }
-
-    fn del_all(&self, sid: &str) {
-        self.change_membership(|idx, on_event| idx.del_all_notify(sid, on_event));
-    }
-
-    fn socket_rooms(&self, sid: &str) -> Option<HashSet<Room>> {
-        self.with_index(|idx| idx.socket_rooms(sid).cloned())
-    }
-
-    fn broadcast(&self, mut packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
-        self.store_for_recovery(&mut packet, &opts);
-        self.broadcast_local(&packet, &opts);
-        Ok(())
-    }
-
-    fn broadcast_with_ack(
-        &self,
-        packet: Packet,
-        opts: BroadcastOptions,
-        sink: BroadcastAckSink,
-    ) -> Result<(), AdapterError> {
-        let count = self.broadcast_with_ack_local(&packet, &opts, &sink);
-        sink.client_count(count);
-        Ok(())
-    }
-
-    async fn sockets(&self, rooms: HashSet<Room>) -> Result<HashSet<Sid>, AdapterError> {
-        Ok(self.sockets_local(&rooms))
-    }
-
-    async fn all_rooms(&self) -> Result<HashSet<Room>, AdapterError> {
-        Ok(self.all_rooms_local())
-    }
-
-    async fn fetch_sockets(&self, opts: BroadcastOptions) -> Result<Vec<SocketInfo>, AdapterError> {
-        Ok(self.fetch_sockets_local(&opts))
-    }
-
-    async fn add_sockets(
-        &self,
-        opts: BroadcastOptions,
-        rooms: Vec<Room>,
-    ) -> Result<(), AdapterError> {
-        self.add_sockets_local(&opts, &rooms);
-        Ok(())
-    }
-
-    async fn del_sockets(
-        &self,
-        opts: BroadcastOptions,
-        rooms: Vec<Room>,
-    ) -> Result<(), AdapterError> {
-        self.del_sockets_local(&opts, &rooms);
-        Ok(())
-    }
-
-    async fn disconnect_sockets(
-        &self,
-        opts: BroadcastOptions,
-        close: bool,
-    ) -> Result<(), AdapterError> {
-        self.disconnect_sockets_local(&opts, close);
-        Ok(())
-    }
-
-    async fn server_side_emit(&self, _args: Vec<Value>) -> Result<(), AdapterError> {
-        // No other node: nothing to send (the reference logs a warning).
-        Ok(())
-    }
-
-    async fn server_side_emit_with_ack(
-        &self,
-        _args: Vec<Value>,
-        _timeout: Duration,
-    ) -> Result<Vec<Value>, AdapterError> {
-        Ok(Vec::new())
-    }
-
-    async fn server_count(&self) -> Result<usize, AdapterError> {
-        Ok(1)
-    }
-
-    async fn persist_session(&self, session: PersistedSession) -> Result<(), AdapterError> {
-        self.persist_session_local(session);
-        Ok(())
-    }
-
-    async fn restore_session(
-        &self,
-        pid: &str,
-        offset: &str,
-    ) -> Result<Option<RestoredSession>, AdapterError> {
-        Ok(self.restore_session_local(pid, offset))
+    fn local(&self) -> &LocalAdapter {
+        &self.local
     }
 }
 
@@ -348,10 +41,13 @@ impl Adapter for InMemoryAdapter {
 mod tests {
     use super::*;
     use crate::{
-        BroadcastAckEvent, BroadcastFlags, DeliverError, EncodedPacket, Handshake, RecoveryConfig,
-        ServerSideAck,
+        BroadcastAckEvent, BroadcastAckSink, BroadcastFlags, BroadcastOptions, DeliverError,
+        EncodedPacket, Handshake, LocalNamespace, PersistedSession, RecoveryConfig, Room,
+        RoomEvent, ServerSideAck, SocketInfo,
     };
-    use std::sync::Weak;
+    use socketio_parser::{Packet, Value};
+    use std::collections::HashSet;
+    use std::sync::{Mutex, Weak};
 
     /// A namespace that records deliveries; sockets in `full` refuse non-volatile packets.
     #[derive(Default)]
@@ -522,7 +218,9 @@ mod tests {
         let ev = |n: u64| Packet::event("/", "e", vec![Value::from(n as f64)]);
         // The offset is appended to stored packets only.
         let mut p = ev(0);
-        adapter.store_for_recovery(&mut p, &BroadcastOptions::default());
+        adapter
+            .local()
+            .store_for_recovery(&mut p, &BroadcastOptions::default());
         let offset = p.args().last().and_then(Value::as_str).unwrap().to_owned();
         let mut volatile = ev(99);
         let vopts = BroadcastOptions {
@@ -532,7 +230,7 @@ mod tests {
             },
             ..Default::default()
         };
-        adapter.store_for_recovery(&mut volatile, &vopts);
+        adapter.local().store_for_recovery(&mut volatile, &vopts);
         assert_eq!(volatile.args().len(), 1, "volatile packets are not stored");
 
         adapter
@@ -599,7 +297,9 @@ mod tests {
             skip_middlewares: true,
         }));
         let mut p = Packet::event("/", "e", vec![]);
-        adapter.store_for_recovery(&mut p, &BroadcastOptions::default());
+        adapter
+            .local()
+            .store_for_recovery(&mut p, &BroadcastOptions::default());
         let offset = p.args().last().and_then(Value::as_str).unwrap().to_owned();
         adapter
             .persist_session(PersistedSession {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use engine_io::Message;
 use engine_io_client::{CloseReason, Event as EngineEvent};
-use socketio_parser::{Decoder, Frame, Packet, Parser};
+use socketio_parser::{Decoder, Packet, Parser};
 use tokio::sync::{broadcast, Notify};
 
 use crate::backoff::Backoff;
@@ -209,17 +209,13 @@ impl ManagerShared {
                 return None;
             }
         };
-        let mut messages = Vec::with_capacity(encoded.len());
-        for frame in encoded.iter() {
-            match frame {
-                Frame::Text(bytes) => match engine_io::Str::from_utf8(bytes.clone()) {
-                    Ok(text) => messages.push(Message::Text(text)),
-                    Err(_) => return None,
-                },
-                Frame::Binary(bytes) => messages.push(Message::Binary(bytes.clone())),
+        match encoded.to_messages() {
+            Ok(messages) => Some(messages),
+            Err(e) => {
+                tracing::warn!(nsp = %packet.nsp, "cannot send packet: {e}");
+                None
             }
         }
-        Some(messages)
     }
 
     fn sockets(&self) -> Vec<Arc<SocketShared>> {

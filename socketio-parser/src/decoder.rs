@@ -47,6 +47,13 @@ pub struct Decoder {
     pending: Option<Pending>,
 }
 
+impl Parser {
+    /// A new decoder for this format with the default limits.
+    pub fn decoder(&self) -> Decoder {
+        Decoder::new(*self)
+    }
+}
+
 impl Decoder {
     /// A decoder for `parser` with the default limit of 10 attachments per packet.
     pub fn new(parser: Parser) -> Self {

@@ -1,8 +1,12 @@
-//! [`Encoded`]: the Engine.IO messages one packet encodes to, shareable across recipients.
+//! [`Encoded`]: the Engine.IO messages one packet encodes to, shareable across recipients,
+//! and the one conversion of its frames into [`engine_io::Message`]s.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use engine_io::{Message, Str};
+
+use crate::error::EncodeError;
 
 /// One Engine.IO message produced by the encoder.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,6 +37,27 @@ impl Frame {
         match self {
             Frame::Text(b) => std::str::from_utf8(b).ok(),
             Frame::Binary(_) => None,
+        }
+    }
+
+    /// The Engine.IO message that carries this frame, sharing its bytes (no copy). Fails only
+    /// for a hand-built [`Frame::Text`] holding invalid UTF-8.
+    ///
+    /// ```
+    /// use engine_io::Message;
+    /// use socketio_parser::Frame;
+    ///
+    /// let frame = Frame::Text("2[\"hi\"]".into());
+    /// assert_eq!(frame.to_message()?.as_text(), Some("2[\"hi\"]"));
+    /// assert!(Frame::Text(vec![0xff].into()).to_message().is_err());
+    /// # Ok::<(), socketio_parser::EncodeError>(())
+    /// ```
+    pub fn to_message(&self) -> Result<Message, EncodeError> {
+        match self {
+            Frame::Text(b) => Str::from_utf8(b.clone())
+                .map(Message::Text)
+                .map_err(|_| EncodeError::InvalidUtf8),
+            Frame::Binary(b) => Ok(Message::Binary(b.clone())),
         }
     }
 }
@@ -88,6 +113,26 @@ impl Encoded {
     /// Total payload bytes over all frames.
     pub fn byte_len(&self) -> usize {
         self.frames.iter().map(|f| f.bytes().len()).sum()
+    }
+
+    /// The Engine.IO messages to send, in order (see [`Frame::to_message`]). A packet is
+    /// all its frames or nothing: one bad frame fails the whole packet, since the peer's
+    /// decoder would otherwise pair the remaining attachments with the wrong placeholders.
+    ///
+    /// ```
+    /// use socketio_parser::{Encoded, Frame, Packet, Parser, Value};
+    ///
+    /// let packet = Packet::event("/", "file", vec![Value::from(vec![1u8, 2])]);
+    /// let messages = Parser::Json.encode(&packet)?.to_messages()?;
+    /// assert_eq!(messages.len(), 2); // the text packet, then its attachment
+    ///
+    /// // A bad frame anywhere fails the packet, not just that frame.
+    /// let bad = Encoded::new(vec![Frame::Binary(vec![1].into()), Frame::Text(vec![0xff].into())]);
+    /// assert!(bad.to_messages().is_err());
+    /// # Ok::<(), socketio_parser::EncodeError>(())
+    /// ```
+    pub fn to_messages(&self) -> Result<Vec<Message>, EncodeError> {
+        self.frames.iter().map(Frame::to_message).collect()
     }
 }
 

@@ -87,4 +87,9 @@ pub enum EncodeError {
     /// A string, binary, array or map longer than msgpack can express (2^32 - 1).
     #[error("value too large for msgpack")]
     TooLarge,
+    /// A [`Frame::Text`](crate::Frame::Text) whose bytes are not UTF-8 (only a hand-built
+    /// frame can be: the encoder writes UTF-8). The whole packet is refused: sending it
+    /// without that frame would make the peer misread the frames around it.
+    #[error("a text frame is not valid UTF-8")]
+    InvalidUtf8,
 }

@@ -296,3 +296,14 @@ fn memchr_byte(needle: u8, haystack: &[u8], from: usize) -> Option<usize> {
         .position(|&c| c == needle)
         .map(|p| p + from)
 }
+
+/// JSON owns the text form of a [`Value`].
+impl std::fmt::Display for Value {
+    /// The JSON text of the value (binary data as `{"type":"Buffer","data":[...]}`, as
+    /// `JSON.stringify` writes a Node.js `Buffer`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = Vec::new();
+        write_plain_json(&mut out, self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&String::from_utf8_lossy(&out))
+    }
+}

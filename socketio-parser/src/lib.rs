@@ -152,31 +152,3 @@ pub use value::{Map, Number, Value};
 
 /// Protocol revision spoken by this crate (the reference's `protocol` export).
 pub const PROTOCOL: u8 = 5;
-
-/// Decodes one whole msgpack value the way `notepack.io` does (binary as
-/// [`Value::Binary`] sharing `input`, `undefined` as null). For adapters that carry
-/// packets inside msgpack envelopes (the Redis adapter's broadcasts).
-#[cfg(feature = "msgpack")]
-pub fn decode_msgpack_value(input: &Bytes) -> Result<Value, DecodeError> {
-    Ok(msgpack::decode(input)?)
-}
-
-/// Appends `value` as msgpack, byte for byte as `notepack.io` writes the same JavaScript
-/// value (integral numbers as the smallest integer format, others as float 64, binary as
-/// `bin`, object keys in order).
-///
-/// ```
-/// use socketio_parser::{encode_msgpack_value, Value};
-///
-/// let mut out = Vec::new();
-/// encode_msgpack_value(&Value::Array(vec![Value::from(1), Value::from("a")]), &mut out)?;
-/// assert_eq!(out, b"\x92\x01\xa1a");
-/// # Ok::<(), socketio_parser::EncodeError>(())
-/// ```
-#[cfg(feature = "msgpack")]
-pub fn encode_msgpack_value(value: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let mut w = msgpack::Writer::from_vec(std::mem::take(out));
-    w.value(value);
-    *out = w.finish()?;
-    Ok(())
-}

@@ -1,6 +1,5 @@
 //! [`Parser`]: the packet format a server or client speaks (JSON or msgpack).
 
-use crate::decoder::Decoder;
 use crate::encoded::Encoded;
 use crate::error::EncodeError;
 use crate::json;
@@ -44,11 +43,6 @@ impl Parser {
             #[cfg(feature = "msgpack")]
             Parser::MsgPack => crate::msgpack::packet::encode(packet),
         }
-    }
-
-    /// A new decoder for this format with the default limits.
-    pub fn decoder(&self) -> Decoder {
-        Decoder::new(*self)
     }
 
     /// Whether packets of this format travel as binary Engine.IO messages only.

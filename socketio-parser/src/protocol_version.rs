@@ -92,14 +92,17 @@ impl Packet {
         }
     }
 
-    /// A `CONNECT_ERROR` for the given protocol: v5 `{"message": …, "data": …}`, v4 the
-    /// message as a plain string (v4 has no `data`).
+    /// A `CONNECT_ERROR` for the given protocol: v5 `{"message": …, "data": …}`; v4 has one
+    /// value only, the `data` when there is one, else the message as a plain string (the
+    /// reference's `socket._error(err.data || err.message)` for Socket.IO 2.x clients).
     ///
     /// ```
     /// use socketio_parser::{Packet, Parser, ProtocolVersion, Frame};
     ///
     /// let v4 = Packet::connect_error_for(ProtocolVersion::V4, "/", "Invalid namespace", None);
     /// assert_eq!(Parser::Json.encode(&v4)?.frames(), &[Frame::Text(r#"4"Invalid namespace""#.into())]);
+    /// let v4 = Packet::connect_error_for(ProtocolVersion::V4, "/", "refused", Some(7.into()));
+    /// assert_eq!(Parser::Json.encode(&v4)?.frames(), &[Frame::Text("47".into())]);
     /// # Ok::<(), socketio_parser::EncodeError>(())
     /// ```
     pub fn connect_error_for(
@@ -110,7 +113,7 @@ impl Packet {
     ) -> Packet {
         match version {
             ProtocolVersion::V4 => Packet {
-                data: Some(Value::String(message.into())),
+                data: Some(data.unwrap_or_else(|| Value::String(message.into()))),
                 ..Packet::new(crate::PacketType::ConnectError, nsp)
             },
             ProtocolVersion::V5 => Packet::connect_error(nsp, message, data),

@@ -376,13 +376,3 @@ impl<'de> Deserialize<'de> for Value {
         d.deserialize_any(ValueVisitor)
     }
 }
-
-impl fmt::Display for Value {
-    /// The JSON text of the value (binary data as `{"type":"Buffer","data":[...]}`, as
-    /// `JSON.stringify` writes a Node.js `Buffer`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = Vec::new();
-        crate::json::write_plain_json(&mut out, self).map_err(|_| fmt::Error)?;
-        f.write_str(&String::from_utf8_lossy(&out))
-    }
-}

@@ -255,19 +255,22 @@ impl Client {
     ) -> Result<(), DeliverError> {
         let result = match encoded.frames() {
             [] => return Ok(()),
-            [single] => match crate::server::frame_to_message(single) {
-                Some(m) => self.conn.try_send(m).map_err(is_full),
-                None => return Ok(()),
-            },
-            many => {
-                let msgs = many
-                    .iter()
-                    .filter_map(crate::server::frame_to_message)
-                    .collect();
-                self.conn.try_send_many(msgs).map_err(is_full)
-            }
+            [single] => single
+                .to_message()
+                .map(|m| self.conn.try_send(m).map_err(is_full)),
+            _ => encoded
+                .to_messages()
+                .map(|m| self.conn.try_send_many(m).map_err(is_full)),
         };
-        self.apply_policy(result, volatile)
+        match result {
+            Ok(sent) => self.apply_policy(sent, volatile),
+            Err(e) => {
+                // Only a hand-built frame can fail: the packet is not sent, like any packet
+                // the encoder refuses.
+                tracing::error!(sid = self.conn.id(), "cannot send a packet: {e}");
+                Ok(())
+            }
+        }
     }
 
     fn apply_policy(&self, result: Result<(), bool>, volatile: bool) -> Result<(), DeliverError> {

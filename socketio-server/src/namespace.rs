@@ -556,21 +556,8 @@ impl NsInner {
                 if let Err(err) = mw(socket_ref.clone()).await {
                     client.connect_failed(&self.name);
                     if client.is_open() {
-                        let packet = match protocol {
-                            socketio_parser::ProtocolVersion::V4 => {
-                                let data = err.data.unwrap_or(Value::String(err.message));
-                                Packet {
-                                    data: Some(data),
-                                    ..Packet::new(
-                                        socketio_parser::PacketType::ConnectError,
-                                        &*self.name,
-                                    )
-                                }
-                            }
-                            socketio_parser::ProtocolVersion::V5 => {
-                                Packet::connect_error(&*self.name, err.message, err.data)
-                            }
-                        };
+                        let packet =
+                            Packet::connect_error_for(protocol, &*self.name, err.message, err.data);
                         client.send_packet(&packet);
                     }
                     return;

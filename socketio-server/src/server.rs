@@ -101,24 +101,8 @@ impl ServerInner {
 }
 
 pub(crate) fn encode(config: &ServerConfig, packet: &Packet) -> Result<EncodedPacket, EmitError> {
-    let encoded = config.parser.encode(packet)?;
-    let messages = encoded
-        .frames()
-        .iter()
-        .filter_map(frame_to_message)
-        .collect();
+    let messages = config.parser.encode(packet)?.to_messages()?;
     Ok(EncodedPacket::new(messages))
-}
-
-/// A parser frame as an Engine.IO message (zero-copy; text frames are valid UTF-8 by
-/// construction, checked once here).
-pub(crate) fn frame_to_message(frame: &socketio_parser::Frame) -> Option<Message> {
-    match frame {
-        socketio_parser::Frame::Text(b) => {
-            engine_io::Str::from_utf8(b.clone()).ok().map(Message::Text)
-        }
-        socketio_parser::Frame::Binary(b) => Some(Message::Binary(b.clone())),
-    }
 }
 
 /// The Engine.IO callbacks: each connection gets a [`Client`].

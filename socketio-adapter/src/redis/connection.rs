@@ -11,7 +11,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -117,9 +119,7 @@ pub struct HandlerGuard {
 impl Drop for HandlerGuard {
     fn drop(&mut self) {
         if let Some(shared) = self.shared.upgrade() {
-            if let Ok(mut handlers) = shared.handlers.lock() {
-                handlers.remove(&self.id);
-            }
+            shared.handlers.lock().remove(&self.id);
         }
     }
 }
@@ -200,9 +200,7 @@ impl RedisLink {
     /// Registers a handler for every message the link receives.
     pub fn register(&self, handler: Weak<dyn MessageHandler>) -> HandlerGuard {
         let id = self.shared.next_handler.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut handlers) = self.shared.handlers.lock() {
-            handlers.insert(id, handler);
-        }
+        self.shared.handlers.lock().insert(id, handler);
         HandlerGuard {
             shared: Arc::downgrade(&self.shared),
             id,
@@ -211,9 +209,11 @@ impl RedisLink {
 
     /// Subscribes to channels (`SUBSCRIBE`), remembered for resubscription.
     pub async fn subscribe(&self, channels: &[String]) -> Result<(), AdapterError> {
-        if let Ok(mut subs) = self.shared.subscriptions.lock() {
-            subs.channels.extend(channels.iter().cloned());
-        }
+        self.shared
+            .subscriptions
+            .lock()
+            .channels
+            .extend(channels.iter().cloned());
         self.subscriber
             .clone()
             .subscribe(channels)
@@ -223,9 +223,11 @@ impl RedisLink {
 
     /// Subscribes to a pattern (`PSUBSCRIBE`), remembered for resubscription.
     pub async fn psubscribe(&self, pattern: &str) -> Result<(), AdapterError> {
-        if let Ok(mut subs) = self.shared.subscriptions.lock() {
-            subs.patterns.insert(pattern.to_owned());
-        }
+        self.shared
+            .subscriptions
+            .lock()
+            .patterns
+            .insert(pattern.to_owned());
         self.subscriber
             .clone()
             .psubscribe(pattern)
@@ -235,9 +237,11 @@ impl RedisLink {
 
     /// Subscribes to a shard channel (`SSUBSCRIBE`), remembered for resubscription.
     pub async fn ssubscribe(&self, channel: &str) -> Result<(), AdapterError> {
-        if let Ok(mut subs) = self.shared.subscriptions.lock() {
-            subs.shard_channels.insert(channel.to_owned());
-        }
+        self.shared
+            .subscriptions
+            .lock()
+            .shard_channels
+            .insert(channel.to_owned());
         redis::cmd("SSUBSCRIBE")
             .arg(channel)
             .exec_async(&mut self.subscriber.clone())
@@ -252,7 +256,8 @@ impl RedisLink {
         patterns: &[String],
         shard_channels: &[String],
     ) -> Result<(), AdapterError> {
-        if let Ok(mut subs) = self.shared.subscriptions.lock() {
+        {
+            let mut subs = self.shared.subscriptions.lock();
             for c in channels {
                 subs.channels.remove(c);
             }
@@ -371,10 +376,12 @@ async fn dispatch(link: Weak<Shared>, mut rx: mpsc::UnboundedReceiver<redis::Pus
                     continue;
                 };
                 let incoming = Incoming { channel, payload };
-                let handlers: Vec<Arc<dyn MessageHandler>> = match shared.handlers.lock() {
-                    Ok(h) => h.values().filter_map(Weak::upgrade).collect(),
-                    Err(_) => continue,
-                };
+                let handlers: Vec<Arc<dyn MessageHandler>> = shared
+                    .handlers
+                    .lock()
+                    .values()
+                    .filter_map(Weak::upgrade)
+                    .collect();
                 for handler in handlers {
                     handler.on_message(&incoming);
                 }
@@ -393,13 +400,13 @@ async fn resubscribe(shared: Weak<Shared>) {
         };
         let mut conn = strong.subscriber.clone();
         let mut publisher = strong.publisher.clone();
-        let (channels, patterns, shard_channels) = match strong.subscriptions.lock() {
-            Ok(s) => (
+        let (channels, patterns, shard_channels) = {
+            let s = strong.subscriptions.lock();
+            (
                 s.channels.iter().cloned().collect::<Vec<_>>(),
                 s.patterns.iter().cloned().collect::<Vec<_>>(),
                 s.shard_channels.iter().cloned().collect::<Vec<_>>(),
-            ),
-            Err(_) => return,
+            )
         };
         drop(strong);
         let attempt = async {

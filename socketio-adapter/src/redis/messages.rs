@@ -187,6 +187,9 @@ pub enum WireError {
     /// Valid encoding, but not the expected shape.
     #[error("malformed message: {0}")]
     Malformed(&'static str),
+    /// The packet inside the message breaks a rule of the packet format.
+    #[error("invalid packet: {0}")]
+    InvalidPacket(String),
     /// A request or message type this implementation does not know (ignored, like the
     /// reference does).
     #[error("unknown message type {0}")]
@@ -293,57 +296,18 @@ pub(crate) fn rooms_to_value<'a>(items: impl IntoIterator<Item = &'a Room>) -> V
     )
 }
 
-/// Reads a Socket.IO packet object `{type, data, nsp, id}`; a missing `nsp` means `/`.
-pub(crate) fn packet_of(v: &Value) -> Result<Packet, WireError> {
-    let kind = v
-        .get("type")
-        .and_then(Value::as_u64)
-        .and_then(|t| u8::try_from(t).ok())
-        .and_then(socketio_parser::PacketType::from_code)
-        .ok_or(WireError::Malformed("packet type"))?;
-    let nsp = match v.get("nsp") {
-        Some(Value::String(s)) => s.clone(),
-        None | Some(Value::Null) => "/".to_owned(),
-        Some(_) => return Err(WireError::Malformed("packet nsp")),
-    };
-    let id = v.get("id").and_then(Value::as_u64);
-    let data = v.get("data").filter(|d| !d.is_null()).cloned();
-    Ok(Packet {
-        kind: kind.without_binary(),
-        nsp,
-        id,
-        data,
-    })
-}
-
-/// Reads a packet object, taking its data without copying it.
-pub(crate) fn packet_from(v: Value) -> Result<Packet, WireError> {
+/// Reads a Socket.IO packet object `{type, data, nsp, id}` with the rules of the msgpack
+/// packet format ([`super::msgpack::packet_from_value`]); a missing `nsp` is `nsp_if_missing`
+/// (the reference's cluster adapter publishes some packets before their namespace is set).
+pub(crate) fn packet_of(v: Value, nsp_if_missing: &str) -> Result<Packet, WireError> {
     let Value::Object(mut map) = v else {
         return Err(WireError::Malformed("packet is not an object"));
     };
-    let data = map.shift_remove("data").filter(|d| !d.is_null());
-    let mut packet = packet_of(&Value::Object(map))?;
-    packet.data = data;
-    Ok(packet)
-}
-
-/// Writes `{type, data, nsp[, id]}` straight into a msgpack writer (no intermediate copy of
-/// the data: this is the hot path of every broadcast).
-pub(crate) fn write_packet(w: &mut super::msgpack::Writer, packet: &Packet) {
-    let len = 2 + usize::from(packet.data.is_some()) + usize::from(packet.id.is_some());
-    w.map_len(len);
-    w.str("type");
-    w.uint(u64::from(packet.kind.without_binary().code()));
-    if let Some(data) = &packet.data {
-        w.str("data");
-        w.value(data);
+    if map.get("nsp").is_none_or(Value::is_null) {
+        map.insert("nsp".to_owned(), Value::from(nsp_if_missing));
     }
-    w.str("nsp");
-    w.str(&packet.nsp);
-    if let Some(id) = packet.id {
-        w.str("id");
-        w.uint(id);
-    }
+    super::msgpack::packet_from_value(Value::Object(map))
+        .map_err(|e| WireError::InvalidPacket(e.to_string()))
 }
 
 /// Writes `{rooms, except, flags}` straight into a msgpack writer.
@@ -361,25 +325,6 @@ pub(crate) fn write_opts(w: &mut super::msgpack::Writer, opts: &BroadcastOptions
     }
     w.str("flags");
     w.value(&flags_to_value(&opts.flags));
-}
-
-/// Writes a packet as the reference's packet object: `{type, data, nsp[, id]}`, with the plain
-/// `EVENT`/`ACK` type even when the data holds binary (the receiving node's encoder picks the
-/// binary type).
-pub(crate) fn packet_to_value(packet: &Packet) -> Value {
-    let mut map = socketio_parser::Map::new();
-    map.insert(
-        "type".to_owned(),
-        Value::from(packet.kind.without_binary().code()),
-    );
-    if let Some(data) = &packet.data {
-        map.insert("data".to_owned(), data.clone());
-    }
-    map.insert("nsp".to_owned(), Value::String(packet.nsp.clone()));
-    if let Some(id) = packet.id {
-        map.insert("id".to_owned(), Value::from(id));
-    }
-    Value::Object(map)
 }
 
 /// A string-valued map from a JavaScript object (arrays are joined with `", "`, like repeated

@@ -13,10 +13,10 @@ use bytes::Bytes;
 use socketio_parser::{Packet, Value};
 
 use super::messages::{
-    opts_of, opts_to_value, packet_of, packet_to_value, remote_socket_of, remote_socket_to_value,
-    rooms_of, rooms_to_value, ClusterRequest, ClusterResponse, WireError,
+    opts_of, opts_to_value, packet_of, remote_socket_of, remote_socket_to_value, rooms_of,
+    rooms_to_value, ClusterRequest, ClusterResponse, WireError,
 };
-use super::msgpack;
+use super::msgpack::{self, packet_to_value};
 use crate::BroadcastOptions;
 
 /// The message types of the cluster-adapter format.
@@ -338,12 +338,9 @@ pub fn decode(msg: &Bytes) -> Result<Envelope, WireError> {
             let raw = data
                 .get("packet")
                 .ok_or(WireError::Malformed("missing packet"))?;
-            let mut packet = packet_of(raw)?;
             // The reference's cluster adapter publishes the packet before the namespace is set
             // on it: the message's namespace is the packet's.
-            if raw.get("nsp").is_none() {
-                packet.nsp.clone_from(&nsp);
-            }
+            let packet = packet_of(raw.clone(), &nsp)?;
             let opts = opts_of(data.get("opts"));
             Incoming::Request(match request_id {
                 Some(request_id) => ClusterRequest::BroadcastWithAck {

@@ -7,24 +7,48 @@
 
 use bytes::Bytes;
 
-use super::{Item, Reader, Writer};
+use super::reader::{Item, Reader};
+use super::writer::Writer;
 use crate::encoded::{Encoded, Frame};
 use crate::error::{DecodeError, EncodeError};
 use crate::json::validate_payload;
 use crate::packet::{Packet, PacketType, DEFAULT_NAMESPACE};
-use crate::value::{Number, Value};
+use crate::value::{Map, Number, Value};
 
-/// Encodes a packet as one binary frame. Keys are written in the order the reference
-/// server builds them (`type`, `data`, `nsp`, then `id`); absent data and id are omitted.
+/// Encodes a packet as one binary frame.
 pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
-    // Any string is a valid namespace here: msgpack delimits it (the reference accepts any
-    // string too), so only the JSON format restricts namespaces.
-    let nsp = if packet.nsp.is_empty() {
+    let mut w = Writer::with_capacity(32 + packet.nsp.len());
+    write_packet(&mut w, packet);
+    Ok(Encoded::from_parts(
+        Frame::Binary(Bytes::from(w.finish()?)),
+        Vec::new(),
+    ))
+}
+
+/// The namespace as the packet map carries it: any string (msgpack delimits it, and the
+/// reference accepts any string too, so only the JSON format restricts namespaces), `/`
+/// for an empty one.
+fn wire_nsp(packet: &Packet) -> &str {
+    if packet.nsp.is_empty() {
         DEFAULT_NAMESPACE
     } else {
         packet.nsp.as_str()
-    };
-    let mut w = Writer::with_capacity(32 + nsp.len());
+    }
+}
+
+/// Writes the packet map `{type, data, nsp[, id]}` in the order the reference server builds
+/// it; absent data and id are omitted, and the type is the plain `EVENT`/`ACK` even when the
+/// data holds binary (binary values are native `bin`). The one writer of the map: the packet
+/// format and the Redis adapter's envelopes both call it.
+///
+/// ```
+/// use socketio_parser::{msgpack::{write_packet, Writer}, Packet};
+///
+/// let mut w = Writer::new();
+/// write_packet(&mut w, &Packet::event("/", "e", vec![]));
+/// assert_eq!(&w.into_bytes()[..], b"\x83\xa4type\x02\xa4data\x91\xa1e\xa3nsp\xa1/");
+/// ```
+pub fn write_packet(w: &mut Writer, packet: &Packet) {
     let entries = 2 + usize::from(packet.data.is_some()) + usize::from(packet.id.is_some());
     w.map_len(entries);
     w.str("type");
@@ -34,15 +58,51 @@ pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
         w.value(data);
     }
     w.str("nsp");
-    w.str(nsp);
+    w.str(wire_nsp(packet));
     if let Some(id) = packet.id {
         w.str("id");
         w.uint(id);
     }
-    Ok(Encoded::from_parts(
-        Frame::Binary(Bytes::from(w.finish()?)),
-        Vec::new(),
-    ))
+}
+
+/// The packet map of [`write_packet`] as a [`Value`] (same keys, same order), for envelopes
+/// that are not written with a msgpack [`Writer`] (the Redis requests sent as JSON).
+pub fn packet_to_value(packet: &Packet) -> Value {
+    let mut map = Map::with_capacity(4);
+    map.insert(
+        "type".to_owned(),
+        Value::from(packet.kind.without_binary().code()),
+    );
+    if let Some(data) = &packet.data {
+        map.insert("data".to_owned(), data.clone());
+    }
+    map.insert("nsp".to_owned(), Value::from(wire_nsp(packet)));
+    if let Some(id) = packet.id {
+        map.insert("id".to_owned(), Value::from(id));
+    }
+    Value::Object(map)
+}
+
+/// Reads a packet map that was decoded as a whole [`Value`] (inside a Redis envelope), with
+/// the checks of [`Decoder::decode_binary`](crate::Decoder::decode_binary). A decoded value
+/// cannot tell `null` from `undefined`, so a `null` member counts as absent here.
+///
+/// ```
+/// use socketio_parser::{msgpack::{packet_from_value, packet_to_value}, Packet};
+///
+/// let packet = Packet::event("/chat", "e", vec![1.into()]).with_id(3);
+/// assert_eq!(packet_from_value(packet_to_value(&packet))?, packet);
+/// # Ok::<(), socketio_parser::DecodeError>(())
+/// ```
+pub fn packet_from_value(value: Value) -> Result<Packet, DecodeError> {
+    let Value::Object(map) = value else {
+        return Err(DecodeError::UnknownPacketType("not a map".to_owned()));
+    };
+    let mut fields = Fields::default();
+    for (key, value) in map {
+        fields.set(&key, (!value.is_null()).then_some(value));
+    }
+    fields.check()
 }
 
 /// Reads the top-level packet map field by field (no intermediate map for it).
@@ -52,6 +112,55 @@ struct Fields {
     nsp: Option<Value>,
     data: Option<Value>,
     id: Option<Value>,
+}
+
+impl Fields {
+    /// A repeated key takes the last value, as in JavaScript; unknown keys (the JS client
+    /// sends `options`) are ignored.
+    fn set(&mut self, key: &str, value: Option<Value>) {
+        match key {
+            "type" => self.kind = value,
+            "nsp" => self.nsp = value,
+            "data" => self.data = value,
+            "id" => self.id = value,
+            _ => {}
+        }
+    }
+
+    /// The packet, checked as the reference `checkPacket` does.
+    fn check(self) -> Result<Packet, DecodeError> {
+        let kind = match &self.kind {
+            Some(Value::Number(n)) => integer(n)
+                .filter(|&c| c <= 4)
+                .and_then(|c| PacketType::from_code(c as u8)),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            DecodeError::UnknownPacketType(
+                self.kind
+                    .as_ref()
+                    .map_or_else(|| "undefined".to_owned(), Value::to_string),
+            )
+        })?;
+        let nsp = match self.nsp {
+            Some(Value::String(nsp)) => nsp,
+            _ => return Err(DecodeError::InvalidNamespace),
+        };
+        validate_payload(kind, self.data.as_ref())?;
+        let id = match self.id {
+            None => None,
+            Some(Value::Number(n)) => {
+                Some(integer(&n).ok_or_else(|| DecodeError::InvalidAckId(n.to_string()))?)
+            }
+            Some(other) => return Err(DecodeError::InvalidAckId(other.to_string())),
+        };
+        Ok(Packet {
+            kind,
+            nsp,
+            id,
+            data: self.data,
+        })
+    }
 }
 
 fn read_fields(reader: &mut Reader<'_>) -> Result<Fields, DecodeError> {
@@ -80,15 +189,7 @@ fn read_fields(reader: &mut Reader<'_>) -> Result<Fields, DecodeError> {
             Item::Undefined => None,
             Item::Value(v) => Some(v),
         };
-        // A repeated key takes the last value, as in JavaScript; unknown keys (the JS
-        // client sends `options`) are ignored.
-        match key.as_str() {
-            "type" => fields.kind = value,
-            "nsp" => fields.nsp = value,
-            "data" => fields.data = value,
-            "id" => fields.id = value,
-            _ => {}
-        }
+        fields.set(&key, value);
     }
     Ok(fields)
 }
@@ -107,36 +208,5 @@ pub(crate) fn decode(input: Bytes) -> Result<Packet, DecodeError> {
     let mut reader = Reader::new(&input);
     let fields = read_fields(&mut reader)?;
     reader.end()?;
-    let kind = match &fields.kind {
-        Some(Value::Number(n)) => integer(n)
-            .filter(|&c| c <= 4)
-            .and_then(|c| PacketType::from_code(c as u8)),
-        _ => None,
-    }
-    .ok_or_else(|| {
-        DecodeError::UnknownPacketType(
-            fields
-                .kind
-                .as_ref()
-                .map_or_else(|| "undefined".to_owned(), Value::to_string),
-        )
-    })?;
-    let nsp = match fields.nsp {
-        Some(Value::String(nsp)) => nsp,
-        _ => return Err(DecodeError::InvalidNamespace),
-    };
-    validate_payload(kind, fields.data.as_ref())?;
-    let id = match fields.id {
-        None => None,
-        Some(Value::Number(n)) => {
-            Some(integer(&n).ok_or_else(|| DecodeError::InvalidAckId(n.to_string()))?)
-        }
-        Some(other) => return Err(DecodeError::InvalidAckId(other.to_string())),
-    };
-    Ok(Packet {
-        kind,
-        nsp,
-        id,
-        data: fields.data,
-    })
+    fields.check()
 }

@@ -1,30 +1,14 @@
-//! The classic (pub/sub) format of npm `@socket.io/redis-adapter` 8.3, also spoken by npm
-//! `@socket.io/redis-emitter` 5.1.
-//!
-//! Channels, with the key prefix `socket.io` by default:
-//! - broadcasts: `prefix#nsp#`, or `prefix#nsp#room#` when the broadcast targets exactly one
-//!   room; every node subscribes to the pattern `prefix#nsp#*`. A broadcast is the msgpack array
-//!   `[uid, packet, {rooms, except, flags}]`.
-//! - requests: `prefix-request#nsp#`, JSON `{uid, type, requestId, …}` with the [`RequestType`]s,
-//!   except a broadcast with acknowledgements, which is msgpack (the packet may hold binary).
-//! - responses: `prefix-response#nsp#` (or `prefix-response#nsp#<uid>#` when the requester asked
-//!   for per-node response channels), JSON, except the clients' acks of a broadcast (msgpack).
-//!
-//! The number of nodes is the number of subscribers of the request channel (`PUBSUB NUMSUB`).
+//! Requests and responses of the classic format: JSON on the request and response channels,
+//! msgpack for what may hold binary (a broadcast with acknowledgements, a client's ack).
 
 use bytes::Bytes;
-use socketio_parser::{Packet, Value};
+use socketio_parser::Value;
 
-use super::messages::{
-    opts_of, opts_to_value, packet_from, packet_of, packet_to_value, remote_socket_of,
-    remote_socket_to_value, rooms_of, rooms_to_value, write_opts, write_packet, ClusterRequest,
-    ClusterResponse, WireError,
+use crate::redis::messages::{
+    opts_of, opts_to_value, packet_of, remote_socket_of, remote_socket_to_value, rooms_of,
+    rooms_to_value, value_to_room, ClusterRequest, ClusterResponse, WireError,
 };
-use super::msgpack;
-use crate::{BroadcastOptions, Room};
-
-/// The uid the emitter (npm `@socket.io/redis-emitter`, and ours) puts in its messages.
-pub const EMITTER_UID: &str = "emitter";
+use crate::redis::msgpack::{self, packet_to_value};
 
 /// The request types of the classic format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,118 +57,6 @@ impl RequestType {
     fn value(self) -> Value {
         Value::from(self as u8)
     }
-}
-
-/// The channel names of one namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Channels {
-    /// `prefix#nsp#`: broadcasts to the whole namespace (and the pattern prefix).
-    pub broadcast: String,
-    /// `prefix-request#nsp#`.
-    pub request: String,
-    /// `prefix-response#nsp#`.
-    pub response: String,
-}
-
-impl Channels {
-    /// The channels of namespace `nsp` under key prefix `prefix`.
-    pub fn new(prefix: &str, nsp: &str) -> Self {
-        Channels {
-            broadcast: format!("{prefix}#{nsp}#"),
-            request: format!("{prefix}-request#{nsp}#"),
-            response: format!("{prefix}-response#{nsp}#"),
-        }
-    }
-
-    /// The pattern every node subscribes to for broadcasts: `prefix#nsp#*`.
-    pub fn broadcast_pattern(&self) -> String {
-        format!("{}*", self.broadcast)
-    }
-
-    /// The channel of a broadcast to exactly one room: `prefix#nsp#room#`.
-    pub fn room(&self, room: &str) -> String {
-        format!("{}{room}#", self.broadcast)
-    }
-
-    /// The channel a broadcast with these options is published on.
-    pub fn for_broadcast(&self, opts: &BroadcastOptions) -> String {
-        match (opts.rooms.len(), opts.rooms.iter().next()) {
-            (1, Some(room)) => self.room(room),
-            _ => self.broadcast.clone(),
-        }
-    }
-
-    /// The per-node response channel of node `uid`: `prefix-response#nsp#uid#`.
-    pub fn specific_response(&self, uid: &str) -> String {
-        format!("{}{uid}#", self.response)
-    }
-
-    /// The room a broadcast channel names (`""` for the namespace-wide channel), or `None` if
-    /// the channel is not one of this namespace's broadcast channels.
-    pub fn room_of<'a>(&self, channel: &'a str) -> Option<&'a str> {
-        let rest = channel.strip_prefix(self.broadcast.as_str())?;
-        if rest.is_empty() {
-            return Some("");
-        }
-        rest.strip_suffix('#')
-    }
-}
-
-/// Encodes a broadcast: msgpack `[uid, packet, {rooms, except, flags}]`.
-pub fn encode_broadcast(uid: &str, packet: &Packet, opts: &BroadcastOptions) -> Bytes {
-    let mut w = msgpack::Writer::with_capacity(64);
-    w.array_len(3);
-    w.str(uid);
-    write_packet(&mut w, packet);
-    write_opts(&mut w, opts);
-    w.into_bytes()
-}
-
-/// Encodes a broadcast the way npm `@socket.io/redis-emitter` does (its options are written
-/// in the order `{rooms, flags, except}`; same meaning). `rooms` is `opts.rooms` in the order
-/// the caller added them.
-pub fn encode_emitter_broadcast(packet: &Packet, opts: &BroadcastOptions, rooms: &[Room]) -> Bytes {
-    let mut map = socketio_parser::Map::new();
-    map.insert("rooms".to_owned(), rooms_to_value(rooms));
-    map.insert(
-        "flags".to_owned(),
-        super::messages::flags_to_value(&opts.flags),
-    );
-    map.insert("except".to_owned(), rooms_to_value(&opts.except));
-    let mut w = msgpack::Writer::with_capacity(64);
-    w.array_len(3);
-    w.str(EMITTER_UID);
-    w.value(&packet_to_value(packet));
-    w.value(&Value::Object(map));
-    w.into_bytes()
-}
-
-/// A decoded broadcast.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Broadcast {
-    /// The sender's uid (`emitter` for emitters).
-    pub uid: String,
-    /// The packet (its namespace defaults to `/`).
-    pub packet: Packet,
-    /// Targets and flags.
-    pub opts: BroadcastOptions,
-}
-
-/// Decodes a broadcast.
-pub fn decode_broadcast(msg: &Bytes) -> Result<Broadcast, WireError> {
-    let Value::Array(mut items) = msgpack::decode(msg)? else {
-        return Err(WireError::Malformed("broadcast is not an array"));
-    };
-    if items.len() < 2 {
-        return Err(WireError::Malformed("broadcast array too short"));
-    }
-    let opts = opts_of(items.get(2));
-    let packet = packet_from(std::mem::take(&mut items[1]))?;
-    let uid = match items.swap_remove(0) {
-        Value::String(s) => s,
-        _ => String::new(),
-    };
-    Ok(Broadcast { uid, packet, opts })
 }
 
 fn object(entries: Vec<(&str, Value)>) -> Value {
@@ -360,7 +232,7 @@ pub fn decode_request(msg: &Bytes) -> Result<(Option<String>, ClusterRequest), W
                 let sid = string_field(&v, "sid").ok_or(WireError::Malformed("missing sid"))?;
                 let room = v
                     .get("room")
-                    .and_then(super::messages::value_to_room)
+                    .and_then(value_to_room)
                     .ok_or(WireError::Malformed("missing room"))?;
                 if join {
                     ClusterRequest::RemoteJoin {
@@ -407,7 +279,9 @@ pub fn decode_request(msg: &Bytes) -> Result<(Option<String>, ClusterRequest), W
             request_id: need_id()?,
             packet: packet_of(
                 v.get("packet")
-                    .ok_or(WireError::Malformed("missing packet"))?,
+                    .ok_or(WireError::Malformed("missing packet"))?
+                    .clone(),
+                "/",
             )?,
             opts: opts_of(v.get("opts")),
         },
@@ -521,210 +395,4 @@ pub fn decode_response(
         _ => ClusterResponse::Done { request_id },
     };
     Ok(Some(response))
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use socketio_parser::PacketType;
-
-    #[test]
-    fn channel_names() {
-        let c = Channels::new("socket.io", "/admin");
-        assert_eq!(c.broadcast, "socket.io#/admin#");
-        assert_eq!(c.broadcast_pattern(), "socket.io#/admin#*");
-        assert_eq!(c.request, "socket.io-request#/admin#");
-        assert_eq!(c.response, "socket.io-response#/admin#");
-        assert_eq!(c.specific_response("abc"), "socket.io-response#/admin#abc#");
-        assert_eq!(c.room("r1"), "socket.io#/admin#r1#");
-        assert_eq!(c.room_of("socket.io#/admin#r1#"), Some("r1"));
-        assert_eq!(c.room_of("socket.io#/admin#"), Some(""));
-        assert_eq!(c.room_of("socket.io#/other#"), None);
-        let one = BroadcastOptions::default().to("r");
-        assert_eq!(c.for_broadcast(&one), "socket.io#/admin#r#");
-        let two = BroadcastOptions::default().to("r").to("s");
-        assert_eq!(c.for_broadcast(&two), "socket.io#/admin#");
-    }
-
-    #[test]
-    fn broadcast_roundtrip_with_binary() {
-        let packet = Packet::event(
-            "/",
-            "ev",
-            vec![
-                Value::from(1),
-                Value::Binary(Bytes::from_static(b"\x01\x02")),
-            ],
-        );
-        let mut opts = BroadcastOptions::default().to("a").except("b");
-        opts.flags.volatile = true;
-        let bytes = encode_broadcast("node1", &packet, &opts);
-        let decoded = decode_broadcast(&bytes).unwrap();
-        assert_eq!(decoded.uid, "node1");
-        assert_eq!(decoded.packet, packet);
-        assert_eq!(decoded.opts, opts);
-    }
-
-    #[test]
-    fn broadcast_without_nsp_defaults_to_root() {
-        // [ "x", {type: 2, data: ["a"]}, {} ]
-        let mut w = msgpack::Writer::new();
-        w.array_len(3);
-        w.str("x");
-        w.map_len(2);
-        w.str("type");
-        w.uint(2);
-        w.str("data");
-        w.array_len(1);
-        w.str("a");
-        w.map_len(0);
-        let b = decode_broadcast(&w.into_bytes()).unwrap();
-        assert_eq!(b.packet.nsp, "/");
-        assert_eq!(b.packet.kind, PacketType::Event);
-        assert!(b.opts.rooms.is_empty());
-    }
-
-    #[test]
-    fn requests_roundtrip() {
-        let opts = BroadcastOptions::default().to("a").except("b");
-        let mut ack_opts = opts.clone();
-        ack_opts.flags.timeout = Some(std::time::Duration::from_millis(1000));
-        let requests = vec![
-            ClusterRequest::Sockets {
-                request_id: "r1".into(),
-                rooms: ["x".into()].into_iter().collect(),
-            },
-            ClusterRequest::AllRooms {
-                request_id: "r2".into(),
-            },
-            ClusterRequest::SocketsJoin {
-                opts: opts.clone(),
-                rooms: vec!["j".into()],
-            },
-            ClusterRequest::SocketsLeave {
-                opts: opts.clone(),
-                rooms: vec!["j".into()],
-            },
-            ClusterRequest::DisconnectSockets {
-                opts: opts.clone(),
-                close: true,
-            },
-            ClusterRequest::RemoteJoin {
-                request_id: Some("r3".into()),
-                sid: "s".into(),
-                room: "room".into(),
-            },
-            ClusterRequest::RemoteDisconnect {
-                request_id: Some("r4".into()),
-                sid: "s".into(),
-                close: false,
-            },
-            ClusterRequest::FetchSockets {
-                request_id: "r5".into(),
-                opts: opts.clone(),
-            },
-            ClusterRequest::ServerSideEmit {
-                request_id: None,
-                data: vec![Value::from("hello"), Value::from(3)],
-            },
-            ClusterRequest::ServerSideEmit {
-                request_id: Some("r6".into()),
-                data: vec![Value::from("hello")],
-            },
-            ClusterRequest::BroadcastWithAck {
-                request_id: "r7".into(),
-                packet: Packet::event("/", "ev", vec![Value::Binary(Bytes::from_static(b"x"))]),
-                opts: ack_opts,
-            },
-        ];
-        for request in requests {
-            let bytes = encode_request(Some("me"), &request);
-            let (uid, decoded) = decode_request(&bytes).unwrap();
-            assert_eq!(uid.as_deref(), Some("me"));
-            assert_eq!(decoded, request);
-        }
-    }
-
-    #[test]
-    fn responses_roundtrip() {
-        let responses = vec![
-            (
-                ClusterResponse::BroadcastClientCount {
-                    request_id: "a".into(),
-                    client_count: 3,
-                },
-                None,
-            ),
-            (
-                ClusterResponse::BroadcastAck {
-                    request_id: "a".into(),
-                    packet: Value::Binary(Bytes::from_static(b"\0")),
-                },
-                None,
-            ),
-            (
-                ClusterResponse::ServerSideEmit {
-                    request_id: "a".into(),
-                    data: Value::from("ok"),
-                },
-                None,
-            ),
-            (
-                ClusterResponse::Sockets {
-                    request_id: "a".into(),
-                    sockets: vec!["s1".into()],
-                },
-                Some(RequestType::Sockets),
-            ),
-            (
-                ClusterResponse::AllRooms {
-                    request_id: "a".into(),
-                    rooms: vec!["r".into()],
-                },
-                Some(RequestType::AllRooms),
-            ),
-            (
-                ClusterResponse::FetchSockets {
-                    request_id: "a".into(),
-                    sockets: vec![crate::SocketInfo {
-                        id: "s1".into(),
-                        handshake: crate::Handshake {
-                            query: [("a".to_owned(), "b".to_owned())].into_iter().collect(),
-                            auth: Value::from(serde_json::json!({"token": "t"})),
-                            ..Default::default()
-                        },
-                        rooms: vec!["s1".into(), "r".into()],
-                        data: Value::from(serde_json::json!({"n": 1})),
-                    }],
-                },
-                Some(RequestType::RemoteFetch),
-            ),
-            (
-                ClusterResponse::Done {
-                    request_id: "a".into(),
-                },
-                Some(RequestType::RemoteJoin),
-            ),
-        ];
-        for (response, pending) in responses {
-            let bytes = encode_response(&response);
-            let decoded = decode_response(&bytes, |_| pending).unwrap();
-            assert_eq!(decoded, Some(response));
-        }
-    }
-
-    #[test]
-    fn unknown_or_hostile_messages_are_errors() {
-        for msg in [
-            &b"{"[..],
-            b"{\"type\":42}",
-            b"{\"type\":5}",
-            b"\xc1",
-            b"{\"type\":6,\"data\":3}",
-        ] {
-            assert!(decode_request(&Bytes::copy_from_slice(msg)).is_err());
-        }
-        assert!(decode_broadcast(&Bytes::from_static(b"\x93\xa1x\x80\x80")).is_err());
-    }
 }
