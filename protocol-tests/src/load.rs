@@ -70,6 +70,9 @@ pub struct SioClient {
     pub sid: String,
     /// How many pings the server sent this client so far.
     pub pings: u64,
+    /// A counter shared by many clients that each ping also increments (see
+    /// [`SioClient::count_pings_into`]).
+    ping_counter: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl std::fmt::Debug for SioClient {
@@ -128,6 +131,7 @@ impl SioClient {
                     sid: open_sid(&open)?,
                     link: Link::WebSocket(Box::new(ws)),
                     pings: 0,
+                    ping_counter: None,
                 }
             }
             Transport::Polling => {
@@ -155,6 +159,7 @@ impl SioClient {
                     },
                     sid,
                     pings: 0,
+                    ping_counter: None,
                 }
             }
         };
@@ -236,6 +241,9 @@ impl SioClient {
             match packet.as_str() {
                 "2" => {
                     self.pings += 1;
+                    if let Some(counter) = &self.ping_counter {
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     self.send(&["3"]).await?;
                 }
                 "1" => return Err(LoadError::Closed("close packet".into())),
@@ -245,11 +253,17 @@ impl SioClient {
         }
     }
 
+    /// Counts every ping this client answers from now on in `counter` too, so a load run can
+    /// sum the heartbeats of thousands of clients that are blocked in [`SioClient::recv`].
+    pub fn count_pings_into(&mut self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.ping_counter = Some(counter);
+    }
+
     /// Ends the session: a WebSocket close, or a close packet over polling.
     pub async fn close(mut self) {
         match &mut self.link {
             Link::WebSocket(ws) => {
-                let _ = ws.close(None).await;
+                let _ = WsStream::close(&mut **ws, None).await;
             }
             Link::Polling { .. } => {
                 let _ = self.send(&["1"]).await;

@@ -604,43 +604,80 @@ async fn scale(o: &Options) {
         let rss0 = t.rss_kib();
         let cpu0 = t.cpu_ns();
         let started = Instant::now();
-        let (clients, failed) = connect_many(t.port, Transport::WebSocket, conns, 64).await;
-        let connect_secs = started.elapsed().as_secs_f64();
-        let connect_cpu = t.cpu_ns().saturating_sub(cpu0);
-        let n = clients.len() as u64;
-        let receivers = join_all(clients).await;
-        let rss1 = t.rss_kib();
-        println!(
-            "{name} scale connected={n} failed={failed} joined={} connect_secs={connect_secs:.1} connects_per_s={:.0} server_cpu_us_per_connect={:.1} rss_kib_before={rss0} rss_kib_with={rss1} kib_per_conn={:.2}",
-            receivers.len(),
-            n as f64 / connect_secs,
-            per(connect_cpu as f64 / 1000.0, n),
-            per(rss1.saturating_sub(rss0) as f64, n)
-        );
+        // Each client reads from the moment it is connected: with a short ping interval, a client
+        // that waited for the others to connect would miss its heartbeats and be dropped.
         let pings = Arc::new(AtomicU64::new(0));
         let delivered = Arc::new(AtomicU64::new(0));
-        let expected = receivers.len() as u64 * msgs;
-        let readers: Vec<_> = receivers
-            .into_iter()
-            .map(|mut c| {
-                let (pings, delivered) = (Arc::clone(&pings), Arc::clone(&delivered));
+        // connected, joined, failed to connect, dropped after joining
+        let counts: Arc<[AtomicU64; 4]> = Arc::new(Default::default());
+        let gate = Arc::new(tokio::sync::Semaphore::new(64));
+        let readers: Vec<_> = (0..conns)
+            .map(|_| {
+                let (pings, delivered, counts, gate) = (
+                    Arc::clone(&pings),
+                    Arc::clone(&delivered),
+                    Arc::clone(&counts),
+                    Arc::clone(&gate),
+                );
                 tokio::spawn(async move {
-                    let mut seen = 0;
+                    let permit = gate.acquire_owned().await;
+                    let mut c = match SioClient::connect(t.port, Transport::WebSocket).await {
+                        Ok(c) => c,
+                        Err(_) => {
+                            counts[2].fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                    };
+                    c.count_pings_into(pings);
+                    counts[0].fetch_add(1, Ordering::Relaxed);
+                    drop(permit);
+                    let joined = async {
+                        c.send(&[r#"42["join","bench"]"#, r#"42["echo","joined"]"#])
+                            .await?;
+                        wait_for(&mut c, r#"42["echo""#).await
+                    };
+                    if joined.await.is_err() {
+                        return;
+                    }
+                    counts[1].fetch_add(1, Ordering::Relaxed);
                     loop {
-                        let r = c.recv().await;
-                        pings.fetch_add(c.pings - seen, Ordering::Relaxed);
-                        seen = c.pings;
-                        match r {
+                        match c.recv().await {
                             Ok(p) if p.starts_with(r#"42["bcast""#) => {
                                 delivered.fetch_add(1, Ordering::Relaxed);
                             }
                             Ok(_) => {}
-                            Err(_) => return,
+                            Err(_) => {
+                                counts[3].fetch_add(1, Ordering::Relaxed);
+                                return;
+                            }
                         }
                     }
                 })
             })
             .collect();
+        let settled = |counts: &[AtomicU64; 4]| {
+            counts[0].load(Ordering::Relaxed) + counts[2].load(Ordering::Relaxed)
+        };
+        while settled(&counts) < conns {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let connect_secs = started.elapsed().as_secs_f64();
+        let connect_cpu = t.cpu_ns().saturating_sub(cpu0);
+        let n = counts[0].load(Ordering::Relaxed);
+        let joined_by = Instant::now() + Duration::from_secs(30);
+        while counts[1].load(Ordering::Relaxed) < n && Instant::now() < joined_by {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let joined = counts[1].load(Ordering::Relaxed);
+        let rss1 = t.rss_kib();
+        println!(
+            "{name} scale connected={n} failed={} joined={joined} connect_secs={connect_secs:.1} connects_per_s={:.0} server_cpu_us_per_connect={:.1} rss_kib_before={rss0} rss_kib_with={rss1} kib_per_conn={:.2}",
+            counts[2].load(Ordering::Relaxed),
+            n as f64 / connect_secs,
+            per(connect_cpu as f64 / 1000.0, n),
+            per(rss1.saturating_sub(rss0) as f64, n)
+        );
+        let expected = joined * msgs;
         let mut sender = match SioClient::connect(t.port, Transport::WebSocket).await {
             Ok(s) => s,
             Err(e) => fail(&format!("{name}: broadcast sender: {e}")),
@@ -675,8 +712,9 @@ async fn scale(o: &Options) {
             let beats = pings.load(Ordering::Relaxed) - pings0;
             let ns_per_beat = per(cpu as f64, beats);
             println!(
-                "{name} scale idle ping_interval_ms={} secs={secs:.1} heartbeats={beats} server_cpu_ns_per_heartbeat={ns_per_beat:.0} server_cpu_share={:.3} cpu_ms_per_round_at_1M={:.0} rss_kib={}",
+                "{name} scale idle ping_interval_ms={} secs={secs:.1} clients_dropped={} heartbeats={beats} server_cpu_ns_per_heartbeat={ns_per_beat:.0} server_cpu_share={:.3} cpu_ms_per_round_at_1M={:.0} rss_kib={}",
                 ping.as_millis(),
+                counts[3].load(Ordering::Relaxed),
                 cpu as f64 / 1e9 / secs,
                 // 1 M heartbeats at `ns_per_beat` each, in ms: numerically ns_per_beat.
                 ns_per_beat,
