@@ -2,47 +2,13 @@
 
 use crate::cors::Cors;
 use crate::request::RequestInfo;
-use crate::Message;
+use crate::{Message, TransportType};
 use http::HeaderMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A transport a client can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransportType {
-    /// HTTP long-polling (XHR or JSONP).
-    Polling,
-    /// WebSocket.
-    Websocket,
-}
-
-impl TransportType {
-    /// The name used in the `transport` query parameter.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportType::Polling => "polling",
-            TransportType::Websocket => "websocket",
-        }
-    }
-
-    /// Parses the `transport` query parameter.
-    pub fn from_query(s: &str) -> Option<Self> {
-        match s {
-            "polling" => Some(TransportType::Polling),
-            "websocket" => Some(TransportType::Websocket),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for TransportType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// `SameSite` attribute of the session cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,12 +145,36 @@ pub struct Config {
     pub http_compression_threshold: Option<usize>,
     /// Hook adding headers to handshake (`is_handshake == true`) and other responses.
     pub headers: Option<HeadersFn>,
-    /// Capacity of each socket's outgoing message queue (messages). Default 1024.
-    /// When full, [`crate::Socket::try_send`] fails with `Full` and
-    /// [`crate::Socket::send`] waits for room.
-    pub max_buffered_messages: usize,
-    /// Capacity of each socket's inbox in the stream API ([`crate::Socket::recv`]).
-    /// Default 1024. A socket whose inbox overflows is closed ("transport error").
+    /// The slow-consumer bound of each socket's outgoing queue, in bytes
+    /// (message data plus a fixed per-message overhead). Default 1 MiB.
+    ///
+    /// A queue may hold more than this for up to [`Config::slow_consumer_timeout`]
+    /// without being drained: only a client that holds more than this bound
+    /// *and* has not read for that long is refused more messages
+    /// ([`crate::Socket::try_send`] fails with `Full`). Why 1 MiB: it is the
+    /// default [`Config::max_http_buffer_size`], the most one client may send in
+    /// one request; a polling client receives everything queued between two GETs
+    /// in one response, and a busy room reaches hundreds of KB per round trip on
+    /// a slow network, which must never cut off a healthy client.
+    pub slow_consumer_bytes: usize,
+    /// How long a queue may stay over [`Config::slow_consumer_bytes`] without
+    /// being drained (a pending GET answered, or a WebSocket batch written)
+    /// before the client counts as a slow consumer. Default 10 s: far longer
+    /// than a polling round trip, shorter than the heartbeat's
+    /// `ping_interval + ping_timeout` which would end a dead client anyway.
+    pub slow_consumer_timeout: Duration,
+    /// Hard memory cap of each socket's outgoing queue, in bytes: beyond it
+    /// [`crate::Socket::try_send`] fails with `Full` at once, whatever the time.
+    /// Default 16 MiB. The reference has no bound at all; this one is 16 times
+    /// the slow-consumer bound so that a healthy client never meets it, and it
+    /// bounds what a stalled client can cost. A single message (or atomic batch)
+    /// larger than the cap is still accepted into an empty queue, so that it
+    /// can be sent at all.
+    pub max_buffered_bytes: usize,
+    /// Capacity of each socket's inbox in the stream API ([`crate::Socket::recv`]),
+    /// in messages. Default 1024. When the inbox is full the transport stops
+    /// reading (WebSocket) or the `POST` waits for room (polling): backpressure,
+    /// never a closed session.
     pub inbox_capacity: usize,
     /// WebSocket read buffer size in bytes: small to keep idle connections cheap
     /// (measured: about 5 KB of server memory per idle WebSocket session at 1024,
@@ -213,7 +203,9 @@ impl Default for Config {
             initial_packet: None,
             http_compression_threshold: Some(1024),
             headers: None,
-            max_buffered_messages: 1024,
+            slow_consumer_bytes: 1 << 20,
+            slow_consumer_timeout: Duration::from_secs(10),
+            max_buffered_bytes: 16 << 20,
             inbox_capacity: 1024,
             ws_read_buffer_size: 1024,
             ws_write_buffer_size: 4096,
@@ -242,7 +234,9 @@ impl fmt::Debug for Config {
                 &self.http_compression_threshold,
             )
             .field("headers", &self.headers.is_some())
-            .field("max_buffered_messages", &self.max_buffered_messages)
+            .field("slow_consumer_bytes", &self.slow_consumer_bytes)
+            .field("slow_consumer_timeout", &self.slow_consumer_timeout)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("inbox_capacity", &self.inbox_capacity)
             .finish_non_exhaustive()
     }
@@ -369,9 +363,15 @@ impl ConfigBuilder {
         self.config.headers = Some(Arc::new(f));
         self
     }
-    /// See [`Config::max_buffered_messages`] (at least 1).
-    pub fn max_buffered_messages(mut self, n: usize) -> Self {
-        self.config.max_buffered_messages = n.max(1);
+    /// See [`Config::slow_consumer_bytes`] and [`Config::slow_consumer_timeout`].
+    pub fn slow_consumer(mut self, bytes: usize, timeout: Duration) -> Self {
+        self.config.slow_consumer_bytes = bytes;
+        self.config.slow_consumer_timeout = timeout;
+        self
+    }
+    /// See [`Config::max_buffered_bytes`].
+    pub fn max_buffered_bytes(mut self, n: usize) -> Self {
+        self.config.max_buffered_bytes = n;
         self
     }
     /// See [`Config::inbox_capacity`] (at least 1).
@@ -406,6 +406,8 @@ mod tests {
         assert_eq!(c.ping_timeout, Duration::from_millis(20000));
         assert_eq!(c.upgrade_timeout, Duration::from_millis(10000));
         assert_eq!(c.max_http_buffer_size, 1_000_000);
+        assert_eq!(c.slow_consumer_bytes, 1 << 20);
+        assert_eq!(c.max_buffered_bytes, 16 << 20);
         assert_eq!(c.computed_path(), "/engine.io/");
         let c = Config::builder()
             .path("/x/")

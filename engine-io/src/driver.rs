@@ -4,12 +4,12 @@
 //! Polling requests are served by the HTTP connection tasks; they share the
 //! socket's state, and this task only keeps its timers for them.
 
-use crate::config::TransportType;
-use crate::handler::CloseReason;
 use crate::packet::{Packet, PacketType};
 use crate::socket::{Ready, Socket};
-use crate::websocket::{close_detached, too_big_frame, WsEvent, WsIo};
+use crate::websocket::{close_detached, WsEvent, WsIo};
+use crate::CloseReason;
 use crate::Str;
+use crate::TransportType;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// Spawns the task of a new polling session.
@@ -181,15 +182,17 @@ impl Driver {
                 }
             }
 
-            // Then the transports.
+            // Then the transports. A full stream-API inbox stops reading until
+            // `recv` makes room (and wakes this task).
+            let read = !socket.inbox_full();
             if let Some(w) = self.ws.as_mut() {
-                if let Poll::Ready(e) = w.poll_event(cx) {
+                if let Poll::Ready(e) = w.poll_event(cx, read) {
                     self.on_ws_event(e);
                     continue;
                 }
             }
             if let Some(p) = self.probe.as_mut() {
-                if let Poll::Ready(e) = p.poll_event(cx) {
+                if let Poll::Ready(e) = p.poll_event(cx, true) {
                     self.on_probe_event(e);
                     continue;
                 }
@@ -243,23 +246,34 @@ impl Driver {
                 ),
             },
             WsEvent::Closed => {
-                self.ws = None;
+                // After a close frame the echo is still to be flushed (at the
+                // end of the task); after EOF or a reset nothing can be written.
+                if self.ws.as_ref().is_some_and(|w| !w.close_queued()) {
+                    self.ws = None;
+                }
                 socket.finalize(CloseReason::TransportClose, None, PacketType::Close);
             }
-            WsEvent::Error { too_big } => {
-                let desc = if too_big {
-                    // Answered with a 1009 close frame, written when the task ends.
-                    if let Some(w) = self.ws.as_mut() {
-                        w.push_frame(too_big_frame());
-                    }
+            WsEvent::Error(frame) => {
+                let desc = if frame.code == CloseCode::Size {
                     "message too big"
                 } else {
-                    self.ws = None;
                     "websocket error"
                 };
+                // The close frame is written when the task ends.
+                if let Some(w) = self.ws.as_mut() {
+                    w.push_frame(WsMessage::Close(Some(frame)));
+                }
                 socket.finalize(
                     CloseReason::TransportError,
                     Some(desc.into()),
+                    PacketType::Close,
+                );
+            }
+            WsEvent::WriteFailed => {
+                self.ws = None;
+                socket.finalize(
+                    CloseReason::TransportError,
+                    Some("websocket error".into()),
                     PacketType::Close,
                 );
             }
@@ -273,7 +287,7 @@ impl Driver {
                 on_probe_packet(&self.socket, packet, &mut self.probe, &mut self.ws);
             }
             WsEvent::Flushed(_) => {}
-            WsEvent::Closed | WsEvent::Error { .. } => {
+            WsEvent::Closed | WsEvent::Error(_) | WsEvent::WriteFailed => {
                 self.probe = None;
                 abort_upgrade(&self.socket);
             }
@@ -290,9 +304,12 @@ fn finish_ws(w: Option<WsIo>, last: WsMessage) -> Option<crate::BoxFuture<()>> {
         w.push_frame(last);
     }
     Some(Box::pin(async move {
+        // Write only: after a protocol error the read side is not to be trusted.
         let flush = poll_fn(|cx| loop {
-            match w.poll_event(cx) {
-                Poll::Ready(WsEvent::Flushed(_)) if w.idle() => return Poll::Ready(()),
+            if w.idle() {
+                return Poll::Ready(());
+            }
+            match w.poll_event(cx, false) {
                 Poll::Ready(WsEvent::Flushed(_) | WsEvent::Message(_)) => continue,
                 Poll::Ready(_) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,

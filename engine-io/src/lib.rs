@@ -5,7 +5,9 @@
 //! JSONP), WebSocket, and the upgrade from one to the other.
 //!
 //! * The codec ([`packet`], [`payload`], [`Str`], [`Message`], [`Handshake`])
-//!   has no I/O and compiles with `default-features = false`.
+//!   has no I/O and compiles with `default-features = false`, and so do the
+//!   vocabulary types shared with the client: [`CloseReason`],
+//!   [`TransportType`], [`TrySendError`], [`SendError`] and [`Closed`].
 //! * The server (feature `server`, on by default): [`Server`], [`Socket`],
 //!   [`Handler`], [`Config`], and the integrations [`EngineIoService`] (hyper 1),
 //!   [`EngineIoLayer`] (tower / axum) and [`listen`].
@@ -35,15 +37,23 @@
 //! ```
 //!
 //! # Outgoing queue and backpressure
-//! Each socket has a bounded outgoing queue ([`Config::max_buffered_messages`],
-//! default 1024 messages). The transport drains it: a pending polling `GET`
-//! takes everything queued as one payload; the WebSocket writer encodes
-//! everything queued and writes it with a single flush. When a client stops
-//! reading, the queue fills up and then [`Socket::try_send`] returns
-//! [`TrySendError::Full`] with the message (drop it, retry, or close the
-//! socket), while [`Socket::send`] waits for room. [`Socket::try_send_many`] /
-//! [`Socket::send_many`] queue several messages atomically, and
-//! [`Socket::flush`] resolves once everything queued so far was written.
+//! Each socket has an outgoing queue bounded by bytes. The transport drains it:
+//! a pending polling `GET` takes everything queued as one payload; the
+//! WebSocket writer encodes everything queued and writes it with a single
+//! flush. A burst between two polls is normal; a client is a slow consumer
+//! only when its queue holds more than [`Config::slow_consumer_bytes`]
+//! (default 1 MiB) and has not been drained for
+//! [`Config::slow_consumer_timeout`] (default 10 s), or reaches the hard cap
+//! [`Config::max_buffered_bytes`] (default 16 MiB). Then
+//! [`Socket::try_send`] returns [`TrySendError::Full`] with the message (drop
+//! it, retry, or close the socket), while [`Socket::send`] waits for room.
+//! [`Socket::try_send_many`] / [`Socket::send_many`] queue several messages
+//! atomically, and [`Socket::flush`] resolves once everything queued so far
+//! was written.
+//!
+//! Incoming, the stream API's inbox ([`Config::inbox_capacity`]) applies
+//! backpressure: when it is full the WebSocket is not read and a polling
+//! `POST` waits for room, so a payload of any number of packets is delivered.
 //!
 //! # Resource use
 //! One task per session (heartbeat, WebSocket I/O, upgrade), no task per
@@ -67,18 +77,24 @@
 // The crate docs describe the server too; without it those links dangle.
 #![cfg_attr(not(feature = "server"), allow(rustdoc::broken_intra_doc_links))]
 
+mod close_reason;
 mod error;
 mod handshake;
 mod message;
 pub mod packet;
 pub mod payload;
+mod send_error;
 mod str;
+mod transport;
 
+pub use close_reason::CloseReason;
 pub use error::DecodeError;
 pub use handshake::Handshake;
 pub use message::Message;
 pub use packet::{Data, Frame, Packet, PacketType, ProtocolVersion};
+pub use send_error::{Closed, SendError, TrySendError};
 pub use str::Str;
+pub use transport::TransportType;
 
 #[cfg(feature = "server")]
 mod body;
@@ -116,14 +132,13 @@ pub use body::ResponseBody;
 #[cfg(feature = "server")]
 pub use config::{
     AllowRequestFn, AllowRequestFuture, Config, ConfigBuilder, CookieConfig, HeadersFn, SameSite,
-    TransportType,
 };
 #[cfg(feature = "server")]
 pub use cors::{Cors, CorsOrigin, OriginPredicate};
 #[cfg(feature = "server")]
 pub use errors::ErrorCode;
 #[cfg(feature = "server")]
-pub use handler::{CloseReason, Handler};
+pub use handler::Handler;
 #[cfg(feature = "server")]
 pub use listen::listen;
 #[cfg(feature = "server")]
@@ -133,4 +148,4 @@ pub use server::Server;
 #[cfg(feature = "server")]
 pub use service::{BoxFuture, EngineIoLayer, EngineIoMiddleware, EngineIoService};
 #[cfg(feature = "server")]
-pub use socket::{Closed, SendError, Socket, TrySendError};
+pub use socket::Socket;

@@ -3,11 +3,11 @@
 
 use crate::body::{empty, full, ResponseBody};
 use crate::compression;
-use crate::config::TransportType;
-use crate::handler::CloseReason;
 use crate::packet::{Packet, PacketType, ProtocolVersion};
 use crate::payload;
 use crate::socket::{control, Ready, Socket};
+use crate::CloseReason;
+use crate::TransportType;
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::Body;
@@ -333,6 +333,12 @@ where
     };
     let limit = socket.shared.config.max_http_buffer_size;
     let read = read_limited(Box::pin(body), limit).await;
+    // The request stays active until its packets are delivered (which may
+    // wait for inbox room): a second POST meanwhile is an overlap, as in the
+    // reference, and cannot reorder packets.
+    if let Ok(data) = &read {
+        deliver(&socket, data.clone(), is_binary).await;
+    }
     guard.armed = false;
     drop(guard);
     {
@@ -341,8 +347,8 @@ where
             st.post_active = false;
         }
     }
-    let data = match read {
-        Ok(d) => d,
+    match read {
+        Ok(_) => {}
         // Over the limit: 413 and the data is dropped; the session lives on.
         Err(BodyError::TooLarge) => return bare(StatusCode::PAYLOAD_TOO_LARGE, cors),
         Err(BodyError::Failed) => {
@@ -353,8 +359,7 @@ where
             );
             return bare(StatusCode::BAD_REQUEST, cors);
         }
-    };
-    deliver(&socket, data, is_binary);
+    }
     let mut headers = cors.unwrap_or_default();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     common_headers(&socket, &parts.headers, &mut headers, false);
@@ -363,8 +368,11 @@ where
     res
 }
 
-/// Decodes a POST body and hands its packets to the socket.
-fn deliver(socket: &Arc<Socket>, data: Bytes, is_binary: bool) {
+/// Decodes a POST body and hands its packets to the socket, waiting for room
+/// in a full stream-API inbox before each one (backpressure: a payload of
+/// more packets than the inbox holds is delivered in full, and the client's
+/// next POST waits for this one).
+async fn deliver(socket: &Arc<Socket>, data: Bytes, is_binary: bool) {
     let decoder = if socket.jsonp.is_some() {
         let text = payload::bytes_to_str_lossy(data);
         match payload::decode_jsonp_form(&text) {
@@ -382,6 +390,7 @@ fn deliver(socket: &Arc<Socket>, data: Bytes, is_binary: bool) {
                 return;
             }
             Ok(p) => {
+                socket.inbox_room().await;
                 socket.handle_packet(p);
                 if !socket.is_open() {
                     return;

@@ -2,12 +2,13 @@
 //! the reference's order, handshake, dispatch to the transports).
 
 use crate::body::{empty, ResponseBody};
-use crate::config::{Config, TransportType};
+use crate::config::Config;
 use crate::errors::{ErrorCode, Refusal};
 use crate::handler::{Handler, StreamHandler};
 use crate::packet::{Packet, ProtocolVersion};
 use crate::request::{parse_query, RequestInfo};
 use crate::socket::Socket;
+use crate::TransportType;
 use crate::{Handshake, Str};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -33,6 +34,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Whether this is a stream-API server (messages go to each socket's inbox).
+    pub(crate) fn is_stream(&self) -> bool {
+        self.accept_rx.is_some()
+    }
+
     pub(crate) fn remove(&self, sid: &str) {
         self.sockets
             .lock()

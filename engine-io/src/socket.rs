@@ -1,64 +1,34 @@
 //! [`Socket`]: one Engine.IO session, whatever its transport.
 //!
 //! # Outgoing queue
-//! Every socket has a bounded queue of outgoing messages
-//! ([`crate::Config::max_buffered_messages`]). The active transport drains it:
-//! a pending polling `GET` takes everything queued into one payload; the
-//! WebSocket writer encodes everything queued and flushes it with a single write.
-//! When the queue is full (a client that stops reading),
-//! [`Socket::try_send`] returns [`TrySendError::Full`] with the message and
-//! [`Socket::send`] waits for room: memory stays bounded, and the caller picks
-//! the policy (drop, wait, or close). Heartbeat and control packets bypass the
-//! limit (they are tiny and at most a few are ever queued).
+//! Every socket has an outgoing queue bounded by bytes. The active transport
+//! drains it: a pending polling `GET` takes everything queued into one payload;
+//! the WebSocket writer encodes everything queued and flushes it with a single
+//! write. A client counts as a slow consumer only when its queue holds more
+//! than [`crate::Config::slow_consumer_bytes`] *and* has not been drained for
+//! [`crate::Config::slow_consumer_timeout`], or when the queue reaches the hard
+//! cap [`crate::Config::max_buffered_bytes`]. Then [`Socket::try_send`]
+//! returns [`TrySendError::Full`] with the message and [`Socket::send`] waits
+//! for room: memory stays bounded, and the caller picks the policy (drop,
+//! wait, or close). A burst between two polls is not a slow consumer. Heartbeat
+//! and control packets bypass the limit (they are tiny and at most a few are
+//! ever queued).
 //!
 //! # State
 //! The mutable state sits behind one `std::sync::Mutex` that is never held
 //! across an `.await`; waiters use `tokio::sync::Notify`.
 
-use crate::config::TransportType;
-use crate::handler::CloseReason;
 use crate::heartbeat::{Heartbeat, PacketAction, TimerAction};
 use crate::packet::{Packet, PacketType, ProtocolVersion};
 use crate::request::RequestInfo;
 use crate::server::Shared;
 use crate::websocket::WsStream;
-use crate::{Message, Str};
+use crate::{CloseReason, Closed, Message, SendError, Str, TransportType, TrySendError};
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tokio::time::Instant;
-
-/// Error of [`Socket::try_send`] and [`Socket::try_send_many`]: the message(s)
-/// are given back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TrySendError<T> {
-    /// The outgoing queue is full.
-    #[error("the socket's outgoing queue is full")]
-    Full(T),
-    /// The socket is closed or closing.
-    #[error("the socket is closed")]
-    Closed(T),
-}
-
-impl<T> TrySendError<T> {
-    /// The message(s) that were not sent.
-    pub fn into_inner(self) -> T {
-        match self {
-            TrySendError::Full(t) | TrySendError::Closed(t) => t,
-        }
-    }
-}
-
-/// Error of [`Socket::send`]: the socket is closed; the message(s) are given back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the socket is closed")]
-pub struct SendError<T>(pub T);
-
-/// The socket closed before the operation completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the socket is closed")]
-pub struct Closed;
 
 /// Lifecycle of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,8 +43,13 @@ pub(crate) struct State {
     pub(crate) ready: Ready,
     pub(crate) transport: TransportType,
     pub(crate) queue: VecDeque<Packet>,
-    /// Application messages in `queue` (what the capacity limits).
+    /// Application messages in `queue`.
     pub(crate) queued_messages: usize,
+    /// Their weight ([`message_weight`]): what the bounds limit.
+    pub(crate) queued_bytes: usize,
+    /// Since when `queued_bytes` is over the slow-consumer bound without a
+    /// drain (the clock is read only once the bound is crossed).
+    pub(crate) over_since: Option<Instant>,
     /// Packets ever queued / ever handed to the transport (for `flush`).
     pub(crate) enqueued: u64,
     pub(crate) written: u64,
@@ -146,6 +121,12 @@ impl fmt::Debug for Socket {
 /// Most control packets (pongs) kept waiting in a queue.
 const MAX_PENDING_CONTROL: usize = 16;
 
+/// What a queued message counts for against the byte bounds: its data plus the
+/// queue entry itself, so that a flood of empty messages is bounded too.
+pub(crate) fn message_weight(m: &Message) -> usize {
+    m.len() + std::mem::size_of::<Packet>()
+}
+
 /// A packet without data (close, noop, ping, pong).
 pub(crate) fn control(t: PacketType) -> Packet {
     Packet::empty(t)
@@ -184,6 +165,8 @@ impl Socket {
                 transport,
                 queue: VecDeque::new(),
                 queued_messages: 0,
+                queued_bytes: 0,
+                over_since: None,
                 enqueued: 0,
                 written: 0,
                 heartbeat,
@@ -305,6 +288,38 @@ impl Socket {
         self.lock().queued_messages
     }
 
+    /// What the messages waiting in the outgoing queue weigh against its byte
+    /// bounds (their data plus a fixed overhead per message).
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().queued_bytes
+    }
+
+    /// Whether `bytes` more may be queued (see the module docs): refused at the
+    /// hard cap, or over the slow-consumer bound once the queue has not been
+    /// drained for the slow-consumer timeout. An empty queue takes anything, so
+    /// a message larger than the cap can still be sent.
+    fn admit(&self, st: &mut State, bytes: usize) -> bool {
+        let cfg = &self.shared.config;
+        if st.queued_bytes == 0 {
+            return true;
+        }
+        let after = st.queued_bytes.saturating_add(bytes);
+        if after > cfg.max_buffered_bytes {
+            return false;
+        }
+        if after > cfg.slow_consumer_bytes {
+            let now = Instant::now();
+            match st.over_since {
+                None => st.over_since = Some(now),
+                Some(since) if now.duration_since(since) >= cfg.slow_consumer_timeout => {
+                    return false
+                }
+                Some(_) => {}
+            }
+        }
+        true
+    }
+
     /// Queues a message without waiting. Fails with `Full` when the outgoing
     /// queue is at capacity and `Closed` when the socket is closing or closed;
     /// either way the message is given back.
@@ -314,10 +329,12 @@ impl Socket {
         if st.ready != Ready::Open {
             return Err(TrySendError::Closed(msg));
         }
-        if st.queued_messages >= self.shared.config.max_buffered_messages {
+        let weight = message_weight(&msg);
+        if !self.admit(&mut st, weight) {
             return Err(TrySendError::Full(msg));
         }
         st.queued_messages += 1;
+        st.queued_bytes += weight;
         st.enqueued += 1;
         st.queue.push_back(Packet::message(msg));
         let waker = Socket::wake_writer_locked(&mut st);
@@ -328,18 +345,19 @@ impl Socket {
 
     /// Queues several messages atomically: all of them or none (a Socket.IO
     /// binary packet is one text message plus its attachments and must not be
-    /// split by a full queue). A batch larger than the whole capacity is
-    /// accepted when the queue is empty, so it can always eventually be sent.
+    /// split by a full queue). A batch larger than the hard cap is accepted
+    /// when the queue is empty, so it can always eventually be sent.
     pub fn try_send_many(&self, msgs: Vec<Message>) -> Result<(), TrySendError<Vec<Message>>> {
         let mut st = self.lock();
         if st.ready != Ready::Open {
             return Err(TrySendError::Closed(msgs));
         }
-        let cap = self.shared.config.max_buffered_messages;
-        if st.queued_messages + msgs.len() > cap && st.queued_messages > 0 {
+        let weight = msgs.iter().map(message_weight).sum();
+        if !self.admit(&mut st, weight) {
             return Err(TrySendError::Full(msgs));
         }
         st.queued_messages += msgs.len();
+        st.queued_bytes += weight;
         st.enqueued += msgs.len() as u64;
         st.queue.extend(msgs.into_iter().map(Packet::message));
         let waker = Socket::wake_writer_locked(&mut st);
@@ -421,7 +439,17 @@ impl Socket {
             notified.as_mut().enable();
             {
                 let mut st = self.lock();
+                let was_full = st.inbox.len() >= self.shared.config.inbox_capacity;
                 if let Some(m) = st.inbox.pop_front() {
+                    if was_full {
+                        // The transport waits for room (backpressure): resume it.
+                        let waker = Socket::request_wake(&mut st);
+                        drop(st);
+                        if let Some(w) = waker {
+                            w.wake();
+                        }
+                        self.waiters.notify_waiters();
+                    }
                     return Some(m);
                 }
                 if st.ready == Ready::Closed {
@@ -525,8 +553,10 @@ impl Socket {
     pub(crate) fn drain_queue(&self, st: &mut State) -> Vec<Packet> {
         // Taking the deque leaves no allocation behind: idle sockets stay small.
         let packets = Vec::from(std::mem::take(&mut st.queue));
+        st.over_since = None;
         if st.queued_messages > 0 {
             st.queued_messages = 0;
+            st.queued_bytes = 0;
             self.waiters.notify_waiters();
         }
         packets
@@ -590,9 +620,38 @@ impl Socket {
         }
     }
 
+    /// Stream API: whether the inbox is full, so the transport must stop
+    /// reading until [`Socket::recv`] makes room (always false with a custom
+    /// [`crate::Handler`], which has no inbox).
+    pub(crate) fn inbox_full(&self) -> bool {
+        self.shared.is_stream() && self.lock().inbox.len() >= self.shared.config.inbox_capacity
+    }
+
+    /// Waits until the inbox has room or the socket is closed (the polling
+    /// `POST`'s backpressure).
+    pub(crate) async fn inbox_room(&self) {
+        if !self.shared.is_stream() {
+            return;
+        }
+        loop {
+            let notified = self.waiters.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.lock();
+                if st.inbox.len() < self.shared.config.inbox_capacity || st.ready != Ready::Open {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
     /// Stream API: a received message.
     pub(crate) fn push_inbox(self: &Arc<Self>, msg: Message) {
         let mut st = self.lock();
+        // The transports wait for room before each packet; this only guards
+        // against a transport that does not.
         if st.inbox.len() >= self.shared.config.inbox_capacity {
             drop(st);
             self.finalize(
@@ -631,6 +690,8 @@ impl Socket {
             st.poll_final = poll_final;
             st.queue = VecDeque::new();
             st.queued_messages = 0;
+            st.queued_bytes = 0;
+            st.over_since = None;
             st.probe_offer = None;
         }
         self.shared.remove(self.sid());
@@ -646,12 +707,20 @@ mod tests {
     use super::*;
     use crate::{Config, Server};
 
+    /// The weight of a 1-byte message.
+    const W: usize = 1 + std::mem::size_of::<Packet>();
+
+    /// A socket whose hard cap holds `cap` 1-byte messages.
     fn socket(cap: usize) -> (Server, Arc<Socket>) {
         socket_v(cap, ProtocolVersion::V4)
     }
 
     fn socket_v(cap: usize, v: ProtocolVersion) -> (Server, Arc<Socket>) {
-        let server = Server::new_stream(Config::builder().max_buffered_messages(cap).build());
+        with_config(v, Config::builder().max_buffered_bytes(cap * W).build())
+    }
+
+    fn with_config(v: ProtocolVersion, config: Config) -> (Server, Arc<Socket>) {
+        let server = Server::new_stream(config);
         let info = crate::RequestInfo::new(
             http::Method::GET,
             http::Uri::from_static("/engine.io/?EIO=4&transport=polling"),
@@ -681,6 +750,39 @@ mod tests {
         assert_eq!(drained.len(), 4);
         assert_eq!(s.queued(), 0);
         s.try_send("c").unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_consumer_is_over_the_bound_and_undrained_for_the_timeout() {
+        let timeout = std::time::Duration::from_secs(10);
+        let config = Config::builder()
+            .slow_consumer(2 * W, timeout)
+            .max_buffered_bytes(100 * W)
+            .build();
+        let (_server, s) = with_config(ProtocolVersion::V4, config);
+        // A burst over the bound is fine while the client reads in time.
+        for _ in 0..10 {
+            s.try_send("a").unwrap();
+        }
+        tokio::time::advance(timeout - std::time::Duration::from_millis(1)).await;
+        s.try_send("a").unwrap();
+        tokio::time::advance(std::time::Duration::from_millis(1)).await;
+        assert!(matches!(s.try_send("a"), Err(TrySendError::Full(_))));
+        assert_eq!(s.queued_bytes(), 11 * W);
+        // A drain (the client read) clears it at once.
+        {
+            let mut st = s.lock();
+            s.drain_queue(&mut st);
+        }
+        for _ in 0..10 {
+            s.try_send("a").unwrap();
+        }
+        // The hard cap holds whatever the time.
+        for _ in 10..100 {
+            s.try_send("a").unwrap();
+        }
+        assert!(matches!(s.try_send("a"), Err(TrySendError::Full(_))));
+        assert_eq!(s.queued_bytes(), 100 * W);
     }
 
     #[tokio::test]

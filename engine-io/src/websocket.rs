@@ -3,12 +3,12 @@
 //! that batches every queued frame into one flush.
 
 use crate::body::{empty, ResponseBody};
-use crate::config::TransportType;
 use crate::errors::{ErrorCode, Refusal};
 use crate::packet::{Frame, ProtocolVersion};
 use crate::request::RequestInfo;
 use crate::server::Server;
 use crate::socket::Socket;
+use crate::TransportType;
 use futures_util::{Sink, Stream};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -16,7 +16,8 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
 
@@ -303,10 +304,15 @@ pub(crate) enum WsEvent {
     Message(WsMessage),
     /// Everything buffered was written and flushed; `n` Engine.IO packets.
     Flushed(u64),
-    /// The peer closed the connection (close frame or EOF).
+    /// The peer closed the connection (close frame or EOF). With a close
+    /// frame, tungstenite's echo of it is queued: flush before dropping.
     Closed,
-    /// A read or write error; `too_big` when a message exceeded the limit.
-    Error { too_big: bool },
+    /// A protocol violation, answered with this close frame (RFC 6455 §7.4.1,
+    /// as the `ws` package does): 1009 message too big, 1007 invalid UTF-8,
+    /// 1002 anything else.
+    Error(CloseFrame),
+    /// Writing failed other than by the connection ending.
+    WriteFailed,
 }
 
 /// A WebSocket plus its pending outgoing frames. Writing is poll-based so the
@@ -393,18 +399,34 @@ impl WsIo {
         Poll::Pending
     }
 
-    /// Makes write progress and reads the next frame.
-    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<WsEvent> {
+    /// Makes write progress and, when `read`, reads the next frame (not
+    /// reading is the backpressure of a full stream-API inbox).
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>, read: bool) -> Poll<WsEvent> {
         match self.poll_write(cx) {
             Poll::Ready(Ok(n)) => return Poll::Ready(WsEvent::Flushed(n)),
-            Poll::Ready(Err(e)) => return Poll::Ready(classify(e)),
+            // Writing failed: no close frame can follow.
+            Poll::Ready(Err(e)) => {
+                return Poll::Ready(match classify(e) {
+                    WsEvent::Closed => WsEvent::Closed,
+                    _ => WsEvent::WriteFailed,
+                })
+            }
             Poll::Pending => {}
+        }
+        if !read {
+            return Poll::Pending;
         }
         loop {
             return match Pin::new(&mut self.ws).poll_next(cx) {
-                Poll::Ready(Some(Ok(WsMessage::Close(_)))) | Poll::Ready(None) => {
+                Poll::Ready(Some(Ok(WsMessage::Close(_)))) => {
+                    // tungstenite queued the echo of the peer's close frame
+                    // (the close handshake); it is written by a flush, and
+                    // nothing may be sent after it.
+                    self.close_queued = true;
+                    self.needs_flush = true;
                     Poll::Ready(WsEvent::Closed)
                 }
+                Poll::Ready(None) => Poll::Ready(WsEvent::Closed),
                 // Control frames are answered by tungstenite itself.
                 Poll::Ready(Some(Ok(
                     WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_),
@@ -417,28 +439,39 @@ impl WsIo {
     }
 }
 
-/// Sorts a WebSocket error as the reference does: the `ws` package emits
-/// `error` (→ "transport error") only for protocol violations such as a bad or
-/// oversized frame; a connection that just ends — EOF without a close frame,
-/// reset, broken pipe — only emits `close` (→ "transport close").
+/// Sorts a read error as the reference does: the `ws` package emits `error`
+/// (→ "transport error", and a close frame with the RFC 6455 code) only for
+/// protocol violations such as a bad or oversized frame; a connection that
+/// just ends — EOF without a close frame, reset, broken pipe, a frame after
+/// the close handshake — only emits `close` (→ "transport close").
 fn classify(e: tungstenite::Error) -> WsEvent {
     use tungstenite::error::ProtocolError;
-    match e {
-        tungstenite::Error::ConnectionClosed
-        | tungstenite::Error::AlreadyClosed
-        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)
-        | tungstenite::Error::Io(_) => WsEvent::Closed,
-        tungstenite::Error::Capacity(_) => WsEvent::Error { too_big: true },
-        _ => WsEvent::Error { too_big: false },
-    }
-}
-
-/// The close frame sent when a message exceeds `maxHttpBufferSize` (as `ws`).
-pub(crate) fn too_big_frame() -> WsMessage {
-    WsMessage::Close(Some(tungstenite::protocol::CloseFrame {
-        code: tungstenite::protocol::frame::coding::CloseCode::Size,
-        reason: "Max payload size exceeded".into(),
-    }))
+    let code = match e {
+        tungstenite::Error::Capacity(_) => {
+            return WsEvent::Error(CloseFrame {
+                code: CloseCode::Size,
+                reason: "Max payload size exceeded".into(),
+            })
+        }
+        tungstenite::Error::Utf8(_) => CloseCode::Invalid,
+        tungstenite::Error::Protocol(
+            ProtocolError::NonZeroReservedBits
+            | ProtocolError::UnmaskedFrameFromClient
+            | ProtocolError::FragmentedControlFrame
+            | ProtocolError::ControlFrameTooBig
+            | ProtocolError::UnknownControlFrameType(_)
+            | ProtocolError::UnknownDataFrameType(_)
+            | ProtocolError::UnexpectedContinueFrame
+            | ProtocolError::ExpectedFragment(_)
+            | ProtocolError::InvalidOpcode(_)
+            | ProtocolError::InvalidCloseSequence,
+        ) => CloseCode::Protocol,
+        _ => return WsEvent::Closed,
+    };
+    WsEvent::Error(CloseFrame {
+        code,
+        reason: "".into(),
+    })
 }
 
 #[cfg(test)]

@@ -443,14 +443,14 @@ async fn bounded_queue_and_flush_signal() {
     let (addr, server, _rec) = start(
         fast_config()
             .ping_interval(Duration::from_secs(10))
-            .max_buffered_messages(2)
+            // The hard cap: one message into the empty queue, then nothing.
+            .max_buffered_bytes(1)
             .build(),
     )
     .await;
     let sid = handshake(addr, "EIO=4").await;
     let socket = server.socket(&sid).unwrap();
-    socket.try_send("a").unwrap();
-    socket.try_send("b").unwrap();
+    socket.try_send("ab").unwrap();
     match socket.try_send("c") {
         Err(engine_io::TrySendError::Full(m)) => assert_eq!(m, engine_io::Message::from("c")),
         other => panic!("{other:?}"),
@@ -467,7 +467,7 @@ async fn bounded_queue_and_flush_signal() {
         &format!("/engine.io/?EIO=4&transport=polling&sid={sid}"),
     )
     .await;
-    assert_eq!(r.text(), "4a\x1e4b");
+    assert_eq!(r.text(), "4ab");
     waiter.await.unwrap().unwrap();
     flushed.await.unwrap().unwrap();
     let r = get(

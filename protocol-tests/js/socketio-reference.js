@@ -4,12 +4,15 @@
 // exactly (same flags, same handlers): keep the two in step.
 //
 // Usage: node socketio-reference.js [PORT] [--port PORT] [--interop] [--recovery] [--msgpack] [--eio3]
+//        [--default-heartbeat]
 //   PORT 0 picks a free port; prints `listening <port>` once ready.
 //   --interop   extra handlers the interop tests use (rooms, broadcasts, server->client acks,
 //               /restricted with a refusing middleware, dynamic namespaces /dyn-<name>)
 //   --recovery  connection state recovery on (maxDisconnectionDuration 30000, skipMiddlewares)
 //   --msgpack   the npm socket.io-msgpack-parser instead of the default JSON parser
 //   --eio3      allowEIO3 (Socket.IO 2.x clients)
+//   --default-heartbeat  the default pingInterval 25000 / pingTimeout 20000 (load tests whose
+//               peers are busy for longer than 500 ms at a time)
 // Exits when stdin closes, so a test process that dies never leaves it behind.
 "use strict";
 const { createServer } = require("http");
@@ -35,6 +38,7 @@ if (flag("--recovery")) {
 }
 if (flag("--msgpack")) opts.parser = require("socket.io-msgpack-parser");
 if (flag("--eio3")) opts.allowEIO3 = true;
+if (flag("--default-heartbeat")) Object.assign(opts, { pingInterval: 25000, pingTimeout: 20000 });
 
 const httpServer = createServer();
 const io = new Server(httpServer, opts);

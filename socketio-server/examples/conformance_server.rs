@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run -p socketio-server --example socketio_conformance_server -- [--port 3000] [--interop]
-//!     [--recovery] [--msgpack] [--eio3]
+//!     [--recovery] [--msgpack] [--eio3] [--default-heartbeat]
 //! ```
 //!
 //! * pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1000 ms, maxHttpBufferSize 1e6,
@@ -19,6 +19,8 @@
 //!   `/dyn-<a-z0-9>`.
 //! * `--recovery`: connection state recovery (maxDisconnectionDuration 30 s, skipMiddlewares).
 //! * `--msgpack`: the msgpack parser. `--eio3`: accept Socket.IO 2.x (Engine.IO v3) clients.
+//! * `--default-heartbeat`: the reference's default pingInterval 25 s / pingTimeout 20 s
+//!   (load tests whose peers are busy for longer than 500 ms at a time).
 //!
 //! `--port 0` picks a free port. Prints `listening <port>` once it accepts connections.
 //!
@@ -43,6 +45,7 @@ struct Options {
     recovery: bool,
     msgpack: bool,
     eio3: bool,
+    default_heartbeat: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -61,6 +64,7 @@ fn parse_args() -> Result<Options, String> {
             "--recovery" => opts.recovery = true,
             "--msgpack" => opts.msgpack = true,
             "--eio3" => opts.eio3 = true,
+            "--default-heartbeat" => opts.default_heartbeat = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -279,9 +283,14 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
 }
 
 fn build(opts: &Options) -> SocketIo {
+    let (interval, timeout) = if opts.default_heartbeat {
+        (25_000, 20_000)
+    } else {
+        (300, 200)
+    };
     let mut builder = SocketIo::builder()
-        .ping_interval(Duration::from_millis(300))
-        .ping_timeout(Duration::from_millis(200))
+        .ping_interval(Duration::from_millis(interval))
+        .ping_timeout(Duration::from_millis(timeout))
         .connect_timeout(Duration::from_millis(1000))
         .max_http_buffer_size(1_000_000)
         .cors(engine_io::Cors::any())

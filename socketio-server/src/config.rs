@@ -151,14 +151,26 @@ impl SocketIoBuilder {
         self
     }
 
-    /// Capacity of each connection's outgoing queue, in Engine.IO messages. Default 1024.
+    /// The slow-consumer rule of each connection's outgoing queue (see
+    /// [`engine_io::Config::slow_consumer_bytes`]): a client whose queue holds more than
+    /// `bytes` and has not been drained for `timeout` is a slow consumer. Default 1 MiB and
+    /// 10 s, so that a healthy polling client receiving a burst between two polls is never one.
     ///
     /// **Full-queue policy**: a volatile packet that does not fit is dropped; any other packet
     /// that does not fit closes the connection with
     /// [`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer) — never a
     /// silent drop, never unbounded memory.
-    pub fn max_buffered_packets(mut self, n: usize) -> Self {
-        self.engine.max_buffered_messages = n.max(1);
+    pub fn slow_consumer(mut self, bytes: usize, timeout: Duration) -> Self {
+        self.engine.slow_consumer_bytes = bytes;
+        self.engine.slow_consumer_timeout = timeout;
+        self
+    }
+
+    /// Hard memory cap of each connection's outgoing queue in bytes
+    /// ([`engine_io::Config::max_buffered_bytes`]). Default 16 MiB. A packet that does not fit
+    /// follows the full-queue policy of [`SocketIoBuilder::slow_consumer`].
+    pub fn max_buffered_bytes(mut self, n: usize) -> Self {
+        self.engine.max_buffered_bytes = n;
         self
     }
 

@@ -80,7 +80,8 @@
 //!   [`BroadcastOperator`] (`to`, `except`, `volatile`, `local`, `compress`, `timeout`,
 //!   `emit_with_ack` collecting one answer per recipient). A broadcast is encoded once and the
 //!   same bytes are queued on every recipient.
-//! * **Full outgoing queue** ([`SocketIoBuilder::max_buffered_packets`]): volatile packets are
+//! * **Full outgoing queue** (bounded by bytes and time: [`SocketIoBuilder::slow_consumer`],
+//!   [`SocketIoBuilder::max_buffered_bytes`]): volatile packets are
 //!   dropped; any other packet disconnects the slow client with
 //!   [`DisconnectReason::SlowConsumer`] — never a silent drop, never unbounded memory.
 //! * **Connection state recovery** ([`SocketIoBuilder::connection_state_recovery`]): emitted

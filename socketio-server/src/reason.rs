@@ -26,8 +26,9 @@ pub enum DisconnectReason {
     /// The server removed the socket from the namespace (`socket.disconnect(false)`).
     ServerNamespaceDisconnect,
     /// Not in the reference: the socket's outgoing queue was full when a non-volatile packet
-    /// had to be sent, so the server closed the connection rather than drop the packet silently
-    /// or let memory grow (see [`SocketIoBuilder::max_buffered_packets`](crate::SocketIoBuilder::max_buffered_packets)).
+    /// had to be sent (the client had not read for a while, or the hard cap was reached), so the
+    /// server closed the connection rather than drop the packet silently or let memory grow (see
+    /// [`SocketIoBuilder::slow_consumer`](crate::SocketIoBuilder::slow_consumer)).
     /// The client reconnects; with connection state recovery on, it gets the missed packets.
     SlowConsumer,
 }

@@ -1,0 +1,416 @@
+//! Delivery under pressure, over real sockets: the RFC 6455 close codes of
+//! WebSocket protocol errors (asserted on the raw bytes a peer receives), and a
+//! client that stops reading being cut off with its memory bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+use engine_io::TrySendError;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A raw WebSocket client: the upgrade by hand, then frames as bytes.
+struct RawWs {
+    tcp: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawWs {
+    async fn connect(addr: SocketAddr) -> RawWs {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
+             Upgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut ws = RawWs {
+            tcp,
+            buf: Vec::new(),
+        };
+        let head = loop {
+            if let Some(i) = ws.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&ws.buf[..i]).into_owned();
+                ws.buf.drain(..i + 4);
+                break head;
+            }
+            ws.fill().await;
+        };
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        // The open packet.
+        let (op, payload) = ws.frame().await;
+        assert_eq!(op, 1);
+        assert!(payload.starts_with(b"0{\"sid\""));
+        ws
+    }
+
+    async fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), self.tcp.read(&mut chunk))
+            .await
+            .expect("read timeout")
+            .unwrap();
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    /// The next server frame: (opcode, payload). Server frames are unmasked.
+    async fn frame(&mut self) -> (u8, Vec<u8>) {
+        loop {
+            if self.buf.len() >= 2 {
+                let op = self.buf[0] & 0x0f;
+                let (len, start) = match self.buf[1] & 0x7f {
+                    126 if self.buf.len() >= 4 => {
+                        (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4)
+                    }
+                    127 if self.buf.len() >= 10 => (
+                        u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize,
+                        10,
+                    ),
+                    n @ 0..=125 => (n as usize, 2),
+                    _ => (usize::MAX, 0),
+                };
+                if len != usize::MAX && self.buf.len() >= start + len {
+                    let payload = self.buf[start..start + len].to_vec();
+                    self.buf.drain(..start + len);
+                    return (op, payload);
+                }
+            }
+            assert!(
+                self.fill().await > 0,
+                "connection ended without a close frame (1006)"
+            );
+        }
+    }
+
+    /// Frames until the close frame; its status code.
+    async fn close_code(&mut self) -> u16 {
+        loop {
+            let (op, payload) = self.frame().await;
+            if op == 8 {
+                assert!(payload.len() >= 2, "close frame without a code");
+                return u16::from_be_bytes([payload[0], payload[1]]);
+            }
+        }
+    }
+
+    /// Sends one frame; `mask` false sends it unmasked (forbidden from a client).
+    async fn send(&mut self, first_byte: u8, payload: &[u8], mask: bool) {
+        let mut f = vec![first_byte];
+        let m = if mask { 0x80 } else { 0 };
+        match payload.len() {
+            n @ 0..=125 => f.push(m | n as u8),
+            n if n <= 0xffff => {
+                f.push(m | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(m | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        if mask {
+            let key = [0x12, 0x34, 0x56, 0x78];
+            f.extend_from_slice(&key);
+            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        } else {
+            f.extend_from_slice(payload);
+        }
+        self.tcp.write_all(&f).await.unwrap();
+    }
+}
+
+const FIN_TEXT: u8 = 0x81;
+const FIN_CLOSE: u8 = 0x88;
+
+async fn close_code_after(send: impl AsyncFnOnce(&mut RawWs)) -> (u16, Vec<String>) {
+    let (addr, server, rec) = start(fast_config().max_http_buffer_size(100).build()).await;
+    let mut ws = RawWs::connect(addr).await;
+    rec.wait_for("connect ").await;
+    send(&mut ws).await;
+    let code = ws.close_code().await;
+    rec.wait_for("close ").await;
+    assert_eq!(server.count(), 0);
+    let events = rec.events.lock().unwrap().clone();
+    (code, events)
+}
+
+#[tokio::test]
+async fn message_over_max_http_buffer_size_is_1009() {
+    let (code, events) = close_code_after(async |ws: &mut RawWs| {
+        ws.send(FIN_TEXT, format!("4{}", "x".repeat(200)).as_bytes(), true)
+            .await
+    })
+    .await;
+    assert_eq!(code, 1009);
+    assert!(
+        events.iter().any(|e| e == "close transport error"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_text_frame_is_1007() {
+    let (code, events) =
+        close_code_after(async |ws: &mut RawWs| ws.send(FIN_TEXT, b"4\xff\xfe", true).await).await;
+    assert_eq!(code, 1007);
+    assert!(
+        events.iter().any(|e| e == "close transport error"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn unmasked_client_frame_is_1002() {
+    let (code, events) =
+        close_code_after(async |ws: &mut RawWs| ws.send(FIN_TEXT, b"4hi", false).await).await;
+    assert_eq!(code, 1002);
+    assert!(
+        events.iter().any(|e| e == "close transport error"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn reserved_opcode_is_1002() {
+    // Opcode 3 is a reserved data opcode, 0xB a reserved control opcode.
+    for first in [0x83, 0x8b] {
+        let (code, _) =
+            close_code_after(async |ws: &mut RawWs| ws.send(first, b"x", true).await).await;
+        assert_eq!(code, 1002, "opcode {first:#x}");
+    }
+}
+
+#[tokio::test]
+async fn frame_after_the_close_handshake_is_1000() {
+    let (code, events) = close_code_after(async |ws: &mut RawWs| {
+        ws.send(FIN_CLOSE, &1000u16.to_be_bytes(), true).await;
+        ws.send(FIN_TEXT, b"4late", true).await;
+    })
+    .await;
+    assert_eq!(code, 1000);
+    // The late frame is ignored: no message, a clean close.
+    assert!(
+        events.iter().any(|e| e == "close transport close"),
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| e.contains("late")), "{events:?}");
+}
+
+fn rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+const SOFT: usize = 64 << 10;
+const HARD: usize = 4 << 20;
+const TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Sends 8 KB messages every 2 ms to a client that does not read, until the
+/// queue refuses one. Returns how long the queue was over the bound before
+/// that, and the largest queue seen.
+async fn flood_until_full(socket: &engine_io::Socket) -> (Duration, usize) {
+    let msg = engine_io::Message::from("x".repeat(8 << 10));
+    let start = Instant::now();
+    let mut over: Option<Instant> = None;
+    let mut peak = 0;
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(20), "never cut off");
+        match socket.try_send(msg.clone()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => break,
+            Err(e) => panic!("{e}"),
+        }
+        let q = socket.queued_bytes();
+        peak = peak.max(q);
+        assert!(q <= HARD, "queue over the hard cap: {q}");
+        if q > SOFT {
+            over.get_or_insert_with(Instant::now);
+        } else {
+            over = None;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    (over.expect("cut off under the bound").elapsed(), peak)
+}
+
+fn stall_config() -> engine_io::Config {
+    fast_config()
+        .ping_interval(Duration::from_secs(60))
+        .ping_timeout(Duration::from_secs(60))
+        .slow_consumer(SOFT, TIMEOUT)
+        .max_buffered_bytes(HARD)
+        .build()
+}
+
+#[tokio::test]
+async fn stalled_websocket_reader_is_cut_off_with_memory_bounded() {
+    let (addr, server, rec) = start(stall_config()).await;
+    let rss_before = rss_kb();
+    // A client with a tiny receive window that never reads.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let tcp = sock.connect(addr).await.unwrap();
+    let mut ws = RawWs {
+        tcp,
+        buf: Vec::new(),
+    };
+    let req = format!(
+        "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    ws.tcp.write_all(req.as_bytes()).await.unwrap();
+    rec.wait_for("connect ").await;
+    let socket = server.sockets().pop().unwrap();
+    let (over_for, peak) = flood_until_full(&socket).await;
+    let rss_peak = rss_kb();
+    eprintln!(
+        "stalled websocket reader: cut off after {over_for:?} over the {SOFT}-byte bound; \
+         peak queue {peak} bytes (hard cap {HARD}); process RSS {rss_before} kB -> {rss_peak} kB"
+    );
+    assert!(
+        over_for + Duration::from_millis(50) >= TIMEOUT,
+        "{over_for:?}"
+    );
+    assert!(peak > SOFT);
+    // What an embedder does with a slow consumer (socketio-server: "slow consumer").
+    socket.close_now();
+    rec.wait_for("close forced close").await;
+    assert_eq!(server.count(), 0);
+    drop(ws);
+}
+
+#[tokio::test]
+async fn stalled_polling_reader_is_cut_off_with_memory_bounded() {
+    let (addr, server, _rec) = start(stall_config()).await;
+    let rss_before = rss_kb();
+    // The handshake GET, then no GET ever again.
+    let sid = handshake(addr, "EIO=4").await;
+    let socket = server.socket(&sid).unwrap();
+    let (over_for, peak) = flood_until_full(&socket).await;
+    let rss_peak = rss_kb();
+    eprintln!(
+        "stalled polling reader: cut off after {over_for:?} over the {SOFT}-byte bound; \
+         peak queue {peak} bytes (hard cap {HARD}); process RSS {rss_before} kB -> {rss_peak} kB"
+    );
+    assert!(
+        over_for + Duration::from_millis(50) >= TIMEOUT,
+        "{over_for:?}"
+    );
+    // The queue is what holds the memory: bounded by the cap.
+    assert!(peak <= HARD);
+    socket.close_now();
+    assert_eq!(server.count(), 0);
+}
+
+/// A healthy polling client that reads between bursts is never cut off, even
+/// far over the bound: it drains within the timeout.
+#[tokio::test]
+async fn reading_polling_client_is_never_a_slow_consumer() {
+    let (addr, server, _rec) = start(stall_config()).await;
+    let sid = handshake(addr, "EIO=4").await;
+    let socket = server.socket(&sid).unwrap();
+    let path = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+    let msg = engine_io::Message::from("y".repeat(1000));
+    let mut received = 0;
+    for _ in 0..5 {
+        // 2 MB per round: 32 times the bound, half the hard cap.
+        for _ in 0..2000 {
+            socket.try_send(msg.clone()).unwrap();
+        }
+        tokio::time::sleep(TIMEOUT + Duration::from_millis(100)).await;
+        let r = get(addr, &path).await;
+        received += r.text().split('\x1e').count();
+    }
+    assert_eq!(received, 10_000);
+    assert!(socket.is_open());
+}
+
+/// A stream-API server with a 16-message inbox.
+async fn start_stream() -> (SocketAddr, engine_io::Server) {
+    let server = engine_io::Server::new_stream(
+        fast_config()
+            .ping_interval(Duration::from_secs(60))
+            .ping_timeout(Duration::from_secs(60))
+            .inbox_capacity(16)
+            .build(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = server.clone();
+    tokio::spawn(async move { s.serve(listener).await });
+    (addr, server)
+}
+
+/// Reads `n` messages slowly; gives them back with the socket.
+fn slow_reader(
+    socket: std::sync::Arc<engine_io::Socket>,
+    n: usize,
+) -> tokio::task::JoinHandle<(Vec<engine_io::Message>, std::sync::Arc<engine_io::Socket>)> {
+    tokio::spawn(async move {
+        let mut got = Vec::new();
+        while got.len() < n {
+            match socket.recv().await {
+                Some(m) => got.push(m),
+                None => break,
+            }
+            if got.len() % 100 == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        (got, socket)
+    })
+}
+
+/// Over WebSocket a full inbox stops the reads until the reader makes room:
+/// 3000 frames into a 16-message inbox all arrive, and the session stays open.
+#[tokio::test]
+async fn websocket_frames_beyond_the_inbox_apply_backpressure() {
+    let (addr, server) = start_stream().await;
+    let mut ws = RawWs::connect(addr).await;
+    let socket = server.accept().await.unwrap();
+    let reader = slow_reader(socket, 3000);
+    for i in 0..3000 {
+        ws.send(FIN_TEXT, format!("4{i}").as_bytes(), true).await;
+    }
+    let (got, socket) = tokio::time::timeout(Duration::from_secs(10), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), 3000);
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(*m, engine_io::Message::from(i.to_string()));
+    }
+    assert!(socket.is_open(), "{:?}", socket.close_description());
+}
+
+/// A POST payload of more packets than the stream API's inbox holds is
+/// delivered in full (the POST waits for the reader: backpressure), and the
+/// session stays open.
+#[tokio::test]
+async fn post_larger_than_the_inbox_applies_backpressure() {
+    let (addr, server) = start_stream().await;
+    let sid = handshake(addr, "EIO=4").await;
+    let socket = server.accept().await.unwrap();
+    let reader = slow_reader(socket, 3000);
+    let body: Vec<String> = (0..3000).map(|i| format!("4{i}")).collect();
+    let path = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+    let r = post(addr, &path, body.join("\x1e").as_bytes()).await;
+    assert_eq!(r.text(), "ok");
+    let (got, socket) = tokio::time::timeout(Duration::from_secs(10), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), 3000);
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(*m, engine_io::Message::from(i.to_string()));
+    }
+    assert!(socket.is_open(), "{:?}", socket.close_description());
+}
