@@ -3,7 +3,7 @@
 //! acknowledged message arrives, and read how many sessions are left.
 //!
 //! ```text
-//! cargo run -p protocol-tests --example soak_server -- --port 0 [--redis redis://127.0.0.1:6379]
+//! cargo run -p protocol-tests --bin soak_server -- --port 0 [--redis redis://127.0.0.1:6379]
 //!     [--ping-interval MS] [--ping-timeout MS]
 //! ```
 //!
