@@ -8,10 +8,12 @@
 //! - [`ws`]: a WebSocket client that reports close codes and refused handshakes.
 //! - [`socketio`]: the Socket.IO conformance targets and a raw Socket.IO-over-Engine.IO client.
 //! - [`engineio`]: the Engine.IO conformance targets (npm reference and ours) and packet helpers.
+//! - [`load`]: the load tool's clients (WebSocket and polling), `/proc` readings, compared servers.
 
 pub mod deps;
 pub mod engineio;
 pub mod haproxy;
+pub mod load;
 pub mod node_peer;
 pub mod process;
 pub mod raw_http;

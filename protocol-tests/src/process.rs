@@ -5,7 +5,9 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 /// How many stderr lines are kept for the panic message of a process that failed to start.
@@ -19,6 +21,8 @@ pub struct ServerProcess {
     port: u16,
     stdout: Receiver<String>,
     stderr_tail: Arc<Mutex<Vec<String>>>,
+    /// Every stderr line that reports a panic (`panicked at`), kept for the whole life.
+    panics: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -49,18 +53,22 @@ impl ServerProcess {
             });
         }
         let stderr_tail = Arc::new(Mutex::new(Vec::new()));
+        let panics = Arc::new(Mutex::new(Vec::new()));
         if let Some(err) = child.stderr.take() {
             let tail = Arc::clone(&stderr_tail);
+            let panic_lines = Arc::clone(&panics);
             let prefix = name.to_owned();
             std::thread::spawn(move || {
                 for line in BufReader::new(err).lines().map_while(Result::ok) {
                     eprintln!("[{prefix}] {line}");
-                    if let Ok(mut tail) = tail.lock() {
-                        if tail.len() >= STDERR_TAIL {
-                            tail.remove(0);
-                        }
-                        tail.push(line);
+                    if line.contains("panicked") {
+                        panic_lines.lock().push(line.clone());
                     }
+                    let mut tail = tail.lock();
+                    if tail.len() >= STDERR_TAIL {
+                        tail.remove(0);
+                    }
+                    tail.push(line);
                 }
             });
         }
@@ -70,6 +78,7 @@ impl ServerProcess {
             port: 0,
             stdout,
             stderr_tail,
+            panics,
         };
         process.port = process.wait_for_port(timeout);
         process
@@ -108,11 +117,7 @@ impl ServerProcess {
     fn fail(&mut self, what: &str) -> ! {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let tail = self
-            .stderr_tail
-            .lock()
-            .map(|t| t.join("\n"))
-            .unwrap_or_default();
+        let tail = self.stderr_tail.lock().join("\n");
         panic!("{}: {what}; stderr:\n{tail}", self.name)
     }
 
@@ -130,6 +135,12 @@ impl ServerProcess {
     /// `None` on timeout or when stdout is closed.
     pub fn next_line(&self, timeout: Duration) -> Option<String> {
         self.stdout.recv_timeout(timeout).ok()
+    }
+
+    /// The stderr lines so far that report a panic (a panic in a spawned task does not end the
+    /// process, so only its log shows it).
+    pub fn panics(&self) -> Vec<String> {
+        self.panics.lock().clone()
     }
 
     /// Whether the process has exited (without waiting).

@@ -1,5 +1,5 @@
-//! The benchmark server measured by `../shared/bench/compare.sh` (load generator
-//! `../shared/bench/sioload`), equivalent to the Node peer `bench/node-peer/bench-server.mjs`.
+//! The benchmark server measured by `scripts/bench.sh` (load generator
+//! `protocol-tests/src/bin/sioload.rs`), equivalent to the npm peer `protocol-tests/js/bench-server.js`.
 //!
 //! Namespace `/`:
 //! * `echo`: emits `echo` back to the sender with the same argument;
@@ -14,10 +14,12 @@
 //!
 //! `--redis redis://HOST:PORT` joins a cluster through the Redis adapter (wire-compatible with
 //! npm `@socket.io/redis-adapter` 8.3): `bcast` then reaches room `bench` on every node.
+//! `--ping-interval MS` sets the Engine.IO heartbeat interval (default 25 s, as the reference): the
+//! load tool's scale mode uses a short one to measure the CPU that heartbeats cost.
 //! Prints `listening <port>` once it accepts connections.
 //!
 //! Runtime: a single-threaded (`current_thread`) tokio runtime, like the floor peer.
-//! `compare.sh` pins every server to one CPU; a multi-threaded runtime there only adds
+//! `scripts/bench.sh` pins every server to one CPU; a multi-threaded runtime there only adds
 //! cross-thread wake-ups (futex calls, work stealing) between workers that share that CPU.
 //! A deployment that wants several cores runs one such server per core (behind a load
 //! balancer, with a cluster adapter) or uses the default multi-threaded runtime: the
@@ -26,10 +28,18 @@
 use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
 use socketio_server::{Args, Data, SocketIo, SocketRef};
 
-/// `--port P` and `--redis URL`.
-fn options_from_args() -> Result<(u16, Option<String>), String> {
+/// What the command line sets.
+struct Options {
+    port: u16,
+    redis: Option<String>,
+    ping_interval: Option<std::time::Duration>,
+}
+
+/// `--port P`, `--redis URL` and `--ping-interval MS`.
+fn options_from_args() -> Result<Options, String> {
     let mut port = 3100;
     let mut redis = None;
+    let mut ping_interval = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -43,6 +53,13 @@ fn options_from_args() -> Result<(u16, Option<String>), String> {
                         .ok_or("--redis needs a value (redis://HOST:PORT)")?,
                 );
             }
+            "--ping-interval" => {
+                let value = args.next().ok_or("--ping-interval needs a value (ms)")?;
+                let ms: u64 = value
+                    .parse()
+                    .map_err(|e| format!("--ping-interval {value}: {e}"))?;
+                ping_interval = Some(std::time::Duration::from_millis(ms));
+            }
             // Also accept the port alone, like the Node peer.
             other => {
                 port = other
@@ -51,12 +68,20 @@ fn options_from_args() -> Result<(u16, Option<String>), String> {
             }
         }
     }
-    Ok((port, redis))
+    Ok(Options {
+        port,
+        redis,
+        ping_interval,
+    })
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let (port, redis) = match options_from_args() {
+    let Options {
+        port,
+        redis,
+        ping_interval,
+    } = match options_from_args() {
         Ok(options) => options,
         Err(e) => {
             eprintln!("bench_server: {e}");
@@ -64,6 +89,9 @@ async fn main() {
         }
     };
     let mut builder = SocketIo::builder().cors(engine_io::Cors::any());
+    if let Some(interval) = ping_interval {
+        builder = builder.ping_interval(interval);
+    }
     if let Some(url) = &redis {
         match RedisAdapterFactory::connect(url, RedisAdapterConfig::default()).await {
             Ok(factory) => builder = builder.adapter(factory),

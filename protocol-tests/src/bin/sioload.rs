@@ -1,0 +1,771 @@
+//! sioload: the project's load tool. It measures any Socket.IO server from outside, the same way for
+//! every implementation, with raw Engine.IO v4 / Socket.IO v5 frames over WebSocket or HTTP
+//! long-polling (`protocol_tests::load`).
+//!
+//! The server under test implements three events on namespace `/`: `echo` (emit `echo` back to the
+//! sender with the same argument), `join` (join the room named by the argument) and `bcast` (emit
+//! `bcast` with the same argument to room `bench`); see `socketio-server/examples/bench_server.rs`.
+//!
+//! ```text
+//! sioload bench [--rounds N] [--measures mem,connect,bcast,echo,poll] [--no-pin] SERVERS...
+//! sioload scale [--conns 19900] [--msgs 10] [--ping-interval 2000] [--idle-secs 10] SERVERS...
+//! sioload echo  --port P [--pid PID] [--transport websocket|polling] [--conns 50] [--secs 5] [--bytes 32]
+//! sioload bcast --port P [--pid PID] [--transport T] [--conns 1000] [--msgs 300] [--bytes 32]
+//! sioload idle  --port P [--pid PID] [--conns 5000] [--hold 2]
+//! sioload churn --port P [--pid PID] [--transport T] [--conns 2000] [--parallel 8]
+//! sioload soak  --port P [--pid PID] [--secs 60] [--conns 64]
+//! ```
+//!
+//! SERVERS are `ours`, `floor`, `socketioxide`, `node` (default: all four). `bench` and `scale`
+//! build and start each server themselves, pinned to CPU 0 with `taskset` (run the tool itself on
+//! CPU 1: `scripts/bench.sh` does), and take turns per round so a noisy spell on a shared machine
+//! hits every server. With `--pid`, the single modes read that process's CPU time and memory.
+//!
+//! The server's CPU time (user + system, all threads, `/proc/PID/task/*/schedstat`) is read
+//! around the measured phase only: after the clients connected and joined, until the last answer.
+//! Lower is better for every figure; `peer/ours` ratios above 1 mean ours costs less.
+#![allow(clippy::print_stdout)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use protocol_tests::load::{self, BenchServer, LoadError, ServerKind, SioClient, Transport};
+
+/// Command-line options: `--key value` pairs and bare words.
+struct Options {
+    named: HashMap<String, String>,
+    words: Vec<String>,
+}
+
+impl Options {
+    fn parse(args: impl Iterator<Item = String>) -> Options {
+        let mut named = HashMap::new();
+        let mut words = Vec::new();
+        let mut args = args.peekable();
+        while let Some(arg) = args.next() {
+            if let Some(key) = arg.strip_prefix("--") {
+                let flag = matches!(key, "no-pin");
+                let value = if flag {
+                    String::new()
+                } else {
+                    args.next().unwrap_or_default()
+                };
+                named.insert(key.to_owned(), value);
+            } else {
+                words.push(arg);
+            }
+        }
+        Options { named, words }
+    }
+
+    fn num(&self, key: &str, default: u64) -> u64 {
+        match self.named.get(key) {
+            Some(v) => v
+                .parse()
+                .unwrap_or_else(|_| fail(&format!("--{key} {v}: not a number"))),
+            None => default,
+        }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.named.contains_key(key)
+    }
+
+    fn transport(&self) -> Transport {
+        match self.named.get("transport").map(String::as_str) {
+            None | Some("websocket") | Some("ws") => Transport::WebSocket,
+            Some("polling") => Transport::Polling,
+            Some(other) => fail(&format!("--transport {other}: websocket or polling")),
+        }
+    }
+
+    fn servers(&self) -> Vec<ServerKind> {
+        if self.words.is_empty() {
+            return ServerKind::ALL.to_vec();
+        }
+        self.words
+            .iter()
+            .map(|w| ServerKind::parse(w).unwrap_or_else(|| fail(&format!("unknown server {w}"))))
+            .collect()
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("sioload: {message}");
+    std::process::exit(2)
+}
+
+/// The process measured by a single mode: CPU time and memory, if a pid is known.
+#[derive(Clone, Copy)]
+struct Target {
+    port: u16,
+    pid: Option<u32>,
+}
+
+impl Target {
+    fn cpu_ns(self) -> u64 {
+        self.pid.and_then(load::cpu_ns).unwrap_or(0)
+    }
+
+    fn rss_kib(self) -> u64 {
+        self.pid.and_then(load::rss_kib).unwrap_or(0)
+    }
+
+    fn of(server: &BenchServer) -> Target {
+        Target {
+            port: server.port(),
+            pid: Some(server.pid()),
+        }
+    }
+}
+
+fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::WebSocket => "websocket",
+        Transport::Polling => "polling",
+    }
+}
+
+/// Connects `n` clients, `parallel` handshakes in flight; failures are counted, not fatal.
+async fn connect_many(
+    port: u16,
+    transport: Transport,
+    n: u64,
+    parallel: usize,
+) -> (Vec<SioClient>, u64) {
+    let results: Vec<Result<SioClient, LoadError>> = futures_util::stream::iter(0..n)
+        .map(|_| SioClient::connect(port, transport))
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    let mut clients = Vec::with_capacity(results.len());
+    let mut failed = 0;
+    for r in results {
+        match r {
+            Ok(c) => clients.push(c),
+            Err(e) => {
+                if failed == 0 {
+                    eprintln!("sioload: connect failed: {e}");
+                }
+                failed += 1;
+            }
+        }
+    }
+    (clients, failed)
+}
+
+/// Reads until a packet that starts with `prefix`.
+async fn wait_for(client: &mut SioClient, prefix: &str) -> Result<String, LoadError> {
+    loop {
+        let packet = client.recv().await?;
+        if packet.starts_with(prefix) {
+            return Ok(packet);
+        }
+    }
+}
+
+/// Every client joins room `bench`; an echo after the join proves the server handled it (a
+/// server handles one socket's packets in order).
+async fn join_all(clients: Vec<SioClient>) -> Vec<SioClient> {
+    futures_util::stream::iter(clients)
+        .map(|mut c| async move {
+            c.send(&[r#"42["join","bench"]"#, r#"42["echo","joined"]"#])
+                .await?;
+            wait_for(&mut c, r#"42["echo""#).await?;
+            Ok::<_, LoadError>(c)
+        })
+        .buffer_unordered(256)
+        .filter_map(|r| async move { r.map_err(|e| eprintln!("sioload: join failed: {e}")).ok() })
+        .collect()
+        .await
+}
+
+fn per(total: f64, count: u64) -> f64 {
+    if count == 0 {
+        f64::NAN
+    } else {
+        total / count as f64
+    }
+}
+
+/// Memory per idle connection: RSS before and with `conns` WebSocket clients. Returns KiB/conn.
+async fn idle(t: Target, conns: u64, hold: Duration) -> f64 {
+    let before = t.rss_kib();
+    let (clients, failed) = connect_many(t.port, Transport::WebSocket, conns, 32).await;
+    tokio::time::sleep(hold).await;
+    let with = t.rss_kib();
+    let n = clients.len() as u64;
+    let kb = per(with.saturating_sub(before) as f64, n);
+    println!(
+        "idle connected={n} failed={failed} rss_kib_before={before} rss_kib_with={with} kib_per_conn={kb:.2}"
+    );
+    drop(clients);
+    kb
+}
+
+/// Closed-loop round trips: each client sends `echo` and waits for the answer. Returns the
+/// server's CPU µs per round trip.
+async fn echo(t: Target, transport: Transport, conns: u64, secs: u64, bytes: usize) -> f64 {
+    let (clients, failed) = connect_many(t.port, transport, conns, 16).await;
+    let frame = format!(r#"42["echo","{}"]"#, "x".repeat(bytes));
+    let count = Arc::new(AtomicU64::new(0));
+    let cpu0 = t.cpu_ns();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            let (frame, count) = (frame.clone(), Arc::clone(&count));
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    if c.send(&[&frame]).await.is_err()
+                        || wait_for(&mut c, r#"42["echo""#).await.is_err()
+                    {
+                        break;
+                    }
+                    latencies.push(sent.elapsed().as_micros() as u64);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap_or_default());
+    }
+    let cpu = t.cpu_ns().saturating_sub(cpu0);
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let q = |f: f64| {
+        latencies
+            .get(((latencies.len() as f64 * f) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    let total = count.load(Ordering::Relaxed);
+    let us = per(cpu as f64 / 1000.0, total);
+    println!(
+        "echo transport={} conns={conns} failed={failed} bytes={bytes} total={total} rtt_per_s={:.0} p50_us={} p99_us={} server_cpu_us_per_rtt={us:.2}",
+        transport_name(transport),
+        total as f64 / elapsed,
+        q(0.5),
+        q(0.99)
+    );
+    us
+}
+
+/// `conns` receivers in room `bench`, one sender sends `msgs` broadcasts. Returns the server's
+/// CPU ns per delivery, and prints how many were delivered.
+async fn bcast(t: Target, transport: Transport, conns: u64, msgs: u64, bytes: usize) -> f64 {
+    let (clients, failed) = connect_many(t.port, transport, conns, 32).await;
+    let receivers = join_all(clients).await;
+    let mut sender = match SioClient::connect(t.port, Transport::WebSocket).await {
+        Ok(s) => s,
+        Err(e) => fail(&format!("broadcast sender: {e}")),
+    };
+    let expected = receivers.len() as u64 * msgs;
+    let delivered = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = receivers
+        .into_iter()
+        .map(|mut c| {
+            let delivered = Arc::clone(&delivered);
+            tokio::spawn(async move {
+                let mut got = 0;
+                while got < msgs {
+                    // A receiver that got nothing for 10 s has lost the rest.
+                    match tokio::time::timeout(Duration::from_secs(10), c.recv()).await {
+                        Ok(Ok(p)) if p.starts_with(r#"42["bcast""#) => {
+                            got += 1;
+                            delivered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Ok(_)) => {}
+                        _ => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    let frame = format!(r#"42["bcast","{}"]"#, "x".repeat(bytes));
+    let cpu0 = t.cpu_ns();
+    let start = Instant::now();
+    for _ in 0..msgs {
+        if let Err(e) = sender.send(&[&frame]).await {
+            eprintln!("sioload: broadcast sender: {e}");
+            break;
+        }
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = t.cpu_ns().saturating_sub(cpu0);
+    let got = delivered.load(Ordering::Relaxed);
+    let ns = per(cpu as f64, got);
+    println!(
+        "bcast transport={} conns={conns} failed={failed} msgs={msgs} bytes={bytes} delivered={got} expected={expected} deliveries_per_s={:.0} server_cpu_ns_per_delivery={ns:.1}",
+        transport_name(transport),
+        got as f64 / elapsed
+    );
+    ns
+}
+
+/// Connect churn: `conns` clients connect (Engine.IO open and Socket.IO connect) and close, with
+/// `parallel` in flight. Returns the server's CPU µs per connect (its close included).
+async fn churn(t: Target, transport: Transport, conns: u64, parallel: usize) -> f64 {
+    let cpu0 = t.cpu_ns();
+    let start = Instant::now();
+    let failed = Arc::new(AtomicU64::new(0));
+    futures_util::stream::iter(0..conns)
+        .for_each_concurrent(parallel, |_| {
+            let failed = Arc::clone(&failed);
+            async move {
+                match SioClient::connect(t.port, transport).await {
+                    Ok(c) => c.close().await,
+                    Err(_) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+        .await;
+    let elapsed = start.elapsed().as_secs_f64();
+    // Let the server finish the closes it was told about.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let cpu = t.cpu_ns().saturating_sub(cpu0);
+    let failed = failed.load(Ordering::Relaxed);
+    let ok = conns - failed;
+    let us = per(cpu as f64 / 1000.0, ok);
+    println!(
+        "churn transport={} total={ok} failed={failed} connects_per_s={:.0} server_cpu_us_per_connect={us:.1}",
+        transport_name(transport),
+        ok as f64 / elapsed
+    );
+    us
+}
+
+/// Soak: for `secs`, `conns` workers (half WebSocket, half polling) connect, send numbered echoes
+/// and check each comes back once and in order, then close or vanish at random. Prints the
+/// server's RSS every 5 s; exits 1 on any lost, duplicated or reordered echo.
+async fn soak(t: Target, secs: u64, conns: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let stats: Arc<[AtomicU64; 4]> = Arc::new(Default::default()); // sessions, echoes, errors, bad
+    let workers: Vec<_> = (0..conns)
+        .map(|w| {
+            let stats = Arc::clone(&stats);
+            tokio::spawn(async move {
+                let transport = if w % 2 == 0 {
+                    Transport::WebSocket
+                } else {
+                    Transport::Polling
+                };
+                let mut round = 0u64;
+                while Instant::now() < deadline {
+                    round += 1;
+                    let Ok(mut c) = SioClient::connect(t.port, transport).await else {
+                        stats[2].fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    stats[0].fetch_add(1, Ordering::Relaxed);
+                    for seq in 0..(5 + (w + round) % 20) {
+                        let tag = format!("{w}:{round}:{seq}");
+                        if c.send(&[&format!(r#"42["echo","{tag}"]"#)]).await.is_err() {
+                            stats[2].fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        match wait_for(&mut c, r#"42["echo""#).await {
+                            Ok(p) if p == format!(r#"42["echo","{tag}"]"#) => {
+                                stats[1].fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(p) => {
+                                eprintln!("sioload: soak: expected {tag}, got {p:.80}");
+                                stats[3].fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(_) => {
+                                stats[2].fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                        }
+                    }
+                    if (w + round) % 3 == 0 {
+                        c.kill();
+                    } else {
+                        c.close().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(5).min(deadline - Instant::now())).await;
+        println!(
+            "soak t={:.0}s sessions={} echoes={} rss_kib={}",
+            start.elapsed().as_secs_f64(),
+            stats[0].load(Ordering::Relaxed),
+            stats[1].load(Ordering::Relaxed),
+            t.rss_kib()
+        );
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    let bad = stats[3].load(Ordering::Relaxed);
+    println!(
+        "soak secs={secs} workers={conns} sessions={} echoes={} transport_errors={} wrong_echoes={bad} rss_kib_end={}",
+        stats[0].load(Ordering::Relaxed),
+        stats[1].load(Ordering::Relaxed),
+        stats[2].load(Ordering::Relaxed),
+        t.rss_kib()
+    );
+    bad == 0
+}
+
+/// The figures of one `bench` run, keyed by measure then server.
+type Figures = BTreeMap<&'static str, BTreeMap<&'static str, Vec<f64>>>;
+
+/// One measure of `bench`: its key, its label in the table, its unit.
+const MEASURES: [(&str, &str, &str); 5] = [
+    ("mem", "memory per idle WebSocket", "KiB"),
+    ("connect", "server CPU per connect", "µs"),
+    ("bcast", "CPU per broadcast delivery", "ns"),
+    ("echo", "CPU per echo round trip", "µs"),
+    ("poll", "CPU per polling round trip", "µs"),
+];
+
+fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn start(kind: ServerKind, pin: bool, ping: Option<Duration>) -> BenchServer {
+    BenchServer::start(kind, pin.then_some(0), ping).unwrap_or_else(|e| fail(&e))
+}
+
+fn check_pinning(pin: bool) {
+    if pin && !protocol_tests::deps::binary_on_path("taskset") {
+        fail("taskset is needed to pin the servers to CPU 0 (util-linux), or pass --no-pin");
+    }
+}
+
+async fn bench(o: &Options) {
+    let servers = o.servers();
+    let rounds = o.num("rounds", 1);
+    let pin = !o.has("no-pin");
+    check_pinning(pin);
+    let wanted: Vec<String> = o
+        .named
+        .get("measures")
+        .map(|m| m.split(',').map(str::to_owned).collect())
+        .unwrap_or_else(|| MEASURES.iter().map(|m| m.0.to_owned()).collect());
+    let want = |m: &str| wanted.iter().any(|w| w == m);
+    let mut figures: Figures = BTreeMap::new();
+    let mut record = |m: &'static str, s: ServerKind, v: f64| {
+        figures
+            .entry(m)
+            .or_default()
+            .entry(s.name())
+            .or_default()
+            .push(v);
+    };
+    // Build everything first, so no build runs while another server is measured.
+    for &kind in &servers {
+        load::build(kind).unwrap_or_else(|e| fail(&e));
+    }
+    for round in 1..=rounds {
+        for &kind in &servers {
+            let server = start(kind, pin, None);
+            let t = Target::of(&server);
+            let name = kind.name();
+            println!("== round {round}/{rounds}: {name} (pid {})", server.pid());
+            if want("mem") {
+                print!("{name} ");
+                let v = idle(t, o.num("idle-conns", 5000), Duration::from_secs(2)).await;
+                record("mem", kind, v);
+            }
+            if want("connect") {
+                print!("{name} ");
+                let v = churn(t, Transport::WebSocket, o.num("conns", 2000), 8).await;
+                record("connect", kind, v);
+            }
+            if want("bcast") {
+                print!("{name} ");
+                let conns = o.num("bcast-conns", 1000);
+                let msgs = o.num("bcast-msgs", 300);
+                let v = bcast(t, Transport::WebSocket, conns, msgs, 32).await;
+                record("bcast", kind, v);
+            }
+            if want("echo") {
+                print!("{name} ");
+                let v = echo(
+                    t,
+                    Transport::WebSocket,
+                    o.num("echo-conns", 50),
+                    o.num("echo-secs", 5),
+                    32,
+                )
+                .await;
+                record("echo", kind, v);
+            }
+            if want("poll") && kind.polls() {
+                print!("{name} ");
+                let v = echo(
+                    t,
+                    Transport::Polling,
+                    o.num("poll-conns", 50),
+                    o.num("poll-secs", 5),
+                    32,
+                )
+                .await;
+                record("poll", kind, v);
+            }
+            drop(server);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    println!("== median of {rounds} round(s), lower is better");
+    let mut header = format!("{:<32}", "measure");
+    for s in &servers {
+        header.push_str(&format!(" {:>13}", s.name()));
+    }
+    println!("{header}");
+    for (key, label, unit) in MEASURES {
+        let Some(by_server) = figures.get(key) else {
+            continue;
+        };
+        let mut line = format!("{:<32}", format!("{label} ({unit})"));
+        for s in &servers {
+            let m = by_server
+                .get(s.name())
+                .map(|v| median(v))
+                .unwrap_or(f64::NAN);
+            line.push_str(&format!(" {:>13}", format_figure(m)));
+        }
+        println!("{line}");
+    }
+    if servers.contains(&ServerKind::Ours) {
+        for &peer in servers.iter().filter(|&&s| s != ServerKind::Ours) {
+            let mut line = format!("{}/ours", peer.name());
+            for (key, _, _) in MEASURES {
+                let Some(by_server) = figures.get(key) else {
+                    continue;
+                };
+                let of = |s: ServerKind| by_server.get(s.name()).map(|v| median(v));
+                if let (Some(ours), Some(theirs)) = (of(ServerKind::Ours), of(peer)) {
+                    line.push_str(&format!(" {key}={}", format_figure(theirs / ours)));
+                }
+            }
+            println!("{line}");
+        }
+    }
+}
+
+fn format_figure(v: f64) -> String {
+    if !v.is_finite() {
+        "-".to_owned()
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The scale figure: as many WebSocket clients as the file limit allows, then a broadcast to all
+/// of them and an idle phase that only heartbeats.
+async fn scale(o: &Options) {
+    let servers = o.servers();
+    let pin = !o.has("no-pin");
+    check_pinning(pin);
+    let conns = o.num("conns", 19_900);
+    let msgs = o.num("msgs", 10);
+    let ping = Duration::from_millis(o.num("ping-interval", 2000));
+    let idle_secs = o.num("idle-secs", 10);
+    for &kind in &servers {
+        load::build(kind).unwrap_or_else(|e| fail(&e));
+    }
+    for &kind in &servers {
+        let server = start(kind, pin, Some(ping));
+        let t = Target::of(&server);
+        let name = kind.name();
+        let rss0 = t.rss_kib();
+        let cpu0 = t.cpu_ns();
+        let started = Instant::now();
+        // Each client reads from the moment it is connected: with a short ping interval, a client
+        // that waited for the others to connect would miss its heartbeats and be dropped.
+        let pings = Arc::new(AtomicU64::new(0));
+        let delivered = Arc::new(AtomicU64::new(0));
+        // connected, joined, failed to connect, dropped after joining
+        let counts: Arc<[AtomicU64; 4]> = Arc::new(Default::default());
+        let gate = Arc::new(tokio::sync::Semaphore::new(64));
+        let readers: Vec<_> = (0..conns)
+            .map(|_| {
+                let (pings, delivered, counts, gate) = (
+                    Arc::clone(&pings),
+                    Arc::clone(&delivered),
+                    Arc::clone(&counts),
+                    Arc::clone(&gate),
+                );
+                tokio::spawn(async move {
+                    let permit = gate.acquire_owned().await;
+                    let mut c = match SioClient::connect(t.port, Transport::WebSocket).await {
+                        Ok(c) => c,
+                        Err(_) => {
+                            counts[2].fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                    };
+                    c.count_pings_into(pings);
+                    counts[0].fetch_add(1, Ordering::Relaxed);
+                    drop(permit);
+                    let joined = async {
+                        c.send(&[r#"42["join","bench"]"#, r#"42["echo","joined"]"#])
+                            .await?;
+                        wait_for(&mut c, r#"42["echo""#).await
+                    };
+                    if joined.await.is_err() {
+                        return;
+                    }
+                    counts[1].fetch_add(1, Ordering::Relaxed);
+                    loop {
+                        match c.recv().await {
+                            Ok(p) if p.starts_with(r#"42["bcast""#) => {
+                                delivered.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(_) => {}
+                            Err(_) => {
+                                counts[3].fetch_add(1, Ordering::Relaxed);
+                                return;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let settled = |counts: &[AtomicU64; 4]| {
+            counts[0].load(Ordering::Relaxed) + counts[2].load(Ordering::Relaxed)
+        };
+        while settled(&counts) < conns {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let connect_secs = started.elapsed().as_secs_f64();
+        let connect_cpu = t.cpu_ns().saturating_sub(cpu0);
+        let n = counts[0].load(Ordering::Relaxed);
+        let joined_by = Instant::now() + Duration::from_secs(30);
+        while counts[1].load(Ordering::Relaxed) < n && Instant::now() < joined_by {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let joined = counts[1].load(Ordering::Relaxed);
+        let rss1 = t.rss_kib();
+        println!(
+            "{name} scale connected={n} failed={} joined={joined} connect_secs={connect_secs:.1} connects_per_s={:.0} server_cpu_us_per_connect={:.1} rss_kib_before={rss0} rss_kib_with={rss1} kib_per_conn={:.2}",
+            counts[2].load(Ordering::Relaxed),
+            n as f64 / connect_secs,
+            per(connect_cpu as f64 / 1000.0, n),
+            per(rss1.saturating_sub(rss0) as f64, n)
+        );
+        let expected = joined * msgs;
+        let mut sender = match SioClient::connect(t.port, Transport::WebSocket).await {
+            Ok(s) => s,
+            Err(e) => fail(&format!("{name}: broadcast sender: {e}")),
+        };
+        let frame = r#"42["bcast","xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]"#;
+        let cpu0 = t.cpu_ns();
+        let start = Instant::now();
+        for _ in 0..msgs {
+            let _ = sender.send(&[frame]).await;
+        }
+        let give_up = start + Duration::from_secs(120);
+        while delivered.load(Ordering::Relaxed) < expected && Instant::now() < give_up {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        let cpu = t.cpu_ns().saturating_sub(cpu0);
+        let got = delivered.load(Ordering::Relaxed);
+        println!(
+            "{name} scale bcast msgs={msgs} delivered={got} expected={expected} deliveries_per_s={:.0} server_cpu_ns_per_delivery={:.1}",
+            got as f64 / elapsed,
+            per(cpu as f64, got)
+        );
+        if kind.pings() {
+            // Idle: the only work left is the heartbeat (one ping and one pong per client per
+            // interval). The first heartbeats after the broadcast settle before the reading.
+            tokio::time::sleep(ping).await;
+            let (cpu0, pings0) = (t.cpu_ns(), pings.load(Ordering::Relaxed));
+            let start = Instant::now();
+            tokio::time::sleep(Duration::from_secs(idle_secs)).await;
+            let cpu = t.cpu_ns().saturating_sub(cpu0);
+            let secs = start.elapsed().as_secs_f64();
+            let beats = pings.load(Ordering::Relaxed) - pings0;
+            let ns_per_beat = per(cpu as f64, beats);
+            println!(
+                "{name} scale idle ping_interval_ms={} secs={secs:.1} clients_dropped={} heartbeats={beats} server_cpu_ns_per_heartbeat={ns_per_beat:.0} server_cpu_share={:.3} cpu_ms_per_round_at_1M={:.0} rss_kib={}",
+                ping.as_millis(),
+                counts[3].load(Ordering::Relaxed),
+                cpu as f64 / 1e9 / secs,
+                // 1 M heartbeats at `ns_per_beat` each, in ms: numerically ns_per_beat.
+                ns_per_beat,
+                t.rss_kib()
+            );
+        }
+        for r in readers {
+            r.abort();
+        }
+        drop(sender);
+        drop(server);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_default();
+    let o = Options::parse(args);
+    let target = || Target {
+        port: o
+            .named
+            .get("port")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| fail("--port PORT is needed (127.0.0.1)")),
+        pid: o.named.get("pid").and_then(|p| p.parse().ok()),
+    };
+    match mode.as_str() {
+        "bench" => bench(&o).await,
+        "scale" => scale(&o).await,
+        "echo" => {
+            let bytes = o.num("bytes", 32) as usize;
+            echo(target(), o.transport(), o.num("conns", 50), o.num("secs", 5), bytes).await;
+        }
+        "bcast" => {
+            let bytes = o.num("bytes", 32) as usize;
+            bcast(target(), o.transport(), o.num("conns", 1000), o.num("msgs", 300), bytes).await;
+        }
+        "idle" => {
+            idle(target(), o.num("conns", 5000), Duration::from_secs(o.num("hold", 2))).await;
+        }
+        "churn" => {
+            let parallel = o.num("parallel", 8) as usize;
+            churn(target(), o.transport(), o.num("conns", 2000), parallel).await;
+        }
+        "soak" => {
+            if !soak(target(), o.num("secs", 60), o.num("conns", 64)).await {
+                std::process::exit(1);
+            }
+        }
+        _ => fail("usage: sioload bench|scale|echo|bcast|idle|churn|soak [options] (see the source's header)"),
+    }
+}

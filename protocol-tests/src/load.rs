@@ -1,0 +1,514 @@
+//! The load tool's building blocks (`src/bin/sioload.rs`, `tests/soak.rs`): Socket.IO clients that
+//! speak raw Engine.IO v4 / Socket.IO v5 frames over WebSocket or HTTP long-polling, so every
+//! server is measured the same way; readings of a server's CPU time and memory from `/proc`; and
+//! the servers it compares, each started pinned to one CPU.
+//!
+//! Unlike the conformance clients ([`crate::socketio::RawConn`]), nothing here panics on what the
+//! network does: a load or chaos run counts failures instead of stopping at the first one.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::deps::{js_dir, workspace_root};
+use crate::process::ServerProcess;
+use crate::raw_http::{HttpConnection, HttpRequest};
+pub use crate::socketio::Transport;
+
+/// How long a client waits for the server during a handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a long-polling GET may stay pending (longer than any ping interval used here).
+const POLL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What went wrong with one client.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A socket error.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A WebSocket error.
+    #[error("websocket: {0}")]
+    WebSocket(#[from] tungstenite::Error),
+    /// The server answered something the protocol does not allow here.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The server closed the session (close packet, WebSocket close, HTTP 400).
+    #[error("closed by the server: {0}")]
+    Closed(String),
+    /// No answer in time.
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+}
+
+type WsStream = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+enum Link {
+    WebSocket(Box<WsStream>),
+    Polling {
+        port: u16,
+        target: String,
+        /// Long-polling GETs.
+        get: HttpConnection,
+        /// POSTs, on their own connection as a browser does (a GET may be pending).
+        post: HttpConnection,
+        /// Packets of the last GET not read yet.
+        pending: VecDeque<String>,
+    },
+}
+
+/// One Socket.IO client on namespace `/`, connected (`40` answered) over either transport.
+/// [`SioClient::recv`] answers Engine.IO pings by itself.
+pub struct SioClient {
+    link: Link,
+    /// The Engine.IO session id.
+    pub sid: String,
+    /// How many pings the server sent this client so far.
+    pub pings: u64,
+    /// A counter shared by many clients that each ping also increments (see
+    /// [`SioClient::count_pings_into`]).
+    ping_counter: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+}
+
+impl std::fmt::Debug for SioClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SioClient")
+            .field("sid", &self.sid)
+            .field("pings", &self.pings)
+            .finish()
+    }
+}
+
+/// The Engine.IO session id in an open packet `0{"sid":"…",…}`.
+fn open_sid(open: &str) -> Result<String, LoadError> {
+    let json = open
+        .strip_prefix('0')
+        .ok_or_else(|| LoadError::Protocol(format!("expected an open packet, got {open:.80}")))?;
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| LoadError::Protocol(format!("bad open packet {open:.80}: {e}")))?;
+    value["sid"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| LoadError::Protocol(format!("open packet without sid: {open:.80}")))
+}
+
+/// Buffers sized for small frames: with 20 000 clients in one process the default 128 KiB read
+/// buffer of tungstenite would cost the load generator gigabytes.
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+}
+
+impl SioClient {
+    /// Opens an Engine.IO session on `127.0.0.1:port` and connects to namespace `/`.
+    pub async fn connect(port: u16, transport: Transport) -> Result<SioClient, LoadError> {
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, Self::connect_inner(port, transport)).await {
+            Ok(result) => result,
+            Err(_) => Err(LoadError::Timeout("handshake")),
+        }
+    }
+
+    async fn connect_inner(port: u16, transport: Transport) -> Result<SioClient, LoadError> {
+        let mut client = match transport {
+            Transport::WebSocket => {
+                let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+                stream.set_nodelay(true)?;
+                let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+                let (mut ws, _) =
+                    tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config()))
+                        .await?;
+                let open = match ws.next().await {
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    other => return Err(LoadError::Protocol(format!("no open packet: {other:?}"))),
+                };
+                SioClient {
+                    sid: open_sid(&open)?,
+                    link: Link::WebSocket(Box::new(ws)),
+                    pings: 0,
+                    ping_counter: None,
+                }
+            }
+            Transport::Polling => {
+                let mut get = HttpConnection::connect(port).await?;
+                let response = get
+                    .request(&HttpRequest::get("/socket.io/?EIO=4&transport=polling"))
+                    .await?;
+                if response.status != 200 {
+                    return Err(LoadError::Closed(format!(
+                        "handshake answered {}",
+                        response.status
+                    )));
+                }
+                let body = response.text();
+                let mut packets = body.split('\u{1e}');
+                let sid = open_sid(packets.next().unwrap_or_default())?;
+                let pending = packets.map(str::to_owned).collect();
+                SioClient {
+                    link: Link::Polling {
+                        port,
+                        target: format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
+                        get,
+                        post: HttpConnection::connect(port).await?,
+                        pending,
+                    },
+                    sid,
+                    pings: 0,
+                    ping_counter: None,
+                }
+            }
+        };
+        client.send(&["40"]).await?;
+        loop {
+            let packet = client.recv().await?;
+            if packet.starts_with("40") {
+                return Ok(client);
+            }
+            if packet.starts_with("44") {
+                return Err(LoadError::Closed(format!("connect refused: {packet:.80}")));
+            }
+        }
+    }
+
+    /// Sends Engine.IO text packets (e.g. `42["echo","x"]`): one WebSocket frame each, or one
+    /// POST for all of them over polling.
+    pub async fn send(&mut self, packets: &[&str]) -> Result<(), LoadError> {
+        match &mut self.link {
+            Link::WebSocket(ws) => {
+                for packet in packets {
+                    ws.feed(Message::text(*packet)).await?;
+                }
+                ws.flush().await?;
+                Ok(())
+            }
+            Link::Polling { target, post, .. } => {
+                let request = HttpRequest::post(target, packets.join("\u{1e}"))
+                    .header("Content-Type", "text/plain;charset=UTF-8");
+                let response = post.request(&request).await?;
+                if response.status == 200 {
+                    Ok(())
+                } else {
+                    Err(LoadError::Closed(format!(
+                        "POST answered {}: {}",
+                        response.status,
+                        response.text()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// The next Engine.IO text packet that is not a ping (pings are answered), e.g.
+    /// `42["echo","x"]`. A close packet, a WebSocket close or a failed poll is an error.
+    pub async fn recv(&mut self) -> Result<String, LoadError> {
+        loop {
+            let packet = match &mut self.link {
+                Link::WebSocket(ws) => match ws.next().await {
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Close(frame))) => {
+                        return Err(LoadError::Closed(format!("websocket close {frame:?}")))
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(e.into()),
+                    None => return Err(LoadError::Closed("websocket ended".into())),
+                },
+                Link::Polling {
+                    pending,
+                    get,
+                    target,
+                    ..
+                } => match pending.pop_front() {
+                    Some(packet) => packet,
+                    None => {
+                        get.send(&HttpRequest::get(target)).await?;
+                        let response = get.read_response_timeout("GET", POLL_TIMEOUT).await?;
+                        if response.status != 200 {
+                            return Err(LoadError::Closed(format!(
+                                "GET answered {}",
+                                response.status
+                            )));
+                        }
+                        pending.extend(response.text().split('\u{1e}').map(str::to_owned));
+                        continue;
+                    }
+                },
+            };
+            match packet.as_str() {
+                "2" => {
+                    self.pings += 1;
+                    if let Some(counter) = &self.ping_counter {
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    self.send(&["3"]).await?;
+                }
+                "1" => return Err(LoadError::Closed("close packet".into())),
+                "6" | "" => {}
+                _ => return Ok(packet),
+            }
+        }
+    }
+
+    /// Counts every ping this client answers from now on in `counter` too, so a load run can
+    /// sum the heartbeats of thousands of clients that are blocked in [`SioClient::recv`].
+    pub fn count_pings_into(&mut self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.ping_counter = Some(counter);
+    }
+
+    /// Ends the session: a WebSocket close, or a close packet over polling.
+    pub async fn close(mut self) {
+        match &mut self.link {
+            Link::WebSocket(ws) => {
+                let _ = WsStream::close(&mut **ws, None).await;
+            }
+            Link::Polling { .. } => {
+                let _ = self.send(&["1"]).await;
+            }
+        }
+    }
+
+    /// Drops the transport without any goodbye: the TCP connections are reset, as when a client
+    /// dies or its network goes away.
+    pub fn kill(self) {
+        drop(self);
+    }
+
+    /// Sends the first `bytes` of a WebSocket text frame of `len` bytes and then drops the
+    /// connection: a transport killed mid-message. Over polling, a POST cut inside its body.
+    pub async fn kill_mid_message(self, len: usize) -> Result<(), LoadError> {
+        use tokio::io::AsyncWriteExt;
+        match self.link {
+            Link::WebSocket(ws) => {
+                let mut tcp = ws.into_inner();
+                // A masked text frame header announcing `len` bytes, then half of them.
+                let mut frame = vec![0x81u8];
+                if len < 126 {
+                    frame.push(0x80 | len as u8);
+                } else {
+                    frame.push(0x80 | 126);
+                    frame.extend_from_slice(&(len.min(65535) as u16).to_be_bytes());
+                }
+                frame.extend_from_slice(&[1, 2, 3, 4]);
+                frame.extend(std::iter::repeat_n(b'x', len / 2));
+                tcp.write_all(&frame).await?;
+                tcp.flush().await?;
+                Ok(())
+            }
+            Link::Polling { port, target, .. } => {
+                let mut tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+                let head = format!(
+                    "POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain\r\nContent-Length: {len}\r\n\r\n42[\"echo\",\""
+                );
+                tcp.write_all(head.as_bytes()).await?;
+                tcp.flush().await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The CPU time (user + system, all threads) of process `pid` in nanoseconds, from
+/// `/proc/PID/task/*/schedstat` (nanoseconds, unlike the clock ticks of `/proc/PID/stat`). A
+/// thread that ended between two readings drops out of the sum: the servers measured here keep
+/// their threads for their whole life.
+pub fn cpu_ns(pid: u32) -> Option<u64> {
+    let mut total = 0u64;
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue; // the thread just ended
+        };
+        total += stat.split(' ').next()?.trim().parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// The resident set size of process `pid` in KiB (`VmRSS` of `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The servers the tool compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    /// Ours: `socketio-server/examples/bench_server.rs`.
+    Ours,
+    /// The npm reference: `protocol-tests/js/bench-server.js` on npm `socket.io` 4.8.
+    Node,
+    /// The socketioxide crate: `protocol-tests/peers/socketioxide-peer`.
+    Socketioxide,
+    /// A bare tokio-tungstenite server answering the same frames: `protocol-tests/peers/floor-peer`.
+    Floor,
+}
+
+impl ServerKind {
+    /// Every kind, in the order the tool prints them.
+    pub const ALL: [ServerKind; 4] = [
+        ServerKind::Ours,
+        ServerKind::Floor,
+        ServerKind::Socketioxide,
+        ServerKind::Node,
+    ];
+
+    /// The name on the command line and in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::Ours => "ours",
+            ServerKind::Node => "node",
+            ServerKind::Socketioxide => "socketioxide",
+            ServerKind::Floor => "floor",
+        }
+    }
+
+    /// The kind named `name` (`npm` is accepted for `node`).
+    pub fn parse(name: &str) -> Option<ServerKind> {
+        match name {
+            "ours" => Some(ServerKind::Ours),
+            "node" | "npm" => Some(ServerKind::Node),
+            "socketioxide" | "sioxide" => Some(ServerKind::Socketioxide),
+            "floor" => Some(ServerKind::Floor),
+            _ => None,
+        }
+    }
+
+    /// Whether the server speaks HTTP long-polling (the floor only answers WebSocket frames).
+    pub fn polls(self) -> bool {
+        self != ServerKind::Floor
+    }
+
+    /// Whether the server sends Engine.IO heartbeats.
+    pub fn pings(self) -> bool {
+        self != ServerKind::Floor
+    }
+}
+
+/// The target directory cargo builds into (`CARGO_TARGET_DIR`, or the workspace's `target`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn cargo_build(args: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "-q"])
+        .args(args)
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cargo build --release {} failed ({status})",
+            args.join(" ")
+        ))
+    }
+}
+
+/// Builds (release) what `kind` needs and returns the command that runs it, without arguments.
+/// The peers have their own `[workspace]` (and `Cargo.lock`) and build into the same target
+/// directory as the project, so shared dependencies are compiled once per version.
+pub fn build(kind: ServerKind) -> Result<Command, String> {
+    let peers = target_dir();
+    let peer = |name: &str| -> Result<Command, String> {
+        let manifest = workspace_root().join(format!("protocol-tests/peers/{name}/Cargo.toml"));
+        let manifest = manifest.to_string_lossy().into_owned();
+        let dir = peers.to_string_lossy().into_owned();
+        cargo_build(&["--manifest-path", &manifest, "--target-dir", &dir])?;
+        Ok(Command::new(peers.join("release").join(name)))
+    };
+    match kind {
+        ServerKind::Ours => {
+            cargo_build(&["-p", "socketio-server", "--example", "bench_server"])?;
+            Ok(Command::new(
+                target_dir().join("release/examples/bench_server"),
+            ))
+        }
+        ServerKind::Socketioxide => peer("socketioxide-peer"),
+        ServerKind::Floor => peer("floor-peer"),
+        ServerKind::Node => {
+            crate::deps::ensure_deps();
+            let mut command = Command::new("node");
+            command.arg(js_dir().join("bench-server.js"));
+            Ok(command)
+        }
+    }
+}
+
+/// A server under test: started by [`BenchServer::start`], killed on drop.
+#[derive(Debug)]
+pub struct BenchServer {
+    /// Which server.
+    pub kind: ServerKind,
+    process: ServerProcess,
+}
+
+impl BenchServer {
+    /// Builds and starts `kind` on a free port, pinned to CPU `cpu` with `taskset` when given,
+    /// with `--ping-interval MS` when given (ignored by the floor, which sends no heartbeat).
+    ///
+    /// # Panics
+    /// When the server does not start (its stderr is in the message).
+    pub fn start(
+        kind: ServerKind,
+        cpu: Option<usize>,
+        ping_interval: Option<Duration>,
+    ) -> Result<BenchServer, String> {
+        let server = build(kind)?;
+        let mut command = match cpu {
+            Some(cpu) => {
+                let mut taskset = Command::new("taskset");
+                taskset
+                    .arg("-c")
+                    .arg(cpu.to_string())
+                    .arg(server.get_program());
+                taskset.args(server.get_args());
+                taskset
+            }
+            None => server,
+        };
+        command.args(["--port", "0"]);
+        if let (Some(interval), true) = (ping_interval, kind.pings()) {
+            command
+                .arg("--ping-interval")
+                .arg(interval.as_millis().to_string());
+        }
+        command.current_dir(workspace_root());
+        Ok(BenchServer {
+            kind,
+            process: ServerProcess::spawn(kind.name(), command, Duration::from_secs(30)),
+        })
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.process.port()
+    }
+
+    /// Its process id (`taskset` execs the server, so this is the server itself).
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// Its CPU time so far, in nanoseconds.
+    pub fn cpu_ns(&self) -> u64 {
+        cpu_ns(self.pid()).unwrap_or(0)
+    }
+
+    /// Its resident memory now, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid()).unwrap_or(0)
+    }
+}
