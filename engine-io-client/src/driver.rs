@@ -9,7 +9,6 @@ use std::future::pending;
 use std::mem;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use engine_io::{Data, Handshake, Packet, PacketType};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -509,10 +508,6 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
         None => pending().await,
     }
 }
-
-/// How long the heartbeat and close timers can be at most (a hostile handshake could ask for
-/// `u64::MAX` milliseconds, which would overflow `Instant`).
-pub(crate) const MAX_TIMER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[cfg(test)]
 mod tests {

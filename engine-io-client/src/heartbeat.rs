@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::driver::MAX_TIMER;
+/// How long a timer can be at most (a hostile handshake could ask for `u64::MAX` milliseconds,
+/// which would overflow `Instant`).
+pub(crate) const MAX_TIMER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The silence deadline.
 #[derive(Debug)]

@@ -65,7 +65,8 @@ pub(crate) struct TransportHandle {
     pub(crate) kind: TransportKind,
     pub(crate) events: mpsc::Receiver<TransportEvent>,
     pub(crate) writer: mpsc::Sender<WriteCmd>,
-    pub(crate) control: Control,
+    /// `Some` for a transport that can pause (polling).
+    pub(crate) control: Option<Box<dyn Pause>>,
     pub(crate) tasks: Vec<JoinHandle<()>>,
 }
 
@@ -77,29 +78,29 @@ impl fmt::Debug for TransportHandle {
     }
 }
 
-/// Transport-specific controls.
-pub(crate) enum Control {
-    /// Polling: restarting the receive loop after a pause.
-    Polling(crate::polling::PollingControl),
-    /// WebSocket: nothing beyond the writer.
-    WebSocket,
+/// Pausing a transport's receive loop, for an upgrade (polling only: the WebSocket never pauses).
+pub(crate) trait Pause: Send {
+    /// Asks the receive loop to stop once the pending request completes (it then reports
+    /// [`TransportEvent::Paused`]).
+    fn pause(&mut self);
+    /// Starts a new receive loop after [`TransportEvent::Paused`]; returns its task.
+    fn resume(&mut self) -> JoinHandle<()>;
 }
 
 impl TransportHandle {
     /// Asks a polling transport to stop polling once the pending `GET` completes
     /// (answered by [`TransportEvent::Paused`]). No-op for WebSocket.
     pub(crate) fn pause(&mut self) {
-        if let Control::Polling(p) = &mut self.control {
-            p.pause();
+        if let Some(control) = &mut self.control {
+            control.pause();
         }
     }
 
     /// Restarts polling after [`pause`](Self::pause) (a failed upgrade).
     pub(crate) fn resume(&mut self) {
-        if let Control::Polling(p) = &mut self.control {
-            if let Some(task) = p.resume() {
-                self.tasks.push(task);
-            }
+        if let Some(control) = &mut self.control {
+            let task = control.resume();
+            self.tasks.push(task);
         }
     }
 }

@@ -13,7 +13,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::config::ConnConfig;
 use crate::connector::{self, MaybeTlsStream};
 use crate::polling::status_error;
-use crate::transport::{Control, TransportEvent, TransportHandle, TransportKind, WriteCmd};
+use crate::transport::{TransportEvent, TransportHandle, TransportKind, WriteCmd};
 use crate::{transport, Error};
 
 pub(crate) type WsStream = WebSocketStream<MaybeTlsStream>;
@@ -128,7 +128,7 @@ pub(crate) fn start(ws: WsStream, limit: usize) -> TransportHandle {
         kind: TransportKind::WebSocket,
         events,
         writer,
-        control: Control::WebSocket,
+        control: None,
         tasks: vec![reader, writer_task],
     }
 }

@@ -57,6 +57,7 @@
 
 mod ack;
 mod args;
+mod auth;
 mod backoff;
 pub mod blocking;
 mod builder;
@@ -66,7 +67,7 @@ mod handler;
 mod manager;
 mod reason;
 mod socket;
-mod socket_state;
+mod socket_core;
 
 pub use args::{Args, Event, IntoArgs};
 pub use backoff::Backoff;

@@ -3,17 +3,18 @@
 //! socket.io-client 4.8 `lib/manager.ts`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use engine_io::Message;
 use engine_io_client::{CloseReason, Event as EngineEvent};
+use parking_lot::{Mutex, MutexGuard};
 use socketio_parser::{Decoder, Frame, Packet, Parser};
 use tokio::sync::{broadcast, Notify};
 
 use crate::backoff::Backoff;
 use crate::engine::{EngineOptions, Transports};
-use crate::socket::SocketShared;
+use crate::handler::BoxFuture;
 use crate::{DisconnectReason, Error};
 
 /// What happens to a manager's connection, for [`Manager::events`].
@@ -34,6 +35,22 @@ pub enum ManagerEvent {
     ReconnectError(Error),
     /// Every allowed reconnection attempt failed; the manager gave up.
     ReconnectFailed,
+}
+
+/// What the manager needs of a namespace socket: its namespace, and how it reacts to the
+/// connection's events (each updates the socket's state machine, then performs the effects).
+/// The manager holds its sockets through this, so it does not depend on how a socket is built.
+pub(crate) trait NamespaceSocket: Send + Sync + 'static {
+    /// The namespace, the key of the socket in its manager.
+    fn nsp(&self) -> &str;
+    /// The connection is open: send `CONNECT` (after evaluating the auth).
+    fn on_open(self: Arc<Self>) -> BoxFuture<()>;
+    /// A packet for this namespace arrived.
+    fn on_packet(self: Arc<Self>, packet: Packet) -> BoxFuture<()>;
+    /// The connection closed.
+    fn on_close(self: Arc<Self>, reason: DisconnectReason, cause: Option<String>) -> BoxFuture<()>;
+    /// The connection could not be opened.
+    fn on_open_error(self: Arc<Self>, error: Error) -> BoxFuture<()>;
 }
 
 /// The options of a manager (shared by its sockets).
@@ -67,7 +84,7 @@ impl Default for ManagerOptions {
 #[derive(Default)]
 struct ManagerState {
     /// The sockets that want to be connected, by namespace.
-    sockets: HashMap<String, Arc<SocketShared>>,
+    sockets: HashMap<String, Arc<dyn NamespaceSocket>>,
     /// The open Engine.IO connection.
     engine: Option<engine_io_client::Client>,
     /// Whether the driver task runs.
@@ -103,7 +120,7 @@ impl ManagerShared {
     }
 
     fn lock(&self) -> MutexGuard<'_, ManagerState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     fn emit(&self, event: ManagerEvent) {
@@ -125,19 +142,24 @@ impl ManagerShared {
     /// # Errors
     /// [`Error::InvalidConfig`] when another socket of this manager already uses the namespace:
     /// the server would close the connection on a second `CONNECT` for a joined namespace.
-    pub(crate) fn add_socket(self: &Arc<Self>, socket: &Arc<SocketShared>) -> Result<(), Error> {
+    pub(crate) fn add_socket(
+        self: &Arc<Self>,
+        socket: Arc<dyn NamespaceSocket>,
+    ) -> Result<(), Error> {
         let (open_now, spawn) = {
             let mut state = self.lock();
-            if let Some(other) = state.sockets.get(&socket.nsp) {
-                if !Arc::ptr_eq(other, socket) {
+            if let Some(other) = state.sockets.get(socket.nsp()) {
+                if !Arc::ptr_eq(other, &socket) {
                     return Err(Error::InvalidConfig(format!(
                         "namespace {} is already joined on this connection (use force_new or \
                          multiplex(false) for a second socket of the same namespace)",
-                        socket.nsp
+                        socket.nsp()
                     )));
                 }
             }
-            state.sockets.insert(socket.nsp.clone(), socket.clone());
+            state
+                .sockets
+                .insert(socket.nsp().to_owned(), socket.clone());
             let open_now = state.engine.as_ref().is_some_and(|e| e.is_connected());
             let spawn = !state.driving;
             if spawn {
@@ -146,8 +168,7 @@ impl ManagerShared {
             (open_now, spawn)
         };
         if open_now {
-            let socket = socket.clone();
-            tokio::spawn(async move { socket.on_open().await });
+            tokio::spawn(socket.on_open());
         }
         if spawn {
             tokio::spawn(drive(self.clone()));
@@ -157,11 +178,13 @@ impl ManagerShared {
 
     /// A socket is closed for good: stop tracking it, and close the connection when it was the
     /// last one (the reference's `_destroy`).
-    pub(crate) fn remove_socket(&self, socket: &Arc<SocketShared>) {
+    pub(crate) fn remove_socket<S: NamespaceSocket>(&self, socket: &Arc<S>) {
         let mut state = self.lock();
-        if let Some(current) = state.sockets.get(&socket.nsp) {
-            if Arc::ptr_eq(current, socket) {
-                state.sockets.remove(&socket.nsp);
+        let nsp = socket.nsp();
+        if let Some(current) = state.sockets.get(nsp) {
+            // The same allocation (the map holds it as a trait object).
+            if std::ptr::addr_eq(Arc::as_ptr(current), Arc::as_ptr(socket)) {
+                state.sockets.remove(nsp);
             }
         }
         if state.sockets.is_empty() {
@@ -222,7 +245,7 @@ impl ManagerShared {
         Some(messages)
     }
 
-    fn sockets(&self) -> Vec<Arc<SocketShared>> {
+    fn sockets(&self) -> Vec<Arc<dyn NamespaceSocket>> {
         self.lock().sockets.values().cloned().collect()
     }
 
@@ -265,8 +288,7 @@ async fn drive_once(manager: &Arc<ManagerShared>) -> bool {
                     )),
                 };
                 for socket in manager.sockets() {
-                    let effects = socket.lock().on_open_error(&error);
-                    socket.perform(effects).await;
+                    socket.on_open_error(error.clone()).await;
                 }
                 break;
             }
@@ -296,8 +318,7 @@ async fn drive_once(manager: &Arc<ManagerShared>) -> bool {
                 };
                 manager.emit(ManagerEvent::Error(error.clone()));
                 for socket in manager.sockets() {
-                    let effects = socket.lock().on_open_error(&error);
-                    socket.perform(effects).await;
+                    socket.on_open_error(error.clone()).await;
                 }
                 if reconnecting {
                     manager.emit(ManagerEvent::ReconnectError(error));
@@ -321,15 +342,14 @@ async fn drive_once(manager: &Arc<ManagerShared>) -> bool {
         manager.emit(ManagerEvent::Open);
         for socket in sockets {
             // Each socket evaluates its auth (maybe a slow async callback) on its own.
-            tokio::spawn(async move { socket.on_open().await });
+            tokio::spawn(socket.on_open());
         }
         let (reason, cause) = read(manager, &client, events).await;
         manager.lock().engine = None;
         client.close().await;
         manager.emit(ManagerEvent::Close(reason));
         for socket in manager.sockets() {
-            let effects = socket.lock().on_close(reason, cause.clone());
-            socket.perform(effects).await;
+            socket.on_close(reason, cause.clone()).await;
         }
         if !opts.reconnection {
             break;
@@ -402,8 +422,7 @@ async fn read(
 async fn route(manager: &Arc<ManagerShared>, packet: Packet) {
     let socket = manager.lock().sockets.get(&packet.nsp).cloned();
     if let Some(socket) = socket {
-        let effects = socket.lock().on_packet(packet);
-        socket.perform(effects).await;
+        socket.on_packet(packet).await;
     }
 }
 
