@@ -106,17 +106,17 @@ fn start(config: Arc<ConnConfig>, opened: Opened) -> (Client, Events) {
     let (events_tx, events_rx) = mpsc::channel(config.event_queue);
     let (closed_tx, closed_rx) = watch::channel(None);
     let shared = Arc::new(Shared::new(transport.kind));
-    let upgrades = handshake.upgrades.clone();
     let driver = Driver::new(
         config.clone(),
         &handshake,
         transport,
+        initial,
         shared.clone(),
         commands_rx,
         events_tx,
         closed_tx,
     );
-    tokio::spawn(driver.run(initial, upgrades));
+    tokio::spawn(driver.run());
     let client = Client {
         handshake: Arc::new(handshake),
         commands: commands_tx,

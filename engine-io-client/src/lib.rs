@@ -39,6 +39,7 @@
 mod builder;
 mod client;
 mod config;
+mod connection;
 mod connector;
 mod cookie_jar;
 mod driver;
@@ -47,10 +48,12 @@ mod error;
 mod handshake;
 mod heartbeat;
 mod polling;
+mod timer;
 mod tls;
 mod transport;
 mod upgrade;
 mod websocket;
+mod write_buffer;
 
 pub use builder::ClientBuilder;
 pub use client::{Client, CloseReason, Event, Events, SendError, TrySendError};
