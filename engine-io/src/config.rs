@@ -2,47 +2,13 @@
 
 use crate::cors::Cors;
 use crate::request::RequestInfo;
-use crate::Message;
+use crate::{Message, TransportType};
 use http::HeaderMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A transport a client can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransportType {
-    /// HTTP long-polling (XHR or JSONP).
-    Polling,
-    /// WebSocket.
-    Websocket,
-}
-
-impl TransportType {
-    /// The name used in the `transport` query parameter.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportType::Polling => "polling",
-            TransportType::Websocket => "websocket",
-        }
-    }
-
-    /// Parses the `transport` query parameter.
-    pub fn from_query(s: &str) -> Option<Self> {
-        match s {
-            "polling" => Some(TransportType::Polling),
-            "websocket" => Some(TransportType::Websocket),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for TransportType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// `SameSite` attribute of the session cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

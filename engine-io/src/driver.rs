@@ -4,12 +4,12 @@
 //! Polling requests are served by the HTTP connection tasks; they share the
 //! socket's state, and this task only keeps its timers for them.
 
-use crate::config::TransportType;
-use crate::handler::CloseReason;
 use crate::packet::{Packet, PacketType};
 use crate::socket::{Ready, Socket};
 use crate::websocket::{close_detached, too_big_frame, WsEvent, WsIo};
+use crate::CloseReason;
 use crate::Str;
+use crate::TransportType;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;

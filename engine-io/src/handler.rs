@@ -1,44 +1,7 @@
-//! [`Handler`]: the callbacks an embedder implements, and [`CloseReason`].
+//! [`Handler`]: the callbacks an embedder implements.
 
-use crate::{Message, Socket};
-use std::fmt;
+use crate::{CloseReason, Message, Socket};
 use std::sync::Arc;
-
-/// Why a socket closed. [`CloseReason::as_str`] gives the reference's strings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CloseReason {
-    /// The transport failed: aborted request, duplicate poll, heartbeat in the
-    /// wrong direction, WebSocket error or oversized message, full inbox.
-    TransportError,
-    /// The client closed the transport (close packet over polling, WebSocket closed).
-    TransportClose,
-    /// The server closed the socket ([`Socket::close`], [`crate::Server::close_all`]).
-    ForcedClose,
-    /// No heartbeat answer in time.
-    PingTimeout,
-    /// The client sent an undecodable packet.
-    ParseError,
-}
-
-impl CloseReason {
-    /// `"transport error"`, `"transport close"`, `"forced close"`, `"ping timeout"`
-    /// or `"parse error"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::TransportError => "transport error",
-            CloseReason::TransportClose => "transport close",
-            CloseReason::ForcedClose => "forced close",
-            CloseReason::PingTimeout => "ping timeout",
-            CloseReason::ParseError => "parse error",
-        }
-    }
-}
-
-impl fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Callbacks of an Engine.IO server. They are synchronous and called in order
 /// from each socket's read path, so they must not block: hand long work to a

@@ -5,7 +5,9 @@
 //! JSONP), WebSocket, and the upgrade from one to the other.
 //!
 //! * The codec ([`packet`], [`payload`], [`Str`], [`Message`], [`Handshake`])
-//!   has no I/O and compiles with `default-features = false`.
+//!   has no I/O and compiles with `default-features = false`, and so do the
+//!   vocabulary types shared with the client: [`CloseReason`],
+//!   [`TransportType`], [`TrySendError`], [`SendError`] and [`Closed`].
 //! * The server (feature `server`, on by default): [`Server`], [`Socket`],
 //!   [`Handler`], [`Config`], and the integrations [`EngineIoService`] (hyper 1),
 //!   [`EngineIoLayer`] (tower / axum) and [`listen`].
@@ -67,18 +69,24 @@
 // The crate docs describe the server too; without it those links dangle.
 #![cfg_attr(not(feature = "server"), allow(rustdoc::broken_intra_doc_links))]
 
+mod close_reason;
 mod error;
 mod handshake;
 mod message;
 pub mod packet;
 pub mod payload;
+mod send_error;
 mod str;
+mod transport;
 
+pub use close_reason::CloseReason;
 pub use error::DecodeError;
 pub use handshake::Handshake;
 pub use message::Message;
 pub use packet::{Data, Frame, Packet, PacketType, ProtocolVersion};
+pub use send_error::{Closed, SendError, TrySendError};
 pub use str::Str;
+pub use transport::TransportType;
 
 #[cfg(feature = "server")]
 mod body;
@@ -116,14 +124,13 @@ pub use body::ResponseBody;
 #[cfg(feature = "server")]
 pub use config::{
     AllowRequestFn, AllowRequestFuture, Config, ConfigBuilder, CookieConfig, HeadersFn, SameSite,
-    TransportType,
 };
 #[cfg(feature = "server")]
 pub use cors::{Cors, CorsOrigin, OriginPredicate};
 #[cfg(feature = "server")]
 pub use errors::ErrorCode;
 #[cfg(feature = "server")]
-pub use handler::{CloseReason, Handler};
+pub use handler::Handler;
 #[cfg(feature = "server")]
 pub use listen::listen;
 #[cfg(feature = "server")]
@@ -133,4 +140,4 @@ pub use server::Server;
 #[cfg(feature = "server")]
 pub use service::{BoxFuture, EngineIoLayer, EngineIoMiddleware, EngineIoService};
 #[cfg(feature = "server")]
-pub use socket::{Closed, SendError, Socket, TrySendError};
+pub use socket::Socket;

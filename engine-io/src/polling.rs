@@ -3,11 +3,11 @@
 
 use crate::body::{empty, full, ResponseBody};
 use crate::compression;
-use crate::config::TransportType;
-use crate::handler::CloseReason;
 use crate::packet::{Packet, PacketType, ProtocolVersion};
 use crate::payload;
 use crate::socket::{control, Ready, Socket};
+use crate::CloseReason;
+use crate::TransportType;
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::Body;

@@ -2,12 +2,13 @@
 //! the reference's order, handshake, dispatch to the transports).
 
 use crate::body::{empty, ResponseBody};
-use crate::config::{Config, TransportType};
+use crate::config::Config;
 use crate::errors::{ErrorCode, Refusal};
 use crate::handler::{Handler, StreamHandler};
 use crate::packet::{Packet, ProtocolVersion};
 use crate::request::{parse_query, RequestInfo};
 use crate::socket::Socket;
+use crate::TransportType;
 use crate::{Handshake, Str};
 use base64::Engine as _;
 use bytes::Bytes;

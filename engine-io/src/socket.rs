@@ -15,50 +15,17 @@
 //! The mutable state sits behind one `std::sync::Mutex` that is never held
 //! across an `.await`; waiters use `tokio::sync::Notify`.
 
-use crate::config::TransportType;
-use crate::handler::CloseReason;
 use crate::heartbeat::{Heartbeat, PacketAction, TimerAction};
 use crate::packet::{Packet, PacketType, ProtocolVersion};
 use crate::request::RequestInfo;
 use crate::server::Shared;
 use crate::websocket::WsStream;
-use crate::{Message, Str};
+use crate::{CloseReason, Closed, Message, SendError, Str, TransportType, TrySendError};
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tokio::time::Instant;
-
-/// Error of [`Socket::try_send`] and [`Socket::try_send_many`]: the message(s)
-/// are given back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TrySendError<T> {
-    /// The outgoing queue is full.
-    #[error("the socket's outgoing queue is full")]
-    Full(T),
-    /// The socket is closed or closing.
-    #[error("the socket is closed")]
-    Closed(T),
-}
-
-impl<T> TrySendError<T> {
-    /// The message(s) that were not sent.
-    pub fn into_inner(self) -> T {
-        match self {
-            TrySendError::Full(t) | TrySendError::Closed(t) => t,
-        }
-    }
-}
-
-/// Error of [`Socket::send`]: the socket is closed; the message(s) are given back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the socket is closed")]
-pub struct SendError<T>(pub T);
-
-/// The socket closed before the operation completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the socket is closed")]
-pub struct Closed;
 
 /// Lifecycle of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,12 +3,12 @@
 //! that batches every queued frame into one flush.
 
 use crate::body::{empty, ResponseBody};
-use crate::config::TransportType;
 use crate::errors::{ErrorCode, Refusal};
 use crate::packet::{Frame, ProtocolVersion};
 use crate::request::RequestInfo;
 use crate::server::Server;
 use crate::socket::Socket;
+use crate::TransportType;
 use futures_util::{Sink, Stream};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use hyper_util::rt::TokioIo;
