@@ -17,10 +17,10 @@ use engine_io::{Data, Message, Packet, PacketType};
 use crate::client::{CloseReason, Event};
 use crate::heartbeat::Heartbeat;
 use crate::timer::{Timer, TimerTable};
-use crate::transport::TransportKind;
 use crate::upgrade::{AfterFailure, Upgrade};
 use crate::write_buffer::WriteBuffer;
 use crate::Error;
+use engine_io::TransportType;
 
 /// What happens to a connection, in order.
 #[derive(Debug)]
@@ -99,7 +99,7 @@ enum Close {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     /// The transport the handshake went over.
-    pub(crate) transport: TransportKind,
+    pub(crate) transport: TransportType,
     /// The handshake's `pingInterval` and `pingTimeout` (milliseconds).
     pub(crate) ping_interval: u64,
     pub(crate) ping_timeout: u64,
@@ -120,7 +120,7 @@ pub(crate) struct Settings {
 /// One open connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    transport: TransportKind,
+    transport: TransportType,
     buffer: WriteBuffer,
     heartbeat: Heartbeat,
     upgrade: Upgrade,
@@ -153,7 +153,7 @@ impl Connection {
         conn.timers.set(Timer::Heartbeat, now, heartbeat.window());
         conn.on_packets(now, initial);
         if conn.close == Close::Open
-            && settings.transport == TransportKind::Polling
+            && settings.transport == TransportType::Polling
             && settings.client_upgrades
             && settings.server_upgrades
         {
@@ -166,7 +166,7 @@ impl Connection {
     }
 
     /// The transport in use.
-    pub(crate) fn transport(&self) -> TransportKind {
+    pub(crate) fn transport(&self) -> TransportType {
         self.transport
     }
 
@@ -352,7 +352,7 @@ impl Connection {
             return;
         }
         self.timers.stop(Timer::Upgrade);
-        self.transport = TransportKind::WebSocket;
+        self.transport = TransportType::Websocket;
         self.effects.push_back(Effect::SwitchToProbe);
         // The upgrade packet goes first, alone; it is not a user packet for `flush`.
         self.buffer.start_control_write();
@@ -363,7 +363,7 @@ impl Connection {
         self.effects.push_back(Effect::RememberUpgrade(true));
         tracing::debug!("engine.io client: upgraded to websocket");
         self.effects
-            .push_back(Effect::Emit(Event::Upgrade(TransportKind::WebSocket)));
+            .push_back(Effect::Emit(Event::Upgrade(TransportType::Websocket)));
     }
 
     // ---- close ----

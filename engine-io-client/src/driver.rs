@@ -19,9 +19,10 @@ use tokio::time::{sleep_until, Instant};
 use crate::client::{Command, Event, Shared};
 use crate::config::ConnConfig;
 use crate::connection::{Connection, Effect, Input, Settings};
-use crate::transport::{TransportEvent, TransportHandle, TransportKind, WriteCmd};
+use crate::transport::{TransportEvent, TransportHandle, WriteCmd};
 use crate::websocket::{self, WsStream};
 use crate::{CloseReason, Error};
+use engine_io::TransportType;
 
 /// The I/O side of the upgrade probe (its state is the connection's).
 enum Probe {
@@ -124,7 +125,7 @@ impl Driver {
             max_payload: handshake.max_payload,
             server_upgrades: handshake.upgrades.iter().any(|u| u == "websocket"),
             client_upgrades: config.upgrade
-                && config.transports.contains(&TransportKind::WebSocket),
+                && config.transports.contains(&TransportType::Websocket),
             upgrade_timeout: config.connect_timeout,
             close_timeout: config.close_timeout,
             send_queue: config.send_queue,

@@ -56,15 +56,14 @@ mod websocket;
 mod write_buffer;
 
 pub use builder::ClientBuilder;
-pub use client::{Client, CloseReason, Event, Events, SendError, TrySendError};
+pub use client::{Client, CloseReason, Event, Events};
 pub use cookie_jar::CookieJar;
 pub use error::{Error, Result};
 pub use tls::TlsRoots;
-pub use transport::TransportKind;
 
-/// The Engine.IO types shared with the server crate: what is sent and received, and the
-/// handshake.
-pub use engine_io::{Handshake, Message, Str};
+/// The Engine.IO types shared with the server crate: what is sent and received, the handshake,
+/// the transports, and the errors of sending.
+pub use engine_io::{Handshake, Message, SendError, Str, TransportType, TrySendError};
 
 /// The cookie store behind [`CookieJar`] (for [`CookieJar::from_store`] and
 /// [`CookieJar::with_store`]).

@@ -17,8 +17,9 @@ use url::Url;
 
 use crate::config::ConnConfig;
 use crate::connector::HttpConnector;
-use crate::transport::{Pause, TransportEvent, TransportHandle, TransportKind, WriteCmd};
+use crate::transport::{Pause, TransportEvent, TransportHandle, WriteCmd};
 use crate::{transport, Error};
+use engine_io::TransportType;
 
 /// How much of an error response body is kept for the error message.
 const ERROR_BODY_LIMIT: usize = 4096;
@@ -225,7 +226,7 @@ pub(crate) fn start(polling: Arc<Polling>, sid: &str) -> TransportHandle {
         events_tx.clone(),
     ));
     TransportHandle {
-        kind: TransportKind::Polling,
+        kind: TransportType::Polling,
         events,
         writer,
         control: Some(Box::new(PollingControl {

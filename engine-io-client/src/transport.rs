@@ -7,36 +7,11 @@
 
 use std::fmt;
 
-use engine_io::Packet;
+use engine_io::{Packet, TransportType};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::Error;
-
-/// An Engine.IO transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    /// HTTP long-polling: a pending `GET` receives, `POST`s send.
-    Polling,
-    /// One WebSocket connection.
-    WebSocket,
-}
-
-impl TransportKind {
-    /// The name used in the `transport` query parameter and in the handshake's `upgrades`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportKind::Polling => "polling",
-            TransportKind::WebSocket => "websocket",
-        }
-    }
-}
-
-impl fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a transport reports to the driver, in order.
 #[derive(Debug)]
@@ -62,7 +37,7 @@ pub(crate) enum WriteCmd {
 
 /// The driver's end of a running transport. Dropping it stops the transport's tasks.
 pub(crate) struct TransportHandle {
-    pub(crate) kind: TransportKind,
+    pub(crate) kind: TransportType,
     pub(crate) events: mpsc::Receiver<TransportEvent>,
     pub(crate) writer: mpsc::Sender<WriteCmd>,
     /// `Some` for a transport that can pause (polling).

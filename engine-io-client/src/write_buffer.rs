@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use engine_io::{Data, Packet};
 
-use crate::transport::TransportKind;
+use engine_io::TransportType;
 
 /// How many packets one WebSocket write batch takes at most (so the driver regains control
 /// regularly even with a long queue).
@@ -60,13 +60,13 @@ impl WriteBuffer {
     }
 
     /// The next batch for a transport of `kind`, when the writer is idle and something waits.
-    pub(crate) fn take_batch(&mut self, kind: TransportKind) -> Option<Vec<Packet>> {
+    pub(crate) fn take_batch(&mut self, kind: TransportType) -> Option<Vec<Packet>> {
         if !self.writer_idle() || self.queue.is_empty() {
             return None;
         }
         let batch: Vec<Packet> = match kind {
-            TransportKind::Polling => take_payload(&mut self.queue, self.max_payload),
-            TransportKind::WebSocket => {
+            TransportType::Polling => take_payload(&mut self.queue, self.max_payload),
+            TransportType::Websocket => {
                 let n = self.queue.len().min(WS_BATCH);
                 self.queue.drain(..n).collect()
             }
@@ -185,14 +185,14 @@ mod tests {
             buf.push(text(1));
         }
         assert_eq!(
-            buf.take_batch(TransportKind::WebSocket).map(|b| b.len()),
+            buf.take_batch(TransportType::Websocket).map(|b| b.len()),
             Some(WS_BATCH)
         );
         // One batch at a time.
-        assert_eq!(buf.take_batch(TransportKind::WebSocket), None);
+        assert_eq!(buf.take_batch(TransportType::Websocket), None);
         assert!(buf.drained().is_empty());
         assert_eq!(
-            buf.take_batch(TransportKind::WebSocket).map(|b| b.len()),
+            buf.take_batch(TransportType::Websocket).map(|b| b.len()),
             Some(1)
         );
     }

@@ -427,13 +427,7 @@ async fn route(manager: &Arc<ManagerShared>, packet: Packet) {
 }
 
 fn close_reason(reason: &CloseReason) -> DisconnectReason {
-    match reason {
-        CloseReason::TransportClose => DisconnectReason::TransportClose,
-        CloseReason::ParseError(_) => DisconnectReason::ParseError,
-        CloseReason::PingTimeout => DisconnectReason::PingTimeout,
-        CloseReason::ForcedClose => DisconnectReason::ForcedClose,
-        _ => DisconnectReason::TransportError,
-    }
+    DisconnectReason::from(reason.kind())
 }
 
 /// A connection to a Socket.IO server shared by several namespace sockets (multiplexing).

@@ -36,10 +36,10 @@ struct Harness {
     start: Instant,
     now: Instant,
     /// The active transport as the driver sees it (follows `switch to websocket`).
-    transport: TransportKind,
+    transport: TransportType,
 }
 
-fn settings(transport: TransportKind) -> Settings {
+fn settings(transport: TransportType) -> Settings {
     Settings {
         transport,
         ping_interval: 300,
@@ -75,17 +75,17 @@ impl Harness {
     }
 
     fn polling() -> Self {
-        Self::open(settings(TransportKind::Polling), "", &["open probe"])
+        Self::open(settings(TransportType::Polling), "", &["open probe"])
     }
 
     fn polling_without_upgrade() -> Self {
-        let mut s = settings(TransportKind::Polling);
+        let mut s = settings(TransportType::Polling);
         s.client_upgrades = false;
         Self::open(s, "", &[])
     }
 
     fn websocket() -> Self {
-        Self::open(settings(TransportKind::WebSocket), "", &[])
+        Self::open(settings(TransportType::Websocket), "", &[])
     }
 
     /// Runs the rows in order, checking each one's effects.
@@ -118,17 +118,17 @@ impl Harness {
     fn show(&mut self, effect: Effect) -> String {
         match effect {
             Effect::Write(packets) => match self.transport {
-                TransportKind::Polling => {
+                TransportType::Polling => {
                     format!("POST {}", payload::encode_v4(&packets).escape_debug())
                 }
-                TransportKind::WebSocket => {
+                TransportType::Websocket => {
                     let frames: Vec<String> = packets.iter().map(frame).collect();
                     format!("WS {}", frames.join(" "))
                 }
             },
             Effect::WriteClose => match self.transport {
-                TransportKind::Polling => "POST 1".to_owned(),
-                TransportKind::WebSocket => "WS close frame".to_owned(),
+                TransportType::Polling => "POST 1".to_owned(),
+                TransportType::Websocket => "WS close frame".to_owned(),
             },
             Effect::OpenProbe => "open probe".to_owned(),
             Effect::WriteProbe(packets) => {
@@ -139,7 +139,7 @@ impl Harness {
             Effect::ResumePolling => "resume polling".to_owned(),
             Effect::DropProbe => "drop probe".to_owned(),
             Effect::SwitchToProbe => {
-                self.transport = TransportKind::WebSocket;
+                self.transport = TransportType::Websocket;
                 "switch to websocket".to_owned()
             }
             Effect::RememberUpgrade(ok) => format!("remember upgrade {ok}"),
@@ -205,7 +205,7 @@ fn describe(step: &Step) -> String {
 #[test]
 fn handshake_over_polling_starts_the_probe_after_the_initial_packets() {
     let h = Harness::open(
-        settings(TransportKind::Polling),
+        settings(TransportType::Polling),
         "4hi\x1e2",
         &["message \"hi\"", "POST 3", "open probe"],
     );
@@ -220,7 +220,7 @@ fn handshake_over_polling_starts_the_probe_after_the_initial_packets() {
 fn handshake_without_websocket_on_either_side_does_not_probe() {
     Harness::websocket();
     Harness::polling_without_upgrade();
-    let mut s = settings(TransportKind::Polling);
+    let mut s = settings(TransportType::Polling);
     s.server_upgrades = false;
     Harness::open(s, "", &[]);
 }
@@ -228,7 +228,7 @@ fn handshake_without_websocket_on_either_side_does_not_probe() {
 #[test]
 fn a_close_right_after_the_handshake_ends_the_session() {
     let h = Harness::open(
-        settings(TransportKind::Polling),
+        settings(TransportType::Polling),
         "1",
         &["closed: transport close", "event close: transport close"],
     );
@@ -295,7 +295,7 @@ fn one_post_at_a_time_and_what_waits_goes_in_the_next() {
 
 #[test]
 fn posts_are_split_to_the_servers_max_payload() {
-    let mut s = settings(TransportKind::Polling);
+    let mut s = settings(TransportType::Polling);
     s.client_upgrades = false;
     // "4aaaa" is 5 bytes, each further packet 1 separator + 5.
     s.max_payload = Some(11);
@@ -309,7 +309,7 @@ fn posts_are_split_to_the_servers_max_payload() {
         (Drained, &["POST 4dddd"]),
     ]);
     // A packet larger than maxPayload still goes, alone: the server decides.
-    let mut s = settings(TransportKind::Polling);
+    let mut s = settings(TransportType::Polling);
     s.client_upgrades = false;
     s.max_payload = Some(3);
     let mut h = Harness::open(s, "", &[]);
@@ -484,7 +484,7 @@ fn a_probe_that_cannot_connect_or_takes_too_long_fails() {
             "event upgrade error: WebSocket error: refused",
         ],
     )]);
-    let mut s = settings(TransportKind::Polling);
+    let mut s = settings(TransportType::Polling);
     s.ping_interval = 25_000;
     let mut h = Harness::open(s, "", &["open probe"]);
     h.table(vec![
@@ -542,7 +542,7 @@ fn close_on_an_idle_connection_and_over_websocket() {
 
 #[test]
 fn close_is_forced_after_the_close_timeout() {
-    let mut s = settings(TransportKind::Polling);
+    let mut s = settings(TransportType::Polling);
     s.client_upgrades = false;
     s.ping_interval = 25_000;
     let mut h = Harness::open(s, "", &[]);
