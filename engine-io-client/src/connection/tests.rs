@@ -31,6 +31,18 @@ enum Step {
 }
 use Step::*;
 
+/// The last effects of a connection that closed for this reason.
+const PING_TIMEOUT: &[&str] = &["closed: ping timeout", "event close: ping timeout"];
+const FORCED_CLOSE: &[&str] = &["closed: forced close", "event close: forced close"];
+const TRANSPORT_CLOSE: &[&str] = &["closed: transport close", "event close: transport close"];
+/// The switch to the WebSocket: the upgrade packet goes first, alone.
+const UPGRADED: &[&str] = &[
+    "switch to websocket",
+    "WS 5",
+    "remember upgrade true",
+    "event upgrade websocket",
+];
+
 struct Harness {
     conn: Connection,
     start: Instant,
@@ -227,11 +239,7 @@ fn handshake_without_websocket_on_either_side_does_not_probe() {
 
 #[test]
 fn a_close_right_after_the_handshake_ends_the_session() {
-    let h = Harness::open(
-        settings(TransportType::Polling),
-        "1",
-        &["closed: transport close", "event close: transport close"],
-    );
+    let h = Harness::open(settings(TransportType::Polling), "1", TRANSPORT_CLOSE);
     assert!(h.conn.is_closed());
     assert_eq!(h.conn.poll_timeout(), None);
 }
@@ -255,10 +263,7 @@ fn silence_for_ping_interval_plus_timeout_is_a_ping_timeout() {
     let mut h = Harness::polling_without_upgrade();
     h.table(vec![
         (At(499), &[]),
-        (
-            At(500),
-            &["closed: ping timeout", "event close: ping timeout"],
-        ),
+        (At(500), PING_TIMEOUT),
         (Recv("4late"), &[]),
     ]);
 }
@@ -272,10 +277,7 @@ fn any_packet_from_the_server_resets_the_heartbeat() {
         (At(899), &[]),
         (Recv("4a"), &["message \"a\""]),
         (At(1398), &[]),
-        (
-            At(1399),
-            &["closed: ping timeout", "event close: ping timeout"],
-        ),
+        (At(1399), PING_TIMEOUT),
     ]);
 }
 
@@ -370,15 +372,7 @@ fn upgrade_probe_pause_and_switch() {
         (Send("queued"), &[]),
         // The server answers the pending GET with a noop; polling stops.
         (Recv("6"), &[]),
-        (
-            Paused,
-            &[
-                "switch to websocket",
-                "WS 5",
-                "remember upgrade true",
-                "event upgrade websocket",
-            ],
-        ),
+        (Paused, UPGRADED),
         (Drained, &["WS 4queued"]),
     ]);
     // The probe's deadline is gone; the heartbeat's stays.
@@ -397,15 +391,7 @@ fn upgrade_waits_for_the_post_in_flight() {
         (ProbeRecv("3probe"), &["pause polling"]),
         (Send("b"), &[]),
         (Paused, &[]),
-        (
-            Drained,
-            &[
-                "switch to websocket",
-                "WS 5",
-                "remember upgrade true",
-                "event upgrade websocket",
-            ],
-        ),
+        (Drained, UPGRADED),
         (Drained, &["WS 4b"]),
     ]);
 }
@@ -517,10 +503,7 @@ fn close_writes_what_is_queued_then_the_close_packet() {
         (Drained, &["POST 4b"]),
         (Drained, &["POST 1"]),
         (Close, &[]),
-        (
-            Drained,
-            &["closed: forced close", "event close: forced close"],
-        ),
+        (Drained, FORCED_CLOSE),
     ]);
     assert!(h.conn.is_closed());
 }
@@ -533,10 +516,7 @@ fn close_on_an_idle_connection_and_over_websocket() {
     let mut h = Harness::websocket();
     h.table(vec![
         (Close, &["WS close frame"]),
-        (
-            TransportClosed(None),
-            &["closed: forced close", "event close: forced close"],
-        ),
+        (TransportClosed(None), FORCED_CLOSE),
     ]);
 }
 
@@ -552,10 +532,7 @@ fn close_is_forced_after_the_close_timeout() {
         (Close, &[]),
         (Recv("6"), &[]),
         (At(2099), &[]),
-        (
-            At(2100),
-            &["closed: forced close", "event close: forced close"],
-        ),
+        (At(2100), FORCED_CLOSE),
     ]);
 }
 
@@ -591,10 +568,7 @@ fn the_server_closing_in_every_state() {
     )]);
     // The transport going away: cleanly, with an error, with garbage.
     let mut h = Harness::websocket();
-    h.table(vec![(
-        TransportClosed(None),
-        &["closed: transport close", "event close: transport close"],
-    )]);
+    h.table(vec![(TransportClosed(None), TRANSPORT_CLOSE)]);
     let mut h = Harness::polling_without_upgrade();
     h.table(vec![(
         TransportClosed(Some(Error::Http("reset".into()))),
@@ -613,13 +587,7 @@ fn the_server_closing_in_every_state() {
     )]);
     // While the client closes, whatever ends it is a forced close.
     let mut h = Harness::polling_without_upgrade();
-    h.table(vec![
-        (Close, &["POST 1"]),
-        (
-            Recv("1"),
-            &["closed: forced close", "event close: forced close"],
-        ),
-    ]);
+    h.table(vec![(Close, &["POST 1"]), (Recv("1"), FORCED_CLOSE)]);
     // During the upgrade: the probe goes with the session.
     let mut h = Harness::polling();
     h.table(vec![
