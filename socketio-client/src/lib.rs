@@ -45,7 +45,8 @@
 //! | One namespace as a state machine without I/O: `CONNECT`, buffering of emits and received events, acks failed on disconnect, recovery | `socket_core` |
 //! | The [`Socket`] handle: emits, retries, the handlers' dispatch task | `socket` |
 //! | Acks the client waits for | `ack` |
-//! | Multiplexing and reconnection: one Engine.IO connection per [`Manager`], reopened | `manager` |
+//! | Multiplexing: one Engine.IO connection per [`Manager`], shared by its sockets | `manager` |
+//! | Reconnection: the task that opens, reads and reopens that connection | `reconnect` |
 //! | Reconnection delays ([`Backoff`]) | `backoff` |
 //! | The Engine.IO connection's options ([`Transports`]) | `engine` |
 //! | Event arguments ([`Event`], [`Args`], [`IntoArgs`]) | `args` |
@@ -88,6 +89,7 @@ mod error;
 mod handler;
 mod manager;
 mod reason;
+mod reconnect;
 mod socket;
 mod socket_core;
 

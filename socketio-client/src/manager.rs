@@ -1,18 +1,16 @@
-//! [`Manager`]: one Engine.IO connection shared by every namespace socket of a server, and the
-//! task that opens it, reads it, and reopens it with backoff (the reference client's `Manager`,
-//! socket.io-client 4.8 `lib/manager.ts`).
+//! [`Manager`]: one Engine.IO connection shared by every namespace socket of a server
+//! (multiplexing, the reference client's `Manager`, socket.io-client 4.8 `lib/manager.ts`). The
+//! task that opens and reopens it is [`reconnect`](crate::reconnect)'s.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use engine_io::Message;
-use engine_io_client::{CloseReason, Event as EngineEvent};
 use parking_lot::{Mutex, MutexGuard};
-use socketio_parser::{Decoder, Frame, Packet, Parser};
+use socketio_parser::{Frame, Packet, Parser};
 use tokio::sync::{broadcast, Notify};
 
-use crate::backoff::Backoff;
 use crate::engine::{EngineOptions, Transports};
 use crate::handler::BoxFuture;
 use crate::{DisconnectReason, Error};
@@ -97,7 +95,7 @@ pub(crate) struct ManagerShared {
     state: Mutex<ManagerState>,
     events: broadcast::Sender<ManagerEvent>,
     /// Wakes the driver when the last socket left (to close) or during a backoff delay.
-    wake: Notify,
+    pub(crate) wake: Notify,
 }
 
 impl std::fmt::Debug for ManagerShared {
@@ -123,7 +121,7 @@ impl ManagerShared {
         self.state.lock()
     }
 
-    fn emit(&self, event: ManagerEvent) {
+    pub(crate) fn emit(&self, event: ManagerEvent) {
         // No subscriber is fine.
         let _ = self.events.send(event);
     }
@@ -136,8 +134,8 @@ impl ManagerShared {
             .is_some_and(engine_io_client::Client::is_connected)
     }
 
-    /// A socket wants to connect: open it now if the connection is open, else make sure the
-    /// driver is (re)connecting.
+    /// A socket wants to connect: open it now if the connection is open. Returns whether no
+    /// driver runs, so the caller must start [`reconnect::drive`](crate::reconnect::drive).
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] when another socket of this manager already uses the namespace:
@@ -145,7 +143,7 @@ impl ManagerShared {
     pub(crate) fn add_socket(
         self: &Arc<Self>,
         socket: Arc<dyn NamespaceSocket>,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let (open_now, spawn) = {
             let mut state = self.lock();
             if let Some(other) = state.sockets.get(socket.nsp()) {
@@ -170,10 +168,7 @@ impl ManagerShared {
         if open_now {
             tokio::spawn(socket.on_open());
         }
-        if spawn {
-            tokio::spawn(drive(self.clone()));
-        }
-        Ok(())
+        Ok(spawn)
     }
 
     /// A socket is closed for good: stop tracking it, and close the connection when it was the
@@ -245,189 +240,45 @@ impl ManagerShared {
         Some(messages)
     }
 
-    fn sockets(&self) -> Vec<Arc<dyn NamespaceSocket>> {
+    /// The sockets that want to be connected.
+    pub(crate) fn sockets(&self) -> Vec<Arc<dyn NamespaceSocket>> {
         self.lock().sockets.values().cloned().collect()
     }
 
-    fn should_stop(&self) -> bool {
+    /// The socket of namespace `nsp`, if any.
+    pub(crate) fn socket(&self, nsp: &str) -> Option<Arc<dyn NamespaceSocket>> {
+        self.lock().sockets.get(nsp).cloned()
+    }
+
+    /// Whether the driver should stop: no socket is left.
+    pub(crate) fn should_stop(&self) -> bool {
         self.lock().sockets.is_empty()
     }
-}
 
-/// Opens the connection, reads it, reopens it with backoff; ends when no socket is left, when
-/// reconnection is off and the connection closed, or when the attempts are exhausted.
-async fn drive(manager: Arc<ManagerShared>) {
-    // A socket may be added while the driver decides to stop: then it starts over.
-    while drive_once(&manager).await {}
-}
-
-/// One run of the driver; returns whether it must run again.
-async fn drive_once(manager: &Arc<ManagerShared>) -> bool {
-    let opts = &manager.options;
-    let mut backoff = Backoff::new(
-        opts.reconnection_delay,
-        opts.reconnection_delay_max,
-        opts.randomization_factor,
-    );
-    let mut reconnecting = false;
-    // Whether the loop ends because no socket is left (rather than reconnection being over).
-    let mut idle = false;
-    loop {
-        if manager.should_stop() {
-            idle = true;
-            break;
-        }
-        if reconnecting {
-            if backoff.attempts() >= opts.reconnection_attempts {
-                manager.emit(ManagerEvent::ReconnectFailed);
-                let error = Error::ConnectionLost {
-                    reason: DisconnectReason::TransportError,
-                    cause: Some(format!(
-                        "gave up after {} reconnection attempts",
-                        backoff.attempts()
-                    )),
-                };
-                for socket in manager.sockets() {
-                    socket.on_open_error(error.clone()).await;
-                }
-                break;
-            }
-            let delay = backoff.duration();
-            tracing::debug!(url = %opts.engine.url, ?delay, "reconnecting");
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = manager.wake.notified() => {}
-            }
-            if manager.should_stop() {
-                idle = true;
-                break;
-            }
-            manager.emit(ManagerEvent::ReconnectAttempt(backoff.attempts()));
-        }
-        let opened = tokio::time::timeout(opts.connect_timeout, opts.engine.connect()).await;
-        let (client, events) = match opened {
-            Ok(Ok(pair)) => pair,
-            failed => {
-                if manager.should_stop() {
-                    idle = true;
-                    break;
-                }
-                let error = match failed {
-                    Ok(Err(e)) => Error::Engine(e),
-                    _ => Error::ConnectTimeout(opts.connect_timeout),
-                };
-                manager.emit(ManagerEvent::Error(error.clone()));
-                for socket in manager.sockets() {
-                    socket.on_open_error(error.clone()).await;
-                }
-                if reconnecting {
-                    manager.emit(ManagerEvent::ReconnectError(error));
-                }
-                if !opts.reconnection {
-                    break;
-                }
-                reconnecting = true;
-                continue;
-            }
-        };
-        if reconnecting {
-            manager.emit(ManagerEvent::Reconnect(backoff.attempts()));
-        }
-        backoff.reset();
-        let sockets = {
-            let mut state = manager.lock();
-            state.engine = Some(client.clone());
-            state.sockets.values().cloned().collect::<Vec<_>>()
-        };
-        manager.emit(ManagerEvent::Open);
-        for socket in sockets {
-            // Each socket evaluates its auth (maybe a slow async callback) on its own.
-            tokio::spawn(socket.on_open());
-        }
-        let (reason, cause) = read(manager, &client, events).await;
-        manager.lock().engine = None;
-        client.close().await;
-        manager.emit(ManagerEvent::Close(reason));
-        for socket in manager.sockets() {
-            socket.on_close(reason, cause.clone()).await;
-        }
-        if !opts.reconnection {
-            break;
-        }
-        reconnecting = true;
+    /// The connection is open: sockets send on `client` from now on. Returns the sockets to
+    /// connect.
+    pub(crate) fn opened(&self, client: engine_io_client::Client) -> Vec<Arc<dyn NamespaceSocket>> {
+        let mut state = self.lock();
+        state.engine = Some(client);
+        state.sockets.values().cloned().collect()
     }
-    let (engine, restart) = {
-        let mut state = manager.lock();
+
+    /// The connection is lost: nothing is sent until the next one opens.
+    pub(crate) fn lost(&self) {
+        self.lock().engine = None;
+    }
+
+    /// The driver ends (`idle`: because no socket was left). Returns the connection to close,
+    /// and whether the driver must run again (a socket was added meanwhile).
+    pub(crate) fn stop_driving(&self, idle: bool) -> (Option<engine_io_client::Client>, bool) {
+        let mut state = self.lock();
         state.driving = false;
-        // A socket may have been added after we saw none left: start over for it.
         let restart = idle && !state.sockets.is_empty();
         if restart {
             state.driving = true;
         }
         (state.engine.take(), restart)
-    };
-    if let Some(engine) = engine {
-        engine.close().await;
     }
-    restart
-}
-
-/// Reads one connection until it closes; returns why (and the underlying error, if any).
-async fn read(
-    manager: &Arc<ManagerShared>,
-    client: &engine_io_client::Client,
-    mut events: engine_io_client::Events,
-) -> (DisconnectReason, Option<String>) {
-    let mut decoder = Decoder::new(manager.options.parser);
-    loop {
-        let event = tokio::select! {
-            event = events.recv() => event,
-            _ = manager.wake.notified() => {
-                if manager.should_stop() {
-                    client.close().await;
-                    return (DisconnectReason::ForcedClose, None);
-                }
-                continue;
-            }
-        };
-        let message = match event {
-            Some(EngineEvent::Message(message)) => message,
-            Some(EngineEvent::Close(reason)) => {
-                return (
-                    close_reason(&reason),
-                    reason.error().map(ToString::to_string),
-                )
-            }
-            None => return (DisconnectReason::TransportClose, None),
-            Some(_) => continue,
-        };
-        let decoded = match message {
-            Message::Text(text) => decoder.decode_text(text.as_str()),
-            Message::Binary(data) => decoder.decode_binary(data),
-        };
-        match decoded {
-            Ok(Some(packet)) => route(manager, packet).await,
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(url = %manager.options.engine.url, "invalid packet from the server: {e}");
-                client.close().await;
-                return (DisconnectReason::ParseError, Some(e.to_string()));
-            }
-        }
-    }
-}
-
-/// Hands a packet to the socket of its namespace (packets for other namespaces are ignored, as
-/// in the reference).
-async fn route(manager: &Arc<ManagerShared>, packet: Packet) {
-    let socket = manager.lock().sockets.get(&packet.nsp).cloned();
-    if let Some(socket) = socket {
-        socket.on_packet(packet).await;
-    }
-}
-
-fn close_reason(reason: &CloseReason) -> DisconnectReason {
-    DisconnectReason::from(reason.kind())
 }
 
 /// A connection to a Socket.IO server shared by several namespace sockets (multiplexing).

@@ -13,6 +13,7 @@ use crate::args::from_values;
 use crate::auth::Auth;
 use crate::handler::{BoxFuture, Handlers};
 use crate::manager::{ManagerShared, NamespaceSocket};
+use crate::reconnect;
 use crate::socket_core::{Effect, EmitFlags, Incoming, PendingAck, SocketCore};
 use crate::{DisconnectReason, Error, Event, IntoArgs, Manager, Value};
 
@@ -393,7 +394,9 @@ impl Socket {
         }
         self.shared.lock().reopen();
         self.shared.status.send_replace(Status::Disconnected);
-        self.shared.manager.add_socket(self.shared.clone())?;
+        if self.shared.manager.add_socket(self.shared.clone())? {
+            tokio::spawn(reconnect::drive(self.shared.manager.clone()));
+        }
         let timeout = self.shared.manager.options.connect_timeout;
         match tokio::time::timeout(timeout, self.shared.wait_connected()).await {
             Ok(result) => result,
