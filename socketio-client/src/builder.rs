@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -18,10 +18,8 @@ use crate::socket::SocketOptions;
 use crate::{DisconnectReason, Error, Event, IntoArgs, Manager, Socket, Value};
 
 /// Process-wide managers by server, for multiplexing (the reference's `cache` in `index.ts`).
-fn cache() -> &'static Mutex<HashMap<String, Weak<ManagerShared>>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Weak<ManagerShared>>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
+static CACHE: LazyLock<Mutex<HashMap<String, Weak<ManagerShared>>>> =
+    LazyLock::new(Default::default);
 
 /// Configures and connects a [`Socket`].
 ///
@@ -414,7 +412,7 @@ impl ClientBuilder {
                     options.engine.path,
                     options.parser
                 );
-                let mut cache = cache().lock();
+                let mut cache = CACHE.lock();
                 cache.retain(|_, m| m.strong_count() > 0);
                 let cached = cache.get(&key).and_then(Weak::upgrade);
                 let reuse = match &cached {
