@@ -13,8 +13,8 @@ use crate::config::ConnConfig;
 use crate::cookie_jar::CookieJar;
 use crate::endpoint::{normalize_path, Endpoint};
 use crate::tls::{TlsOptions, TlsRoots};
-use crate::transport::TransportKind;
 use crate::{handshake, Error};
+use engine_io::TransportType;
 
 /// Configures and opens an Engine.IO connection. Created by [`Client::builder`].
 ///
@@ -29,14 +29,14 @@ use crate::{handshake, Error};
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use engine_io_client::{Client, TransportKind};
+/// use engine_io_client::{Client, TransportType};
 ///
 /// # async fn demo() -> Result<(), engine_io_client::Error> {
 /// let (client, events) = Client::builder("https://example.com")
 ///     .path("/engine.io")
 ///     .query("token", "abc")
 ///     .header("x-tenant", "blue")
-///     .transports([TransportKind::Polling, TransportKind::WebSocket])
+///     .transports([TransportType::Polling, TransportType::Websocket])
 ///     .connect_timeout(Duration::from_secs(5))
 ///     .connect()
 ///     .await?;
@@ -51,7 +51,7 @@ pub struct ClientBuilder {
     query: Vec<(String, String)>,
     headers: HeaderMap,
     error: Option<Error>,
-    transports: Vec<TransportKind>,
+    transports: Vec<TransportType>,
     upgrade: bool,
     remember_upgrade: bool,
     try_all_transports: bool,
@@ -76,7 +76,7 @@ impl ClientBuilder {
             query: Vec::new(),
             headers: HeaderMap::new(),
             error: None,
-            transports: vec![TransportKind::Polling, TransportKind::WebSocket],
+            transports: vec![TransportType::Polling, TransportType::Websocket],
             upgrade: true,
             remember_upgrade: false,
             try_all_transports: false,
@@ -139,8 +139,8 @@ impl ClientBuilder {
     /// The transports to use, in order of preference (default polling then WebSocket). The first
     /// opens the connection; with polling first and WebSocket also listed, the connection is
     /// upgraded (unless [`upgrade`](Self::upgrade) is off).
-    pub fn transports(mut self, transports: impl IntoIterator<Item = TransportKind>) -> Self {
-        let mut list: Vec<TransportKind> = Vec::new();
+    pub fn transports(mut self, transports: impl IntoIterator<Item = TransportType>) -> Self {
+        let mut list: Vec<TransportType> = Vec::new();
         for t in transports {
             if !list.contains(&t) {
                 list.push(t);
@@ -298,9 +298,9 @@ impl ClientBuilder {
         let mut transports = self.transports;
         if self.remember_upgrade
             && self.prior_websocket_success.load(Ordering::Relaxed)
-            && transports.contains(&TransportKind::WebSocket)
+            && transports.contains(&TransportType::Websocket)
         {
-            transports.retain(|t| *t == TransportKind::WebSocket);
+            transports.retain(|t| *t == TransportType::Websocket);
         }
         let config = Arc::new(ConnConfig {
             endpoint,

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use engine_io::{Handshake, Message};
+use engine_io::{Handshake, Message, SendError, TransportType, TrySendError};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::transport::TransportKind;
 use crate::Error;
 
 /// What the user asks of the connection driver.
@@ -33,14 +32,16 @@ pub enum Event {
     /// A message from the server.
     Message(Message),
     /// The connection moved to another transport (polling to WebSocket).
-    Upgrade(TransportKind),
+    Upgrade(TransportType),
     /// An attempt to upgrade failed; the connection goes on over polling.
     UpgradeError(Error),
     /// The connection is closed, and why.
     Close(CloseReason),
 }
 
-/// Why a connection closed. [`as_str`](CloseReason::as_str) gives the reference client's strings.
+/// Why a connection closed: the Engine.IO reason ([`kind`](CloseReason::kind), the codec's
+/// [`engine_io::CloseReason`], whose strings [`as_str`](CloseReason::as_str) gives) and, for a
+/// failure, the error behind it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum CloseReason {
@@ -58,16 +59,28 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// The Engine.IO reason, without the error.
+    ///
+    /// ```
+    /// use engine_io_client::{CloseReason, Error};
+    ///
+    /// let reason = CloseReason::ParseError(Error::Protocol("bad packet".into()));
+    /// assert_eq!(reason.kind(), engine_io::CloseReason::ParseError);
+    /// ```
+    pub fn kind(&self) -> engine_io::CloseReason {
+        match self {
+            CloseReason::TransportClose => engine_io::CloseReason::TransportClose,
+            CloseReason::TransportError(_) => engine_io::CloseReason::TransportError,
+            CloseReason::ParseError(_) => engine_io::CloseReason::ParseError,
+            CloseReason::PingTimeout => engine_io::CloseReason::PingTimeout,
+            CloseReason::ForcedClose => engine_io::CloseReason::ForcedClose,
+        }
+    }
+
     /// The reason as the reference implementation names it: `"transport close"`,
     /// `"transport error"`, `"parse error"`, `"ping timeout"` or `"forced close"`.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            CloseReason::TransportClose => "transport close",
-            CloseReason::TransportError(_) => "transport error",
-            CloseReason::ParseError(_) => "parse error",
-            CloseReason::PingTimeout => "ping timeout",
-            CloseReason::ForcedClose => "forced close",
-        }
+        self.kind().as_str()
     }
 
     /// The error behind a `transport error` or `parse error`.
@@ -88,31 +101,6 @@ impl fmt::Display for CloseReason {
     }
 }
 
-/// The message(s) could not be queued because the connection is closed; they are given back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the connection is closed")]
-pub struct SendError<T>(pub T);
-
-/// Why [`Client::try_send`] could not queue a message; the message is given back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TrySendError<T> {
-    /// The send queue is full (the server reads slower than the application writes).
-    #[error("the send queue is full")]
-    Full(T),
-    /// The connection is closed.
-    #[error("the connection is closed")]
-    Closed(T),
-}
-
-impl<T> TrySendError<T> {
-    /// The message(s) that could not be sent.
-    pub fn into_inner(self) -> T {
-        match self {
-            TrySendError::Full(t) | TrySendError::Closed(t) => t,
-        }
-    }
-}
-
 const POLLING: u8 = 0;
 const WEBSOCKET: u8 = 1;
 
@@ -123,7 +111,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(kind: TransportKind) -> Self {
+    pub(crate) fn new(kind: TransportType) -> Self {
         let shared = Shared {
             transport: AtomicU8::new(POLLING),
         };
@@ -131,18 +119,18 @@ impl Shared {
         shared
     }
 
-    pub(crate) fn set_transport(&self, kind: TransportKind) {
+    pub(crate) fn set_transport(&self, kind: TransportType) {
         let v = match kind {
-            TransportKind::Polling => POLLING,
-            TransportKind::WebSocket => WEBSOCKET,
+            TransportType::Polling => POLLING,
+            TransportType::Websocket => WEBSOCKET,
         };
         self.transport.store(v, Ordering::Release);
     }
 
-    fn transport(&self) -> TransportKind {
+    fn transport(&self) -> TransportType {
         match self.transport.load(Ordering::Acquire) {
-            WEBSOCKET => TransportKind::WebSocket,
-            _ => TransportKind::Polling,
+            WEBSOCKET => TransportType::Websocket,
+            _ => TransportType::Polling,
         }
     }
 }
@@ -208,7 +196,7 @@ impl Client {
     }
 
     /// The transport in use now.
-    pub fn transport(&self) -> TransportKind {
+    pub fn transport(&self) -> TransportType {
         self.shared.transport()
     }
 

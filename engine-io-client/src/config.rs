@@ -8,7 +8,7 @@ use http::HeaderMap;
 
 use crate::cookie_jar::CookieJar;
 use crate::endpoint::Endpoint;
-use crate::transport::TransportKind;
+use engine_io::TransportType;
 
 /// Built by [`ClientBuilder::connect`](crate::ClientBuilder::connect) from the builder.
 #[derive(Debug)]
@@ -18,7 +18,7 @@ pub(crate) struct ConnConfig {
     pub(crate) cookie_jar: Option<Arc<CookieJar>>,
     /// Present when the endpoint is `https`/`wss`.
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
-    pub(crate) transports: Vec<TransportKind>,
+    pub(crate) transports: Vec<TransportType>,
     pub(crate) upgrade: bool,
     pub(crate) try_all_transports: bool,
     /// Set when a WebSocket upgrade succeeded (shared by clients built from one builder).

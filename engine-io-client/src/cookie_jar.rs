@@ -8,10 +8,10 @@
 //! sends the matching `Cookie` header on every later request, including across reconnections.
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
 
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
+use parking_lot::{Mutex, MutexGuard};
 use url::Url;
 
 /// A thread-safe cookie store (RFC 6265 rules via the [`cookie_store`] crate: `Domain`, `Path`,
@@ -37,8 +37,8 @@ use url::Url;
 /// ```
 #[derive(Default)]
 pub struct CookieJar {
-    // A std mutex: every critical section is a short, synchronous map operation, never held
-    // across an await point.
+    // Every critical section is a short, synchronous map operation, never held across an await
+    // point. parking_lot: no poisoning, a panic elsewhere does not take the jar down.
     store: Mutex<cookie_store::CookieStore>,
 }
 
@@ -71,11 +71,7 @@ impl CookieJar {
     }
 
     fn lock(&self) -> MutexGuard<'_, cookie_store::CookieStore> {
-        // A panic while holding the lock cannot leave the store half-updated in a way that
-        // matters more than losing the jar, so keep using it.
-        self.store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.store.lock()
     }
 
     /// Runs `f` with exclusive access to the underlying store (to inspect, save or edit it).

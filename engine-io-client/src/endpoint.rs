@@ -6,8 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use url::Url;
 
 use crate::cookie_jar::http_scheme;
-use crate::transport::TransportKind;
 use crate::Error;
+use engine_io::TransportType;
 
 /// The Engine.IO protocol revision this client speaks.
 const EIO_VERSION: &str = "4";
@@ -78,7 +78,7 @@ impl Endpoint {
 
     /// The URL of a polling request (`sid` is `None` for the handshake).
     pub(crate) fn polling_url(&self, sid: Option<&str>) -> Url {
-        let mut url = self.request_url(TransportKind::Polling, sid);
+        let mut url = self.request_url(TransportType::Polling, sid);
         if let Some(param) = &self.timestamp_param {
             url.query_pairs_mut().append_pair(param, &timestamp());
         }
@@ -87,7 +87,7 @@ impl Endpoint {
 
     /// The URL of a WebSocket connection (`ws` or `wss`).
     pub(crate) fn websocket_url(&self, sid: Option<&str>) -> Url {
-        let mut url = self.request_url(TransportKind::WebSocket, sid);
+        let mut url = self.request_url(TransportType::Websocket, sid);
         // http -> ws and https -> wss are both "special" schemes, so this cannot fail.
         let _ = url.set_scheme(if self.secure { "wss" } else { "ws" });
         url
@@ -95,10 +95,10 @@ impl Endpoint {
 
     /// The `http(s)` URL cookies are matched against for a WebSocket connection.
     pub(crate) fn websocket_cookie_url(&self, sid: Option<&str>) -> Url {
-        self.request_url(TransportKind::WebSocket, sid)
+        self.request_url(TransportType::Websocket, sid)
     }
 
-    fn request_url(&self, transport: TransportKind, sid: Option<&str>) -> Url {
+    fn request_url(&self, transport: TransportType, sid: Option<&str>) -> Url {
         let mut url = self.base.clone();
         {
             let mut q = url.query_pairs_mut();

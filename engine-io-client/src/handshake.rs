@@ -9,8 +9,9 @@ use crate::client::{Client, Events, Shared};
 use crate::config::ConnConfig;
 use crate::driver::Driver;
 use crate::polling::{self, Polling};
-use crate::transport::{TransportHandle, TransportKind};
+use crate::transport::TransportHandle;
 use crate::{websocket, Error};
+use engine_io::TransportType;
 
 /// An opened session, before its driver starts.
 struct Opened {
@@ -29,7 +30,7 @@ pub(crate) async fn open(config: Arc<ConnConfig>) -> Result<(Client, Events), Er
             Ok(opened) => return Ok(start(config.clone(), opened)),
             Err(err) => {
                 tracing::debug!(%err, transport = %kind, "engine.io client: could not open");
-                if kind == TransportKind::WebSocket {
+                if kind == TransportType::Websocket {
                     config
                         .prior_websocket_success
                         .store(false, std::sync::atomic::Ordering::Relaxed);
@@ -44,9 +45,9 @@ pub(crate) async fn open(config: Arc<ConnConfig>) -> Result<(Client, Events), Er
     Err(last_error.unwrap_or_else(|| Error::InvalidConfig("no transport enabled".to_owned())))
 }
 
-async fn open_with(config: &Arc<ConnConfig>, kind: TransportKind) -> Result<Opened, Error> {
+async fn open_with(config: &Arc<ConnConfig>, kind: TransportType) -> Result<Opened, Error> {
     match kind {
-        TransportKind::Polling => {
+        TransportType::Polling => {
             let polling = Arc::new(Polling::new(config.clone()));
             let packets = polling.get(None).await?;
             let (handshake, initial) = parse(packets)?;
@@ -57,7 +58,7 @@ async fn open_with(config: &Arc<ConnConfig>, kind: TransportKind) -> Result<Open
                 initial,
             })
         }
-        TransportKind::WebSocket => {
+        TransportType::Websocket => {
             let mut ws = websocket::connect(config, None).await?;
             let first = websocket::read_packet(&mut ws, config.max_incoming_payload).await?;
             let (handshake, initial) = parse(vec![first])?;
@@ -106,17 +107,17 @@ fn start(config: Arc<ConnConfig>, opened: Opened) -> (Client, Events) {
     let (events_tx, events_rx) = mpsc::channel(config.event_queue);
     let (closed_tx, closed_rx) = watch::channel(None);
     let shared = Arc::new(Shared::new(transport.kind));
-    let upgrades = handshake.upgrades.clone();
     let driver = Driver::new(
         config.clone(),
         &handshake,
         transport,
+        initial,
         shared.clone(),
         commands_rx,
         events_tx,
         closed_tx,
     );
-    tokio::spawn(driver.run(initial, upgrades));
+    tokio::spawn(driver.run());
     let client = Client {
         handshake: Arc::new(handshake),
         commands: commands_tx,

@@ -1,42 +1,37 @@
 //! The client side of the Engine.IO v4 heartbeat.
 //!
-//! In v4 the server pings every `pingInterval` and the client answers each `2` with a `3` (the
-//! driver does that). The client watches for silence: any packet from the server proves it is
-//! alive, and when nothing comes for `pingInterval + pingTimeout` the connection is closed with
-//! "ping timeout", as the reference client does.
+//! In v4 the server pings every `pingInterval` and the client answers each `2` with a `3`
+//! carrying the same data. The client watches for silence: any packet from the server proves it
+//! is alive, and when nothing comes for `pingInterval + pingTimeout` the connection is closed
+//! with "ping timeout", as the reference client does. The deadline itself is
+//! [`Timer::Heartbeat`](crate::timer::Timer::Heartbeat) in the connection's timer table.
 
 use std::time::Duration;
 
-use tokio::time::Instant;
+use engine_io::{Packet, PacketType};
 
-use crate::driver::MAX_TIMER;
-
-/// The silence deadline.
-#[derive(Debug)]
+/// The heartbeat settings of one session.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Heartbeat {
     window: Duration,
-    deadline: Instant,
 }
 
 impl Heartbeat {
-    /// A heartbeat for the handshake's `pingInterval` and `pingTimeout` (milliseconds), armed now.
+    /// The heartbeat for the handshake's `pingInterval` and `pingTimeout` (milliseconds).
     pub(crate) fn new(ping_interval_ms: u64, ping_timeout_ms: u64) -> Self {
-        let window =
-            Duration::from_millis(ping_interval_ms.saturating_add(ping_timeout_ms)).min(MAX_TIMER);
         Heartbeat {
-            window,
-            deadline: Instant::now() + window,
+            window: Duration::from_millis(ping_interval_ms.saturating_add(ping_timeout_ms)),
         }
     }
 
-    /// Something came from the server: push the deadline back.
-    pub(crate) fn reset(&mut self) {
-        self.deadline = Instant::now() + self.window;
+    /// How long the server may stay silent: re-armed on every packet it sends.
+    pub(crate) fn window(&self) -> Duration {
+        self.window
     }
 
-    /// When the connection is considered dead if nothing arrives before.
-    pub(crate) fn deadline(&self) -> Instant {
-        self.deadline
+    /// The answer to a ping: a pong echoing its data (none normally).
+    pub(crate) fn pong(ping: Packet) -> Packet {
+        Packet::new(PacketType::Pong, ping.data)
     }
 }
 
@@ -45,10 +40,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn window_is_interval_plus_timeout_and_bounded() {
-        let hb = Heartbeat::new(300, 200);
-        assert_eq!(hb.window, Duration::from_millis(500));
-        let hostile = Heartbeat::new(u64::MAX, u64::MAX);
-        assert_eq!(hostile.window, MAX_TIMER);
+    fn window_is_interval_plus_timeout() {
+        assert_eq!(
+            Heartbeat::new(300, 200).window(),
+            Duration::from_millis(500)
+        );
+        // Saturates (the timer table bounds it further).
+        assert_eq!(
+            Heartbeat::new(u64::MAX, u64::MAX).window(),
+            Duration::from_millis(u64::MAX)
+        );
     }
 }

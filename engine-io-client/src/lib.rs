@@ -17,6 +17,33 @@
 //! - **Robust**: bounded queues, no lock across an await, and a server sending garbage,
 //!   oversize payloads or nothing at all gives an error and a clean close, never a panic or hang.
 //!
+//! # Module map
+//!
+//! Each concept lives in one module named for it. The protocol rules are in modules without
+//! I/O (no task, socket or clock); the driver and the transports do the I/O around them.
+//!
+//! | Concept | Module |
+//! |---|---|
+//! | One open connection as a state machine: inputs with the time in, effects out | `connection` (tests as event → effects tables in `connection/tests.rs`) |
+//! | Handshake: opening a session over the first transport, the `open` packet | `handshake` |
+//! | Heartbeat: answering pings, the silence window | `heartbeat` |
+//! | Upgrade: the probe's states (`2probe`, `3probe`, pause, `5`) | `upgrade` |
+//! | Buffering: the write queue, `POST`s split to `maxPayload`, flush | `write_buffer` |
+//! | Deadlines: heartbeat, upgrade, close, in one table | `timer` |
+//! | The task that runs a connection: I/O around `connection` | `driver` |
+//! | What the driver sees of a transport | `transport` |
+//! | HTTP long-polling | `polling` |
+//! | WebSocket | `websocket` |
+//! | Cookie jar (sticky load balancers) | `cookie_jar` |
+//! | Where to connect: URLs and query | `endpoint` |
+//! | TCP and TLS connections, TLS roots | `connector`, `tls` |
+//! | Options ([`ClientBuilder`]) and their resolved form | `builder`, `config` |
+//! | The user's handle, events and close reasons ([`Client`], [`Events`], [`CloseReason`]) | `client` |
+//! | Errors ([`Error`]) | `error` |
+//!
+//! The close-reason strings, the transport names ([`TransportType`]) and the send errors
+//! ([`SendError`], [`TrySendError`]) are the codec's (`engine_io`), shared with the server.
+//!
 //! Not supported: Engine.IO v3 servers (the client speaks `EIO=4` only), JSONP polling,
 //! HTTP proxies, HTTP/2, WebTransport.
 //!
@@ -39,6 +66,7 @@
 mod builder;
 mod client;
 mod config;
+mod connection;
 mod connector;
 mod cookie_jar;
 mod driver;
@@ -47,21 +75,22 @@ mod error;
 mod handshake;
 mod heartbeat;
 mod polling;
+mod timer;
 mod tls;
 mod transport;
 mod upgrade;
 mod websocket;
+mod write_buffer;
 
 pub use builder::ClientBuilder;
-pub use client::{Client, CloseReason, Event, Events, SendError, TrySendError};
+pub use client::{Client, CloseReason, Event, Events};
 pub use cookie_jar::CookieJar;
 pub use error::{Error, Result};
 pub use tls::TlsRoots;
-pub use transport::TransportKind;
 
-/// The Engine.IO types shared with the server crate: what is sent and received, and the
-/// handshake.
-pub use engine_io::{Handshake, Message, Str};
+/// The Engine.IO types shared with the server crate: what is sent and received, the handshake,
+/// the transports, and the errors of sending.
+pub use engine_io::{Handshake, Message, SendError, Str, TransportType, TrySendError};
 
 /// The cookie store behind [`CookieJar`] (for [`CookieJar::from_store`] and
 /// [`CookieJar::with_store`]).

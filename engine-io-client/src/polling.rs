@@ -17,8 +17,9 @@ use url::Url;
 
 use crate::config::ConnConfig;
 use crate::connector::HttpConnector;
-use crate::transport::{Control, TransportEvent, TransportHandle, TransportKind, WriteCmd};
+use crate::transport::{Pause, TransportEvent, TransportHandle, WriteCmd};
 use crate::{transport, Error};
+use engine_io::TransportType;
 
 /// How much of an error response body is kept for the error message.
 const ERROR_BODY_LIMIT: usize = 4096;
@@ -180,28 +181,28 @@ pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The driver's control over the receive loop (for pausing during an upgrade).
-pub(crate) struct PollingControl {
+struct PollingControl {
     polling: Arc<Polling>,
     sid: Arc<str>,
     events: mpsc::Sender<TransportEvent>,
     paused: Arc<AtomicBool>,
 }
 
-impl PollingControl {
+impl Pause for PollingControl {
     /// Asks the receive loop to stop after the pending `GET` (it reports `Paused`).
-    pub(crate) fn pause(&mut self) {
+    fn pause(&mut self) {
         self.paused.store(true, Ordering::SeqCst);
     }
 
     /// Starts a new receive loop. Only call after the old one reported `Paused`.
-    pub(crate) fn resume(&mut self) -> Option<JoinHandle<()>> {
+    fn resume(&mut self) -> JoinHandle<()> {
         self.paused.store(false, Ordering::SeqCst);
-        Some(spawn_reader(
+        spawn_reader(
             self.polling.clone(),
             self.sid.clone(),
             self.events.clone(),
             self.paused.clone(),
-        ))
+        )
     }
 }
 
@@ -225,15 +226,15 @@ pub(crate) fn start(polling: Arc<Polling>, sid: &str) -> TransportHandle {
         events_tx.clone(),
     ));
     TransportHandle {
-        kind: TransportKind::Polling,
+        kind: TransportType::Polling,
         events,
         writer,
-        control: Control::Polling(PollingControl {
+        control: Some(Box::new(PollingControl {
             polling,
             sid,
             events: events_tx,
             paused,
-        }),
+        })),
         tasks: vec![reader, writer_task],
     }
 }

@@ -7,36 +7,11 @@
 
 use std::fmt;
 
-use engine_io::Packet;
+use engine_io::{Packet, TransportType};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::Error;
-
-/// An Engine.IO transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    /// HTTP long-polling: a pending `GET` receives, `POST`s send.
-    Polling,
-    /// One WebSocket connection.
-    WebSocket,
-}
-
-impl TransportKind {
-    /// The name used in the `transport` query parameter and in the handshake's `upgrades`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportKind::Polling => "polling",
-            TransportKind::WebSocket => "websocket",
-        }
-    }
-}
-
-impl fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a transport reports to the driver, in order.
 #[derive(Debug)]
@@ -62,10 +37,11 @@ pub(crate) enum WriteCmd {
 
 /// The driver's end of a running transport. Dropping it stops the transport's tasks.
 pub(crate) struct TransportHandle {
-    pub(crate) kind: TransportKind,
+    pub(crate) kind: TransportType,
     pub(crate) events: mpsc::Receiver<TransportEvent>,
     pub(crate) writer: mpsc::Sender<WriteCmd>,
-    pub(crate) control: Control,
+    /// `Some` for a transport that can pause (polling).
+    pub(crate) control: Option<Box<dyn Pause>>,
     pub(crate) tasks: Vec<JoinHandle<()>>,
 }
 
@@ -77,29 +53,29 @@ impl fmt::Debug for TransportHandle {
     }
 }
 
-/// Transport-specific controls.
-pub(crate) enum Control {
-    /// Polling: restarting the receive loop after a pause.
-    Polling(crate::polling::PollingControl),
-    /// WebSocket: nothing beyond the writer.
-    WebSocket,
+/// Pausing a transport's receive loop, for an upgrade (polling only: the WebSocket never pauses).
+pub(crate) trait Pause: Send {
+    /// Asks the receive loop to stop once the pending request completes (it then reports
+    /// [`TransportEvent::Paused`]).
+    fn pause(&mut self);
+    /// Starts a new receive loop after [`TransportEvent::Paused`]; returns its task.
+    fn resume(&mut self) -> JoinHandle<()>;
 }
 
 impl TransportHandle {
     /// Asks a polling transport to stop polling once the pending `GET` completes
     /// (answered by [`TransportEvent::Paused`]). No-op for WebSocket.
     pub(crate) fn pause(&mut self) {
-        if let Control::Polling(p) = &mut self.control {
-            p.pause();
+        if let Some(control) = &mut self.control {
+            control.pause();
         }
     }
 
     /// Restarts polling after [`pause`](Self::pause) (a failed upgrade).
     pub(crate) fn resume(&mut self) {
-        if let Control::Polling(p) = &mut self.control {
-            if let Some(task) = p.resume() {
-                self.tasks.push(task);
-            }
+        if let Some(control) = &mut self.control {
+            let task = control.resume();
+            self.tasks.push(task);
         }
     }
 }

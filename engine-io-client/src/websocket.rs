@@ -13,8 +13,9 @@ use tokio_tungstenite::WebSocketStream;
 use crate::config::ConnConfig;
 use crate::connector::{self, MaybeTlsStream};
 use crate::polling::status_error;
-use crate::transport::{Control, TransportEvent, TransportHandle, TransportKind, WriteCmd};
+use crate::transport::{TransportEvent, TransportHandle, WriteCmd};
 use crate::{transport, Error};
+use engine_io::TransportType;
 
 pub(crate) type WsStream = WebSocketStream<MaybeTlsStream>;
 
@@ -125,10 +126,10 @@ pub(crate) fn start(ws: WsStream, limit: usize) -> TransportHandle {
     let reader = tokio::spawn(read_loop(stream, events_tx.clone(), limit));
     let writer_task = tokio::spawn(write_loop(sink, writer_rx, events_tx));
     TransportHandle {
-        kind: TransportKind::WebSocket,
+        kind: TransportType::Websocket,
         events,
         writer,
-        control: Control::WebSocket,
+        control: None,
         tasks: vec![reader, writer_task],
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine_io_client::{Client, CloseReason, Error, Event, Events, TransportKind};
+use engine_io_client::{Client, CloseReason, Error, Event, Events, TransportType};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -135,7 +135,7 @@ async fn session_server(poll: impl Fn() -> Reply + Send + Sync + 'static) -> u16
 
 fn polling(port: u16) -> engine_io_client::ClientBuilder {
     Client::builder(format!("http://127.0.0.1:{port}"))
-        .transports([TransportKind::Polling])
+        .transports([TransportType::Polling])
         .connect_timeout(Duration::from_millis(1500))
 }
 
@@ -155,7 +155,7 @@ async fn close_reason(events: &mut Events) -> CloseReason {
 #[tokio::test]
 async fn handshake_never_answered_times_out() {
     let port = raw_server(|_| Reply::Hang).await;
-    for transport in [TransportKind::Polling, TransportKind::WebSocket] {
+    for transport in [TransportType::Polling, TransportType::Websocket] {
         let started = Instant::now();
         let err = Client::builder(format!("http://127.0.0.1:{port}"))
             .transports([transport])
@@ -182,7 +182,7 @@ async fn nothing_listening_is_a_connection_error() {
         .local_addr()
         .unwrap()
         .port(); // the listener is dropped: nothing listens there any more
-    for transport in [TransportKind::Polling, TransportKind::WebSocket] {
+    for transport in [TransportType::Polling, TransportType::Websocket] {
         let err = Client::builder(format!("http://127.0.0.1:{port}"))
             .transports([transport])
             .connect()
@@ -198,7 +198,7 @@ async fn nothing_listening_is_a_connection_error() {
 #[tokio::test]
 async fn garbage_instead_of_http_is_an_error() {
     let port = raw_server(|_| Reply::Raw(b"SSH-2.0-OpenSSH\r\n\r\n".to_vec())).await;
-    for transport in [TransportKind::Polling, TransportKind::WebSocket] {
+    for transport in [TransportType::Polling, TransportType::Websocket] {
         let err = Client::builder(format!("http://127.0.0.1:{port}"))
             .transports([transport])
             .connect()
@@ -418,7 +418,7 @@ where
 
 fn websocket(port: u16) -> engine_io_client::ClientBuilder {
     Client::builder(format!("ws://127.0.0.1:{port}"))
-        .transports([TransportKind::WebSocket])
+        .transports([TransportType::Websocket])
         .connect_timeout(Duration::from_millis(1500))
 }
 
@@ -536,6 +536,6 @@ async fn a_failed_upgrade_keeps_polling() {
     }
     let err = upgrade_error.expect("an upgrade error");
     assert_eq!(err.server_message(), Some("Bad request"));
-    assert_eq!(client.transport(), TransportKind::Polling);
+    assert_eq!(client.transport(), TransportType::Polling);
     assert!(client.is_connected());
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use engine_io_client::{Client, ClientBuilder, CloseReason, Event, Events, Message, TransportKind};
+use engine_io_client::{Client, ClientBuilder, CloseReason, Event, Events, Message, TransportType};
 use protocol_tests::NodePeer;
 use serde_json::Value;
 use tokio::time::timeout;
@@ -60,7 +60,7 @@ async fn command(client: &Client, events: &mut Events, cmd: &str) -> Value {
 /// Waits for the upgrade event.
 async fn wait_upgrade(events: &mut Events) {
     match timeout(STEP, events.recv()).await {
-        Ok(Some(Event::Upgrade(TransportKind::WebSocket))) => {}
+        Ok(Some(Event::Upgrade(TransportType::Websocket))) => {}
         other => panic!("expected an upgrade, got {other:?}"),
     }
 }
@@ -91,11 +91,11 @@ async fn echo_round_trip(client: &Client, events: &mut Events) {
 async fn polling_only_text_and_binary() {
     let server = peer(&[]);
     let (client, mut events) = Client::builder(url(&server))
-        .transports([TransportKind::Polling])
+        .transports([TransportType::Polling])
         .connect()
         .await
         .unwrap();
-    assert_eq!(client.transport(), TransportKind::Polling);
+    assert_eq!(client.transport(), TransportType::Polling);
     assert_eq!(client.handshake().upgrades, vec!["websocket".to_owned()]);
     assert_eq!(client.handshake().max_payload, Some(1_000_000));
     echo_round_trip(&client, &mut events).await;
@@ -118,11 +118,11 @@ async fn polling_only_text_and_binary() {
 async fn websocket_only_text_and_binary() {
     let server = peer(&[]);
     let (client, mut events) = Client::builder(url(&server))
-        .transports([TransportKind::WebSocket])
+        .transports([TransportType::Websocket])
         .connect()
         .await
         .unwrap();
-    assert_eq!(client.transport(), TransportKind::WebSocket);
+    assert_eq!(client.transport(), TransportType::Websocket);
     assert!(client.handshake().upgrades.is_empty());
     echo_round_trip(&client, &mut events).await;
     let info = command(&client, &mut events, "cmd:info").await;
@@ -146,7 +146,7 @@ async fn websocket_only_text_and_binary() {
 async fn upgrade_keeps_every_message_in_order() {
     let server = peer(&[]);
     let (client, mut events) = Client::builder(url(&server)).connect().await.unwrap();
-    assert_eq!(client.transport(), TransportKind::Polling);
+    assert_eq!(client.transport(), TransportType::Polling);
     // Sent before, during and after the upgrade: all must come back, in order.
     for i in 0..100 {
         if i % 7 == 0 {
@@ -170,14 +170,14 @@ async fn upgrade_keeps_every_message_in_order() {
                 }
                 i += 1;
             }
-            Event::Upgrade(TransportKind::WebSocket) => upgraded = true,
+            Event::Upgrade(TransportType::Websocket) => upgraded = true,
             other => panic!("unexpected {other:?}"),
         }
     }
     if !upgraded {
         wait_upgrade(&mut events).await;
     }
-    assert_eq!(client.transport(), TransportKind::WebSocket);
+    assert_eq!(client.transport(), TransportType::Websocket);
     echo_round_trip(&client, &mut events).await;
     let info = command(&client, &mut events, "cmd:info").await;
     assert_eq!(info["transport"], "websocket");
@@ -193,9 +193,9 @@ async fn heartbeat_keeps_the_session_alive() {
     // The server pings every 100 ms and gives up after 100 ms without a pong.
     let server = peer(&["--ping-interval", "100", "--ping-timeout", "100"]);
     for transports in [
-        vec![TransportKind::Polling],
-        vec![TransportKind::WebSocket],
-        vec![TransportKind::Polling, TransportKind::WebSocket],
+        vec![TransportType::Polling],
+        vec![TransportType::Websocket],
+        vec![TransportType::Polling, TransportType::Websocket],
     ] {
         let (client, mut events) = Client::builder(url(&server))
             .transports(transports.clone())
@@ -222,7 +222,7 @@ async fn heartbeat_keeps_the_session_alive() {
 #[tokio::test]
 async fn close_reasons() {
     let server = peer(&[]);
-    for transports in [vec![TransportKind::Polling], vec![TransportKind::WebSocket]] {
+    for transports in [vec![TransportType::Polling], vec![TransportType::Websocket]] {
         // The server closes: "transport close".
         let (client, mut events) = Client::builder(url(&server))
             .transports(transports.clone())
@@ -268,7 +268,7 @@ async fn close_reasons() {
 async fn dropping_every_handle_closes_the_session() {
     let server = peer(&[]);
     let (client, mut events) = Client::builder(url(&server))
-        .transports([TransportKind::WebSocket])
+        .transports([TransportType::Websocket])
         .connect()
         .await
         .unwrap();
@@ -281,7 +281,7 @@ async fn dropping_every_handle_closes_the_session() {
 
 #[tokio::test]
 async fn server_gone_is_a_transport_error_or_close() {
-    for transports in [vec![TransportKind::Polling], vec![TransportKind::WebSocket]] {
+    for transports in [vec![TransportType::Polling], vec![TransportType::Websocket]] {
         let server = peer(&[]);
         let (client, mut events) = Client::builder(url(&server))
             .transports(transports.clone())
@@ -306,7 +306,7 @@ async fn polling_posts_respect_max_payload() {
     // The server refuses (413, closes) any POST over 1000 bytes.
     let mut server = peer(&["--max-buffer", "1000"]);
     let (client, mut events) = Client::builder(url(&server))
-        .transports([TransportKind::Polling])
+        .transports([TransportType::Polling])
         .connect()
         .await
         .unwrap();
@@ -391,7 +391,7 @@ async fn path_query_headers_timestamp_and_cookies_on_every_request() {
 async fn without_the_jar_no_cookie_is_sent() {
     let server = peer(&["--cookie"]);
     let (client, mut events) = Client::builder(url(&server))
-        .transports([TransportKind::Polling])
+        .transports([TransportType::Polling])
         .without_cookie_jar()
         .connect()
         .await
@@ -409,7 +409,7 @@ async fn without_the_jar_no_cookie_is_sent() {
 #[tokio::test]
 async fn shared_jar_keeps_cookies_across_connections() {
     let server = peer(&["--cookie"]);
-    let builder: ClientBuilder = Client::builder(url(&server)).transports([TransportKind::Polling]);
+    let builder: ClientBuilder = Client::builder(url(&server)).transports([TransportType::Polling]);
     let jar = builder.jar().unwrap().clone();
     let (first, mut events) = builder.clone().connect().await.unwrap();
     let first_sid = first.sid().to_owned();
@@ -438,11 +438,11 @@ async fn remember_upgrade_connects_over_websocket_next_time() {
     let server = peer(&[]);
     let builder = Client::builder(url(&server)).remember_upgrade(true);
     let (first, mut events) = builder.clone().connect().await.unwrap();
-    assert_eq!(first.transport(), TransportKind::Polling);
+    assert_eq!(first.transport(), TransportType::Polling);
     wait_upgrade(&mut events).await;
     first.close().await;
     let (second, mut events) = builder.connect().await.unwrap();
-    assert_eq!(second.transport(), TransportKind::WebSocket);
+    assert_eq!(second.transport(), TransportType::Websocket);
     second.send("direct").await.unwrap();
     assert_eq!(next_text(&mut events).await, "direct");
     second.close().await;
@@ -463,7 +463,7 @@ async fn upgrade_off_and_server_without_upgrades_stay_on_polling() {
     for (c, e) in [(&client, &mut events), (&client2, &mut events2)] {
         let info = command(c, e, "cmd:info").await;
         assert_eq!(info["transport"], "polling");
-        assert_eq!(c.transport(), TransportKind::Polling);
+        assert_eq!(c.transport(), TransportType::Polling);
     }
 }
 
@@ -472,17 +472,17 @@ async fn try_all_transports_falls_back() {
     // The server only allows polling; the client prefers WebSocket.
     let server = peer(&["--transports", "polling"]);
     let refused = Client::builder(url(&server))
-        .transports([TransportKind::WebSocket, TransportKind::Polling])
+        .transports([TransportType::Websocket, TransportType::Polling])
         .connect()
         .await;
     assert!(refused.is_err());
     let (client, mut events) = Client::builder(url(&server))
-        .transports([TransportKind::WebSocket, TransportKind::Polling])
+        .transports([TransportType::Websocket, TransportType::Polling])
         .try_all_transports(true)
         .connect()
         .await
         .unwrap();
-    assert_eq!(client.transport(), TransportKind::Polling);
+    assert_eq!(client.transport(), TransportType::Polling);
     client.send("fallback").await.unwrap();
     assert_eq!(next_text(&mut events).await, "fallback");
 }
@@ -492,7 +492,7 @@ async fn handshake_errors_are_reported() {
     let server = peer(&["--transports", "websocket"]);
     // Polling is not enabled on this server: 400 {"code":0,"message":"Transport unknown"}.
     let err = Client::builder(url(&server))
-        .transports([TransportKind::Polling])
+        .transports([TransportType::Polling])
         .connect()
         .await
         .unwrap_err();
@@ -500,7 +500,7 @@ async fn handshake_errors_are_reported() {
     // Nothing listens on the wrong path.
     let err = Client::builder(url(&server))
         .path("/nope")
-        .transports([TransportKind::WebSocket])
+        .transports([TransportType::Websocket])
         .connect()
         .await
         .unwrap_err();
@@ -520,9 +520,9 @@ async fn against_the_reference_and_our_engine_io_server() {
         let server = EioServer::start_with(target, &options);
         let url = format!("http://127.0.0.1:{}", server.port());
         for transports in [
-            vec![TransportKind::Polling],
-            vec![TransportKind::WebSocket],
-            vec![TransportKind::Polling, TransportKind::WebSocket],
+            vec![TransportType::Polling],
+            vec![TransportType::Websocket],
+            vec![TransportType::Polling, TransportType::Websocket],
         ] {
             let what = format!("{target:?} {transports:?}");
             let builder = Client::builder(&url).transports(transports.clone());
@@ -536,7 +536,7 @@ async fn against_the_reference_and_our_engine_io_server() {
             tokio::time::sleep(Duration::from_millis(1200)).await;
             assert!(client.is_connected(), "{what}: {:?}", client.close_reason());
             echo_round_trip(&client, &mut events).await;
-            if transports[0] == TransportKind::Polling {
+            if transports[0] == TransportType::Polling {
                 // The servers set the `io` cookie on the polling handshake (over a WebSocket
                 // handshake the npm server does not know the sid yet and sets none).
                 let cookie = jar.cookie_header(&url).unwrap().unwrap_or_default();

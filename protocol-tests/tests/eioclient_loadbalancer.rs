@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use engine_io_client::{Client, CloseReason, Event, Events, TransportKind};
+use engine_io_client::{Client, CloseReason, Event, Events, TransportType};
 use protocol_tests::engineio::{EioServer, Target};
 use protocol_tests::haproxy::Haproxy;
 use protocol_tests::NodePeer;
@@ -118,7 +118,7 @@ async fn run(
     cluster: &Cluster,
     upgrade: bool,
     jar: bool,
-) -> (Result<String, ()>, Trouble, TransportKind) {
+) -> (Result<String, ()>, Trouble, TransportType) {
     run_url(&cluster.haproxy.url(), cluster.identify, upgrade, jar).await
 }
 
@@ -127,12 +127,12 @@ async fn run_url(
     identify: bool,
     upgrade: bool,
     jar: bool,
-) -> (Result<String, ()>, Trouble, TransportKind) {
+) -> (Result<String, ()>, Trouble, TransportType) {
     let mut builder = Client::builder(url);
     builder = if upgrade {
-        builder.transports([TransportKind::Polling, TransportKind::WebSocket])
+        builder.transports([TransportType::Polling, TransportType::Websocket])
     } else {
-        builder.transports([TransportKind::Polling])
+        builder.transports([TransportType::Polling])
     };
     if !jar {
         builder = builder.without_cookie_jar();
@@ -143,7 +143,7 @@ async fn run_url(
     if result.is_ok() && upgrade {
         // Give an upgrade still in progress the time to finish or fail, then check again.
         let deadline = Instant::now() + STEP;
-        while client.transport() != TransportKind::WebSocket && Instant::now() < deadline {
+        while client.transport() != TransportType::Websocket && Instant::now() < deadline {
             if let Ok(Some(Event::UpgradeError(e))) =
                 timeout(Duration::from_millis(50), events.recv()).await
             {
@@ -163,7 +163,7 @@ async fn polling_through_sticky_haproxy_with_the_jar() {
     let (result, trouble, transport) = run(&cluster, false, true).await;
     assert!(result.is_ok(), "{trouble:?}");
     assert!(!trouble.mentions("Session ID unknown"), "{trouble:?}");
-    assert_eq!(transport, TransportKind::Polling);
+    assert_eq!(transport, TransportType::Polling);
 }
 
 #[tokio::test]
@@ -174,7 +174,7 @@ async fn upgrade_through_sticky_haproxy_with_the_jar() {
     assert!(trouble.upgrade_errors.is_empty(), "{trouble:?}");
     assert_eq!(
         transport,
-        TransportKind::WebSocket,
+        TransportType::Websocket,
         "the upgrade did not happen"
     );
 }
@@ -240,9 +240,9 @@ async fn our_servers_behind_haproxy_with_and_without_the_jar() {
             "upgrade {upgrade}: {trouble:?}"
         );
         let expected = if upgrade {
-            TransportKind::WebSocket
+            TransportType::Websocket
         } else {
-            TransportKind::Polling
+            TransportType::Polling
         };
         assert_eq!(transport, expected);
     }

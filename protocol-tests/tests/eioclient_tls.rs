@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use engine_io_client::rustls::pki_types::pem::PemObject;
 use engine_io_client::rustls::pki_types::CertificateDer;
-use engine_io_client::{Client, Event, Events, Message, TransportKind};
+use engine_io_client::{Client, Event, Events, Message, TransportType};
 use protocol_tests::NodePeer;
 use tokio::time::timeout;
 
@@ -92,7 +92,7 @@ async fn supplied_root_polling_and_upgrade_to_wss() {
     echo(&client, &mut events).await;
     // The upgrade to wss:// with the same roots.
     let deadline = tokio::time::Instant::now() + STEP;
-    while client.transport() != TransportKind::WebSocket {
+    while client.transport() != TransportType::Websocket {
         assert!(tokio::time::Instant::now() < deadline, "no upgrade");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -104,7 +104,7 @@ async fn supplied_root_polling_and_upgrade_to_wss() {
 async fn untrusted_certificates_are_refused_by_default() {
     let certs = Certs::new("untrusted");
     let server = tls_peer(&certs);
-    for transport in [TransportKind::Polling, TransportKind::WebSocket] {
+    for transport in [TransportType::Polling, TransportType::Websocket] {
         let err = Client::builder(format!("https://localhost:{}", server.port()))
             .transports([transport])
             .connect()
@@ -124,8 +124,8 @@ async fn accept_invalid_certs_opt_in() {
     let server = tls_peer(&certs);
     // Untrusted CA and, with 127.0.0.1 in the URL, still accepted once opted in.
     for transports in [
-        vec![TransportKind::WebSocket],
-        vec![TransportKind::Polling, TransportKind::WebSocket],
+        vec![TransportType::Websocket],
+        vec![TransportType::Polling, TransportType::Websocket],
     ] {
         let (client, mut events) = Client::builder(format!("wss://127.0.0.1:{}", server.port()))
             .transports(transports)

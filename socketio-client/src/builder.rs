@@ -2,44 +2,24 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use socketio_parser::Parser;
 
+use crate::auth::Auth;
 use crate::engine::Transports;
 use crate::handler::{BoxFuture, EventHandler, Handlers};
 use crate::manager::{ManagerOptions, ManagerShared};
 use crate::socket::SocketOptions;
 use crate::{DisconnectReason, Error, Event, IntoArgs, Manager, Socket, Value};
 
-/// The auth payload sent with each `CONNECT`: a value, or an async callback evaluated at every
-/// (re)connection (e.g. to fetch a fresh token).
-#[derive(Clone, Default)]
-pub(crate) enum Auth {
-    #[default]
-    None,
-    Value(Value),
-    Callback(Arc<dyn Fn() -> BoxFuture<Option<Value>> + Send + Sync>),
-}
-
-impl Auth {
-    pub(crate) async fn evaluate(&self) -> Option<Value> {
-        match self {
-            Auth::None => None,
-            Auth::Value(v) => Some(v.clone()),
-            Auth::Callback(f) => f().await,
-        }
-    }
-}
-
 /// Process-wide managers by server, for multiplexing (the reference's `cache` in `index.ts`).
-fn cache() -> &'static Mutex<HashMap<String, Weak<ManagerShared>>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Weak<ManagerShared>>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
+static CACHE: LazyLock<Mutex<HashMap<String, Weak<ManagerShared>>>> =
+    LazyLock::new(Default::default);
 
 /// Configures and connects a [`Socket`].
 ///
@@ -432,7 +412,7 @@ impl ClientBuilder {
                     options.engine.path,
                     options.parser
                 );
-                let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
+                let mut cache = CACHE.lock();
                 cache.retain(|_, m| m.strong_count() > 0);
                 let cached = cache.get(&key).and_then(Weak::upgrade);
                 let reuse = match &cached {

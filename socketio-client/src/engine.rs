@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine_io_client::{CookieJar, TransportKind};
+use engine_io_client::{CookieJar, TransportType};
 
 /// Which Engine.IO transports the client uses.
 ///
@@ -29,11 +29,12 @@ impl std::str::FromStr for Transports {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "polling" => Ok(Transports::Polling),
-            "websocket" => Ok(Transports::WebSocket),
-            "upgrade" => Ok(Transports::Upgrade),
-            other => Err(format!(
+        // The transports' names are the codec's; `upgrade` is the client's policy of both.
+        match (s, TransportType::from_query(s)) {
+            (_, Some(TransportType::Polling)) => Ok(Transports::Polling),
+            (_, Some(TransportType::Websocket)) => Ok(Transports::WebSocket),
+            ("upgrade", None) => Ok(Transports::Upgrade),
+            (other, None) => Err(format!(
                 "unknown transport {other:?} (expected polling, websocket or upgrade)"
             )),
         }
@@ -84,10 +85,10 @@ impl EngineOptions {
             .connect_timeout(self.connect_timeout)
             .danger_accept_invalid_certs(self.accept_invalid_certs);
         builder = match self.transports {
-            Transports::Polling => builder.transports([TransportKind::Polling]).upgrade(false),
-            Transports::WebSocket => builder.transports([TransportKind::WebSocket]),
+            Transports::Polling => builder.transports([TransportType::Polling]).upgrade(false),
+            Transports::WebSocket => builder.transports([TransportType::Websocket]),
             Transports::Upgrade => builder
-                .transports([TransportKind::Polling, TransportKind::WebSocket])
+                .transports([TransportType::Polling, TransportType::Websocket])
                 .upgrade(true),
         };
         for (k, v) in &self.headers {

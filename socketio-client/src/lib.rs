@@ -34,6 +34,29 @@
 //! }
 //! ```
 //!
+//! # Module map
+//!
+//! Each concept lives in one module named for it.
+//!
+//! | Concept | Module |
+//! |---|---|
+//! | Options, handlers, `connect` ([`ClientBuilder`]) | `builder` |
+//! | The auth payload of each `CONNECT` | `auth` |
+//! | One namespace as a state machine without I/O: `CONNECT`, buffering of emits and received events, acks failed on disconnect, recovery | `socket_core` |
+//! | The [`Socket`] handle: emits, retries, the handlers' dispatch task | `socket` |
+//! | Acks the client waits for | `ack` |
+//! | Multiplexing: one Engine.IO connection per [`Manager`], shared by its sockets | `manager` |
+//! | Reconnection: the task that opens, reads and reopens that connection | `reconnect` |
+//! | Reconnection delays ([`Backoff`]) | `backoff` |
+//! | The Engine.IO connection's options ([`Transports`]) | `engine` |
+//! | Event arguments ([`Event`], [`Args`], [`IntoArgs`]) | `args` |
+//! | Event handlers ([`EventHandler`]) | `handler` |
+//! | Disconnect reasons ([`DisconnectReason`]) | `reason` |
+//! | Errors ([`Error`]) | `error` |
+//! | The blocking API | [`blocking`] |
+//!
+//! The Engine.IO transport is `engine-io-client`; packets and parsers are `socketio-parser`.
+//!
 //! # `siocat`
 //!
 //! The crate's binary is a command-line client, like `wscat` for Socket.IO:
@@ -57,6 +80,7 @@
 
 mod ack;
 mod args;
+mod auth;
 mod backoff;
 pub mod blocking;
 mod builder;
@@ -65,8 +89,9 @@ mod error;
 mod handler;
 mod manager;
 mod reason;
+mod reconnect;
 mod socket;
-mod socket_state;
+mod socket_core;
 
 pub use args::{Args, Event, IntoArgs};
 pub use backoff::Backoff;

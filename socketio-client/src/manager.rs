@@ -1,19 +1,18 @@
-//! [`Manager`]: one Engine.IO connection shared by every namespace socket of a server, and the
-//! task that opens it, reads it, and reopens it with backoff (the reference client's `Manager`,
-//! socket.io-client 4.8 `lib/manager.ts`).
+//! [`Manager`]: one Engine.IO connection shared by every namespace socket of a server
+//! (multiplexing, the reference client's `Manager`, socket.io-client 4.8 `lib/manager.ts`). The
+//! task that opens and reopens it is [`reconnect`](crate::reconnect)'s.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use engine_io::Message;
-use engine_io_client::{CloseReason, Event as EngineEvent};
-use socketio_parser::{Decoder, Packet, Parser};
+use parking_lot::{Mutex, MutexGuard};
+use socketio_parser::{Packet, Parser};
 use tokio::sync::{broadcast, Notify};
 
-use crate::backoff::Backoff;
 use crate::engine::{EngineOptions, Transports};
-use crate::socket::SocketShared;
+use crate::handler::BoxFuture;
 use crate::{DisconnectReason, Error};
 
 /// What happens to a manager's connection, for [`Manager::events`].
@@ -34,6 +33,22 @@ pub enum ManagerEvent {
     ReconnectError(Error),
     /// Every allowed reconnection attempt failed; the manager gave up.
     ReconnectFailed,
+}
+
+/// What the manager needs of a namespace socket: its namespace, and how it reacts to the
+/// connection's events (each updates the socket's state machine, then performs the effects).
+/// The manager holds its sockets through this, so it does not depend on how a socket is built.
+pub(crate) trait NamespaceSocket: Send + Sync + 'static {
+    /// The namespace, the key of the socket in its manager.
+    fn nsp(&self) -> &str;
+    /// The connection is open: send `CONNECT` (after evaluating the auth).
+    fn on_open(self: Arc<Self>) -> BoxFuture<()>;
+    /// A packet for this namespace arrived.
+    fn on_packet(self: Arc<Self>, packet: Packet) -> BoxFuture<()>;
+    /// The connection closed.
+    fn on_close(self: Arc<Self>, reason: DisconnectReason, cause: Option<String>) -> BoxFuture<()>;
+    /// The connection could not be opened.
+    fn on_open_error(self: Arc<Self>, error: Error) -> BoxFuture<()>;
 }
 
 /// The options of a manager (shared by its sockets).
@@ -67,7 +82,7 @@ impl Default for ManagerOptions {
 #[derive(Default)]
 struct ManagerState {
     /// The sockets that want to be connected, by namespace.
-    sockets: HashMap<String, Arc<SocketShared>>,
+    sockets: HashMap<String, Arc<dyn NamespaceSocket>>,
     /// The open Engine.IO connection.
     engine: Option<engine_io_client::Client>,
     /// Whether the driver task runs.
@@ -80,7 +95,7 @@ pub(crate) struct ManagerShared {
     state: Mutex<ManagerState>,
     events: broadcast::Sender<ManagerEvent>,
     /// Wakes the driver when the last socket left (to close) or during a backoff delay.
-    wake: Notify,
+    pub(crate) wake: Notify,
 }
 
 impl std::fmt::Debug for ManagerShared {
@@ -103,10 +118,10 @@ impl ManagerShared {
     }
 
     fn lock(&self) -> MutexGuard<'_, ManagerState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
-    fn emit(&self, event: ManagerEvent) {
+    pub(crate) fn emit(&self, event: ManagerEvent) {
         // No subscriber is fine.
         let _ = self.events.send(event);
     }
@@ -119,25 +134,30 @@ impl ManagerShared {
             .is_some_and(engine_io_client::Client::is_connected)
     }
 
-    /// A socket wants to connect: open it now if the connection is open, else make sure the
-    /// driver is (re)connecting.
+    /// A socket wants to connect: open it now if the connection is open. Returns whether no
+    /// driver runs, so the caller must start [`reconnect::drive`](crate::reconnect::drive).
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] when another socket of this manager already uses the namespace:
     /// the server would close the connection on a second `CONNECT` for a joined namespace.
-    pub(crate) fn add_socket(self: &Arc<Self>, socket: &Arc<SocketShared>) -> Result<(), Error> {
+    pub(crate) fn add_socket(
+        self: &Arc<Self>,
+        socket: Arc<dyn NamespaceSocket>,
+    ) -> Result<bool, Error> {
         let (open_now, spawn) = {
             let mut state = self.lock();
-            if let Some(other) = state.sockets.get(&socket.nsp) {
-                if !Arc::ptr_eq(other, socket) {
+            if let Some(other) = state.sockets.get(socket.nsp()) {
+                if !Arc::ptr_eq(other, &socket) {
                     return Err(Error::InvalidConfig(format!(
                         "namespace {} is already joined on this connection (use force_new or \
                          multiplex(false) for a second socket of the same namespace)",
-                        socket.nsp
+                        socket.nsp()
                     )));
                 }
             }
-            state.sockets.insert(socket.nsp.clone(), socket.clone());
+            state
+                .sockets
+                .insert(socket.nsp().to_owned(), socket.clone());
             let open_now = state.engine.as_ref().is_some_and(|e| e.is_connected());
             let spawn = !state.driving;
             if spawn {
@@ -146,22 +166,20 @@ impl ManagerShared {
             (open_now, spawn)
         };
         if open_now {
-            let socket = socket.clone();
-            tokio::spawn(async move { socket.on_open().await });
+            tokio::spawn(socket.on_open());
         }
-        if spawn {
-            tokio::spawn(drive(self.clone()));
-        }
-        Ok(())
+        Ok(spawn)
     }
 
     /// A socket is closed for good: stop tracking it, and close the connection when it was the
     /// last one (the reference's `_destroy`).
-    pub(crate) fn remove_socket(&self, socket: &Arc<SocketShared>) {
+    pub(crate) fn remove_socket<S: NamespaceSocket>(&self, socket: &Arc<S>) {
         let mut state = self.lock();
-        if let Some(current) = state.sockets.get(&socket.nsp) {
-            if Arc::ptr_eq(current, socket) {
-                state.sockets.remove(&socket.nsp);
+        let nsp = socket.nsp();
+        if let Some(current) = state.sockets.get(nsp) {
+            // The same allocation (the map holds it as a trait object).
+            if std::ptr::addr_eq(Arc::as_ptr(current), Arc::as_ptr(socket)) {
+                state.sockets.remove(nsp);
             }
         }
         if state.sockets.is_empty() {
@@ -218,198 +236,44 @@ impl ManagerShared {
         }
     }
 
-    fn sockets(&self) -> Vec<Arc<SocketShared>> {
+    /// The sockets that want to be connected.
+    pub(crate) fn sockets(&self) -> Vec<Arc<dyn NamespaceSocket>> {
         self.lock().sockets.values().cloned().collect()
     }
 
-    fn should_stop(&self) -> bool {
+    /// The socket of namespace `nsp`, if any.
+    pub(crate) fn socket(&self, nsp: &str) -> Option<Arc<dyn NamespaceSocket>> {
+        self.lock().sockets.get(nsp).cloned()
+    }
+
+    /// Whether the driver should stop: no socket is left.
+    pub(crate) fn should_stop(&self) -> bool {
         self.lock().sockets.is_empty()
     }
-}
 
-/// Opens the connection, reads it, reopens it with backoff; ends when no socket is left, when
-/// reconnection is off and the connection closed, or when the attempts are exhausted.
-async fn drive(manager: Arc<ManagerShared>) {
-    // A socket may be added while the driver decides to stop: then it starts over.
-    while drive_once(&manager).await {}
-}
-
-/// One run of the driver; returns whether it must run again.
-async fn drive_once(manager: &Arc<ManagerShared>) -> bool {
-    let opts = &manager.options;
-    let mut backoff = Backoff::new(
-        opts.reconnection_delay,
-        opts.reconnection_delay_max,
-        opts.randomization_factor,
-    );
-    let mut reconnecting = false;
-    // Whether the loop ends because no socket is left (rather than reconnection being over).
-    let mut idle = false;
-    loop {
-        if manager.should_stop() {
-            idle = true;
-            break;
-        }
-        if reconnecting {
-            if backoff.attempts() >= opts.reconnection_attempts {
-                manager.emit(ManagerEvent::ReconnectFailed);
-                let error = Error::ConnectionLost {
-                    reason: DisconnectReason::TransportError,
-                    cause: Some(format!(
-                        "gave up after {} reconnection attempts",
-                        backoff.attempts()
-                    )),
-                };
-                for socket in manager.sockets() {
-                    let effects = socket.lock().on_open_error(&error);
-                    socket.perform(effects).await;
-                }
-                break;
-            }
-            let delay = backoff.duration();
-            tracing::debug!(url = %opts.engine.url, ?delay, "reconnecting");
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = manager.wake.notified() => {}
-            }
-            if manager.should_stop() {
-                idle = true;
-                break;
-            }
-            manager.emit(ManagerEvent::ReconnectAttempt(backoff.attempts()));
-        }
-        let opened = tokio::time::timeout(opts.connect_timeout, opts.engine.connect()).await;
-        let (client, events) = match opened {
-            Ok(Ok(pair)) => pair,
-            failed => {
-                if manager.should_stop() {
-                    idle = true;
-                    break;
-                }
-                let error = match failed {
-                    Ok(Err(e)) => Error::Engine(e),
-                    _ => Error::ConnectTimeout(opts.connect_timeout),
-                };
-                manager.emit(ManagerEvent::Error(error.clone()));
-                for socket in manager.sockets() {
-                    let effects = socket.lock().on_open_error(&error);
-                    socket.perform(effects).await;
-                }
-                if reconnecting {
-                    manager.emit(ManagerEvent::ReconnectError(error));
-                }
-                if !opts.reconnection {
-                    break;
-                }
-                reconnecting = true;
-                continue;
-            }
-        };
-        if reconnecting {
-            manager.emit(ManagerEvent::Reconnect(backoff.attempts()));
-        }
-        backoff.reset();
-        let sockets = {
-            let mut state = manager.lock();
-            state.engine = Some(client.clone());
-            state.sockets.values().cloned().collect::<Vec<_>>()
-        };
-        manager.emit(ManagerEvent::Open);
-        for socket in sockets {
-            // Each socket evaluates its auth (maybe a slow async callback) on its own.
-            tokio::spawn(async move { socket.on_open().await });
-        }
-        let (reason, cause) = read(manager, &client, events).await;
-        manager.lock().engine = None;
-        client.close().await;
-        manager.emit(ManagerEvent::Close(reason));
-        for socket in manager.sockets() {
-            let effects = socket.lock().on_close(reason, cause.clone());
-            socket.perform(effects).await;
-        }
-        if !opts.reconnection {
-            break;
-        }
-        reconnecting = true;
+    /// The connection is open: sockets send on `client` from now on. Returns the sockets to
+    /// connect.
+    pub(crate) fn opened(&self, client: engine_io_client::Client) -> Vec<Arc<dyn NamespaceSocket>> {
+        let mut state = self.lock();
+        state.engine = Some(client);
+        state.sockets.values().cloned().collect()
     }
-    let (engine, restart) = {
-        let mut state = manager.lock();
+
+    /// The connection is lost: nothing is sent until the next one opens.
+    pub(crate) fn lost(&self) {
+        self.lock().engine = None;
+    }
+
+    /// The driver ends (`idle`: because no socket was left). Returns the connection to close,
+    /// and whether the driver must run again (a socket was added meanwhile).
+    pub(crate) fn stop_driving(&self, idle: bool) -> (Option<engine_io_client::Client>, bool) {
+        let mut state = self.lock();
         state.driving = false;
-        // A socket may have been added after we saw none left: start over for it.
         let restart = idle && !state.sockets.is_empty();
         if restart {
             state.driving = true;
         }
         (state.engine.take(), restart)
-    };
-    if let Some(engine) = engine {
-        engine.close().await;
-    }
-    restart
-}
-
-/// Reads one connection until it closes; returns why (and the underlying error, if any).
-async fn read(
-    manager: &Arc<ManagerShared>,
-    client: &engine_io_client::Client,
-    mut events: engine_io_client::Events,
-) -> (DisconnectReason, Option<String>) {
-    let mut decoder = Decoder::new(manager.options.parser);
-    loop {
-        let event = tokio::select! {
-            event = events.recv() => event,
-            _ = manager.wake.notified() => {
-                if manager.should_stop() {
-                    client.close().await;
-                    return (DisconnectReason::ForcedClose, None);
-                }
-                continue;
-            }
-        };
-        let message = match event {
-            Some(EngineEvent::Message(message)) => message,
-            Some(EngineEvent::Close(reason)) => {
-                return (
-                    close_reason(&reason),
-                    reason.error().map(ToString::to_string),
-                )
-            }
-            None => return (DisconnectReason::TransportClose, None),
-            Some(_) => continue,
-        };
-        let decoded = match message {
-            Message::Text(text) => decoder.decode_text(text.as_str()),
-            Message::Binary(data) => decoder.decode_binary(data),
-        };
-        match decoded {
-            Ok(Some(packet)) => route(manager, packet).await,
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(url = %manager.options.engine.url, "invalid packet from the server: {e}");
-                client.close().await;
-                return (DisconnectReason::ParseError, Some(e.to_string()));
-            }
-        }
-    }
-}
-
-/// Hands a packet to the socket of its namespace (packets for other namespaces are ignored, as
-/// in the reference).
-async fn route(manager: &Arc<ManagerShared>, packet: Packet) {
-    let socket = manager.lock().sockets.get(&packet.nsp).cloned();
-    if let Some(socket) = socket {
-        let effects = socket.lock().on_packet(packet);
-        socket.perform(effects).await;
-    }
-}
-
-fn close_reason(reason: &CloseReason) -> DisconnectReason {
-    match reason {
-        CloseReason::TransportClose => DisconnectReason::TransportClose,
-        CloseReason::ParseError(_) => DisconnectReason::ParseError,
-        CloseReason::PingTimeout => DisconnectReason::PingTimeout,
-        CloseReason::ForcedClose => DisconnectReason::ForcedClose,
-        _ => DisconnectReason::TransportError,
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use engine_io::CloseReason as EngineReason;
+
 /// Why a [`Socket`](crate::Socket) was disconnected.
 ///
 /// [`as_str`](Self::as_str) (and `Display`) give the reference client's strings, e.g.
@@ -39,11 +41,12 @@ impl DisconnectReason {
         match self {
             DisconnectReason::IoServerDisconnect => "io server disconnect",
             DisconnectReason::IoClientDisconnect => "io client disconnect",
-            DisconnectReason::PingTimeout => "ping timeout",
-            DisconnectReason::TransportClose => "transport close",
-            DisconnectReason::TransportError => "transport error",
-            DisconnectReason::ParseError => "parse error",
-            DisconnectReason::ForcedClose => "forced close",
+            // The Engine.IO reasons keep the codec's strings.
+            DisconnectReason::PingTimeout => EngineReason::PingTimeout.as_str(),
+            DisconnectReason::TransportClose => EngineReason::TransportClose.as_str(),
+            DisconnectReason::TransportError => EngineReason::TransportError.as_str(),
+            DisconnectReason::ParseError => EngineReason::ParseError.as_str(),
+            DisconnectReason::ForcedClose => EngineReason::ForcedClose.as_str(),
         }
     }
 
@@ -56,6 +59,19 @@ impl DisconnectReason {
                 | DisconnectReason::IoClientDisconnect
                 | DisconnectReason::ForcedClose
         )
+    }
+}
+
+impl From<EngineReason> for DisconnectReason {
+    /// The socket's reason when its Engine.IO connection closed for `reason`.
+    fn from(reason: EngineReason) -> Self {
+        match reason {
+            EngineReason::TransportError => DisconnectReason::TransportError,
+            EngineReason::TransportClose => DisconnectReason::TransportClose,
+            EngineReason::ForcedClose => DisconnectReason::ForcedClose,
+            EngineReason::PingTimeout => DisconnectReason::PingTimeout,
+            EngineReason::ParseError => DisconnectReason::ParseError,
+        }
     }
 }
 

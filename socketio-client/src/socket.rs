@@ -1,16 +1,20 @@
 //! [`Socket`]: one namespace of a [`Manager`](crate::Manager)'s connection, the handle users emit
 //! on; and the task that runs its handlers in order.
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use serde::de::DeserializeOwned;
+use socketio_parser::Packet;
 use tokio::sync::{mpsc, watch};
 
 use crate::args::from_values;
-use crate::handler::Handlers;
-use crate::manager::ManagerShared;
-use crate::socket_state::{Effect, EmitFlags, Incoming, PendingAck, SocketCore};
+use crate::auth::Auth;
+use crate::handler::{BoxFuture, Handlers};
+use crate::manager::{ManagerShared, NamespaceSocket};
+use crate::reconnect;
+use crate::socket_core::{Effect, EmitFlags, Incoming, PendingAck, SocketCore};
 use crate::{DisconnectReason, Error, Event, IntoArgs, Manager, Value};
 
 /// How many received events may wait for the handlers before the connection stops reading.
@@ -40,7 +44,7 @@ pub(crate) enum Dispatch {
 /// Per-socket options.
 #[derive(Clone)]
 pub(crate) struct SocketOptions {
-    pub(crate) auth: crate::builder::Auth,
+    pub(crate) auth: Auth,
     pub(crate) ack_timeout: Option<Duration>,
     pub(crate) retries: u32,
     pub(crate) max_send_buffer: usize,
@@ -71,10 +75,9 @@ impl std::fmt::Debug for SocketShared {
 
 impl SocketShared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, SocketCore> {
-        // A panic in another thread while holding the lock leaves consistent-enough state (every
-        // method leaves the core valid between statements); keep going rather than poisoning the
-        // whole client.
-        self.core.lock().unwrap_or_else(|e| e.into_inner())
+        // parking_lot: a panic in another thread while holding the lock leaves consistent-enough
+        // state (every method leaves the core valid between statements), no poisoning.
+        self.core.lock()
     }
 
     /// Queues a connect / connect_error / disconnect notification without waiting: these come
@@ -232,6 +235,31 @@ impl SocketShared {
     }
 }
 
+impl NamespaceSocket for SocketShared {
+    fn nsp(&self) -> &str {
+        &self.nsp
+    }
+
+    fn on_open(self: Arc<Self>) -> BoxFuture<()> {
+        Box::pin(async move { SocketShared::on_open(&self).await })
+    }
+
+    fn on_packet(self: Arc<Self>, packet: Packet) -> BoxFuture<()> {
+        let effects = self.lock().on_packet(packet);
+        Box::pin(async move { self.perform(effects).await })
+    }
+
+    fn on_close(self: Arc<Self>, reason: DisconnectReason, cause: Option<String>) -> BoxFuture<()> {
+        let effects = self.lock().on_close(reason, cause);
+        Box::pin(async move { self.perform(effects).await })
+    }
+
+    fn on_open_error(self: Arc<Self>, error: Error) -> BoxFuture<()> {
+        let effects = self.lock().on_open_error(&error);
+        Box::pin(async move { self.perform(effects).await })
+    }
+}
+
 /// Keeps the socket alive: when the last user [`Socket`] handle is dropped the socket
 /// disconnects (and the manager closes the connection once no socket is left).
 #[derive(Debug)]
@@ -366,7 +394,9 @@ impl Socket {
         }
         self.shared.lock().reopen();
         self.shared.status.send_replace(Status::Disconnected);
-        self.shared.manager.add_socket(&self.shared)?;
+        if self.shared.manager.add_socket(self.shared.clone())? {
+            tokio::spawn(reconnect::drive(self.shared.manager.clone()));
+        }
         let timeout = self.shared.manager.options.connect_timeout;
         match tokio::time::timeout(timeout, self.shared.wait_connected()).await {
             Ok(result) => result,
