@@ -14,6 +14,11 @@
 //!
 //! `--redis redis://HOST:PORT` joins a cluster through the Redis adapter (wire-compatible with
 //! npm `@socket.io/redis-adapter` 8.3): `bcast` then reaches room `bench` on every node.
+//! `--redis-streams redis://HOST:PORT` joins a cluster through the Redis Streams adapter
+//! (wire-compatible with npm `@socket.io/redis-streams-adapter` 0.3.1) instead: `bcast` then
+//! reaches room `bench` on every node too.
+//! `--recovery` turns connection state recovery on (maxDisconnectionDuration 2 minutes,
+//! skipMiddlewares); with `--redis-streams`, a client recovers its session on any node.
 //! Prints `listening <port>` once it accepts connections.
 //!
 //! Runtime: a single-threaded (`current_thread`) tokio runtime, like the floor peer.
@@ -24,12 +29,24 @@
 //! library works with either.
 
 use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
-use socketio_server::{Args, Data, SocketIo, SocketRef};
+use socketio_adapter::redis_streams::{StreamsAdapterConfig, StreamsAdapterFactory};
+use socketio_server::{Args, Data, RecoveryConfig, SocketIo, SocketRef};
 
-/// `--port P` and `--redis URL`.
-fn options_from_args() -> Result<(u16, Option<String>), String> {
+/// The command line.
+#[derive(Default)]
+struct Options {
+    port: u16,
+    redis: Option<String>,
+    redis_streams: Option<String>,
+    recovery: bool,
+}
+
+/// `--port P`, `--redis URL`, `--redis-streams URL`, `--recovery`.
+fn options_from_args() -> Result<Options, String> {
     let mut port = 3100;
     let mut redis = None;
+    let mut redis_streams = None;
+    let mut recovery = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -43,6 +60,13 @@ fn options_from_args() -> Result<(u16, Option<String>), String> {
                         .ok_or("--redis needs a value (redis://HOST:PORT)")?,
                 );
             }
+            "--redis-streams" => {
+                redis_streams = Some(
+                    args.next()
+                        .ok_or("--redis-streams needs a value (redis://HOST:PORT)")?,
+                );
+            }
+            "--recovery" => recovery = true,
             // Also accept the port alone, like the Node peer.
             other => {
                 port = other
@@ -51,12 +75,22 @@ fn options_from_args() -> Result<(u16, Option<String>), String> {
             }
         }
     }
-    Ok((port, redis))
+    Ok(Options {
+        port,
+        redis,
+        redis_streams,
+        recovery,
+    })
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let (port, redis) = match options_from_args() {
+    let Options {
+        port,
+        redis,
+        redis_streams,
+        recovery,
+    } = match options_from_args() {
         Ok(options) => options,
         Err(e) => {
             eprintln!("bench_server: {e}");
@@ -72,6 +106,21 @@ async fn main() {
                 std::process::exit(1);
             }
         }
+    }
+    if let Some(url) = &redis_streams {
+        match StreamsAdapterFactory::connect(url, StreamsAdapterConfig::default()).await {
+            Ok(factory) => builder = builder.adapter(factory),
+            Err(e) => {
+                eprintln!("bench_server: cannot connect to redis {url}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    if recovery {
+        builder = builder.connection_state_recovery(RecoveryConfig {
+            max_disconnection_duration: std::time::Duration::from_secs(120),
+            skip_middlewares: true,
+        });
     }
     let io = builder.build();
     let broadcaster = io.clone();

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run -p socketio-server --example socketio_conformance_server -- [--port 3000] [--interop]
-//!     [--recovery] [--msgpack] [--eio3]
+//!     [--recovery] [--msgpack] [--eio3] [--redis-streams redis://HOST:PORT]
 //! ```
 //!
 //! * pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1000 ms, maxHttpBufferSize 1e6,
@@ -19,6 +19,9 @@
 //!   `/dyn-<a-z0-9>`.
 //! * `--recovery`: connection state recovery (maxDisconnectionDuration 30 s, skipMiddlewares).
 //! * `--msgpack`: the msgpack parser. `--eio3`: accept Socket.IO 2.x (Engine.IO v3) clients.
+//! * `--redis-streams URL`: join a cluster through the Redis Streams adapter (wire-compatible
+//!   with npm `@socket.io/redis-streams-adapter` 0.3.1); with `--recovery`, a client recovers
+//!   its session on any node of the cluster.
 //!
 //! `--port 0` picks a free port. Prints `listening <port>` once it accepts connections.
 //!
@@ -31,6 +34,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
+use socketio_adapter::redis_streams::{StreamsAdapterConfig, StreamsAdapterFactory};
 use socketio_server::{
     AckSender, Args, ConnectError, Data, ParentNamespace, Parser, RecoveryConfig, SocketIo,
     SocketRef, Value,
@@ -43,6 +47,7 @@ struct Options {
     recovery: bool,
     msgpack: bool,
     eio3: bool,
+    redis_streams: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -61,6 +66,12 @@ fn parse_args() -> Result<Options, String> {
             "--recovery" => opts.recovery = true,
             "--msgpack" => opts.msgpack = true,
             "--eio3" => opts.eio3 = true,
+            "--redis-streams" => {
+                opts.redis_streams = Some(
+                    args.next()
+                        .ok_or("--redis-streams needs a value (redis://HOST:PORT)")?,
+                );
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -278,7 +289,7 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
     });
 }
 
-fn build(opts: &Options) -> SocketIo {
+fn build(opts: &Options, streams: Option<StreamsAdapterFactory>) -> SocketIo {
     let mut builder = SocketIo::builder()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
@@ -294,6 +305,9 @@ fn build(opts: &Options) -> SocketIo {
     }
     if opts.msgpack {
         builder = builder.parser(Parser::MsgPack);
+    }
+    if let Some(factory) = streams {
+        builder = builder.adapter(factory);
     }
     let io = builder.build();
 
@@ -370,7 +384,19 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let io = build(&opts);
+    let streams = match &opts.redis_streams {
+        Some(url) => {
+            match StreamsAdapterFactory::connect(url, StreamsAdapterConfig::default()).await {
+                Ok(factory) => Some(factory),
+                Err(e) => {
+                    eprintln!("conformance_server: cannot connect to redis {url}: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        None => None,
+    };
+    let io = build(&opts, streams);
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await {
         Ok(l) => l,
         Err(e) => {

@@ -130,12 +130,32 @@ impl RawEntry {
         if let Some(uid) = &self.uid {
             map.insert("uid".to_owned(), Value::String(uid.clone()));
         }
+        check_shape(code, map.get("data"))?;
         let nsp = self
             .nsp
             .as_deref()
             .ok_or(WireError::Malformed("entry nsp"))?;
         map.insert("nsp".to_owned(), Value::String(nsp.to_owned()));
         sharded::decode_value(&Value::Object(map))
+    }
+}
+
+/// Refuses the stream entries whose targets are not what a node writes: a remote join, leave
+/// or disconnect without its `opts` object would otherwise target every socket (the decoder
+/// is lenient, as `new Set(undefined)` is in JavaScript), and a broadcast needs its packet.
+fn check_shape(code: u64, data: Option<&Value>) -> Result<(), WireError> {
+    let is_object = |k: &str| matches!(data.and_then(|d| d.get(k)), Some(Value::Object(_)));
+    let is_array = |k: &str| matches!(data.and_then(|d| d.get(k)), Some(Value::Array(_)));
+    let ok = match code {
+        3 => is_object("packet") && is_object("opts"),
+        4 | 5 => is_object("opts") && is_array("rooms"),
+        6 => is_object("opts"),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(WireError::Malformed("entry without its packet or targets"))
     }
 }
 
