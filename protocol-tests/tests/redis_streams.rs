@@ -482,3 +482,97 @@ async fn the_streams_emitter_reaches_both_kinds_of_node_and_is_replayed() {
         })
         .expect("u disconnected by the emitter");
 }
+
+/// The fields of the newest entry of stream `socket.io`, parsed from the raw RESP reply of
+/// `XREVRANGE socket.io + - COUNT 1`: `[(field, value)]`.
+fn newest_entry(redis: &RedisServer) -> Vec<(String, String)> {
+    let reply = redis.command(&["XREVRANGE", "socket.io", "+", "-", "COUNT", "1"]);
+    // Bulk strings: "$<len>\r\n<bytes>\r\n"; the first one is the id.
+    let mut strings = Vec::new();
+    let mut rest = reply.as_str();
+    while let Some(i) = rest.find('$') {
+        let after = &rest[i + 1..];
+        let (len, tail) = after.split_once("\r\n").unwrap();
+        let len: usize = len.parse().unwrap();
+        strings.push(tail[..len].to_owned());
+        rest = &tail[len..];
+    }
+    strings[1..]
+        .chunks(2)
+        .map(|kv| (kv[0].clone(), kv[1].clone()))
+        .collect()
+}
+
+/// Stream entries written by ours and by the npm adapter for the same broadcast are the same
+/// bytes (but the uid), JSON and base64 msgpack alike; session records too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn entries_and_session_records_are_byte_identical_to_the_npm_adapter() {
+    let redis = RedisServer::start();
+    let (r1, _r2, mut n) = cluster(&redis).await;
+    let cases = [
+        (json!(["same", 1, {"a": [true, null, "x"]}]), "json"),
+        (json!(["same", {"$bin": "00ff10"}, "é"]), "binary"),
+    ];
+    for (args, kind) in cases {
+        ok(n.command(
+            json!({"op": "broadcast", "rooms": ["red"], "event": args[0], "args": args.as_array().unwrap()[1..]}),
+            WAIT,
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let theirs = newest_entry(&redis);
+        let values: Vec<Value> = args.as_array().unwrap()[1..]
+            .iter()
+            .map(|a| match a.get("$bin") {
+                Some(hex) => Value::Binary(
+                    (0..hex.as_str().unwrap().len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&hex.as_str().unwrap()[i..i + 2], 16).unwrap())
+                        .collect::<Vec<u8>>()
+                        .into(),
+                ),
+                None => Value::from(a.clone()),
+            })
+            .collect();
+        r1.io.to("red").emit_values("same", values).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mine = newest_entry(&redis);
+        let names = |e: &[(String, String)]| e.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&mine), ["uid", "nsp", "type", "data"]);
+        assert_eq!(names(&mine), names(&theirs));
+        assert_ne!(mine[0].1, theirs[0].1, "different uids");
+        assert_eq!(mine[1..], theirs[1..], "{kind}");
+    }
+
+    // A session record saved by the Node.js node re-encodes to the same bytes with ours.
+    let mut clients = JsonNode::spawn(
+        "redis-clients.js",
+        &[&json!([{"name": "u", "url": n.url(), "rooms": ["red"]}]).to_string()],
+    );
+    clients
+        .wait_for(WAIT, |v| v["client"] == "u" && v.get("connected").is_some())
+        .unwrap();
+    ok(clients.command(json!({"op": "drop", "client": "u"}), WAIT));
+    let deadline = Instant::now() + WAIT;
+    let (key, record) = loop {
+        let keys = redis.command(&["KEYS", "sio:session:*"]);
+        if let Some(key) = keys.lines().find(|l| l.starts_with("sio:session:")) {
+            let value = redis.command(&["GET", key]);
+            let record = value.lines().nth(1).unwrap().to_owned();
+            break (key.to_owned(), record);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Node.js node saved no session"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let pid = key.strip_prefix("sio:session:").unwrap();
+    let session = socketio_adapter::redis_streams::wire::decode_session(record.as_bytes(), pid)
+        .expect("ours reads the npm record");
+    assert!(session.rooms.iter().any(|r| &**r == "red"));
+    assert_eq!(session.data.get("name").and_then(Value::as_str), Some("u"));
+    assert_eq!(
+        socketio_adapter::redis_streams::wire::encode_session(&session),
+        record
+    );
+}

@@ -184,7 +184,8 @@ impl StreamsAdapter {
     // ----- writing -----
 
     fn entry_fields(&self, request: &ClusterRequest) -> Option<Vec<(&'static str, bytes::Bytes)>> {
-        let (ty, data, _) = sharded::request_parts(request)?;
+        let (ty, mut data, _) = sharded::request_parts(request)?;
+        wire::strip_packet_nsp(&mut data);
         Some(wire::entry_fields(
             &self.uid,
             &self.nsp,

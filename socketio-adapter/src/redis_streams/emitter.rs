@@ -133,9 +133,10 @@ impl StreamsEmitter {
 
     /// Writes one request as a stream entry; returns its id.
     pub async fn write(&self, request: &ClusterRequest) -> Result<String, EmitterError> {
-        let Some((ty, data, _)) = sharded::request_parts(request) else {
+        let Some((ty, mut data, _)) = sharded::request_parts(request) else {
             return Ok(String::new());
         };
+        wire::strip_packet_nsp(&mut data);
         let fields = wire::entry_fields(
             EMITTER_UID,
             &self.nsp,

@@ -77,6 +77,17 @@ pub fn entry_fields(
     fields
 }
 
+/// Drops `nsp` from a broadcast's `data.packet`: the reference's nodes write the packet before
+/// its namespace is set (the entry's `nsp` says it), and byte-identical entries keep the two
+/// implementations interchangeable for anything reading the stream.
+pub fn strip_packet_nsp(data: &mut Value) {
+    if let Value::Object(map) = data {
+        if let Some(Value::Object(packet)) = map.get_mut("packet") {
+            packet.shift_remove("nsp");
+        }
+    }
+}
+
 /// A stream entry as read back: its fields (unknown ones ignored).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawEntry {
