@@ -1,12 +1,13 @@
 //! The streams adapter of one namespace (see the [module docs](super)).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, ReentrantMutex};
 use redis::Value as RedisValue;
 use socketio_parser::{Packet, PacketType, Value};
 use tokio::sync::mpsc;
@@ -63,8 +64,9 @@ pub struct StreamsAdapter {
     requests: Mutex<HashMap<String, mpsc::Sender<ClusterResponse>>>,
     ack_requests: Mutex<HashMap<String, BroadcastAckSink>>,
     next_ack_id: AtomicU64,
-    /// Held while an entry is dispatched, so a restore sees a consistent position.
-    dispatch: Mutex<Dispatch>,
+    /// Held while an entry is dispatched, so a restore sees a consistent position. Reentrant:
+    /// a delivery may disconnect a slow socket, which calls back into `del_all` on this thread.
+    dispatch: ReentrantMutex<RefCell<Dispatch>>,
     live: Option<Live>,
     guard: Mutex<Option<HandlerGuard>>,
     this: Weak<StreamsAdapter>,
@@ -110,7 +112,7 @@ impl StreamsAdapter {
             requests: Mutex::new(HashMap::new()),
             ack_requests: Mutex::new(HashMap::new()),
             next_ack_id: AtomicU64::new(REMOTE_ACK_ID_BASE),
-            dispatch: Mutex::new(Dispatch::default()),
+            dispatch: ReentrantMutex::new(RefCell::new(Dispatch::default())),
             live,
             guard: Mutex::new(None),
             this: this.clone(),
@@ -316,13 +318,16 @@ impl StreamsAdapter {
                     return;
                 }
                 packet.nsp.clone_from(&self.nsp);
-                let mut dispatch = self.dispatch.lock();
-                dispatch.last = Some(id);
-                if self.add_offset(&mut packet, &opts, id) {
-                    if let Some(Value::Array(data)) = &packet.data {
-                        for pending in dispatch.pending.values_mut() {
-                            if id > pending.after && opts.matches_rooms(pending.rooms.iter()) {
-                                pending.held.push(data.clone());
+                let guard = self.dispatch.lock();
+                {
+                    let mut dispatch = guard.borrow_mut();
+                    dispatch.last = Some(id);
+                    if self.add_offset(&mut packet, &opts, id) {
+                        if let Some(Value::Array(data)) = &packet.data {
+                            for pending in dispatch.pending.values_mut() {
+                                if id > pending.after && opts.matches_rooms(pending.rooms.iter()) {
+                                    pending.held.push(data.clone());
+                                }
                             }
                         }
                     }
@@ -330,6 +335,7 @@ impl StreamsAdapter {
                 // Under the lock: a restored socket joins either before (and gets it live) or
                 // after (and gets it from `held`), never both.
                 self.local.broadcast_local(&packet, &opts);
+                drop(guard);
             }
             ClusterRequest::BroadcastWithAck { .. } | ClusterRequest::FetchSockets { .. } => {
                 // Ephemeral requests are pub/sub messages; one in the stream is not answered
@@ -670,9 +676,10 @@ impl Adapter for StreamsAdapter {
 
     fn add_all(&self, sid: &Sid, rooms: &[Room]) {
         let late = {
-            let mut dispatch = self.dispatch.lock();
+            let guard = self.dispatch.lock();
             self.local.add_all(sid, rooms);
-            dispatch.pending.remove(sid).map(|p| p.held)
+            let held = guard.borrow_mut().pending.remove(sid).map(|p| p.held);
+            held
         };
         if let Some(held) = late.filter(|h| !h.is_empty()) {
             self.deliver_late(sid, held);
@@ -691,7 +698,7 @@ impl Adapter for StreamsAdapter {
 
     fn del_all(&self, sid: &str) {
         self.local.del_all(sid);
-        self.dispatch.lock().pending.remove(sid);
+        self.dispatch.lock().borrow_mut().pending.remove(sid);
         if let Some(live) = &self.live {
             live.ended(sid);
         }
@@ -978,7 +985,8 @@ impl Adapter for StreamsAdapter {
         // From here on, entries this node dispatches for the session are held for it, and
         // those dispatched before are replayed: together, each exactly once.
         let end = {
-            let mut dispatch = self.dispatch.lock();
+            let guard = self.dispatch.lock();
+            let mut dispatch = guard.borrow_mut();
             let now = Instant::now();
             dispatch
                 .pending
@@ -998,7 +1006,8 @@ impl Adapter for StreamsAdapter {
             dispatch.last.max(self.shared.reader_start(&self.stream))
         };
         let replayed = self.replay(offset, end, &session.rooms).await;
-        let mut dispatch = self.dispatch.lock();
+        let guard = self.dispatch.lock();
+        let mut dispatch = guard.borrow_mut();
         let mut missed = match replayed {
             Ok(Some(missed)) => missed,
             Ok(None) => {
