@@ -12,7 +12,7 @@ use redis::Value as RedisValue;
 use socketio_parser::{Packet, PacketType, Value};
 use tokio::sync::mpsc;
 
-use super::live::Live;
+use super::live::{Live, LiveSource};
 use super::reader::parse_entries;
 use super::wire::{self, StreamId};
 use super::{Shared, XAddJob};
@@ -143,10 +143,6 @@ impl StreamsAdapter {
     /// The in-memory adapter holding this node's sockets and rooms.
     pub fn local(&self) -> &InMemoryAdapter {
         &self.local
-    }
-
-    pub(crate) fn live(&self) -> Option<&Live> {
-        self.live.as_ref()
     }
 
     /// How many live sockets of this node have their session record kept in Redis.
@@ -621,6 +617,31 @@ impl StreamsAdapter {
                 let _ = ns.deliver(&sid, &ns.encode(&packet), &Default::default());
             }
         });
+    }
+}
+
+impl LiveSource for StreamsAdapter {
+    fn live(&self) -> Option<&Live> {
+        self.live.as_ref()
+    }
+
+    fn session_state(&self, sid: &str) -> Option<(Vec<Room>, Value)> {
+        let rooms = self.local.socket_rooms(sid)?.into_iter().collect();
+        let data = self
+            .local
+            .namespace()
+            .and_then(|ns| ns.socket_info(sid))
+            .map(|info| info.data)
+            .unwrap_or_default();
+        Some((rooms, data))
+    }
+
+    fn key_prefix(&self) -> &str {
+        &self.shared.config.session_key_prefix
+    }
+
+    fn connection(&self) -> redis::aio::ConnectionManager {
+        self.shared.conn.clone()
     }
 }
 

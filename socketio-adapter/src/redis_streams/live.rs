@@ -14,10 +14,23 @@ use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use redis::aio::ConnectionManager;
+use socketio_parser::Value;
 
-use super::adapter::StreamsAdapter;
 use super::wire;
-use crate::{Adapter, PersistedSession, Sid};
+use crate::{PersistedSession, Room, Sid};
+
+/// What the writer needs from the adapter that owns the sessions.
+pub(crate) trait LiveSource: Send + Sync + 'static {
+    /// The tracked sessions.
+    fn live(&self) -> Option<&Live>;
+    /// The rooms and data of a local socket (`None` once it left).
+    fn session_state(&self, sid: &str) -> Option<(Vec<Room>, Value)>;
+    /// The prefix of session keys.
+    fn key_prefix(&self) -> &str;
+    /// A connection for the writes.
+    fn connection(&self) -> ConnectionManager;
+}
 
 /// How often pending writes go out.
 pub(crate) const FLUSH: Duration = Duration::from_millis(250);
@@ -105,7 +118,7 @@ enum Write {
 }
 
 /// The writer task of one namespace: runs while the adapter lives.
-pub(crate) async fn run(adapter: Weak<StreamsAdapter>) {
+pub(crate) async fn run<A: LiveSource>(adapter: Weak<A>) {
     let mut last_refresh = Instant::now();
     loop {
         tokio::time::sleep(FLUSH).await;
@@ -136,22 +149,15 @@ pub(crate) async fn run(adapter: Weak<StreamsAdapter>) {
                 .collect();
             (work, std::mem::take(&mut state.deleted))
         };
-        let prefix = &this.shared.config.session_key_prefix;
-        let ns = this.local().namespace();
+        let prefix = this.key_prefix();
         let mut writes = Vec::with_capacity(work.len() + deleted.len());
         for pid in deleted {
             writes.push(Write::Delete(wire::session_key(prefix, &pid)));
         }
         for (sid, pid, dirty, written) in work {
-            let Some(rooms) = this.socket_rooms(&sid) else {
+            let Some((mut rooms, data)) = this.session_state(&sid) else {
                 continue;
             };
-            let data = ns
-                .as_ref()
-                .and_then(|ns| ns.socket_info(&sid))
-                .map(|info| info.data)
-                .unwrap_or_default();
-            let mut rooms: Vec<_> = rooms.into_iter().collect();
             rooms.sort();
             let record = wire::encode_session(&PersistedSession {
                 sid: sid.clone(),
@@ -174,7 +180,7 @@ pub(crate) async fn run(adapter: Weak<StreamsAdapter>) {
             }
         }
         let ttl = u64::try_from(live.ttl.as_millis()).unwrap_or(u64::MAX);
-        let mut conn = this.shared.conn.clone();
+        let mut conn = this.connection();
         drop(this);
         for chunk in writes.chunks(BATCH) {
             let mut pipe = redis::pipe();
