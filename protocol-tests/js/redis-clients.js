@@ -34,7 +34,8 @@ for (const spec of specs) {
     withCredentials: !!spec.withCredentials,
     reconnection: !!spec.reconnection,
     forceNew: true,
-    auth: { name: spec.name, rooms: spec.rooms || [] },
+    // "auth" entries are merged in (they win over the recovery pid/offset of the client).
+    auth: Object.assign({ name: spec.name, rooms: spec.rooms || [] }, spec.auth || {}),
   });
   socket.onAny((event, ...args) => {
     const cb = typeof args[args.length - 1] === "function" ? args.pop() : null;
@@ -57,13 +58,17 @@ for (const spec of specs) {
   socket.on("disconnect", (reason) => out({ client: spec.name, disconnect: reason }));
 }
 // Commands on stdin (JSON lines): {"op": "drop", "client": name} closes that client's
-// Engine.IO connection abruptly (the client then reconnects, if enabled, and may recover).
+// Engine.IO connection abruptly (the client then reconnects, if enabled, and may recover);
+// {"op": "move", "client", "url"} does the same and reconnects to another node at `url`;
+// {"op": "emit", "client", "event", "args"} emits an event from that client.
 require("readline")
   .createInterface({ input: process.stdin })
   .on("line", (line) => {
     if (!line.trim()) return;
     const c = JSON.parse(line);
-    if (c.op === "drop" && clients[c.client]) clients[c.client].io.engine.close();
+    if (c.op === "emit" && clients[c.client]) clients[c.client].emit(c.event, ...(c.args || []));
+    if (c.op === "move" && clients[c.client]) clients[c.client].io.uri = c.url;
+    if ((c.op === "drop" || c.op === "move") && clients[c.client]) clients[c.client].io.engine.close();
     out({ reply: c.id });
   });
 process.stdin.on("end", () => process.exit(0));

@@ -1,6 +1,10 @@
-// A Node.js Socket.IO 4.8 cluster node with @socket.io/redis-adapter 8.3 (redis 4 client).
+// A Node.js Socket.IO 4.8 cluster node with @socket.io/redis-adapter 8.3 (redis 4 client), or
+// with @socket.io/redis-streams-adapter 0.3.1 (mode "streams").
 //
-//   node redis-node-server.js <redis-url> [classic|sharded] [node-name]
+//   node redis-node-server.js <redis-url> [classic|sharded|streams] [node-name] [recovery]
+//
+// "recovery" turns connection state recovery on (maxDisconnectionDuration 2 minutes); a
+// recovered socket keeps its restored data and rooms.
 //
 // Prints `listening <port>`, then JSON lines:
 //   {"type":"server-side","node","nsp","event","args"}   a serverSideEmit from another node
@@ -18,10 +22,11 @@
 const http = require("http");
 const { Server } = require("socket.io");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const { createAdapter: createStreamsAdapter } = require("@socket.io/redis-streams-adapter");
 const { createClient } = require("redis");
 const readline = require("readline");
 
-const [redisUrl, mode = "classic", name = "node"] = process.argv.slice(2);
+const [redisUrl, mode = "classic", name = "node", recovery] = process.argv.slice(2);
 
 function toPlain(v) {
   if (Buffer.isBuffer(v)) return { $bin: v.toString("hex") };
@@ -52,12 +57,22 @@ async function main() {
   pub.on("error", () => {});
   sub.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);
-  const adapter = mode === "sharded" ? createShardedAdapter(pub, sub) : createAdapter(pub, sub);
+  const adapter =
+    mode === "sharded"
+      ? createShardedAdapter(pub, sub)
+      : mode === "streams"
+        ? createStreamsAdapter(pub)
+        : createAdapter(pub, sub);
   const httpServer = http.createServer();
-  const io = new Server(httpServer, { adapter, pingInterval: 2000, pingTimeout: 2000 });
+  const options = { adapter, pingInterval: 2000, pingTimeout: 2000 };
+  if (recovery === "recovery") {
+    options.connectionStateRecovery = { maxDisconnectionDuration: 120000, skipMiddlewares: true };
+  }
+  const io = new Server(httpServer, options);
   for (const nspName of ["/", "/admin"]) {
     const nsp = io.of(nspName);
     nsp.on("connection", (socket) => {
+      if (socket.recovered) return;
       const auth = socket.handshake.auth || {};
       socket.data = { name: auth.name || null, node: name };
       if (Array.isArray(auth.rooms)) socket.join(auth.rooms);

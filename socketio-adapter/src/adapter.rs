@@ -319,6 +319,16 @@ pub trait Adapter: Send + Sync + 'static {
         Ok(1)
     }
 
+    /// A socket with connection state recovery (private session id `pid`) joined this node,
+    /// new or restored. An adapter that shares sessions across the cluster may keep the
+    /// socket's session stored while it lives (so it survives a crash of this node), reading
+    /// its rooms from the adapter and its data from [`LocalNamespace::socket_info`]. The
+    /// server calls it after [`add_all`](Self::add_all). Default: nothing (sessions are
+    /// stored on disconnection only, see [`persist_session`](Self::persist_session)).
+    fn track_session(&self, sid: &Sid, pid: &Sid) {
+        let _ = (sid, pid);
+    }
+
     /// Stores the session of a socket that disconnected for a recoverable reason.
     async fn persist_session(&self, session: PersistedSession) -> Result<(), AdapterError> {
         self.local().persist_session_local(session);

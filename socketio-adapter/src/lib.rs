@@ -53,6 +53,9 @@ mod session;
 #[cfg(feature = "redis")]
 pub mod redis;
 
+#[cfg(feature = "redis-streams")]
+pub mod redis_streams;
+
 use std::sync::Arc;
 
 pub use ack::{BroadcastAckEvent, BroadcastAckReceiver, BroadcastAckSink};

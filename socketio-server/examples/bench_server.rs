@@ -16,6 +16,11 @@
 //! npm `@socket.io/redis-adapter` 8.3): `bcast` then reaches room `bench` on every node.
 //! `--ping-interval MS` sets the Engine.IO heartbeat interval (default 25 s, as the reference): the
 //! load tool's scale mode uses a short one to measure the CPU that heartbeats cost.
+//! `--redis-streams redis://HOST:PORT` joins a cluster through the Redis Streams adapter
+//! (wire-compatible with npm `@socket.io/redis-streams-adapter` 0.3.1) instead: `bcast` then
+//! reaches room `bench` on every node too.
+//! `--recovery` turns connection state recovery on (maxDisconnectionDuration 2 minutes,
+//! skipMiddlewares); with `--redis-streams`, a client recovers its session on any node.
 //! Prints `listening <port>` once it accepts connections.
 //!
 //! Runtime: a single-threaded (`current_thread`) tokio runtime, like the floor peer.
@@ -26,19 +31,24 @@
 //! library works with either.
 
 use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
-use socketio_server::{Args, Data, SocketIo, SocketRef};
+use socketio_adapter::redis_streams::{StreamsAdapterConfig, StreamsAdapterFactory};
+use socketio_server::{Args, Data, RecoveryConfig, SocketIo, SocketRef};
 
 /// What the command line sets.
 struct Options {
     port: u16,
     redis: Option<String>,
+    redis_streams: Option<String>,
+    recovery: bool,
     ping_interval: Option<std::time::Duration>,
 }
 
-/// `--port P`, `--redis URL` and `--ping-interval MS`.
+/// `--port P`, `--redis URL`, `--redis-streams URL`, `--recovery` and `--ping-interval MS`.
 fn options_from_args() -> Result<Options, String> {
     let mut port = 3100;
     let mut redis = None;
+    let mut redis_streams = None;
+    let mut recovery = false;
     let mut ping_interval = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -60,6 +70,13 @@ fn options_from_args() -> Result<Options, String> {
                     .map_err(|e| format!("--ping-interval {value}: {e}"))?;
                 ping_interval = Some(std::time::Duration::from_millis(ms));
             }
+            "--redis-streams" => {
+                redis_streams = Some(
+                    args.next()
+                        .ok_or("--redis-streams needs a value (redis://HOST:PORT)")?,
+                );
+            }
+            "--recovery" => recovery = true,
             // Also accept the port alone, like the Node peer.
             other => {
                 port = other
@@ -72,6 +89,8 @@ fn options_from_args() -> Result<Options, String> {
         port,
         redis,
         ping_interval,
+        redis_streams,
+        recovery,
     })
 }
 
@@ -81,6 +100,8 @@ async fn main() {
         port,
         redis,
         ping_interval,
+        redis_streams,
+        recovery,
     } = match options_from_args() {
         Ok(options) => options,
         Err(e) => {
@@ -100,6 +121,21 @@ async fn main() {
                 std::process::exit(1);
             }
         }
+    }
+    if let Some(url) = &redis_streams {
+        match StreamsAdapterFactory::connect(url, StreamsAdapterConfig::default()).await {
+            Ok(factory) => builder = builder.adapter(factory),
+            Err(e) => {
+                eprintln!("bench_server: cannot connect to redis {url}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    if recovery {
+        builder = builder.connection_state_recovery(RecoveryConfig {
+            max_disconnection_duration: std::time::Duration::from_secs(120),
+            skip_middlewares: true,
+        });
     }
     let io = builder.build();
     let broadcaster = io.clone();

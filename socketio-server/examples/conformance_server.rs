@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run -p socketio-server --example socketio_conformance_server -- [--port 3000] [--interop]
-//!     [--recovery] [--msgpack] [--eio3] [--default-heartbeat]
+//!     [--recovery] [--msgpack] [--eio3] [--default-heartbeat] [--redis-streams redis://HOST:PORT]
 //! ```
 //!
 //! * pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1000 ms, maxHttpBufferSize 1e6,
@@ -21,6 +21,9 @@
 //! * `--msgpack`: the msgpack parser. `--eio3`: accept Socket.IO 2.x (Engine.IO v3) clients.
 //! * `--default-heartbeat`: the reference's default pingInterval 25 s / pingTimeout 20 s
 //!   (load tests whose peers are busy for longer than 500 ms at a time).
+//! * `--redis-streams URL`: join a cluster through the Redis Streams adapter (wire-compatible
+//!   with npm `@socket.io/redis-streams-adapter` 0.3.1); with `--recovery`, a client recovers
+//!   its session on any node of the cluster.
 //!
 //! `--port 0` picks a free port. Prints `listening <port>` once it accepts connections.
 //!
@@ -33,6 +36,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
+use socketio_adapter::redis_streams::{StreamsAdapterConfig, StreamsAdapterFactory};
 use socketio_server::{
     AckSender, Args, ConnectError, Data, ParentNamespace, Parser, RecoveryConfig, SocketIo,
     SocketRef, Value,
@@ -46,6 +50,7 @@ struct Options {
     msgpack: bool,
     eio3: bool,
     default_heartbeat: bool,
+    redis_streams: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -65,6 +70,12 @@ fn parse_args() -> Result<Options, String> {
             "--msgpack" => opts.msgpack = true,
             "--eio3" => opts.eio3 = true,
             "--default-heartbeat" => opts.default_heartbeat = true,
+            "--redis-streams" => {
+                opts.redis_streams = Some(
+                    args.next()
+                        .ok_or("--redis-streams needs a value (redis://HOST:PORT)")?,
+                );
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -282,7 +293,7 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
     });
 }
 
-fn build(opts: &Options) -> SocketIo {
+fn build(opts: &Options, streams: Option<StreamsAdapterFactory>) -> SocketIo {
     let (interval, timeout) = if opts.default_heartbeat {
         (25_000, 20_000)
     } else {
@@ -303,6 +314,9 @@ fn build(opts: &Options) -> SocketIo {
     }
     if opts.msgpack {
         builder = builder.parser(Parser::MsgPack);
+    }
+    if let Some(factory) = streams {
+        builder = builder.adapter(factory);
     }
     let io = builder.build();
 
@@ -379,7 +393,19 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let io = build(&opts);
+    let streams = match &opts.redis_streams {
+        Some(url) => {
+            match StreamsAdapterFactory::connect(url, StreamsAdapterConfig::default()).await {
+                Ok(factory) => Some(factory),
+                Err(e) => {
+                    eprintln!("conformance_server: cannot connect to redis {url}: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        None => None,
+    };
+    let io = build(&opts, streams);
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await {
         Ok(l) => l,
         Err(e) => {

@@ -574,6 +574,9 @@ impl NsInner {
         all_rooms.push(socket.id().clone());
         all_rooms.extend(rooms);
         self.adapter().add_all(socket.id(), &all_rooms);
+        if let Some(pid) = socket.pid() {
+            self.adapter().track_session(socket.id(), pid);
+        }
         socket.set_connected();
         let reply = Packet::connect_reply(
             protocol,

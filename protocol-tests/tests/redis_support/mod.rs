@@ -234,6 +234,32 @@ impl RustServer {
         .await
         .unwrap()
         .unwrap();
+        Self::start_on(factory, node, recovery).await
+    }
+
+    /// Like [`RustServer::start_with`], with the Redis Streams adapter.
+    pub async fn start_streams(
+        redis_url: &str,
+        node: &'static str,
+        config: socketio_adapter::redis_streams::StreamsAdapterConfig,
+        recovery: Option<socketio_adapter::RecoveryConfig>,
+    ) -> RustServer {
+        let factory = tokio::time::timeout(
+            Duration::from_secs(5),
+            socketio_adapter::redis_streams::StreamsAdapterFactory::connect(redis_url, config),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        Self::start_on(factory, node, recovery).await
+    }
+
+    /// A server on any adapter factory. A recovered socket keeps its restored rooms and data.
+    pub async fn start_on(
+        factory: impl AdapterFactory,
+        node: &'static str,
+        recovery: Option<socketio_adapter::RecoveryConfig>,
+    ) -> RustServer {
         let mut builder = SocketIo::builder().adapter(factory);
         if let Some(recovery) = recovery {
             builder = builder.connection_state_recovery(recovery);
@@ -242,6 +268,9 @@ impl RustServer {
         let server_side: ServerSideLog = Arc::default();
         for nsp in ["/", "/admin"] {
             let ns = io.ns(nsp, move |socket: SocketRef| async move {
+                if socket.recovered() {
+                    return;
+                }
                 let auth = socket.handshake().auth.clone();
                 let name = auth.get("name").cloned().unwrap_or(Value::Null);
                 if let Some(Value::Array(rooms)) = auth.get("rooms") {

@@ -186,7 +186,14 @@ pub fn encode_broadcast(uid: &str, nsp: &str, packet: &Packet, opts: &BroadcastO
 /// Encodes a request from node `uid` in namespace `nsp`. The classic-only requests
 /// (`Sockets`, `AllRooms`, legacy single-socket ones) have no sharded form: `None`.
 pub fn encode_request(uid: &str, nsp: &str, request: &ClusterRequest) -> Option<Bytes> {
-    let (ty, data, may_hold_binary) = match request {
+    let (ty, data, may_hold_binary) = request_parts(request)?;
+    Some(encode(ty, Some(data), uid, nsp, may_hold_binary))
+}
+
+/// The type, `data` and whether the data may hold binary of a request in the cluster-adapter
+/// format (shared with the Redis Streams adapter, which frames the same messages differently).
+pub(crate) fn request_parts(request: &ClusterRequest) -> Option<(MessageType, Value, bool)> {
+    Some(match request {
         ClusterRequest::Broadcast { packet, opts } => (
             MessageType::Broadcast,
             object(vec![
@@ -253,15 +260,20 @@ pub fn encode_request(uid: &str, nsp: &str, request: &ClusterRequest) -> Option<
         | ClusterRequest::RemoteJoin { .. }
         | ClusterRequest::RemoteLeave { .. }
         | ClusterRequest::RemoteDisconnect { .. } => return None,
-    };
-    Some(encode(ty, Some(data), uid, nsp, may_hold_binary))
+    })
 }
 
 /// Encodes a response from node `uid`. `Sockets`, `AllRooms` and `Done` have no sharded form:
 /// `None`.
 pub fn encode_response(uid: &str, nsp: &str, response: &ClusterResponse) -> Option<Bytes> {
+    let (ty, data, may_hold_binary) = response_parts(response)?;
+    Some(encode(ty, Some(data), uid, nsp, may_hold_binary))
+}
+
+/// Like [`request_parts`], for a response.
+pub(crate) fn response_parts(response: &ClusterResponse) -> Option<(MessageType, Value, bool)> {
     let id = |s: &str| ("requestId", Value::String(s.to_owned()));
-    let (ty, data, may_hold_binary) = match response {
+    Some(match response {
         ClusterResponse::BroadcastClientCount {
             request_id,
             client_count,
@@ -300,8 +312,7 @@ pub fn encode_response(uid: &str, nsp: &str, response: &ClusterResponse) -> Opti
         ClusterResponse::Sockets { .. }
         | ClusterResponse::AllRooms { .. }
         | ClusterResponse::Done { .. } => return None,
-    };
-    Some(encode(ty, Some(data), uid, nsp, may_hold_binary))
+    })
 }
 
 /// Decodes a sharded message (JSON when it starts with `{`, msgpack otherwise).
@@ -311,6 +322,11 @@ pub fn decode(msg: &Bytes) -> Result<Envelope, WireError> {
     } else {
         msgpack::decode(msg)?
     };
+    decode_value(&v)
+}
+
+/// Decodes a message already parsed into `{type, data, uid, nsp}`.
+pub(crate) fn decode_value(v: &Value) -> Result<Envelope, WireError> {
     let uid = v.get("uid").and_then(Value::as_str).map(str::to_owned);
     let nsp = v
         .get("nsp")
