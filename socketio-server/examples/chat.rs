@@ -151,86 +151,77 @@ async fn leave_room(io: &SocketIo, socket: &SocketRef, gone: bool) {
     let _ = io.to(member.room.as_str()).emit("users", &users);
 }
 
-fn on_connect(io: SocketIo, socket: SocketRef) {
-    let io_join = io.clone();
-    socket.on(
-        "join",
-        move |socket: SocketRef, Data(req): Data<JoinRequest>, ack: AckSender| {
-            let io = io_join.clone();
-            async move {
-                let (Some(name), Some(room)) =
-                    (trimmed(&req.name, MAX_NAME), trimmed(&req.room, MAX_NAME))
-                else {
-                    let _ = ack.send(&JoinReply::Err {
-                        ok: false,
-                        error: format!("name and room: 1 to {MAX_NAME} characters"),
-                    });
-                    return;
-                };
-                leave_room(&io, &socket, false).await;
-                let _ = socket.set_data(&Member {
-                    name: name.clone(),
-                    room: room.clone(),
-                });
-                socket.join(room.as_str());
-                let _ = socket
-                    .to(room.as_str())
-                    .emit("system", &format!("{name} joined"));
-                let users = users_in(&io, &room, None).await;
-                let _ = socket.to(room.as_str()).emit("users", &users);
-                let rooms = room_list(&io, None).await;
-                let _ = socket.broadcast().emit("rooms", &rooms);
-                let _ = ack.send(&JoinReply::Ok {
-                    ok: true,
-                    room,
-                    users,
-                    rooms,
-                });
-            }
-        },
-    );
-    let io_chat = io.clone();
-    socket.on(
-        "chat",
-        move |socket: SocketRef, Data(text): Data<String>, ack: AckSender| {
-            let io = io_chat.clone();
-            async move {
-                let Ok(member) = socket.data::<Member>() else {
-                    let _ = ack.send(&Reply {
-                        ok: false,
-                        error: Some("join a room first"),
-                    });
-                    return;
-                };
-                let Some(text) = trimmed(&text, MAX_TEXT) else {
-                    let _ = ack.send(&Reply {
-                        ok: false,
-                        error: Some("a message is 1 to 500 characters"),
-                    });
-                    return;
-                };
-                let msg = ChatMessage {
-                    name: &member.name,
-                    text: &text,
-                    time: now_ms(),
-                };
-                let _ = io.to(member.room.as_str()).emit("chat", &msg);
-                let _ = ack.send(&Reply {
-                    ok: true,
-                    error: None,
-                });
-            }
-        },
-    );
-    socket.on_disconnect(move |socket: SocketRef, _reason: DisconnectReason| {
-        let io = io.clone();
-        async move {
-            leave_room(&io, &socket, true).await;
-            let skip = socket.id().to_string();
-            let rooms = room_list(&io, Some(&skip)).await;
-            let _ = io.emit("rooms", &rooms);
-        }
+/// `join` `{name, room}`: leaves the previous room, joins the new one, tells everybody.
+async fn on_join(socket: SocketRef, io: SocketIo, Data(req): Data<JoinRequest>, ack: AckSender) {
+    let (Some(name), Some(room)) = (trimmed(&req.name, MAX_NAME), trimmed(&req.room, MAX_NAME))
+    else {
+        let _ = ack.send(&JoinReply::Err {
+            ok: false,
+            error: format!("name and room: 1 to {MAX_NAME} characters"),
+        });
+        return;
+    };
+    leave_room(&io, &socket, false).await;
+    let _ = socket.set_data(&Member {
+        name: name.clone(),
+        room: room.clone(),
     });
+    socket.join(room.as_str());
+    let _ = socket
+        .to(room.as_str())
+        .emit("system", &format!("{name} joined"));
+    let users = users_in(&io, &room, None).await;
+    let _ = socket.to(room.as_str()).emit("users", &users);
+    let rooms = room_list(&io, None).await;
+    let _ = socket.broadcast().emit("rooms", &rooms);
+    let _ = ack.send(&JoinReply::Ok {
+        ok: true,
+        room,
+        users,
+        rooms,
+    });
+}
+
+/// `chat` `text`: to everybody in the sender's room.
+async fn on_chat(socket: SocketRef, io: SocketIo, Data(text): Data<String>, ack: AckSender) {
+    let Ok(member) = socket.data::<Member>() else {
+        let _ = ack.send(&Reply {
+            ok: false,
+            error: Some("join a room first"),
+        });
+        return;
+    };
+    let Some(text) = trimmed(&text, MAX_TEXT) else {
+        let _ = ack.send(&Reply {
+            ok: false,
+            error: Some("a message is 1 to 500 characters"),
+        });
+        return;
+    };
+    let msg = ChatMessage {
+        name: &member.name,
+        text: &text,
+        time: now_ms(),
+    };
+    let _ = io.to(member.room.as_str()).emit("chat", &msg);
+    let _ = ack.send(&Reply {
+        ok: true,
+        error: None,
+    });
+}
+
+async fn on_disconnect(socket: SocketRef, io: SocketIo, _reason: DisconnectReason) {
+    leave_room(&io, &socket, true).await;
+    let skip = socket.id().to_string();
+    let rooms = room_list(&io, Some(&skip)).await;
+    let _ = io.emit("rooms", &rooms);
+}
+
+/// The handlers take the server as an extractor ([`SocketIo`]): nothing to clone into them.
+async fn on_connect(socket: SocketRef) {
+    socket.on("join", on_join);
+    socket.on("chat", on_chat);
+    socket.on_disconnect(on_disconnect);
 }
 
 /// `--port P` and `--redis URL`.
@@ -294,11 +285,7 @@ async fn main() {
         }
     }
     let io = builder.build();
-    let io_handler = io.clone();
-    io.ns("/", move |socket: SocketRef| {
-        on_connect(io_handler.clone(), socket);
-        async {}
-    });
+    io.ns("/", on_connect);
 
     let app = Router::new()
         .route(

@@ -18,6 +18,7 @@ pub(crate) struct ServerConfig {
     pub(crate) adapter: Arc<dyn AdapterFactory>,
     pub(crate) cleanup_empty_child_namespaces: bool,
     pub(crate) max_pending_packets: usize,
+    pub(crate) state: crate::state::StateMap,
 }
 
 /// Builds a [`SocketIo`] server. Every Engine.IO option is available (reference defaults),
@@ -47,6 +48,8 @@ pub struct SocketIoBuilder {
     adapter: Arc<dyn AdapterFactory>,
     cleanup_empty_child_namespaces: bool,
     max_pending_packets: usize,
+    // Set with `with_state` (in `state.rs`).
+    pub(crate) state: crate::state::StateMap,
 }
 
 impl Default for SocketIoBuilder {
@@ -62,6 +65,7 @@ impl Default for SocketIoBuilder {
             adapter: Arc::new(InMemoryAdapterFactory),
             cleanup_empty_child_namespaces: false,
             max_pending_packets: 256,
+            state: Default::default(),
         }
     }
 }
@@ -217,6 +221,7 @@ impl SocketIoBuilder {
             adapter: self.adapter,
             cleanup_empty_child_namespaces: self.cleanup_empty_child_namespaces,
             max_pending_packets: self.max_pending_packets,
+            state: self.state,
         })
     }
 }

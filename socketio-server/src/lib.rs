@@ -6,7 +6,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use serde::{Deserialize, Serialize};
-//! use socketio_server::{AckSender, ConnectError, Data, SocketIo, SocketRef};
+//! use socketio_server::{AckSender, ConnectError, Data, DisconnectReason, SocketIo, SocketRef};
 //!
 //! #[derive(Debug, Serialize, Deserialize)]
 //! struct Chat { room: String, text: String }
@@ -45,7 +45,7 @@
 //!                 }
 //!             }
 //!         });
-//!         socket.on_disconnect(|socket: SocketRef, reason| async move {
+//!         socket.on_disconnect(|socket: SocketRef, reason: DisconnectReason| async move {
 //!             println!("{} disconnected: {reason}", socket.id());
 //!         });
 //!     });
@@ -98,6 +98,7 @@ mod config;
 mod errors;
 mod extensions;
 mod extract;
+mod handler;
 mod handshake;
 mod namespace;
 mod parent;
@@ -106,6 +107,7 @@ mod runner;
 mod server;
 mod service;
 mod socket;
+mod state;
 
 pub use ack::{AckFuture, AckSender, FromAck};
 pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
@@ -113,12 +115,16 @@ pub use config::SocketIoBuilder;
 pub use errors::{AckError, ConnectError, EmitError, PacketError};
 pub use extensions::Extensions;
 pub use extract::{Args, Data, Event, EventHandler, EventParts, ExtractError, FromEvent, TryData};
+pub use handler::{
+    ConnectHandler, ConnectMiddleware, DisconnectHandler, FromConnectParts, FromDisconnectParts,
+};
 pub use namespace::Namespace;
 pub use parent::ParentNamespace;
 pub use reason::DisconnectReason;
 pub use server::SocketIo;
 pub use service::{SocketIoLayer, SocketIoService};
 pub use socket::{Socket, SocketEmitter, SocketRef};
+pub use state::{Extension, HttpExtension, MaybeExtension, MaybeHttpExtension, State};
 
 pub use socketio_adapter::{
     Adapter, AdapterError, AdapterFactory, BroadcastFlags, BroadcastOptions, Handshake,

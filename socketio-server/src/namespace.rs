@@ -284,12 +284,9 @@ impl Namespace {
 
     /// Adds an async connection middleware (run in order before the connection handler).
     /// Refusing (`Err`) sends a `CONNECT_ERROR` to the client.
-    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
-    {
-        let mw: Middleware = Arc::new(move |s| Box::pin(middleware(s)));
+    /// Its parameters are extractors ([`ConnectMiddleware`](crate::ConnectMiddleware)).
+    pub fn use_middleware<H: crate::ConnectMiddleware<M>, M>(&self, middleware: H) -> &Self {
+        let mw: Middleware = crate::handler::boxed_middleware(middleware);
         self.0
             .middlewares
             .write()
@@ -298,18 +295,14 @@ impl Namespace {
         self
     }
 
-    /// Sets (replaces) the connection handler.
-    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    /// Sets (replaces) the connection handler; its parameters are extractors
+    /// ([`ConnectHandler`](crate::ConnectHandler)).
+    pub fn on_connection<H: crate::ConnectHandler<M>, M>(&self, handler: H) -> &Self {
         *self
             .0
             .connect_handler
             .write()
-            .unwrap_or_else(PoisonError::into_inner) =
-            Some(Arc::new(move |s| crate::runner::run(handler(s))));
+            .unwrap_or_else(PoisonError::into_inner) = Some(crate::handler::boxed_connect(handler));
         self
     }
 

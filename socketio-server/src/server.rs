@@ -15,8 +15,8 @@ use crate::config::ServerConfig;
 use crate::namespace::NsInner;
 use crate::parent::{Matcher, ParentInner};
 use crate::{
-    BroadcastOperator, ConnectError, DisconnectReason, EmitError, IntoRooms, Namespace,
-    ParentNamespace, RemoteSocket, SocketIoBuilder, SocketRef,
+    BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Namespace, ParentNamespace,
+    RemoteSocket, SocketIoBuilder,
 };
 
 type ClientMap = RwLock<HashMap<Box<str>, Arc<Client>>>;
@@ -243,12 +243,9 @@ impl SocketIo {
             .unwrap_or_else(|| unreachable!("set at construction"))
     }
 
-    /// Creates (or gets) the namespace `name` and sets its connection handler.
-    pub fn ns<F, Fut>(&self, name: &str, handler: F) -> Namespace
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    /// Creates (or gets) the namespace `name` and sets its connection handler (its parameters
+    /// are extractors, see [`ConnectHandler`](crate::ConnectHandler)).
+    pub fn ns<H: crate::ConnectHandler<M>, M>(&self, name: &str, handler: H) -> Namespace {
         let ns = self.of_or_create(name);
         ns.on_connection(handler);
         ns
@@ -287,15 +284,11 @@ impl SocketIo {
 
     /// Dynamic namespaces: every namespace whose name matches the regular expression
     /// `pattern` is created on its first connection, with `handler` as its connection handler.
-    pub fn dynamic_ns<F, Fut>(
+    pub fn dynamic_ns<H: crate::ConnectHandler<M>, M>(
         &self,
         pattern: &str,
-        handler: F,
-    ) -> Result<ParentNamespace, regex::Error>
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+        handler: H,
+    ) -> Result<ParentNamespace, regex::Error> {
         let re = regex::Regex::new(pattern)?;
         Ok(self.add_parent(Matcher::Regex(re), handler))
     }
@@ -311,25 +304,24 @@ impl SocketIo {
     ///     |socket: SocketRef| async move { let _ = socket.emit("ready", &()); },
     /// );
     /// ```
-    pub fn dynamic_ns_with<P, PFut, F, Fut>(&self, predicate: P, handler: F) -> ParentNamespace
+    pub fn dynamic_ns_with<P, PFut, H, M>(&self, predicate: P, handler: H) -> ParentNamespace
     where
         P: Fn(String, Value) -> PFut + Send + Sync + 'static,
         PFut: Future<Output = bool> + Send + 'static,
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
+        H: crate::ConnectHandler<M>,
     {
         let predicate: crate::parent::Predicate = Arc::new(move |n, a| Box::pin(predicate(n, a)));
         self.add_parent(Matcher::Predicate(predicate), handler)
     }
 
-    fn add_parent<F, Fut>(&self, matcher: Matcher, handler: F) -> ParentNamespace
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    fn add_parent<H: crate::ConnectHandler<M>, M>(
+        &self,
+        matcher: Matcher,
+        handler: H,
+    ) -> ParentNamespace {
         let parent = ParentInner::new(
             matcher,
-            Arc::new(move |s| crate::runner::run(handler(s))),
+            crate::handler::boxed_connect(handler),
             Arc::downgrade(&self.0),
             self.0.config.clone(),
         );
@@ -343,11 +335,7 @@ impl SocketIo {
 
     /// Adds a connection middleware to the main namespace `/` (reference `io.use`; other
     /// namespaces have their own, see [`Namespace::use_middleware`]).
-    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
-    {
+    pub fn use_middleware<H: crate::ConnectMiddleware<M>, M>(&self, middleware: H) -> &Self {
         self.sockets().use_middleware(middleware);
         self
     }

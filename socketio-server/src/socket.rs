@@ -2,7 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::future::Future;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -27,7 +26,7 @@ use crate::{
     AckError, BroadcastOperator, DisconnectReason, EmitError, Extensions, IntoRooms, PacketError,
 };
 
-type DisconnectHandler = Arc<dyn Fn(SocketRef, DisconnectReason) + Send + Sync>;
+type DisconnectHandler = crate::handler::BoxedDisconnectHandler;
 type OutgoingHandler = Arc<dyn Fn(&SocketRef, &str, &[Value]) + Send + Sync>;
 type PacketMiddleware =
     Arc<dyn Fn(&SocketRef, &mut String, &mut Vec<Value>) -> Result<(), PacketError> + Send + Sync>;
@@ -74,7 +73,7 @@ pub struct Socket {
 /// socket.on("say", |s: SocketRef, Data(text): Data<String>| async move {
 ///     let _ = s.broadcast().emit("said", &text);
 /// });
-/// socket.on_disconnect(|s: SocketRef, reason| async move {
+/// socket.on_disconnect(|s: SocketRef, reason: socketio_server::DisconnectReason| async move {
 ///     println!("{} left: {reason}", s.id());
 /// });
 /// # }
@@ -355,25 +354,19 @@ impl SocketRef {
     }
 
     /// Registers a handler called when the socket is about to leave (it is still in its rooms).
-    pub fn on_disconnecting<F, Fut>(&self, handler: F)
-    where
-        F: Fn(SocketRef, DisconnectReason) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    /// Its parameters are extractors ([`DisconnectHandler`](crate::DisconnectHandler)).
+    pub fn on_disconnecting<H: crate::DisconnectHandler<M>, M>(&self, handler: H) {
         self.listeners_mut()
             .disconnecting
-            .push(Arc::new(move |s, r| crate::runner::run(handler(s, r))));
+            .push(crate::handler::boxed_disconnect(handler));
     }
 
     /// Registers a handler called once the socket has left its namespace.
-    pub fn on_disconnect<F, Fut>(&self, handler: F)
-    where
-        F: Fn(SocketRef, DisconnectReason) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    /// Its parameters are extractors ([`DisconnectHandler`](crate::DisconnectHandler)).
+    pub fn on_disconnect<H: crate::DisconnectHandler<M>, M>(&self, handler: H) {
         self.listeners_mut()
             .disconnect
-            .push(Arc::new(move |s, r| crate::runner::run(handler(s, r))));
+            .push(crate::handler::boxed_disconnect(handler));
     }
 
     /// Emits an event with one argument (any `serde` value; binary as `bytes::Bytes`).
