@@ -19,6 +19,10 @@
 //! `--port P` (0 = a free port) changes the port; prints `listening <port>` once ready.
 //! `--redis redis://HOST:PORT` joins other chat nodes through the Redis adapter
 //! (`scripts/cluster-demo.sh` runs two behind HAProxy).
+//! `--metrics` serves the Prometheus metrics at `/metrics` on the same port.
+//! `--admin` turns on the `@socket.io/admin-ui` instrumentation (no authentication): the
+//! Admin UI page is served at `/admin/` (from the npm package installed by
+//! `scripts/install-deps.sh`); connect it to this server's URL.
 //! `protocol-tests/tests/socketio_chat_browser.rs` drives two pages in headless Chromium.
 
 mod support;
@@ -224,27 +228,40 @@ async fn on_connect(socket: SocketRef) {
     socket.on_disconnect(on_disconnect);
 }
 
-/// `--port P` and `--redis URL`.
-fn options_from_args() -> Result<(u16, Option<String>), String> {
-    let mut port = 3000;
-    let mut redis = None;
+struct Options {
+    port: u16,
+    redis: Option<String>,
+    metrics: bool,
+    admin: bool,
+}
+
+/// `--port P`, `--redis URL`, `--metrics` and `--admin`.
+fn options_from_args() -> Result<Options, String> {
+    let mut opts = Options {
+        port: 3000,
+        redis: None,
+        metrics: false,
+        admin: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => {
                 let value = args.next().ok_or("--port needs a value")?;
-                port = value.parse().map_err(|e| format!("--port {value}: {e}"))?;
+                opts.port = value.parse().map_err(|e| format!("--port {value}: {e}"))?;
             }
             "--redis" => {
-                redis = Some(
+                opts.redis = Some(
                     args.next()
                         .ok_or("--redis needs a value (redis://HOST:PORT)")?,
                 );
             }
+            "--metrics" => opts.metrics = true,
+            "--admin" => opts.admin = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    Ok((port, redis))
+    Ok(opts)
 }
 
 fn asset(content_type: &'static str, body: impl IntoResponse) -> impl IntoResponse {
@@ -254,7 +271,7 @@ fn asset(content_type: &'static str, body: impl IntoResponse) -> impl IntoRespon
 #[tokio::main]
 async fn main() {
     support::init_logging();
-    let (port, redis) = match options_from_args() {
+    let opts = match options_from_args() {
         Ok(options) => options,
         Err(e) => {
             eprintln!("chat: {e}");
@@ -273,8 +290,9 @@ async fn main() {
         }
     };
 
-    let mut builder = SocketIo::builder();
-    if let Some(url) = &redis {
+    let port = opts.port;
+    let mut builder = SocketIo::builder().metrics(opts.metrics);
+    if let Some(url) = &opts.redis {
         // Several chat nodes share rooms, user lists and messages through Redis.
         match RedisAdapterFactory::connect(url, RedisAdapterConfig::default()).await {
             Ok(factory) => builder = builder.adapter(factory),
@@ -286,6 +304,9 @@ async fn main() {
     }
     let io = builder.build();
     io.ns("/", on_connect);
+    if opts.admin {
+        support::instrument_admin_ui(&io);
+    }
 
     let app = Router::new()
         .route(
@@ -311,8 +332,17 @@ async fn main() {
                 async move { asset("text/javascript; charset=utf-8", bundle) }
             }),
         )
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
-        .layer(io.layer());
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") });
+    let app = match io.metrics() {
+        Some(metrics) => app.route("/metrics", support::metrics_route(metrics)),
+        None => app,
+    };
+    let app = if opts.admin {
+        app.nest_service("/admin", support::admin_ui_page())
+    } else {
+        app
+    };
+    let app = app.layer(io.layer());
 
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
@@ -325,6 +355,17 @@ async fn main() {
     support::exit_when_stdin_closes();
     println!("listening {port}");
     eprintln!("chat: open http://localhost:{port} in a browser (two tabs to chat with yourself)");
+    if opts.metrics {
+        eprintln!("chat: metrics at http://localhost:{port}/metrics");
+    }
+    if opts.admin {
+        eprintln!(
+            "chat: Admin UI at http://localhost:{port}/admin/ (server URL http://localhost:{port}, \
+             no authentication)"
+        );
+    }
+    // With the peer address, so the handshake's `address` is known (feature `axum`).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app).await {
         eprintln!("chat: {e}");
         std::process::exit(1);

@@ -19,6 +19,7 @@ pub(crate) struct ServerConfig {
     pub(crate) cleanup_empty_child_namespaces: bool,
     pub(crate) max_pending_packets: usize,
     pub(crate) state: crate::state::StateMap,
+    pub(crate) metrics: crate::metrics::ServerMetrics,
 }
 
 /// Builds a [`SocketIo`] server. Every Engine.IO option is available (reference defaults),
@@ -50,6 +51,8 @@ pub struct SocketIoBuilder {
     max_pending_packets: usize,
     // Set with `with_state` (in `state.rs`).
     pub(crate) state: crate::state::StateMap,
+    // Set with `metrics` (in `metrics.rs`, feature `metrics`).
+    pub(crate) metrics: crate::metrics::ServerMetrics,
 }
 
 impl Default for SocketIoBuilder {
@@ -66,6 +69,7 @@ impl Default for SocketIoBuilder {
             cleanup_empty_child_namespaces: false,
             max_pending_packets: 256,
             state: Default::default(),
+            metrics: Default::default(),
         }
     }
 }
@@ -222,6 +226,7 @@ impl SocketIoBuilder {
             cleanup_empty_child_namespaces: self.cleanup_empty_child_namespaces,
             max_pending_packets: self.max_pending_packets,
             state: self.state,
+            metrics: self.metrics,
         })
     }
 }

@@ -91,6 +91,8 @@
 //! * **Adapters**: the default is in memory; a cluster adapter implements
 //!   [`socketio_adapter::Adapter`] and is set with [`SocketIoBuilder::adapter`].
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod ack;
 mod broadcast;
 mod client;
@@ -100,6 +102,7 @@ mod extensions;
 mod extract;
 mod handler;
 mod handshake;
+mod metrics;
 mod namespace;
 mod parent;
 mod reason;
@@ -118,6 +121,9 @@ pub use extract::{Args, Data, Event, EventHandler, EventParts, ExtractError, Fro
 pub use handler::{
     ConnectHandler, ConnectMiddleware, DisconnectHandler, FromConnectParts, FromDisconnectParts,
 };
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use metrics::Metrics;
 pub use namespace::Namespace;
 pub use parent::ParentNamespace;
 pub use reason::DisconnectReason;

@@ -74,6 +74,7 @@ impl NsInner {
             name: ns.name.clone(),
             recovery: config.recovery.clone(),
         });
+        let adapter = config.metrics.wrap_adapter(adapter, name);
         let _ = ns.adapter.set(adapter);
         if tokio::runtime::Handle::try_current().is_ok() {
             ns.ensure_init();
@@ -547,6 +548,7 @@ impl NsInner {
                 .clone();
             for mw in middlewares {
                 if let Err(err) = mw(socket_ref.clone()).await {
+                    self.config.metrics.refused("middleware");
                     client.connect_failed(&self.name);
                     if client.is_open() {
                         let packet = match protocol {

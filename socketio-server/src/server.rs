@@ -92,6 +92,16 @@ impl ServerInner {
         None
     }
 
+    /// Every namespace (static ones and dynamic children), e.g. for metrics.
+    pub(crate) fn namespace_list(&self) -> Vec<Arc<NsInner>> {
+        self.namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
     pub(crate) fn remove_namespace(&self, name: &str) {
         self.namespaces
             .write()
@@ -160,6 +170,13 @@ impl engine_io::Handler for EngineHandler {
     fn on_message(&self, socket: &Arc<EioSocket>, msg: Message) {
         if let Some(client) = self.client(socket) {
             client.on_message(msg);
+        }
+    }
+
+    fn on_refused(&self, code: engine_io::ErrorCode) {
+        if let Some(server) = self.server.upgrade() {
+            let reason = crate::metrics::engine_refusal_reason(code);
+            server.config.metrics.refused(reason);
         }
     }
 
@@ -434,14 +451,7 @@ impl SocketIo {
     /// Closes the server gracefully: every socket of every namespace leaves with
     /// "server shutting down", the adapters are closed, then every connection is closed.
     pub async fn close(&self) {
-        let namespaces: Vec<Arc<NsInner>> = self
-            .0
-            .namespaces
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let namespaces = self.0.namespace_list();
         for ns in &namespaces {
             for socket in ns.local_sockets() {
                 socket.on_close(DisconnectReason::ServerShuttingDown);

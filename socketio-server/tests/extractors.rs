@@ -5,86 +5,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use socketio_server::{
     AckSender, ConnectError, Data, DisconnectReason, Extension, HttpExtension, MaybeExtension,
     MaybeHttpExtension, SocketIo, SocketRef, State, TryData, Value,
 };
-use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::WebSocketStream;
+use tokio::net::TcpListener;
 
-const STEP: Duration = Duration::from_secs(5);
-
-struct Client {
-    ws: WebSocketStream<TcpStream>,
-}
-
-impl Client {
-    async fn open(port: u16) -> Self {
-        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
-        let (ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
-        let mut c = Client { ws };
-        let open = c.packet_raw().await.expect("open packet");
-        assert!(open.starts_with("0{"), "{open}");
-        c
-    }
-
-    async fn send(&mut self, text: &str) {
-        self.ws.send(WsMessage::text(text)).await.unwrap();
-    }
-
-    /// The next Engine.IO text message (answering pings); `None` when the connection closed.
-    async fn packet_raw(&mut self) -> Option<String> {
-        loop {
-            let msg = tokio::time::timeout(STEP, self.ws.next())
-                .await
-                .expect("timed out waiting for a frame");
-            match msg {
-                Some(Ok(WsMessage::Text(t))) if t.as_str() == "2" => self.send("3").await,
-                Some(Ok(WsMessage::Text(t))) => return Some(t.to_string()),
-                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-
-    /// The next Socket.IO packet (the Engine.IO `4` prefix removed).
-    async fn packet(&mut self) -> String {
-        loop {
-            let m = self.packet_raw().await.expect("connection closed");
-            if let Some(p) = m.strip_prefix('4') {
-                return p.to_owned();
-            }
-        }
-    }
-
-    /// Sends `40{auth}` and returns the reply packet (`0{sid}` or `4{error}`).
-    async fn connect(&mut self, auth: &str) -> String {
-        self.send(&format!("40{auth}")).await;
-        self.packet().await
-    }
-}
-
-async fn serve(io: &SocketIo) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let io = io.clone();
-    tokio::spawn(async move { io.serve(listener).await });
-    port
-}
-
-/// Waits until `cond` holds (handlers of disconnections run after the close is seen).
-async fn eventually(what: &str, cond: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + STEP;
-    while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+mod support;
+use support::{eventually, serve, Client};
 
 #[derive(Clone, Default)]
 struct Counters {

@@ -1,5 +1,7 @@
 //! What the example servers share: logging to stderr (stdout carries the `listening <port>`
-//! line that test harnesses wait for) and exiting with the harness that started them.
+//! line that test harnesses wait for), exiting with the harness that started them, and the
+//! `--metrics` / `--admin` options.
+#![allow(dead_code)]
 
 /// Logs to stderr at `warn`, or as `RUST_LOG` says.
 pub fn init_logging() {
@@ -30,4 +32,32 @@ pub fn exit_when_stdin_closes() {
             std::process::exit(0);
         });
     }
+}
+
+/// The `/metrics` route: the Prometheus text of the server's metrics.
+pub fn metrics_route<S: Clone + Send + Sync + 'static>(
+    metrics: socketio_server::Metrics,
+) -> axum::routing::MethodRouter<S> {
+    axum::routing::get(move || {
+        let metrics = metrics.clone();
+        async move {
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    socketio_server::Metrics::CONTENT_TYPE,
+                )],
+                metrics.render(),
+            )
+        }
+    })
+}
+
+/// `--admin`: not built yet.
+pub fn instrument_admin_ui(_io: &socketio_server::SocketIo) {
+    eprintln!("--admin: the Admin UI instrumentation is not built yet");
+}
+
+/// The Admin UI page: not built yet.
+pub fn admin_ui_page() -> axum::routing::MethodRouter {
+    axum::routing::get(|| async { "not built yet" })
 }
