@@ -35,6 +35,7 @@ pub fn exit_when_stdin_closes() {
 }
 
 /// The `/metrics` route: the Prometheus text of the server's metrics.
+#[cfg(feature = "metrics")]
 pub fn metrics_route<S: Clone + Send + Sync + 'static>(
     metrics: socketio_server::Metrics,
 ) -> axum::routing::MethodRouter<S> {
