@@ -338,7 +338,7 @@ async fn main() {
         None => app,
     };
     let app = if opts.admin {
-        app.nest_service("/admin", support::admin_ui_page())
+        support::admin_ui_routes(app)
     } else {
         app
     };

@@ -118,7 +118,7 @@ impl Client {
         };
         match decoded {
             Ok(Some(packet)) => {
-                self.server.config.metrics.packet_in(0);
+                self.server.config.metrics.packet_in();
                 self.on_packet(packet);
             }
             Ok(None) => {}
@@ -317,7 +317,7 @@ impl Client {
         self.close(DisconnectReason::ForcedServerClose);
     }
 
-    fn connected_sockets(&self) -> Vec<Arc<Socket>> {
+    pub(crate) fn connected_sockets(&self) -> Vec<Arc<Socket>> {
         self.lock_state()
             .nsps
             .values()

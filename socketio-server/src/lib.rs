@@ -94,6 +94,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
+#[cfg(feature = "admin-ui")]
+mod admin;
 mod broadcast;
 mod client;
 mod config;
@@ -113,6 +115,9 @@ mod socket;
 mod state;
 
 pub use ack::{AckFuture, AckSender, FromAck};
+#[cfg(feature = "admin-ui")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
+pub use admin::{AdminAuth, AdminUiError, AdminUiOptions};
 pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use config::SocketIoBuilder;
 pub use errors::{AckError, ConnectError, EmitError, PacketError};

@@ -18,31 +18,126 @@ pub(crate) fn engine_refusal_reason(code: engine_io::ErrorCode) -> &'static str 
     }
 }
 
-/// The recording side, held by the server configuration (`None` when metrics are off).
+/// What the server records for its observers: the Prometheus metrics (feature `metrics`,
+/// `None` until enabled on the builder) and the Admin UI instrumentation (feature `admin-ui`,
+/// set by [`SocketIo::instrument`](crate::SocketIo::instrument)). Held by the server
+/// configuration; every hook is a no-op when nothing observes.
 #[derive(Default, Clone)]
 pub(crate) struct ServerMetrics {
     #[cfg(feature = "metrics")]
     pub(crate) inner: Option<std::sync::Arc<enabled::Inner>>,
+    #[cfg(feature = "admin-ui")]
+    pub(crate) admin: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::admin::AdminState>>>,
 }
 
-#[cfg(not(feature = "metrics"))]
+#[allow(unused_variables)]
 impl ServerMetrics {
-    #[inline(always)]
-    pub(crate) fn packet_in(&self, _bytes: usize) {}
-    #[inline(always)]
-    pub(crate) fn message_in(&self, _bytes: usize) {}
-    #[inline(always)]
-    pub(crate) fn packet_out(&self, _messages: usize, _bytes: usize) {}
-    #[inline(always)]
-    pub(crate) fn refused(&self, _reason: &'static str) {}
-    #[inline(always)]
-    pub(crate) fn slow_consumer(&self) {}
-    #[inline(always)]
+    #[cfg(feature = "admin-ui")]
+    fn admin(&self) -> Option<&std::sync::Arc<crate::admin::AdminState>> {
+        self.admin.get()
+    }
+
+    /// An Engine.IO message arrived.
+    #[inline]
+    pub(crate) fn message_in(&self, bytes: usize) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.inner {
+            m.message_in(bytes);
+        }
+        #[cfg(feature = "admin-ui")]
+        if let Some(a) = self.admin() {
+            a.record("packetsIn", None, 1);
+            a.record("bytesIn", None, bytes);
+        }
+    }
+
+    /// A Socket.IO packet was decoded.
+    #[inline]
+    pub(crate) fn packet_in(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.inner {
+            m.packets_in.inc();
+        }
+    }
+
+    /// A Socket.IO packet (`messages` Engine.IO messages, `bytes` long) was queued.
+    #[inline]
+    pub(crate) fn packet_out(&self, messages: usize, bytes: usize) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.inner {
+            m.packet_out(messages, bytes);
+        }
+        #[cfg(feature = "admin-ui")]
+        if let Some(a) = self.admin() {
+            a.record("packetsOut", None, messages);
+            a.record("bytesOut", None, bytes);
+        }
+    }
+
+    /// A request or a namespace connection was refused.
+    pub(crate) fn refused(&self, reason: &'static str) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.inner {
+            m.refused
+                .get_or_create(&vec![("reason", reason.to_owned())])
+                .inc();
+        }
+    }
+
+    /// A connection was closed because its outgoing queue was full.
+    pub(crate) fn slow_consumer(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.inner {
+            m.slow_consumers.inc();
+        }
+    }
+
+    /// An Engine.IO connection opened.
+    pub(crate) fn connection_opened(&self) {
+        #[cfg(feature = "admin-ui")]
+        if let Some(a) = self.admin() {
+            a.record("rawConnection", None, 1);
+        }
+    }
+
+    /// An Engine.IO connection closed.
+    pub(crate) fn connection_closed(&self, reason: &'static str) {
+        #[cfg(feature = "admin-ui")]
+        if let Some(a) = self.admin() {
+            a.record("rawDisconnection", Some(reason), 1);
+        }
+    }
+
+    /// A socket joined its namespace (before its connection handler runs).
+    pub(crate) fn socket_connected(&self, socket: &crate::SocketRef) {
+        #[cfg(feature = "admin-ui")]
+        if let Some(a) = self.admin() {
+            a.socket_connected(socket);
+        }
+    }
+
+    /// A connection upgraded its transport; `sockets` are its sockets.
+    pub(crate) fn upgraded(&self, sockets: &[crate::SocketRef]) {
+        #[cfg(feature = "admin-ui")]
+        if let Some(a) = self.admin() {
+            a.upgraded(sockets);
+        }
+    }
+
+    /// The adapter of a new namespace, timed when metrics are on.
     pub(crate) fn wrap_adapter(
         &self,
         adapter: std::sync::Arc<dyn socketio_adapter::Adapter>,
-        _nsp: &str,
+        nsp: &str,
     ) -> std::sync::Arc<dyn socketio_adapter::Adapter> {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.inner {
+            return std::sync::Arc::new(enabled::MeasuredAdapter {
+                inner: adapter,
+                metrics: m.clone(),
+                nsp: nsp.to_owned(),
+            });
+        }
         adapter
     }
 }
@@ -67,7 +162,6 @@ mod enabled {
     };
     use socketio_parser::{Packet, Value};
 
-    use super::ServerMetrics;
     use crate::server::ServerInner;
     use crate::{SocketIo, SocketIoBuilder};
 
@@ -83,14 +177,14 @@ mod enabled {
     pub(crate) struct Inner {
         registry: Registry,
         sockets: Family<Labels, Gauge>,
-        packets_in: Counter,
+        pub(super) packets_in: Counter,
         bytes_in: Counter,
         packets_out: Counter,
         bytes_out: Counter,
         messages_in: Counter,
         messages_out: Counter,
-        refused: Family<Labels, Counter>,
-        slow_consumers: Counter,
+        pub(super) refused: Family<Labels, Counter>,
+        pub(super) slow_consumers: Counter,
         adapter_latency: HistogramFamily,
         /// Serializes scrapes: each one rebuilds the socket gauges.
         render: parking_lot::Mutex<()>,
@@ -167,58 +261,18 @@ mod enabled {
         }
     }
 
-    impl ServerMetrics {
+    impl Inner {
         #[inline]
-        pub(crate) fn message_in(&self, bytes: usize) {
-            if let Some(m) = &self.inner {
-                m.messages_in.inc();
-                m.bytes_in.inc_by(bytes as u64);
-            }
+        pub(super) fn message_in(&self, bytes: usize) {
+            self.messages_in.inc();
+            self.bytes_in.inc_by(bytes as u64);
         }
 
         #[inline]
-        pub(crate) fn packet_in(&self, _bytes: usize) {
-            if let Some(m) = &self.inner {
-                m.packets_in.inc();
-            }
-        }
-
-        #[inline]
-        pub(crate) fn packet_out(&self, messages: usize, bytes: usize) {
-            if let Some(m) = &self.inner {
-                m.packets_out.inc();
-                m.messages_out.inc_by(messages as u64);
-                m.bytes_out.inc_by(bytes as u64);
-            }
-        }
-
-        pub(crate) fn refused(&self, reason: &'static str) {
-            if let Some(m) = &self.inner {
-                m.refused
-                    .get_or_create(&vec![("reason", reason.to_owned())])
-                    .inc();
-            }
-        }
-
-        pub(crate) fn slow_consumer(&self) {
-            if let Some(m) = &self.inner {
-                m.slow_consumers.inc();
-            }
-        }
-
-        pub(crate) fn wrap_adapter(
-            &self,
-            adapter: Arc<dyn Adapter>,
-            nsp: &str,
-        ) -> Arc<dyn Adapter> {
-            match &self.inner {
-                Some(m) => Arc::new(MeasuredAdapter {
-                    inner: adapter,
-                    metrics: m.clone(),
-                    nsp: nsp.to_owned(),
-                }),
-                None => adapter,
-            }
+        pub(super) fn packet_out(&self, messages: usize, bytes: usize) {
+            self.packets_out.inc();
+            self.messages_out.inc_by(messages as u64);
+            self.bytes_out.inc_by(bytes as u64);
         }
     }
 
@@ -227,9 +281,7 @@ mod enabled {
         /// [`SocketIo::metrics`]. Off by default.
         #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
         pub fn metrics(mut self, enabled: bool) -> Self {
-            self.metrics = ServerMetrics {
-                inner: enabled.then(|| Arc::new(Inner::new())),
-            };
+            self.metrics.inner = enabled.then(|| Arc::new(Inner::new()));
             self
         }
     }
@@ -327,9 +379,9 @@ mod enabled {
 
     /// Times the async requests of the namespace's adapter; everything else is forwarded as is.
     pub(crate) struct MeasuredAdapter {
-        inner: Arc<dyn Adapter>,
-        metrics: Arc<Inner>,
-        nsp: String,
+        pub(super) inner: Arc<dyn Adapter>,
+        pub(super) metrics: Arc<Inner>,
+        pub(super) nsp: String,
     }
 
     impl MeasuredAdapter {

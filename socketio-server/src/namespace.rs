@@ -597,6 +597,7 @@ impl NsInner {
             };
             let _ = socket.send_packet(&packet, false);
         }
+        self.config.metrics.socket_connected(&socket_ref);
         let handler = self
             .connect_handler
             .read()

@@ -16,7 +16,7 @@ use crate::namespace::NsInner;
 use crate::parent::{Matcher, ParentInner};
 use crate::{
     BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Namespace, ParentNamespace,
-    RemoteSocket, SocketIoBuilder,
+    RemoteSocket, SocketIoBuilder, SocketRef,
 };
 
 type ClientMap = RwLock<HashMap<Box<str>, Arc<Client>>>;
@@ -157,6 +157,7 @@ impl engine_io::Handler for EngineHandler {
             socket.close();
             return;
         };
+        server.config.metrics.connection_opened();
         let client = Client::new(socket.clone(), server);
         // A `Weak`: the client holds the engine socket, so an `Arc` here would be a cycle.
         let _ = socket.set_data(Arc::downgrade(&client));
@@ -170,6 +171,17 @@ impl engine_io::Handler for EngineHandler {
     fn on_message(&self, socket: &Arc<EioSocket>, msg: Message) {
         if let Some(client) = self.client(socket) {
             client.on_message(msg);
+        }
+    }
+
+    fn on_upgrade(&self, socket: &Arc<EioSocket>) {
+        if let Some(client) = self.client(socket) {
+            let sockets: Vec<SocketRef> = client
+                .connected_sockets()
+                .into_iter()
+                .map(SocketRef)
+                .collect();
+            client.server.config.metrics.upgraded(&sockets);
         }
     }
 
@@ -187,6 +199,11 @@ impl engine_io::Handler for EngineHandler {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(socket.id());
         if let Some(client) = client {
+            client
+                .server
+                .config
+                .metrics
+                .connection_closed(reason.as_str());
             client.on_close(disconnect_reason(reason));
         }
     }
