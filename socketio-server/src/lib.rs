@@ -69,8 +69,12 @@
 //!   [`SocketIo::dynamic_ns`] / [`SocketIo::dynamic_ns_with`]) hold sockets, connection
 //!   middlewares ([`Namespace::use_middleware`]; [`SocketIo::use_middleware`] is the main
 //!   namespace's, as the reference `io.use`) and an adapter.
-//! * **Handlers** are `async` closures whose parameters are extractors ([`SocketRef`],
-//!   [`Data`], [`TryData`], [`Args`], [`Event`], [`AckSender`], `Option<AckSender>`).
+//! * **Handlers** are `async` closures (or `async fn`s) whose parameters are extractors, for
+//!   every handler kind: events ([`FromEvent`]: [`SocketRef`], [`Data`], [`TryData`],
+//!   [`Args`], [`Event`], [`AckSender`], `Option<AckSender>`), connections and connection
+//!   middlewares ([`FromConnectParts`]: [`Data`] / [`TryData`] of the auth payload),
+//!   disconnections ([`FromDisconnectParts`]: [`DisconnectReason`]), and in all of them the
+//!   state extractors below.
 //!   Events from one client are dispatched in the order they arrived: each handler is called
 //!   and its future polled once inline; only a handler that is still pending is moved to a
 //!   task (its remaining steps then interleave with later handlers, like an `async` function in
@@ -90,6 +94,73 @@
 //!   [`SocketIo::layer`] (tower `Layer`, e.g. inside axum next to other routes).
 //! * **Adapters**: the default is in memory; a cluster adapter implements
 //!   [`socketio_adapter::Adapter`] and is set with [`SocketIoBuilder::adapter`].
+//!
+//! # Shared state
+//!
+//! Handlers need not capture clones of the server or of the application state:
+//!
+//! * [`State<T>`] — set once with [`SocketIoBuilder::with_state`], shared by the whole server;
+//! * [`Extension<T>`] / [`MaybeExtension<T>`] — per socket, typically inserted by a connection
+//!   middleware into [`Socket::extensions`];
+//! * [`HttpExtension<T>`] / [`MaybeHttpExtension<T>`] — from the handshake request, e.g. what
+//!   a tower / axum layer in front of the server inserted;
+//! * [`SocketIo`] — the server itself.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::sync::Arc;
+//! use socketio_server::{
+//!     ConnectError, Data, DisconnectReason, Extension, SocketIo, SocketRef, State,
+//! };
+//!
+//! #[derive(Clone, Default)]
+//! struct Online(Arc<AtomicUsize>);
+//! #[derive(Clone)]
+//! struct User(String);
+//! #[derive(serde::Deserialize)]
+//! struct Auth { name: String }
+//!
+//! async fn on_connect(socket: SocketRef, State(online): State<Online>, Extension(user): Extension<User>) {
+//!     online.0.fetch_add(1, Ordering::Relaxed);
+//!     let _ = socket.emit("welcome", &user.0);
+//!     socket.on("say", |io: SocketIo, Extension(user): Extension<User>, Data(text): Data<String>| async move {
+//!         let _ = io.emit("said", &format!("{}: {text}", user.0));
+//!     });
+//!     socket.on_disconnect(|State(online): State<Online>, reason: DisconnectReason| async move {
+//!         online.0.fetch_sub(1, Ordering::Relaxed);
+//!         println!("left: {reason}");
+//!     });
+//! }
+//!
+//! let io = SocketIo::builder().with_state(Online::default()).build();
+//! io.use_middleware(|socket: SocketRef, Data(auth): Data<Auth>| async move {
+//!     if auth.name.is_empty() {
+//!         return Err(ConnectError::new("a name, please"));
+//!     }
+//!     socket.extensions().insert(User(auth.name));
+//!     Ok(())
+//! });
+//! io.ns("/", on_connect);
+//! ```
+//!
+//! # Cargo features
+//!
+//! * `axum` (default): the handshake's peer `address` is read from axum's
+//!   `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info`).
+//! * `metrics` (default): Prometheus metrics, off until
+//!   `SocketIoBuilder::metrics(true)`; see `Metrics`.
+//! * `admin-ui` (default): instrumentation for the `@socket.io/admin-ui` web app, off until
+//!   `SocketIo::instrument` is called; see `AdminUiOptions`.
+//!
+//! Both observers cost nothing at run time until they are turned on. Every connection logs
+//! within a `socketio_connection` `tracing` span carrying its Engine.IO `sid`.
+//!
+//! # Compression
+//!
+//! WebSocket connections never negotiate per-message deflate (the reference's default) and
+//! polling responses are compressed as a whole ([`SocketIoBuilder::http_compression`]), so a
+//! single socket's emits have no compression flag; a broadcast's
+//! [`compress`](BroadcastOperator::compress) only travels to the other nodes of a cluster.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -404,7 +404,8 @@ impl SocketIo {
         self.broadcast().local()
     }
 
-    /// A broadcast with the compression hint.
+    /// A broadcast with the compression flag, for the other nodes of a cluster (see
+    /// [`BroadcastOperator::compress`]).
     pub fn compress(&self, compress: bool) -> BroadcastOperator {
         self.broadcast().compress(compress)
     }

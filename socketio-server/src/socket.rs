@@ -416,15 +416,6 @@ impl SocketRef {
         e
     }
 
-    /// Sets the compression hint of the next emit. Accepted for API compatibility: the
-    /// transports do not compress per message (WebSocket `perMessageDeflate` is off, as the
-    /// reference's default), so it currently has no effect.
-    pub fn compress(&self, compress: bool) -> SocketEmitter<'_> {
-        let mut e = self.emitter();
-        e.flags.compress = Some(compress);
-        e
-    }
-
     /// Sets the acknowledgement timeout of the next emit.
     pub fn timeout(&self, timeout: Duration) -> SocketEmitter<'_> {
         let mut e = self.emitter();
@@ -592,8 +583,9 @@ impl SocketRef {
     }
 }
 
-/// Emits on one socket with flags ([`SocketRef::volatile`], [`SocketRef::compress`],
-/// [`SocketRef::timeout`]).
+/// Emits on one socket with flags ([`SocketRef::volatile`], [`SocketRef::timeout`]). There is
+/// no compression flag: this server's transports never compress per message (see
+/// [`BroadcastOperator::compress`]).
 #[derive(Debug)]
 #[must_use]
 pub struct SocketEmitter<'a> {
@@ -605,12 +597,6 @@ impl SocketEmitter<'_> {
     /// Sets the volatile flag.
     pub fn volatile(mut self) -> Self {
         self.flags.volatile = true;
-        self
-    }
-
-    /// Sets the compression hint.
-    pub fn compress(mut self, compress: bool) -> Self {
-        self.flags.compress = Some(compress);
         self
     }
 
