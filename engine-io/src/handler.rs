@@ -22,6 +22,11 @@ pub trait Handler: Send + Sync + 'static {
     fn on_drain(&self, socket: &Arc<Socket>) {
         let _ = socket;
     }
+    /// A request was refused with an Engine.IO error (unknown transport or session, bad
+    /// request, the allow-request hook said no...), e.g. to count refused handshakes.
+    fn on_refused(&self, code: crate::ErrorCode) {
+        let _ = code;
+    }
 }
 
 /// The handler behind the stream API ([`crate::Server::accept`], [`Socket::recv`]).

@@ -31,6 +31,10 @@ pub struct RequestInfo {
     pub query_pairs: QueryPairs,
     /// The peer's address, when the embedder provided it.
     pub remote_addr: Option<SocketAddr>,
+    /// The request's extensions as the embedder's outer layers left them (e.g. what an
+    /// authentication layer inserted before the Engine.IO service), for Socket.IO's
+    /// `HttpExtension` extractor. Empty for requests built with [`RequestInfo::new`].
+    pub extensions: http::Extensions,
 }
 
 /// The decoded query parameters of a [`RequestInfo`]: `&[(String, String)]`
@@ -257,6 +261,7 @@ impl RequestInfo {
                 raw,
                 map: std::sync::OnceLock::new(),
             },
+            extensions: http::Extensions::new(),
         }
     }
 
@@ -267,12 +272,16 @@ impl RequestInfo {
             .map(|r| r.0)
             .or_else(|| parts.extensions.get::<SocketAddr>().copied())
             .or_else(|| connect_info(&parts.extensions));
-        Self::new(
+        let mut info = Self::new(
             parts.method.clone(),
             parts.uri.clone(),
             &parts.headers,
             remote_addr,
-        )
+        );
+        info.extensions = parts.extensions.clone();
+        // hyper's upgrade handle belongs to the request being served, not to the session.
+        info.extensions.remove::<hyper::upgrade::OnUpgrade>();
+        info
     }
 
     /// The value of query parameter `name` (the last one when repeated).

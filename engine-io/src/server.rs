@@ -227,6 +227,7 @@ impl Server {
         }
 
         let refuse = |r: Refusal| {
+            self.shared.handler.on_refused(r.code);
             if upgrade {
                 r.upgrade_response()
             } else {

@@ -19,6 +19,10 @@
 //! `--port P` (0 = a free port) changes the port; prints `listening <port>` once ready.
 //! `--redis redis://HOST:PORT` joins other chat nodes through the Redis adapter
 //! (`scripts/cluster-demo.sh` runs two behind HAProxy).
+//! `--metrics` serves the Prometheus metrics at `/metrics` on the same port.
+//! `--admin` turns on the `@socket.io/admin-ui` instrumentation (no authentication): the
+//! Admin UI page is served at `/admin/` (from the npm package installed by
+//! `scripts/install-deps.sh`); connect it to this server's URL.
 //! `protocol-tests/tests/socketio_chat_browser.rs` drives two pages in headless Chromium.
 
 mod support;
@@ -151,109 +155,113 @@ async fn leave_room(io: &SocketIo, socket: &SocketRef, gone: bool) {
     let _ = io.to(member.room.as_str()).emit("users", &users);
 }
 
-fn on_connect(io: SocketIo, socket: SocketRef) {
-    let io_join = io.clone();
-    socket.on(
-        "join",
-        move |socket: SocketRef, Data(req): Data<JoinRequest>, ack: AckSender| {
-            let io = io_join.clone();
-            async move {
-                let (Some(name), Some(room)) =
-                    (trimmed(&req.name, MAX_NAME), trimmed(&req.room, MAX_NAME))
-                else {
-                    let _ = ack.send(&JoinReply::Err {
-                        ok: false,
-                        error: format!("name and room: 1 to {MAX_NAME} characters"),
-                    });
-                    return;
-                };
-                leave_room(&io, &socket, false).await;
-                let _ = socket.set_data(&Member {
-                    name: name.clone(),
-                    room: room.clone(),
-                });
-                socket.join(room.as_str());
-                let _ = socket
-                    .to(room.as_str())
-                    .emit("system", &format!("{name} joined"));
-                let users = users_in(&io, &room, None).await;
-                let _ = socket.to(room.as_str()).emit("users", &users);
-                let rooms = room_list(&io, None).await;
-                let _ = socket.broadcast().emit("rooms", &rooms);
-                let _ = ack.send(&JoinReply::Ok {
-                    ok: true,
-                    room,
-                    users,
-                    rooms,
-                });
-            }
-        },
-    );
-    let io_chat = io.clone();
-    socket.on(
-        "chat",
-        move |socket: SocketRef, Data(text): Data<String>, ack: AckSender| {
-            let io = io_chat.clone();
-            async move {
-                let Ok(member) = socket.data::<Member>() else {
-                    let _ = ack.send(&Reply {
-                        ok: false,
-                        error: Some("join a room first"),
-                    });
-                    return;
-                };
-                let Some(text) = trimmed(&text, MAX_TEXT) else {
-                    let _ = ack.send(&Reply {
-                        ok: false,
-                        error: Some("a message is 1 to 500 characters"),
-                    });
-                    return;
-                };
-                let msg = ChatMessage {
-                    name: &member.name,
-                    text: &text,
-                    time: now_ms(),
-                };
-                let _ = io.to(member.room.as_str()).emit("chat", &msg);
-                let _ = ack.send(&Reply {
-                    ok: true,
-                    error: None,
-                });
-            }
-        },
-    );
-    socket.on_disconnect(move |socket: SocketRef, _reason: DisconnectReason| {
-        let io = io.clone();
-        async move {
-            leave_room(&io, &socket, true).await;
-            let skip = socket.id().to_string();
-            let rooms = room_list(&io, Some(&skip)).await;
-            let _ = io.emit("rooms", &rooms);
-        }
+/// `join` `{name, room}`: leaves the previous room, joins the new one, tells everybody.
+async fn on_join(socket: SocketRef, io: SocketIo, Data(req): Data<JoinRequest>, ack: AckSender) {
+    let (Some(name), Some(room)) = (trimmed(&req.name, MAX_NAME), trimmed(&req.room, MAX_NAME))
+    else {
+        let _ = ack.send(&JoinReply::Err {
+            ok: false,
+            error: format!("name and room: 1 to {MAX_NAME} characters"),
+        });
+        return;
+    };
+    leave_room(&io, &socket, false).await;
+    let _ = socket.set_data(&Member {
+        name: name.clone(),
+        room: room.clone(),
+    });
+    socket.join(room.as_str());
+    let _ = socket
+        .to(room.as_str())
+        .emit("system", &format!("{name} joined"));
+    let users = users_in(&io, &room, None).await;
+    let _ = socket.to(room.as_str()).emit("users", &users);
+    let rooms = room_list(&io, None).await;
+    let _ = socket.broadcast().emit("rooms", &rooms);
+    let _ = ack.send(&JoinReply::Ok {
+        ok: true,
+        room,
+        users,
+        rooms,
     });
 }
 
-/// `--port P` and `--redis URL`.
-fn options_from_args() -> Result<(u16, Option<String>), String> {
-    let mut port = 3000;
-    let mut redis = None;
+/// `chat` `text`: to everybody in the sender's room.
+async fn on_chat(socket: SocketRef, io: SocketIo, Data(text): Data<String>, ack: AckSender) {
+    let Ok(member) = socket.data::<Member>() else {
+        let _ = ack.send(&Reply {
+            ok: false,
+            error: Some("join a room first"),
+        });
+        return;
+    };
+    let Some(text) = trimmed(&text, MAX_TEXT) else {
+        let _ = ack.send(&Reply {
+            ok: false,
+            error: Some("a message is 1 to 500 characters"),
+        });
+        return;
+    };
+    let msg = ChatMessage {
+        name: &member.name,
+        text: &text,
+        time: now_ms(),
+    };
+    let _ = io.to(member.room.as_str()).emit("chat", &msg);
+    let _ = ack.send(&Reply {
+        ok: true,
+        error: None,
+    });
+}
+
+async fn on_disconnect(socket: SocketRef, io: SocketIo, _reason: DisconnectReason) {
+    leave_room(&io, &socket, true).await;
+    let skip = socket.id().to_string();
+    let rooms = room_list(&io, Some(&skip)).await;
+    let _ = io.emit("rooms", &rooms);
+}
+
+/// The handlers take the server as an extractor ([`SocketIo`]): nothing to clone into them.
+async fn on_connect(socket: SocketRef) {
+    socket.on("join", on_join);
+    socket.on("chat", on_chat);
+    socket.on_disconnect(on_disconnect);
+}
+
+struct Options {
+    port: u16,
+    redis: Option<String>,
+    metrics: bool,
+    admin: bool,
+}
+
+/// `--port P`, `--redis URL`, `--metrics` and `--admin`.
+fn options_from_args() -> Result<Options, String> {
+    let mut opts = Options {
+        port: 3000,
+        redis: None,
+        metrics: false,
+        admin: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => {
                 let value = args.next().ok_or("--port needs a value")?;
-                port = value.parse().map_err(|e| format!("--port {value}: {e}"))?;
+                opts.port = value.parse().map_err(|e| format!("--port {value}: {e}"))?;
             }
             "--redis" => {
-                redis = Some(
+                opts.redis = Some(
                     args.next()
                         .ok_or("--redis needs a value (redis://HOST:PORT)")?,
                 );
             }
+            "--metrics" => opts.metrics = true,
+            "--admin" => opts.admin = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    Ok((port, redis))
+    Ok(opts)
 }
 
 fn asset(content_type: &'static str, body: impl IntoResponse) -> impl IntoResponse {
@@ -263,7 +271,7 @@ fn asset(content_type: &'static str, body: impl IntoResponse) -> impl IntoRespon
 #[tokio::main]
 async fn main() {
     support::init_logging();
-    let (port, redis) = match options_from_args() {
+    let opts = match options_from_args() {
         Ok(options) => options,
         Err(e) => {
             eprintln!("chat: {e}");
@@ -282,8 +290,9 @@ async fn main() {
         }
     };
 
-    let mut builder = SocketIo::builder();
-    if let Some(url) = &redis {
+    let port = opts.port;
+    let mut builder = SocketIo::builder().metrics(opts.metrics);
+    if let Some(url) = &opts.redis {
         // Several chat nodes share rooms, user lists and messages through Redis.
         match RedisAdapterFactory::connect(url, RedisAdapterConfig::default()).await {
             Ok(factory) => builder = builder.adapter(factory),
@@ -294,11 +303,10 @@ async fn main() {
         }
     }
     let io = builder.build();
-    let io_handler = io.clone();
-    io.ns("/", move |socket: SocketRef| {
-        on_connect(io_handler.clone(), socket);
-        async {}
-    });
+    io.ns("/", on_connect);
+    if opts.admin {
+        support::instrument_admin_ui(&io);
+    }
 
     let app = Router::new()
         .route(
@@ -324,8 +332,17 @@ async fn main() {
                 async move { asset("text/javascript; charset=utf-8", bundle) }
             }),
         )
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
-        .layer(io.layer());
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") });
+    let app = match io.metrics() {
+        Some(metrics) => app.route("/metrics", support::metrics_route(metrics)),
+        None => app,
+    };
+    let app = if opts.admin {
+        support::admin_ui_routes(app)
+    } else {
+        app
+    };
+    let app = app.layer(io.layer());
 
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
@@ -338,6 +355,17 @@ async fn main() {
     support::exit_when_stdin_closes();
     println!("listening {port}");
     eprintln!("chat: open http://localhost:{port} in a browser (two tabs to chat with yourself)");
+    if opts.metrics {
+        eprintln!("chat: metrics at http://localhost:{port}/metrics");
+    }
+    if opts.admin {
+        eprintln!(
+            "chat: Admin UI at http://localhost:{port}/admin/ (server URL http://localhost:{port}, \
+             no authentication)"
+        );
+    }
+    // With the peer address, so the handshake's `address` is known (feature `axum`).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app).await {
         eprintln!("chat: {e}");
         std::process::exit(1);

@@ -39,7 +39,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::json;
 use socketio_server::{
-    AckSender, Args, ConnectError, Parser, RecoveryConfig, SocketIo, SocketRef, Value,
+    AckSender, Args, ConnectError, DisconnectReason, Parser, RecoveryConfig, SocketIo, SocketRef,
+    Value,
 };
 
 /// The namespaces the fixture declares, in declaration order (the reference's `io._nsps`).
@@ -109,9 +110,11 @@ fn setup(io: &SocketIo, socket: &SocketRef) {
             async {}
         });
     }
-    socket.on_disconnect(move |socket: SocketRef, reason| async move {
-        report(json!({"disconnect": socket.ns_name(), "reason": reason.to_string()}));
-    });
+    socket.on_disconnect(
+        move |socket: SocketRef, reason: DisconnectReason| async move {
+            report(json!({"disconnect": socket.ns_name(), "reason": reason.to_string()}));
+        },
+    );
     socket.on("echo", |socket: SocketRef, Args(args): Args| async move {
         let _ = socket.emit_values("echo", args);
     });

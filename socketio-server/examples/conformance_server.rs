@@ -24,6 +24,9 @@
 //! * `--redis-streams URL`: join a cluster through the Redis Streams adapter (wire-compatible
 //!   with npm `@socket.io/redis-streams-adapter` 0.3.1); with `--recovery`, a client recovers
 //!   its session on any node of the cluster.
+//! * `--metrics`: Prometheus metrics, served at `/metrics` on the same port (feature `metrics`).
+//! * `--admin`: the `@socket.io/admin-ui` instrumentation, no authentication (feature
+//!   `admin-ui`); point the Admin UI at `http://localhost:<port>` with the `/admin` namespace.
 //!
 //! `--port 0` picks a free port. Prints `listening <port>` once it accepts connections.
 //!
@@ -51,6 +54,8 @@ struct Options {
     eio3: bool,
     default_heartbeat: bool,
     redis_streams: Option<String>,
+    metrics: bool,
+    admin: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -76,6 +81,8 @@ fn parse_args() -> Result<Options, String> {
                         .ok_or("--redis-streams needs a value (redis://HOST:PORT)")?,
                 );
             }
+            "--metrics" => opts.metrics = true,
+            "--admin" => opts.admin = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -305,7 +312,8 @@ fn build(opts: &Options, streams: Option<StreamsAdapterFactory>) -> SocketIo {
         .connect_timeout(Duration::from_millis(1000))
         .max_http_buffer_size(1_000_000)
         .cors(engine_io::Cors::any())
-        .allow_eio3(opts.eio3);
+        .allow_eio3(opts.eio3)
+        .metrics(opts.metrics);
     if opts.recovery {
         builder = builder.connection_state_recovery(RecoveryConfig {
             max_disconnection_duration: Duration::from_secs(30),
@@ -417,8 +425,23 @@ async fn main() {
         }
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(opts.port);
+    if opts.admin {
+        support::instrument_admin_ui(&io);
+    }
     support::exit_when_stdin_closes();
     println!("listening {port}");
+    if let Some(metrics) = io.metrics() {
+        // `/metrics` next to Socket.IO: the same port, through axum.
+        let app = axum::Router::new()
+            .route("/metrics", support::metrics_route(metrics))
+            .layer(io.layer());
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("conformance_server: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Err(e) = io.serve(listener).await {
         eprintln!("conformance_server: {e}");
         std::process::exit(1);

@@ -169,8 +169,14 @@ impl BroadcastOperator {
         self
     }
 
-    /// Compression hint (passed to the adapter; no effect on this node's transports, see
-    /// [`SocketRef::compress`](crate::SocketRef::compress)).
+    /// The reference's per-message compression flag, for the **other nodes of a cluster**: it
+    /// travels with the broadcast (the Redis adapter's `flags.compress`, byte for byte the
+    /// reference's), so npm `socket.io` nodes apply it to their WebSocket connections with
+    /// `perMessageDeflate`. It has no effect on this server's own connections: their WebSocket
+    /// never negotiates per-message deflate (the reference's default too), and polling
+    /// responses are compressed as a whole above a size threshold
+    /// ([`SocketIoBuilder::http_compression`](crate::SocketIoBuilder::http_compression)).
+    /// That is also why a single socket's emits have no such flag.
     pub fn compress(mut self, compress: bool) -> Self {
         self.opts.flags.compress = Some(compress);
         self

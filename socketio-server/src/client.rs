@@ -34,6 +34,7 @@ pub(crate) struct Client {
     decoder: Mutex<Decoder>,
     state: Mutex<State>,
     connect_timer: Mutex<Option<tokio::task::AbortHandle>>,
+    span: tracing::Span,
 }
 
 impl Client {
@@ -43,6 +44,7 @@ impl Client {
             engine_io::ProtocolVersion::V4 => ProtocolVersion::V5,
         };
         let decoder = server.config.parser.decoder();
+        let conn_id = conn.id().to_owned();
         Arc::new(Self {
             conn,
             server,
@@ -50,6 +52,7 @@ impl Client {
             decoder: Mutex::new(decoder),
             state: Mutex::new(State::default()),
             connect_timer: Mutex::new(None),
+            span: tracing::info_span!("socketio_connection", sid = %conn_id),
         })
     }
 
@@ -102,6 +105,10 @@ impl Client {
 
     /// An Engine.IO message arrived (called in order by the engine).
     pub(crate) fn on_message(self: &Arc<Self>, msg: Message) {
+        // Everything this message causes (handlers run inline, tasks they spawn) is logged
+        // within the connection's span.
+        let _span = self.span.enter();
+        self.server.config.metrics.message_in(msg.len());
         let decoded = {
             let mut decoder = self.decoder.lock().unwrap_or_else(PoisonError::into_inner);
             match msg {
@@ -110,7 +117,10 @@ impl Client {
             }
         };
         match decoded {
-            Ok(Some(packet)) => self.on_packet(packet),
+            Ok(Some(packet)) => {
+                self.server.config.metrics.packet_in();
+                self.on_packet(packet);
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::debug!(sid = self.conn.id(), error = %e, "invalid packet, closing the connection");
@@ -170,6 +180,7 @@ impl Client {
             match client.server.resolve_namespace(&nsp, &auth).await {
                 Some(ns) => ns.connect(client, auth).await,
                 None => {
+                    client.server.config.metrics.refused("invalid_namespace");
                     client.connect_failed(&nsp);
                     // The reference sends an object whatever the protocol revision.
                     let packet = Packet::connect_error(nsp, "Invalid namespace", None);
@@ -239,11 +250,16 @@ impl Client {
     /// with [`DisconnectReason::SlowConsumer`] (the client reconnects, and with connection state
     /// recovery gets what it missed) — never a silent drop, never unbounded memory.
     pub(crate) fn send(&self, encoded: &EncodedPacket, volatile: bool) -> Result<(), DeliverError> {
-        let result = match encoded.messages() {
+        let messages = encoded.messages();
+        let result = match messages {
             [] => return Ok(()),
             [single] => self.conn.try_send(single.clone()).map_err(is_full),
             many => self.conn.try_send_many(many.to_vec()).map_err(is_full),
         };
+        if result.is_ok() {
+            let bytes = messages.iter().map(Message::len).sum();
+            self.server.config.metrics.packet_out(messages.len(), bytes);
+        }
         self.apply_policy(result, volatile)
     }
 
@@ -253,7 +269,8 @@ impl Client {
         encoded: &socketio_parser::Encoded,
         volatile: bool,
     ) -> Result<(), DeliverError> {
-        let result = match encoded.frames() {
+        let frames = encoded.frames();
+        let result = match frames {
             [] => return Ok(()),
             [single] => single
                 .to_message()
@@ -263,7 +280,13 @@ impl Client {
                 .map(|m| self.conn.try_send_many(m).map_err(is_full)),
         };
         match result {
-            Ok(sent) => self.apply_policy(sent, volatile),
+            Ok(sent) => {
+                if sent.is_ok() {
+                    let bytes = frames.iter().map(|f| f.bytes().len()).sum();
+                    self.server.config.metrics.packet_out(frames.len(), bytes);
+                }
+                self.apply_policy(sent, volatile)
+            }
             Err(e) => {
                 // Only a hand-built frame can fail: the packet is not sent, like any packet
                 // the encoder refuses.
@@ -284,6 +307,7 @@ impl Client {
                     queued = self.conn.queued(),
                     "outgoing queue full: disconnecting the slow client"
                 );
+                self.server.config.metrics.slow_consumer();
                 self.close_now(DisconnectReason::SlowConsumer);
                 Err(DeliverError::SlowConsumer)
             }
@@ -298,7 +322,7 @@ impl Client {
         self.close(DisconnectReason::ForcedServerClose);
     }
 
-    fn connected_sockets(&self) -> Vec<Arc<Socket>> {
+    pub(crate) fn connected_sockets(&self) -> Vec<Arc<Socket>> {
         self.lock_state()
             .nsps
             .values()

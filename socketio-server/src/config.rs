@@ -18,6 +18,8 @@ pub(crate) struct ServerConfig {
     pub(crate) adapter: Arc<dyn AdapterFactory>,
     pub(crate) cleanup_empty_child_namespaces: bool,
     pub(crate) max_pending_packets: usize,
+    pub(crate) state: crate::state::StateMap,
+    pub(crate) metrics: crate::metrics::ServerMetrics,
 }
 
 /// Builds a [`SocketIo`] server. Every Engine.IO option is available (reference defaults),
@@ -47,6 +49,10 @@ pub struct SocketIoBuilder {
     adapter: Arc<dyn AdapterFactory>,
     cleanup_empty_child_namespaces: bool,
     max_pending_packets: usize,
+    // Set with `with_state` (in `state.rs`).
+    pub(crate) state: crate::state::StateMap,
+    // Set with `metrics` (in `metrics.rs`, feature `metrics`).
+    pub(crate) metrics: crate::metrics::ServerMetrics,
 }
 
 impl Default for SocketIoBuilder {
@@ -62,6 +68,8 @@ impl Default for SocketIoBuilder {
             adapter: Arc::new(InMemoryAdapterFactory),
             cleanup_empty_child_namespaces: false,
             max_pending_packets: 256,
+            state: Default::default(),
+            metrics: Default::default(),
         }
     }
 }
@@ -229,6 +237,8 @@ impl SocketIoBuilder {
             adapter: self.adapter,
             cleanup_empty_child_namespaces: self.cleanup_empty_child_namespaces,
             max_pending_packets: self.max_pending_packets,
+            state: self.state,
+            metrics: self.metrics,
         })
     }
 }

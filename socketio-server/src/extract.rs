@@ -1,8 +1,10 @@
 //! Typed event handlers: the arguments a handler asks for are extracted from the event.
 //!
 //! A handler is an `async` closure whose parameters all implement [`FromEvent`]:
-//! [`SocketRef`], [`Data<T>`], [`TryData<T>`], [`Args`], [`Event`], [`AckSender`] or
-//! `Option<AckSender>`, in any order, up to 5 of them.
+//! [`SocketRef`], [`Data<T>`], [`TryData<T>`], [`Args`], [`Event`], [`AckSender`],
+//! `Option<AckSender>`, or one of the state extractors ([`State`](crate::State),
+//! [`Extension`](crate::Extension), [`HttpExtension`](crate::HttpExtension),
+//! [`SocketIo`](crate::SocketIo)...), in any order, up to 5 of them.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +42,15 @@ pub enum ExtractError {
     /// The arguments do not deserialize into the requested type.
     #[error("cannot deserialize the event arguments: {0}")]
     Data(#[from] ValueError),
+    /// A [`State`](crate::State) of this type was never set on the builder.
+    #[error("no state of type {0} (set it with SocketIoBuilder::with_state)")]
+    MissingState(&'static str),
+    /// The socket has no [`Extension`](crate::Extension) of this type.
+    #[error("the socket has no extension of type {0}")]
+    MissingExtension(&'static str),
+    /// The handshake request has no [`HttpExtension`](crate::HttpExtension) of this type.
+    #[error("the handshake request has no extension of type {0}")]
+    MissingHttpExtension(&'static str),
 }
 
 /// A handler parameter extracted from an incoming event.

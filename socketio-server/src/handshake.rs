@@ -63,7 +63,20 @@ pub(crate) fn js_date_string(unix_secs: u64) -> String {
     ];
     let days = unix_secs / 86_400;
     let secs = unix_secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let (year, month, day) = civil_from_days(days);
+    let weekday = DAYS[usize::try_from(days % 7).unwrap_or(0)];
+    let month_name = MONTHS[usize::try_from(month - 1).unwrap_or(0)];
+    format!(
+        "{weekday} {month_name} {day:02} {year} {:02}:{:02}:{:02} GMT+0000 (Coordinated Universal Time)",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+/// The UTC date of `days` since 1970-01-01 as (year, month 1-12, day 1-31), with Howard
+/// Hinnant's algorithm.
+fn civil_from_days(days: u64) -> (i64, i64, i64) {
     let z = i64::try_from(days).unwrap_or(0) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -73,13 +86,22 @@ pub(crate) fn js_date_string(unix_secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let weekday = DAYS[usize::try_from(days % 7).unwrap_or(0)];
-    let month_name = MONTHS[usize::try_from(month - 1).unwrap_or(0)];
+    (year, month, day)
+}
+
+/// A UTC time formatted like JavaScript's `Date.toJSON()`: `2026-11-23T13:30:46.123Z` (what a
+/// `Date` argument of an emit becomes in the reference).
+#[cfg_attr(not(feature = "admin-ui"), allow(dead_code))]
+pub(crate) fn iso_date_string(unix_millis: u64) -> String {
+    let secs = unix_millis / 1000;
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let t = secs % 86_400;
     format!(
-        "{weekday} {month_name} {day:02} {year} {:02}:{:02}:{:02} GMT+0000 (Coordinated Universal Time)",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t / 3600,
+        (t % 3600) / 60,
+        t % 60,
+        unix_millis % 1000
     )
 }
 
@@ -102,6 +124,15 @@ mod tests {
         assert_eq!(
             js_date_string(1_709_251_199),
             "Thu Feb 29 2024 23:59:59 GMT+0000 (Coordinated Universal Time)"
+        );
+    }
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso_date_string(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            iso_date_string(1_709_251_199_042),
+            "2024-02-29T23:59:59.042Z"
         );
     }
 }

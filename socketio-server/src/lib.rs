@@ -6,7 +6,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use serde::{Deserialize, Serialize};
-//! use socketio_server::{AckSender, ConnectError, Data, SocketIo, SocketRef};
+//! use socketio_server::{AckSender, ConnectError, Data, DisconnectReason, SocketIo, SocketRef};
 //!
 //! #[derive(Debug, Serialize, Deserialize)]
 //! struct Chat { room: String, text: String }
@@ -45,7 +45,7 @@
 //!                 }
 //!             }
 //!         });
-//!         socket.on_disconnect(|socket: SocketRef, reason| async move {
+//!         socket.on_disconnect(|socket: SocketRef, reason: DisconnectReason| async move {
 //!             println!("{} disconnected: {reason}", socket.id());
 //!         });
 //!     });
@@ -69,8 +69,12 @@
 //!   [`SocketIo::dynamic_ns`] / [`SocketIo::dynamic_ns_with`]) hold sockets, connection
 //!   middlewares ([`Namespace::use_middleware`]; [`SocketIo::use_middleware`] is the main
 //!   namespace's, as the reference `io.use`) and an adapter.
-//! * **Handlers** are `async` closures whose parameters are extractors ([`SocketRef`],
-//!   [`Data`], [`TryData`], [`Args`], [`Event`], [`AckSender`], `Option<AckSender>`).
+//! * **Handlers** are `async` closures (or `async fn`s) whose parameters are extractors, for
+//!   every handler kind: events ([`FromEvent`]: [`SocketRef`], [`Data`], [`TryData`],
+//!   [`Args`], [`Event`], [`AckSender`], `Option<AckSender>`), connections and connection
+//!   middlewares ([`FromConnectParts`]: [`Data`] / [`TryData`] of the auth payload),
+//!   disconnections ([`FromDisconnectParts`]: [`DisconnectReason`]), and in all of them the
+//!   state extractors below.
 //!   Events from one client are dispatched in the order they arrived: each handler is called
 //!   and its future polled once inline; only a handler that is still pending is moved to a
 //!   task (its remaining steps then interleave with later handlers, like an `async` function in
@@ -91,15 +95,88 @@
 //!   [`SocketIo::layer`] (tower `Layer`, e.g. inside axum next to other routes).
 //! * **Adapters**: the default is in memory; a cluster adapter implements
 //!   [`socketio_adapter::Adapter`] and is set with [`SocketIoBuilder::adapter`].
+//!
+//! # Shared state
+//!
+//! Handlers need not capture clones of the server or of the application state:
+//!
+//! * [`State<T>`] — set once with [`SocketIoBuilder::with_state`], shared by the whole server;
+//! * [`Extension<T>`] / [`MaybeExtension<T>`] — per socket, typically inserted by a connection
+//!   middleware into [`Socket::extensions`];
+//! * [`HttpExtension<T>`] / [`MaybeHttpExtension<T>`] — from the handshake request, e.g. what
+//!   a tower / axum layer in front of the server inserted;
+//! * [`SocketIo`] — the server itself.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::sync::Arc;
+//! use socketio_server::{
+//!     ConnectError, Data, DisconnectReason, Extension, SocketIo, SocketRef, State,
+//! };
+//!
+//! #[derive(Clone, Default)]
+//! struct Online(Arc<AtomicUsize>);
+//! #[derive(Clone)]
+//! struct User(String);
+//! #[derive(serde::Deserialize)]
+//! struct Auth { name: String }
+//!
+//! async fn on_connect(socket: SocketRef, State(online): State<Online>, Extension(user): Extension<User>) {
+//!     online.0.fetch_add(1, Ordering::Relaxed);
+//!     let _ = socket.emit("welcome", &user.0);
+//!     socket.on("say", |io: SocketIo, Extension(user): Extension<User>, Data(text): Data<String>| async move {
+//!         let _ = io.emit("said", &format!("{}: {text}", user.0));
+//!     });
+//!     socket.on_disconnect(|State(online): State<Online>, reason: DisconnectReason| async move {
+//!         online.0.fetch_sub(1, Ordering::Relaxed);
+//!         println!("left: {reason}");
+//!     });
+//! }
+//!
+//! let io = SocketIo::builder().with_state(Online::default()).build();
+//! io.use_middleware(|socket: SocketRef, Data(auth): Data<Auth>| async move {
+//!     if auth.name.is_empty() {
+//!         return Err(ConnectError::new("a name, please"));
+//!     }
+//!     socket.extensions().insert(User(auth.name));
+//!     Ok(())
+//! });
+//! io.ns("/", on_connect);
+//! ```
+//!
+//! # Cargo features
+//!
+//! * `axum` (default): the handshake's peer `address` is read from axum's
+//!   `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info`).
+//! * `metrics` (default): Prometheus metrics, off until
+//!   `SocketIoBuilder::metrics(true)`; see `Metrics`.
+//! * `admin-ui` (default): instrumentation for the `@socket.io/admin-ui` web app, off until
+//!   `SocketIo::instrument` is called; see `AdminUiOptions`.
+//!
+//! Both observers cost nothing at run time until they are turned on. Every connection logs
+//! within a `socketio_connection` `tracing` span carrying its Engine.IO `sid`.
+//!
+//! # Compression
+//!
+//! WebSocket connections never negotiate per-message deflate (the reference's default) and
+//! polling responses are compressed as a whole ([`SocketIoBuilder::http_compression`]), so a
+//! single socket's emits have no compression flag; a broadcast's
+//! [`compress`](BroadcastOperator::compress) only travels to the other nodes of a cluster.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
+#[cfg(feature = "admin-ui")]
+mod admin;
 mod broadcast;
 mod client;
 mod config;
 mod errors;
 mod extensions;
 mod extract;
+mod handler;
 mod handshake;
+mod metrics;
 mod namespace;
 mod parent;
 mod reason;
@@ -107,19 +184,30 @@ mod runner;
 mod server;
 mod service;
 mod socket;
+mod state;
 
 pub use ack::{AckFuture, AckSender, FromAck};
+#[cfg(feature = "admin-ui")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
+pub use admin::{AdminAuth, AdminUiError, AdminUiOptions};
 pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use config::SocketIoBuilder;
 pub use errors::{AckError, ConnectError, EmitError, PacketError};
 pub use extensions::Extensions;
 pub use extract::{Args, Data, Event, EventHandler, EventParts, ExtractError, FromEvent, TryData};
+pub use handler::{
+    ConnectHandler, ConnectMiddleware, DisconnectHandler, FromConnectParts, FromDisconnectParts,
+};
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use metrics::Metrics;
 pub use namespace::Namespace;
 pub use parent::ParentNamespace;
 pub use reason::DisconnectReason;
 pub use server::SocketIo;
 pub use service::{SocketIoLayer, SocketIoService};
 pub use socket::{Socket, SocketEmitter, SocketRef};
+pub use state::{Extension, HttpExtension, MaybeExtension, MaybeHttpExtension, State};
 
 pub use socketio_adapter::{
     Adapter, AdapterError, AdapterFactory, BroadcastFlags, BroadcastOptions, Handshake,

@@ -74,6 +74,7 @@ impl NsInner {
             name: ns.name.clone(),
             recovery: config.recovery.clone(),
         });
+        let adapter = config.metrics.wrap_adapter(adapter, name);
         let _ = ns.adapter.set(adapter);
         if tokio::runtime::Handle::try_current().is_ok() {
             ns.ensure_init();
@@ -284,12 +285,9 @@ impl Namespace {
 
     /// Adds an async connection middleware (run in order before the connection handler).
     /// Refusing (`Err`) sends a `CONNECT_ERROR` to the client.
-    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
-    {
-        let mw: Middleware = Arc::new(move |s| Box::pin(middleware(s)));
+    /// Its parameters are extractors ([`ConnectMiddleware`](crate::ConnectMiddleware)).
+    pub fn use_middleware<H: crate::ConnectMiddleware<M>, M>(&self, middleware: H) -> &Self {
+        let mw: Middleware = crate::handler::boxed_middleware(middleware);
         self.0
             .middlewares
             .write()
@@ -298,18 +296,14 @@ impl Namespace {
         self
     }
 
-    /// Sets (replaces) the connection handler.
-    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    /// Sets (replaces) the connection handler; its parameters are extractors
+    /// ([`ConnectHandler`](crate::ConnectHandler)).
+    pub fn on_connection<H: crate::ConnectHandler<M>, M>(&self, handler: H) -> &Self {
         *self
             .0
             .connect_handler
             .write()
-            .unwrap_or_else(PoisonError::into_inner) =
-            Some(Arc::new(move |s| crate::runner::run(handler(s))));
+            .unwrap_or_else(PoisonError::into_inner) = Some(crate::handler::boxed_connect(handler));
         self
     }
 
@@ -554,6 +548,7 @@ impl NsInner {
                 .clone();
             for mw in middlewares {
                 if let Err(err) = mw(socket_ref.clone()).await {
+                    self.config.metrics.refused("middleware");
                     client.connect_failed(&self.name);
                     if client.is_open() {
                         let packet =
@@ -592,6 +587,7 @@ impl NsInner {
             };
             let _ = socket.send_packet(&packet, false);
         }
+        self.config.metrics.socket_connected(&socket_ref);
         let handler = self
             .connect_handler
             .read()

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use socketio_parser::Value;
 use crate::config::ServerConfig;
 use crate::namespace::{BoxFuture, ConnectHandler, Middleware, NsInner};
 use crate::server::ServerInner;
-use crate::{BroadcastOperator, ConnectError, EmitError, IntoRooms, Namespace, SocketRef};
+use crate::{BroadcastOperator, EmitError, IntoRooms, Namespace};
 
 pub(crate) type Predicate = Arc<dyn Fn(String, Value) -> BoxFuture<bool> + Send + Sync>;
 
@@ -145,12 +144,8 @@ impl fmt::Debug for ParentNamespace {
 
 impl ParentNamespace {
     /// Adds a connection middleware (inherited by children created afterwards).
-    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
-    {
-        let mw: Middleware = Arc::new(move |s| Box::pin(middleware(s)));
+    pub fn use_middleware<H: crate::ConnectMiddleware<M>, M>(&self, middleware: H) -> &Self {
+        let mw: Middleware = crate::handler::boxed_middleware(middleware);
         self.0
             .middlewares
             .write()

@@ -36,11 +36,14 @@ pub(crate) fn spawn<F>(fut: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    tokio::spawn(async move {
+    use tracing::Instrument;
+    // The task keeps the span it was started in (the connection's, see `Client::on_message`).
+    let fut = async move {
         if let Err(panic) = AssertUnwindSafe(fut).catch_unwind().await {
             log_panic(&panic);
         }
-    });
+    };
+    tokio::spawn(fut.instrument(tracing::Span::current()));
 }
 
 fn log_panic(panic: &Box<dyn std::any::Any + Send>) {

@@ -15,8 +15,8 @@ use crate::config::ServerConfig;
 use crate::namespace::NsInner;
 use crate::parent::{Matcher, ParentInner};
 use crate::{
-    BroadcastOperator, ConnectError, DisconnectReason, EmitError, IntoRooms, Namespace,
-    ParentNamespace, RemoteSocket, SocketIoBuilder, SocketRef,
+    BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Namespace, ParentNamespace,
+    RemoteSocket, SocketIoBuilder, SocketRef,
 };
 
 type ClientMap = RwLock<HashMap<Box<str>, Arc<Client>>>;
@@ -92,6 +92,16 @@ impl ServerInner {
         None
     }
 
+    /// Every namespace (static ones and dynamic children), e.g. for metrics.
+    pub(crate) fn namespace_list(&self) -> Vec<Arc<NsInner>> {
+        self.namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
     pub(crate) fn remove_namespace(&self, name: &str) {
         self.namespaces
             .write()
@@ -131,6 +141,7 @@ impl engine_io::Handler for EngineHandler {
             socket.close();
             return;
         };
+        server.config.metrics.connection_opened();
         let client = Client::new(socket.clone(), server);
         // A `Weak`: the client holds the engine socket, so an `Arc` here would be a cycle.
         let _ = socket.set_data(Arc::downgrade(&client));
@@ -147,6 +158,24 @@ impl engine_io::Handler for EngineHandler {
         }
     }
 
+    fn on_upgrade(&self, socket: &Arc<EioSocket>) {
+        if let Some(client) = self.client(socket) {
+            let sockets: Vec<SocketRef> = client
+                .connected_sockets()
+                .into_iter()
+                .map(SocketRef)
+                .collect();
+            client.server.config.metrics.upgraded(&sockets);
+        }
+    }
+
+    fn on_refused(&self, code: engine_io::ErrorCode) {
+        if let Some(server) = self.server.upgrade() {
+            let reason = crate::metrics::engine_refusal_reason(code);
+            server.config.metrics.refused(reason);
+        }
+    }
+
     fn on_close(&self, socket: &Arc<EioSocket>, reason: CloseReason) {
         let client = self
             .clients
@@ -154,6 +183,11 @@ impl engine_io::Handler for EngineHandler {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(socket.id());
         if let Some(client) = client {
+            client
+                .server
+                .config
+                .metrics
+                .connection_closed(reason.as_str());
             client.on_close(disconnect_reason(reason));
         }
     }
@@ -227,12 +261,9 @@ impl SocketIo {
             .unwrap_or_else(|| unreachable!("set at construction"))
     }
 
-    /// Creates (or gets) the namespace `name` and sets its connection handler.
-    pub fn ns<F, Fut>(&self, name: &str, handler: F) -> Namespace
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    /// Creates (or gets) the namespace `name` and sets its connection handler (its parameters
+    /// are extractors, see [`ConnectHandler`](crate::ConnectHandler)).
+    pub fn ns<H: crate::ConnectHandler<M>, M>(&self, name: &str, handler: H) -> Namespace {
         let ns = self.of_or_create(name);
         ns.on_connection(handler);
         ns
@@ -271,15 +302,11 @@ impl SocketIo {
 
     /// Dynamic namespaces: every namespace whose name matches the regular expression
     /// `pattern` is created on its first connection, with `handler` as its connection handler.
-    pub fn dynamic_ns<F, Fut>(
+    pub fn dynamic_ns<H: crate::ConnectHandler<M>, M>(
         &self,
         pattern: &str,
-        handler: F,
-    ) -> Result<ParentNamespace, regex::Error>
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+        handler: H,
+    ) -> Result<ParentNamespace, regex::Error> {
         let re = regex::Regex::new(pattern)?;
         Ok(self.add_parent(Matcher::Regex(re), handler))
     }
@@ -295,25 +322,24 @@ impl SocketIo {
     ///     |socket: SocketRef| async move { let _ = socket.emit("ready", &()); },
     /// );
     /// ```
-    pub fn dynamic_ns_with<P, PFut, F, Fut>(&self, predicate: P, handler: F) -> ParentNamespace
+    pub fn dynamic_ns_with<P, PFut, H, M>(&self, predicate: P, handler: H) -> ParentNamespace
     where
         P: Fn(String, Value) -> PFut + Send + Sync + 'static,
         PFut: Future<Output = bool> + Send + 'static,
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
+        H: crate::ConnectHandler<M>,
     {
         let predicate: crate::parent::Predicate = Arc::new(move |n, a| Box::pin(predicate(n, a)));
         self.add_parent(Matcher::Predicate(predicate), handler)
     }
 
-    fn add_parent<F, Fut>(&self, matcher: Matcher, handler: F) -> ParentNamespace
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    fn add_parent<H: crate::ConnectHandler<M>, M>(
+        &self,
+        matcher: Matcher,
+        handler: H,
+    ) -> ParentNamespace {
         let parent = ParentInner::new(
             matcher,
-            Arc::new(move |s| crate::runner::run(handler(s))),
+            crate::handler::boxed_connect(handler),
             Arc::downgrade(&self.0),
             self.0.config.clone(),
         );
@@ -327,11 +353,7 @@ impl SocketIo {
 
     /// Adds a connection middleware to the main namespace `/` (reference `io.use`; other
     /// namespaces have their own, see [`Namespace::use_middleware`]).
-    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
-    where
-        F: Fn(SocketRef) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
-    {
+    pub fn use_middleware<H: crate::ConnectMiddleware<M>, M>(&self, middleware: H) -> &Self {
         self.sockets().use_middleware(middleware);
         self
     }
@@ -366,7 +388,8 @@ impl SocketIo {
         self.broadcast().local()
     }
 
-    /// A broadcast with the compression hint.
+    /// A broadcast with the compression flag, for the other nodes of a cluster (see
+    /// [`BroadcastOperator::compress`]).
     pub fn compress(&self, compress: bool) -> BroadcastOperator {
         self.broadcast().compress(compress)
     }
@@ -430,14 +453,7 @@ impl SocketIo {
     /// Closes the server gracefully: every socket of every namespace leaves with
     /// "server shutting down", the adapters are closed, then every connection is closed.
     pub async fn close(&self) {
-        let namespaces: Vec<Arc<NsInner>> = self
-            .0
-            .namespaces
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let namespaces = self.0.namespace_list();
         for ns in &namespaces {
             for socket in ns.local_sockets() {
                 socket.on_close(DisconnectReason::ServerShuttingDown);

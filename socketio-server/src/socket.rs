@@ -2,7 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::future::Future;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -27,7 +26,7 @@ use crate::{
     AckError, BroadcastOperator, DisconnectReason, EmitError, Extensions, IntoRooms, PacketError,
 };
 
-type DisconnectHandler = Arc<dyn Fn(SocketRef, DisconnectReason) + Send + Sync>;
+type DisconnectHandler = crate::handler::BoxedDisconnectHandler;
 type OutgoingHandler = Arc<dyn Fn(&SocketRef, &str, &[Value]) + Send + Sync>;
 type PacketMiddleware =
     Arc<dyn Fn(&SocketRef, &mut String, &mut Vec<Value>) -> Result<(), PacketError> + Send + Sync>;
@@ -74,7 +73,7 @@ pub struct Socket {
 /// socket.on("say", |s: SocketRef, Data(text): Data<String>| async move {
 ///     let _ = s.broadcast().emit("said", &text);
 /// });
-/// socket.on_disconnect(|s: SocketRef, reason| async move {
+/// socket.on_disconnect(|s: SocketRef, reason: socketio_server::DisconnectReason| async move {
 ///     println!("{} left: {reason}", s.id());
 /// });
 /// # }
@@ -355,25 +354,19 @@ impl SocketRef {
     }
 
     /// Registers a handler called when the socket is about to leave (it is still in its rooms).
-    pub fn on_disconnecting<F, Fut>(&self, handler: F)
-    where
-        F: Fn(SocketRef, DisconnectReason) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    /// Its parameters are extractors ([`DisconnectHandler`](crate::DisconnectHandler)).
+    pub fn on_disconnecting<H: crate::DisconnectHandler<M>, M>(&self, handler: H) {
         self.listeners_mut()
             .disconnecting
-            .push(Arc::new(move |s, r| crate::runner::run(handler(s, r))));
+            .push(crate::handler::boxed_disconnect(handler));
     }
 
     /// Registers a handler called once the socket has left its namespace.
-    pub fn on_disconnect<F, Fut>(&self, handler: F)
-    where
-        F: Fn(SocketRef, DisconnectReason) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    /// Its parameters are extractors ([`DisconnectHandler`](crate::DisconnectHandler)).
+    pub fn on_disconnect<H: crate::DisconnectHandler<M>, M>(&self, handler: H) {
         self.listeners_mut()
             .disconnect
-            .push(Arc::new(move |s, r| crate::runner::run(handler(s, r))));
+            .push(crate::handler::boxed_disconnect(handler));
     }
 
     /// Emits an event with one argument (any `serde` value; binary as `bytes::Bytes`).
@@ -420,15 +413,6 @@ impl SocketRef {
     pub fn volatile(&self) -> SocketEmitter<'_> {
         let mut e = self.emitter();
         e.flags.volatile = true;
-        e
-    }
-
-    /// Sets the compression hint of the next emit. Accepted for API compatibility: the
-    /// transports do not compress per message (WebSocket `perMessageDeflate` is off, as the
-    /// reference's default), so it currently has no effect.
-    pub fn compress(&self, compress: bool) -> SocketEmitter<'_> {
-        let mut e = self.emitter();
-        e.flags.compress = Some(compress);
         e
     }
 
@@ -599,8 +583,9 @@ impl SocketRef {
     }
 }
 
-/// Emits on one socket with flags ([`SocketRef::volatile`], [`SocketRef::compress`],
-/// [`SocketRef::timeout`]).
+/// Emits on one socket with flags ([`SocketRef::volatile`], [`SocketRef::timeout`]). There is
+/// no compression flag: this server's transports never compress per message (see
+/// [`BroadcastOperator::compress`]).
 #[derive(Debug)]
 #[must_use]
 pub struct SocketEmitter<'a> {
@@ -612,12 +597,6 @@ impl SocketEmitter<'_> {
     /// Sets the volatile flag.
     pub fn volatile(mut self) -> Self {
         self.flags.volatile = true;
-        self
-    }
-
-    /// Sets the compression hint.
-    pub fn compress(mut self, compress: bool) -> Self {
-        self.flags.compress = Some(compress);
         self
     }
 

@@ -278,7 +278,7 @@ async fn rooms_broadcast_except_and_disconnect_reasons() {
                     let _ = s.ns_broadcast_except(room);
                 },
             );
-            socket.on_disconnect(move |_s: SocketRef, reason| {
+            socket.on_disconnect(move |_s: SocketRef, reason: DisconnectReason| {
                 let reasons = reasons.clone();
                 async move { reasons.lock().unwrap().push(reason) }
             });
@@ -577,7 +577,7 @@ async fn full_queue_disconnects_the_slow_client_and_drops_volatile() {
     io.ns("/", move |socket: SocketRef| {
         let reason = r2.clone();
         async move {
-            socket.on_disconnect(move |_s: SocketRef, r| {
+            socket.on_disconnect(move |_s: SocketRef, r: DisconnectReason| {
                 let reason = reason.clone();
                 async move { *reason.lock().unwrap() = Some(r) }
             });
@@ -628,7 +628,7 @@ async fn graceful_close_disconnects_everyone_with_server_shutting_down() {
     io.ns("/", move |socket: SocketRef| {
         let reasons = r2.clone();
         async move {
-            socket.on_disconnect(move |_s: SocketRef, r| {
+            socket.on_disconnect(move |_s: SocketRef, r: DisconnectReason| {
                 let reasons = reasons.clone();
                 async move { reasons.lock().unwrap().push(r) }
             });
@@ -810,7 +810,7 @@ async fn conn_is_the_engine_io_connection_and_close_closes_the_transport() {
             socket.on("close-transport", |s: SocketRef| async move {
                 s.conn().close();
             });
-            socket.on_disconnect(move |_s: SocketRef, r| {
+            socket.on_disconnect(move |_s: SocketRef, r: DisconnectReason| {
                 let reasons = reasons.clone();
                 async move { reasons.lock().unwrap().push(r) }
             });

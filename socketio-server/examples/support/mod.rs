@@ -1,5 +1,7 @@
 //! What the example servers share: logging to stderr (stdout carries the `listening <port>`
-//! line that test harnesses wait for) and exiting with the harness that started them.
+//! line that test harnesses wait for), exiting with the harness that started them, and the
+//! `--metrics` / `--admin` options.
+#![allow(dead_code)]
 
 /// Logs to stderr at `warn`, or as `RUST_LOG` says.
 pub fn init_logging() {
@@ -30,4 +32,87 @@ pub fn exit_when_stdin_closes() {
             std::process::exit(0);
         });
     }
+}
+
+/// The `/metrics` route: the Prometheus text of the server's metrics.
+#[cfg(feature = "metrics")]
+pub fn metrics_route<S: Clone + Send + Sync + 'static>(
+    metrics: socketio_server::Metrics,
+) -> axum::routing::MethodRouter<S> {
+    axum::routing::get(move || {
+        let metrics = metrics.clone();
+        async move {
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    socketio_server::Metrics::CONTENT_TYPE,
+                )],
+                metrics.render(),
+            )
+        }
+    })
+}
+
+/// `--admin`: the `@socket.io/admin-ui` instrumentation at `/admin`, without authentication.
+#[cfg(feature = "admin-ui")]
+pub fn instrument_admin_ui(io: &socketio_server::SocketIo) {
+    if let Err(e) = io.instrument(socketio_server::AdminUiOptions::default()) {
+        eprintln!("--admin: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Where `scripts/install-deps.sh` puts the Admin UI's built page (npm `@socket.io/admin-ui`).
+pub const ADMIN_UI_DIST: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../protocol-tests/js/node_modules/@socket.io/admin-ui/ui/dist"
+);
+
+/// Serves the Admin UI's built page at `/admin/` (its assets are relative to it).
+pub fn admin_ui_routes<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+) -> axum::Router<S> {
+    use axum::extract::Path;
+    use axum::http::{header, StatusCode};
+    use axum::response::{IntoResponse, Redirect, Response};
+
+    async fn file(path: &str) -> Response {
+        // Only plain relative names: nothing outside the package's `dist` is reachable.
+        if path
+            .split('/')
+            .any(|part| part.is_empty() || part.starts_with('.'))
+        {
+            return (StatusCode::NOT_FOUND, "not found").into_response();
+        }
+        let full = format!("{ADMIN_UI_DIST}/{path}");
+        let content_type = match path.rsplit('.').next() {
+            Some("html") => "text/html; charset=utf-8",
+            Some("js") => "text/javascript; charset=utf-8",
+            Some("css") => "text/css; charset=utf-8",
+            Some("png") => "image/png",
+            Some("svg") => "image/svg+xml",
+            Some("map") | Some("json") => "application/json",
+            _ => "application/octet-stream",
+        };
+        match tokio::fs::read(&full).await {
+            Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+            Err(_) => (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "{full} not found: run scripts/install-deps.sh (it installs @socket.io/admin-ui)"
+                ),
+            )
+                .into_response(),
+        }
+    }
+    router
+        .route(
+            "/admin",
+            axum::routing::get(|| async { Redirect::permanent("/admin/") }),
+        )
+        .route("/admin/", axum::routing::get(|| file("index.html")))
+        .route(
+            "/admin/{*path}",
+            axum::routing::get(|Path(path): Path<String>| async move { file(&path).await }),
+        )
 }
