@@ -20,7 +20,7 @@
 use crate::heartbeat::{Heartbeat, PacketAction, TimerAction};
 use crate::packet::{Packet, PacketType, ProtocolVersion};
 use crate::{CloseReason, TransportType};
-use std::collections::VecDeque;
+use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
 /// The reference waits this long for the GET that carries a graceful close.
@@ -189,19 +189,22 @@ impl Timers {
 /// One Engine.IO session's protocol state (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Session {
-    config: SessionConfig,
+    // What it keeps of the configuration, compactly (one per session).
+    protocol: ProtocolVersion,
+    allow_upgrades: bool,
+    upgrade_timeout_ms: u32,
     transport: TransportType,
     lifecycle: Lifecycle,
     upgrade: Upgrade,
     heartbeat: Heartbeat,
     timers: Timers,
-    /// The pending polling GET.
-    get: Option<RequestId>,
+    /// The pending polling GET (ids start at 1: `Option<NonZeroU64>` is 8 bytes).
+    get: Option<NonZeroU64>,
     /// The polling POST being read.
-    post: Option<RequestId>,
+    post: Option<NonZeroU64>,
     /// The driver holds queued data not yet written.
     queued: bool,
-    effects: VecDeque<Effect>,
+    effects: Vec<Effect>,
 }
 
 impl Session {
@@ -216,7 +219,10 @@ impl Session {
         let mut timers = Timers::default();
         timers.set(Timer::Heartbeat, heartbeat.next_wake());
         Session {
-            config,
+            protocol: config.protocol,
+            allow_upgrades: config.allow_upgrades,
+            upgrade_timeout_ms: u32::try_from(config.upgrade_timeout.as_millis())
+                .unwrap_or(u32::MAX),
             transport: config.transport,
             lifecycle: Lifecycle::Open,
             upgrade: Upgrade::Idle,
@@ -225,7 +231,7 @@ impl Session {
             get: None,
             post: None,
             queued: false,
-            effects: VecDeque::new(),
+            effects: Vec::new(),
         }
     }
 
@@ -280,7 +286,7 @@ impl Session {
 
     /// Every effect due, in order. Taking the queue leaves no allocation
     /// behind: idle sessions stay small.
-    pub(crate) fn take_effects(&mut self) -> VecDeque<Effect> {
+    pub(crate) fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
     }
 
@@ -316,7 +322,7 @@ impl Session {
             Event::Received(t) => self.on_packet(now, t),
             Event::GetArrived(id) => self.on_get(id),
             Event::GetAborted(id) => {
-                if self.get == Some(id) {
+                if self.get.map(NonZeroU64::get) == Some(id) {
                     self.get = None;
                     self.close_with(
                         CloseReason::TransportError,
@@ -327,12 +333,12 @@ impl Session {
             }
             Event::PostArrived { id, binary } => self.on_post(id, binary),
             Event::PostEnded(id) => {
-                if self.post == Some(id) {
+                if self.post.map(NonZeroU64::get) == Some(id) {
                     self.post = None;
                 }
             }
             Event::PostAborted(id) => {
-                if self.post == Some(id) {
+                if self.post.map(NonZeroU64::get) == Some(id) {
                     self.post = None;
                     self.close_with(
                         CloseReason::TransportError,
@@ -380,9 +386,9 @@ impl Session {
         let before = self.effects.len();
         self.write_ready();
         if self.effects.len() == before + 1
-            && matches!(self.effects.back(), Some(Effect::AnswerGet(..)))
+            && matches!(self.effects.last(), Some(Effect::AnswerGet(..)))
         {
-            return self.effects.pop_back();
+            return self.effects.pop();
         }
         None
     }
@@ -414,7 +420,7 @@ impl Session {
     fn on_get(&mut self, id: RequestId) {
         if self.get.is_some() {
             // The first GET gets the close packet, this one a bare 400.
-            self.effects.push_back(Effect::Refuse(id));
+            self.effects.push(Effect::Refuse(id));
             self.close_with(
                 CloseReason::TransportError,
                 Some("overlap from client".into()),
@@ -422,14 +428,14 @@ impl Session {
             );
             return;
         }
-        self.get = Some(id);
+        self.get = NonZeroU64::new(id);
         self.timers.stop(Timer::Close);
         self.write_ready();
     }
 
     fn on_post(&mut self, id: RequestId, binary: bool) {
         if self.post.is_some() {
-            self.effects.push_back(Effect::Refuse(id));
+            self.effects.push(Effect::Refuse(id));
             self.close_with(
                 CloseReason::TransportError,
                 Some("data request overlap from client".into()),
@@ -437,8 +443,8 @@ impl Session {
             );
             return;
         }
-        if binary && self.config.protocol == ProtocolVersion::V4 {
-            self.effects.push_back(Effect::Refuse(id));
+        if binary && self.protocol == ProtocolVersion::V4 {
+            self.effects.push(Effect::Refuse(id));
             self.close_with(
                 CloseReason::TransportError,
                 Some("invalid content".into()),
@@ -446,7 +452,7 @@ impl Session {
             );
             return;
         }
-        self.post = Some(id);
+        self.post = NonZeroU64::new(id);
     }
 
     /// Answers the pending GET if there is something to answer it with, or
@@ -454,15 +460,17 @@ impl Session {
     fn write_ready(&mut self) {
         if self.transport != TransportType::Polling {
             if self.queued {
-                self.effects.push_back(Effect::Flush);
+                self.effects.push(Effect::Flush);
             }
             // A GET still pending on the old transport after the upgrade.
-            if let Some(id) = self.get.take() {
-                self.effects.push_back(Effect::AnswerGet(id, Answer::Close));
+            if let Some(id) = self.get.take().map(NonZeroU64::get) {
+                self.effects.push(Effect::AnswerGet(id, Answer::Close));
             }
             return;
         }
-        let Some(id) = self.get else { return };
+        let Some(id) = self.get.map(NonZeroU64::get) else {
+            return;
+        };
         let answer = match &self.lifecycle {
             Lifecycle::Closed { answer, .. } => Some(*answer),
             Lifecycle::Closing => Some(Answer::QueuedThenClose),
@@ -475,7 +483,7 @@ impl Session {
             if matches!(a, Answer::Queued | Answer::QueuedThenClose) {
                 self.queued = false;
             }
-            self.effects.push_back(Effect::AnswerGet(id, a));
+            self.effects.push(Effect::AnswerGet(id, a));
             if a == Answer::QueuedThenClose {
                 self.close_with(CloseReason::ForcedClose, None, Answer::Close);
             }
@@ -486,28 +494,29 @@ impl Session {
         let ok = self.is_open()
             && self.upgrade == Upgrade::Idle
             && self.transport == TransportType::Polling
-            && self.config.allow_upgrades;
+            && self.allow_upgrades;
         if !ok {
             // Already upgrading or upgraded, or closed: the new WebSocket is closed.
-            self.effects.push_back(Effect::RefuseProbe);
+            self.effects.push(Effect::RefuseProbe);
             return;
         }
         self.upgrade = Upgrade::Probing;
-        self.timers
-            .set(Timer::Upgrade, now + self.config.upgrade_timeout);
+        self.timers.set(
+            Timer::Upgrade,
+            now + Duration::from_millis(self.upgrade_timeout_ms.into()),
+        );
     }
 
     fn on_probe(&mut self, now: Instant, p: Packet) {
         match (self.upgrade, p.packet_type) {
             (Upgrade::Probing | Upgrade::Probed, PacketType::Ping) if p.is_probe() => {
-                self.effects
-                    .push_back(Effect::ProbeSend(Packet::pong_probe()));
+                self.effects.push(Effect::ProbeSend(Packet::pong_probe()));
                 self.upgrade = Upgrade::Probed;
                 self.write_ready();
             }
             (Upgrade::Probing | Upgrade::Probed, PacketType::Upgrade) => {
                 if self.is_closed() {
-                    self.effects.push_back(Effect::CloseProbe);
+                    self.effects.push(Effect::CloseProbe);
                     return;
                 }
                 self.upgrade = Upgrade::Done;
@@ -516,7 +525,7 @@ impl Session {
                 self.heartbeat.on_upgrade(now);
                 self.timers
                     .set(Timer::Heartbeat, self.heartbeat.next_wake());
-                self.effects.push_back(Effect::Upgraded);
+                self.effects.push(Effect::Upgraded);
                 self.write_ready();
             }
             (Upgrade::Probing | Upgrade::Probed, _) => self.upgrade_failed(),
@@ -528,7 +537,7 @@ impl Session {
         if matches!(self.upgrade, Upgrade::Probing | Upgrade::Probed) {
             self.upgrade = Upgrade::Idle;
             self.timers.stop(Timer::Upgrade);
-            self.effects.push_back(Effect::CloseProbe);
+            self.effects.push(Effect::CloseProbe);
         }
     }
 
@@ -543,12 +552,12 @@ impl Session {
             }
             TransportType::Polling => self.write_ready(),
             // Closes once the driver reports everything written (`Drained`).
-            _ => self.effects.push_back(Effect::Flush),
+            _ => self.effects.push(Effect::Flush),
         }
     }
 
     fn queue_control(&mut self, p: Packet) {
-        self.effects.push_back(Effect::Queue(p));
+        self.effects.push(Effect::Queue(p));
         self.queued = true;
         self.write_ready();
     }
@@ -562,15 +571,15 @@ impl Session {
         self.queued = false;
         if matches!(self.upgrade, Upgrade::Probing | Upgrade::Probed) {
             self.upgrade = Upgrade::Idle;
-            self.effects.push_back(Effect::CloseProbe);
+            self.effects.push(Effect::CloseProbe);
         }
-        if let Some(id) = self.get.take() {
-            self.effects.push_back(Effect::AnswerGet(id, answer));
+        if let Some(id) = self.get.take().map(NonZeroU64::get) {
+            self.effects.push(Effect::AnswerGet(id, answer));
         }
         if self.transport != TransportType::Polling {
-            self.effects.push_back(Effect::CloseTransport);
+            self.effects.push(Effect::CloseTransport);
         }
-        self.effects.push_back(Effect::Closed(reason, description));
+        self.effects.push(Effect::Closed(reason, description));
     }
 }
 
