@@ -16,7 +16,7 @@
 # Environment: ROUNDS=N (medians of N rounds, servers take turns within a round), MEASURES=mem,connect,
 #   bcast,echo,poll, IDLE_CONNS=5000, CONNS=2000, BCAST_CONNS=1000, BCAST_MSGS=300, ECHO_CONNS=50,
 #   ECHO_SECS=5, POLL_CONNS=50, POLL_SECS=5; for scale: SCALE_CONNS=19900, SCALE_MSGS=10,
-#   PING_INTERVAL=2000 (ms), IDLE_SECS=10.
+#   PING_INTERVAL=5000 (ms), IDLE_SECS=10.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -30,7 +30,7 @@ ulimit -n 20000 2>/dev/null || true
 if [ "${1:-}" = scale ]; then
   shift
   exec taskset -c 1 "$load" scale --conns "${SCALE_CONNS:-19900}" --msgs "${SCALE_MSGS:-10}" \
-    --ping-interval "${PING_INTERVAL:-2000}" --idle-secs "${IDLE_SECS:-10}" "$@"
+    --ping-interval "${PING_INTERVAL:-5000}" --idle-secs "${IDLE_SECS:-10}" "$@"
 fi
 exec taskset -c 1 "$load" bench --rounds "${ROUNDS:-1}" \
   --measures "${MEASURES:-mem,connect,bcast,echo,poll}" \
