@@ -51,6 +51,17 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 /// A connected raw client: the WebSocket and the CONNECT reply's `{sid, pid}`.
 async fn open(port: u16, auth: Option<&str>) -> (WsClient, serde_json::Value) {
+    let (ws, reply, _) = open_recording(port, auth).await;
+    (ws, reply)
+}
+
+/// Like [`open`], also returning the events received before the CONNECT reply: npm
+/// `socket.io` sends a recovered socket's missed packets first (ours sends them after).
+async fn open_recording(
+    port: u16,
+    auth: Option<&str>,
+) -> (WsClient, serde_json::Value, Vec<String>) {
+    let mut early = Vec::new();
     let mut ws = WsClient::connect(port, "/socket.io/?EIO=4&transport=websocket", &[])
         .await
         .expect("connect");
@@ -59,9 +70,11 @@ async fn open(port: u16, auth: Option<&str>) -> (WsClient, serde_json::Value) {
     loop {
         let t = ws.recv_text().await;
         if let Some(reply) = t.strip_prefix("40") {
-            return (ws, serde_json::from_str(reply).unwrap_or_default());
+            return (ws, serde_json::from_str(reply).unwrap_or_default(), early);
         }
-        if t == "2" {
+        if t.starts_with("42") {
+            early.push(t);
+        } else if t == "2" {
             ws.send_text("3").await;
         }
     }
@@ -281,11 +294,14 @@ async fn recover_all(node1: u16, node2: u16) -> (f64, usize) {
             let recovered = recovered.clone();
             tokio::spawn(async move {
                 let auth = serde_json::json!({"pid": pid, "offset": offset}).to_string();
-                let (mut ws, reply) = open(node2, Some(&auth)).await;
+                let (mut ws, reply, early) = open_recording(node2, Some(&auth)).await;
                 if reply["sid"] != sid.as_str() {
                     return;
                 }
-                let mut missed = 0;
+                let mut missed = early
+                    .iter()
+                    .filter(|t| t.starts_with(r#"42["bcast","missed-"#))
+                    .count();
                 while missed < 3 {
                     match ws.recv_timeout(Duration::from_secs(30)).await {
                         Some(WsFrame::Text(t)) if t == "2" => ws.send_text("3").await,

@@ -30,11 +30,13 @@
 //! - **Exactly-once replay.** The reference replays up to the end of the stream, then the
 //!   socket joins: an entry read by the node between the two is lost, one read after is
 //!   delivered twice. Here the replay stops at the last entry this node has dispatched, and the
-//!   entries dispatched while the session is being restored are held for it.
+//!   entries dispatched while the session is being restored are held for it (the few dispatched
+//!   in the instant between the restore and the join are sent 5 ms after the join, so after the
+//!   server's CONNECT reply).
 //! - **In stream order.** With recovery on, a node delivers its own broadcasts to its sockets
 //!   when it reads them back from the stream, so every client sees every node's broadcasts in
-//!   offset order (the reference delivers its own at once, so a client may see offset 5 before
-//!   offset 4 and, after recovering from 5, miss nothing but get 4's successor twice).
+//!   offset order (the reference delivers its own at once: a client may get offset 5 before
+//!   offset 4, and after reconnecting with offset 4 it gets 5 a second time).
 //! - Offsets are checked (`<ms>-<seq>`), session records are checked against their key (a
 //!   record naming another pid is refused), a trimmed offset or a replay that could not be read
 //!   whole gives a fresh session, never a partial one.
