@@ -78,7 +78,7 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    /// The Prometheus text exposition format (`text/plain; version=0.0.4`), ready to serve
+    /// The metrics in the OpenMetrics text format (what Prometheus scrapes), ready to serve
     /// at `/metrics`. The socket gauges are counted now, from the live namespaces.
     pub fn render(&self) -> String {
         let _one_at_a_time = self.inner.render.lock();
@@ -108,5 +108,8 @@ impl Metrics {
     }
 
     /// The content type of [`render`](Self::render)'s text.
-    pub const CONTENT_TYPE: &'static str = "text/plain; version=0.0.4; charset=utf-8";
+    /// (OpenMetrics: counters are declared without their `_total` suffix and the text ends
+    /// with `# EOF`, so it must not be served as the classic `text/plain; version=0.0.4`.)
+    pub const CONTENT_TYPE: &'static str =
+        "application/openmetrics-text; version=1.0.0; charset=utf-8";
 }
