@@ -157,7 +157,8 @@ impl SocketIo {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| AdminUiError::NoRuntime)?;
         let admin_ns = self.of_or_create(&options.namespace);
         let features = supported_features(&options);
-        let state = Arc::new(AdminState {
+        let state = Arc::new_cyclic(|me| AdminState {
+            me: me.clone(),
             server: Arc::downgrade(&self.0),
             admin_nsp: admin_ns.0.clone(),
             verbose: !options.production,
@@ -170,7 +171,7 @@ impl SocketIo {
             .config
             .metrics
             .admin
-            .set(state.clone())
+            .set(state.clone() as Arc<dyn crate::metrics::AdminHooks>)
             .map_err(|_| AdminUiError::AlreadyInstrumented)?;
 
         if let Some(auth) = options.auth.clone() {
@@ -509,6 +510,8 @@ type BucketKey = (u64, &'static str, Option<&'static str>);
 
 /// The instrumentation of one server, reached from its hooks (see `metrics::ServerMetrics`).
 pub(crate) struct AdminState {
+    /// Itself, for the handlers it registers (they hold it weakly).
+    me: Weak<AdminState>,
     server: Weak<ServerInner>,
     admin_nsp: Arc<NsInner>,
     verbose: bool,
@@ -531,7 +534,7 @@ impl AdminState {
         let _ = self.admin().broadcast().emit_values(event, args);
     }
 
-    pub(crate) fn record(&self, kind: &'static str, sub_type: Option<&'static str>, count: usize) {
+    fn record_event(&self, kind: &'static str, sub_type: Option<&'static str>, count: usize) {
         let second = now_millis() / 1000 * 1000;
         let mut buffer = self.buffer.lock();
         let key = (second, kind, sub_type);
@@ -615,7 +618,7 @@ impl AdminState {
     }
 
     /// Reference `registerVerboseListeners`, for one socket that just connected.
-    pub(crate) fn socket_connected(self: &Arc<Self>, socket: &SocketRef) {
+    fn on_socket_connected(self: &Arc<Self>, socket: &SocketRef) {
         if !self.verbose {
             return;
         }
@@ -679,7 +682,7 @@ impl AdminState {
     }
 
     /// The connection of `sockets` upgraded its transport (reference `socket_updated`).
-    pub(crate) fn upgraded(&self, sockets: &[SocketRef]) {
+    fn on_upgraded(&self, sockets: &[SocketRef]) {
         if !self.verbose {
             return;
         }
@@ -693,6 +696,22 @@ impl AdminState {
             );
             self.emit("socket_updated", vec![Value::Object(update)]);
         }
+    }
+}
+
+impl crate::metrics::AdminHooks for AdminState {
+    fn record(&self, kind: &'static str, sub_type: Option<&'static str>, count: usize) {
+        self.record_event(kind, sub_type, count);
+    }
+
+    fn socket_connected(&self, socket: &SocketRef) {
+        if let Some(me) = self.me.upgrade() {
+            me.on_socket_connected(socket);
+        }
+    }
+
+    fn upgraded(&self, sockets: &[SocketRef]) {
+        self.on_upgraded(sockets);
     }
 }
 

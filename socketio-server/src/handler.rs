@@ -10,12 +10,12 @@
 //! and [`SocketIo`](crate::SocketIo).
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
 use crate::extract::deserialize_args;
-use crate::namespace::{BoxFuture, ConnectHandler as BoxedConnectHandler, Middleware};
 use crate::{ConnectError, Data, DisconnectReason, ExtractError, SocketRef, TryData};
 
 /// A parameter of a connection handler or a connection middleware, extracted from the socket
@@ -229,6 +229,12 @@ impl_handlers!(T1, T2, T3, T4);
 impl_handlers!(T1, T2, T3, T4, T5);
 impl_handlers!(T1, T2, T3, T4, T5, T6);
 
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+/// A type-erased connection middleware.
+pub(crate) type Middleware =
+    Arc<dyn Fn(SocketRef) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+/// A type-erased connection handler.
+pub(crate) type BoxedConnectHandler = Arc<dyn Fn(SocketRef) + Send + Sync>;
 /// A type-erased disconnect handler.
 pub(crate) type BoxedDisconnectHandler = Arc<dyn Fn(SocketRef, DisconnectReason) + Send + Sync>;
 

@@ -179,6 +179,8 @@ mod handshake;
 mod metrics;
 mod namespace;
 mod parent;
+#[cfg(feature = "metrics")]
+mod prometheus;
 mod reason;
 mod runner;
 mod server;
@@ -198,11 +200,11 @@ pub use extract::{Args, Data, Event, EventHandler, EventParts, ExtractError, Fro
 pub use handler::{
     ConnectHandler, ConnectMiddleware, DisconnectHandler, FromConnectParts, FromDisconnectParts,
 };
-#[cfg(feature = "metrics")]
-#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
-pub use metrics::Metrics;
 pub use namespace::Namespace;
 pub use parent::ParentNamespace;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use prometheus::Metrics;
 pub use reason::DisconnectReason;
 pub use server::SocketIo;
 pub use service::{SocketIoLayer, SocketIoService};

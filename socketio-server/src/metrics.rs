@@ -4,7 +4,7 @@
 //! paths (a packet in, a packet out) pay nothing.
 
 #[cfg(feature = "metrics")]
-pub use enabled::Metrics;
+pub(crate) use enabled::Inner;
 
 /// The reason label of an Engine.IO refusal.
 pub(crate) fn engine_refusal_reason(code: engine_io::ErrorCode) -> &'static str {
@@ -27,13 +27,25 @@ pub(crate) struct ServerMetrics {
     #[cfg(feature = "metrics")]
     pub(crate) inner: Option<std::sync::Arc<enabled::Inner>>,
     #[cfg(feature = "admin-ui")]
-    pub(crate) admin: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::admin::AdminState>>>,
+    pub(crate) admin: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<dyn AdminHooks>>>,
+}
+
+/// What the Admin UI instrumentation records (implemented by `admin::AdminState`; a trait
+/// so that the configuration does not depend on the server through it).
+#[cfg(feature = "admin-ui")]
+pub(crate) trait AdminHooks: Send + Sync {
+    /// Counts `count` events of `kind` (and `sub_type`) in the current second.
+    fn record(&self, kind: &'static str, sub_type: Option<&'static str>, count: usize);
+    /// A socket joined its namespace.
+    fn socket_connected(&self, socket: &crate::SocketRef);
+    /// The connection of `sockets` upgraded its transport.
+    fn upgraded(&self, sockets: &[crate::SocketRef]);
 }
 
 #[allow(unused_variables)]
 impl ServerMetrics {
     #[cfg(feature = "admin-ui")]
-    fn admin(&self) -> Option<&std::sync::Arc<crate::admin::AdminState>> {
+    fn admin(&self) -> Option<&std::sync::Arc<dyn AdminHooks>> {
         self.admin.get()
     }
 
@@ -144,13 +156,12 @@ impl ServerMetrics {
 
 #[cfg(feature = "metrics")]
 mod enabled {
-    use std::collections::{HashMap, HashSet};
+    use std::collections::HashSet;
     use std::future::Future;
-    use std::sync::{Arc, Weak};
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use async_trait::async_trait;
-    use prometheus_client::encoding::text::encode;
     use prometheus_client::metrics::counter::Counter;
     use prometheus_client::metrics::family::Family;
     use prometheus_client::metrics::gauge::Gauge;
@@ -162,9 +173,6 @@ mod enabled {
     };
     use socketio_parser::{Packet, Value};
 
-    use crate::server::ServerInner;
-    use crate::{SocketIo, SocketIoBuilder};
-
     type Labels = Vec<(&'static str, String)>;
     type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
 
@@ -175,8 +183,8 @@ mod enabled {
     }
 
     pub(crate) struct Inner {
-        registry: Registry,
-        sockets: Family<Labels, Gauge>,
+        pub(crate) registry: Registry,
+        pub(crate) sockets: Family<Labels, Gauge>,
         pub(super) packets_in: Counter,
         bytes_in: Counter,
         packets_out: Counter,
@@ -187,11 +195,11 @@ mod enabled {
         pub(super) slow_consumers: Counter,
         adapter_latency: HistogramFamily,
         /// Serializes scrapes: each one rebuilds the socket gauges.
-        render: parking_lot::Mutex<()>,
+        pub(crate) render: parking_lot::Mutex<()>,
     }
 
     impl Inner {
-        fn new() -> Self {
+        pub(crate) fn new() -> Self {
             let mut registry = Registry::with_prefix("socketio");
             let sockets = Family::<Labels, Gauge>::default();
             registry.register(
@@ -274,107 +282,6 @@ mod enabled {
             self.messages_out.inc_by(messages as u64);
             self.bytes_out.inc_by(bytes as u64);
         }
-    }
-
-    impl SocketIoBuilder {
-        /// Records Prometheus metrics (feature `metrics`); read them with
-        /// [`SocketIo::metrics`]. Off by default.
-        #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
-        pub fn metrics(mut self, enabled: bool) -> Self {
-            self.metrics.inner = enabled.then(|| Arc::new(Inner::new()));
-            self
-        }
-    }
-
-    impl SocketIo {
-        /// The server's metrics, when enabled with [`SocketIoBuilder::metrics`] (feature
-        /// `metrics`).
-        ///
-        /// ```
-        /// # async fn demo() -> std::io::Result<()> {
-        /// use axum::{routing::get, Router};
-        /// use socketio_server::SocketIo;
-        ///
-        /// let io = SocketIo::builder().metrics(true).build();
-        /// let metrics = io.metrics().expect("enabled above");
-        /// // The Prometheus text at /metrics, next to Socket.IO on the same port.
-        /// let app: Router = Router::new()
-        ///     .route("/metrics", get(move || async move { metrics.render() }))
-        ///     .layer(io.layer());
-        /// # let _ = app; Ok(()) }
-        /// ```
-        #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
-        pub fn metrics(&self) -> Option<Metrics> {
-            let inner = self.0.config.metrics.inner.clone()?;
-            Some(Metrics {
-                inner,
-                server: Arc::downgrade(&self.0),
-            })
-        }
-    }
-
-    /// The Prometheus metrics of one server (feature `metrics`): a cheap handle, see
-    /// [`SocketIo::metrics`].
-    ///
-    /// | metric | type | labels |
-    /// | --- | --- | --- |
-    /// | `socketio_connected_sockets` | gauge | `namespace`, `transport` |
-    /// | `socketio_packets_received_total`, `socketio_packets_sent_total` | counter | |
-    /// | `socketio_messages_received_total`, `socketio_messages_sent_total` | counter | |
-    /// | `socketio_received_bytes_total`, `socketio_sent_bytes_total` | counter | |
-    /// | `socketio_refused_handshakes_total` | counter | `reason` |
-    /// | `socketio_slow_consumer_disconnects_total` | counter | |
-    /// | `socketio_adapter_request_duration_seconds` | histogram | `namespace`, `op` |
-    ///
-    /// Refusal reasons are the Engine.IO error names (`unknown_transport`, `unknown_sid`,
-    /// `bad_handshake_method`, `bad_request`, `forbidden`, `unsupported_protocol_version`) and
-    /// the Socket.IO ones (`invalid_namespace`, `middleware`). Sent packets count one per
-    /// recipient: a broadcast to 100 sockets is 100 packets out (encoded once).
-    #[derive(Clone)]
-    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
-    pub struct Metrics {
-        inner: Arc<Inner>,
-        server: Weak<ServerInner>,
-    }
-
-    impl std::fmt::Debug for Metrics {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("Metrics").finish_non_exhaustive()
-        }
-    }
-
-    impl Metrics {
-        /// The Prometheus text exposition format (`text/plain; version=0.0.4`), ready to serve
-        /// at `/metrics`. The socket gauges are counted now, from the live namespaces.
-        pub fn render(&self) -> String {
-            let _one_at_a_time = self.inner.render.lock();
-            self.inner.sockets.clear();
-            if let Some(server) = self.server.upgrade() {
-                let namespaces = server.namespace_list();
-                for ns in namespaces {
-                    let mut by_transport: HashMap<&'static str, i64> = HashMap::new();
-                    for socket in ns.local_sockets() {
-                        *by_transport.entry(socket.transport()).or_default() += 1;
-                    }
-                    for (transport, n) in by_transport {
-                        self.inner
-                            .sockets
-                            .get_or_create(&vec![
-                                ("namespace", ns.name.to_string()),
-                                ("transport", transport.to_owned()),
-                            ])
-                            .set(n);
-                    }
-                }
-            }
-            let mut out = String::new();
-            // Writing to a String cannot fail.
-            let _ = encode(&mut out, &self.inner.registry);
-            out
-        }
-
-        /// The content type of [`render`](Self::render)'s text.
-        pub const CONTENT_TYPE: &'static str = "text/plain; version=0.0.4; charset=utf-8";
     }
 
     /// Times the async requests of the namespace's adapter; everything else is forwarded as is.

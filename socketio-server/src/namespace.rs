@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock, Weak};
 use std::time::Duration;
@@ -18,12 +16,9 @@ use crate::ack::AckSlot;
 use crate::config::ServerConfig;
 use crate::parent::ParentInner;
 use crate::socket::Socket;
-use crate::{BroadcastOperator, ConnectError, EmitError, IntoRooms, RemoteSocket, SocketRef};
+use crate::{BroadcastOperator, EmitError, IntoRooms, RemoteSocket, SocketRef};
 
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-pub(crate) type Middleware =
-    Arc<dyn Fn(SocketRef) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
-pub(crate) type ConnectHandler = Arc<dyn Fn(SocketRef) + Send + Sync>;
+pub(crate) use crate::handler::{BoxFuture, BoxedConnectHandler as ConnectHandler, Middleware};
 pub(crate) type ServerSideHandler = Arc<dyn Fn(Vec<Value>, Option<ServerSideAck>) + Send + Sync>;
 pub(crate) type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
 
