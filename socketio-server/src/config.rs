@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketio_adapter::{AdapterFactory, InMemoryAdapterFactory, RecoveryConfig};
-use socketio_parser::Parser;
+use socketio_adapter::{AdapterFactory, EncodedPacket, InMemoryAdapterFactory, RecoveryConfig};
+use socketio_parser::{Packet, Parser};
 
-use crate::SocketIo;
+use crate::{EmitError, SocketIo};
 
 /// Server options (read through the builder).
 pub(crate) struct ServerConfig {
@@ -47,6 +47,16 @@ pub struct SocketIoBuilder {
     adapter: Arc<dyn AdapterFactory>,
     cleanup_empty_child_namespaces: bool,
     max_pending_packets: usize,
+}
+
+impl ServerConfig {
+    /// Encodes a packet with the server's parser into the Engine.IO messages to queue, once
+    /// for every recipient.
+    pub(crate) fn encode(&self, packet: &Packet) -> Result<EncodedPacket, EmitError> {
+        Ok(EncodedPacket::new(
+            self.parser.encode(packet)?.to_messages()?,
+        ))
+    }
 }
 
 impl Default for SocketIoBuilder {

@@ -2,10 +2,11 @@
 //! child namespace per matching name; children inherit its middlewares and handler, and a
 //! broadcast on the parent reaches every child.
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use socketio_parser::Value;
@@ -62,37 +63,17 @@ impl ParentInner {
         child
             .middlewares
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone_from(
-                &self
-                    .middlewares
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner),
-            );
+            .clone_from(&self.middlewares.read());
         child
             .connect_handler
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone_from(
-                &self
-                    .connect_handler
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner),
-            );
-        self.children
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_owned(), child.clone());
+            .clone_from(&self.connect_handler.read());
+        self.children.write().insert(name.to_owned(), child.clone());
         child
     }
 
     pub(crate) fn children(&self) -> Vec<Arc<NsInner>> {
-        self.children
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect()
+        self.children.read().values().cloned().collect()
     }
 
     /// The last socket of a child left: remove the child if configured to.
@@ -100,11 +81,7 @@ impl ParentInner {
         if !self.config.cleanup_empty_child_namespaces {
             return;
         }
-        let removed = self
-            .children
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name);
+        let removed = self.children.write().remove(name);
         if let Some(child) = removed {
             if let Some(server) = self.server.upgrade() {
                 server.remove_namespace(name);
@@ -151,11 +128,7 @@ impl ParentNamespace {
         Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
         let mw: Middleware = Arc::new(move |s| Box::pin(middleware(s)));
-        self.0
-            .middlewares
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(mw);
+        self.0.middlewares.write().push(mw);
         self
     }
 
