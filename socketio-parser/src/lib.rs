@@ -16,6 +16,25 @@
 //! - [`Decoder`]: stateful, fed one Engine.IO message at a time; rejects bad input with a
 //!   [`DecodeError`] (one variant per rule of the reference decoder), never panics.
 //!
+//! # Module map
+//!
+//! Each protocol concept lives in one file named for it:
+//!
+//! | module | owns |
+//! |---|---|
+//! | `packet` | [`Packet`], [`PacketType`], reserved event names, the default namespace |
+//! | `value` | [`Value`], [`Map`], [`Number`] and their conversions |
+//! | `json` | the JSON packet format (`socket.io-parser`), and the JSON text of a [`Value`] |
+//! | `binary` | binary attachments: placeholders and their reassembly |
+//! | `js_number` | numbers written as JavaScript writes them |
+//! | [`msgpack`] | notepack-compatible msgpack (`writer`, `reader`) and the msgpack packet format, whose packet map `{type, data, nsp, id}` the Redis adapter reuses |
+//! | `parser` | [`Parser`]: the choice of format, and encoding |
+//! | `decoder` | [`Decoder`]: the stateful decoder (attachments in flight, limits) |
+//! | `encoded` | [`Encoded`], [`Frame`], and the one conversion of frames into Engine.IO messages ([`Frame::to_message`], [`Encoded::to_messages`]) |
+//! | `error` | [`DecodeError`] (one variant per rejection rule), [`EncodeError`] |
+//! | [`protocol_version`] | protocol v4 (Socket.IO 2.x) and v5: CONNECT replies and CONNECT_ERROR per version |
+//! | `serde_bridge` | [`to_value`] / [`from_value`] (`ser`, `de`, `error`) |
+//!
 //! # Encoding
 //!
 //! ```

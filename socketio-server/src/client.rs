@@ -1,8 +1,9 @@
 //! One Engine.IO connection: decodes its packets, routes them to its sockets (one per joined
 //! namespace), enforces the connect timeout and the full-queue policy (reference `client.ts`).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use engine_io::{CloseReason, Message, Socket as EioSocket, TrySendError};
 use socketio_adapter::{DeliverError, EncodedPacket};
@@ -72,10 +73,7 @@ impl Client {
                 }
             }
         });
-        *self
-            .connect_timer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(timer.abort_handle());
+        *self.connect_timer.lock() = Some(timer.abort_handle());
         if self.protocol == ProtocolVersion::V4 {
             self.lock_state()
                 .nsps
@@ -84,8 +82,8 @@ impl Client {
         }
     }
 
-    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock_state(&self) -> parking_lot::MutexGuard<'_, State> {
+        self.state.lock()
     }
 
     fn has_connected_namespace(&self) -> bool {
@@ -110,7 +108,7 @@ impl Client {
         let _span = self.span.enter();
         self.server.config.metrics.message_in(msg.len());
         let decoded = {
-            let mut decoder = self.decoder.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut decoder = self.decoder.lock();
             match msg {
                 Message::Text(text) => decoder.decode_text(&text),
                 Message::Binary(data) => decoder.decode_binary(data),
@@ -201,12 +199,7 @@ impl Client {
     /// The socket joined: packets that arrived meanwhile are dispatched in order, then the
     /// namespace routes directly to the socket.
     pub(crate) fn connected(&self, nsp: &str, socket: &Arc<Socket>) {
-        if let Some(timer) = self
-            .connect_timer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+        if let Some(timer) = self.connect_timer.lock().take() {
             timer.abort();
         }
         loop {
@@ -362,12 +355,7 @@ impl Client {
                 })
                 .collect()
         };
-        if let Some(timer) = self
-            .connect_timer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+        if let Some(timer) = self.connect_timer.lock().take() {
             timer.abort();
         }
         for socket in sockets {

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketio_adapter::{AdapterFactory, InMemoryAdapterFactory, RecoveryConfig};
-use socketio_parser::Parser;
+use socketio_adapter::{AdapterFactory, EncodedPacket, InMemoryAdapterFactory, RecoveryConfig};
+use socketio_parser::{Packet, Parser};
 
-use crate::SocketIo;
+use crate::{EmitError, SocketIo};
 
 /// Server options (read through the builder).
 pub(crate) struct ServerConfig {
@@ -53,6 +53,16 @@ pub struct SocketIoBuilder {
     pub(crate) state: crate::state::StateMap,
     // Set with `metrics` (in `metrics.rs`, feature `metrics`).
     pub(crate) metrics: crate::metrics::ServerMetrics,
+}
+
+impl ServerConfig {
+    /// Encodes a packet with the server's parser into the Engine.IO messages to queue, once
+    /// for every recipient.
+    pub(crate) fn encode(&self, packet: &Packet) -> Result<EncodedPacket, EmitError> {
+        Ok(EncodedPacket::new(
+            self.parser.encode(packet)?.to_messages()?,
+        ))
+    }
 }
 
 impl Default for SocketIoBuilder {

@@ -1,8 +1,8 @@
 //! Typed per-socket storage.
 
+use parking_lot::RwLock;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
 
 /// A map from type to value, to attach typed data to a socket (e.g. the user found by an
 /// authentication middleware). Values stay on this node; use
@@ -30,7 +30,6 @@ impl Extensions {
     pub fn insert<T: Send + Sync + 'static>(&self, value: T) -> Option<T> {
         self.map
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
             .insert(TypeId::of::<T>(), Box::new(value))
             .and_then(|old| old.downcast().ok().map(|b| *b))
     }
@@ -39,7 +38,6 @@ impl Extensions {
     pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
         self.map
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
             .get(&TypeId::of::<T>())
             .and_then(|v| v.downcast_ref::<T>())
             .cloned()
@@ -47,7 +45,7 @@ impl Extensions {
 
     /// Runs `f` with a reference to the value of type `T` (no clone; no lock is held after).
     pub fn with<T: Send + Sync + 'static, R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
-        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        let map = self.map.read();
         f(map
             .get(&TypeId::of::<T>())
             .and_then(|v| v.downcast_ref::<T>()))
@@ -57,17 +55,13 @@ impl Extensions {
     pub fn remove<T: Send + Sync + 'static>(&self) -> Option<T> {
         self.map
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
             .remove(&TypeId::of::<T>())
             .and_then(|old| old.downcast().ok().map(|b| *b))
     }
 
     /// Whether a value of type `T` is present.
     pub fn contains<T: Send + Sync + 'static>(&self) -> bool {
-        self.map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(&TypeId::of::<T>())
+        self.map.read().contains_key(&TypeId::of::<T>())
     }
 }
 

@@ -163,6 +163,45 @@
 //! single socket's emits have no compression flag; a broadcast's
 //! [`compress`](BroadcastOperator::compress) only travels to the other nodes of a cluster.
 
+//! # Module map
+//!
+//! | module | owns |
+//! |---|---|
+//! | `server` | [`SocketIo`]: the namespaces, the dynamic parents, the Engine.IO server and its callbacks |
+//! | `config` | [`SocketIoBuilder`] and the server settings; encoding a packet with the server's parser |
+//! | `client` | one Engine.IO connection: its decoder, its sockets (one per namespace), the CONNECT sequence entry and the outgoing queue policy |
+//! | `namespace` | [`Namespace`]: its sockets, middlewares, adapter, and the connect sequence (recovery, middlewares, CONNECT / CONNECT_ERROR) |
+//! | `parent` | [`ParentNamespace`]: dynamic namespaces and their children |
+//! | `socket` | [`Socket`], [`SocketRef`]: one client in one namespace (listeners, rooms, incoming packets); `socket::emitter` holds [`SocketEmitter`] |
+//! | `ack` | acknowledgements both ways: [`AckSender`], [`AckFuture`], [`FromAck`] |
+//! | `broadcast` | [`BroadcastOperator`], [`RemoteSocket`], [`IntoRooms`] |
+//! | `extract` | handler extractors: [`Data`], [`TryData`], [`Args`], [`Event`], [`EventHandler`] |
+//! | `handshake` | the socket handshake built from the Engine.IO request |
+//! | `reason` | [`DisconnectReason`] and its reference strings |
+//! | `errors` | [`EmitError`], [`AckError`], [`ConnectError`] |
+//! | `extensions` | [`Extensions`]: per-socket typed data |
+//! | `runner` | running handler futures inline, moving them to a task only when pending |
+//! | `service` | [`SocketIoService`], [`SocketIoLayer`]: mounting in hyper / tower / axum |
+//! | `sid` | socket ids |
+//! | `handler` | the handler kinds (connect, middleware, event, disconnect) and their boxed forms |
+//! | `state` | shared-state extractors: [`State`], [`Extension`], [`HttpExtension`], [`SocketIo`] as an extractor |
+//! | `metrics`, `prometheus` | the server's counters and their Prometheus endpoint (feature `metrics`) |
+//! | `admin` | the `@socket.io/admin-ui` instrumentation (feature `admin-ui`) |
+//!
+//! The protocol rules themselves are the codec crates': packets, CONNECT_ERROR per protocol
+//! version and the frame → message conversion in `socketio-parser`, the adapter operations in
+//! `socketio-adapter`.
+//!
+//! ## The one remaining module cycle, and why
+//!
+//! `ack`, `client`, `namespace`, `parent`, `server` and `socket` reach each other because
+//! their types own each other at run time: the server owns its namespaces, dynamic parents
+//! and clients, and a client resolves namespaces through its server; a parent owns its child
+//! namespaces and registers them with the server, and a child tells its parent when it
+//! empties; a namespace owns its sockets and runs the client's connect sequence; a socket
+//! belongs to both its namespace and its client; and a socket keeps its pending
+//! acknowledgements while an [`AckFuture`] removes its own slot from that socket. The other
+//! modules (ids, encoding, config, extractors, broadcast, emitter) are outside the cycle.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
@@ -185,6 +224,7 @@ mod reason;
 mod runner;
 mod server;
 mod service;
+mod sid;
 mod socket;
 mod state;
 

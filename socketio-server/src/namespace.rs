@@ -1,9 +1,10 @@
 //! Namespaces: the sockets of one endpoint, their middlewares, handlers and adapter.
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use socketio_adapter::{
@@ -26,7 +27,7 @@ pub(crate) type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
 pub(crate) struct NsInner {
     pub(crate) name: Arc<str>,
     pub(crate) config: Arc<ServerConfig>,
-    adapter: OnceLock<Arc<dyn Adapter>>,
+    adapter: Arc<dyn Adapter>,
     sockets: RwLock<HashMap<Sid, Arc<Socket>>>,
     pub(crate) middlewares: RwLock<Vec<Middleware>>,
     pub(crate) connect_handler: RwLock<Option<ConnectHandler>>,
@@ -38,7 +39,7 @@ pub(crate) struct NsInner {
     /// change, so it must be cheaper than the lock.
     has_room_listeners: AtomicBool,
     ack_ids: AtomicU64,
-    init_started: std::sync::atomic::AtomicBool,
+    init_started: AtomicBool,
     pub(crate) parent: Option<Weak<ParentInner>>,
 }
 
@@ -48,29 +49,31 @@ impl NsInner {
         config: Arc<ServerConfig>,
         parent: Option<Weak<ParentInner>>,
     ) -> Arc<Self> {
-        let ns = Arc::new(Self {
-            name: name.into(),
-            config: config.clone(),
-            adapter: OnceLock::new(),
-            sockets: RwLock::new(HashMap::new()),
-            middlewares: RwLock::new(Vec::new()),
-            connect_handler: RwLock::new(None),
-            server_side: RwLock::new(HashMap::new()),
-            room_listeners: RwLock::new(Arc::from(Vec::new())),
-            has_room_listeners: AtomicBool::new(false),
-            ack_ids: AtomicU64::new(0),
-            init_started: std::sync::atomic::AtomicBool::new(false),
-            parent,
+        // The adapter reaches the namespace through a `Weak` (the namespace owns the adapter).
+        let ns = Arc::new_cyclic(|this: &Weak<NsInner>| {
+            let namespace: Weak<dyn LocalNamespace> = this.clone();
+            let name: Arc<str> = name.into();
+            let adapter = config.adapter.create(AdapterContext {
+                namespace,
+                name: name.clone(),
+                recovery: config.recovery.clone(),
+            });
+            let adapter = config.metrics.wrap_adapter(adapter, &name);
+            Self {
+                name,
+                config: config.clone(),
+                adapter,
+                sockets: RwLock::new(HashMap::new()),
+                middlewares: RwLock::new(Vec::new()),
+                connect_handler: RwLock::new(None),
+                server_side: RwLock::new(HashMap::new()),
+                room_listeners: RwLock::new(Arc::from(Vec::new())),
+                has_room_listeners: AtomicBool::new(false),
+                ack_ids: AtomicU64::new(0),
+                init_started: AtomicBool::new(false),
+                parent,
+            }
         });
-        let weak: Weak<dyn LocalNamespace> =
-            Arc::downgrade(&(ns.clone() as Arc<dyn LocalNamespace>));
-        let adapter = config.adapter.create(AdapterContext {
-            namespace: weak,
-            name: ns.name.clone(),
-            recovery: config.recovery.clone(),
-        });
-        let adapter = config.metrics.wrap_adapter(adapter, name);
-        let _ = ns.adapter.set(adapter);
         if tokio::runtime::Handle::try_current().is_ok() {
             ns.ensure_init();
         }
@@ -92,10 +95,7 @@ impl NsInner {
     }
 
     pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {
-        // Set right after construction, before the namespace is shared.
-        self.adapter
-            .get()
-            .unwrap_or_else(|| unreachable!("adapter is set in NsInner::new"))
+        &self.adapter
     }
 
     pub(crate) fn next_ack_id(&self) -> u64 {
@@ -103,27 +103,20 @@ impl NsInner {
     }
 
     pub(crate) fn encode_packet(&self, packet: &Packet) -> Result<EncodedPacket, EmitError> {
-        crate::server::encode(&self.config, packet)
+        self.config.encode(packet)
     }
 
     pub(crate) fn get_socket(&self, sid: &str) -> Option<Arc<Socket>> {
-        self.sockets
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(sid)
-            .cloned()
+        self.sockets.read().get(sid).cloned()
     }
 
     pub(crate) fn insert_socket(&self, socket: Arc<Socket>) {
-        self.sockets
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(socket.id().clone(), socket);
+        self.sockets.write().insert(socket.id().clone(), socket);
     }
 
     pub(crate) fn remove_socket(&self, sid: &str) {
         let now_empty = {
-            let mut sockets = self.sockets.write().unwrap_or_else(PoisonError::into_inner);
+            let mut sockets = self.sockets.write();
             sockets.remove(sid);
             sockets.is_empty()
         };
@@ -137,17 +130,13 @@ impl NsInner {
     pub(crate) fn local_sockets(&self) -> Vec<SocketRef> {
         self.sockets
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
             .values()
             .map(|s| SocketRef(s.clone()))
             .collect()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.sockets
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.sockets.read().len()
     }
 }
 
@@ -213,12 +202,7 @@ impl LocalNamespace for NsInner {
         let Value::String(event) = args.remove(0) else {
             return;
         };
-        let handler = self
-            .server_side
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&event)
-            .cloned();
+        let handler = self.server_side.read().get(&event).cloned();
         if let Some(handler) = handler {
             handler(args, ack);
         }
@@ -229,11 +213,7 @@ impl LocalNamespace for NsInner {
     }
 
     fn on_room_event(&self, event: RoomEvent) {
-        let listeners = self
-            .room_listeners
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let listeners = self.room_listeners.read().clone();
         for listener in listeners.iter() {
             listener(&event);
         }
@@ -286,7 +266,6 @@ impl Namespace {
         self.0
             .middlewares
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
             .push(mw);
         self
     }
@@ -297,8 +276,7 @@ impl Namespace {
         *self
             .0
             .connect_handler
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(crate::handler::boxed_connect(handler));
+            .write() = Some(crate::handler::boxed_connect(handler));
         self
     }
 
@@ -312,7 +290,6 @@ impl Namespace {
         self.0
             .server_side
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
             .insert(event.into(), Arc::new(handler));
         self
     }
@@ -342,11 +319,7 @@ impl Namespace {
     /// });
     /// ```
     pub fn on_room_event(&self, listener: impl Fn(&RoomEvent) + Send + Sync + 'static) -> &Self {
-        let mut listeners = self
-            .0
-            .room_listeners
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut listeners = self.0.room_listeners.write();
         let mut all: Vec<RoomListener> = listeners.iter().cloned().collect();
         all.push(Arc::new(listener));
         *listeners = all.into();
@@ -509,13 +482,13 @@ impl NsInner {
                     socketio_parser::ProtocolVersion::V4 => {
                         format!("{}#{}", self.name, client.conn.id()).into()
                     }
-                    socketio_parser::ProtocolVersion::V5 => crate::server::generate_id().into(),
+                    socketio_parser::ProtocolVersion::V5 => crate::sid::generate_id().into(),
                 };
                 let pid = self
                     .config
                     .recovery
                     .as_ref()
-                    .map(|_| Sid::from(crate::server::generate_id()));
+                    .map(|_| Sid::from(crate::sid::generate_id()));
                 let socket = Socket::new(
                     id,
                     pid,
@@ -536,11 +509,7 @@ impl NsInner {
                 .as_ref()
                 .is_some_and(|r| r.skip_middlewares);
         if !skip {
-            let middlewares = self
-                .middlewares
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
+            let middlewares = self.middlewares.read().clone();
             for mw in middlewares {
                 if let Err(err) = mw(socket_ref.clone()).await {
                     self.config.metrics.refused("middleware");
@@ -586,7 +555,6 @@ impl NsInner {
         let handler = self
             .connect_handler
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
             .clone();
         if let Some(handler) = handler {
             handler(socket_ref);

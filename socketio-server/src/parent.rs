@@ -2,9 +2,10 @@
 //! child namespace per matching name; children inherit its middlewares and handler, and a
 //! broadcast on the parent reaches every child.
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use socketio_parser::Value;
@@ -61,37 +62,17 @@ impl ParentInner {
         child
             .middlewares
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone_from(
-                &self
-                    .middlewares
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner),
-            );
+            .clone_from(&self.middlewares.read());
         child
             .connect_handler
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone_from(
-                &self
-                    .connect_handler
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner),
-            );
-        self.children
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_owned(), child.clone());
+            .clone_from(&self.connect_handler.read());
+        self.children.write().insert(name.to_owned(), child.clone());
         child
     }
 
     pub(crate) fn children(&self) -> Vec<Arc<NsInner>> {
-        self.children
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect()
+        self.children.read().values().cloned().collect()
     }
 
     /// The last socket of a child left: remove the child if configured to.
@@ -99,11 +80,7 @@ impl ParentInner {
         if !self.config.cleanup_empty_child_namespaces {
             return;
         }
-        let removed = self
-            .children
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name);
+        let removed = self.children.write().remove(name);
         if let Some(child) = removed {
             if let Some(server) = self.server.upgrade() {
                 server.remove_namespace(name);
@@ -146,11 +123,7 @@ impl ParentNamespace {
     /// Adds a connection middleware (inherited by children created afterwards).
     pub fn use_middleware<H: crate::ConnectMiddleware<M>, M>(&self, middleware: H) -> &Self {
         let mw: Middleware = crate::handler::boxed_middleware(middleware);
-        self.0
-            .middlewares
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(mw);
+        self.0.middlewares.write().push(mw);
         self
     }
 

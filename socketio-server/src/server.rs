@@ -1,9 +1,10 @@
 //! The server: namespaces, the Engine.IO handler, server-wide operations and graceful close.
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use engine_io::{CloseReason, Message, Socket as EioSocket};
@@ -25,62 +26,30 @@ pub(crate) struct ServerInner {
     pub(crate) config: Arc<ServerConfig>,
     namespaces: RwLock<HashMap<String, Arc<NsInner>>>,
     parents: RwLock<Vec<Arc<ParentInner>>>,
-    engine: OnceLock<engine_io::Server>,
+    engine: engine_io::Server,
+    /// The main namespace `/` (also in `namespaces`), which always exists.
+    main: Arc<NsInner>,
     clients: Arc<ClientMap>,
-}
-
-/// A random socket id: 15 bytes from the OS CSPRNG, URL-safe base64 (20 characters), like the
-/// reference's `base64id`.
-pub(crate) fn generate_id() -> String {
-    use rand::RngCore;
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut raw = [0u8; 15];
-    rand::rng().fill_bytes(&mut raw);
-    let mut out = String::with_capacity(20);
-    for chunk in raw.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
-        for shift in [18, 12, 6, 0] {
-            out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-        }
-    }
-    out
 }
 
 impl ServerInner {
     pub(crate) fn encode_packet(&self, packet: &Packet) -> Result<EncodedPacket, EmitError> {
-        encode(&self.config, packet)
+        self.config.encode(packet)
     }
 
     fn main_ns(&self) -> Arc<NsInner> {
-        self.namespaces
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get("/")
-            .cloned()
-            .unwrap_or_else(|| unreachable!("the main namespace always exists"))
+        self.main.clone()
     }
 
     /// The namespace named `name`, creating a dynamic child if a parent matches.
     pub(crate) async fn resolve_namespace(&self, name: &str, auth: &Value) -> Option<Arc<NsInner>> {
-        if let Some(ns) = self
-            .namespaces
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-        {
+        if let Some(ns) = self.namespaces.read().get(name) {
             return Some(ns.clone());
         }
-        let parents = self
-            .parents
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let parents = self.parents.read().clone();
         for parent in parents {
             if parent.matches(name, auth).await {
-                let mut namespaces = self
-                    .namespaces
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner);
+                let mut namespaces = self.namespaces.write();
                 if let Some(ns) = namespaces.get(name) {
                     return Some(ns.clone());
                 }
@@ -94,25 +63,12 @@ impl ServerInner {
 
     /// Every namespace (static ones and dynamic children), e.g. for metrics.
     pub(crate) fn namespace_list(&self) -> Vec<Arc<NsInner>> {
-        self.namespaces
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect()
+        self.namespaces.read().values().cloned().collect()
     }
 
     pub(crate) fn remove_namespace(&self, name: &str) {
-        self.namespaces
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name);
+        self.namespaces.write().remove(name);
     }
-}
-
-pub(crate) fn encode(config: &ServerConfig, packet: &Packet) -> Result<EncodedPacket, EmitError> {
-    let messages = config.parser.encode(packet)?.to_messages()?;
-    Ok(EncodedPacket::new(messages))
 }
 
 /// The Engine.IO callbacks: each connection gets a [`Client`].
@@ -127,11 +83,7 @@ impl EngineHandler {
         if let Some(client) = socket.data::<Weak<Client>>().and_then(Weak::upgrade) {
             return Some(client);
         }
-        self.clients
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(socket.id())
-            .cloned()
+        self.clients.read().get(socket.id()).cloned()
     }
 }
 
@@ -147,7 +99,6 @@ impl engine_io::Handler for EngineHandler {
         let _ = socket.set_data(Arc::downgrade(&client));
         self.clients
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
             .insert(socket.id().into(), client.clone());
         client.start();
     }
@@ -177,11 +128,7 @@ impl engine_io::Handler for EngineHandler {
     }
 
     fn on_close(&self, socket: &Arc<EioSocket>, reason: CloseReason) {
-        let client = self
-            .clients
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(socket.id());
+        let client = self.clients.write().remove(socket.id());
         if let Some(client) = client {
             client
                 .server
@@ -234,31 +181,22 @@ impl SocketIo {
                     clients: clients.clone(),
                 },
             );
-            let engine_cell = OnceLock::new();
-            let _ = engine_cell.set(engine);
+            let main = NsInner::new("/", config.clone(), None);
             ServerInner {
                 config: config.clone(),
-                namespaces: RwLock::new(HashMap::new()),
+                namespaces: RwLock::new(HashMap::from([("/".to_owned(), main.clone())])),
                 parents: RwLock::new(Vec::new()),
-                engine: engine_cell,
+                engine,
+                main,
                 clients,
             }
         });
-        let main = NsInner::new("/", config, None);
-        inner
-            .namespaces
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert("/".to_owned(), main);
         SocketIo(inner)
     }
 
     /// The underlying Engine.IO server.
     pub fn engine(&self) -> &engine_io::Server {
-        self.0
-            .engine
-            .get()
-            .unwrap_or_else(|| unreachable!("set at construction"))
+        &self.0.engine
     }
 
     /// Creates (or gets) the namespace `name` and sets its connection handler (its parameters
@@ -272,11 +210,7 @@ impl SocketIo {
     /// Creates (or gets) the namespace `name` without a connection handler.
     pub fn of_or_create(&self, name: &str) -> Namespace {
         let name = normalize(name);
-        let mut namespaces = self
-            .0
-            .namespaces
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut namespaces = self.0.namespaces.write();
         let ns = namespaces
             .entry(name.clone())
             .or_insert_with(|| NsInner::new(&name, self.0.config.clone(), None))
@@ -289,7 +223,6 @@ impl SocketIo {
         self.0
             .namespaces
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
             .get(normalize(name).as_str())
             .cloned()
             .map(Namespace)
@@ -343,11 +276,7 @@ impl SocketIo {
             Arc::downgrade(&self.0),
             self.0.config.clone(),
         );
-        self.0
-            .parents
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(parent.clone());
+        self.0.parents.write().push(parent.clone());
         ParentNamespace(parent)
     }
 
@@ -462,14 +391,7 @@ impl SocketIo {
                 tracing::warn!(error = %e, nsp = %ns.name, "adapter close failed");
             }
         }
-        let clients: Vec<Arc<Client>> = self
-            .0
-            .clients
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let clients: Vec<Arc<Client>> = self.0.clients.read().values().cloned().collect();
         for client in clients {
             client.on_close(DisconnectReason::ServerShuttingDown);
         }

@@ -25,10 +25,13 @@
 //!
 //! # Modules
 //!
-//! - [`classic`], [`sharded`]: the two wire formats (channels, encoding), I/O-free;
-//!   [`messages`] the format-independent messages; [`msgpack`] the notepack-compatible codec.
+//! - [`classic`] (`channels`, `broadcast`, `requests`), [`sharded`]: the two wire formats,
+//!   I/O-free; [`messages`] the format-independent messages; [`msgpack`] the notepack codec
+//!   and the packet map, both owned by `socketio_parser::msgpack`.
 //! - [`connection`]: the Redis link (reconnection and resubscription).
-//! - The adapter ([`RedisAdapter`]) and the [`Emitter`].
+//! - `adapter`: the [`RedisAdapter`] (`config`, `requests` for request/response correlation,
+//!   `responder` for the other nodes' messages, `operations` for the trait impl).
+//! - `emitter`: the [`Emitter`].
 //!
 //! # The Redis client
 //!

@@ -5,7 +5,7 @@
 //! notepack encodes JavaScript values, so this module does too: a number with no fractional
 //! part is written as the smallest integer form (unsigned for non-negative values, never as a
 //! float), other numbers as `float 64`, strings use `str 8` from 32 bytes, `Buffer`s are `bin`.
-//! On decoding, `fixext 1` type 0 is `undefined` (null in a [`Value`]), the legacy ext type 0
+//! On decoding, `fixext 1` type 0 is `undefined` (null in a [`Value`](crate::Value)), the legacy ext type 0
 //! (an `ArrayBuffer`) is binary, and a legacy Date (`fixext 8` type 0) or a timestamp (ext
 //! type -1) is its milliseconds since the epoch. Writing the same value the same way as
 //! notepack keeps our bytes identical to the reference's, which the tests check.

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{de, ser};
 
-/// Why a conversion between a user type and [`Value`] failed.
+/// Why a conversion between a user type and [`Value`](crate::Value) failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ValueError(pub(super) String);

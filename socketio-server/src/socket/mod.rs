@@ -1,22 +1,25 @@
 //! A socket: one client connected to one namespace.
 
+mod emitter;
+
+pub use emitter::SocketEmitter;
+
+use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use socketio_adapter::{
-    BroadcastFlags, BroadcastOptions, DeliverError, EncodedPacket, Handshake, PersistedSession,
-    Room, Sid,
+    BroadcastFlags, DeliverError, EncodedPacket, Handshake, PersistedSession, Room, Sid,
 };
 use socketio_parser::{
     from_value, is_reserved_event, to_value, Packet, PacketType, Value, ValueError,
 };
-use tokio::sync::oneshot;
 
 use crate::ack::{AckFuture, AckSlot};
 use crate::client::Client;
@@ -204,7 +207,7 @@ impl Socket {
     /// returned by `fetch_sockets` (from any node) and kept by connection state recovery.
     pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ValueError> {
         let value = to_value(data)?;
-        *self.data.lock().unwrap_or_else(PoisonError::into_inner) = value;
+        *self.data.lock() = value;
         Ok(())
     }
 
@@ -215,10 +218,7 @@ impl Socket {
 
     /// The socket's application data as a dynamic value (`null` when unset).
     pub fn data_value(&self) -> Value {
-        self.data
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.data.lock().clone()
     }
 
     /// The rooms the socket is in (including the room named by its id).
@@ -274,7 +274,7 @@ impl Socket {
     }
 
     pub(crate) fn register_ack(&self, id: u64, slot: AckSlot) {
-        let mut acks = self.acks.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut acks = self.acks.lock();
         // Replies that nobody waits for any more (a broadcast that timed out, an `AckFuture`
         // dropped unawaited) are forgotten here, so a client that never answers cannot make
         // this map grow without bound.
@@ -285,22 +285,15 @@ impl Socket {
     }
 
     pub(crate) fn forget_ack(&self, id: u64) {
-        self.acks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
+        self.acks.lock().remove(&id);
     }
 
-    fn listeners(&self) -> std::sync::RwLockReadGuard<'_, Listeners> {
-        self.listeners
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn listeners(&self) -> parking_lot::RwLockReadGuard<'_, Listeners> {
+        self.listeners.read()
     }
 
-    fn listeners_mut(&self) -> std::sync::RwLockWriteGuard<'_, Listeners> {
-        self.listeners
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn listeners_mut(&self) -> parking_lot::RwLockWriteGuard<'_, Listeners> {
+        self.listeners.write()
     }
 }
 
@@ -470,11 +463,7 @@ impl SocketRef {
             PacketType::Event | PacketType::BinaryEvent => self.on_event(packet),
             PacketType::Ack | PacketType::BinaryAck => {
                 let Some(id) = packet.id else { return };
-                let slot = self
-                    .acks
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
+                let slot = self.acks.lock().remove(&id);
                 if let Some(slot) = slot {
                     let args = match packet.data {
                         Some(Value::Array(args)) => args,
@@ -568,7 +557,7 @@ impl SocketRef {
         self.ns.remove_socket(&self.id);
         self.client.remove_socket(&self.ns.name);
         // Pending acknowledgements will never come.
-        let acks = std::mem::take(&mut *self.acks.lock().unwrap_or_else(PoisonError::into_inner));
+        let acks = std::mem::take(&mut *self.acks.lock());
         for (_, slot) in acks {
             if let AckSlot::Single(tx) = slot {
                 let _ = tx.send(Err(AckError::Disconnected));
@@ -583,93 +572,7 @@ impl SocketRef {
     }
 }
 
-/// Emits on one socket with flags ([`SocketRef::volatile`], [`SocketRef::timeout`]). There is
-/// no compression flag: this server's transports never compress per message (see
-/// [`BroadcastOperator::compress`]).
-#[derive(Debug)]
-#[must_use]
-pub struct SocketEmitter<'a> {
-    socket: &'a SocketRef,
-    flags: BroadcastFlags,
-}
-
-impl SocketEmitter<'_> {
-    /// Sets the volatile flag.
-    pub fn volatile(mut self) -> Self {
-        self.flags.volatile = true;
-        self
-    }
-
-    /// Sets the acknowledgement timeout.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.flags.timeout = Some(timeout);
-        self
-    }
-
-    /// Emits an event with one argument.
-    pub fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> Result<(), EmitError> {
-        let value = to_value(data)?;
-        self.emit_values(event, vec![value])
-    }
-
-    /// Emits an event with any number of arguments.
-    pub fn emit_values(self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
-        let socket = self.socket;
-        check_event(event)?;
-        if !socket.connected() {
-            return Err(EmitError::Disconnected);
-        }
-        notify_outgoing(socket, event, &args);
-        let packet = Packet::event(&*socket.ns.name, event, args);
-        if socket.ns.config.recovery.is_some() {
-            // Through the adapter, so the packet gets an offset and is stored for replay
-            // (reference behaviour with connection state recovery).
-            let opts = BroadcastOptions {
-                flags: self.flags,
-                ..BroadcastOptions::socket(socket.id.clone())
-            };
-            socket.ns.adapter().broadcast(packet, opts)?;
-            return Ok(());
-        }
-        socket.send_packet(&packet, self.flags.volatile)
-    }
-
-    /// Emits an event with one argument and waits for the acknowledgement.
-    pub fn emit_with_ack<T: Serialize + ?Sized, R>(
-        self,
-        event: &str,
-        data: &T,
-    ) -> Result<AckFuture<R>, EmitError> {
-        let value = to_value(data)?;
-        self.emit_values_with_ack(event, vec![value])
-    }
-
-    /// Emits an event with any number of arguments and waits for the acknowledgement.
-    pub fn emit_values_with_ack<R>(
-        self,
-        event: &str,
-        args: Vec<Value>,
-    ) -> Result<AckFuture<R>, EmitError> {
-        let socket = self.socket;
-        check_event(event)?;
-        if !socket.connected() {
-            return Err(EmitError::Disconnected);
-        }
-        notify_outgoing(socket, event, &args);
-        let id = socket.ns.next_ack_id();
-        let packet = Packet::event(&*socket.ns.name, event, args).with_id(id);
-        let (tx, rx) = oneshot::channel();
-        socket.register_ack(id, AckSlot::Single(tx));
-        if let Err(e) = socket.send_packet(&packet, self.flags.volatile) {
-            socket.forget_ack(id);
-            return Err(e);
-        }
-        let timeout = self.flags.timeout.unwrap_or(socket.ns.config.ack_timeout);
-        Ok(AckFuture::new(socket.0.clone(), id, rx, timeout))
-    }
-}
-
-fn notify_outgoing(socket: &SocketRef, event: &str, args: &[Value]) {
+pub(crate) fn notify_outgoing(socket: &SocketRef, event: &str, args: &[Value]) {
     let listeners = socket.listeners().any_outgoing.clone();
     for l in listeners {
         l(socket, event, args);

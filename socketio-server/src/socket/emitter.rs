@@ -1,0 +1,99 @@
+//! [`SocketEmitter`]: one emit on one socket with per-emit flags.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use socketio_adapter::{BroadcastFlags, BroadcastOptions};
+use socketio_parser::{to_value, Packet, Value};
+
+use super::{check_event, notify_outgoing, SocketRef};
+use crate::ack::{AckFuture, AckSlot};
+use crate::EmitError;
+
+/// Emits on one socket with flags ([`SocketRef::volatile`], [`SocketRef::timeout`]). There is
+/// no compression flag: this server's transports never compress per message (see
+/// [`BroadcastOperator::compress`](crate::BroadcastOperator::compress)).
+#[derive(Debug)]
+#[must_use]
+pub struct SocketEmitter<'a> {
+    pub(super) socket: &'a SocketRef,
+    pub(super) flags: BroadcastFlags,
+}
+
+impl SocketEmitter<'_> {
+    /// Sets the volatile flag.
+    pub fn volatile(mut self) -> Self {
+        self.flags.volatile = true;
+        self
+    }
+
+    /// Sets the acknowledgement timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.flags.timeout = Some(timeout);
+        self
+    }
+
+    /// Emits an event with one argument.
+    pub fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> Result<(), EmitError> {
+        let value = to_value(data)?;
+        self.emit_values(event, vec![value])
+    }
+
+    /// Emits an event with any number of arguments.
+    pub fn emit_values(self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        let socket = self.socket;
+        check_event(event)?;
+        if !socket.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        notify_outgoing(socket, event, &args);
+        let packet = Packet::event(&*socket.ns.name, event, args);
+        if socket.ns.config.recovery.is_some() {
+            // Through the adapter, so the packet gets an offset and is stored for replay
+            // (reference behaviour with connection state recovery).
+            let opts = BroadcastOptions {
+                flags: self.flags,
+                ..BroadcastOptions::socket(socket.id.clone())
+            };
+            socket.ns.adapter().broadcast(packet, opts)?;
+            return Ok(());
+        }
+        socket.send_packet(&packet, self.flags.volatile)
+    }
+
+    /// Emits an event with one argument and waits for the acknowledgement.
+    pub fn emit_with_ack<T: Serialize + ?Sized, R>(
+        self,
+        event: &str,
+        data: &T,
+    ) -> Result<AckFuture<R>, EmitError> {
+        let value = to_value(data)?;
+        self.emit_values_with_ack(event, vec![value])
+    }
+
+    /// Emits an event with any number of arguments and waits for the acknowledgement.
+    pub fn emit_values_with_ack<R>(
+        self,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<AckFuture<R>, EmitError> {
+        let socket = self.socket;
+        check_event(event)?;
+        if !socket.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        notify_outgoing(socket, event, &args);
+        let id = socket.ns.next_ack_id();
+        let packet = Packet::event(&*socket.ns.name, event, args).with_id(id);
+        let (tx, rx) = oneshot::channel();
+        socket.register_ack(id, AckSlot::Single(tx));
+        if let Err(e) = socket.send_packet(&packet, self.flags.volatile) {
+            socket.forget_ack(id);
+            return Err(e);
+        }
+        let timeout = self.flags.timeout.unwrap_or(socket.ns.config.ack_timeout);
+        Ok(AckFuture::new(socket.0.clone(), id, rx, timeout))
+    }
+}
