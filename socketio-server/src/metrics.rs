@@ -168,8 +168,8 @@ mod enabled {
     use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
     use prometheus_client::registry::Registry;
     use socketio_adapter::{
-        Adapter, AdapterError, BroadcastAckSink, BroadcastOptions, PersistedSession,
-        RestoredSession, Room, Sid, SocketInfo,
+        Adapter, AdapterError, BroadcastAckSink, BroadcastOptions, LocalAdapter, PersistedSession,
+        RemoteCommand, RestoredSession, Room, Sid, SocketInfo,
     };
     use socketio_parser::{Packet, Value};
 
@@ -285,6 +285,9 @@ mod enabled {
     }
 
     /// Times the async requests of the namespace's adapter; everything else is forwarded as is.
+    /// Every method is forwarded, the hooks and `local` too: the inner adapter's overrides
+    /// must run, not the trait's defaults on the decorator. The hooks are not timed (the
+    /// operations calling them are).
     pub(crate) struct MeasuredAdapter {
         pub(super) inner: Arc<dyn Adapter>,
         pub(super) metrics: Arc<Inner>,
@@ -309,6 +312,9 @@ mod enabled {
 
     #[async_trait]
     impl Adapter for MeasuredAdapter {
+        fn local(&self) -> &LocalAdapter {
+            self.inner.local()
+        }
         async fn init(&self) -> Result<(), AdapterError> {
             self.inner.init().await
         }
@@ -396,6 +402,9 @@ mod enabled {
         async fn server_count(&self) -> Result<usize, AdapterError> {
             self.timed("server_count", self.inner.server_count()).await
         }
+        fn track_session(&self, sid: &Sid, pid: &Sid) {
+            self.inner.track_session(sid, pid);
+        }
         async fn persist_session(&self, session: PersistedSession) -> Result<(), AdapterError> {
             self.timed("persist_session", self.inner.persist_session(session))
                 .await
@@ -407,6 +416,36 @@ mod enabled {
         ) -> Result<Option<RestoredSession>, AdapterError> {
             self.timed("restore_session", self.inner.restore_session(pid, offset))
                 .await
+        }
+        fn publish_broadcast(
+            &self,
+            packet: &Packet,
+            opts: &BroadcastOptions,
+        ) -> Result<(), AdapterError> {
+            self.inner.publish_broadcast(packet, opts)
+        }
+        fn publish_broadcast_with_ack(
+            &self,
+            packet: &Packet,
+            opts: &BroadcastOptions,
+            sink: &BroadcastAckSink,
+        ) -> Result<(), AdapterError> {
+            self.inner.publish_broadcast_with_ack(packet, opts, sink)
+        }
+        async fn publish_command(&self, command: RemoteCommand) -> Result<(), AdapterError> {
+            self.inner.publish_command(command).await
+        }
+        async fn remote_sockets(&self, rooms: HashSet<Room>) -> Result<Vec<Sid>, AdapterError> {
+            self.inner.remote_sockets(rooms).await
+        }
+        async fn remote_rooms(&self) -> Result<Vec<Room>, AdapterError> {
+            self.inner.remote_rooms().await
+        }
+        async fn remote_fetch_sockets(
+            &self,
+            opts: BroadcastOptions,
+        ) -> Result<Vec<SocketInfo>, AdapterError> {
+            self.inner.remote_fetch_sockets(opts).await
         }
     }
 }

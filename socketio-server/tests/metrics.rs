@@ -24,7 +24,7 @@ fn sample(text: &str, series: &str) -> f64 {
 fn server() -> SocketIo {
     let io = SocketIo::builder()
         .metrics(true)
-        .max_buffered_packets(4)
+        .max_buffered_bytes(64)
         .build();
     io.ns("/", |socket: SocketRef| async move {
         socket.on(
@@ -33,7 +33,7 @@ fn server() -> SocketIo {
                 let _ = ack.send(&text);
             },
         );
-        // Far more than the 4-message queue takes at once: the client is a slow consumer.
+        // Far more than the 64-byte queue (about 4 messages) takes at once: the client is a slow consumer.
         socket.on("flood", |socket: SocketRef| async move {
             for i in 0..10_000 {
                 if socket.emit("flood", &i).is_err() {

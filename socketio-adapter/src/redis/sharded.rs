@@ -176,11 +176,22 @@ fn object(entries: Vec<(&str, Value)>) -> Value {
 
 /// Encodes a plain broadcast from node `uid` (without building a [`ClusterRequest`]).
 pub fn encode_broadcast(uid: &str, nsp: &str, packet: &Packet, opts: &BroadcastOptions) -> Bytes {
-    let data = object(vec![
+    encode(
+        MessageType::Broadcast,
+        Some(broadcast_data(packet, opts)),
+        uid,
+        nsp,
+        true,
+    )
+}
+
+/// The `data` of a plain broadcast (shared with the Redis Streams adapter, which writes it
+/// without building a [`ClusterRequest`] too).
+pub(crate) fn broadcast_data(packet: &Packet, opts: &BroadcastOptions) -> Value {
+    object(vec![
         ("packet", packet_to_value(packet)),
         ("opts", opts_to_value(opts, true)),
-    ]);
-    encode(MessageType::Broadcast, Some(data), uid, nsp, true)
+    ])
 }
 
 /// Encodes a request from node `uid` in namespace `nsp`. The classic-only requests
@@ -194,14 +205,9 @@ pub fn encode_request(uid: &str, nsp: &str, request: &ClusterRequest) -> Option<
 /// format (shared with the Redis Streams adapter, which frames the same messages differently).
 pub(crate) fn request_parts(request: &ClusterRequest) -> Option<(MessageType, Value, bool)> {
     Some(match request {
-        ClusterRequest::Broadcast { packet, opts } => (
-            MessageType::Broadcast,
-            object(vec![
-                ("packet", packet_to_value(packet)),
-                ("opts", opts_to_value(opts, true)),
-            ]),
-            true,
-        ),
+        ClusterRequest::Broadcast { packet, opts } => {
+            (MessageType::Broadcast, broadcast_data(packet, opts), true)
+        }
         ClusterRequest::BroadcastWithAck {
             request_id,
             packet,

@@ -21,7 +21,8 @@ use crate::redis::messages::{random_id, ClusterRequest, ClusterResponse};
 use crate::redis::sharded;
 use crate::{
     Adapter, AdapterContext, AdapterError, BroadcastAckEvent, BroadcastAckSink, BroadcastOptions,
-    InMemoryAdapter, PersistedSession, RecoveryConfig, RestoredSession, Room, Sid, SocketInfo,
+    LocalAdapter, PersistedSession, RecoveryConfig, RemoteCommand, RestoredSession, Room, Sid,
+    SocketInfo,
 };
 
 /// Entries read per `XRANGE` while replaying.
@@ -53,7 +54,7 @@ struct Dispatch {
 
 /// The streams adapter of one namespace.
 pub struct StreamsAdapter {
-    local: InMemoryAdapter,
+    local: LocalAdapter,
     recovery: Option<RecoveryConfig>,
     pub(crate) shared: Arc<Shared>,
     uid: String,
@@ -95,13 +96,13 @@ impl StreamsAdapter {
             (Some(r), Some(refresh)) => Some(Live::new(refresh, r.max_disconnection_duration)),
             _ => None,
         };
-        // The in-memory half keeps no sessions: they live in Redis.
+        // The local half keeps no sessions: they live in Redis.
         let local_ctx = AdapterContext {
             recovery: None,
             ..ctx
         };
         let adapter = Arc::new_cyclic(|this| StreamsAdapter {
-            local: InMemoryAdapter::new(local_ctx),
+            local: LocalAdapter::new(local_ctx),
             recovery,
             shared: shared.clone(),
             uid,
@@ -138,11 +139,6 @@ impl StreamsAdapter {
     /// The stream this namespace's entries go to.
     pub fn stream(&self) -> &str {
         &self.stream
-    }
-
-    /// The in-memory adapter holding this node's sockets and rooms.
-    pub fn local(&self) -> &InMemoryAdapter {
-        &self.local
     }
 
     /// How many live sockets of this node have their session record kept in Redis.
@@ -182,15 +178,35 @@ impl StreamsAdapter {
     // ----- writing -----
 
     fn entry_fields(&self, request: &ClusterRequest) -> Option<Vec<(&'static str, bytes::Bytes)>> {
-        let (ty, mut data, _) = sharded::request_parts(request)?;
+        let (ty, data, _) = sharded::request_parts(request)?;
+        Some(self.fields(ty, data))
+    }
+
+    /// The entry of a broadcast, without building a [`ClusterRequest`] (no packet copy).
+    fn broadcast_fields(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+    ) -> Vec<(&'static str, bytes::Bytes)> {
+        self.fields(
+            sharded::MessageType::Broadcast,
+            sharded::broadcast_data(packet, opts),
+        )
+    }
+
+    fn fields(
+        &self,
+        ty: sharded::MessageType,
+        mut data: Value,
+    ) -> Vec<(&'static str, bytes::Bytes)> {
         wire::strip_packet_nsp(&mut data);
-        Some(wire::entry_fields(
+        wire::entry_fields(
             &self.uid,
             &self.nsp,
             ty,
             Some(&data),
             self.shared.config.only_plaintext,
-        ))
+        )
     }
 
     async fn xadd(&self, request: &ClusterRequest) -> Result<String, AdapterError> {
@@ -626,7 +642,7 @@ impl LiveSource for StreamsAdapter {
     }
 
     fn session_state(&self, sid: &str) -> Option<(Vec<Room>, Value)> {
-        let rooms = self.local.socket_rooms(sid)?.into_iter().collect();
+        let rooms = self.local.socket_rooms_local(sid)?.into_iter().collect();
         let data = self
             .local
             .namespace()
@@ -672,6 +688,10 @@ impl MessageHandler for StreamsAdapter {
 
 #[async_trait]
 impl Adapter for StreamsAdapter {
+    fn local(&self) -> &LocalAdapter {
+        &self.local
+    }
+
     async fn init(&self) -> Result<(), AdapterError> {
         let channels = [self.public.clone(), self.private.clone()];
         if self.sharded() {
@@ -698,7 +718,7 @@ impl Adapter for StreamsAdapter {
     fn add_all(&self, sid: &Sid, rooms: &[Room]) {
         let late = {
             let guard = self.dispatch.lock();
-            self.local.add_all(sid, rooms);
+            self.local.add_all_local(sid, rooms);
             let held = guard.borrow_mut().pending.remove(sid).map(|p| p.held);
             held
         };
@@ -711,22 +731,18 @@ impl Adapter for StreamsAdapter {
     }
 
     fn del(&self, sid: &str, room: &str) {
-        self.local.del(sid, room);
+        self.local.del_local(sid, room);
         if let Some(live) = &self.live {
             live.touched(sid);
         }
     }
 
     fn del_all(&self, sid: &str) {
-        self.local.del_all(sid);
+        self.local.del_all_local(sid);
         self.dispatch.lock().borrow_mut().pending.remove(sid);
         if let Some(live) = &self.live {
             live.ended(sid);
         }
-    }
-
-    fn socket_rooms(&self, sid: &str) -> Option<HashSet<Room>> {
-        self.local.socket_rooms(sid)
     }
 
     fn track_session(&self, sid: &Sid, pid: &Sid) {
@@ -735,29 +751,21 @@ impl Adapter for StreamsAdapter {
         }
     }
 
+    /// With recovery on, this node delivers its own broadcasts when it reads them back from
+    /// the stream (see `delivers_own`), which the trait's default (delivering at once) cannot
+    /// do; without, the default's steps (the local half stores no packets).
     fn broadcast(&self, mut packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
-        packet.nsp.clone_from(&self.nsp);
-        if opts.flags.local {
+        self.local.own_namespace(&mut packet);
+        if opts.flags.local || !self.delivers_own() {
+            let published = if opts.flags.local {
+                Ok(())
+            } else {
+                self.publish_broadcast(&packet, &opts)
+            };
             self.local.broadcast_local(&packet, &opts);
-            return Ok(());
+            return published;
         }
-        let request = ClusterRequest::Broadcast { packet, opts };
-        let fields = self.entry_fields(&request);
-        let ClusterRequest::Broadcast { packet, opts } = request else {
-            return Ok(());
-        };
-        let Some(fields) = fields else {
-            return Err(AdapterError::Unsupported("broadcast"));
-        };
-        if !self.delivers_own() {
-            self.local.broadcast_local(&packet, &opts);
-            return self.shared.xadd_queued(XAddJob {
-                stream: self.stream.clone(),
-                fields,
-                done: None,
-                on_fail: None,
-            });
-        }
+        let fields = self.broadcast_fields(&packet, &opts);
         // Delivered locally when read back from the stream, with its offset; when it cannot
         // be written, at once without one (the local sockets still get it).
         let packet = Arc::new(packet);
@@ -781,137 +789,108 @@ impl Adapter for StreamsAdapter {
         queued
     }
 
-    fn broadcast_with_ack(
+    fn publish_broadcast(
         &self,
-        mut packet: Packet,
-        opts: BroadcastOptions,
-        sink: BroadcastAckSink,
+        packet: &Packet,
+        opts: &BroadcastOptions,
     ) -> Result<(), AdapterError> {
-        packet.nsp.clone_from(&self.nsp);
-        let mut published = Ok(());
-        if !opts.flags.local {
-            let request_id = random_id(12);
-            let mut remote = packet.clone();
-            remote.id = None;
-            let request = ClusterRequest::BroadcastWithAck {
-                request_id: request_id.clone(),
-                packet: remote,
-                opts: opts.clone(),
-            };
-            self.ack_requests
-                .lock()
-                .insert(request_id.clone(), sink.clone());
-            published = self.ephemeral(&request).and_then(|bytes| {
-                self.shared
-                    .link
-                    .publish_queued(self.public.clone(), bytes, self.sharded())
+        self.shared.xadd_queued(XAddJob {
+            stream: self.stream.clone(),
+            fields: self.broadcast_fields(packet, opts),
+            done: None,
+            on_fail: None,
+        })
+    }
+
+    fn publish_broadcast_with_ack(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        sink: &BroadcastAckSink,
+    ) -> Result<(), AdapterError> {
+        let request_id = random_id(12);
+        let mut remote = packet.clone();
+        remote.id = None;
+        let request = ClusterRequest::BroadcastWithAck {
+            request_id: request_id.clone(),
+            packet: remote,
+            opts: opts.clone(),
+        };
+        self.ack_requests
+            .lock()
+            .insert(request_id.clone(), sink.clone());
+        let published = self.ephemeral(&request).and_then(|bytes| {
+            self.shared
+                .link
+                .publish_queued(self.public.clone(), bytes, self.sharded())
+        });
+        if published.is_err() {
+            self.ack_requests.lock().remove(&request_id);
+        } else {
+            let this = self.this.clone();
+            let timeout = opts
+                .flags
+                .timeout
+                .unwrap_or(self.shared.config.request_timeout);
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                if let Some(this) = this.upgrade() {
+                    this.ack_requests.lock().remove(&request_id);
+                }
             });
-            if published.is_err() {
-                self.ack_requests.lock().remove(&request_id);
-            } else {
-                let this = self.this.clone();
-                let timeout = opts
-                    .flags
-                    .timeout
-                    .unwrap_or(self.shared.config.request_timeout);
-                tokio::spawn(async move {
-                    tokio::time::sleep(timeout).await;
-                    if let Some(this) = this.upgrade() {
-                        this.ack_requests.lock().remove(&request_id);
-                    }
-                });
-            }
         }
-        let count = self.local.broadcast_with_ack_local(&packet, &opts, &sink);
-        sink.client_count(count);
         published
     }
 
-    async fn sockets(&self, rooms: HashSet<Room>) -> Result<HashSet<Sid>, AdapterError> {
-        let mut sockets = self.local.sockets_local(&rooms);
+    async fn publish_command(&self, command: RemoteCommand) -> Result<(), AdapterError> {
+        let request = match command {
+            RemoteCommand::AddSockets { opts, rooms } => {
+                ClusterRequest::SocketsJoin { opts, rooms }
+            }
+            RemoteCommand::DelSockets { opts, rooms } => {
+                ClusterRequest::SocketsLeave { opts, rooms }
+            }
+            RemoteCommand::DisconnectSockets { opts, close } => {
+                ClusterRequest::DisconnectSockets { opts, close }
+            }
+            RemoteCommand::ServerSideEmit { args } => {
+                // A pub/sub message, not a stream entry.
+                let bytes = self.ephemeral(&ClusterRequest::ServerSideEmit {
+                    request_id: None,
+                    data: args,
+                })?;
+                return self
+                    .shared
+                    .link
+                    .publish(&self.public, bytes, self.sharded())
+                    .await
+                    .map(drop);
+            }
+        };
+        self.xadd(&request).await.map(drop)
+    }
+
+    async fn remote_sockets(&self, rooms: HashSet<Room>) -> Result<Vec<Sid>, AdapterError> {
+        // No SOCKETS request in this format: ask for the sockets themselves.
         let opts = BroadcastOptions {
             rooms,
             ..Default::default()
         };
-        sockets.extend(self.fetch_remote(opts).await?.into_iter().map(|s| s.id));
-        Ok(sockets)
+        let sockets = self.fetch_remote(opts).await?;
+        Ok(sockets.into_iter().map(|s| s.id).collect())
     }
 
-    async fn all_rooms(&self) -> Result<HashSet<Room>, AdapterError> {
-        let mut rooms = self.local.all_rooms_local();
-        let remote = self.fetch_remote(BroadcastOptions::default()).await?;
-        rooms.extend(remote.into_iter().flat_map(|s| s.rooms));
-        Ok(rooms)
+    async fn remote_rooms(&self) -> Result<Vec<Room>, AdapterError> {
+        // No ALL_ROOMS either: the rooms of every remote socket.
+        let sockets = self.fetch_remote(BroadcastOptions::default()).await?;
+        Ok(sockets.into_iter().flat_map(|s| s.rooms).collect())
     }
 
-    async fn fetch_sockets(&self, opts: BroadcastOptions) -> Result<Vec<SocketInfo>, AdapterError> {
-        let mut sockets = self.local.fetch_sockets_local(&opts);
-        if !opts.flags.local {
-            sockets.extend(self.fetch_remote(opts).await?);
-        }
-        Ok(sockets)
-    }
-
-    async fn add_sockets(
+    async fn remote_fetch_sockets(
         &self,
         opts: BroadcastOptions,
-        rooms: Vec<Room>,
-    ) -> Result<(), AdapterError> {
-        for sid in self.local.local_recipients(&opts) {
-            self.add_all(&sid, &rooms);
-        }
-        if opts.flags.local {
-            return Ok(());
-        }
-        self.xadd(&ClusterRequest::SocketsJoin { opts, rooms })
-            .await
-            .map(drop)
-    }
-
-    async fn del_sockets(
-        &self,
-        opts: BroadcastOptions,
-        rooms: Vec<Room>,
-    ) -> Result<(), AdapterError> {
-        for sid in self.local.local_recipients(&opts) {
-            for room in &rooms {
-                self.del(&sid, room);
-            }
-        }
-        if opts.flags.local {
-            return Ok(());
-        }
-        self.xadd(&ClusterRequest::SocketsLeave { opts, rooms })
-            .await
-            .map(drop)
-    }
-
-    async fn disconnect_sockets(
-        &self,
-        opts: BroadcastOptions,
-        close: bool,
-    ) -> Result<(), AdapterError> {
-        let remote = (!opts.flags.local).then(|| ClusterRequest::DisconnectSockets {
-            opts: opts.clone(),
-            close,
-        });
-        self.local.disconnect_sockets_local(&opts, close);
-        match remote {
-            Some(request) => self.xadd(&request).await.map(drop),
-            None => Ok(()),
-        }
-    }
-
-    async fn server_side_emit(&self, args: Vec<Value>) -> Result<(), AdapterError> {
-        let bytes = self.ephemeral(&ClusterRequest::ServerSideEmit {
-            request_id: None,
-            data: args,
-        })?;
-        self.shared
-            .link
-            .publish(&self.public, bytes, self.sharded())
-            .await
-            .map(drop)
+    ) -> Result<Vec<SocketInfo>, AdapterError> {
+        self.fetch_remote(opts).await
     }
 
     async fn server_side_emit_with_ack(
@@ -999,7 +978,7 @@ impl Adapter for StreamsAdapter {
                 return Ok(None);
             }
         };
-        if self.local.socket_rooms(&session.sid).is_some() {
+        if self.local.socket_rooms_local(&session.sid).is_some() {
             // A live socket of this node has that id: never two sockets with one id.
             return Ok(None);
         }
