@@ -8,6 +8,23 @@
 //! join/leave/disconnect, server-side emit, server count) are async so a cluster adapter (Redis)
 //! can ask the other nodes; connection state recovery stores sessions and broadcast packets.
 //!
+//! # Module map
+//!
+//! | module | owns |
+//! |---|---|
+//! | `adapter` | the [`Adapter`] trait (default methods do the local part, hooks do the other nodes), [`AdapterContext`], [`AdapterFactory`], [`AdapterError`], [`RemoteCommand`] |
+//! | `local` | [`LocalNamespace`]: what an adapter needs from the namespace on this node; [`EncodedPacket`], [`DeliverError`] |
+//! | `local_adapter` | [`LocalAdapter`]: this node's half of every adapter (membership, delivery, recovery store) |
+//! | `memory` | [`InMemoryAdapter`]: the local part alone, the default |
+//! | `rooms` | [`RoomIndex`]: room membership and broadcast targeting |
+//! | `room_event` | [`RoomEvent`]: create/delete/join/leave-room |
+//! | `options` | [`BroadcastOptions`], [`BroadcastFlags`] |
+//! | `ack` | [`BroadcastAckSink`]: the answers of a broadcast with acknowledgements |
+//! | `session` | connection state recovery: [`SessionStore`], sessions and offsets |
+//! | `handshake` | [`Handshake`], [`SocketInfo`] |
+//! | [`redis`] | the Redis cluster adapter and emitter (feature `redis`; see its own map) |
+//! | [`redis_streams`] | the Redis Streams adapter and emitter (feature `redis-streams`) |
+//!
 //! ```
 //! use std::sync::{Arc, Mutex, Weak};
 //! use socketio_adapter::*;
