@@ -23,6 +23,7 @@
 //! | `session` | connection state recovery: [`SessionStore`], sessions and offsets |
 //! | `handshake` | [`Handshake`], [`SocketInfo`] |
 //! | [`redis`] | the Redis cluster adapter and emitter (feature `redis`; see its own map) |
+//! | [`redis_streams`] | the Redis Streams adapter and emitter (feature `redis-streams`) |
 //!
 //! ```
 //! use std::sync::{Arc, Mutex, Weak};

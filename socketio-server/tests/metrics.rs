@@ -176,3 +176,145 @@ async fn metrics_are_off_unless_enabled() {
     let io = SocketIo::new();
     assert!(io.metrics().is_none());
 }
+
+/// A cluster adapter stand-in: its hooks answer for "other nodes" and record that they ran.
+struct Recording {
+    local: socketio_adapter::LocalAdapter,
+    calls: std::sync::Arc<parking_lot::Mutex<Vec<&'static str>>>,
+}
+
+impl Recording {
+    fn called(&self, what: &'static str) {
+        self.calls.lock().push(what);
+    }
+}
+
+#[async_trait::async_trait]
+impl socketio_adapter::Adapter for Recording {
+    fn local(&self) -> &socketio_adapter::LocalAdapter {
+        &self.local
+    }
+    fn track_session(&self, _sid: &socketio_adapter::Sid, _pid: &socketio_adapter::Sid) {
+        self.called("track_session");
+    }
+    fn publish_broadcast(
+        &self,
+        _packet: &socketio_parser::Packet,
+        _opts: &socketio_adapter::BroadcastOptions,
+    ) -> Result<(), socketio_adapter::AdapterError> {
+        self.called("publish_broadcast");
+        Ok(())
+    }
+    fn publish_broadcast_with_ack(
+        &self,
+        _packet: &socketio_parser::Packet,
+        _opts: &socketio_adapter::BroadcastOptions,
+        sink: &socketio_adapter::BroadcastAckSink,
+    ) -> Result<(), socketio_adapter::AdapterError> {
+        self.called("publish_broadcast_with_ack");
+        sink.client_count(0);
+        Ok(())
+    }
+    async fn publish_command(
+        &self,
+        _command: socketio_adapter::RemoteCommand,
+    ) -> Result<(), socketio_adapter::AdapterError> {
+        self.called("publish_command");
+        Ok(())
+    }
+    async fn remote_sockets(
+        &self,
+        _rooms: std::collections::HashSet<socketio_adapter::Room>,
+    ) -> Result<Vec<socketio_adapter::Sid>, socketio_adapter::AdapterError> {
+        Ok(vec!["remote-sid".into()])
+    }
+    async fn remote_rooms(
+        &self,
+    ) -> Result<Vec<socketio_adapter::Room>, socketio_adapter::AdapterError> {
+        Ok(vec!["remote-room".into()])
+    }
+    async fn remote_fetch_sockets(
+        &self,
+        _opts: socketio_adapter::BroadcastOptions,
+    ) -> Result<Vec<socketio_adapter::SocketInfo>, socketio_adapter::AdapterError> {
+        self.called("remote_fetch_sockets");
+        Ok(Vec::new())
+    }
+}
+
+/// The timing decorator forwards every method of the adapter trait, the hooks and `local`
+/// included: a default running on the decorator instead would skip the adapter's own code.
+#[tokio::test]
+async fn the_timed_adapter_forwards_the_hooks_and_times_the_requests() {
+    use socketio_adapter::{Adapter, AdapterContext, BroadcastOptions, RemoteCommand};
+    let calls = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let c = calls.clone();
+    let io = SocketIo::builder()
+        .metrics(true)
+        .adapter(move |ctx: AdapterContext| {
+            std::sync::Arc::new(Recording {
+                local: socketio_adapter::LocalAdapter::new(ctx),
+                calls: c.clone(),
+            }) as std::sync::Arc<dyn Adapter>
+        })
+        .build();
+    let adapter = io.sockets().adapter().clone();
+    let packet = socketio_parser::Packet::event("/", "e", vec![]);
+    let opts = BroadcastOptions::default();
+
+    // `local` is the inner adapter's: membership set through the decorator is there.
+    adapter.add_all(&"a".into(), &["a".into(), "red".into()]);
+    assert!(adapter
+        .local()
+        .socket_rooms_local("a")
+        .unwrap()
+        .contains("red"));
+    adapter.track_session(&"a".into(), &"pid".into());
+    adapter.publish_broadcast(&packet, &opts).unwrap();
+    let (sink, _rx) = socketio_adapter::BroadcastAckSink::channel();
+    adapter
+        .publish_broadcast_with_ack(&packet.clone().with_id(1), &opts, &sink)
+        .unwrap();
+    adapter
+        .publish_command(RemoteCommand::ServerSideEmit { args: vec![] })
+        .await
+        .unwrap();
+    adapter.remote_fetch_sockets(opts.clone()).await.unwrap();
+    assert_eq!(
+        adapter.remote_sockets(Default::default()).await.unwrap(),
+        [socketio_adapter::Sid::from("remote-sid")]
+    );
+    assert_eq!(
+        adapter.remote_rooms().await.unwrap(),
+        [socketio_adapter::Room::from("remote-room")]
+    );
+    assert_eq!(
+        *calls.lock(),
+        [
+            "track_session",
+            "publish_broadcast",
+            "publish_broadcast_with_ack",
+            "publish_command",
+            "remote_fetch_sockets"
+        ]
+    );
+
+    // The operations reach the hooks through the inner adapter, and are timed once each.
+    assert!(adapter.all_rooms().await.unwrap().contains("remote-room"));
+    assert!(adapter
+        .sockets(Default::default())
+        .await
+        .unwrap()
+        .contains("remote-sid"));
+    let text = io.metrics().unwrap().render();
+    for op in ["all_rooms", "sockets"] {
+        let series = format!(
+            r#"socketio_adapter_request_duration_seconds_count{{namespace="/",op="{op}"}}"#
+        );
+        assert_eq!(sample(&text, &series), 1.0, "{op}: {text}");
+    }
+    assert!(
+        !text.contains(r#"op="remote_rooms""#),
+        "hooks are not timed: {text}"
+    );
+}
