@@ -263,20 +263,14 @@ impl Namespace {
     /// Its parameters are extractors ([`ConnectMiddleware`](crate::ConnectMiddleware)).
     pub fn use_middleware<H: crate::ConnectMiddleware<M>, M>(&self, middleware: H) -> &Self {
         let mw: Middleware = crate::handler::boxed_middleware(middleware);
-        self.0
-            .middlewares
-            .write()
-            .push(mw);
+        self.0.middlewares.write().push(mw);
         self
     }
 
     /// Sets (replaces) the connection handler; its parameters are extractors
     /// ([`ConnectHandler`](crate::ConnectHandler)).
     pub fn on_connection<H: crate::ConnectHandler<M>, M>(&self, handler: H) -> &Self {
-        *self
-            .0
-            .connect_handler
-            .write() = Some(crate::handler::boxed_connect(handler));
+        *self.0.connect_handler.write() = Some(crate::handler::boxed_connect(handler));
         self
     }
 
@@ -552,10 +546,7 @@ impl NsInner {
             let _ = socket.send_packet(&packet, false);
         }
         self.config.metrics.socket_connected(&socket_ref);
-        let handler = self
-            .connect_handler
-            .read()
-            .clone();
+        let handler = self.connect_handler.read().clone();
         if let Some(handler) = handler {
             handler(socket_ref);
         }
