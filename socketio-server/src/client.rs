@@ -5,7 +5,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use engine_io::{CloseReason, Message, Socket as EioSocket, TrySendError};
+use engine_io::{Message, Socket as EioSocket, TrySendError};
 use socketio_adapter::{DeliverError, EncodedPacket};
 use socketio_parser::{
     split_namespace_query, Decoder, Map, Packet, PacketType, ProtocolVersion, Value,
@@ -366,17 +366,6 @@ impl Client {
 
 fn is_full<T>(e: TrySendError<T>) -> bool {
     matches!(e, TrySendError::Full(_))
-}
-
-/// Maps an Engine.IO close reason to the Socket.IO one.
-pub(crate) fn disconnect_reason(reason: CloseReason) -> DisconnectReason {
-    match reason {
-        CloseReason::TransportError => DisconnectReason::TransportError,
-        CloseReason::TransportClose => DisconnectReason::TransportClose,
-        CloseReason::ForcedClose => DisconnectReason::ForcedClose,
-        CloseReason::PingTimeout => DisconnectReason::PingTimeout,
-        CloseReason::ParseError => DisconnectReason::ParseError,
-    }
 }
 
 /// Protocol v4: the query string of the namespace plays the role of the auth payload.

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use engine_io::CloseReason as EngineReason;
+
 /// Why a socket was disconnected (the `reason` of the reference `disconnect` event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -37,11 +39,12 @@ impl DisconnectReason {
     /// The reason string of the reference implementation.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::TransportError => "transport error",
-            Self::TransportClose => "transport close",
-            Self::ForcedClose => "forced close",
-            Self::PingTimeout => "ping timeout",
-            Self::ParseError => "parse error",
+            // The Engine.IO reasons keep the codec's strings.
+            Self::TransportError => EngineReason::TransportError.as_str(),
+            Self::TransportClose => EngineReason::TransportClose.as_str(),
+            Self::ForcedClose => EngineReason::ForcedClose.as_str(),
+            Self::PingTimeout => EngineReason::PingTimeout.as_str(),
+            Self::ParseError => EngineReason::ParseError.as_str(),
             Self::ServerShuttingDown => "server shutting down",
             Self::ForcedServerClose => "forced server close",
             Self::ClientNamespaceDisconnect => "client namespace disconnect",
@@ -66,8 +69,43 @@ impl DisconnectReason {
     }
 }
 
+impl From<EngineReason> for DisconnectReason {
+    /// The socket's reason when its Engine.IO connection closed for `reason`.
+    fn from(reason: EngineReason) -> Self {
+        match reason {
+            EngineReason::TransportError => Self::TransportError,
+            EngineReason::TransportClose => Self::TransportClose,
+            EngineReason::ForcedClose => Self::ForcedClose,
+            EngineReason::PingTimeout => Self::PingTimeout,
+            EngineReason::ParseError => Self::ParseError,
+        }
+    }
+}
+
 impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_reasons_map_to_the_same_strings() {
+        for reason in [
+            EngineReason::TransportError,
+            EngineReason::TransportClose,
+            EngineReason::ForcedClose,
+            EngineReason::PingTimeout,
+            EngineReason::ParseError,
+        ] {
+            assert_eq!(DisconnectReason::from(reason).as_str(), reason.as_str());
+            assert!(
+                DisconnectReason::from(reason).is_recoverable()
+                    || reason == EngineReason::ParseError
+            );
+        }
     }
 }

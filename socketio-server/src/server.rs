@@ -11,7 +11,7 @@ use engine_io::{CloseReason, Message, Socket as EioSocket};
 use socketio_adapter::{AdapterError, EncodedPacket};
 use socketio_parser::{Packet, Value};
 
-use crate::client::{disconnect_reason, Client};
+use crate::client::Client;
 use crate::config::ServerConfig;
 use crate::namespace::NsInner;
 use crate::parent::{Matcher, ParentInner};
@@ -135,7 +135,7 @@ impl engine_io::Handler for EngineHandler {
                 .config
                 .metrics
                 .connection_closed(reason.as_str());
-            client.on_close(disconnect_reason(reason));
+            client.on_close(reason.into());
         }
     }
 }
