@@ -20,6 +20,19 @@
 //!   expiring after `maxDisconnectionDuration`); any node restores it with `GET`+`DEL` and replays
 //!   the stream entries after the client's offset that target the session's rooms.
 //!
+//! # Modules
+//!
+//! - this module: [`StreamsAdapterConfig`], the factory and the shared `XADD` writer;
+//! - `adapter`: the [`StreamsAdapter`] of one namespace and the entries it writes;
+//! - `adapter::operations`: its [`Adapter`](crate::Adapter) implementation (the hooks);
+//! - `adapter::requests`: request/response correlation of the ephemeral requests;
+//! - `adapter::responder`: what it does with the other nodes' entries and messages;
+//! - `adapter::sessions`: session records (persist, restore and replay, live records);
+//! - `emitter`: [`StreamsEmitter`], broadcasting from outside a server;
+//! - `live`: the records of live sockets kept in Redis;
+//! - `reader`: the `XREAD` loop of each stream;
+//! - [`wire`]: the entry and message formats.
+//!
 //! # Beyond the reference
 //!
 //! - **Sessions of live sockets are kept in Redis** ([`StreamsAdapterConfig::live_sessions`],

@@ -21,6 +21,8 @@ use crate::process::ServerProcess;
 use crate::raw_http::{HttpConnection, HttpRequest};
 pub use crate::socketio::Transport;
 
+pub mod workloads;
+
 /// How long a client waits for the server during a handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a long-polling GET may stay pending (longer than any ping interval used here).

@@ -1,0 +1,352 @@
+//! The measures of `sioload` (`src/bin/sioload.rs`), each against one running server: memory
+//! per idle connection, echo round trips, broadcasts, connection churn and the soak run.
+#![allow(clippy::print_stdout)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+use super::{BenchServer, LoadError, SioClient, Transport};
+
+/// Prints `sioload: <message>` and exits with status 2 (a usage or setup error).
+pub fn fail(message: &str) -> ! {
+    eprintln!("sioload: {message}");
+    std::process::exit(2)
+}
+
+/// The process measured by a single mode: CPU time and memory, if a pid is known.
+#[derive(Clone, Copy)]
+pub struct Target {
+    /// The port the server listens on (127.0.0.1).
+    pub port: u16,
+    /// The server's pid, when known.
+    pub pid: Option<u32>,
+}
+
+impl Target {
+    /// The server's CPU time so far, in ns (0 without a pid).
+    pub fn cpu_ns(self) -> u64 {
+        self.pid.and_then(super::cpu_ns).unwrap_or(0)
+    }
+
+    /// The server's resident memory, in KiB (0 without a pid).
+    pub fn rss_kib(self) -> u64 {
+        self.pid.and_then(super::rss_kib).unwrap_or(0)
+    }
+
+    /// The server started by `bench` or `scale`.
+    pub fn of(server: &BenchServer) -> Target {
+        Target {
+            port: server.port(),
+            pid: Some(server.pid()),
+        }
+    }
+}
+
+/// The transport's name on the command line and in the output.
+pub fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::WebSocket => "websocket",
+        Transport::Polling => "polling",
+    }
+}
+
+/// Connects `n` clients, `parallel` handshakes in flight; failures are counted, not fatal.
+pub async fn connect_many(
+    port: u16,
+    transport: Transport,
+    n: u64,
+    parallel: usize,
+) -> (Vec<SioClient>, u64) {
+    let results: Vec<Result<SioClient, LoadError>> = futures_util::stream::iter(0..n)
+        .map(|_| SioClient::connect(port, transport))
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    let mut clients = Vec::with_capacity(results.len());
+    let mut failed = 0;
+    for r in results {
+        match r {
+            Ok(c) => clients.push(c),
+            Err(e) => {
+                if failed == 0 {
+                    eprintln!("sioload: connect failed: {e}");
+                }
+                failed += 1;
+            }
+        }
+    }
+    (clients, failed)
+}
+
+/// Reads until a packet that starts with `prefix`.
+pub async fn wait_for(client: &mut SioClient, prefix: &str) -> Result<String, LoadError> {
+    loop {
+        let packet = client.recv().await?;
+        if packet.starts_with(prefix) {
+            return Ok(packet);
+        }
+    }
+}
+
+/// Every client joins room `bench`; an echo after the join proves the server handled it (a
+/// server handles one socket's packets in order).
+pub async fn join_all(clients: Vec<SioClient>) -> Vec<SioClient> {
+    futures_util::stream::iter(clients)
+        .map(|mut c| async move {
+            c.send(&[r#"42["join","bench"]"#, r#"42["echo","joined"]"#])
+                .await?;
+            wait_for(&mut c, r#"42["echo""#).await?;
+            Ok::<_, LoadError>(c)
+        })
+        .buffer_unordered(256)
+        .filter_map(|r| async move { r.map_err(|e| eprintln!("sioload: join failed: {e}")).ok() })
+        .collect()
+        .await
+}
+
+/// `total / count`, NaN when `count` is 0.
+pub fn per(total: f64, count: u64) -> f64 {
+    if count == 0 {
+        f64::NAN
+    } else {
+        total / count as f64
+    }
+}
+
+/// Memory per idle connection: RSS before and with `conns` WebSocket clients. Returns KiB/conn.
+pub async fn idle(t: Target, conns: u64, hold: Duration) -> f64 {
+    let before = t.rss_kib();
+    let (clients, failed) = connect_many(t.port, Transport::WebSocket, conns, 32).await;
+    tokio::time::sleep(hold).await;
+    let with = t.rss_kib();
+    let n = clients.len() as u64;
+    let kb = per(with.saturating_sub(before) as f64, n);
+    println!(
+        "idle connected={n} failed={failed} rss_kib_before={before} rss_kib_with={with} kib_per_conn={kb:.2}"
+    );
+    drop(clients);
+    kb
+}
+
+/// Closed-loop round trips: each client sends `echo` and waits for the answer. Returns the
+/// server's CPU µs per round trip.
+pub async fn echo(t: Target, transport: Transport, conns: u64, secs: u64, bytes: usize) -> f64 {
+    let (clients, failed) = connect_many(t.port, transport, conns, 16).await;
+    let frame = format!(r#"42["echo","{}"]"#, "x".repeat(bytes));
+    let count = Arc::new(AtomicU64::new(0));
+    let cpu0 = t.cpu_ns();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            let (frame, count) = (frame.clone(), Arc::clone(&count));
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    if c.send(&[&frame]).await.is_err()
+                        || wait_for(&mut c, r#"42["echo""#).await.is_err()
+                    {
+                        break;
+                    }
+                    latencies.push(sent.elapsed().as_micros() as u64);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap_or_default());
+    }
+    let cpu = t.cpu_ns().saturating_sub(cpu0);
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let q = |f: f64| {
+        latencies
+            .get(((latencies.len() as f64 * f) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    let total = count.load(Ordering::Relaxed);
+    let us = per(cpu as f64 / 1000.0, total);
+    println!(
+        "echo transport={} conns={conns} failed={failed} bytes={bytes} total={total} rtt_per_s={:.0} p50_us={} p99_us={} server_cpu_us_per_rtt={us:.2}",
+        transport_name(transport),
+        total as f64 / elapsed,
+        q(0.5),
+        q(0.99)
+    );
+    us
+}
+
+/// `conns` receivers in room `bench`, one sender sends `msgs` broadcasts. Returns the server's
+/// CPU ns per delivery, and prints how many were delivered.
+pub async fn bcast(t: Target, transport: Transport, conns: u64, msgs: u64, bytes: usize) -> f64 {
+    let (clients, failed) = connect_many(t.port, transport, conns, 32).await;
+    let receivers = join_all(clients).await;
+    let mut sender = match SioClient::connect(t.port, Transport::WebSocket).await {
+        Ok(s) => s,
+        Err(e) => fail(&format!("broadcast sender: {e}")),
+    };
+    let expected = receivers.len() as u64 * msgs;
+    let delivered = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = receivers
+        .into_iter()
+        .map(|mut c| {
+            let delivered = Arc::clone(&delivered);
+            tokio::spawn(async move {
+                let mut got = 0;
+                while got < msgs {
+                    // A receiver that got nothing for 10 s has lost the rest.
+                    match tokio::time::timeout(Duration::from_secs(10), c.recv()).await {
+                        Ok(Ok(p)) if p.starts_with(r#"42["bcast""#) => {
+                            got += 1;
+                            delivered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Ok(_)) => {}
+                        _ => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    let frame = format!(r#"42["bcast","{}"]"#, "x".repeat(bytes));
+    let cpu0 = t.cpu_ns();
+    let start = Instant::now();
+    for _ in 0..msgs {
+        if let Err(e) = sender.send(&[&frame]).await {
+            eprintln!("sioload: broadcast sender: {e}");
+            break;
+        }
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = t.cpu_ns().saturating_sub(cpu0);
+    let got = delivered.load(Ordering::Relaxed);
+    let ns = per(cpu as f64, got);
+    println!(
+        "bcast transport={} conns={conns} failed={failed} msgs={msgs} bytes={bytes} delivered={got} expected={expected} deliveries_per_s={:.0} server_cpu_ns_per_delivery={ns:.1}",
+        transport_name(transport),
+        got as f64 / elapsed
+    );
+    ns
+}
+
+/// Connect churn: `conns` clients connect (Engine.IO open and Socket.IO connect) and close, with
+/// `parallel` in flight. Returns the server's CPU µs per connect (its close included).
+pub async fn churn(t: Target, transport: Transport, conns: u64, parallel: usize) -> f64 {
+    let cpu0 = t.cpu_ns();
+    let start = Instant::now();
+    let failed = Arc::new(AtomicU64::new(0));
+    futures_util::stream::iter(0..conns)
+        .for_each_concurrent(parallel, |_| {
+            let failed = Arc::clone(&failed);
+            async move {
+                match SioClient::connect(t.port, transport).await {
+                    Ok(c) => c.close().await,
+                    Err(_) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+        .await;
+    let elapsed = start.elapsed().as_secs_f64();
+    // Let the server finish the closes it was told about.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let cpu = t.cpu_ns().saturating_sub(cpu0);
+    let failed = failed.load(Ordering::Relaxed);
+    let ok = conns - failed;
+    let us = per(cpu as f64 / 1000.0, ok);
+    println!(
+        "churn transport={} total={ok} failed={failed} connects_per_s={:.0} server_cpu_us_per_connect={us:.1}",
+        transport_name(transport),
+        ok as f64 / elapsed
+    );
+    us
+}
+
+/// Soak: for `secs`, `conns` workers (half WebSocket, half polling) connect, send numbered echoes
+/// and check each comes back once and in order, then close or vanish at random. Prints the
+/// server's RSS every 5 s; exits 1 on any lost, duplicated or reordered echo.
+pub async fn soak(t: Target, secs: u64, conns: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let stats: Arc<[AtomicU64; 4]> = Arc::new(Default::default()); // sessions, echoes, errors, bad
+    let workers: Vec<_> = (0..conns)
+        .map(|w| {
+            let stats = Arc::clone(&stats);
+            tokio::spawn(async move {
+                let transport = if w % 2 == 0 {
+                    Transport::WebSocket
+                } else {
+                    Transport::Polling
+                };
+                let mut round = 0u64;
+                while Instant::now() < deadline {
+                    round += 1;
+                    let Ok(mut c) = SioClient::connect(t.port, transport).await else {
+                        stats[2].fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    stats[0].fetch_add(1, Ordering::Relaxed);
+                    for seq in 0..(5 + (w + round) % 20) {
+                        let tag = format!("{w}:{round}:{seq}");
+                        if c.send(&[&format!(r#"42["echo","{tag}"]"#)]).await.is_err() {
+                            stats[2].fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        match wait_for(&mut c, r#"42["echo""#).await {
+                            Ok(p) if p == format!(r#"42["echo","{tag}"]"#) => {
+                                stats[1].fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(p) => {
+                                eprintln!("sioload: soak: expected {tag}, got {p:.80}");
+                                stats[3].fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(_) => {
+                                stats[2].fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                        }
+                    }
+                    if (w + round) % 3 == 0 {
+                        c.kill();
+                    } else {
+                        c.close().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(5).min(deadline - Instant::now())).await;
+        println!(
+            "soak t={:.0}s sessions={} echoes={} rss_kib={}",
+            start.elapsed().as_secs_f64(),
+            stats[0].load(Ordering::Relaxed),
+            stats[1].load(Ordering::Relaxed),
+            t.rss_kib()
+        );
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    let bad = stats[3].load(Ordering::Relaxed);
+    println!(
+        "soak secs={secs} workers={conns} sessions={} echoes={} transport_errors={} wrong_echoes={bad} rss_kib_end={}",
+        stats[0].load(Ordering::Relaxed),
+        stats[1].load(Ordering::Relaxed),
+        stats[2].load(Ordering::Relaxed),
+        t.rss_kib()
+    );
+    bad == 0
+}
