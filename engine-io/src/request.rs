@@ -278,9 +278,13 @@ impl RequestInfo {
             &parts.headers,
             remote_addr,
         );
-        info.extensions = parts.extensions.clone();
+        let mut extensions = parts.extensions.clone();
         // hyper's upgrade handle belongs to the request being served, not to the session.
-        info.extensions.remove::<hyper::upgrade::OnUpgrade>();
+        extensions.remove::<hyper::upgrade::OnUpgrade>();
+        // Most requests carry nothing else: keep no allocated map on every session then.
+        if !extensions.is_empty() {
+            info.extensions = extensions;
+        }
         info
     }
 
