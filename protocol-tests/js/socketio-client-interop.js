@@ -95,8 +95,8 @@ const scenarios = {
   async multiplex() {
     const main = connect("/", { auth: { who: "main" } });
     const custom = connect("/custom", { auth: { who: "custom" } });
-    const [mainAuth] = await once(main, "auth");
-    const [customAuth] = await once(custom, "auth");
+    // Both listeners first: the two namespaces' "auth" events may arrive in either order.
+    const [[mainAuth], [customAuth]] = await Promise.all([once(main, "auth"), once(custom, "auth")]);
     const mainRooms = await main.timeout(2000).emitWithAck("join", "m");
     const customRooms = await custom.timeout(2000).emitWithAck("join", "c");
     const mainWho = await main.timeout(2000).emitWithAck("whoami");
