@@ -395,6 +395,15 @@ async fn recovery_across_nodes_with_the_npm_client() {
         json!({"op": "broadcast", "rooms": ["red"], "event": "k2", "args": [2]}),
         WAIT,
     ));
+    // x (on N) must get k2 before k3 is sent: the npm node replies to `broadcast` before its
+    // XADD is done and delivers its own entry to its sockets as soon as XADD returns, ahead of
+    // the entries its stream reader has not returned yet. Sent at once, R1's k3 can enter the
+    // stream before N's k2 and still reach x after it: x's last offset is then k3's, older than
+    // k2's, and when x recovers (below) k2 is rightly replayed again (the reference does the
+    // same). Once x has k2, every later entry reaches x through the stream, in stream order.
+    clients
+        .wait_for(WAIT, |v| v["client"] == "x" && v["event"] == "k2")
+        .expect("x got k2");
     r1.io.to("red").emit("k3", &3).unwrap();
     let again = reconnected(&mut clients, "p");
     assert_eq!(again["recovered"], true, "{again}");
