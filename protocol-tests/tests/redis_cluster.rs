@@ -2,7 +2,8 @@
 //! Redis adapter) and one npm `socket.io` 4.8 server with `@socket.io/redis-adapter` 8.3, with
 //! npm `socket.io-client` clients on each node. Broadcasts, rooms, except, broadcast with ack,
 //! fetch sockets (and acting on remote sockets), remote join/leave/disconnect and server-side
-//! emit, in every direction; the npm emitter reaching clients of our servers.
+//! emit, in every direction (the scenario shared with `redis_streams`, in
+//! `redis_support/mixed.rs`); the npm emitter reaching clients of our servers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod redis_support;
@@ -11,51 +12,11 @@ use std::time::{Duration, Instant};
 
 use protocol_tests::redis::JsonNode;
 use protocol_tests::RedisServer;
+use redis_support::mixed::{self, expect, ok, Flavour, WAIT};
 use redis_support::RustServer;
-use serde_json::{json, Value as Json};
+use serde_json::json;
 use socketio_adapter::redis::{RedisMode, SubscriptionMode};
 use socketio_server::Value;
-
-const WAIT: Duration = Duration::from_secs(5);
-const QUIET: Duration = Duration::from_millis(300);
-
-/// Waits for `event` at each of `expected` clients and checks no other client got it;
-/// returns the args each expected client received.
-fn expect(clients: &mut JsonNode, event: &str, expected: &[&str]) -> Vec<Json> {
-    let mut args = Vec::new();
-    for name in expected {
-        let got = clients
-            .wait_for(WAIT, |v| v["client"] == *name && v["event"] == event)
-            .unwrap_or_else(|| panic!("{name} did not get {event}"));
-        args.push(got["args"].clone());
-    }
-    let extra: Vec<Json> = clients
-        .drain(QUIET)
-        .into_iter()
-        .filter(|v| v["event"] == event)
-        .collect();
-    assert!(
-        extra.is_empty(),
-        "{event} reached unexpected clients: {extra:?}"
-    );
-    args
-}
-
-fn ok(reply: Json) -> Json {
-    assert!(reply.get("error").is_none(), "{reply}");
-    reply["result"].clone()
-}
-
-fn sorted_strings(v: &Json) -> Vec<String> {
-    let mut out: Vec<String> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_owned())
-        .collect();
-    out.sort();
-    out
-}
 
 async fn mixed_cluster(mode: RedisMode) {
     let redis = RedisServer::start();
@@ -67,19 +28,7 @@ async fn mixed_cluster(mode: RedisMode) {
         "sharded"
     };
     let mut n = JsonNode::spawn("redis-node-server.js", &[&redis.url(), mode_arg, "N"]);
-    // p: on R1 in red; q: on R2 in red; s: on R2; u: on N in red; v: on N; w: on R1, /admin.
-    let mut clients = JsonNode::spawn(
-        "redis-clients.js",
-        &[&json!([
-            {"name": "p", "url": r1.url(), "rooms": ["red"]},
-            {"name": "q", "url": r2.url(), "rooms": ["red"]},
-            {"name": "s", "url": r2.url()},
-            {"name": "u", "url": n.url(), "rooms": ["red"]},
-            {"name": "v", "url": n.url()},
-            {"name": "w", "url": r1.url(), "nsp": "/admin"},
-        ])
-        .to_string()],
-    );
+    let mut clients = mixed::spawn_clients(&r1, &r2, &n);
     let deadline = Instant::now() + WAIT;
     while r1.io.sockets().adapter().server_count().await.ok() != Some(3) {
         assert!(Instant::now() < deadline, "cluster did not form");
@@ -102,184 +51,8 @@ async fn mixed_cluster(mode: RedisMode) {
         }
     }
 
-    // Broadcasts from each node: to a room, to everyone except a room, to a namespace.
-    r1.io.to("red").emit("from-r1", &json!({"k": 1})).unwrap();
-    let got = expect(&mut clients, "from-r1", &["p", "q", "u"]);
-    assert_eq!(got[2], json!([{"k": 1}]));
-    r2.io
-        .except("red")
-        .emit_values("from-r2", vec![Value::Binary(vec![1u8, 2].into())])
-        .unwrap();
-    let got = expect(&mut clients, "from-r2", &["s", "v"]);
-    assert_eq!(got[1], json!([{"$bin": "0102"}]));
-    ok(n.command(json!({"op": "broadcast", "rooms": ["red"], "except": ["nothing"], "event": "from-n", "args": ["x"]}), WAIT));
-    expect(&mut clients, "from-n", &["p", "q", "u"]);
-    ok(n.command(
-        json!({"op": "broadcast", "nsp": "/admin", "event": "from-n-admin", "args": []}),
-        WAIT,
-    ));
-    expect(&mut clients, "from-n-admin", &["w"]);
-    r2.io.local().emit("r2-local", &()).unwrap();
-    expect(&mut clients, "r2-local", &["q", "s"]);
-
-    // Broadcast with acknowledgements, from ours and from Node: one reply per client.
-    let answers: Vec<String> = r1
-        .io
-        .timeout(Duration::from_secs(3))
-        .emit_values_with_ack("ask", vec!["?".into()])
-        .await
-        .unwrap();
-    let mut answers = answers;
-    answers.sort();
-    assert_eq!(
-        answers,
-        vec!["p-answer", "q-answer", "s-answer", "u-answer", "v-answer"]
-    );
-    let res = ok(n.command(json!({"op": "broadcastAck", "rooms": ["red"], "event": "n-ask", "args": [], "timeout": 3000}), WAIT));
-    assert_eq!(res["err"], Json::Null, "{res}");
-    assert_eq!(
-        sorted_strings(&res["responses"]),
-        vec!["p-answer", "q-answer", "u-answer"]
-    );
-
-    // Fetch sockets: everyone sees everyone, with data; remote sockets can be acted upon.
-    let sockets = r2.io.fetch_sockets().await.unwrap();
-    let mut names: Vec<String> = sockets
-        .iter()
-        .map(|s| {
-            s.data_value()
-                .get("name")
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    names.sort();
-    assert_eq!(names, vec!["p", "q", "s", "u", "v"]);
-    let u = sockets
-        .iter()
-        .find(|s| s.data_value().get("name") == Some(&Value::from("u")))
-        .unwrap();
-    assert_eq!(u.data_value().get("node"), Some(&Value::from("N")));
-    assert!(u.rooms().iter().any(|r| &**r == "red"));
-    u.emit("direct", &"hi u").unwrap();
-    expect(&mut clients, "direct", &["u"]);
-    u.join("vip").await.unwrap();
-    tokio::time::sleep(QUIET).await;
-    ok(n.command(
-        json!({"op": "broadcast", "rooms": ["vip"], "event": "to-vip", "args": []}),
-        WAIT,
-    ));
-    expect(&mut clients, "to-vip", &["u"]);
-    let from_n = ok(n.command(json!({"op": "fetch", "except": ["red"]}), WAIT));
-    let mut names: Vec<String> = from_n
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["data"]["name"].as_str().unwrap().to_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, vec!["s", "v"]);
-    let s = from_n
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["data"]["name"] == "s")
-        .unwrap();
-    assert_eq!(s["data"]["node"], "R2");
-    assert_eq!(s["handshake"]["auth"]["name"], "s");
-
-    // Remote join / leave / disconnect, from each side.
-    r1.io.except("red").sockets_join("green").await.unwrap();
-    tokio::time::sleep(QUIET).await;
-    ok(n.command(
-        json!({"op": "broadcast", "rooms": ["green"], "event": "to-green", "args": []}),
-        WAIT,
-    ));
-    expect(&mut clients, "to-green", &["s", "v"]);
-    ok(n.command(
-        json!({"op": "leave", "rooms": ["green"], "room": "green"}),
-        WAIT,
-    ));
-    tokio::time::sleep(QUIET).await;
-    r2.io.to("green").emit("to-green-2", &()).unwrap();
-    expect(&mut clients, "to-green-2", &[]);
-    ok(n.command(
-        json!({"op": "join", "rooms": ["red"], "room": "blue"}),
-        WAIT,
-    ));
-    tokio::time::sleep(QUIET).await;
-    r1.io.to("blue").emit("to-blue", &()).unwrap();
-    expect(&mut clients, "to-blue", &["p", "q", "u"]);
-    r2.io.to("blue").sockets_leave("blue").await.unwrap();
-    tokio::time::sleep(QUIET).await;
-    let in_blue = ok(n.command(json!({"op": "fetch", "rooms": ["blue"]}), WAIT));
-    assert_eq!(in_blue, json!([]));
-
-    // Server-side emit, with and without acks, both directions.
-    r1.io
-        .server_side_emit("hello", vec!["from-r1".into()])
-        .await
-        .unwrap();
-    assert_eq!(
-        r2.wait_server_side("hello").await,
-        vec![Value::from("from-r1")]
-    );
-    let got = n
-        .wait_for(WAIT, |v| {
-            v["type"] == "server-side" && v["event"] == "hello"
-        })
-        .unwrap();
-    assert_eq!(got["args"], json!(["from-r1"]));
-    assert!(
-        r1.server_side.lock().unwrap().is_empty(),
-        "a node got its own server-side emit"
-    );
-    let mut replies = r2
-        .io
-        .server_side_emit_with_ack("ping", vec![], WAIT)
-        .await
-        .unwrap();
-    replies.sort_by_key(|v| v.to_string());
-    assert_eq!(replies, vec![Value::from("N-ack"), Value::from("R1-ack")]);
-    let replies = ok(n.command(json!({"op": "sseAck", "event": "ping", "args": [1]}), WAIT));
-    assert_eq!(sorted_strings(&replies), vec!["R1-ack", "R2-ack"]);
-
-    // Disconnect: from Node, the sockets of ours in red; from ours, the Node ones not in red.
-    ok(n.command(
-        json!({"op": "disconnect", "rooms": ["red"], "except": ["vip"], "close": false}),
-        WAIT,
-    ));
-    for name in ["p", "q"] {
-        let got = clients
-            .wait_for(WAIT, |v| {
-                v["client"] == name && v.get("disconnect").is_some()
-            })
-            .unwrap_or_else(|| panic!("{name} not disconnected"));
-        assert_eq!(got["disconnect"], "io server disconnect");
-    }
-    r1.io.except("red").disconnect_sockets(true).await.unwrap();
-    for name in ["s", "v"] {
-        clients
-            .wait_for(WAIT, |v| {
-                v["client"] == name && v.get("disconnect").is_some()
-            })
-            .unwrap_or_else(|| panic!("{name} not disconnected"));
-    }
-    let left = r2.io.fetch_sockets().await.unwrap();
-    let names: Vec<String> = left
-        .iter()
-        .map(|s| {
-            s.data_value()
-                .get("name")
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(names, vec!["u"]);
+    mixed::every_operation_in_every_direction(Flavour::PubSub, &r1, &r2, &mut n, &mut clients)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -2,7 +2,8 @@
 //! (`socketio-server` with `socketio_adapter::redis_streams`) and one npm `socket.io` 4.8 server
 //! with `@socket.io/redis-streams-adapter` 0.3.1, npm `socket.io-client` clients on each node.
 //!
-//! Every adapter operation in every direction, then connection state recovery across nodes:
+//! Every adapter operation in every direction (the scenario shared with `redis_cluster`, in
+//! `redis_support/mixed.rs`), then connection state recovery across nodes:
 //! a client leaves one node and comes back on another (ours or the Node.js one), recovering its
 //! sid, rooms, data and every broadcast it missed, once and in order.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,52 +14,12 @@ use std::time::{Duration, Instant};
 
 use protocol_tests::redis::JsonNode;
 use protocol_tests::RedisServer;
+use redis_support::mixed::{self, expect, name_of, ok, Flavour, QUIET, WAIT};
 use redis_support::RustServer;
 use serde_json::{json, Value as Json};
 use socketio_adapter::redis_streams::{StreamsAdapterConfig, StreamsEmitter};
 use socketio_adapter::RecoveryConfig;
 use socketio_server::Value;
-
-const WAIT: Duration = Duration::from_secs(5);
-const QUIET: Duration = Duration::from_millis(300);
-
-/// Waits for `event` at each of `expected` clients and checks no other client got it;
-/// returns the args each expected client received.
-fn expect(clients: &mut JsonNode, event: &str, expected: &[&str]) -> Vec<Json> {
-    let mut args = Vec::new();
-    for name in expected {
-        let got = clients
-            .wait_for(WAIT, |v| v["client"] == *name && v["event"] == event)
-            .unwrap_or_else(|| panic!("{name} did not get {event}"));
-        args.push(got["args"].clone());
-    }
-    let extra: Vec<Json> = clients
-        .drain(QUIET)
-        .into_iter()
-        .filter(|v| v["event"] == event)
-        .collect();
-    assert!(
-        extra.is_empty(),
-        "{event} reached unexpected clients: {extra:?}"
-    );
-    args
-}
-
-fn ok(reply: Json) -> Json {
-    assert!(reply.get("error").is_none(), "{reply}");
-    reply["result"].clone()
-}
-
-fn sorted_strings(v: &Json) -> Vec<String> {
-    let mut out: Vec<String> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_owned())
-        .collect();
-    out.sort();
-    out
-}
 
 fn recovery() -> Option<RecoveryConfig> {
     Some(RecoveryConfig::default())
@@ -81,216 +42,13 @@ async fn cluster(redis: &RedisServer) -> (RustServer, RustServer, JsonNode) {
     (r1, r2, n)
 }
 
-/// The data of a socket, as `fetchSockets` reports it.
-fn name_of(s: &socketio_server::RemoteSocket) -> String {
-    s.data_value()
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn streams_mixed_cluster_every_operation_in_every_direction() {
     let redis = RedisServer::start();
     let (r1, r2, mut n) = cluster(&redis).await;
-    assert_eq!(ok(n.command(json!({"op": "serverCount"}), WAIT)), 3);
-    // p: on R1 in red; q: on R2 in red; s: on R2; u: on N in red; v: on N; w: on R1, /admin.
-    let mut clients = JsonNode::spawn(
-        "redis-clients.js",
-        &[&json!([
-            {"name": "p", "url": r1.url(), "rooms": ["red"]},
-            {"name": "q", "url": r2.url(), "rooms": ["red"]},
-            {"name": "s", "url": r2.url()},
-            {"name": "u", "url": n.url(), "rooms": ["red"]},
-            {"name": "v", "url": n.url()},
-            {"name": "w", "url": r1.url(), "nsp": "/admin"},
-        ])
-        .to_string()],
-    );
-
-    // Broadcasts from each node. With recovery on, every client gets the entry id as its last
-    // argument: the same offset on every node.
-    r1.io.to("red").emit("from-r1", &json!({"k": 1})).unwrap();
-    let got = expect(&mut clients, "from-r1", &["p", "q", "u"]);
-    assert_eq!(got[2][0], json!({"k": 1}));
-    let offset = got[0][1].as_str().expect("an offset").to_owned();
-    assert!(
-        socketio_adapter::redis_streams::StreamId::parse(&offset).is_some(),
-        "{offset}"
-    );
-    assert!(got.iter().all(|a| a[1] == offset.as_str()), "{got:?}");
-    r2.io
-        .except("red")
-        .emit_values("from-r2", vec![Value::Binary(vec![1u8, 2].into())])
-        .unwrap();
-    let got = expect(&mut clients, "from-r2", &["s", "v"]);
-    assert_eq!(got[1][0], json!({"$bin": "0102"}));
-    assert_eq!(got[0][1], got[1][1]);
-    ok(n.command(json!({"op": "broadcast", "rooms": ["red"], "except": ["nothing"], "event": "from-n", "args": ["x"]}), WAIT));
-    let got = expect(&mut clients, "from-n", &["p", "q", "u"]);
-    assert_eq!(got[0], got[2]);
-    ok(n.command(
-        json!({"op": "broadcast", "nsp": "/admin", "event": "from-n-admin", "args": [{"$bin": "ff"}]}),
-        WAIT,
-    ));
-    let got = expect(&mut clients, "from-n-admin", &["w"]);
-    assert_eq!(got[0][0], json!({"$bin": "ff"}));
-    r2.io.local().emit("r2-local", &()).unwrap();
-    expect(&mut clients, "r2-local", &["q", "s"]);
-    ok(n.command(
-        json!({"op": "broadcast", "event": "n-volatile", "args": [], "flags": {"volatile": true}}),
-        WAIT,
-    ));
-    let got = expect(&mut clients, "n-volatile", &["p", "q", "s", "u", "v"]);
-    assert!(
-        got.iter().all(|a| a.as_array().unwrap().is_empty()),
-        "volatile packets get no offset: {got:?}"
-    );
-
-    // Broadcast with acknowledgements, from ours and from Node.
-    let mut answers: Vec<String> = r1
-        .io
-        .timeout(Duration::from_secs(3))
-        .emit_values_with_ack("ask", vec!["?".into()])
-        .await
-        .unwrap();
-    answers.sort();
-    assert_eq!(
-        answers,
-        vec!["p-answer", "q-answer", "s-answer", "u-answer", "v-answer"]
-    );
-    let res = ok(n.command(json!({"op": "broadcastAck", "rooms": ["red"], "event": "n-ask", "args": [], "timeout": 3000}), WAIT));
-    assert_eq!(res["err"], Json::Null, "{res}");
-    assert_eq!(
-        sorted_strings(&res["responses"]),
-        vec!["p-answer", "q-answer", "u-answer"]
-    );
-
-    // Fetch sockets, sockets and rooms: everyone sees everyone.
-    let sockets = r2.io.fetch_sockets().await.unwrap();
-    let mut names: Vec<String> = sockets.iter().map(name_of).collect();
-    names.sort();
-    assert_eq!(names, vec!["p", "q", "s", "u", "v"]);
-    let all = r1
-        .io
-        .sockets()
-        .adapter()
-        .sockets(Default::default())
-        .await
-        .unwrap();
-    assert_eq!(all.len(), 5);
-    let rooms = r1.io.sockets().adapter().all_rooms().await.unwrap();
-    assert!(rooms.iter().any(|r| &**r == "red"), "{rooms:?}");
-    let u = sockets.iter().find(|s| name_of(s) == "u").unwrap();
-    assert_eq!(u.data_value().get("node"), Some(&Value::from("N")));
-    u.emit("direct", &"hi u").unwrap();
-    expect(&mut clients, "direct", &["u"]);
-    u.join("vip").await.unwrap();
-    tokio::time::sleep(QUIET).await;
-    ok(n.command(
-        json!({"op": "broadcast", "rooms": ["vip"], "event": "to-vip", "args": []}),
-        WAIT,
-    ));
-    expect(&mut clients, "to-vip", &["u"]);
-    let from_n = ok(n.command(json!({"op": "fetch", "except": ["red"]}), WAIT));
-    let mut names: Vec<String> = from_n
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["data"]["name"].as_str().unwrap().to_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, vec!["s", "v"]);
-    let s = from_n
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["data"]["name"] == "s")
-        .unwrap();
-    assert_eq!(s["data"]["node"], "R2");
-    assert_eq!(s["handshake"]["auth"]["name"], "s");
-
-    // Remote join / leave / disconnect, from each side.
-    r1.io.except("red").sockets_join("green").await.unwrap();
-    tokio::time::sleep(QUIET).await;
-    ok(n.command(
-        json!({"op": "broadcast", "rooms": ["green"], "event": "to-green", "args": []}),
-        WAIT,
-    ));
-    expect(&mut clients, "to-green", &["s", "v"]);
-    ok(n.command(
-        json!({"op": "leave", "rooms": ["green"], "room": "green"}),
-        WAIT,
-    ));
-    tokio::time::sleep(QUIET).await;
-    r2.io.to("green").emit("to-green-2", &()).unwrap();
-    expect(&mut clients, "to-green-2", &[]);
-    ok(n.command(
-        json!({"op": "join", "rooms": ["red"], "room": "blue"}),
-        WAIT,
-    ));
-    tokio::time::sleep(QUIET).await;
-    r1.io.to("blue").emit("to-blue", &()).unwrap();
-    expect(&mut clients, "to-blue", &["p", "q", "u"]);
-    r2.io.to("blue").sockets_leave("blue").await.unwrap();
-    tokio::time::sleep(QUIET).await;
-    let in_blue = ok(n.command(json!({"op": "fetch", "rooms": ["blue"]}), WAIT));
-    assert_eq!(in_blue, json!([]));
-
-    // Server-side emit, with and without acks, both directions.
-    r1.io
-        .server_side_emit("hello", vec!["from-r1".into()])
-        .await
-        .unwrap();
-    assert_eq!(
-        r2.wait_server_side("hello").await,
-        vec![Value::from("from-r1")]
-    );
-    let got = n
-        .wait_for(WAIT, |v| {
-            v["type"] == "server-side" && v["event"] == "hello"
-        })
-        .unwrap();
-    assert_eq!(got["args"], json!(["from-r1"]));
-    assert!(
-        r1.server_side.lock().unwrap().is_empty(),
-        "a node got its own server-side emit"
-    );
-    let mut replies = r2
-        .io
-        .server_side_emit_with_ack("ping", vec![], WAIT)
-        .await
-        .unwrap();
-    replies.sort_by_key(|v| v.to_string());
-    assert_eq!(replies, vec![Value::from("N-ack"), Value::from("R1-ack")]);
-    let replies = ok(n.command(json!({"op": "sseAck", "event": "ping", "args": [1]}), WAIT));
-    assert_eq!(sorted_strings(&replies), vec!["R1-ack", "R2-ack"]);
-
-    // Disconnect: from Node, the sockets of ours in red; from ours, the Node ones not in red.
-    ok(n.command(
-        json!({"op": "disconnect", "rooms": ["red"], "except": ["vip"], "close": false}),
-        WAIT,
-    ));
-    for name in ["p", "q"] {
-        let got = clients
-            .wait_for(WAIT, |v| {
-                v["client"] == name && v.get("disconnect").is_some()
-            })
-            .unwrap_or_else(|| panic!("{name} not disconnected"));
-        assert_eq!(got["disconnect"], "io server disconnect");
-    }
-    r1.io.except("red").disconnect_sockets(true).await.unwrap();
-    for name in ["s", "v"] {
-        clients
-            .wait_for(WAIT, |v| {
-                v["client"] == name && v.get("disconnect").is_some()
-            })
-            .unwrap_or_else(|| panic!("{name} not disconnected"));
-    }
-    let left = r2.io.fetch_sockets().await.unwrap();
-    let names: Vec<String> = left.iter().map(name_of).collect();
-    assert_eq!(names, vec!["u"]);
+    let mut clients = mixed::spawn_clients(&r1, &r2, &n);
+    mixed::every_operation_in_every_direction(Flavour::Streams, &r1, &r2, &mut n, &mut clients)
+        .await;
 }
 
 /// Waits for a client's next `connected` line.

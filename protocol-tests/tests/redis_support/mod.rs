@@ -3,6 +3,8 @@
 //! before (and independently of) our server.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod mixed;
+
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
