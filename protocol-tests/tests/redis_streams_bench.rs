@@ -16,69 +16,16 @@
 //!   per second and node CPU while idle.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod redis_support;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::process::Command;
+use protocol_tests::{NodePeer, RedisServer, ServerProcess, WsFrame};
+use redis_support::bench::{bcast_load, cpu_seconds, open, MSGS, PAYLOAD, RECEIVERS};
 
-use protocol_tests::rust_peer::example_binary;
-use protocol_tests::{workspace_root, NodePeer, RedisServer, ServerProcess, WsClient, WsFrame};
-
-const RECEIVERS: usize = 500;
-const MSGS: usize = 1000;
-const PAYLOAD: usize = 32;
 const RECOVERING: usize = 1000;
-
-/// Clock ticks per second of `/proc/<pid>/stat` (USER_HZ, 100 on Linux).
-const TICKS: f64 = 100.0;
-
-/// CPU seconds (user + system) used so far by process `pid`.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the ')'.
-    (ticks(11) + ticks(12)) / TICKS
-}
-
-/// A connected raw client: the WebSocket and the CONNECT reply's `{sid, pid}`.
-async fn open(port: u16, auth: Option<&str>) -> (WsClient, serde_json::Value) {
-    let (ws, reply, _) = open_recording(port, auth).await;
-    (ws, reply)
-}
-
-/// Like [`open`], also returning the events received before the CONNECT reply: npm
-/// `socket.io` sends a recovered socket's missed packets first (ours sends them after).
-async fn open_recording(
-    port: u16,
-    auth: Option<&str>,
-) -> (WsClient, serde_json::Value, Vec<String>) {
-    let mut early = Vec::new();
-    let mut ws = WsClient::connect(port, "/socket.io/?EIO=4&transport=websocket", &[])
-        .await
-        .expect("connect");
-    assert!(ws.recv_text().await.starts_with('0'), "no open packet");
-    ws.send_text(&format!("40{}", auth.unwrap_or(""))).await;
-    loop {
-        let t = ws.recv_text().await;
-        if let Some(reply) = t.strip_prefix("40") {
-            return (ws, serde_json::from_str(reply).unwrap_or_default(), early);
-        }
-        if t.starts_with("42") {
-            early.push(t);
-        } else if t == "2" {
-            ws.send_text("3").await;
-        }
-    }
-}
 
 /// The last argument (the offset) of an event frame `42[...]`.
 fn offset_of(frame: &str) -> Option<String> {
@@ -86,78 +33,9 @@ fn offset_of(frame: &str) -> Option<String> {
     v.as_array()?.last()?.as_str().map(str::to_owned)
 }
 
-/// Runs the broadcast load; returns (delivered, seconds).
-async fn load(node1: u16, node2: u16) -> (u64, f64) {
-    let received = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for i in 0..RECEIVERS {
-        let (mut ws, _) = open(if i % 2 == 0 { node1 } else { node2 }, None).await;
-        ws.send_text(r#"42["join","bench"]"#).await;
-        let received = received.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut got = 0;
-            while got < MSGS {
-                match ws.recv_timeout(Duration::from_secs(30)).await {
-                    Some(WsFrame::Text(t)) => {
-                        if t == "2" {
-                            ws.send_text("3").await;
-                        } else if t.starts_with(r#"42["bcast""#) {
-                            got += 1;
-                            received.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Some(WsFrame::Binary(_)) => {}
-                    _ => break,
-                }
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (mut sender, _) = open(node1, None).await;
-    let frame = format!(r#"42["bcast","{}"]"#, "x".repeat(PAYLOAD));
-    let t0 = Instant::now();
-    for _ in 0..MSGS {
-        sender.send_text(&frame).await;
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    (received.load(Ordering::Relaxed), t0.elapsed().as_secs_f64())
-}
-
-/// Our node: the `bench_server` example with the streams adapter and recovery, built with the
-/// profile of this test binary (release for the figures; `RustPeer` builds examples in debug).
+/// Our node: the `bench_server` example with the streams adapter and recovery.
 fn our_node(redis_url: &str) -> ServerProcess {
-    let args = ["--port", "0", "--redis-streams", redis_url, "--recovery"];
-    if cfg!(debug_assertions) {
-        let exe = example_binary("socketio-server", "bench_server").unwrap();
-        let mut command = Command::new(exe);
-        command.args(args);
-        return ServerProcess::spawn("bench_server", command, Duration::from_secs(20));
-    }
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "socketio-server",
-                "--example",
-                "bench_server",
-            ])
-            .current_dir(workspace_root())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building bench_server --release failed");
-    });
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| workspace_root().join("target"));
-    let mut command = Command::new(target.join("release/examples/bench_server"));
-    command.args(args);
-    ServerProcess::spawn("bench_server", command, Duration::from_secs(20))
+    redis_support::bench::our_node(&["--redis-streams", redis_url, "--recovery"])
 }
 
 fn npm_node(redis_url: &str) -> NodePeer {
@@ -188,7 +66,7 @@ fn streams_broadcast_benchmark() {
         let (a, b) = (our_node(&redis.url()), our_node(&redis.url()));
         let pids = [a.pid(), b.pid()];
         let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
-        let (delivered, secs) = rt.block_on(load(a.port(), b.port()));
+        let (delivered, secs) = rt.block_on(bcast_load(a.port(), b.port()));
         let cpu = pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - cpu0;
         rows.push(Row {
             name: "ours (bench_server --redis-streams --recovery)",
@@ -202,7 +80,7 @@ fn streams_broadcast_benchmark() {
         let (mut a, mut b) = (npm_node(&redis.url()), npm_node(&redis.url()));
         let pids = [a.process().pid(), b.process().pid()];
         let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
-        let (delivered, secs) = rt.block_on(load(a.port(), b.port()));
+        let (delivered, secs) = rt.block_on(bcast_load(a.port(), b.port()));
         let cpu = pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - cpu0;
         rows.push(Row {
             name: "node (socket.io 4.8 + redis-streams-adapter 0.3.1)",
@@ -249,9 +127,10 @@ fn streams_broadcast_benchmark() {
 async fn recover_all(node1: u16, node2: u16) -> (f64, usize) {
     let mut clients = Vec::with_capacity(RECOVERING);
     for _ in 0..RECOVERING {
-        clients.push(open(node1, None).await);
+        let (ws, reply, _) = open(node1, None).await;
+        clients.push((ws, reply));
     }
-    let (mut sender, _) = open(node1, None).await;
+    let (mut sender, _, _) = open(node1, None).await;
     sender.send_text(r#"42["join","bench"]"#).await;
     for (ws, _) in &mut clients {
         ws.send_text(r#"42["join","bench"]"#).await;
@@ -294,7 +173,7 @@ async fn recover_all(node1: u16, node2: u16) -> (f64, usize) {
             let recovered = recovered.clone();
             tokio::spawn(async move {
                 let auth = serde_json::json!({"pid": pid, "offset": offset}).to_string();
-                let (mut ws, reply, early) = open_recording(node2, Some(&auth)).await;
+                let (mut ws, reply, early) = open(node2, Some(&auth)).await;
                 if reply["sid"] != sid.as_str() {
                     return;
                 }

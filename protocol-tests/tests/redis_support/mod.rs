@@ -3,6 +3,7 @@
 //! before (and independently of) our server.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bench;
 pub mod mixed;
 
 use std::sync::{Arc, Mutex, Weak};
