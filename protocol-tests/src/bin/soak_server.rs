@@ -19,6 +19,10 @@
 //! Logs to stderr at `warn` (or `RUST_LOG`); the suite fails on any `panicked` line.
 //! Prints `listening <port>` once it accepts connections; exits when its stdin (a pipe) closes.
 
+// The example servers' harness helpers (logging, exit with the harness): one file for both.
+#[path = "../../../socketio-server/examples/support/harness.rs"]
+mod harness;
+
 use std::time::Duration;
 
 use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
@@ -57,27 +61,9 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-fn exit_when_stdin_closes() {
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        while let Ok(n) = std::io::Read::read(&mut std::io::stdin(), &mut sink) {
-            if n == 0 {
-                break;
-            }
-        }
-        std::process::exit(0);
-    });
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    harness::init_logging();
     let o = match options() {
         Ok(o) => o,
         Err(e) => {
@@ -85,7 +71,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    exit_when_stdin_closes();
+    harness::exit_when_stdin_closes();
     let mut builder = SocketIo::builder();
     if let Some(d) = o.ping_interval {
         builder = builder.ping_interval(d);
