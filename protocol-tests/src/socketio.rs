@@ -39,10 +39,78 @@ pub enum Target {
     Ours,
 }
 
+/// Runs each scenario against both servers: for every `name`, an `async fn name(t: Target)` in
+/// scope, generates the tests `reference::name` and `ours::name`.
+///
+/// ```ignore
+/// async fn connects(t: Target) { /* ... */ }
+/// protocol_tests::reference_and_ours!(connects);
+/// ```
+#[macro_export]
+macro_rules! reference_and_ours {
+    ($($name:ident),* $(,)?) => {
+        mod reference {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::socketio::Target::Reference).await
+                }
+            )*
+        }
+        mod ours {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::socketio::Target::Ours).await
+                }
+            )*
+        }
+    };
+}
+
 #[derive(Debug)]
 enum Peer {
     Node(NodePeer),
     Rust(RustPeer),
+}
+
+/// Starts `target` with `--interop` plus `flags`, runs the Node script `script` with `args` (an
+/// argument `"URL"` stands for the server's URL) within `timeout`, and returns the JSON result it
+/// prints last, which must say `"ok": true` (the interop and delivery suites' scripts).
+///
+/// # Panics
+/// When the script prints no JSON, or a result without `"ok": true` (with its error and stderr).
+pub async fn interop_script(
+    target: Target,
+    flags: &[&str],
+    script: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> Value {
+    let mut all = vec!["--interop"];
+    all.extend_from_slice(flags);
+    let server = SioServer::start_with(target, &all);
+    let url = server.url();
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "URL" { url.as_str() } else { a })
+        .collect();
+    let out = crate::node_peer::run_node(script, &args, &[], timeout).await;
+    let result = out.json_result().unwrap_or_else(|| {
+        panic!(
+            "{script} {args:?} printed no JSON (timed out: {}); stdout:\n{}\nstderr:\n{}",
+            out.timed_out, out.stdout, out.stderr
+        )
+    });
+    assert_eq!(
+        result["ok"],
+        Value::Bool(true),
+        "{script} {args:?} failed: {}\nstderr:\n{}",
+        result["error"].as_str().unwrap_or_default(),
+        out.stderr
+    );
+    drop(server);
+    result
 }
 
 /// A running Socket.IO conformance server (killed on drop).

@@ -13,8 +13,7 @@
 
 use std::time::Duration;
 
-use protocol_tests::run_node;
-use protocol_tests::socketio::{SioServer, Target};
+use protocol_tests::socketio::{interop_script, Target};
 use serde_json::{json, Value};
 
 /// Bound on one Node scenario (the script gives up by itself after 40 s).
@@ -23,25 +22,16 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(50);
 async fn scenario(t: Target, name: &str, count: usize) -> Value {
     // The reference's default heartbeat: 10 000 events keep either peer busy for longer than
     // the conformance setup's 500 ms.
-    let server = SioServer::start_with(t, &["--interop", "--default-heartbeat"]);
-    let url = server.url();
     let count = count.to_string();
-    let out = run_node("delivery.js", &[name, &count, &url], &[], SCRIPT_TIMEOUT).await;
-    let result = out.json_result().unwrap_or_else(|| {
-        panic!(
-            "delivery.js {name} printed no JSON (timed out: {}); stdout:\n{}\nstderr:\n{}",
-            out.timed_out, out.stdout, out.stderr
-        )
-    });
-    assert_eq!(
-        result["ok"],
-        json!(true),
-        "delivery.js {name} failed: {}\nstderr:\n{}",
-        result["error"].as_str().unwrap_or_default(),
-        out.stderr
-    );
+    let result = interop_script(
+        t,
+        &["--default-heartbeat"],
+        "delivery.js",
+        &[name, &count, "URL"],
+        SCRIPT_TIMEOUT,
+    )
+    .await;
     eprintln!("{t:?} {name} {count}: {result}");
-    drop(server);
     result
 }
 
@@ -64,29 +54,7 @@ async fn payload_of_10000_events_answered_in_full(t: Target) {
     assert_eq!(r["transport"], json!("polling"), "{r}");
 }
 
-/// Generates `reference::<name>` and `ours::<name>` for every scenario.
-macro_rules! delivery {
-    ($($name:ident),* $(,)?) => {
-        mod reference {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Target::Reference).await
-                }
-            )*
-        }
-        mod ours {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Target::Ours).await
-                }
-            )*
-        }
-    };
-}
-
-delivery!(
+protocol_tests::reference_and_ours!(
     burst_of_5000_broadcasts_to_a_polling_client,
     payload_of_10000_events_answered_in_full,
 );

@@ -731,29 +731,7 @@ async fn events_handled_in_order(t: Target) {
     }
 }
 
-/// Generates `reference::<name>` and `ours::<name>` for every conformance test.
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod reference {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Target::Reference).await
-                }
-            )*
-        }
-        mod ours {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Target::Ours).await
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+protocol_tests::reference_and_ours!(
     connect_main_namespace,
     connect_main_namespace_with_payload,
     connect_custom_namespace,

@@ -8,40 +8,16 @@
 
 use std::time::Duration;
 
-use protocol_tests::run_node;
-use protocol_tests::socketio::{SioServer, Target};
+use protocol_tests::socketio::{interop_script, Target};
 use serde_json::{json, Value};
 
 /// Bound on one Node scenario (the scripts give up by themselves after 15 s).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(25);
 
-/// Starts `t` with `--interop` plus `flags` and runs `script args… URL`-style scenario, returning
-/// its JSON result (which must say `"ok": true`).
+/// Runs `script args…` against `t` started with `--interop` plus `flags` (see
+/// [`interop_script`]).
 async fn scenario(t: Target, flags: &[&str], script: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--interop"];
-    all.extend_from_slice(flags);
-    let server = SioServer::start_with(t, &all);
-    let url = server.url();
-    let args: Vec<&str> = args
-        .iter()
-        .map(|a| if *a == "URL" { url.as_str() } else { a })
-        .collect();
-    let out = run_node(script, &args, &[], SCRIPT_TIMEOUT).await;
-    let result = out.json_result().unwrap_or_else(|| {
-        panic!(
-            "{script} {args:?} printed no JSON (timed out: {}); stdout:\n{}\nstderr:\n{}",
-            out.timed_out, out.stdout, out.stderr
-        )
-    });
-    assert_eq!(
-        result["ok"],
-        json!(true),
-        "{script} {args:?} failed: {}\nstderr:\n{}",
-        result["error"].as_str().unwrap_or_default(),
-        out.stderr
-    );
-    drop(server);
-    result
+    interop_script(t, flags, script, args, SCRIPT_TIMEOUT).await
 }
 
 async fn client(t: Target, flags: &[&str], name: &str) -> Value {
@@ -230,29 +206,7 @@ async fn eio3_client(t: Target) {
     }
 }
 
-/// Generates `reference::<name>` and `ours::<name>` for every interop scenario.
-macro_rules! interop {
-    ($($name:ident),* $(,)?) => {
-        mod reference {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Target::Reference).await
-                }
-            )*
-        }
-        mod ours {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Target::Ours).await
-                }
-            )*
-        }
-    };
-}
-
-interop!(
+protocol_tests::reference_and_ours!(
     polling_only,
     websocket_only,
     upgrade,
