@@ -30,6 +30,38 @@ pub enum Target {
     Ours,
 }
 
+/// Runs each test body against both servers: every `async fn name(t: Target) { ... }` becomes a
+/// module `name` (seeing the caller's items) with the tests `name::reference` and `name::ours`.
+///
+/// ```ignore
+/// protocol_tests::engineio_reference_and_ours! {
+///     async fn handshake(t: Target) { /* ... */ }
+/// }
+/// ```
+#[macro_export]
+macro_rules! engineio_reference_and_ours {
+    ($(async fn $name:ident($target:ident: Target) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($target: $crate::engineio::Target) $body
+
+                #[tokio::test]
+                async fn reference() {
+                    run($crate::engineio::Target::Reference).await
+                }
+
+                #[tokio::test]
+                async fn ours() {
+                    run($crate::engineio::Target::Ours).await
+                }
+            }
+        )*
+    };
+}
+
 /// Optional server settings: the same flags on both targets (see the header of
 /// `js/engineio-reference.js` and the doc comment of `engine-io/examples/conformance_server.rs`).
 #[derive(Debug, Clone, Default)]

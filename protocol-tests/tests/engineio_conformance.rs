@@ -19,7 +19,7 @@ use base64::Engine as _;
 use protocol_tests::engineio::{
     decode_v3_binary, decode_v3_string, encode_v3_binary, encode_v3_string, error_body, join_v4,
     parse_open, polling_url, split_v4, websocket_url, ws_recv_skip_pings, EioServer,
-    PollingSession, ServerOptions, Target, V3Binary, DENY_HEADER, DENY_MESSAGE, MAX_PAYLOAD,
+    PollingSession, ServerOptions, V3Binary, DENY_HEADER, DENY_MESSAGE, MAX_PAYLOAD,
 };
 use protocol_tests::{
     HttpConnection, HttpRequest, HttpResponse, WsClient, WsConnectError, WsFrame,
@@ -28,29 +28,6 @@ use protocol_tests::{
 /// Generous bound for things that should happen within a few hundred milliseconds (CI machines
 /// are slow and tests run in parallel).
 const SOON: Duration = Duration::from_secs(3);
-
-macro_rules! conformance {
-    ($(async fn $name:ident($target:ident: Target) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                async fn run($target: Target) $body
-
-                #[tokio::test]
-                async fn reference() {
-                    run(Target::Reference).await
-                }
-
-                #[tokio::test]
-                async fn ours() {
-                    run(Target::Ours).await
-                }
-            }
-        )*
-    };
-}
 
 /// Settings for tests that are not about heartbeats: a 5 s pingInterval, so that neither a ping
 /// in a poll nor a ping timeout can stand in for the behaviour under test (every close asserted
@@ -155,7 +132,7 @@ async fn wait_for_ping(session: &PollingSession) -> Instant {
     }
 }
 
-conformance! {
+protocol_tests::engineio_reference_and_ours! {
     // ---------------------------------------------------------------- handshake
 
     async fn handshake_polling(target: Target) {

@@ -18,29 +18,6 @@ use serde_json::{json, Value};
 /// The script's own timeout is 8 s; this bounds node start-up on top of it.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
-macro_rules! interop {
-    ($(async fn $name:ident($target:ident: Target) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                async fn run($target: Target) $body
-
-                #[tokio::test]
-                async fn reference() {
-                    run(Target::Reference).await
-                }
-
-                #[tokio::test]
-                async fn ours() {
-                    run(Target::Ours).await
-                }
-            }
-        )*
-    };
-}
-
 /// What the script reports for one batch (see the script's header).
 fn batch(tag: &str) -> Vec<Value> {
     let bytes: Vec<u8> = (0..=255).collect();
@@ -185,7 +162,7 @@ async fn server_closes(target: Target, mode: &str) {
     assert_server_dropped(&server, &result).await;
 }
 
-interop! {
+protocol_tests::engineio_reference_and_ours! {
     async fn polling_only(target: Target) {
         client_closes(target, "polling").await;
     }
