@@ -11,17 +11,7 @@
 "use strict";
 const { io } = require("socket.io-client");
 
-function toPlain(v) {
-  if (Buffer.isBuffer(v)) return { $bin: v.toString("hex") };
-  if (v instanceof ArrayBuffer) return { $bin: Buffer.from(v).toString("hex") };
-  if (Array.isArray(v)) return v.map(toPlain);
-  if (v && typeof v === "object") {
-    const out = {};
-    for (const k of Object.keys(v)) out[k] = toPlain(v[k]);
-    return out;
-  }
-  return v;
-}
+const { toPlain } = require("./plain");
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
 const specs = JSON.parse(process.argv[2]);

@@ -28,27 +28,7 @@ const readline = require("readline");
 
 const [redisUrl, mode = "classic", name = "node", recovery] = process.argv.slice(2);
 
-function toPlain(v) {
-  if (Buffer.isBuffer(v)) return { $bin: v.toString("hex") };
-  if (v instanceof ArrayBuffer) return { $bin: Buffer.from(v).toString("hex") };
-  if (Array.isArray(v)) return v.map(toPlain);
-  if (v && typeof v === "object") {
-    const out = {};
-    for (const k of Object.keys(v)) out[k] = toPlain(v[k]);
-    return out;
-  }
-  return v;
-}
-function fromPlain(v) {
-  if (Array.isArray(v)) return v.map(fromPlain);
-  if (v && typeof v === "object") {
-    if (typeof v.$bin === "string") return Buffer.from(v.$bin, "hex");
-    const out = {};
-    for (const k of Object.keys(v)) out[k] = fromPlain(v[k]);
-    return out;
-  }
-  return v;
-}
+const { toPlain, fromPlain } = require("./plain");
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
 async function main() {

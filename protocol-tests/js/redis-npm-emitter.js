@@ -11,17 +11,7 @@ const { Emitter } = require("@socket.io/redis-emitter");
 const { createClient } = require("redis");
 const readline = require("readline");
 
-function fromPlain(v) {
-  if (Array.isArray(v)) return v.map(fromPlain);
-  if (v && typeof v === "object") {
-    if (typeof v.$bin === "string") return Buffer.from(v.$bin, "hex");
-    const out = {};
-    for (const k of Object.keys(v)) out[k] = fromPlain(v[k]);
-    return out;
-  }
-  return v;
-}
-
+const { fromPlain } = require("./plain");
 async function main() {
   const client = createClient({ url: process.argv[2] });
   client.on("error", () => {});

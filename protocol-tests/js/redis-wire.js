@@ -12,18 +12,7 @@ const { Emitter } = require("@socket.io/redis-emitter");
 const msgpack = require("notepack.io");
 const readline = require("readline");
 
-function toPlain(v) {
-  if (Buffer.isBuffer(v)) return { $bin: v.toString("hex") };
-  if (v instanceof ArrayBuffer) return { $bin: Buffer.from(v).toString("hex") };
-  if (Array.isArray(v)) return v.map(toPlain);
-  if (v && typeof v === "object") {
-    const out = {};
-    for (const k of Object.keys(v)) out[k] = toPlain(v[k]);
-    return out;
-  }
-  return v;
-}
-
+const { toPlain } = require("./plain");
 const mode = process.argv[2];
 if (mode === "emitter") {
   const published = [];
