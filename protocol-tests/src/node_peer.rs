@@ -70,6 +70,28 @@ impl NodeOutput {
             .rev()
             .find_map(|l| serde_json::from_str(l.trim()).ok())
     }
+
+    /// The JSON result of a script that reports `{"ok": true, ...}` or
+    /// `{"ok": false, "error": "..."}`; `what` names the run in the panic message.
+    ///
+    /// # Panics
+    /// When it printed no JSON, or a result without `"ok": true` (with its error and stderr).
+    pub fn ok_result(&self, what: &str) -> serde_json::Value {
+        let result = self.json_result().unwrap_or_else(|| {
+            panic!(
+                "{what} printed no JSON (timed out: {}); stdout:\n{}\nstderr:\n{}",
+                self.timed_out, self.stdout, self.stderr
+            )
+        });
+        assert_eq!(
+            result["ok"],
+            serde_json::Value::Bool(true),
+            "{what} failed: {}\nstderr:\n{}",
+            result["error"].as_str().unwrap_or_default(),
+            self.stderr
+        );
+        result
+    }
 }
 
 /// Runs `node <script> <args…>` (cwd `protocol-tests/js`) to completion, killing it after

@@ -95,20 +95,9 @@ pub async fn interop_script(
         .iter()
         .map(|a| if *a == "URL" { url.as_str() } else { a })
         .collect();
-    let out = crate::node_peer::run_node(script, &args, &[], timeout).await;
-    let result = out.json_result().unwrap_or_else(|| {
-        panic!(
-            "{script} {args:?} printed no JSON (timed out: {}); stdout:\n{}\nstderr:\n{}",
-            out.timed_out, out.stdout, out.stderr
-        )
-    });
-    assert_eq!(
-        result["ok"],
-        Value::Bool(true),
-        "{script} {args:?} failed: {}\nstderr:\n{}",
-        result["error"].as_str().unwrap_or_default(),
-        out.stderr
-    );
+    let result = crate::node_peer::run_node(script, &args, &[], timeout)
+        .await
+        .ok_result(&format!("{script} {args:?}"));
     drop(server);
     result
 }

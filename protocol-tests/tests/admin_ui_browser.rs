@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use protocol_tests::{ensure_deps, http, run_node, HttpRequest, RustPeer};
-use serde_json::json;
 
 /// The value of the sample `series` (name and labels exactly as printed), 0 when absent.
 fn sample(text: &str, series: &str) -> f64 {
@@ -41,19 +40,7 @@ async fn admin_ui_in_headless_chromium_lists_and_disconnects_our_sockets() {
         Duration::from_secs(60),
     )
     .await;
-    let result = out.json_result().unwrap_or_else(|| {
-        panic!(
-            "admin-ui-browser-test.js printed no JSON (timed out: {}); stdout:\n{}\nstderr:\n{}",
-            out.timed_out, out.stdout, out.stderr
-        )
-    });
-    assert_eq!(
-        result["ok"],
-        json!(true),
-        "browser test failed: {}\nstderr:\n{}",
-        result["error"].as_str().unwrap_or_default(),
-        out.stderr
-    );
+    let result = out.ok_result("admin-ui-browser-test.js");
     // The sockets table shows the socket with its transport; the rooms table the room.
     let socket_row = result["socketRow"].as_str().unwrap();
     assert!(

@@ -21,20 +21,7 @@ async fn drive(port: u16) -> Value {
         Duration::from_secs(60),
     )
     .await;
-    let result = out.json_result().unwrap_or_else(|| {
-        panic!(
-            "chat-browser-test.js printed no JSON (timed out: {}); stdout:\n{}\nstderr:\n{}",
-            out.timed_out, out.stdout, out.stderr
-        )
-    });
-    assert_eq!(
-        result["ok"],
-        json!(true),
-        "browser test failed: {}\nstderr:\n{}",
-        result["error"].as_str().unwrap_or_default(),
-        out.stderr
-    );
-    result
+    out.ok_result("chat-browser-test.js")
 }
 
 fn assert_chat(r: &Value) {
