@@ -10,14 +10,12 @@ use std::time::Duration;
 
 use protocol_tests::redis::JsonNode;
 use protocol_tests::RedisServer;
+use redis_support::mixed::{expect, ok, QUIET, WAIT};
 use redis_support::{wait_for_nodes, RustNode};
 use serde_json::{json, Value as Json};
 use socketio_adapter::redis::{RedisAdapterConfig, RedisMode, SubscriptionMode};
 use socketio_adapter::{BroadcastAckEvent, BroadcastAckSink, BroadcastOptions, Room};
 use socketio_parser::{Packet, Value};
-
-const WAIT: Duration = Duration::from_secs(5);
-const QUIET: Duration = Duration::from_millis(300);
 
 struct Cluster {
     _redis: RedisServer,
@@ -84,32 +82,6 @@ async fn cluster(mode: RedisMode) -> Cluster {
     }
 }
 
-fn client_events(clients: &mut JsonNode, event: &str, expected: &[&str]) -> Vec<Json> {
-    let mut got = Vec::new();
-    for name in expected {
-        got.push(
-            clients
-                .wait_for(WAIT, |v| v["client"] == *name && v["event"] == event)
-                .unwrap_or_else(|| panic!("client {name} did not get {event}")),
-        );
-    }
-    let extra: Vec<Json> = clients
-        .drain(QUIET)
-        .into_iter()
-        .filter(|v| v["event"] == event)
-        .collect();
-    assert!(
-        extra.is_empty(),
-        "{event} reached unexpected Node clients: {extra:?}"
-    );
-    got
-}
-
-fn ok(reply: Json) -> Json {
-    assert!(reply.get("error").is_none(), "{reply}");
-    reply["result"].clone()
-}
-
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -132,13 +104,13 @@ async fn every_operation(mode: RedisMode) {
     assert_eq!(c.b.ns.receivers("n-r1", 1), vec!["b1"]);
     let got = c.a.ns.wait_deliveries("n-r1", 1, WAIT);
     assert_eq!(got[0].packet["data"], json!(["n-r1", 1, [0, 255]]));
-    client_events(&mut c.clients, "n-r1", &["x"]);
+    expect(&mut c.clients, "n-r1", &["x"]);
     ok(c.node.command(
         json!({"op": "broadcast", "except": ["r1"], "event": "n-ex", "args": []}),
         WAIT,
     ));
     assert_eq!(c.a.ns.receivers("n-ex", 1), vec!["a2"]);
-    client_events(&mut c.clients, "n-ex", &["y"]);
+    expect(&mut c.clients, "n-ex", &["y"]);
     assert!(c.b.ns.wait_deliveries("n-ex", 1, QUIET).is_empty());
 
     // Our broadcasts: to a room (binary), to all but a room, local only.
@@ -150,8 +122,8 @@ async fn every_operation(mode: RedisMode) {
         .unwrap();
     assert_eq!(c.a.ns.receivers("a-r1", 1), vec!["a1"]);
     assert_eq!(c.b.ns.receivers("a-r1", 1), vec!["b1"]);
-    let got = client_events(&mut c.clients, "a-r1", &["x"]);
-    assert_eq!(got[0]["args"], json!([{"$bin": "0708"}]));
+    let got = expect(&mut c.clients, "a-r1", &["x"]);
+    assert_eq!(got[0], json!([{"$bin": "0708"}]));
     c.b.adapter
         .broadcast(
             Packet::event("/", "b-ex", vec!["s".into()]),
@@ -159,14 +131,14 @@ async fn every_operation(mode: RedisMode) {
         )
         .unwrap();
     assert_eq!(c.a.ns.receivers("b-ex", 1), vec!["a2"]);
-    client_events(&mut c.clients, "b-ex", &["y"]);
+    expect(&mut c.clients, "b-ex", &["y"]);
     let mut local = BroadcastOptions::default();
     local.flags.local = true;
     c.a.adapter
         .broadcast(Packet::event("/", "a-local", vec![]), local)
         .unwrap();
     assert_eq!(c.a.ns.receivers("a-local", 2), vec!["a1", "a2"]);
-    client_events(&mut c.clients, "a-local", &[]);
+    expect(&mut c.clients, "a-local", &[]);
     assert!(c.b.ns.wait_deliveries("a-local", 1, QUIET).is_empty());
 
     // Fetch sockets, in both directions.

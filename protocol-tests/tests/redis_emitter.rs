@@ -3,17 +3,14 @@
 //! proves the scenario), and our emitter reaching the same clients.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
+mod redis_support;
 
 use protocol_tests::redis::JsonNode;
 use protocol_tests::RedisServer;
+use redis_support::mixed::{expect, QUIET, WAIT};
 use serde_json::{json, Value as Json};
 use socketio_adapter::redis::Emitter;
 use socketio_parser::Value;
-
-const WAIT: Duration = Duration::from_secs(5);
-/// How long we listen for events that must not arrive.
-const QUIET: Duration = Duration::from_millis(300);
 
 /// Something that performs emitter operations given as JSON (see `redis-npm-emitter.js`).
 enum Driver {
@@ -88,21 +85,9 @@ impl Driver {
 /// Waits for `event` with `args` at each of `expected` clients, then checks that no other
 /// client got it.
 fn expect_event(clients: &mut JsonNode, event: &str, args: Json, expected: &[&str]) {
-    for client in expected {
-        let got = clients
-            .wait_for(WAIT, |v| v["client"] == *client && v["event"] == event)
-            .unwrap_or_else(|| panic!("{client} did not receive {event}"));
-        assert_eq!(got["args"], args, "{client} {event}");
+    for (client, got) in expected.iter().zip(expect(clients, event, expected)) {
+        assert_eq!(got, args, "{client} {event}");
     }
-    let extra: Vec<Json> = clients
-        .drain(QUIET)
-        .into_iter()
-        .filter(|v| v["event"] == event)
-        .collect();
-    assert!(
-        extra.is_empty(),
-        "{event} reached unexpected clients: {extra:?}"
-    );
 }
 
 /// The scenario: clients a (room r1), b (room r2), c (no room) on `/`, d on `/admin`.
