@@ -30,8 +30,9 @@ struct State {
 /// The namespaces of one connection: a list, not a hash map. Nearly every client joins one or
 /// two namespaces, and a hash map allocates four buckets (~200 bytes) for the first one on
 /// every connection; a lookup compares a few short names.
+/// The main namespace's name is not allocated (every connection has it).
 #[derive(Default)]
-struct Nsps(Vec<(Box<str>, Entry)>);
+struct Nsps(Vec<(std::borrow::Cow<'static, str>, Entry)>);
 
 impl Nsps {
     fn get(&self, nsp: &str) -> Option<&Entry> {
@@ -48,7 +49,11 @@ impl Nsps {
             None => {
                 // The first namespace takes one slot, not the four `push` would reserve.
                 self.0.reserve_exact(usize::from(self.0.is_empty()));
-                self.0.push((nsp.into(), entry));
+                let name = match nsp {
+                    "/" => std::borrow::Cow::Borrowed("/"),
+                    other => std::borrow::Cow::Owned(other.to_owned()),
+                };
+                self.0.push((name, entry));
             }
         }
     }
