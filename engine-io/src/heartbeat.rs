@@ -37,15 +37,30 @@ pub(crate) enum PacketAction {
 #[derive(Debug, Clone)]
 pub(crate) struct Heartbeat {
     protocol: ProtocolVersion,
-    interval: Duration,
-    timeout: Duration,
+    // In milliseconds (the protocol's unit, as the handshake announces them):
+    // one heartbeat per session, so 8 bytes rather than two 16-byte `Duration`s.
+    interval_ms: u32,
+    timeout_ms: u32,
     awaiting_pong: bool,
     refreshed: bool,
     /// v4 not awaiting: when to ping; v4 awaiting: pong deadline; v3: deadline.
     deadline: Instant,
 }
 
+/// A duration in whole milliseconds, saturating.
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}
+
 impl Heartbeat {
+    fn interval(&self) -> Duration {
+        Duration::from_millis(u64::from(self.interval_ms))
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(u64::from(self.timeout_ms))
+    }
+
     pub(crate) fn new(
         protocol: ProtocolVersion,
         interval: Duration,
@@ -58,8 +73,8 @@ impl Heartbeat {
         };
         Heartbeat {
             protocol,
-            interval,
-            timeout,
+            interval_ms: millis(interval),
+            timeout_ms: millis(timeout),
             awaiting_pong: false,
             refreshed: false,
             deadline,
@@ -81,7 +96,7 @@ impl Heartbeat {
             ProtocolVersion::V4 => {
                 self.awaiting_pong = true;
                 self.refreshed = false;
-                self.deadline = now + self.timeout;
+                self.deadline = now + self.timeout();
                 TimerAction::SendPing
             }
         }
@@ -91,14 +106,14 @@ impl Heartbeat {
         match self.protocol {
             ProtocolVersion::V4 => {
                 if self.awaiting_pong && !self.refreshed && t != PacketType::Pong {
-                    self.deadline = now + self.timeout;
+                    self.deadline = now + self.timeout();
                     self.refreshed = true;
                 }
                 match t {
                     PacketType::Ping => PacketAction::WrongDirection,
                     PacketType::Pong => {
                         self.awaiting_pong = false;
-                        self.deadline = now + self.interval;
+                        self.deadline = now + self.interval();
                         PacketAction::None
                     }
                     _ => PacketAction::None,
@@ -106,7 +121,7 @@ impl Heartbeat {
             }
             ProtocolVersion::V3 => match t {
                 PacketType::Ping => {
-                    self.deadline = now + self.interval + self.timeout;
+                    self.deadline = now + (self.interval() + self.timeout());
                     PacketAction::SendPong
                 }
                 PacketType::Pong => PacketAction::WrongDirection,
@@ -121,10 +136,10 @@ impl Heartbeat {
             ProtocolVersion::V4 => {
                 if self.awaiting_pong {
                     self.awaiting_pong = false;
-                    self.deadline = now + self.interval;
+                    self.deadline = now + self.interval();
                 }
             }
-            ProtocolVersion::V3 => self.deadline = now + self.interval + self.timeout,
+            ProtocolVersion::V3 => self.deadline = now + (self.interval() + self.timeout()),
         }
     }
 }

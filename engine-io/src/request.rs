@@ -11,6 +11,13 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteAddr(pub SocketAddr);
 
+/// The peer address as [`crate::EngineIoService::with_remote_addr`] records it:
+/// a type of its own, so that it does not count as an extension of the
+/// embedder's (it is the session's `remote_addr`, and keeping a copy of the
+/// extension map in every session for it alone would cost about 200 bytes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServiceAddr(pub(crate) SocketAddr);
+
 /// The handshake request of a socket: method, URI, headers, decoded query and
 /// remote address.
 ///
@@ -266,23 +273,27 @@ impl RequestInfo {
     }
 
     pub(crate) fn from_parts(parts: &http::request::Parts) -> Self {
-        let remote_addr = parts
-            .extensions
-            .get::<RemoteAddr>()
-            .map(|r| r.0)
-            .or_else(|| parts.extensions.get::<SocketAddr>().copied())
-            .or_else(|| connect_info(&parts.extensions));
+        let ext = &parts.extensions;
+        let service_addr = ext.get::<ServiceAddr>().map(|a| a.0);
+        let remote_addr = service_addr
+            .or_else(|| ext.get::<RemoteAddr>().map(|r| r.0))
+            .or_else(|| ext.get::<SocketAddr>().copied())
+            .or_else(|| connect_info(ext));
         let mut info = Self::new(
             parts.method.clone(),
             parts.uri.clone(),
             &parts.headers,
             remote_addr,
         );
-        let mut extensions = parts.extensions.clone();
-        // hyper's upgrade handle belongs to the request being served, not to the session.
-        extensions.remove::<hyper::upgrade::OnUpgrade>();
+        // hyper's upgrade handle belongs to the request being served, and the
+        // service's address is `remote_addr`: neither is the embedder's.
+        let ours = usize::from(ext.get::<hyper::upgrade::OnUpgrade>().is_some())
+            + usize::from(service_addr.is_some());
         // Most requests carry nothing else: keep no allocated map on every session then.
-        if !extensions.is_empty() {
+        if ext.len() > ours {
+            let mut extensions = ext.clone();
+            extensions.remove::<hyper::upgrade::OnUpgrade>();
+            extensions.remove::<ServiceAddr>();
             info.extensions = extensions;
         }
         info
@@ -410,6 +421,31 @@ fn decode_component(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The service's own address becomes `remote_addr` and is not kept as an
+    /// extension (a session would keep a copy of the map for it alone); what
+    /// the embedder inserted is kept.
+    #[test]
+    fn service_address_is_not_an_embedder_extension() {
+        let addr: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        let mut req = http::Request::new(());
+        req.extensions_mut().insert(ServiceAddr(addr));
+        let (parts, ()) = req.into_parts();
+        let info = RequestInfo::from_parts(&parts);
+        assert_eq!(info.remote_addr, Some(addr));
+        assert!(info.extensions.is_empty());
+
+        #[derive(Clone, Debug, PartialEq)]
+        struct Tenant(&'static str);
+        let mut req = http::Request::new(());
+        req.extensions_mut().insert(ServiceAddr(addr));
+        req.extensions_mut().insert(Tenant("acme"));
+        let (parts, ()) = req.into_parts();
+        let info = RequestInfo::from_parts(&parts);
+        assert_eq!(info.remote_addr, Some(addr));
+        assert_eq!(info.extensions.len(), 1);
+        assert_eq!(info.extensions.get::<Tenant>(), Some(&Tenant("acme")));
+    }
 
     #[test]
     fn query_parsing() {

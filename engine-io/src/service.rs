@@ -4,7 +4,7 @@
 //! the inner service untouched, e.g. inside an axum `Router`).
 
 use crate::body::{empty, ResponseBody};
-use crate::request::RemoteAddr;
+use crate::request::ServiceAddr;
 use crate::server::Server;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -59,7 +59,7 @@ impl EngineIoService {
     {
         let server = self.server.clone();
         if let Some(a) = self.remote_addr {
-            req.extensions_mut().insert(RemoteAddr(a));
+            req.extensions_mut().insert(ServiceAddr(a));
         }
         Box::pin(async move {
             if !server.matches(req.uri()) {

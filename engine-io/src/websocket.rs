@@ -47,15 +47,15 @@ fn accept_key(headers: &HeaderMap) -> Result<String, &'static str> {
 fn switching_protocols(accept: String, extra: Option<HeaderMap>) -> Response<ResponseBody> {
     let mut res = Response::new(empty());
     *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = res.headers_mut();
-    if let Some(x) = extra {
-        h.extend(x);
-    }
+    // The extra headers' map becomes the response's (same order as extending an empty one,
+    // without copying every header into a map that grows as it goes).
+    let mut h = extra.unwrap_or_default();
     h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     if let Ok(v) = HeaderValue::from_str(&accept) {
         h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
+    *res.headers_mut() = h;
     res
 }
 

@@ -44,7 +44,9 @@ struct Pending {
 pub struct Decoder {
     parser: Parser,
     max_attachments: usize,
-    pending: Option<Pending>,
+    /// Boxed: every connection has a decoder, and only a binary packet between its text
+    /// message and its last attachment uses this (an inline `Pending` is ~100 bytes).
+    pending: Option<Box<Pending>>,
 }
 
 impl Parser {
@@ -106,11 +108,11 @@ impl Decoder {
         if decoded.attachments == 0 {
             return Ok(Some(decoded.packet));
         }
-        self.pending = Some(Pending {
+        self.pending = Some(Box::new(Pending {
             packet: decoded.packet,
             attachments: decoded.attachments,
             buffers: Vec::with_capacity(decoded.attachments),
-        });
+        }));
         Ok(None)
     }
 
@@ -129,14 +131,14 @@ impl Decoder {
         if pending.buffers.len() < pending.attachments {
             return Ok(None);
         }
-        let Some(Pending {
+        let Some(pending) = self.pending.take() else {
+            return Err(DecodeError::UnexpectedBinary);
+        };
+        let Pending {
             mut packet,
             buffers,
             ..
-        }) = self.pending.take()
-        else {
-            return Err(DecodeError::UnexpectedBinary);
-        };
+        } = *pending;
         if let Some(data) = packet.data.as_mut() {
             binary::reconstruct(data, &buffers)?;
         }

@@ -2,7 +2,6 @@
 //! namespace), enforces the connect timeout and the full-queue policy (reference `client.ts`).
 
 use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use engine_io::{Message, Socket as EioSocket, TrySendError};
@@ -24,8 +23,52 @@ enum Entry {
 
 #[derive(Default)]
 struct State {
-    nsps: HashMap<String, Entry>,
+    nsps: Nsps,
     closed: bool,
+}
+
+/// The namespaces of one connection: a list, not a hash map. Nearly every client joins one or
+/// two namespaces, and a hash map allocates four buckets (~200 bytes) for the first one on
+/// every connection; a lookup compares a few short names.
+/// The main namespace's name is not allocated (every connection has it).
+#[derive(Default)]
+struct Nsps(Vec<(std::borrow::Cow<'static, str>, Entry)>);
+
+impl Nsps {
+    fn get(&self, nsp: &str) -> Option<&Entry> {
+        self.0.iter().find(|(n, _)| &**n == nsp).map(|(_, e)| e)
+    }
+
+    fn get_mut(&mut self, nsp: &str) -> Option<&mut Entry> {
+        self.0.iter_mut().find(|(n, _)| &**n == nsp).map(|(_, e)| e)
+    }
+
+    fn insert(&mut self, nsp: &str, entry: Entry) {
+        match self.get_mut(nsp) {
+            Some(e) => *e = entry,
+            None => {
+                // The first namespace takes one slot, not the four `push` would reserve.
+                self.0.reserve_exact(usize::from(self.0.is_empty()));
+                let name = match nsp {
+                    "/" => std::borrow::Cow::Borrowed("/"),
+                    other => std::borrow::Cow::Owned(other.to_owned()),
+                };
+                self.0.push((name, entry));
+            }
+        }
+    }
+
+    fn remove(&mut self, nsp: &str) {
+        self.0.retain(|(n, _)| &**n != nsp);
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Entry> {
+        self.0.iter().map(|(_, e)| e)
+    }
+
+    fn into_values(self) -> impl Iterator<Item = Entry> {
+        self.0.into_iter().map(|(_, e)| e)
+    }
 }
 
 pub(crate) struct Client {
@@ -35,7 +78,9 @@ pub(crate) struct Client {
     decoder: Mutex<Decoder>,
     state: Mutex<State>,
     connect_timer: Mutex<Option<tokio::task::AbortHandle>>,
-    span: tracing::Span,
+    /// The connection's span, boxed and only when a subscriber wants it: a disabled span
+    /// still takes 40 bytes in every connection.
+    span: Option<Box<tracing::Span>>,
 }
 
 impl Client {
@@ -45,7 +90,8 @@ impl Client {
             engine_io::ProtocolVersion::V4 => ProtocolVersion::V5,
         };
         let decoder = server.config.parser.decoder();
-        let conn_id = conn.id().to_owned();
+        let span = tracing::info_span!("socketio_connection", sid = %conn.id());
+        let span = (!span.is_disabled()).then(|| Box::new(span));
         Arc::new(Self {
             conn,
             server,
@@ -53,7 +99,7 @@ impl Client {
             decoder: Mutex::new(decoder),
             state: Mutex::new(State::default()),
             connect_timer: Mutex::new(None),
-            span: tracing::info_span!("socketio_connection", sid = %conn_id),
+            span,
         })
     }
 
@@ -77,7 +123,7 @@ impl Client {
         if self.protocol == ProtocolVersion::V4 {
             self.lock_state()
                 .nsps
-                .insert("/".to_owned(), Entry::Connecting(Vec::new()));
+                .insert("/", Entry::Connecting(Vec::new()));
             self.connect("/".to_owned(), Value::Object(Map::new()));
         }
     }
@@ -105,7 +151,7 @@ impl Client {
     pub(crate) fn on_message(self: &Arc<Self>, msg: Message) {
         // Everything this message causes (handlers run inline, tasks they spawn) is logged
         // within the connection's span.
-        let _span = self.span.enter();
+        let _span = self.span.as_deref().map(tracing::Span::enter);
         self.server.config.metrics.message_in(msg.len());
         let decoded = {
             let mut decoder = self.decoder.lock();
@@ -142,7 +188,7 @@ impl Client {
         match st.nsps.get_mut(nsp) {
             None if is_connect => {
                 let nsp = nsp.to_owned();
-                st.nsps.insert(nsp.clone(), Entry::Connecting(Vec::new()));
+                st.nsps.insert(&nsp, Entry::Connecting(Vec::new()));
                 drop(st);
                 let auth = match self.protocol {
                     // Protocol v4: the query string of the namespace plays the role of auth.
@@ -210,8 +256,7 @@ impl Client {
                         std::mem::take(pending)
                     }
                     Some(Entry::Connecting(_)) => {
-                        st.nsps
-                            .insert(nsp.to_owned(), Entry::Connected(socket.clone()));
+                        st.nsps.insert(nsp, Entry::Connected(socket.clone()));
                         return;
                     }
                     // Closed meanwhile.
