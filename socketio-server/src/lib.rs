@@ -248,7 +248,7 @@ pub use prometheus::Metrics;
 pub use reason::DisconnectReason;
 pub use server::SocketIo;
 pub use service::{SocketIoLayer, SocketIoService};
-pub use socket::{Socket, SocketEmitter, SocketRef};
+pub use socket::{IncomingEvent, Next, PacketMiddleware, Socket, SocketEmitter, SocketRef};
 pub use state::{Extension, HttpExtension, MaybeExtension, MaybeHttpExtension, State};
 
 pub use socketio_adapter::{
