@@ -127,6 +127,7 @@ async fn mixed_cluster(mode: RedisMode) {
         .io
         .timeout(Duration::from_secs(3))
         .emit_values_with_ack("ask", vec!["?".into()])
+        .unwrap()
         .await
         .unwrap();
     let mut answers = answers;

@@ -261,11 +261,14 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
                     .cloned()
                     .unwrap_or_default();
                 let timeout = req.get("timeout").and_then(Value::as_u64).unwrap_or(1000);
-                let answers = ns
+                let answers = match ns
                     .to(room_names(req.get("rooms")))
                     .timeout(Duration::from_millis(timeout))
                     .emit_values_with_ack::<Args>(event, args)
-                    .await;
+                {
+                    Ok(acks) => acks.await,
+                    Err(e) => Err(e.into()),
+                };
                 let result = match answers {
                     // The reference passes each recipient's first argument on.
                     Ok(resp) => AskResult {

@@ -417,7 +417,7 @@ pub(crate) trait ClusterNode: Adapter + Sized + 'static {
                 let Ok(Some(event)) = tokio::time::timeout_at(deadline, rx.recv()).await else {
                     return;
                 };
-                if let BroadcastAckEvent::Ack(args) = event {
+                if let BroadcastAckEvent::Ack(args) | BroadcastAckEvent::AckFrom(_, args) = event {
                     relayed += 1;
                     let Some(this) = this.upgrade() else {
                         return;

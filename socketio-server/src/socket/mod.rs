@@ -499,7 +499,7 @@ impl SocketRef {
                         Some(Value::Array(args)) => args,
                         _ => Vec::new(),
                     };
-                    slot.resolve(args);
+                    slot.resolve(&self.id, args);
                 }
             }
             PacketType::Disconnect => self.on_close(DisconnectReason::ClientNamespaceDisconnect),
@@ -601,8 +601,11 @@ impl SocketRef {
         // Pending acknowledgements will never come.
         let acks = std::mem::take(&mut *self.acks.lock());
         for (_, slot) in acks {
-            if let AckSlot::Single(tx) = slot {
-                let _ = tx.send(Err(AckError::Disconnected));
+            match slot {
+                AckSlot::Single(tx) => {
+                    let _ = tx.send(Err(AckError::Disconnected));
+                }
+                AckSlot::Broadcast(sink) => sink.lost(self.id.clone()),
             }
         }
         let disconnect = self.listeners().disconnect.clone();
