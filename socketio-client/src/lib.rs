@@ -77,6 +77,7 @@
 //! delays, disconnect reasons ([`DisconnectReason`]), no automatic reconnection after the
 //! server refused the connection or disconnected the socket, acks pending on a lost connection
 //! failing with "socket has been disconnected", buffered emits flushed on connect.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
 mod args;
