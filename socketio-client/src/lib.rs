@@ -27,7 +27,7 @@
 //!         })
 //!         .connect()
 //!         .await?;
-//!     let reply = socket.emit_with_ack("join", json!({"room": "rust"})).await?;
+//!     let reply = socket.emit_with_ack("join", json!({"room": "rust"}))?.await?;
 //!     println!("joined: {reply:?}");
 //!     socket.disconnect().await;
 //!     Ok(())
@@ -102,5 +102,5 @@ pub use error::{Error, Result};
 pub use handler::EventHandler;
 pub use manager::{Manager, ManagerEvent};
 pub use reason::DisconnectReason;
-pub use socket::Socket;
+pub use socket::{AckFuture, Socket};
 pub use socketio_parser::{Bytes, Map, Parser, Value};

@@ -220,12 +220,9 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
         |socket: SocketRef,
          Data((event, args, timeout_ms)): Data<(String, Vec<Value>, u64)>,
          ack: AckSender| async move {
-            let answer = match socket
-                .timeout(Duration::from_millis(timeout_ms))
-                // The raw argument list: binary kept, a single array answer stays one argument.
-                .emit_values_with_ack::<Args>(&event, args)
-            {
-                Ok(pending) => pending.await,
+            // The raw argument list: binary kept, a single array answer stays one argument.
+            let answer = match socket.emit_values_with_ack::<Args>(&event, args) {
+                Ok(pending) => pending.timeout(Duration::from_millis(timeout_ms)).await,
                 Err(e) => {
                     let _ = ack.send(&AskResult {
                         err: Some(e.to_string()),

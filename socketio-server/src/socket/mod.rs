@@ -14,7 +14,6 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -436,13 +435,6 @@ impl SocketRef {
     pub fn volatile(&self) -> SocketEmitter<'_> {
         let mut e = self.emitter();
         e.flags.volatile = true;
-        e
-    }
-
-    /// Sets the acknowledgement timeout of the next emit.
-    pub fn timeout(&self, timeout: Duration) -> SocketEmitter<'_> {
-        let mut e = self.emitter();
-        e.flags.timeout = Some(timeout);
         e
     }
 
