@@ -100,7 +100,7 @@
 //! assert_eq!(packets.len(), 2);
 //! assert_eq!(Packet::message("x").encode_text(ProtocolVersion::V4), "4x");
 //! ```
-
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // The crate docs describe the server too; without it those links dangle.
 #![cfg_attr(not(feature = "server"), allow(rustdoc::broken_intra_doc_links))]
 

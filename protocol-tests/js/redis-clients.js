@@ -7,7 +7,7 @@
 // event it receives is printed as {"client","event","args"} (Buffers as {"$bin": hex}); an event
 // with an ack callback is answered with "<client>-answer". Disconnections print
 // {"client","disconnect":reason}. Prints `listening 0` once every client is connected.
-// Options per client: "reconnection" (default off).
+// Options per client: "reconnection" (default off), "silent" (never answers an ack).
 "use strict";
 const { io } = require("socket.io-client");
 
@@ -30,7 +30,7 @@ for (const spec of specs) {
   socket.onAny((event, ...args) => {
     const cb = typeof args[args.length - 1] === "function" ? args.pop() : null;
     out({ client: spec.name, event, args: toPlain(args) });
-    if (cb) cb(`${spec.name}-answer`);
+    if (cb && !spec.silent) cb(`${spec.name}-answer`);
   });
   // Registered when the Engine.IO connection opens, before any upgrade can complete.
   socket.io.on("open", () =>

@@ -262,6 +262,29 @@ const scenarios = {
     return { message: err.message, data: err.data, auth, goodConnected: good.connected, badActive };
   },
 
+  // An async per-packet middleware: passes, renames, refuses (with and without an ack), and
+  // wraps a slow handler.
+  async "packet-middleware"() {
+    const s = connect("/packet-mw");
+    await once(s, "connect");
+    const got = recorder(s);
+    const echo = await s.timeout(2000).emitWithAck("echo", 1);
+    const renamed = await s.timeout(2000).emitWithAck("old-name", 2);
+    let refusedAck;
+    try {
+      refusedAck = { answer: await s.timeout(1000).emitWithAck("forbidden", 3) };
+    } catch (e) {
+      refusedAck = { error: e.message };
+    }
+    s.emit("forbidden", 4);
+    s.emit("slow");
+    for (let i = 0; i < 100 && !got.some(([e]) => e === "handled"); i++) await sleep(10);
+    await sleep(200);
+    const errors = got.filter(([e]) => e === "mw-error").map(([, m]) => m);
+    const order = got.filter(([e]) => e === "handled" || e === "after").map(([e]) => e);
+    return { echo, renamed, refusedAck, errors, order, connected: s.connected };
+  },
+
   // Dynamic namespaces by pattern; a parent broadcast reaches every child.
   async dynamic() {
     const x = connect("/dyn-abc");

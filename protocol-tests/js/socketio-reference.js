@@ -122,6 +122,26 @@ if (flag("--interop")) {
     interop(socket);
   });
 
+  // An async per-packet middleware (ours also emits `after` once `slow` is handled: the
+  // reference's `next` has no "after").
+  io.of("/packet-mw").on("connection", (socket) => {
+    socket.use((packet, next) => {
+      setTimeout(() => {
+        if (packet[0] === "forbidden") {
+          const err = new Error("forbidden event");
+          err.data = { code: 403 };
+          return next(err);
+        }
+        if (packet[0] === "old-name") packet[0] = "new-name";
+        next();
+      }, 10);
+    });
+    socket.on("error", (err) => socket.emit("mw-error", err.message));
+    socket.on("echo", (v, ack) => ack(v));
+    socket.on("new-name", (v, ack) => ack(`new-name:${v}`));
+    socket.on("slow", () => setTimeout(() => socket.emit("handled"), 50));
+  });
+
   dynParent = io.of(/^\/dyn-[a-z0-9]+$/);
   dynParent.on("connection", (socket) => {
     socket.emit("welcome", socket.nsp.name);

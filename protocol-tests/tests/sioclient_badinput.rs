@@ -31,7 +31,7 @@ async fn closes_with_parse_error(mode: &str, transports: Transports) {
     let socket = builder(&server, transports)
         .on_disconnect({
             let reasons = reasons.clone();
-            move |reason, _s| {
+            move |_s, reason| {
                 reasons.lock().unwrap().push(reason);
                 async {}
             }
@@ -51,7 +51,7 @@ async fn closes_with_parse_error(mode: &str, transports: Transports) {
     assert!(!socket.connected());
     assert!(!socket.manager().is_open(), "the connection was closed");
     // Emitting now buffers (reconnection is off, nothing is lost silently: no panic either).
-    socket.emit("x", 1).await.unwrap();
+    socket.emit("x", 1).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +138,7 @@ async fn oversize(transports: Transports) {
         .reconnection_delay(Duration::from_millis(100))
         .on_disconnect({
             let reasons = reasons.clone();
-            move |reason, _s| {
+            move |_s, reason| {
                 reasons.lock().unwrap().push(reason);
                 async {}
             }
@@ -147,8 +147,8 @@ async fn oversize(transports: Transports) {
         .await
         .unwrap();
     // Under the limit, then far over it.
-    socket.emit("big", 50_000).await.unwrap();
-    socket.emit("big", 1_000_000).await.unwrap();
+    socket.emit("big", 50_000).unwrap();
+    socket.emit("big", 1_000_000).unwrap();
     let deadline = tokio::time::Instant::now() + STEP;
     while reasons.lock().unwrap().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "no disconnect");

@@ -196,7 +196,11 @@ fn server_line(peer: &Peer, pred: impl Fn(&Json) -> bool) -> Json {
 }
 
 async fn whoami(socket: &Socket) -> Json {
-    let reply = socket.emit_with_ack("whoami", Args::new()).await.unwrap();
+    let reply = socket
+        .emit_with_ack("whoami", Args::new())
+        .unwrap()
+        .await
+        .unwrap();
     serde_json::Value::from(reply[0].clone())
 }
 
@@ -249,7 +253,7 @@ async fn single_socket_features(target: Target, transports: Transports) {
         })
         .on_disconnect({
             let disconnects = disconnects.clone();
-            move |reason, _s| {
+            move |_s, reason| {
                 disconnects.lock().unwrap().push(reason);
                 async {}
             }
@@ -301,7 +305,6 @@ async fn single_socket_features(target: Target, transports: Transports) {
     let payload = Value::Object(payload);
     socket
         .emit("echo", Args::new().arg(&payload).arg("second").arg(42))
-        .await
         .unwrap();
     let echo = next_event(&mut rx, "echo").await;
     assert_eq!(
@@ -312,16 +315,16 @@ async fn single_socket_features(target: Target, transports: Transports) {
     // Ack with binary, typed.
     let reply = socket
         .emit_with_ack("ack", Args::new().arg(&payload).arg(7))
+        .unwrap()
         .await
         .unwrap();
     assert_eq!(reply, vec![payload.clone(), v(json!(7))]);
-    let (n,): (u32,) = socket.emit_with_ack_as("ack", 5).await.unwrap();
+    let (n,): (u32,) = socket.emit_with_ack_as("ack", 5).unwrap().await.unwrap();
     assert_eq!(n, 5);
 
     // Server-requested ack answered by our handler's return value.
     socket
         .emit("ask", Args::new().arg(json!({"n": 21})).arg(5000))
-        .await
         .unwrap();
     let answer = next_event(&mut rx, "answer").await;
     assert_eq!(
@@ -333,7 +336,7 @@ async fn single_socket_features(target: Target, transports: Transports) {
     );
 
     // Volatile while connected is delivered.
-    socket.emit_volatile("echo", "volatile").await.unwrap();
+    socket.emit_volatile("echo", "volatile").unwrap();
     let echo = next_event(&mut rx, "echo").await;
     assert_eq!(echo.args(), &[v(json!("volatile"))]);
 
@@ -349,19 +352,21 @@ async fn single_socket_features(target: Target, transports: Transports) {
 
     // Reserved names are refused locally.
     assert!(matches!(
-        socket.emit("disconnect", 1).await,
+        socket.emit("disconnect", 1),
         Err(Error::ReservedEvent(_))
     ));
 
     // An ack that never comes times out.
     let err = socket
-        .emit_with_ack_timeout("no-such-handler", 1, Duration::from_millis(300))
+        .emit_with_ack("no-such-handler", 1)
+        .unwrap()
+        .timeout(Duration::from_millis(300))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::AckTimeout), "{err:?}");
 
     // The server disconnects us: no automatic reconnection.
-    socket.emit("server-disconnect", Args::new()).await.unwrap();
+    socket.emit("server-disconnect", Args::new()).unwrap();
     let deadline = tokio::time::Instant::now() + STEP;
     while socket.connected() {
         assert!(tokio::time::Instant::now() < deadline);
@@ -376,7 +381,7 @@ async fn single_socket_features(target: Target, transports: Transports) {
         disconnects.lock().unwrap().as_slice(),
         &[DisconnectReason::IoServerDisconnect]
     );
-    assert!(matches!(socket.emit("echo", 1).await, Err(Error::Closed)));
+    assert!(matches!(socket.emit("echo", 1), Err(Error::Closed)));
 }
 
 /// Forwards every event of the named kinds to the test.
@@ -422,7 +427,12 @@ async fn multiplexing(target: Target, transports: Transports) {
         .unwrap();
     assert_eq!(chat.namespace(), "/chat");
     let stats = serde_json::Value::from(
-        admin.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone(),
+        admin
+            .emit_with_ack("stats", Args::new())
+            .unwrap()
+            .await
+            .unwrap()[0]
+            .clone(),
     );
     assert_eq!(
         stats["clientsCount"], 1,
@@ -439,14 +449,24 @@ async fn multiplexing(target: Target, transports: Transports) {
     let second_admin = base().namespace("/admin").connect().await.unwrap();
     let forced = base().force_new(true).connect().await.unwrap();
     let stats = serde_json::Value::from(
-        forced.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone(),
+        forced
+            .emit_with_ack("stats", Args::new())
+            .unwrap()
+            .await
+            .unwrap()[0]
+            .clone(),
     );
     assert_eq!(stats["clientsCount"], 3, "{stats}");
 
     // Leaving one namespace keeps the shared connection for the others.
     admin.disconnect().await;
-    let stats =
-        serde_json::Value::from(chat.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone());
+    let stats = serde_json::Value::from(
+        chat.emit_with_ack("stats", Args::new())
+            .unwrap()
+            .await
+            .unwrap()[0]
+            .clone(),
+    );
     assert_eq!(stats["clientsCount"], 3, "{stats}");
     assert_eq!(stats["sockets"]["/admin"], 1, "only second_admin left");
     // Leaving the last namespace of the manager closes its connection.
@@ -455,7 +475,12 @@ async fn multiplexing(target: Target, transports: Transports) {
     let deadline = tokio::time::Instant::now() + STEP;
     loop {
         let stats = serde_json::Value::from(
-            forced.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone(),
+            forced
+                .emit_with_ack("stats", Args::new())
+                .unwrap()
+                .await
+                .unwrap()[0]
+                .clone(),
         );
         if stats["clientsCount"] == 2 {
             break;
@@ -473,7 +498,7 @@ async fn refused(target: Target, transports: Transports) {
         .namespace("/refused")
         .on_connect_error({
             let errors = errors.clone();
-            move |e, _s| {
+            move |_s, e| {
                 errors.lock().unwrap().push(e.to_string());
                 async {}
             }
@@ -505,7 +530,12 @@ async fn refused(target: Target, transports: Transports) {
     tokio::time::sleep(Duration::from_millis(600)).await;
     let probe = builder(&server, transports).connect().await.unwrap();
     let stats = serde_json::Value::from(
-        probe.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone(),
+        probe
+            .emit_with_ack("stats", Args::new())
+            .unwrap()
+            .await
+            .unwrap()[0]
+            .clone(),
     );
     assert_eq!(stats["clientsCount"], 1, "{stats}");
 }
@@ -517,12 +547,9 @@ async fn buffering_and_lost_acks(target: Target, transports: Transports) {
         .build()
         .unwrap();
     // Emitted before connecting: buffered, then flushed in order on connect.
-    socket.emit("echo", "early-1").await.unwrap();
-    socket
-        .emit_volatile("echo", "volatile-dropped")
-        .await
-        .unwrap();
-    socket.emit("echo", "early-2").await.unwrap();
+    socket.emit("echo", "early-1").unwrap();
+    socket.emit_volatile("echo", "volatile-dropped").unwrap();
+    socket.emit("echo", "early-2").unwrap();
     socket.connect().await.unwrap();
     assert_eq!(
         next_event(&mut rx, "echo").await.args(),
@@ -538,18 +565,20 @@ async fn buffering_and_lost_acks(target: Target, transports: Transports) {
         let socket = socket.clone();
         tokio::spawn(async move {
             socket
-                .emit_with_ack_timeout("no-such-handler", 1, STEP)
+                .emit_with_ack("no-such-handler", 1)
+                .unwrap()
+                .timeout(STEP)
                 .await
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    socket.emit("close-transport", Args::new()).await.unwrap();
+    socket.emit("close-transport", Args::new()).unwrap();
     let err = pending.await.unwrap().unwrap_err();
     assert!(matches!(err, Error::SocketDisconnected), "{err:?}");
     assert_eq!(err.to_string(), "socket has been disconnected");
     // ... and the socket reconnects on its own ("transport close").
     wait_until("reconnection", || socket.connected()).await;
-    socket.emit("echo", "after").await.unwrap();
+    socket.emit("echo", "after").unwrap();
     assert_eq!(
         next_event(&mut rx, "echo").await.args(),
         &[v(json!("after"))]
@@ -579,7 +608,7 @@ async fn reconnect_after_restart(target: Target, transports: Transports) {
         })
         .on_disconnect({
             let disconnects = disconnects.clone();
-            move |reason, _s| {
+            move |_s, reason| {
                 disconnects.lock().unwrap().push(reason);
                 async {}
             }
@@ -607,7 +636,7 @@ async fn reconnect_after_restart(target: Target, transports: Transports) {
     }
     assert!(attempts >= 2);
     // Emits while down are buffered.
-    socket.emit("echo", "buffered").await.unwrap();
+    socket.emit("echo", "buffered").unwrap();
 
     let server = peer(target, &["--port", &port]);
     let deadline = tokio::time::Instant::now() + STEP;
@@ -638,7 +667,11 @@ async fn reconnect_after_restart(target: Target, transports: Transports) {
         "{reasons:?}"
     );
     // The buffered emit reached the restarted server.
-    let count = socket.emit_with_ack("count", Args::new()).await.unwrap();
+    let count = socket
+        .emit_with_ack("count", Args::new())
+        .unwrap()
+        .await
+        .unwrap();
     assert!(count[0].as_u64().unwrap() >= 1);
     drop(server);
 }
@@ -677,7 +710,7 @@ async fn recovery(target: Target, transports: Transports) {
         .unwrap();
     assert!(!socket.recovered());
     let id = socket.id().unwrap();
-    socket.emit("tick", 2).await.unwrap();
+    socket.emit("tick", 2).unwrap();
     for i in 1..=2 {
         let tick = next_event(&mut rx, "tick").await;
         assert_eq!(tick.args()[0], v(json!(i)));
@@ -685,7 +718,7 @@ async fn recovery(target: Target, transports: Transports) {
         assert!(tick.args()[1].as_str().is_some(), "{tick:?}");
     }
     // The server drops the connection, then emits 3 events we miss.
-    socket.emit("drop-and-emit", 3).await.unwrap();
+    socket.emit("drop-and-emit", 3).unwrap();
     for i in 1..=3 {
         let missed = next_event(&mut rx, "missed").await;
         assert_eq!(missed.args()[0], v(json!(i)));
@@ -719,19 +752,19 @@ async fn msgpack(target: Target, transports: Transports) {
         Value::Array(vec![Value::Binary(Bytes::from_static(b"\xff\x00"))]),
     );
     let payload = Value::Object(payload);
-    socket.emit("echo", &payload).await.unwrap();
+    socket.emit("echo", &payload).unwrap();
     assert_eq!(
         next_event(&mut rx, "echo").await.args(),
         std::slice::from_ref(&payload)
     );
     let reply = socket
         .emit_with_ack("ack", Args::new().arg(&payload).arg("two"))
+        .unwrap()
         .await
         .unwrap();
     assert_eq!(reply, vec![payload, v(json!("two"))]);
     socket
         .emit("ask", Args::new().arg(json!({"n": 4})).arg(5000))
-        .await
         .unwrap();
     assert_eq!(
         next_event(&mut rx, "answer").await.args(),
@@ -748,7 +781,11 @@ async fn retries(target: Target, transports: Transports) {
         .await
         .unwrap();
     // The server acks only the third delivery.
-    let reply = socket.emit_with_ack("flaky", "payload").await.unwrap();
+    let reply = socket
+        .emit_with_ack("flaky", "payload")
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(reply, vec![v(json!("ok")), v(json!(3))]);
     let mut deliveries = 0;
     while deliveries < 3 {
@@ -757,7 +794,7 @@ async fn retries(target: Target, transports: Transports) {
         deliveries += 1;
     }
     // Fire-and-forget emits go through the same queue: redelivered until acked (3 more).
-    socket.emit("flaky", "second").await.unwrap();
+    socket.emit("flaky", "second").unwrap();
     let line = server_line(&server, |j| j["flaky"] == 6);
     assert_eq!(line["args"], json!(["second"]));
     // With too few retries the ack fails.
@@ -767,7 +804,7 @@ async fn retries(target: Target, transports: Transports) {
         .connect()
         .await
         .unwrap();
-    let err = few.emit_with_ack("flaky", 1).await.unwrap_err();
+    let err = few.emit_with_ack("flaky", 1).unwrap().await.unwrap_err();
     assert!(matches!(err, Error::AckTimeout), "{err:?}");
 }
 
@@ -780,7 +817,7 @@ async fn manual_disconnect_and_drop(target: Target, transports: Transports) {
     assert_eq!(line["reason"], "client namespace disconnect");
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(!socket.connected(), "reconnected after a manual disconnect");
-    assert!(matches!(socket.emit("echo", 1).await, Err(Error::Closed)));
+    assert!(matches!(socket.emit("echo", 1), Err(Error::Closed)));
     // An explicit connect() joins again.
     socket.connect().await.unwrap();
     assert!(socket.connected());
@@ -792,7 +829,7 @@ async fn manual_disconnect_and_drop(target: Target, transports: Transports) {
     let dropped = builder(&server, transports)
         .on_disconnect({
             let reasons = reasons.clone();
-            move |reason, _s| {
+            move |_s, reason| {
                 reasons.lock().unwrap().push(reason);
                 async {}
             }
@@ -807,7 +844,12 @@ async fn manual_disconnect_and_drop(target: Target, transports: Transports) {
     let probe = builder(&server, transports).connect().await.unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
     let stats = serde_json::Value::from(
-        probe.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone(),
+        probe
+            .emit_with_ack("stats", Args::new())
+            .unwrap()
+            .await
+            .unwrap()[0]
+            .clone(),
     );
     assert_eq!(stats["clientsCount"], 1, "{stats}");
 }
@@ -844,7 +886,7 @@ async fn ping_timeout(target: Target, transports: Transports) {
     let socket = builder(&server, transports)
         .on_disconnect({
             let reasons = reasons.clone();
-            move |reason, _s| {
+            move |_s, reason| {
                 reasons.lock().unwrap().push(reason);
                 async {}
             }
@@ -901,7 +943,14 @@ struct Part {
 }
 
 async fn stats(socket: &Socket) -> Json {
-    Json::from(socket.emit_with_ack("stats", Args::new()).await.unwrap()[0].clone())
+    Json::from(
+        socket
+            .emit_with_ack("stats", Args::new())
+            .unwrap()
+            .await
+            .unwrap()[0]
+            .clone(),
+    )
 }
 
 /// Namespaces opened from one manager (`socket.manager().socket(nsp)`) share its Engine.IO
@@ -919,7 +968,7 @@ async fn manager_namespaces(target: Target, transports: Transports) {
         .auth(json!({"token": "root"}))
         .on_disconnect({
             let disconnects = disconnects.clone();
-            move |reason, _s| {
+            move |_s, reason| {
                 disconnects.lock().unwrap().push(reason);
                 async {}
             }
@@ -974,7 +1023,7 @@ async fn manager_namespaces(target: Target, transports: Transports) {
     assert_eq!(stats(&chat).await["clientsCount"], 1);
 
     // The server disconnects "/": no reconnection, the other namespaces keep the connection.
-    root.emit("server-disconnect", Args::new()).await.unwrap();
+    root.emit("server-disconnect", Args::new()).unwrap();
     wait_until("server disconnect", || !root.connected()).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(!root.connected(), "reconnected after io server disconnect");
@@ -1021,13 +1070,17 @@ async fn typed_payloads_with_binary(target: Target) {
                 },
             ],
         };
-        socket.emit("echo", &upload).await.unwrap();
+        socket.emit("echo", &upload).unwrap();
         let back = tokio::time::timeout(STEP, rx.recv())
             .await
             .unwrap()
             .unwrap();
         assert_eq!(back, upload);
-        let (acked,): (Upload,) = socket.emit_with_ack_as("ack", &upload).await.unwrap();
+        let (acked,): (Upload,) = socket
+            .emit_with_ack_as("ack", &upload)
+            .unwrap()
+            .await
+            .unwrap();
         assert_eq!(acked, upload);
         socket.disconnect().await;
     }

@@ -48,7 +48,7 @@ async fn with_jar(transports: Transports) {
     let socket = client(&cluster, transports, true)
         .on_disconnect({
             let reasons = reasons.clone();
-            move |reason, _s| {
+            move |_s, reason| {
                 reasons.lock().unwrap().push(reason);
                 async {}
             }
@@ -60,11 +60,19 @@ async fn with_jar(transports: Transports) {
     for i in 0..ROUND_TRIPS {
         let reply = socket
             .emit_with_ack("ack", Args::new().arg(i).arg(json!({"round": i})))
+            .unwrap()
             .await
             .unwrap_or_else(|e| panic!("round trip {i}: {e}"));
         assert_eq!(Json::from(reply[0].clone()), json!(i));
     }
-    let me = Json::from(socket.emit_with_ack("whoami", Args::new()).await.unwrap()[0].clone());
+    let me = Json::from(
+        socket
+            .emit_with_ack("whoami", Args::new())
+            .unwrap()
+            .await
+            .unwrap()[0]
+            .clone(),
+    );
     assert_eq!(
         me["id"].as_str(),
         Some(id.as_str()),
@@ -106,7 +114,11 @@ async fn polling_without_the_jar_fails() {
         Ok(socket) => {
             let mut failed = false;
             for i in 0..ROUND_TRIPS {
-                if let Err(e) = socket.emit_with_ack("ack", i).await {
+                let answer = match socket.emit_with_ack("ack", i) {
+                    Ok(pending) => pending.await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = answer {
                     errors.lock().unwrap().push(e.to_string());
                     failed = true;
                     break;

@@ -138,6 +138,37 @@ async fn middleware_refusal_with_data(t: Target) {
     );
 }
 
+async fn packet_middleware(t: Target) {
+    let r = client(t, &[], "packet-middleware").await;
+    assert_eq!(r["echo"], json!(1), "passed through the async middleware");
+    assert_eq!(
+        r["renamed"],
+        json!("new-name:2"),
+        "renamed by the middleware"
+    );
+    assert_eq!(
+        r["errors"],
+        json!(["forbidden event", "forbidden event"]),
+        "each refusal reaches the server socket's error listener"
+    );
+    assert_eq!(r["connected"], json!(true), "a refusal keeps the socket");
+    match t {
+        // The reference never answers a refused event: the client's ack times out.
+        Target::Reference => {
+            assert_eq!(r["refusedAck"], json!({"error": "operation has timed out"}));
+            assert_eq!(r["order"], json!(["handled"]));
+        }
+        // Ours answers the ack with the error, and the middleware runs after the handler.
+        Target::Ours => {
+            assert_eq!(
+                r["refusedAck"],
+                json!({"answer": {"message": "forbidden event", "data": {"code": 403}}})
+            );
+            assert_eq!(r["order"], json!(["handled", "after"]));
+        }
+    }
+}
+
 async fn dynamic_namespaces(t: Target) {
     let r = client(t, &[], "dynamic").await;
     assert_eq!(r["wx"], json!("/dyn-abc"));
@@ -217,6 +248,7 @@ protocol_tests::reference_and_ours!(
     broadcast_with_acks,
     handshake_and_server_disconnect,
     middleware_refusal_with_data,
+    packet_middleware,
     dynamic_namespaces,
     connection_state_recovery,
     msgpack_parser,

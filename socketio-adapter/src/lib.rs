@@ -55,6 +55,7 @@
 //! adapter.broadcast(Packet::event("/", "hi", vec![]), BroadcastOptions::default().to("room")).unwrap();
 //! assert_eq!(ns.0.lock().unwrap().as_slice(), &[("a".to_owned(), 0)]);
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
 mod adapter;
@@ -68,9 +69,11 @@ mod rooms;
 mod session;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 
 #[cfg(feature = "redis-streams")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-streams")))]
 pub mod redis_streams;
 
 use std::sync::Arc;

@@ -66,7 +66,9 @@ pub trait LocalNamespace: Send + Sync + 'static {
     ) -> Result<(), DeliverError>;
 
     /// Hands an encoded packet whose ack id is `ack_id` to a local socket and routes the
-    /// socket's acknowledgement (its arguments) to `sink`.
+    /// socket's acknowledgement to `sink` ([`BroadcastAckSink::ack_from`]). A namespace that
+    /// can also reports [`sent`](BroadcastAckSink::sent) once the socket took the packet and
+    /// [`lost`](BroadcastAckSink::lost) if it leaves unanswered, so late sockets are named.
     fn deliver_with_ack(
         &self,
         sid: &str,

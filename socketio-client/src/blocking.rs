@@ -20,6 +20,7 @@
 //! }
 //! ```
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,7 +74,7 @@ impl Socket {
     /// As [`crate::Socket::emit`].
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
         let socket = self.inner()?;
-        self.runtime.block_on(socket.emit(event, args))
+        socket.emit(event, args)
     }
 
     /// See [`crate::Socket::emit_volatile`].
@@ -82,7 +83,7 @@ impl Socket {
     /// As [`crate::Socket::emit`].
     pub fn emit_volatile(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
         let socket = self.inner()?;
-        self.runtime.block_on(socket.emit_volatile(event, args))
+        socket.emit_volatile(event, args)
     }
 
     /// See [`crate::Socket::emit_with_ack`].
@@ -91,10 +92,12 @@ impl Socket {
     /// As [`crate::Socket::emit_with_ack`].
     pub fn emit_with_ack(&self, event: &str, args: impl IntoArgs) -> Result<Vec<Value>, Error> {
         let socket = self.inner()?;
-        self.runtime.block_on(socket.emit_with_ack(event, args))
+        let pending = socket.emit_with_ack(event, args)?;
+        self.runtime.block_on(pending.into_future())
     }
 
-    /// See [`crate::Socket::emit_with_ack_timeout`].
+    /// [`emit_with_ack`](Self::emit_with_ack) waiting at most `timeout` (the async socket's
+    /// [`AckFuture::timeout`](crate::AckFuture::timeout)).
     ///
     /// # Errors
     /// As [`crate::Socket::emit_with_ack`].
@@ -105,21 +108,22 @@ impl Socket {
         timeout: Duration,
     ) -> Result<Vec<Value>, Error> {
         let socket = self.inner()?;
-        self.runtime
-            .block_on(socket.emit_with_ack_timeout(event, args, timeout))
+        let pending = socket.emit_with_ack(event, args)?.timeout(timeout);
+        self.runtime.block_on(pending.into_future())
     }
 
     /// See [`crate::Socket::emit_with_ack_as`].
     ///
     /// # Errors
     /// As [`crate::Socket::emit_with_ack_as`].
-    pub fn emit_with_ack_as<T: DeserializeOwned>(
+    pub fn emit_with_ack_as<T: DeserializeOwned + Send + 'static>(
         &self,
         event: &str,
         args: impl IntoArgs,
     ) -> Result<T, Error> {
         let socket = self.inner()?;
-        self.runtime.block_on(socket.emit_with_ack_as(event, args))
+        let pending = socket.emit_with_ack_as(event, args)?;
+        self.runtime.block_on(pending.into_future())
     }
 
     /// The socket id while connected.

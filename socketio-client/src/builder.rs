@@ -43,10 +43,10 @@ static CACHE: LazyLock<Mutex<HashMap<String, Weak<ManagerShared>>>> =
 ///     .on_any(|event: Event, _socket: Socket| async move {
 ///         println!("any: {}", event.name());
 ///     })
-///     .on_disconnect(|reason, _socket| async move { println!("disconnected: {reason}") })
+///     .on_disconnect(|_socket, reason| async move { println!("disconnected: {reason}") })
 ///     .connect()
 ///     .await?;
-/// socket.emit("hello", Args::new().arg("world").arg(1)).await?;
+/// socket.emit("hello", Args::new().arg("world").arg(1))?;
 /// # Ok(()) }
 /// ```
 #[must_use]
@@ -337,27 +337,28 @@ impl ClientBuilder {
     /// message and data) or a connection error.
     pub fn on_connect_error<F, Fut>(mut self, handler: F) -> Self
     where
-        F: Fn(Error, Socket) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket, Error) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.handlers
             .connect_error
             .push(Arc::new(move |error, socket| {
-                Box::pin(handler(error, socket))
+                Box::pin(handler(socket, error))
             }));
         self
     }
 
-    /// Called when the socket is disconnected, with the reason.
+    /// Called when the socket is disconnected: the socket, then the reason (the order of the
+    /// server's `on_disconnect(|socket: SocketRef, reason: DisconnectReason| …)`).
     pub fn on_disconnect<F, Fut>(mut self, handler: F) -> Self
     where
-        F: Fn(DisconnectReason, Socket) -> Fut + Send + Sync + 'static,
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.handlers
             .disconnect
             .push(Arc::new(move |reason, socket| {
-                Box::pin(handler(reason, socket))
+                Box::pin(handler(socket, reason))
             }));
         self
     }

@@ -75,12 +75,17 @@ impl Default for EngineOptions {
     }
 }
 
+/// How many packets the connection's send queue holds before an emit fails with
+/// [`Error::BufferFull`](crate::Error::BufferFull) (emits never wait; see `Socket::emit`).
+pub(crate) const SEND_QUEUE: usize = 1024;
+
 impl EngineOptions {
     /// Opens one Engine.IO connection.
     pub(crate) async fn connect(
         &self,
     ) -> Result<(engine_io_client::Client, engine_io_client::Events), engine_io_client::Error> {
         let mut builder = engine_io_client::ClientBuilder::new(self.url.clone())
+            .send_queue_capacity(SEND_QUEUE)
             .path(self.path.clone())
             .connect_timeout(self.connect_timeout)
             .danger_accept_invalid_certs(self.accept_invalid_certs);

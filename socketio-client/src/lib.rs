@@ -27,7 +27,7 @@
 //!         })
 //!         .connect()
 //!         .await?;
-//!     let reply = socket.emit_with_ack("join", json!({"room": "rust"})).await?;
+//!     let reply = socket.emit_with_ack("join", json!({"room": "rust"}))?.await?;
 //!     println!("joined: {reply:?}");
 //!     socket.disconnect().await;
 //!     Ok(())
@@ -77,6 +77,7 @@
 //! delays, disconnect reasons ([`DisconnectReason`]), no automatic reconnection after the
 //! server refused the connection or disconnected the socket, acks pending on a lost connection
 //! failing with "socket has been disconnected", buffered emits flushed on connect.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod ack;
 mod args;
@@ -101,5 +102,5 @@ pub use error::{Error, Result};
 pub use handler::EventHandler;
 pub use manager::{Manager, ManagerEvent};
 pub use reason::DisconnectReason;
-pub use socket::Socket;
+pub use socket::{AckFuture, Socket};
 pub use socketio_parser::{Bytes, Map, Parser, Value};

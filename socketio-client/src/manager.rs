@@ -209,14 +209,19 @@ impl ManagerShared {
         }
     }
 
-    /// [`send_packet`](Self::send_packet) without waiting (from `Drop`).
-    pub(crate) fn try_send_packet(&self, packet: &Packet) {
+    /// [`send_packet`](Self::send_packet) without waiting: [`Error::BufferFull`] when the
+    /// connection's send queue is full (a closing connection drops the packet, as
+    /// `send_packet` does).
+    pub(crate) fn try_send_packet(&self, packet: &Packet) -> Result<(), Error> {
         let Some(engine) = self.engine() else {
-            return;
+            return Ok(());
         };
         if let Some(messages) = self.encode(packet) {
-            let _ = engine.try_send_all(messages);
+            if let Err(engine_io_client::TrySendError::Full(_)) = engine.try_send_all(messages) {
+                return Err(Error::BufferFull(crate::engine::SEND_QUEUE));
+            }
         }
+        Ok(())
     }
 
     fn encode(&self, packet: &Packet) -> Option<Vec<Message>> {

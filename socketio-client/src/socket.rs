@@ -167,9 +167,10 @@ impl SocketShared {
         }
     }
 
-    /// Emits through the state machine and performs the effects; returns the ack id and
-    /// receiver when `with_ack`.
-    async fn emit_inner(
+    /// Emits through the state machine and performs the effects without waiting (the packet
+    /// goes to the connection's bounded queue, or the send buffer while disconnected); returns
+    /// the ack id and receiver when `with_ack`.
+    fn emit_inner(
         self: &Arc<Self>,
         event: &str,
         args: Vec<Value>,
@@ -178,23 +179,35 @@ impl SocketShared {
     ) -> Result<Option<PendingAck>, Error> {
         let writable = self.manager.writable();
         let (effects, ack) = self.lock().emit(event, args, with_ack, flags, writable)?;
-        self.perform(effects).await;
+        for effect in effects {
+            match effect {
+                Effect::Send(packet) => {
+                    if let Err(e) = self.manager.try_send_packet(&packet) {
+                        if let Some((id, _)) = &ack {
+                            self.lock().forget_ack(*id);
+                        }
+                        return Err(e);
+                    }
+                }
+                Effect::Outgoing(name, args) => {
+                    for handler in &self.handlers.outgoing {
+                        handler(&name, &args);
+                    }
+                }
+                // An emit changes no connection state.
+                _ => {}
+            }
+        }
         Ok(ack)
     }
 
-    /// One emit with an ack, waiting at most `timeout`.
-    async fn ack_once(
+    /// Waits for the answer of ack `id`, at most `timeout`.
+    async fn wait_ack(
         self: &Arc<Self>,
-        event: &str,
-        args: Vec<Value>,
+        id: u64,
+        rx: crate::ack::AckReceiver,
         timeout: Option<Duration>,
     ) -> Result<Vec<Value>, Error> {
-        let Some((id, rx)) = self
-            .emit_inner(event, args, true, EmitFlags::default())
-            .await?
-        else {
-            return Err(Error::Closed);
-        };
         let result = match timeout {
             Some(t) => match tokio::time::timeout(t, rx).await {
                 Ok(r) => r,
@@ -207,6 +220,19 @@ impl SocketShared {
         };
         // A dropped sender means the socket state is gone.
         result.unwrap_or(Err(Error::SocketDisconnected))
+    }
+
+    /// One emit with an ack, waiting at most `timeout`.
+    async fn ack_once(
+        self: &Arc<Self>,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Value>, Error> {
+        let Some((id, rx)) = self.emit_inner(event, args, true, EmitFlags::default())? else {
+            return Err(Error::Closed);
+        };
+        self.wait_ack(id, rx, timeout).await
     }
 
     /// The reference's retry queue entry: sent only while connected, redelivered after each ack
@@ -281,7 +307,9 @@ impl Drop for Guard {
             Err(_) => {
                 for effect in effects {
                     match effect {
-                        Effect::Send(packet) => shared.manager.try_send_packet(&packet),
+                        Effect::Send(packet) => {
+                            let _ = shared.manager.try_send_packet(&packet);
+                        }
                         Effect::Destroy => shared.manager.remove_socket(&shared),
                         _ => {}
                     }
@@ -318,9 +346,10 @@ impl Drop for Guard {
 ///     .connect()
 ///     .await?;
 ///
-/// socket.emit("message", json!({"text": "hello"})).await?;
+/// socket.emit("message", json!({"text": "hello"}))?;
 /// let reply = socket
-///     .emit_with_ack_timeout("sum", Args::new().arg(1).arg(2), Duration::from_secs(5))
+///     .emit_with_ack("sum", Args::new().arg(1).arg(2))?
+///     .timeout(Duration::from_secs(5))
 ///     .await?;
 /// println!("sum = {:?}", reply);
 /// socket.disconnect().await;
@@ -437,33 +466,35 @@ impl Socket {
     /// Emits `event` with `args` (one `Serialize` value, or [`Args`](crate::Args) for several;
     /// binary at any depth travels as binary).
     ///
-    /// Sent right away when connected; buffered (and sent on the next connection) while
+    /// Never waits, like the server's `emit`: the packet goes to the connection's bounded send
+    /// queue when connected, or to the send buffer (sent on the next connection) while
     /// disconnected. With [`retries`](crate::ClientBuilder::retries) configured, the event is
     /// queued and redelivered until the server acknowledges it (as in the reference, every
     /// queued event asks for an ack then).
     ///
     /// # Errors
-    /// [`Error::Closed`] after a disconnect, [`Error::BufferFull`], [`Error::ReservedEvent`],
+    /// [`Error::Closed`] after a disconnect, [`Error::BufferFull`] when the queue or buffer is
+    /// full (the caller decides: wait and retry, or drop), [`Error::ReservedEvent`],
     /// [`Error::Serde`].
-    pub async fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
         let args = args.into_args()?;
         if let Some(queue) = &self.shared.retry_queue {
             check_event_name(event)?;
             if self.shared.lock().closed() {
                 return Err(Error::Closed);
             }
-            return queue
-                .send(RetryItem {
+            return enqueue(
+                queue,
+                RetryItem {
                     event: event.to_owned(),
                     args,
                     reply: None,
-                })
-                .await
-                .map_err(|_| Error::Closed);
+                },
+                self.shared.options.max_send_buffer,
+            );
         }
         self.shared
             .emit_inner(event, args, false, EmitFlags::default())
-            .await
             .map(|_| ())
     }
 
@@ -472,70 +503,91 @@ impl Socket {
     ///
     /// # Errors
     /// As [`emit`](Self::emit).
-    pub async fn emit_volatile(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
+    pub fn emit_volatile(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
         let args = args.into_args()?;
         self.shared
             .emit_inner(event, args, false, EmitFlags { volatile: true })
-            .await
             .map(|_| ())
     }
 
-    /// Emits `event` and waits for the server's acknowledgement, at most the configured
-    /// [`ack_timeout`](crate::ClientBuilder::ack_timeout) (forever when none is set). With
-    /// [`retries`](crate::ClientBuilder::retries), the event is redelivered after each timeout.
+    /// Emits `event` now (as [`emit`](Self::emit), never waiting) and gives the pending
+    /// acknowledgement: `.await` it for the server's answer (its argument list), optionally
+    /// after [`AckFuture::timeout`] — the same shape as the server's
+    /// `socket.emit_with_ack(…)?.timeout(…).await`. The default timeout is the configured
+    /// [`ack_timeout`](crate::ClientBuilder::ack_timeout) (none: wait until answered or
+    /// disconnected). With [`retries`](crate::ClientBuilder::retries), the event is
+    /// redelivered after each `ack_timeout`; [`AckFuture::timeout`] then bounds the whole wait.
+    ///
+    /// ```no_run
+    /// # async fn f(socket: socketio_client::Socket) -> Result<(), socketio_client::Error> {
+    /// use std::time::Duration;
+    ///
+    /// let reply = socket.emit_with_ack("question", 42)?.timeout(Duration::from_secs(2)).await?;
+    /// let (n,): (u64,) = socket.emit_with_ack_as("count", ())?.await?;
+    /// # let _ = (reply, n); Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// [`Error::AckTimeout`], [`Error::SocketDisconnected`] when the connection dropped after
-    /// the event was sent, and the errors of [`emit`](Self::emit).
-    pub async fn emit_with_ack(
+    /// Emitting: as [`emit`](Self::emit). Awaiting: [`Error::AckTimeout`],
+    /// [`Error::SocketDisconnected`] when the connection dropped after the event was sent.
+    pub fn emit_with_ack(
         &self,
         event: &str,
         args: impl IntoArgs,
-    ) -> Result<Vec<Value>, Error> {
+    ) -> Result<AckFuture<Vec<Value>>, Error> {
         let args = args.into_args()?;
-        if let Some(queue) = &self.shared.retry_queue {
+        let wait = if let Some(queue) = &self.shared.retry_queue {
             check_event_name(event)?;
             let (tx, rx) = tokio::sync::oneshot::channel();
-            queue
-                .send(RetryItem {
+            enqueue(
+                queue,
+                RetryItem {
                     event: event.to_owned(),
                     args,
                     reply: Some(tx),
-                })
-                .await
-                .map_err(|_| Error::Closed)?;
-            return rx.await.unwrap_or(Err(Error::Closed));
-        }
-        self.shared
-            .ack_once(event, args, self.shared.options.ack_timeout)
-            .await
+                },
+                self.shared.options.max_send_buffer,
+            )?;
+            AckWait::Retried(rx)
+        } else {
+            match self
+                .shared
+                .emit_inner(event, args, true, EmitFlags::default())?
+            {
+                Some((id, rx)) => AckWait::Once(id, rx),
+                None => return Err(Error::Closed),
+            }
+        };
+        // With retries, `ack_timeout` bounds each delivery (the retry loop's), not the wait.
+        let timeout = match wait {
+            AckWait::Once(..) => self.shared.options.ack_timeout,
+            AckWait::Retried(_) => None,
+        };
+        Ok(AckFuture {
+            shared: self.shared.clone(),
+            wait,
+            timeout,
+            read: Ok,
+        })
     }
 
-    /// Emits `event` and waits for the acknowledgement at most `timeout` (no retries).
+    /// [`emit_with_ack`](Self::emit_with_ack), the answer's arguments deserialized into `T`
+    /// (a tuple: `let (n,): (u64,) = …`; a wrong shape fails with [`Error::Serde`]).
     ///
     /// # Errors
     /// As [`emit_with_ack`](Self::emit_with_ack).
-    pub async fn emit_with_ack_timeout(
+    pub fn emit_with_ack_as<T: DeserializeOwned>(
         &self,
         event: &str,
         args: impl IntoArgs,
-        timeout: Duration,
-    ) -> Result<Vec<Value>, Error> {
-        let args = args.into_args()?;
-        self.shared.ack_once(event, args, Some(timeout)).await
-    }
-
-    /// [`emit_with_ack`](Self::emit_with_ack), deserializing the reply's arguments into `T`
-    /// (a tuple: `let (n,): (u64,) = …`).
-    ///
-    /// # Errors
-    /// As [`emit_with_ack`](Self::emit_with_ack), plus [`Error::Serde`].
-    pub async fn emit_with_ack_as<T: DeserializeOwned>(
-        &self,
-        event: &str,
-        args: impl IntoArgs,
-    ) -> Result<T, Error> {
-        from_values(self.emit_with_ack(event, args).await?)
+    ) -> Result<AckFuture<T>, Error> {
+        let pending = self.emit_with_ack(event, args)?;
+        Ok(AckFuture {
+            shared: pending.shared,
+            wait: pending.wait,
+            timeout: pending.timeout,
+            read: from_values::<T>,
+        })
     }
 
     /// Leaves the namespace for good: sends `DISCONNECT` when connected, fails pending acks,
@@ -559,6 +611,75 @@ struct RetryItem {
     event: String,
     args: Vec<Value>,
     reply: Option<tokio::sync::oneshot::Sender<Result<Vec<Value>, Error>>>,
+}
+
+/// Queues an event for the retry loop without waiting.
+fn enqueue(queue: &mpsc::Sender<RetryItem>, item: RetryItem, capacity: usize) -> Result<(), Error> {
+    queue.try_send(item).map_err(|e| match e {
+        mpsc::error::TrySendError::Full(_) => Error::BufferFull(capacity),
+        mpsc::error::TrySendError::Closed(_) => Error::Closed,
+    })
+}
+
+/// What an [`AckFuture`] waits on.
+enum AckWait {
+    /// The answer to one emit.
+    Once(u64, crate::ack::AckReceiver),
+    /// The retry loop's final answer.
+    Retried(tokio::sync::oneshot::Receiver<Result<Vec<Value>, Error>>),
+}
+
+/// The pending answer to [`Socket::emit_with_ack`] (the event is already sent or queued):
+/// `.await` it, optionally after setting a [`timeout`](Self::timeout), for the server's answer
+/// read as `T` (the argument list itself for `emit_with_ack`, a deserialized tuple for
+/// `emit_with_ack_as`).
+#[must_use = "the acknowledgement is only received when awaited"]
+pub struct AckFuture<T> {
+    shared: Arc<SocketShared>,
+    wait: AckWait,
+    timeout: Option<Duration>,
+    read: fn(Vec<Value>) -> Result<T, Error>,
+}
+
+impl<T> AckFuture<T> {
+    /// How long to wait for the answer (default: the configured
+    /// [`ack_timeout`](crate::ClientBuilder::ack_timeout)).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl<T> std::fmt::Debug for AckFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckFuture")
+            .field("nsp", &self.shared.nsp)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> std::future::IntoFuture for AckFuture<T> {
+    type Output = Result<T, Error>;
+    type IntoFuture = BoxFuture<Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let args = match self.wait {
+                AckWait::Once(id, rx) => self.shared.wait_ack(id, rx, self.timeout).await?,
+                AckWait::Retried(rx) => {
+                    let answer = match self.timeout {
+                        Some(t) => tokio::time::timeout(t, rx)
+                            .await
+                            .map_err(|_| Error::AckTimeout)?,
+                        None => rx.await,
+                    };
+                    answer.unwrap_or(Err(Error::Closed))?
+                }
+            };
+            (self.read)(args)
+        })
+    }
 }
 
 fn check_event_name(event: &str) -> Result<(), Error> {

@@ -144,6 +144,7 @@
 //!   npm packages, both directions.
 //! - `cargo fuzz run decode_json` / `decode_msgpack` in `socketio-parser/fuzz`.
 //! - `cargo bench -p socketio-parser --bench codec`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod binary;
 mod decoder;
@@ -152,6 +153,7 @@ mod error;
 mod js_number;
 mod json;
 #[cfg(feature = "msgpack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
 pub mod msgpack;
 mod packet;
 mod parser;

@@ -181,11 +181,12 @@ fn setup(io: &SocketIo, socket: &SocketRef) {
             .and_then(|t| t.as_u64())
             .filter(|t| *t > 0)
             .unwrap_or(5000);
-        let pending = socket
-            .timeout(Duration::from_millis(timeout))
-            .emit_values_with_ack::<Args>("question", vec![payload]);
+        let pending = socket.emit_values_with_ack::<Args>("question", vec![payload]);
         let result = match pending {
-            Ok(pending) => pending.await.map_err(|e| e.to_string()),
+            Ok(pending) => pending
+                .timeout(Duration::from_millis(timeout))
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         let _ = match result {

@@ -16,7 +16,9 @@
 //! * `--interop`: the handlers the interop tests call (`join`, `leave`, `socket-broadcast`,
 //!   `server-broadcast`, `broadcast-with-ack`, `ask-client`, `whoami`, `server-disconnect`), `/restricted` behind a
 //!   middleware refusing with data unless `auth.token == "secret"`, dynamic namespaces
-//!   `/dyn-<a-z0-9>`.
+//!   `/dyn-<a-z0-9>`, and `/packet-mw` whose sockets have an async packet middleware (waits
+//!   10 ms; refuses `forbidden` with data, reported by emitting `mw-error`; renames `old-name`
+//!   to `new-name`; emits `after` once the `slow` handler is done).
 //! * `--recovery`: connection state recovery (maxDisconnectionDuration 30 s, skipMiddlewares).
 //! * `--msgpack`: the msgpack parser. `--eio3`: accept Socket.IO 2.x (Engine.IO v3) clients.
 //! * `--default-heartbeat`: the reference's default pingInterval 25 s / pingTimeout 20 s
@@ -41,8 +43,8 @@ use std::time::Duration;
 use serde::Serialize;
 use socketio_adapter::redis_streams::{StreamsAdapterConfig, StreamsAdapterFactory};
 use socketio_server::{
-    AckSender, Args, ConnectError, Data, ParentNamespace, Parser, RecoveryConfig, SocketIo,
-    SocketRef, Value,
+    AckSender, Args, ConnectError, Data, IncomingEvent, Next, PacketError, ParentNamespace, Parser,
+    RecoveryConfig, SocketIo, SocketRef, Value,
 };
 
 #[derive(Debug, Default)]
@@ -218,12 +220,9 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
         |socket: SocketRef,
          Data((event, args, timeout_ms)): Data<(String, Vec<Value>, u64)>,
          ack: AckSender| async move {
-            let answer = match socket
-                .timeout(Duration::from_millis(timeout_ms))
-                // The raw argument list: binary kept, a single array answer stays one argument.
-                .emit_values_with_ack::<Args>(&event, args)
-            {
-                Ok(pending) => pending.await,
+            // The raw argument list: binary kept, a single array answer stays one argument.
+            let answer = match socket.emit_values_with_ack::<Args>(&event, args) {
+                Ok(pending) => pending.timeout(Duration::from_millis(timeout_ms)).await,
                 Err(e) => {
                     let _ = ack.send(&AskResult {
                         err: Some(e.to_string()),
@@ -259,11 +258,14 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
                     .cloned()
                     .unwrap_or_default();
                 let timeout = req.get("timeout").and_then(Value::as_u64).unwrap_or(1000);
-                let answers = ns
+                let answers = match ns
                     .to(room_names(req.get("rooms")))
                     .timeout(Duration::from_millis(timeout))
                     .emit_values_with_ack::<Args>(event, args)
-                    .await;
+                {
+                    Ok(acks) => acks.await,
+                    Err(e) => Err(e.into()),
+                };
                 let result = match answers {
                     // The reference passes each recipient's first argument on.
                     Ok(resp) => AskResult {
@@ -374,6 +376,10 @@ fn build(opts: &Options, streams: Option<StreamsAdapterFactory>) -> SocketIo {
             }
         });
 
+        io.ns("/packet-mw", |socket: SocketRef| async move {
+            packet_middleware(&socket)
+        });
+
         let p = ctx.clone();
         match io.dynamic_ns(r"^/dyn-[a-z0-9]+$", move |socket: SocketRef| {
             let p = p.clone();
@@ -389,6 +395,46 @@ fn build(opts: &Options, streams: Option<StreamsAdapterFactory>) -> SocketIo {
         }
     }
     io
+}
+
+/// `/packet-mw`: an async per-packet middleware around the handlers (the Node fixture's
+/// `socket.use`, plus what only ours can do: work after the handler).
+fn packet_middleware(socket: &SocketRef) {
+    socket.use_packet_middleware(
+        |socket: SocketRef, mut ev: IncomingEvent, next: Next| async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if ev.event == "forbidden" {
+                return Err(
+                    PacketError::new("forbidden event").with_data(serde_json::json!({"code": 403}))
+                );
+            }
+            if ev.event == "old-name" {
+                ev.event = "new-name".into();
+            }
+            let name = ev.event.clone();
+            let result = next.run(ev).await;
+            if name == "slow" {
+                let _ = socket.emit("after", &name);
+            }
+            result
+        },
+    );
+    socket.on_error(|socket, err| {
+        let _ = socket.emit("mw-error", &err.message);
+    });
+    socket.on("echo", |Data(v): Data<Value>, ack: AckSender| async move {
+        let _ = ack.send(&v);
+    });
+    socket.on(
+        "new-name",
+        |Data(v): Data<Value>, ack: AckSender| async move {
+            let _ = ack.send(&format!("new-name:{}", v.as_i64().unwrap_or_default()));
+        },
+    );
+    socket.on("slow", |socket: SocketRef| async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = socket.emit("handled", &());
+    });
 }
 
 #[tokio::main]

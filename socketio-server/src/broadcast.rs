@@ -13,7 +13,9 @@ use socketio_adapter::{
 };
 use socketio_parser::{from_value, to_value, Packet, Value, ValueError};
 
-use crate::ack::{collect_broadcast_acks, FromAck};
+use futures_util::future::BoxFuture;
+
+use crate::ack::{AckStream, FromAck};
 use crate::namespace::NsInner;
 use crate::parent::ParentInner;
 use crate::socket::check_event;
@@ -109,7 +111,7 @@ impl Target {
 /// io.of("/").unwrap().volatile().emit("tick", &1)?;
 /// let answers: Vec<String> = io
 ///     .timeout(Duration::from_secs(1))
-///     .emit_with_ack("ping", &())
+///     .emit_with_ack("ping", &())?
 ///     .await?;
 /// for socket in io.to("room1").fetch_sockets().await? {
 ///     socket.join("room3").await?;
@@ -215,52 +217,53 @@ impl BroadcastOperator {
         Ok(())
     }
 
-    /// Emits an event with one argument and collects one acknowledgement per recipient, on
-    /// every node; fails with [`AckError::Timeout`] if some do not answer within the timeout
-    /// (default: the server's [`ack_timeout`](crate::SocketIoBuilder::ack_timeout)).
+    /// Emits an event with one argument and gives the acknowledgements of every recipient,
+    /// on every node, as an [`AckStream`] of `(socket id, answer)`: `.await` it for every
+    /// answer at once (or the first error, e.g. [`AckError::Timeout`] when some are late), or
+    /// read it as a stream to keep the answers that came in time. The timeout is
+    /// [`timeout`](Self::timeout)'s, else the server's
+    /// [`ack_timeout`](crate::SocketIoBuilder::ack_timeout).
     ///
     /// Each answer is read as `R` (see [`FromAck`](crate::FromAck)): with
     /// [`Args`](crate::Args), every recipient's full argument list (the reference keeps only
     /// the first argument of each: `args.0.first()`).
-    pub async fn emit_with_ack<T: Serialize + ?Sized, R: FromAck>(
+    pub fn emit_with_ack<T: Serialize + ?Sized, R: FromAck>(
         &self,
         event: &str,
         data: &T,
-    ) -> Result<Vec<R>, AckError> {
-        let value = to_value(data).map_err(EmitError::from)?;
-        self.emit_values_with_ack(event, vec![value]).await
+    ) -> Result<AckStream<R>, EmitError> {
+        let value = to_value(data)?;
+        self.emit_values_with_ack(event, vec![value])
     }
 
-    /// Emits an event with any number of arguments and collects the acknowledgements.
-    pub async fn emit_values_with_ack<R: FromAck>(
+    /// Emits an event with any number of arguments; see [`emit_with_ack`](Self::emit_with_ack).
+    pub fn emit_values_with_ack<R: FromAck>(
         &self,
         event: &str,
         args: Vec<Value>,
-    ) -> Result<Vec<R>, AckError> {
+    ) -> Result<AckStream<R>, EmitError> {
         check_event(event)?;
-        let mut all = Vec::new();
-        for ns in self.target.namespaces() {
+        let namespaces = self.target.namespaces();
+        let timeout = match (self.opts.flags.timeout, namespaces.first()) {
+            (Some(t), _) => t,
+            (None, Some(ns)) => ns.config.ack_timeout,
+            (None, None) => Duration::ZERO,
+        };
+        let mut stream = AckStream::new(timeout);
+        for ns in namespaces {
             let id = ns.next_ack_id();
             let packet = Packet::event(&*ns.name, event, args.clone()).with_id(id);
             let (sink, rx) = BroadcastAckSink::channel();
             let adapter = ns.adapter().clone();
-            adapter
-                .broadcast_with_ack(packet, self.opts.clone(), sink)
-                .map_err(EmitError::from)?;
-            let timeout = self.opts.flags.timeout.unwrap_or(ns.config.ack_timeout);
-            let count = async {
-                if self.opts.flags.local {
-                    Ok(1)
-                } else {
-                    adapter.server_count().await
-                }
+            adapter.broadcast_with_ack(packet, self.opts.clone(), sink)?;
+            let count: BoxFuture<'static, _> = if self.opts.flags.local {
+                Box::pin(std::future::ready(Ok(1)))
+            } else {
+                Box::pin(async move { adapter.server_count().await })
             };
-            let responses = collect_broadcast_acks(rx, count, timeout).await?;
-            for args in responses {
-                all.push(R::from_ack(args)?);
-            }
+            stream.add(rx, count);
         }
-        Ok(all)
+        Ok(stream)
     }
 
     /// The targeted sockets, on every node (unless [`local`](Self::local)).
@@ -384,12 +387,15 @@ impl RemoteSocket {
         data: &T,
         timeout: Duration,
     ) -> Result<R, AckError> {
-        let mut answers: Vec<R> = self
+        use futures_util::StreamExt;
+        let mut answers = self
             .only_me()
             .timeout(timeout)
-            .emit_with_ack(event, data)
-            .await?;
-        answers.pop().ok_or(AckError::Timeout)
+            .emit_with_ack::<_, R>(event, data)?;
+        match answers.next().await {
+            Some((_, answer)) => answer,
+            None => Err(AckError::Timeout),
+        }
     }
 
     /// Makes this socket join rooms.

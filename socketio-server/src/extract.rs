@@ -9,6 +9,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
+
 use serde::de::DeserializeOwned;
 use socketio_parser::{from_value, Value, ValueError};
 
@@ -158,8 +160,9 @@ impl FromEvent for AckSender {
 /// # }
 /// ```
 pub trait EventHandler<M>: Send + Sync + 'static {
-    /// Extracts the parameters and runs the handler (inline first, see the crate docs).
-    fn call(&self, parts: EventParts);
+    /// Extracts the parameters and calls the handler: its future, or `None` when an
+    /// extractor refused the event (the caller runs the future, see the crate docs).
+    fn call(&self, parts: EventParts) -> Option<BoxFuture<'static, ()>>;
 }
 
 macro_rules! impl_handler {
@@ -171,17 +174,17 @@ macro_rules! impl_handler {
             Fut: Future<Output = ()> + Send + 'static,
             $($ty: FromEvent + Send + 'static,)*
         {
-            fn call(&self, mut parts: EventParts) {
+            fn call(&self, mut parts: EventParts) -> Option<BoxFuture<'static, ()>> {
                 $(
                     let $ty = match $ty::from_event(&mut parts) {
                         Ok(v) => v,
                         Err(e) => {
                             tracing::debug!(event = %parts.event, sid = %parts.socket.id(), error = %e, "event ignored");
-                            return;
+                            return None;
                         }
                     };
                 )*
-                crate::runner::run(self($($ty,)*));
+                Some(Box::pin(self($($ty,)*)))
             }
         }
     };
@@ -195,7 +198,8 @@ impl_handler!(T1, T2, T3, T4);
 impl_handler!(T1, T2, T3, T4, T5);
 
 /// A type-erased event handler.
-pub(crate) type BoxedEventHandler = Arc<dyn Fn(EventParts) + Send + Sync>;
+pub(crate) type BoxedEventHandler =
+    Arc<dyn Fn(EventParts) -> Option<BoxFuture<'static, ()>> + Send + Sync>;
 
 pub(crate) fn boxed<H: EventHandler<M>, M>(handler: H) -> BoxedEventHandler {
     Arc::new(move |parts| handler.call(parts))

@@ -82,7 +82,8 @@
 //! * **Emitting**: [`SocketRef::emit`] (one serde argument), [`SocketRef::emit_values`] (any
 //!   number of [`Value`]s, binary included), [`SocketRef::emit_with_ack`]; broadcasting with
 //!   [`BroadcastOperator`] (`to`, `except`, `volatile`, `local`, `compress`, `timeout`,
-//!   `emit_with_ack` collecting one answer per recipient). A broadcast is encoded once and the
+//!   `emit_with_ack` giving an [`AckStream`] of one answer per recipient, that keeps the
+//!   answers of the sockets in time when others are late). A broadcast is encoded once and the
 //!   same bytes are queued on every recipient.
 //! * **Full outgoing queue** (bounded by bytes and time: [`SocketIoBuilder::slow_consumer`],
 //!   [`SocketIoBuilder::max_buffered_bytes`]): volatile packets are
@@ -228,7 +229,7 @@ mod sid;
 mod socket;
 mod state;
 
-pub use ack::{AckFuture, AckSender, FromAck};
+pub use ack::{AckFuture, AckSender, AckStream, FromAck};
 #[cfg(feature = "admin-ui")]
 #[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
 pub use admin::{AdminAuth, AdminUiError, AdminUiOptions};
@@ -248,7 +249,7 @@ pub use prometheus::Metrics;
 pub use reason::DisconnectReason;
 pub use server::SocketIo;
 pub use service::{SocketIoLayer, SocketIoService};
-pub use socket::{Socket, SocketEmitter, SocketRef};
+pub use socket::{IncomingEvent, Next, PacketMiddleware, Socket, SocketEmitter, SocketRef};
 pub use state::{Extension, HttpExtension, MaybeExtension, MaybeHttpExtension, State};
 
 pub use socketio_adapter::{

@@ -173,8 +173,9 @@ impl LocalNamespace for NsInner {
         let socket = self.get_socket(sid).ok_or(DeliverError::UnknownSocket)?;
         socket.register_ack(ack_id, AckSlot::Broadcast(sink.clone()));
         let result = socket.send_encoded(packet, flags.volatile);
-        if result.is_err() {
-            socket.forget_ack(ack_id);
+        match result {
+            Ok(()) => sink.sent(socket.id().clone()),
+            Err(_) => socket.forget_ack(ack_id),
         }
         result
     }

@@ -19,7 +19,11 @@ pub(crate) fn run<F>(fut: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let mut fut: Pin<Box<F>> = Box::pin(fut);
+    run_boxed(Box::pin(fut));
+}
+
+/// [`run`] for a future already boxed (no second allocation).
+pub(crate) fn run_boxed(mut fut: Pin<Box<dyn Future<Output = ()> + Send>>) {
     // The no-op waker is fine: a pending future is handed to a task whose first poll
     // registers the task's own waker before anything can be missed (futures re-register
     // their waker on every poll).

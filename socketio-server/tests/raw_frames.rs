@@ -432,6 +432,7 @@ async fn acks_both_ways_and_broadcast_with_ack() {
     let all = tokio::spawn(async move {
         io2.timeout(Duration::from_secs(2))
             .emit_with_ack::<_, u32>("count", &())
+            .unwrap()
             .await
     });
     for (c, n) in [(&mut a, 1), (&mut b, 2)] {
@@ -447,9 +448,98 @@ async fn acks_both_ways_and_broadcast_with_ack() {
     let err = io
         .timeout(Duration::from_millis(200))
         .emit_with_ack::<_, u32>("count", &())
+        .unwrap()
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "operation has timed out");
+}
+
+/// A broadcast with ack read as a stream keeps the answers that came, and names the sockets
+/// that were late or left.
+#[tokio::test]
+async fn broadcast_ack_stream_keeps_partial_answers() {
+    let io = SocketIo::builder().build();
+    io.ns("/", |_socket: SocketRef| async move {});
+    let port = start(&io).await;
+    let mut clients = Vec::new();
+    let mut sids = Vec::new();
+    for _ in 0..3 {
+        let (mut c, _) = Client::open(port, 4).await;
+        let sid = c
+            .connect("")
+            .await
+            .get("sid")
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned();
+        clients.push(c);
+        sids.push(sid);
+    }
+    let mut acks = io
+        .timeout(Duration::from_millis(400))
+        .emit_with_ack::<_, u32>("count", &())
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    // The first answers, the second leaves, the third stays silent.
+    let id = ack_id(&clients[0].packet().await.unwrap());
+    clients[0].send(&format!("43{id}[7]")).await;
+    let _ = clients[1].packet().await.unwrap();
+    clients[1].send("41").await;
+    let _ = clients[2].packet().await.unwrap();
+
+    let mut got = Vec::new();
+    while let Some((sid, answer)) = acks.next().await {
+        got.push((
+            sid.map(|s| s.to_string()),
+            answer.map_err(|e| e.to_string()),
+            started.elapsed(),
+        ));
+    }
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(
+        (got[0].0.as_deref(), got[0].1.clone()),
+        (Some(sids[0].as_str()), Ok(7))
+    );
+    assert_eq!(
+        (got[1].0.as_deref(), got[1].1.clone()),
+        (
+            Some(sids[1].as_str()),
+            Err("socket has been disconnected".to_owned())
+        )
+    );
+    assert!(
+        got[1].2 < Duration::from_millis(400),
+        "a socket that leaves is reported at once"
+    );
+    assert_eq!(
+        (got[2].0.as_deref(), got[2].1.clone()),
+        (
+            Some(sids[2].as_str()),
+            Err("operation has timed out".to_owned())
+        )
+    );
+    assert!(
+        got[2].2 >= Duration::from_millis(400),
+        "the late one at the timeout"
+    );
+
+    // Everybody answers: the stream ends as soon as the last answer is in.
+    let mut acks = io
+        .timeout(Duration::from_secs(5))
+        .emit_with_ack::<_, u32>("count", &())
+        .unwrap();
+    for (n, i) in [0usize, 2].into_iter().enumerate() {
+        let id = ack_id(&clients[i].packet().await.unwrap());
+        clients[i].send(&format!("43{id}[{n}]")).await;
+    }
+    let started = tokio::time::Instant::now();
+    let mut answers: Vec<u32> = Vec::new();
+    while let Some((_, answer)) = acks.next().await {
+        answers.push(answer.unwrap());
+    }
+    answers.sort_unstable();
+    assert_eq!(answers, vec![0, 1]);
+    assert!(started.elapsed() < Duration::from_secs(1));
 }
 
 #[tokio::test]
@@ -945,6 +1035,7 @@ async fn args_acks_are_the_raw_argument_list() {
     let all = tokio::spawn(async move {
         io2.timeout(Duration::from_secs(2))
             .emit_with_ack::<_, Args>("poll", &())
+            .unwrap()
             .await
     });
     let id = ack_id(&a.packet().await.unwrap());

@@ -159,6 +159,7 @@ pub async fn every_operation_in_every_direction(
         .io
         .timeout(Duration::from_secs(3))
         .emit_values_with_ack("ask", vec!["?".into()])
+        .unwrap()
         .await
         .unwrap();
     answers.sort();

@@ -29,8 +29,11 @@
 //!   I/O-free; [`messages`] the format-independent messages; [`msgpack`] the notepack codec
 //!   and the packet map, both owned by `socketio_parser::msgpack`.
 //! - [`connection`]: the Redis link (reconnection and resubscription).
-//! - `adapter`: the [`RedisAdapter`] (`config`, `requests` for request/response correlation,
-//!   `responder` for the other nodes' messages, `operations` for the trait impl).
+//! - `adapter`: the [`RedisAdapter`] (`config`, `responder` for the other nodes' messages,
+//!   `operations` for the trait impl).
+//! - `cluster`: what this adapter and the Streams adapter do alike, whatever the format
+//!   (request/response correlation, asking the other nodes, answering their commands,
+//!   server-side emits and broadcasts with acknowledgements).
 //! - `emitter`: the [`Emitter`].
 //!
 //! # The Redis client
@@ -43,6 +46,7 @@
 
 mod adapter;
 pub mod classic;
+pub(crate) mod cluster;
 pub mod connection;
 mod emitter;
 pub mod messages;

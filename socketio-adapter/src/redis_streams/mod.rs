@@ -25,7 +25,8 @@
 //! - this module: [`StreamsAdapterConfig`], the factory and the shared `XADD` writer;
 //! - `adapter`: the [`StreamsAdapter`] of one namespace and the entries it writes;
 //! - `adapter::operations`: its [`Adapter`](crate::Adapter) implementation (the hooks);
-//! - `adapter::requests`: request/response correlation of the ephemeral requests;
+//! - `crate::redis::cluster` (shared with the pub/sub adapter): request/response correlation of
+//!   the ephemeral requests, and answering the other nodes;
 //! - `adapter::responder`: what it does with the other nodes' entries and messages;
 //! - `adapter::sessions`: session records (persist, restore and replay, live records);
 //! - `emitter`: [`StreamsEmitter`], broadcasting from outside a server;

@@ -278,7 +278,7 @@ async fn run(args: Options) -> Result<(), String> {
             line.extend(event.args().iter().map(to_json));
             print_line(&Json::Array(line));
         })
-        .on_disconnect(move |reason, _socket| {
+        .on_disconnect(move |_socket, reason| {
             let _ = closed_tx.send(reason.to_string());
             async {}
         });
@@ -312,17 +312,18 @@ async fn run(args: Options) -> Result<(), String> {
                 payload.into_iter().map(Value::from).collect::<Vec<_>>(),
             );
             if want_ack {
-                match socket
-                    .emit_with_ack_timeout(event.as_str(), values, timeout)
-                    .await
-                {
+                let answer = match socket.emit_with_ack(event.as_str(), values) {
+                    Ok(pending) => pending.timeout(timeout).await,
+                    Err(e) => Err(e),
+                };
+                match answer {
                     Ok(reply) => {
                         let reply: Vec<Json> = reply.iter().map(to_json).collect();
                         print_line(&serde_json::json!({ "ack": reply }));
                     }
                     Err(e) => print_line(&serde_json::json!({ "ack_error": e.to_string() })),
                 }
-            } else if let Err(e) = socket.emit(event.as_str(), values).await {
+            } else if let Err(e) = socket.emit(event.as_str(), values) {
                 eprintln!("siocat: emit {event}: {e}");
             }
         });

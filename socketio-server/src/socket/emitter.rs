@@ -1,7 +1,5 @@
 //! [`SocketEmitter`]: one emit on one socket with per-emit flags.
 
-use std::time::Duration;
-
 use serde::Serialize;
 use tokio::sync::oneshot;
 
@@ -12,7 +10,8 @@ use super::{check_event, notify_outgoing, SocketRef};
 use crate::ack::{AckFuture, AckSlot};
 use crate::EmitError;
 
-/// Emits on one socket with flags ([`SocketRef::volatile`], [`SocketRef::timeout`]). There is
+/// Emits on one socket with flags ([`SocketRef::volatile`]; an acknowledgement's timeout is set
+/// on its [`AckFuture`], as on the client). There is
 /// no compression flag: this server's transports never compress per message (see
 /// [`BroadcastOperator::compress`](crate::BroadcastOperator::compress)).
 #[derive(Debug)]
@@ -26,12 +25,6 @@ impl SocketEmitter<'_> {
     /// Sets the volatile flag.
     pub fn volatile(mut self) -> Self {
         self.flags.volatile = true;
-        self
-    }
-
-    /// Sets the acknowledgement timeout.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.flags.timeout = Some(timeout);
         self
     }
 
@@ -93,7 +86,11 @@ impl SocketEmitter<'_> {
             socket.forget_ack(id);
             return Err(e);
         }
-        let timeout = self.flags.timeout.unwrap_or(socket.ns.config.ack_timeout);
-        Ok(AckFuture::new(socket.0.clone(), id, rx, timeout))
+        Ok(AckFuture::new(
+            socket.0.clone(),
+            id,
+            rx,
+            socket.ns.config.ack_timeout,
+        ))
     }
 }

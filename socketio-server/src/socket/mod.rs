@@ -1,8 +1,12 @@
 //! A socket: one client connected to one namespace.
 
 mod emitter;
+mod middleware;
 
 pub use emitter::SocketEmitter;
+pub use middleware::{IncomingEvent, Next, PacketMiddleware};
+
+use middleware::BoxedPacketMiddleware;
 
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet};
@@ -10,7 +14,6 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -31,8 +34,6 @@ use crate::{
 
 type DisconnectHandler = crate::handler::BoxedDisconnectHandler;
 type OutgoingHandler = Arc<dyn Fn(&SocketRef, &str, &[Value]) + Send + Sync>;
-type PacketMiddleware =
-    Arc<dyn Fn(&SocketRef, &mut String, &mut Vec<Value>) -> Result<(), PacketError> + Send + Sync>;
 type ErrorHandler = Arc<dyn Fn(&SocketRef, &PacketError) + Send + Sync>;
 
 #[derive(Default)]
@@ -40,7 +41,8 @@ struct Listeners {
     events: HashMap<String, BoxedEventHandler>,
     any: Vec<BoxedEventHandler>,
     any_outgoing: Vec<OutgoingHandler>,
-    packet_middlewares: Vec<PacketMiddleware>,
+    /// Replaced as a whole when one is added: an event takes the chain with one `Arc` clone.
+    packet_middlewares: Option<Arc<[BoxedPacketMiddleware]>>,
     disconnecting: Vec<DisconnectHandler>,
     disconnect: Vec<DisconnectHandler>,
     error: Vec<ErrorHandler>,
@@ -326,19 +328,46 @@ impl SocketRef {
         self.listeners_mut().any_outgoing.push(Arc::new(listener));
     }
 
-    /// Adds a middleware run on every incoming event (before its handler, in order of
-    /// registration). It may rewrite the event name and arguments; an error drops the event and
-    /// is reported to the [`on_error`](Self::on_error) listeners (reference `socket.use`).
-    pub fn use_packet_middleware(
-        &self,
-        middleware: impl Fn(&SocketRef, &mut String, &mut Vec<Value>) -> Result<(), PacketError>
-            + Send
-            + Sync
-            + 'static,
-    ) {
-        self.listeners_mut()
+    /// Adds a per-packet middleware (reference `socket.use`), run on every incoming event in
+    /// order of registration, after the [`on_any`](Self::on_any) listeners and before the
+    /// event's handler. It is `async` and wraps the rest of the chain like a tower layer: work
+    /// before `next.run(event).await`, and after it (once the later middlewares and the
+    /// handler are done). It may rename the event or change its arguments, or refuse it with
+    /// `Err` (then the event goes no further).
+    ///
+    /// A refusal goes to the [`on_error`](Self::on_error) listeners (the reference's `error`
+    /// event). When the client asked for an acknowledgement and the handler was not reached,
+    /// the ack is answered with the error, `{"message": …, "data": …}` as in a
+    /// `CONNECT_ERROR`, so the client's callback (or `emitWithAck`) gets it instead of timing
+    /// out; without an ack the client sees nothing, as in the reference.
+    ///
+    /// ```
+    /// # fn f(socket: socketio_server::SocketRef) {
+    /// use std::time::Instant;
+    /// use socketio_server::{IncomingEvent, Next, PacketError, SocketRef};
+    ///
+    /// socket.use_packet_middleware(|socket: SocketRef, event: IncomingEvent, next: Next| async move {
+    ///     if event.event == "admin" && socket.extensions().get::<String>().is_none() {
+    ///         return Err(PacketError::new("not allowed"));
+    ///     }
+    ///     let started = Instant::now();
+    ///     let name = event.event.clone();
+    ///     let result = next.run(event).await;
+    ///     tracing::info!(event = %name, took = ?started.elapsed(), "handled");
+    ///     result
+    /// });
+    /// socket.on_error(|_socket, err| tracing::warn!("refused: {err}"));
+    /// # }
+    /// ```
+    pub fn use_packet_middleware(&self, middleware: impl PacketMiddleware) {
+        let mut listeners = self.listeners_mut();
+        let mut chain: Vec<BoxedPacketMiddleware> = listeners
             .packet_middlewares
-            .push(Arc::new(middleware));
+            .as_deref()
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
+        chain.push(Arc::new(middleware));
+        listeners.packet_middlewares = Some(chain.into());
     }
 
     /// Listens to errors of the packet middlewares.
@@ -409,13 +438,6 @@ impl SocketRef {
         e
     }
 
-    /// Sets the acknowledgement timeout of the next emit.
-    pub fn timeout(&self, timeout: Duration) -> SocketEmitter<'_> {
-        let mut e = self.emitter();
-        e.flags.timeout = Some(timeout);
-        e
-    }
-
     fn emitter(&self) -> SocketEmitter<'_> {
         SocketEmitter {
             socket: self,
@@ -469,7 +491,7 @@ impl SocketRef {
                         Some(Value::Array(args)) => args,
                         _ => Vec::new(),
                     };
-                    slot.resolve(args);
+                    slot.resolve(&self.id, args);
                 }
             }
             PacketType::Disconnect => self.on_close(DisconnectReason::ClientNamespaceDisconnect),
@@ -480,49 +502,61 @@ impl SocketRef {
 
     fn on_event(&self, packet: Packet) {
         let ack_id = packet.id;
-        let Some((mut event, mut args)) = packet.into_event() else {
+        let Some((event, args)) = packet.into_event() else {
             // An event named by a number: valid on the wire, but nothing can listen to it.
             return;
         };
         let (any, handler, middlewares) = {
             let l = self.listeners();
-            let handler = l.events.get(&event).cloned();
-            (l.any.clone(), handler, l.packet_middlewares.clone())
+            (
+                l.any.clone(),
+                l.events.get(&event).cloned(),
+                l.packet_middlewares.clone(),
+            )
         };
         for listener in &any {
-            let ack = if handler.is_none() { ack_id } else { None };
-            listener(EventParts {
+            let ack = if handler.is_some() { None } else { ack_id };
+            if let Some(fut) = listener(EventParts {
                 socket: self.clone(),
                 event: event.clone(),
                 args: args.clone(),
                 ack_id: ack,
-            });
-        }
-        for mw in &middlewares {
-            if let Err(err) = mw(self, &mut event, &mut args) {
-                let listeners = self.listeners().error.clone();
-                for l in listeners {
-                    l(self, &err);
-                }
-                return;
+            }) {
+                crate::runner::run_boxed(fut);
             }
+        }
+        if let Some(chain) = middlewares {
+            middleware::dispatch(self.clone(), chain, event, args, ack_id);
+            return;
         }
         if !self.connected() {
             return;
         }
-        // A middleware may have renamed the event.
-        let handler = if middlewares.is_empty() {
-            handler
-        } else {
-            self.listeners().events.get(&event).cloned()
-        };
-        if let Some(handler) = handler {
-            handler(EventParts {
-                socket: self.clone(),
-                event,
-                args,
-                ack_id,
-            });
+        let Some(handler) = handler else { return };
+        if let Some(fut) = handler(EventParts {
+            socket: self.clone(),
+            event,
+            args,
+            ack_id,
+        }) {
+            crate::runner::run_boxed(fut);
+        }
+    }
+
+    /// Calls the handler of `parts.event`, if any: its future, to be run.
+    fn call_handler(
+        &self,
+        parts: EventParts,
+    ) -> Option<futures_util::future::BoxFuture<'static, ()>> {
+        let handler = self.listeners().events.get(&parts.event).cloned()?;
+        handler(parts)
+    }
+
+    /// Tells the [`on_error`](Self::on_error) listeners of a refusal.
+    fn report_error(&self, err: &PacketError) {
+        let listeners = self.listeners().error.clone();
+        for l in listeners {
+            l(self, err);
         }
     }
 
@@ -559,8 +593,11 @@ impl SocketRef {
         // Pending acknowledgements will never come.
         let acks = std::mem::take(&mut *self.acks.lock());
         for (_, slot) in acks {
-            if let AckSlot::Single(tx) = slot {
-                let _ = tx.send(Err(AckError::Disconnected));
+            match slot {
+                AckSlot::Single(tx) => {
+                    let _ = tx.send(Err(AckError::Disconnected));
+                }
+                AckSlot::Broadcast(sink) => sink.lost(self.id.clone()),
             }
         }
         let disconnect = self.listeners().disconnect.clone();

@@ -11,7 +11,8 @@
 //! - `config`: [`RedisAdapterConfig`] and [`RedisMode`];
 //! - this module: the [`RedisAdapter`] itself, the channels it publishes on and the factory;
 //! - `operations`: the [`Adapter`] implementation (what this node asks of the others);
-//! - `requests`: request/response correlation (open requests and their answers);
+//! - `crate::redis::cluster` (shared with the Streams adapter): request/response correlation,
+//!   asking the other nodes, and answering their commands and broadcasts with acknowledgements;
 //! - `responder`: what this node does with the other nodes' messages, and its answers.
 //!
 //! Behaviour that follows the reference:
@@ -40,13 +41,10 @@
 
 mod config;
 mod operations;
-mod requests;
 mod responder;
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -54,12 +52,12 @@ use tokio::sync::mpsc;
 
 pub use config::{RedisAdapterConfig, RedisMode, DEFAULT_REQUEST_TIMEOUT};
 
-use crate::redis::classic::{self, RequestType};
+use crate::redis::classic;
+use crate::redis::cluster::NodeCore;
 use crate::redis::connection::{client_for, HandlerGuard, MessageHandler, RedisLink};
-use crate::redis::messages::{random_id, ClusterRequest, ClusterResponse};
+use crate::redis::messages::{random_id, ClusterRequest};
 use crate::redis::sharded::{self, SubscriptionMode};
 use crate::{Adapter, AdapterContext, AdapterError, AdapterFactory, LocalAdapter, Room};
-use requests::Correlation;
 
 /// Creates the [`RedisAdapter`] of every namespace, all sharing one Redis link.
 ///
@@ -111,8 +109,7 @@ pub struct RedisAdapter {
     /// `prefix-response#nsp#<uid>#`, computed once (checked for every message).
     specific_response: String,
     sharded: sharded::Channels,
-    correlation: Correlation,
-    next_ack_id: AtomicU64,
+    core: NodeCore,
     /// Sharded dynamic mode: rooms whose channel subscription may have to change, handled in
     /// order by one task (so a room deleted and created again ends up subscribed).
     room_sync: Option<mpsc::UnboundedSender<Room>>,
@@ -129,11 +126,6 @@ impl std::fmt::Debug for RedisAdapter {
             .finish_non_exhaustive()
     }
 }
-
-/// Ack ids this adapter gives to broadcasts requested by other nodes start here, far above the
-/// ids the namespace hands out itself, so the two never collide on a socket (JavaScript clients
-/// handle ids up to 2^53 exactly).
-const REMOTE_ACK_ID_BASE: u64 = 1 << 40;
 
 impl RedisAdapter {
     /// Creates the adapter of the namespace of `ctx` on `link`.
@@ -159,11 +151,10 @@ impl RedisAdapter {
             classic,
             sharded: sharded::Channels::new(&config.key, &nsp),
             link: link.clone(),
+            core: NodeCore::new(config.request_timeout),
             config,
             uid,
             nsp,
-            correlation: Correlation::default(),
-            next_ack_id: AtomicU64::new(REMOTE_ACK_ID_BASE),
             room_sync,
             guard: Mutex::new(None),
             this: this.clone(),
@@ -227,29 +218,6 @@ impl RedisAdapter {
             .publish(&channel, bytes, self.sharded_mode().is_some())
             .await
             .map(drop)
-    }
-
-    /// Asks the other nodes and collects one answer per node, up to `timeout`: the request
-    /// is built with a fresh request id. With no other node, nothing is sent.
-    async fn ask(
-        &self,
-        ty: RequestType,
-        timeout: Duration,
-        build: impl FnOnce(String) -> ClusterRequest + Send,
-    ) -> Result<Vec<ClusterResponse>, AdapterError> {
-        let others = self.other_nodes().await?;
-        if others == 0 {
-            return Ok(Vec::new());
-        }
-        let request_id = random_id(12);
-        let request = build(request_id.clone());
-        let waiter = self.correlation.open(&request_id, ty, others);
-        self.publish_now(&request).await?;
-        waiter.collect(timeout).await
-    }
-
-    async fn other_nodes(&self) -> Result<usize, AdapterError> {
-        Ok(self.server_count().await?.saturating_sub(1))
     }
 
     // ----- sharded dynamic room channels -----

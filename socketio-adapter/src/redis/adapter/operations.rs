@@ -9,7 +9,8 @@ use socketio_parser::{Packet, Value};
 
 use super::RedisAdapter;
 use crate::redis::classic::{self, RequestType};
-use crate::redis::messages::{random_id, ClusterRequest, ClusterResponse};
+use crate::redis::cluster::{command_request, ClusterNode};
+use crate::redis::messages::{ClusterRequest, ClusterResponse};
 use crate::redis::sharded;
 use crate::{
     Adapter, AdapterError, BroadcastAckSink, BroadcastOptions, LocalAdapter, RemoteCommand, Room,
@@ -141,50 +142,11 @@ impl Adapter for RedisAdapter {
         opts: &BroadcastOptions,
         sink: &BroadcastAckSink,
     ) -> Result<(), AdapterError> {
-        let request_id = random_id(12);
-        // Each node gives the packet its own ack id.
-        let mut remote = packet.clone();
-        remote.id = None;
-        let request = ClusterRequest::BroadcastWithAck {
-            request_id: request_id.clone(),
-            packet: remote,
-            opts: opts.clone(),
-        };
-        self.correlation.open_ack(request_id.clone(), sink.clone());
-        let published = self.publish_queued(&request);
-        if published.is_err() {
-            self.correlation.close_ack(&request_id);
-        } else {
-            // As in the reference, the answers are awaited for the ack timeout, then
-            // forgotten.
-            let this = self.this.clone();
-            let timeout = opts.flags.timeout.unwrap_or(self.config.request_timeout);
-            tokio::spawn(async move {
-                tokio::time::sleep(timeout).await;
-                if let Some(this) = this.upgrade() {
-                    this.correlation.close_ack(&request_id);
-                }
-            });
-        }
-        published
+        self.open_broadcast_with_ack(packet, opts, sink, |request| self.publish_queued(request))
     }
 
     async fn publish_command(&self, command: RemoteCommand) -> Result<(), AdapterError> {
-        let request = match command {
-            RemoteCommand::AddSockets { opts, rooms } => {
-                ClusterRequest::SocketsJoin { opts, rooms }
-            }
-            RemoteCommand::DelSockets { opts, rooms } => {
-                ClusterRequest::SocketsLeave { opts, rooms }
-            }
-            RemoteCommand::DisconnectSockets { opts, close } => {
-                ClusterRequest::DisconnectSockets { opts, close }
-            }
-            RemoteCommand::ServerSideEmit { args } => ClusterRequest::ServerSideEmit {
-                request_id: None,
-                data: args,
-            },
-        };
+        let request = command_request(command);
         self.publish_now(&request).await
     }
 
@@ -196,7 +158,7 @@ impl Adapter for RedisAdapter {
                 rooms,
                 ..Default::default()
             };
-            let sockets = self.remote_fetch(opts, timeout).await?;
+            let sockets = self.ask_fetch_sockets(opts, timeout).await?;
             return Ok(sockets.into_iter().map(|s| s.id).collect());
         }
         let responses = self
@@ -218,7 +180,7 @@ impl Adapter for RedisAdapter {
         if self.sharded_mode().is_some() {
             // No ALL_ROOMS in the sharded format: the rooms of every remote socket.
             let sockets = self
-                .remote_fetch(BroadcastOptions::default(), timeout)
+                .ask_fetch_sockets(BroadcastOptions::default(), timeout)
                 .await?;
             return Ok(sockets.into_iter().flat_map(|s| s.rooms).collect());
         }
@@ -241,7 +203,7 @@ impl Adapter for RedisAdapter {
         opts: BroadcastOptions,
     ) -> Result<Vec<SocketInfo>, AdapterError> {
         let timeout = opts.flags.timeout.unwrap_or(self.config.request_timeout);
-        self.remote_fetch(opts, timeout).await
+        self.ask_fetch_sockets(opts, timeout).await
     }
 
     async fn server_side_emit_with_ack(
@@ -249,21 +211,7 @@ impl Adapter for RedisAdapter {
         args: Vec<Value>,
         timeout: Duration,
     ) -> Result<Vec<Value>, AdapterError> {
-        let responses = self
-            .ask(RequestType::ServerSideEmit, timeout, |request_id| {
-                ClusterRequest::ServerSideEmit {
-                    request_id: Some(request_id),
-                    data: args,
-                }
-            })
-            .await?;
-        Ok(responses
-            .into_iter()
-            .filter_map(|r| match r {
-                ClusterResponse::ServerSideEmit { data, .. } => Some(data),
-                _ => None,
-            })
-            .collect())
+        self.ask_server_side_emit(args, timeout).await
     }
 
     async fn server_count(&self) -> Result<usize, AdapterError> {
@@ -271,28 +219,5 @@ impl Adapter for RedisAdapter {
             None => self.link.numsub(&self.classic.request, false).await,
             Some(_) => self.link.numsub(&self.sharded.main, true).await,
         }
-    }
-}
-
-impl RedisAdapter {
-    /// The other nodes' sockets targeted by `opts` (a `FETCH_SOCKETS` request, which both
-    /// formats have).
-    async fn remote_fetch(
-        &self,
-        opts: BroadcastOptions,
-        timeout: Duration,
-    ) -> Result<Vec<SocketInfo>, AdapterError> {
-        let responses = self
-            .ask(RequestType::RemoteFetch, timeout, |request_id| {
-                ClusterRequest::FetchSockets { request_id, opts }
-            })
-            .await?;
-        Ok(responses
-            .into_iter()
-            .flat_map(|r| match r {
-                ClusterResponse::FetchSockets { sockets, .. } => sockets,
-                _ => Vec::new(),
-            })
-            .collect())
     }
 }

@@ -1,16 +1,15 @@
 //! The responder: what this node does with the messages of the other nodes (broadcasts,
 //! commands, queries) and the answers it sends back.
 
-use std::sync::atomic::Ordering;
-
-use socketio_parser::{Packet, Value};
+use std::sync::Weak;
 
 use super::RedisAdapter;
 use crate::redis::classic;
+use crate::redis::cluster::{ClusterNode, NodeCore};
 use crate::redis::connection::{Incoming, MessageHandler};
 use crate::redis::messages::{ClusterRequest, ClusterResponse};
 use crate::redis::sharded;
-use crate::{Adapter, BroadcastAckEvent, BroadcastAckSink, BroadcastOptions, Sid};
+use crate::{Adapter, AdapterError, Sid};
 
 impl MessageHandler for RedisAdapter {
     fn on_message(&self, message: &Incoming) {
@@ -46,9 +45,10 @@ impl RedisAdapter {
                 Err(e) => tracing::debug!(nsp = %self.nsp, "ignoring a request: {e}"),
             }
         } else if msg.channel == self.classic.response || msg.channel == self.specific_response {
-            let decoded = classic::decode_response(&msg.payload, |id| self.correlation.kind_of(id));
+            let decoded =
+                classic::decode_response(&msg.payload, |id| self.core.correlation.kind_of(id));
             match decoded {
-                Ok(Some(response)) => self.correlation.dispatch(response),
+                Ok(Some(response)) => self.core.correlation.dispatch(response),
                 Ok(None) => {}
                 Err(e) => tracing::debug!(nsp = %self.nsp, "ignoring a response: {e}"),
             }
@@ -73,7 +73,7 @@ impl RedisAdapter {
             sharded::Incoming::Request(request) => {
                 self.on_request(envelope.uid.as_deref(), request)
             }
-            sharded::Incoming::Response(response) => self.correlation.dispatch(response),
+            sharded::Incoming::Response(response) => self.core.correlation.dispatch(response),
             sharded::Incoming::Other => {}
         }
     }
@@ -94,29 +94,15 @@ impl RedisAdapter {
                 packet,
                 opts,
             } => {
-                if !from_self && !self.correlation.is_ours(&request_id) {
+                if !from_self && packet.nsp == self.nsp {
                     self.answer_broadcast_with_ack(uid, request_id, packet, opts);
                 }
             }
-            ClusterRequest::SocketsJoin { opts, rooms } => {
+            command @ (ClusterRequest::SocketsJoin { .. }
+            | ClusterRequest::SocketsLeave { .. }
+            | ClusterRequest::DisconnectSockets { .. }) => {
                 if !from_self {
-                    for sid in local.local_recipients(&opts) {
-                        self.add_all(&sid, &rooms);
-                    }
-                }
-            }
-            ClusterRequest::SocketsLeave { opts, rooms } => {
-                if !from_self {
-                    for sid in local.local_recipients(&opts) {
-                        for room in &rooms {
-                            self.del(&sid, room);
-                        }
-                    }
-                }
-            }
-            ClusterRequest::DisconnectSockets { opts, close } => {
-                if !from_self {
-                    local.disconnect_sockets_local(&opts, close);
+                    self.apply_command(command);
                 }
             }
             // Queries: answered unless this node asked.
@@ -133,12 +119,7 @@ impl RedisAdapter {
                 });
             }
             ClusterRequest::FetchSockets { request_id, opts } => {
-                self.answer(uid, request_id, |request_id| {
-                    ClusterResponse::FetchSockets {
-                        request_id,
-                        sockets: local.fetch_sockets_local(&opts),
-                    }
-                });
+                self.answer_fetch_sockets(uid, request_id, &opts);
             }
             // Legacy single-socket commands: done by the node that has the socket.
             ClusterRequest::RemoteJoin {
@@ -177,7 +158,7 @@ impl RedisAdapter {
         request_id: String,
         build: impl FnOnce(String) -> ClusterResponse,
     ) {
-        if !self.correlation.is_ours(&request_id) {
+        if !self.core.correlation.is_ours(&request_id) {
             self.respond(requester, &build(request_id));
         }
     }
@@ -199,87 +180,21 @@ impl RedisAdapter {
             self.respond(requester, &ClusterResponse::Done { request_id });
         }
     }
+}
 
-    /// Hands another node's server-side emit to the namespace; with a request id, the
-    /// handler's acknowledgement is sent back to the requester.
-    fn on_server_side_emit(
-        &self,
-        requester: Option<&str>,
-        request_id: Option<String>,
-        data: Vec<Value>,
-    ) {
-        let Some(ns) = self.local.namespace() else {
-            return;
-        };
-        let ack = request_id.map(|request_id| {
-            let this = self.this.clone();
-            let requester = requester.map(str::to_owned);
-            Box::new(move |data: Value| {
-                if let Some(this) = this.upgrade() {
-                    this.respond(
-                        requester.as_deref(),
-                        &ClusterResponse::ServerSideEmit { request_id, data },
-                    );
-                }
-            }) as crate::ServerSideAck
-        });
-        ns.on_server_side_emit(data, ack);
+impl ClusterNode for RedisAdapter {
+    fn core(&self) -> &NodeCore {
+        &self.core
     }
 
-    /// Delivers another node's broadcast with acknowledgements to the local sockets, reports
-    /// the client count, then relays each client's reply.
-    fn answer_broadcast_with_ack(
-        &self,
-        requester: Option<&str>,
-        request_id: String,
-        mut packet: Packet,
-        opts: BroadcastOptions,
-    ) {
-        if packet.nsp != self.nsp {
-            return;
-        }
-        packet.id = Some(self.next_ack_id.fetch_add(1, Ordering::Relaxed));
-        let (sink, mut rx) = BroadcastAckSink::channel();
-        let count = self.local.broadcast_with_ack_local(&packet, &opts, &sink);
-        drop(sink);
-        self.respond(
-            requester,
-            &ClusterResponse::BroadcastClientCount {
-                request_id: request_id.clone(),
-                client_count: count as u64,
-            },
-        );
-        if count == 0 {
-            return;
-        }
-        let this = self.this.clone();
-        let requester = requester.map(str::to_owned);
-        let timeout = opts.flags.timeout.unwrap_or(self.config.request_timeout);
-        tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + timeout;
-            let mut relayed = 0;
-            while relayed < count {
-                let Ok(Some(event)) = tokio::time::timeout_at(deadline, rx.recv()).await else {
-                    return;
-                };
-                if let BroadcastAckEvent::Ack(args) = event {
-                    relayed += 1;
-                    let Some(this) = this.upgrade() else {
-                        return;
-                    };
-                    this.respond(
-                        requester.as_deref(),
-                        &ClusterResponse::BroadcastAck {
-                            request_id: request_id.clone(),
-                            packet: args.into_iter().next().unwrap_or(Value::Null),
-                        },
-                    );
-                }
-            }
-        });
+    fn weak(&self) -> Weak<Self> {
+        self.this.clone()
     }
 
-    /// Sends a response to node `requester` (queued, in order with every other message).
+    async fn publish_request(&self, request: &ClusterRequest) -> Result<(), AdapterError> {
+        self.publish_now(request).await
+    }
+
     fn respond(&self, requester: Option<&str>, response: &ClusterResponse) {
         let result = match self.sharded_mode() {
             None => {

@@ -2,34 +2,27 @@
 //! the entries it writes.
 
 mod operations;
-mod requests;
 mod responder;
 mod sessions;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use parking_lot::{Mutex, ReentrantMutex};
 use socketio_parser::{Packet, PacketType, Value};
-use tokio::sync::mpsc;
 
 use super::live::Live;
 use super::wire::{self, StreamId};
 use super::Shared;
+use crate::redis::cluster::NodeCore;
 use crate::redis::connection::{HandlerGuard, MessageHandler};
-use crate::redis::messages::{random_id, ClusterRequest, ClusterResponse};
+use crate::redis::messages::{random_id, ClusterRequest};
 use crate::redis::sharded;
 use crate::{
-    AdapterContext, AdapterError, BroadcastAckSink, BroadcastOptions, LocalAdapter, RecoveryConfig,
-    Room, Sid,
+    AdapterContext, AdapterError, BroadcastOptions, LocalAdapter, RecoveryConfig, Room, Sid,
 };
-
-/// Ack ids given to broadcasts requested by other nodes start here, far above the ids the
-/// namespace hands out itself (same reasoning as the pub/sub Redis adapter).
-const REMOTE_ACK_ID_BASE: u64 = 1 << 40;
 
 /// A session restored by this node whose socket has not joined yet: the entries dispatched
 /// meanwhile that target it are held here, so it gets them exactly once.
@@ -58,9 +51,7 @@ pub struct StreamsAdapter {
     stream: String,
     public: String,
     private: String,
-    requests: Mutex<HashMap<String, mpsc::Sender<ClusterResponse>>>,
-    ack_requests: Mutex<HashMap<String, BroadcastAckSink>>,
-    next_ack_id: AtomicU64,
+    core: NodeCore,
     /// Held while an entry is dispatched, so a restore sees a consistent position. Reentrant:
     /// a delivery may disconnect a slow socket, which calls back into `del_all` on this thread.
     dispatch: ReentrantMutex<RefCell<Dispatch>>,
@@ -106,9 +97,7 @@ impl StreamsAdapter {
             stream,
             public,
             private,
-            requests: Mutex::new(HashMap::new()),
-            ack_requests: Mutex::new(HashMap::new()),
-            next_ack_id: AtomicU64::new(REMOTE_ACK_ID_BASE),
+            core: NodeCore::new(shared.config.request_timeout),
             dispatch: ReentrantMutex::new(RefCell::new(Dispatch::default())),
             live,
             guard: Mutex::new(None),

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use socketio_parser::{Packet, Value};
 
 use super::StreamsAdapter;
-use crate::redis::messages::{random_id, ClusterRequest, ClusterResponse};
+use crate::redis::cluster::{command_request, ClusterNode};
+use crate::redis::messages::ClusterRequest;
 use crate::redis_streams::XAddJob;
 use crate::{
     Adapter, AdapterError, BroadcastAckSink, BroadcastOptions, LocalAdapter, PersistedSession,
@@ -138,64 +139,21 @@ impl Adapter for StreamsAdapter {
         opts: &BroadcastOptions,
         sink: &BroadcastAckSink,
     ) -> Result<(), AdapterError> {
-        let request_id = random_id(12);
-        let mut remote = packet.clone();
-        remote.id = None;
-        let request = ClusterRequest::BroadcastWithAck {
-            request_id: request_id.clone(),
-            packet: remote,
-            opts: opts.clone(),
-        };
-        self.ack_requests
-            .lock()
-            .insert(request_id.clone(), sink.clone());
-        let published = self.ephemeral(&request).and_then(|bytes| {
+        self.open_broadcast_with_ack(packet, opts, sink, |request| {
+            let bytes = self.ephemeral(request)?;
             self.shared
                 .link
                 .publish_queued(self.public.clone(), bytes, self.sharded())
-        });
-        if published.is_err() {
-            self.ack_requests.lock().remove(&request_id);
-        } else {
-            let this = self.this.clone();
-            let timeout = opts
-                .flags
-                .timeout
-                .unwrap_or(self.shared.config.request_timeout);
-            tokio::spawn(async move {
-                tokio::time::sleep(timeout).await;
-                if let Some(this) = this.upgrade() {
-                    this.ack_requests.lock().remove(&request_id);
-                }
-            });
-        }
-        published
+        })
     }
 
     async fn publish_command(&self, command: RemoteCommand) -> Result<(), AdapterError> {
-        let request = match command {
-            RemoteCommand::AddSockets { opts, rooms } => {
-                ClusterRequest::SocketsJoin { opts, rooms }
+        let request = match command_request(command) {
+            // A pub/sub message, not a stream entry.
+            request @ ClusterRequest::ServerSideEmit { .. } => {
+                return self.publish_request(&request).await;
             }
-            RemoteCommand::DelSockets { opts, rooms } => {
-                ClusterRequest::SocketsLeave { opts, rooms }
-            }
-            RemoteCommand::DisconnectSockets { opts, close } => {
-                ClusterRequest::DisconnectSockets { opts, close }
-            }
-            RemoteCommand::ServerSideEmit { args } => {
-                // A pub/sub message, not a stream entry.
-                let bytes = self.ephemeral(&ClusterRequest::ServerSideEmit {
-                    request_id: None,
-                    data: args,
-                })?;
-                return self
-                    .shared
-                    .link
-                    .publish(&self.public, bytes, self.sharded())
-                    .await
-                    .map(drop);
-            }
+            request => request,
         };
         self.xadd(&request).await.map(drop)
     }
@@ -228,23 +186,7 @@ impl Adapter for StreamsAdapter {
         args: Vec<Value>,
         timeout: Duration,
     ) -> Result<Vec<Value>, AdapterError> {
-        let others = self.other_nodes().await?;
-        if others == 0 {
-            return Ok(Vec::new());
-        }
-        let request_id = random_id(12);
-        let request = ClusterRequest::ServerSideEmit {
-            request_id: Some(request_id.clone()),
-            data: args,
-        };
-        let responses = self.request(&request_id, request, others, timeout).await?;
-        Ok(responses
-            .into_iter()
-            .filter_map(|r| match r {
-                ClusterResponse::ServerSideEmit { data, .. } => Some(data),
-                _ => None,
-            })
-            .collect())
+        self.ask_server_side_emit(args, timeout).await
     }
 
     async fn server_count(&self) -> Result<usize, AdapterError> {
@@ -261,5 +203,17 @@ impl Adapter for StreamsAdapter {
         offset: &str,
     ) -> Result<Option<RestoredSession>, AdapterError> {
         self.restore(pid, offset).await
+    }
+}
+
+impl StreamsAdapter {
+    /// The other nodes' sockets targeted by `opts`, with the request timeout unless `opts`
+    /// has its own.
+    async fn fetch_remote(&self, opts: BroadcastOptions) -> Result<Vec<SocketInfo>, AdapterError> {
+        let timeout = opts
+            .flags
+            .timeout
+            .unwrap_or(self.shared.config.request_timeout);
+        self.ask_fetch_sockets(opts, timeout).await
     }
 }

@@ -1,37 +1,19 @@
 //! The responder: what this node does with the stream entries and the pub/sub messages of the
 //! other nodes (broadcasts, commands, requests), and the answers it sends back.
 
-use std::sync::atomic::Ordering;
+use std::sync::Weak;
 
-use socketio_parser::{Packet, Value};
+use socketio_parser::Value;
 
 use super::StreamsAdapter;
+use crate::redis::cluster::{ClusterNode, NodeCore};
 use crate::redis::connection::{Incoming, MessageHandler};
 use crate::redis::messages::{ClusterRequest, ClusterResponse};
 use crate::redis::sharded;
 use crate::redis_streams::wire::{self, StreamId};
-use crate::{Adapter, BroadcastAckEvent, BroadcastAckSink, BroadcastOptions};
+use crate::AdapterError;
 
 impl StreamsAdapter {
-    /// Sends a response to node `requester` on its own channel.
-    pub(super) fn respond(&self, requester: Option<&str>, response: &ClusterResponse) {
-        let Some(uid) = requester else {
-            return;
-        };
-        let Some((ty, data, _)) = sharded::response_parts(response) else {
-            return;
-        };
-        let channel = format!("{}{uid}#", self.public);
-        let bytes = wire::encode_ephemeral(&self.uid, &self.nsp, ty, data);
-        if let Err(e) = self
-            .shared
-            .link
-            .publish_queued(channel, bytes, self.sharded())
-        {
-            tracing::warn!(nsp = %self.nsp, "cannot answer a cluster request: {e}");
-        }
-    }
-
     /// An entry of this namespace's stream, in stream order (called by the reader).
     pub(crate) fn on_entry(&self, id: StreamId, entry: &wire::RawEntry) {
         let envelope = match entry.decode() {
@@ -94,59 +76,22 @@ impl StreamsAdapter {
             }
             ClusterRequest::BroadcastWithAck {
                 request_id,
-                packet,
+                mut packet,
                 opts,
             } => {
-                if self.ack_requests.lock().contains_key(&request_id) {
-                    return;
-                }
+                packet.nsp.clone_from(&self.nsp);
                 self.answer_broadcast_with_ack(uid, request_id, packet, opts);
             }
-            ClusterRequest::SocketsJoin { opts, rooms } => {
-                for sid in self.local.local_recipients(&opts) {
-                    self.add_all(&sid, &rooms);
-                }
-            }
-            ClusterRequest::SocketsLeave { opts, rooms } => {
-                for sid in self.local.local_recipients(&opts) {
-                    for room in &rooms {
-                        self.del(&sid, room);
-                    }
-                }
-            }
-            ClusterRequest::DisconnectSockets { opts, close } => {
-                self.local.disconnect_sockets_local(&opts, close);
+            command @ (ClusterRequest::SocketsJoin { .. }
+            | ClusterRequest::SocketsLeave { .. }
+            | ClusterRequest::DisconnectSockets { .. }) => {
+                self.apply_command(command);
             }
             ClusterRequest::FetchSockets { request_id, opts } => {
-                if self.requests.lock().contains_key(&request_id) {
-                    return;
-                }
-                let sockets = self.local.fetch_sockets_local(&opts);
-                self.respond(
-                    uid,
-                    &ClusterResponse::FetchSockets {
-                        request_id,
-                        sockets,
-                    },
-                );
+                self.answer_fetch_sockets(uid, request_id, &opts);
             }
             ClusterRequest::ServerSideEmit { request_id, data } => {
-                let Some(ns) = self.local.namespace() else {
-                    return;
-                };
-                let ack = request_id.map(|request_id| {
-                    let this = self.this.clone();
-                    let requester = uid.map(str::to_owned);
-                    Box::new(move |data: Value| {
-                        if let Some(this) = this.upgrade() {
-                            this.respond(
-                                requester.as_deref(),
-                                &ClusterResponse::ServerSideEmit { request_id, data },
-                            );
-                        }
-                    }) as crate::ServerSideAck
-                });
-                ns.on_server_side_emit(data, ack);
+                self.on_server_side_emit(uid, request_id, data);
             }
             // Classic-format requests do not exist in this format.
             ClusterRequest::Sockets { .. }
@@ -156,57 +101,44 @@ impl StreamsAdapter {
             | ClusterRequest::RemoteDisconnect { .. } => {}
         }
     }
+}
 
-    fn answer_broadcast_with_ack(
-        &self,
-        requester: Option<&str>,
-        request_id: String,
-        mut packet: Packet,
-        opts: BroadcastOptions,
-    ) {
-        packet.nsp.clone_from(&self.nsp);
-        packet.id = Some(self.next_ack_id.fetch_add(1, Ordering::Relaxed));
-        let (sink, mut rx) = BroadcastAckSink::channel();
-        let count = self.local.broadcast_with_ack_local(&packet, &opts, &sink);
-        drop(sink);
-        self.respond(
-            requester,
-            &ClusterResponse::BroadcastClientCount {
-                request_id: request_id.clone(),
-                client_count: count as u64,
-            },
-        );
-        if count == 0 {
+impl ClusterNode for StreamsAdapter {
+    fn core(&self) -> &NodeCore {
+        &self.core
+    }
+
+    fn weak(&self) -> Weak<Self> {
+        self.this.clone()
+    }
+
+    /// Ephemeral requests are pub/sub messages on the namespace's public channel.
+    async fn publish_request(&self, request: &ClusterRequest) -> Result<(), AdapterError> {
+        let bytes = self.ephemeral(request)?;
+        self.shared
+            .link
+            .publish(&self.public, bytes, self.sharded())
+            .await
+            .map(drop)
+    }
+
+    /// Sends the response on the requester's own channel.
+    fn respond(&self, requester: Option<&str>, response: &ClusterResponse) {
+        let Some(uid) = requester else {
             return;
+        };
+        let Some((ty, data, _)) = sharded::response_parts(response) else {
+            return;
+        };
+        let channel = format!("{}{uid}#", self.public);
+        let bytes = wire::encode_ephemeral(&self.uid, &self.nsp, ty, data);
+        if let Err(e) = self
+            .shared
+            .link
+            .publish_queued(channel, bytes, self.sharded())
+        {
+            tracing::warn!(nsp = %self.nsp, "cannot answer a cluster request: {e}");
         }
-        let this = self.this.clone();
-        let requester = requester.map(str::to_owned);
-        let timeout = opts
-            .flags
-            .timeout
-            .unwrap_or(self.shared.config.request_timeout);
-        tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + timeout;
-            let mut relayed = 0;
-            while relayed < count {
-                let Ok(Some(event)) = tokio::time::timeout_at(deadline, rx.recv()).await else {
-                    return;
-                };
-                if let BroadcastAckEvent::Ack(args) = event {
-                    relayed += 1;
-                    let Some(this) = this.upgrade() else {
-                        return;
-                    };
-                    this.respond(
-                        requester.as_deref(),
-                        &ClusterResponse::BroadcastAck {
-                            request_id: request_id.clone(),
-                            packet: args.into_iter().next().unwrap_or(Value::Null),
-                        },
-                    );
-                }
-            }
-        });
     }
 }
 
@@ -229,7 +161,7 @@ impl MessageHandler for StreamsAdapter {
             sharded::Incoming::Request(request) => {
                 self.on_request(envelope.uid.as_deref(), request)
             }
-            sharded::Incoming::Response(response) => self.on_response(response),
+            sharded::Incoming::Response(response) => self.core.correlation.dispatch(response),
             sharded::Incoming::Other => {}
         }
     }
