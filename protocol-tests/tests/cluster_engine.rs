@@ -323,3 +323,72 @@ async fn hostile_cluster_traffic_crashes_nothing() {
         assert!(!n.process().has_exited());
     }
 }
+
+/// Runs `cluster-client.js` over `transports` against 3 cluster nodes behind round-robin.
+async fn npm_client(redis: &RedisServer, transports: &str) -> Value {
+    let nodes = nodes(redis, 3, true);
+    let lb = Haproxy::round_robin(&ports(&nodes));
+    let out = protocol_tests::run_node(
+        "cluster-client.js",
+        &[&lb.url(), transports],
+        &[],
+        Duration::from_secs(40),
+    )
+    .await;
+    let result = out
+        .json_result()
+        .unwrap_or_else(|| panic!("no result: {out:?}"));
+    assert_eq!(result["ok"], true, "{result}\nstderr: {}", out.stderr);
+    for mut n in nodes {
+        assert!(n.process().panics().is_empty(), "{:?}", n.process().panics());
+    }
+    result
+}
+
+fn assert_scenarios(r: &Value) {
+    let owners = r["owners"].as_array().unwrap();
+    assert_eq!(owners.len(), 3, "one client per node: {r}");
+    let echoed: Vec<i64> = r["echoed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(echoed, (0..200).collect::<Vec<_>>(), "200 echoes in order");
+    assert_eq!(r["ack"], serde_json::json!(["hello", 42]));
+    assert_eq!(r["asked"]["resp"], serde_json::json!([{"answer": 42}]), "{r}");
+    assert_eq!(r["binary"], "000102fdfeff");
+    let mut all: Vec<&Value> = owners.iter().collect();
+    all.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    for got in r["received"].as_array().unwrap() {
+        let got: Vec<&Value> = got.as_array().unwrap().iter().collect();
+        assert_eq!(got, all, "every client got one broadcast from every node: {r}");
+    }
+    assert_eq!(r["disconnects"], serde_json::json!([]), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_client_polling_only_over_round_robin() {
+    let redis = RedisServer::start();
+    let r = npm_client(&redis, r#"["polling"]"#).await;
+    assert_scenarios(&r);
+    assert_eq!(r["transports"], serde_json::json!(["polling", "polling", "polling"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_client_websocket_only_over_round_robin() {
+    // A WebSocket session lives on the node its connection reached: nothing crosses nodes but
+    // the broadcasts (through the Redis adapter).
+    let redis = RedisServer::start();
+    let r = npm_client(&redis, r#"["websocket"]"#).await;
+    assert_scenarios(&r);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_client_polling_then_upgrade_over_round_robin() {
+    // An upgrade reaching a node other than the owner is refused and the client keeps polling;
+    // one reaching the owner upgrades. Either way nothing is lost or duplicated.
+    let redis = RedisServer::start();
+    let r = npm_client(&redis, r#"["polling", "websocket"]"#).await;
+    assert_scenarios(&r);
+}
