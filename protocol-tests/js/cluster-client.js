@@ -34,6 +34,10 @@ function connect() {
 
 const owner = (s) => s.io.engine.id.slice(0, 8);
 
+const t0 = Date.now();
+const phases = {};
+const mark = (name) => (phases[name] = Date.now() - t0);
+
 async function main() {
   // One client per node.
   const byOwner = new Map();
@@ -48,6 +52,7 @@ async function main() {
   }
   if (byOwner.size < 3) throw new Error(`only ${byOwner.size} owners`);
   const [a] = sockets;
+  mark("connected");
 
   // 200 events echoed in order.
   const echoed = [];
@@ -60,6 +65,7 @@ async function main() {
   for (let i = 0; i < 200; i++) a.emit("message", i);
   await allEchoed;
   a.off("message-back");
+  mark("echoed");
 
   // Acks both ways.
   const ack = await new Promise((resolve, reject) =>
@@ -70,6 +76,7 @@ async function main() {
   a.on("question", (x, cb) => cb({ answer: x * 2 }));
   const asked = await a.timeout(5000).emitWithAck("ask-client", ["question", [21], 3000]);
 
+  mark("acks");
   // Binary.
   const bytes = Buffer.from([0, 1, 2, 253, 254, 255]);
   const binary = await new Promise((resolve) => {
@@ -96,6 +103,7 @@ async function main() {
     });
   }
   await allReceived;
+  mark("broadcasts");
   // Nothing more arrives (no duplicate).
   await new Promise((r) => setTimeout(r, 300));
 
@@ -109,6 +117,7 @@ async function main() {
     binary,
     received: received.map((r) => [...r].sort()),
     disconnects,
+    phases,
   });
 }
 

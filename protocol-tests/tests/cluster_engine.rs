@@ -392,3 +392,42 @@ async fn npm_client_polling_then_upgrade_over_round_robin() {
     let r = npm_client(&redis, r#"["polling", "websocket"]"#).await;
     assert_scenarios(&r);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_local_requests_work_foreign_ones_fail_then_recover() {
+    let mut redis = RedisServer::start();
+    let owner = node(&redis, true);
+    let other = node(&redis, true);
+    let session = Session::open(owner.port()).await;
+    let res = session.post(other.port(), "40").await;
+    assert_eq!(res.status, 200, "foreign POST while Redis is up: {}", res.text());
+    let res = session.get(owner.port()).await;
+    assert!(res.text().contains("40{"), "{}", res.text());
+
+    redis.stop();
+    // Local requests do not need Redis.
+    let res = session.post(owner.port(), "42[\"message\",1]").await;
+    assert_eq!(res.status, 200, "local POST with Redis down");
+    let res = session.get(owner.port()).await;
+    assert_eq!(echoes(&res.text()), vec![1], "local GET with Redis down");
+    // Foreign ones get the protocol's error, fast.
+    let t = Instant::now();
+    let res = session.post(other.port(), "42[\"message\",2]").await;
+    assert_unknown_sid(&res, "foreign POST with Redis down");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+
+    redis.restart();
+    // Once both nodes have resubscribed, foreign requests work again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = session.post(other.port(), "42[\"message\",3]").await;
+        if res.status == 200 {
+            break;
+        }
+        assert_unknown_sid(&res, "foreign POST while Redis comes back");
+        assert!(Instant::now() < deadline, "foreign requests did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let res = session.get(other.port()).await;
+    assert_eq!(echoes(&res.text()), vec![3], "foreign GET after the restart");
+}
