@@ -340,7 +340,11 @@ async fn npm_client(redis: &RedisServer, transports: &str) -> Value {
         .unwrap_or_else(|| panic!("no result: {out:?}"));
     assert_eq!(result["ok"], true, "{result}\nstderr: {}", out.stderr);
     for mut n in nodes {
-        assert!(n.process().panics().is_empty(), "{:?}", n.process().panics());
+        assert!(
+            n.process().panics().is_empty(),
+            "{:?}",
+            n.process().panics()
+        );
     }
     result
 }
@@ -356,13 +360,20 @@ fn assert_scenarios(r: &Value) {
         .collect();
     assert_eq!(echoed, (0..200).collect::<Vec<_>>(), "200 echoes in order");
     assert_eq!(r["ack"], serde_json::json!(["hello", 42]));
-    assert_eq!(r["asked"]["resp"], serde_json::json!([{"answer": 42}]), "{r}");
+    assert_eq!(
+        r["asked"]["resp"],
+        serde_json::json!([{"answer": 42}]),
+        "{r}"
+    );
     assert_eq!(r["binary"], "000102fdfeff");
     let mut all: Vec<&Value> = owners.iter().collect();
     all.sort_by_key(|v| v.as_str().unwrap().to_owned());
     for got in r["received"].as_array().unwrap() {
         let got: Vec<&Value> = got.as_array().unwrap().iter().collect();
-        assert_eq!(got, all, "every client got one broadcast from every node: {r}");
+        assert_eq!(
+            got, all,
+            "every client got one broadcast from every node: {r}"
+        );
     }
     assert_eq!(r["disconnects"], serde_json::json!([]), "{r}");
 }
@@ -372,7 +383,10 @@ async fn npm_client_polling_only_over_round_robin() {
     let redis = RedisServer::start();
     let r = npm_client(&redis, r#"["polling"]"#).await;
     assert_scenarios(&r);
-    assert_eq!(r["transports"], serde_json::json!(["polling", "polling", "polling"]));
+    assert_eq!(
+        r["transports"],
+        serde_json::json!(["polling", "polling", "polling"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,7 +414,12 @@ async fn redis_restart_local_requests_work_foreign_ones_fail_then_recover() {
     let other = node(&redis, true);
     let session = Session::open(owner.port()).await;
     let res = session.post(other.port(), "40").await;
-    assert_eq!(res.status, 200, "foreign POST while Redis is up: {}", res.text());
+    assert_eq!(
+        res.status,
+        200,
+        "foreign POST while Redis is up: {}",
+        res.text()
+    );
     let res = session.get(owner.port()).await;
     assert!(res.text().contains("40{"), "{}", res.text());
 
@@ -425,9 +444,103 @@ async fn redis_restart_local_requests_work_foreign_ones_fail_then_recover() {
             break;
         }
         assert_unknown_sid(&res, "foreign POST while Redis comes back");
-        assert!(Instant::now() < deadline, "foreign requests did not recover");
+        assert!(
+            Instant::now() < deadline,
+            "foreign requests did not recover"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let res = session.get(other.port()).await;
-    assert_eq!(echoes(&res.text()), vec![3], "foreign GET after the restart");
+    assert_eq!(
+        echoes(&res.text()),
+        vec![3],
+        "foreign GET after the restart"
+    );
+}
+
+/// Our Socket.IO client with its cookie jar off, through the balancer: 200 events echoed in
+/// order, acks both ways, binary.
+async fn rust_client(transports: socketio_client::Transports) {
+    use socketio_client::{Args, ClientBuilder, Event, Socket, Value as SioValue};
+    let redis = RedisServer::start();
+    let nodes = nodes(&redis, 3, true);
+    let lb = Haproxy::round_robin(&ports(&nodes));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let disconnects = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let socket = ClientBuilder::new(lb.url())
+        .transports(transports)
+        .force_new(true)
+        .cookie_jar(false)
+        .reconnection(false)
+        .connect_timeout(Duration::from_secs(10))
+        .ack_timeout(Duration::from_secs(10))
+        .on("message-back", move |event: Event, _s: Socket| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event);
+            }
+        })
+        .on("question", |event: Event, _s: Socket| async move {
+            let n: i64 = event.arg(0).unwrap();
+            n * 2
+        })
+        .on_disconnect({
+            let disconnects = disconnects.clone();
+            move |reason, _s| {
+                disconnects.lock().push(reason);
+                async {}
+            }
+        })
+        .connect()
+        .await
+        .expect("connect through the round-robin balancer without cookies");
+    for i in 0..200 {
+        socket.emit("message", i).await.unwrap();
+    }
+    for i in 0..200 {
+        let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("echo {i} did not arrive"))
+            .unwrap();
+        assert_eq!(event.arg::<i64>(0).unwrap(), i, "echoes in order");
+    }
+    let reply = socket
+        .emit_with_ack("message-with-ack", Args::new().arg("hello").arg(42))
+        .await
+        .unwrap();
+    assert_eq!(Value::from(reply[0].clone()), serde_json::json!("hello"));
+    assert_eq!(Value::from(reply[1].clone()), serde_json::json!(42));
+    let asked = socket
+        .emit_with_ack("ask-client", Args::new().arg(("question", [21], 5000)))
+        .await
+        .unwrap();
+    assert_eq!(
+        Value::from(asked[0].clone())["resp"],
+        serde_json::json!([42]),
+        "the server's ack came back through the cluster"
+    );
+    socket
+        .emit("message", Bytes::from_static(b"\x00\x01\xfe\xff"))
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("binary echo")
+        .unwrap();
+    assert_eq!(
+        event.args()[0],
+        SioValue::Binary(Bytes::from_static(b"\x00\x01\xfe\xff"))
+    );
+    assert!(socket.connected());
+    assert!(disconnects.lock().is_empty(), "{:?}", disconnects.lock());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_without_cookies_polling_only() {
+    rust_client(socketio_client::Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_without_cookies_polling_then_upgrade() {
+    rust_client(socketio_client::Transports::Upgrade).await;
 }
