@@ -7,7 +7,7 @@ use crate::message::{Body, Message, Method, RawHeaders, MAX_HEADERS};
 use crate::pending::{Pending, Reply};
 use crate::{ClusterError, NodeId};
 use bytes::Bytes;
-use engine_io::{BoxFuture, Cluster, ForeignRequest, ResponseBody, Server};
+use engine_io::{Cluster, ForeignRequest, ForwardFuture, ResponseBody, Server};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use parking_lot::Mutex;
@@ -250,7 +250,7 @@ impl Cluster for ClusterEngine {
         &self.inner.prefix
     }
 
-    fn forward(&self, request: ForeignRequest) -> BoxFuture<Option<Response<ResponseBody>>> {
+    fn forward(&self, request: ForeignRequest) -> ForwardFuture {
         let inner = self.inner.clone();
         Box::pin(async move {
             let res = inner.forward(request).await;

@@ -16,9 +16,13 @@
 //! unknown sid is answered 400 "Session ID unknown".
 
 use crate::body::ResponseBody;
-use crate::service::BoxFuture;
 use bytes::Bytes;
 use http::Response;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The future of [`Cluster::forward`]: the owner's answer, or `None`.
+pub type ForwardFuture = Pin<Box<dyn Future<Output = Option<Response<ResponseBody>>> + Send>>;
 
 /// A polling request (GET or POST) naming a session this node does not hold.
 #[derive(Debug)]
@@ -42,5 +46,5 @@ pub trait Cluster: Send + Sync + 'static {
     /// node's answer, or to `None` when no live node holds the session: the
     /// request is then answered 400 "Session ID unknown", as for any unknown
     /// sid.
-    fn forward(&self, request: ForeignRequest) -> BoxFuture<Option<Response<ResponseBody>>>;
+    fn forward(&self, request: ForeignRequest) -> ForwardFuture;
 }

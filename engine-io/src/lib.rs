@@ -168,7 +168,7 @@ mod ws_io;
 #[cfg(feature = "server")]
 pub use body::ResponseBody;
 #[cfg(feature = "server")]
-pub use cluster::{Cluster, ForeignRequest};
+pub use cluster::{Cluster, ForeignRequest, ForwardFuture};
 #[cfg(feature = "server")]
 pub use config::{
     AllowRequestFn, AllowRequestFuture, Config, ConfigBuilder, CookieConfig, HeadersFn, SameSite,

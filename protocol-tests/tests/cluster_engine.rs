@@ -86,6 +86,15 @@ impl Session {
     }
 }
 
+/// No node panicked or exited.
+fn assert_healthy(nodes: Vec<RustPeer>) {
+    for mut n in nodes {
+        let panics = n.process().panics();
+        assert!(panics.is_empty(), "{panics:?}");
+        assert!(!n.process().has_exited(), "a node exited");
+    }
+}
+
 fn assert_unknown_sid(res: &HttpResponse, what: &str) {
     assert_eq!(res.status, 400, "{what}: {}", res.text());
     assert_eq!(
@@ -148,14 +157,7 @@ async fn raw_http_round_robin_over_three_nodes_delivers_every_packet_once() {
         let res = session.get(port).await;
         assert_eq!(echoes(&res.text()), vec![100], "node {i}");
     }
-    for mut n in nodes {
-        assert!(
-            n.process().panics().is_empty(),
-            "{:?}",
-            n.process().panics()
-        );
-        assert!(!n.process().has_exited());
-    }
+    assert_healthy(nodes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -314,14 +316,7 @@ async fn hostile_cluster_traffic_crashes_nothing() {
         let got = exchange(lb.port(), s).await;
         assert_eq!(got, (0..20).collect::<Vec<_>>());
     }
-    for mut n in nodes {
-        assert!(
-            n.process().panics().is_empty(),
-            "{:?}",
-            n.process().panics()
-        );
-        assert!(!n.process().has_exited());
-    }
+    assert_healthy(nodes);
 }
 
 /// Runs `cluster-client.js` over `transports` against 3 cluster nodes behind round-robin.
@@ -339,13 +334,7 @@ async fn npm_client(redis: &RedisServer, transports: &str) -> Value {
         .json_result()
         .unwrap_or_else(|| panic!("no result: {out:?}"));
     assert_eq!(result["ok"], true, "{result}\nstderr: {}", out.stderr);
-    for mut n in nodes {
-        assert!(
-            n.process().panics().is_empty(),
-            "{:?}",
-            n.process().panics()
-        );
-    }
+    assert_healthy(nodes);
     result
 }
 
