@@ -13,10 +13,8 @@ use http_body_util::BodyExt;
 use parking_lot::Mutex;
 use redis::{IntoConnectionInfo, PushKind};
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -473,25 +471,29 @@ impl Inner {
         let reply_to = channel(&self.config.channel_prefix, from);
         let fut = server.serve_foreign(req);
         tokio::pin!(fut);
-        // Answer at once when the answer is ready; else say the session is
-        // here (the other node then waits as long as a long-poll may).
-        let res = match std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
-            Poll::Ready(res) => res,
-            Poll::Pending => {
+        // The answer alone when it is ready within half the other node's
+        // timeout (a POST, a GET with data queued or soon queued: one message
+        // each way); else first say the session is here, so that the other
+        // node waits as long as a long-poll may.
+        tokio::pin!(abort);
+        let res = tokio::select! {
+            res = &mut fut => res,
+            _ = &mut abort => return,
+            _ = tokio::time::sleep(self.config.response_timeout / 2) => {
                 let accepted = Message {
                     from: self.node,
                     id,
                     body: Body::Accepted,
                 };
-                if !matches!(self.link.publish(&reply_to, accepted.encode()).await, Ok(n) if n > 0)
-                {
+                let sent = self.link.publish(&reply_to, accepted.encode()).await;
+                if !matches!(sent, Ok(n) if n > 0) {
                     // The other node is gone: dropping the request ends the poll.
                     return;
                 }
                 tokio::select! {
                     res = &mut fut => res,
                     // The client went away: dropping the request is what a local abort does.
-                    _ = abort => return,
+                    _ = &mut abort => return,
                 }
             }
         };

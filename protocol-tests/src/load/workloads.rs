@@ -242,16 +242,33 @@ pub async fn cluster_poll(ports: &[u16], pids: &[u32], conns: u64, secs: u64, by
             }
             clients.extend(cs);
         }
-        let cpu0 = cpu();
+        let each = || -> Vec<u64> {
+            pids.iter()
+                .map(|p| super::cpu_ns(*p).unwrap_or(0))
+                .collect()
+        };
+        let (cpu0, each0) = (cpu(), each());
         let run = echo_rounds(clients, bytes, secs).await;
         let cpu_us = per(cpu().saturating_sub(cpu0) as f64 / 1000.0, run.total);
+        // Where it goes: per process (in --pids order), µs per round trip.
+        let split: Vec<String> = each()
+            .iter()
+            .zip(&each0)
+            .map(|(a, b)| {
+                format!(
+                    "{:.1}",
+                    per(a.saturating_sub(*b) as f64 / 1000.0, run.total)
+                )
+            })
+            .collect();
         println!(
-            "cluster-poll requests={} conns={conns} failed={failed} total={} rtt_per_s={:.0} p50_us={} p99_us={} cluster_cpu_us_per_rtt={cpu_us:.2}",
+            "cluster-poll requests={} conns={conns} failed={failed} total={} rtt_per_s={:.0} p50_us={} p99_us={} cluster_cpu_us_per_rtt={cpu_us:.2} per_pid_us=[{}]",
             if foreign { "foreign" } else { "local" },
             run.total,
             run.per_second(),
             run.quantile(0.5),
-            run.quantile(0.99)
+            run.quantile(0.99),
+            split.join(",")
         );
         results.push((run, cpu_us));
     }
