@@ -13,11 +13,24 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo, ProtocolVersion, PushInfo};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+/// How many publications may wait for the publisher (bounded: when Redis
+/// cannot keep up, publishing fails and the request gets its 400).
+const PUBLISH_QUEUE: usize = 16 * 1024;
+/// How many queued publications go out in one pipeline.
+const PUBLISH_BATCH: usize = 256;
+
+struct PublishJob {
+    channel: String,
+    payload: Bytes,
+    done: oneshot::Sender<Result<usize, redis::RedisError>>,
+}
 
 /// The Redis connections of one node.
 pub(crate) struct Link {
     publisher: ConnectionManager,
+    queue: mpsc::Sender<PublishJob>,
     subscriber: ConnectionManager,
     up: AtomicBool,
     pub(crate) reconnecting: AtomicBool,
@@ -57,7 +70,10 @@ impl Link {
             .get_connection_manager_with_config(manager_config(timeout).set_push_sender(push_tx))
             .await?;
         subscriber.subscribe(&channel).await?;
+        let (queue, jobs) = mpsc::channel(PUBLISH_QUEUE);
+        tokio::spawn(publish_loop(publisher.clone(), jobs));
         let link = Link {
+            queue,
             publisher,
             subscriber,
             up: AtomicBool::new(true),
@@ -77,16 +93,21 @@ impl Link {
     }
 
     /// Publishes `payload` on `channel`; the number of nodes that got it.
+    /// Concurrent publications share round trips (one pipeline).
     pub(crate) async fn publish(
         &self,
         channel: &str,
         payload: Bytes,
     ) -> Result<usize, redis::RedisError> {
-        redis::cmd("PUBLISH")
-            .arg(channel)
-            .arg(payload.as_ref())
-            .query_async(&mut self.publisher.clone())
-            .await
+        let closed = || redis::RedisError::from((redis::ErrorKind::Io, "publisher gone"));
+        let (done, answer) = oneshot::channel();
+        let job = PublishJob {
+            channel: channel.to_owned(),
+            payload,
+            done,
+        };
+        self.queue.try_send(job).map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     /// How many subscribers each channel has (`PUBSUB NUMSUB`), in order.
@@ -119,5 +140,32 @@ impl Link {
     /// Leaves the node's channel.
     pub(crate) async fn unsubscribe(&self) -> Result<(), redis::RedisError> {
         self.subscriber.clone().unsubscribe(&self.channel).await
+    }
+}
+
+/// Sends queued publications, as many per round trip as are waiting.
+async fn publish_loop(mut conn: ConnectionManager, mut jobs: mpsc::Receiver<PublishJob>) {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while jobs.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for job in &batch {
+            pipe.cmd("PUBLISH")
+                .arg(&job.channel)
+                .arg(job.payload.as_ref());
+        }
+        match pipe.query_async::<Vec<usize>>(&mut conn).await {
+            Ok(counts) => {
+                for (job, n) in batch.drain(..).zip(counts) {
+                    let _ = job.done.send(Ok(n));
+                }
+            }
+            Err(e) => {
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Err(e.clone()));
+                }
+            }
+        }
+        // Jobs without a reply (fewer replies than commands) learn it by the drop.
+        batch.clear();
     }
 }
