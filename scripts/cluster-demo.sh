@@ -5,10 +5,22 @@
 # either node, and they chat, see the same rooms and user lists. Ctrl-C stops everything.
 #
 #   scripts/cluster-demo.sh     # LB_PORT=3000 NODE_PORTS="3001 3002" REDIS_PORT=6390 by default
+#   scripts/cluster-demo.sh --no-sticky
+#
+# --no-sticky: HAProxy plain `balance roundrobin`, no cookie, no stickiness of any kind, and the
+# nodes run with `--cluster-engine` (crate engine-io-cluster): any node serves any polling
+# request of any session over the same Redis, so clients that keep no cookies work too.
 #
 # Needs redis-server and haproxy (scripts/install-deps.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sticky=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-sticky) sticky=0 ;;
+    *) echo "cluster-demo: unknown argument $arg (only --no-sticky)" >&2; exit 2 ;;
+  esac
+done
 REDIS_PORT=${REDIS_PORT:-6390}
 LB_PORT=${LB_PORT:-3000}
 NODE_PORTS=${NODE_PORTS:-"3001 3002"}
@@ -29,12 +41,22 @@ for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break;
 redis-cli -p "$REDIS_PORT" ping >/dev/null || { echo "cluster-demo: redis did not start" >&2; exit 1; }
 
 servers=""
+node_args=()
+cookie_line="  cookie SERVERID insert indirect nocache"
+if [ "$sticky" = 0 ]; then
+  node_args=(--cluster-engine)
+  cookie_line="  # no cookie: any node serves any session (--cluster-engine)"
+fi
 n=0
 for port in $NODE_PORTS; do
   n=$((n + 1))
-  target/release/examples/chat --port "$port" --redis "redis://127.0.0.1:$REDIS_PORT" </dev/null &
+  target/release/examples/chat --port "$port" --redis "redis://127.0.0.1:$REDIS_PORT" "${node_args[@]}" </dev/null &
   pids+=($!)
-  servers+="  server node$n 127.0.0.1:$port check cookie node$n"$'\n'
+  if [ "$sticky" = 1 ]; then
+    servers+="  server node$n 127.0.0.1:$port check cookie node$n"$'\n'
+  else
+    servers+="  server node$n 127.0.0.1:$port check"$'\n'
+  fi
 done
 
 cat >"$tmp/haproxy.cfg" <<CFG
@@ -49,10 +71,11 @@ frontend chat
   default_backend nodes
 backend nodes
   balance roundrobin
-  cookie SERVERID insert indirect nocache
+$cookie_line
 $servers
 CFG
 haproxy -db -f "$tmp/haproxy.cfg" &
 pids+=($!)
-echo "cluster-demo: http://127.0.0.1:$LB_PORT  (chat nodes on $NODE_PORTS, redis on $REDIS_PORT)"
+mode=$([ "$sticky" = 1 ] && echo "cookie-sticky" || echo "no stickiness, cluster engine")
+echo "cluster-demo: http://127.0.0.1:$LB_PORT  (chat nodes on $NODE_PORTS, redis on $REDIS_PORT, $mode)"
 wait -n "${pids[@]}"

@@ -1,5 +1,6 @@
 //! [`Config`]: server options, with the reference implementation's defaults.
 
+use crate::cluster::Cluster;
 use crate::cors::Cors;
 use crate::request::RequestInfo;
 use crate::{Message, TransportType};
@@ -183,6 +184,10 @@ pub struct Config {
     /// WebSocket write buffer: frames are batched up to this many bytes before
     /// being written. Default 4096.
     pub ws_write_buffer_size: usize,
+    /// The cluster this server is a node of (see [`crate::Cluster`]): sids
+    /// carry the node's id, and polling requests for sessions held by other
+    /// nodes are served through it. `None` (default): a standalone server.
+    pub cluster: Option<Arc<dyn Cluster>>,
 }
 
 impl Default for Config {
@@ -209,6 +214,7 @@ impl Default for Config {
             inbox_capacity: 1024,
             ws_read_buffer_size: 1024,
             ws_write_buffer_size: 4096,
+            cluster: None,
         }
     }
 }
@@ -238,6 +244,7 @@ impl fmt::Debug for Config {
             .field("slow_consumer_timeout", &self.slow_consumer_timeout)
             .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("inbox_capacity", &self.inbox_capacity)
+            .field("cluster", &self.cluster.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -387,6 +394,11 @@ impl ConfigBuilder {
     /// See [`Config::ws_write_buffer_size`].
     pub fn ws_write_buffer_size(mut self, n: usize) -> Self {
         self.config.ws_write_buffer_size = n;
+        self
+    }
+    /// Sets the cluster ([`Config::cluster`]).
+    pub fn cluster(mut self, cluster: Arc<dyn Cluster>) -> Self {
+        self.config.cluster = Some(cluster);
         self
     }
     /// Finishes the configuration.

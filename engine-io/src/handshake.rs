@@ -57,11 +57,15 @@ mod server_side {
     use http::{HeaderMap, Response};
     use std::sync::Arc;
 
-    /// A fresh session id: 15 bytes from a CSPRNG, URL-safe base64 (20 chars).
-    fn generate_sid() -> Str {
+    /// A fresh session id: 15 bytes from a CSPRNG, URL-safe base64 (20 chars),
+    /// after the cluster node's id when the server is a node of a cluster.
+    fn generate_sid(prefix: &str) -> Str {
         let mut raw = [0u8; 15];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
-        Str::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+        let mut sid = String::with_capacity(prefix.len() + 20);
+        sid.push_str(prefix);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(raw, &mut sid);
+        Str::from(sid)
     }
 
     /// Creates and registers a new socket with its open packet (and initial packet) queued.
@@ -74,9 +78,10 @@ mod server_side {
         let cfg = &shared.config;
         let socket = {
             let mut map = shared.sockets.lock();
-            let mut sid = generate_sid();
+            let prefix = cfg.cluster.as_ref().map_or("", |c| c.sid_prefix());
+            let mut sid = generate_sid(prefix);
             while map.contains_key(&sid) {
-                sid = generate_sid();
+                sid = generate_sid(prefix);
             }
             let socket = Socket::new(sid.clone(), protocol, info, transport, shared.clone());
             map.insert(sid, socket.clone());

@@ -30,6 +30,7 @@
 //! | WebSocket transport: the stream, batching writer, close codes | `ws_io` |
 //! | request routing and verification, the registry | `server`, `shared` |
 //! | HTTP refusals (error codes) | `refusal` |
+//! | the hook through which cluster nodes serve each other's sessions | `cluster` |
 //! | configuration, CORS, request info, compression | `config`, `cors`, `request`, `compression` |
 //! | embedding (hyper / tower / axum, listener) | `service`, `listen`, `body` |
 //!
@@ -126,6 +127,8 @@ pub use transport::TransportType;
 #[cfg(feature = "server")]
 mod body;
 #[cfg(feature = "server")]
+mod cluster;
+#[cfg(feature = "server")]
 mod compression;
 #[cfg(feature = "server")]
 mod config;
@@ -164,6 +167,8 @@ mod ws_io;
 
 #[cfg(feature = "server")]
 pub use body::ResponseBody;
+#[cfg(feature = "server")]
+pub use cluster::{Cluster, ForeignRequest, ForwardFuture};
 #[cfg(feature = "server")]
 pub use config::{
     AllowRequestFn, AllowRequestFuture, Config, ConfigBuilder, CookieConfig, HeadersFn, SameSite,

@@ -25,7 +25,7 @@ fn with_headers(
 }
 
 /// A bare status answer (duplicate requests, bad content): no body, only CORS headers.
-fn bare(status: StatusCode, cors: Option<HeaderMap>) -> Response<ResponseBody> {
+pub(crate) fn bare(status: StatusCode, cors: Option<HeaderMap>) -> Response<ResponseBody> {
     let mut res = Response::new(empty());
     *res.status_mut() = status;
     with_headers(res, cors)
@@ -186,14 +186,14 @@ pub(crate) async fn get(
     payload_response(&socket, &parts.headers, &packets, cors, false)
 }
 
-enum BodyError {
+pub(crate) enum BodyError {
     TooLarge,
     Failed,
 }
 
 /// Reads a body incrementally, refusing as soon as it exceeds `limit` bytes:
 /// nothing beyond the limit is ever buffered.
-async fn read_limited<B>(mut body: B, limit: usize) -> Result<Bytes, BodyError>
+pub(crate) async fn read_limited<B>(mut body: B, limit: usize) -> Result<Bytes, BodyError>
 where
     B: Body<Data = Bytes> + Unpin,
 {

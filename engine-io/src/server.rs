@@ -202,6 +202,31 @@ impl Server {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        self.route(req, true).await
+    }
+
+    /// Serves a polling request that another node of the cluster received for
+    /// a session this node holds (see [`crate::Cluster`]): like
+    /// [`Server::handle`], except that it never creates a session and never
+    /// forwards again, so a request naming an sid this node does not hold is
+    /// answered 400 "Session ID unknown".
+    pub async fn serve_foreign(&self, req: Request<ResponseBody>) -> Response<ResponseBody> {
+        let has_sid = Query::parse(req.uri()).sid.is_some_and(|s| !s.is_empty());
+        if !has_sid || is_upgrade_request(req.headers()) {
+            let r = Refusal::new(ErrorCode::UnknownSid);
+            self.shared.handler.on_refused(r.code);
+            return r.http_response(None);
+        }
+        self.route(req, false).await
+    }
+
+    /// Routes a request; `forward`: a request for an sid this node does not
+    /// hold may be carried to its owner by the cluster.
+    async fn route<B>(&self, req: Request<B>, forward: bool) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let (parts, body) = req.into_parts();
         let cfg = &self.shared.config;
         // Without the websocket transport the reference installs no upgrade
@@ -251,6 +276,27 @@ impl Server {
         // 3. sid
         if let Some(sid) = query.sid.as_deref().filter(|s| !s.is_empty()) {
             let Some(socket) = self.shared.get(sid) else {
+                let cluster = cfg.cluster.as_ref().filter(|_| forward && !upgrade);
+                if let Some(cluster) = cluster {
+                    if parts.method == Method::GET || parts.method == Method::POST {
+                        let sid = sid.to_owned();
+                        let cors = cors_headers.clone();
+                        let limit = cfg.max_http_buffer_size;
+                        let body = match crate::polling::read_limited(Box::pin(body), limit).await {
+                            Ok(b) => b,
+                            Err(crate::polling::BodyError::TooLarge) => {
+                                return crate::polling::bare(StatusCode::PAYLOAD_TOO_LARGE, cors)
+                            }
+                            Err(crate::polling::BodyError::Failed) => {
+                                return crate::polling::bare(StatusCode::BAD_REQUEST, cors)
+                            }
+                        };
+                        let request = crate::cluster::ForeignRequest { sid, parts, body };
+                        if let Some(res) = cluster.forward(request).await {
+                            return res;
+                        }
+                    }
+                }
                 return refuse(Refusal::new(ErrorCode::UnknownSid));
             };
             if !upgrade && socket.transport() != transport {

@@ -39,10 +39,23 @@ impl Haproxy {
     /// When `haproxy` cannot be run, exits at startup (its log is in the message) or does not
     /// listen in time.
     pub fn sticky(backends: &[u16]) -> Haproxy {
+        Haproxy::start(backends, true)
+    }
+
+    /// Like [`Haproxy::sticky`] but with no cookie and no stickiness of any kind: plain
+    /// `balance roundrobin`, every request to the next backend (the cluster engine's setup).
+    ///
+    /// # Panics
+    /// As [`Haproxy::sticky`].
+    pub fn round_robin(backends: &[u16]) -> Haproxy {
+        Haproxy::start(backends, false)
+    }
+
+    fn start(backends: &[u16], sticky: bool) -> Haproxy {
         crate::ensure_deps();
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
-            match Haproxy::try_start(backends) {
+            match Haproxy::try_start(backends, sticky) {
                 Ok(haproxy) => return haproxy,
                 Err(e) => last_error = e,
             }
@@ -60,7 +73,7 @@ impl Haproxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn try_start(backends: &[u16]) -> Result<Haproxy, String> {
+    fn try_start(backends: &[u16], sticky: bool) -> Result<Haproxy, String> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let port = free_port()?;
         let dir = std::env::temp_dir().join(format!(
@@ -71,7 +84,7 @@ impl Haproxy {
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let config = dir.join("haproxy.cfg");
-        std::fs::write(&config, sticky_config(port, backends))
+        std::fs::write(&config, config_text(port, backends, sticky))
             .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
         // HAProxy's own messages go to a file (not the test's terminal) and into the panic message.
         let log = dir.join("haproxy.log");
@@ -120,8 +133,8 @@ impl Drop for Haproxy {
 }
 
 /// The HAProxy configuration: front `127.0.0.1:<port>`, round robin over `backends`, sessions
-/// pinned by the `SERVERID` cookie.
-fn sticky_config(port: u16, backends: &[u16]) -> String {
+/// pinned by the `SERVERID` cookie when `sticky`.
+fn config_text(port: u16, backends: &[u16], sticky: bool) -> String {
     // `timeout tunnel` applies to WebSocket connections after the HTTP upgrade; Engine.IO pings
     // every 25 s by default, so 60 s of silence means the peer is gone.
     let mut config = format!(
@@ -141,13 +154,18 @@ frontend socketio
 
 backend nodes
     balance roundrobin
-    cookie SERVERID insert indirect nocache
 "
     );
+    if sticky {
+        config.push_str("    cookie SERVERID insert indirect nocache\n");
+    }
     for (i, backend) in backends.iter().enumerate() {
-        config.push_str(&format!(
-            "    server n{i} 127.0.0.1:{backend} cookie n{i}\n"
-        ));
+        let cookie = if sticky {
+            format!(" cookie n{i}")
+        } else {
+            String::new()
+        };
+        config.push_str(&format!("    server n{i} 127.0.0.1:{backend}{cookie}\n"));
     }
     config
 }

@@ -14,6 +14,10 @@
 //!
 //! `--redis redis://HOST:PORT` joins a cluster through the Redis adapter (wire-compatible with
 //! npm `@socket.io/redis-adapter` 8.3): `bcast` then reaches room `bench` on every node.
+//! `--cluster-engine` (with `--redis` or `--redis-streams`): any node serves any HTTP
+//! long-polling request of any session over the same Redis (crate `engine-io-cluster`), so a
+//! round-robin balancer needs no sticky sessions; the load tool measures local against foreign
+//! polling round trips with it.
 //! `--ping-interval MS` sets the Engine.IO heartbeat interval (default 25 s, as the reference): the
 //! load tool's scale mode uses a short one to measure the CPU that heartbeats cost.
 //! `--redis-streams redis://HOST:PORT` joins a cluster through the Redis Streams adapter
@@ -30,6 +34,7 @@
 //! balancer, with a cluster adapter) or uses the default multi-threaded runtime: the
 //! library works with either.
 
+use engine_io_cluster::{ClusterConfig, ClusterEngine};
 use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
 use socketio_adapter::redis_streams::{StreamsAdapterConfig, StreamsAdapterFactory};
 use socketio_server::{Args, Data, RecoveryConfig, SocketIo, SocketRef};
@@ -41,15 +46,18 @@ struct Options {
     redis_streams: Option<String>,
     recovery: bool,
     ping_interval: Option<std::time::Duration>,
+    cluster_engine: bool,
 }
 
-/// `--port P`, `--redis URL`, `--redis-streams URL`, `--recovery` and `--ping-interval MS`.
+/// `--port P`, `--redis URL`, `--redis-streams URL`, `--recovery`, `--ping-interval MS` and
+/// `--cluster-engine`.
 fn options_from_args() -> Result<Options, String> {
     let mut port = 3100;
     let mut redis = None;
     let mut redis_streams = None;
     let mut recovery = false;
     let mut ping_interval = None;
+    let mut cluster_engine = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -77,6 +85,7 @@ fn options_from_args() -> Result<Options, String> {
                 );
             }
             "--recovery" => recovery = true,
+            "--cluster-engine" => cluster_engine = true,
             // Also accept the port alone, like the Node peer.
             other => {
                 port = other
@@ -91,6 +100,7 @@ fn options_from_args() -> Result<Options, String> {
         ping_interval,
         redis_streams,
         recovery,
+        cluster_engine,
     })
 }
 
@@ -102,6 +112,7 @@ async fn main() {
         ping_interval,
         redis_streams,
         recovery,
+        cluster_engine,
     } = match options_from_args() {
         Ok(options) => options,
         Err(e) => {
@@ -137,7 +148,28 @@ async fn main() {
             skip_middlewares: true,
         });
     }
+    let engine = if cluster_engine {
+        let Some(url) = redis.as_ref().or(redis_streams.as_ref()) else {
+            eprintln!("bench_server: --cluster-engine needs --redis or --redis-streams");
+            std::process::exit(2);
+        };
+        match ClusterEngine::connect(url.as_str(), ClusterConfig::default()).await {
+            Ok(engine) => Some(engine),
+            Err(e) => {
+                eprintln!("bench_server: cannot connect to redis {url}: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(engine) = &engine {
+        builder = builder.engine_io(|c| c.cluster = Some(engine.hook()));
+    }
     let io = builder.build();
+    if let Some(engine) = &engine {
+        engine.attach(io.engine().clone());
+    }
     let broadcaster = io.clone();
     io.ns("/", move |socket: SocketRef| {
         let io = broadcaster.clone();

@@ -19,6 +19,9 @@
 //! `--port P` (0 = a free port) changes the port; prints `listening <port>` once ready.
 //! `--redis redis://HOST:PORT` joins other chat nodes through the Redis adapter
 //! (`scripts/cluster-demo.sh` runs two behind HAProxy).
+//! `--cluster-engine` (with `--redis`): any chat node serves any polling request of any session
+//! over the same Redis (crate `engine-io-cluster`), so the balancer needs no sticky sessions
+//! (`scripts/cluster-demo.sh --no-sticky`).
 //! `--metrics` serves the Prometheus metrics at `/metrics` on the same port.
 //! `--admin` turns on the `@socket.io/admin-ui` instrumentation (no authentication): the
 //! Admin UI page is served at `/admin/` (from the npm package installed by
@@ -35,6 +38,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
+use engine_io_cluster::{ClusterConfig, ClusterEngine};
 use serde::{Deserialize, Serialize};
 use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
 use socketio_server::{AckSender, Data, DisconnectReason, SocketIo, SocketRef};
@@ -231,15 +235,17 @@ async fn on_connect(socket: SocketRef) {
 struct Options {
     port: u16,
     redis: Option<String>,
+    cluster_engine: bool,
     metrics: bool,
     admin: bool,
 }
 
-/// `--port P`, `--redis URL`, `--metrics` and `--admin`.
+/// `--port P`, `--redis URL`, `--cluster-engine`, `--metrics` and `--admin`.
 fn options_from_args() -> Result<Options, String> {
     let mut opts = Options {
         port: 3000,
         redis: None,
+        cluster_engine: false,
         metrics: false,
         admin: false,
     };
@@ -256,6 +262,7 @@ fn options_from_args() -> Result<Options, String> {
                         .ok_or("--redis needs a value (redis://HOST:PORT)")?,
                 );
             }
+            "--cluster-engine" => opts.cluster_engine = true,
             "--metrics" => opts.metrics = true,
             "--admin" => opts.admin = true,
             other => return Err(format!("unknown argument {other}")),
@@ -302,7 +309,29 @@ async fn main() {
             }
         }
     }
+    let engine = match (&opts.redis, opts.cluster_engine) {
+        (Some(url), true) => {
+            match ClusterEngine::connect(url.as_str(), ClusterConfig::default()).await {
+                Ok(engine) => Some(engine),
+                Err(e) => {
+                    eprintln!("chat: cannot connect to redis {url}: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        (None, true) => {
+            eprintln!("chat: --cluster-engine needs --redis");
+            std::process::exit(2);
+        }
+        _ => None,
+    };
+    if let Some(engine) = &engine {
+        builder = builder.engine_io(|c| c.cluster = Some(engine.hook()));
+    }
     let io = builder.build();
+    if let Some(engine) = &engine {
+        engine.attach(io.engine().clone());
+    }
     io.ns("/", on_connect);
     if opts.admin {
         support::instrument_admin_ui(&io);

@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run -p socketio-server --example socketio_conformance_server -- [--port 3000] [--interop]
 //!     [--recovery] [--msgpack] [--eio3] [--default-heartbeat] [--redis-streams redis://HOST:PORT]
+//!     [--redis redis://HOST:PORT] [--cluster-engine] [--metrics] [--admin]
 //! ```
 //!
 //! * pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1000 ms, maxHttpBufferSize 1e6,
@@ -26,6 +27,13 @@
 //! * `--redis-streams URL`: join a cluster through the Redis Streams adapter (wire-compatible
 //!   with npm `@socket.io/redis-streams-adapter` 0.3.1); with `--recovery`, a client recovers
 //!   its session on any node of the cluster.
+//! * `--redis URL`: join a cluster through the Redis adapter (wire-compatible with npm
+//!   `@socket.io/redis-adapter` 8.3): broadcasts and rooms span every node.
+//! * `--cluster-engine`: with `--redis` (or `--redis-streams`), any node serves any HTTP
+//!   long-polling request of any session, over the same Redis (crate `engine-io-cluster`):
+//!   behind a round-robin load balancer without sticky sessions, cookie-less polling clients
+//!   work. A WebSocket upgrade that reaches a node other than the session's owner is refused and
+//!   the client keeps polling.
 //! * `--metrics`: Prometheus metrics, served at `/metrics` on the same port (feature `metrics`).
 //! * `--admin`: the `@socket.io/admin-ui` instrumentation, no authentication (feature
 //!   `admin-ui`); point the Admin UI at `http://localhost:<port>` with the `/admin` namespace.
@@ -40,7 +48,9 @@ mod support;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use engine_io_cluster::{ClusterConfig, ClusterEngine};
 use serde::Serialize;
+use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
 use socketio_adapter::redis_streams::{StreamsAdapterConfig, StreamsAdapterFactory};
 use socketio_server::{
     AckSender, Args, ConnectError, Data, IncomingEvent, Next, PacketError, ParentNamespace, Parser,
@@ -56,6 +66,8 @@ struct Options {
     eio3: bool,
     default_heartbeat: bool,
     redis_streams: Option<String>,
+    redis: Option<String>,
+    cluster_engine: bool,
     metrics: bool,
     admin: bool,
 }
@@ -83,6 +95,13 @@ fn parse_args() -> Result<Options, String> {
                         .ok_or("--redis-streams needs a value (redis://HOST:PORT)")?,
                 );
             }
+            "--redis" => {
+                opts.redis = Some(
+                    args.next()
+                        .ok_or("--redis needs a value (redis://HOST:PORT)")?,
+                );
+            }
+            "--cluster-engine" => opts.cluster_engine = true,
             "--metrics" => opts.metrics = true,
             "--admin" => opts.admin = true,
             other => return Err(format!("unknown argument {other}")),
@@ -302,7 +321,15 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
     });
 }
 
-fn build(opts: &Options, streams: Option<StreamsAdapterFactory>) -> SocketIo {
+/// What joins the process to a cluster: an adapter, and the cluster engine.
+#[derive(Default)]
+struct ClusterParts {
+    streams: Option<StreamsAdapterFactory>,
+    redis: Option<RedisAdapterFactory>,
+    engine: Option<ClusterEngine>,
+}
+
+fn build(opts: &Options, cluster: ClusterParts) -> SocketIo {
     let (interval, timeout) = if opts.default_heartbeat {
         (25_000, 20_000)
     } else {
@@ -325,10 +352,19 @@ fn build(opts: &Options, streams: Option<StreamsAdapterFactory>) -> SocketIo {
     if opts.msgpack {
         builder = builder.parser(Parser::MsgPack);
     }
-    if let Some(factory) = streams {
+    if let Some(factory) = cluster.streams {
         builder = builder.adapter(factory);
     }
+    if let Some(factory) = cluster.redis {
+        builder = builder.adapter(factory);
+    }
+    if let Some(engine) = &cluster.engine {
+        builder = builder.engine_io(|c| c.cluster = Some(engine.hook()));
+    }
     let io = builder.build();
+    if let Some(engine) = &cluster.engine {
+        engine.attach(io.engine().clone());
+    }
 
     let ctx = Arc::new(Ctx {
         io: io.clone(),
@@ -447,19 +483,34 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let streams = match &opts.redis_streams {
-        Some(url) => {
-            match StreamsAdapterFactory::connect(url, StreamsAdapterConfig::default()).await {
-                Ok(factory) => Some(factory),
-                Err(e) => {
-                    eprintln!("conformance_server: cannot connect to redis {url}: {e}");
-                    std::process::exit(1);
-                }
-            }
-        }
-        None => None,
+    let fail = |url: &str, e: &dyn std::fmt::Display| -> ! {
+        eprintln!("conformance_server: cannot connect to redis {url}: {e}");
+        std::process::exit(1);
     };
-    let io = build(&opts, streams);
+    let mut cluster = ClusterParts::default();
+    if let Some(url) = &opts.redis_streams {
+        match StreamsAdapterFactory::connect(url, StreamsAdapterConfig::default()).await {
+            Ok(factory) => cluster.streams = Some(factory),
+            Err(e) => fail(url, &e),
+        }
+    }
+    if let Some(url) = &opts.redis {
+        match RedisAdapterFactory::connect(url, RedisAdapterConfig::default()).await {
+            Ok(factory) => cluster.redis = Some(factory),
+            Err(e) => fail(url, &e),
+        }
+    }
+    if opts.cluster_engine {
+        let Some(url) = opts.redis.as_ref().or(opts.redis_streams.as_ref()) else {
+            eprintln!("conformance_server: --cluster-engine needs --redis or --redis-streams");
+            std::process::exit(2);
+        };
+        match ClusterEngine::connect(url.as_str(), ClusterConfig::default()).await {
+            Ok(engine) => cluster.engine = Some(engine),
+            Err(e) => fail(url, &e),
+        }
+    }
+    let io = build(&opts, cluster);
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await {
         Ok(l) => l,
         Err(e) => {

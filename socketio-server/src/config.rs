@@ -41,7 +41,7 @@ pub(crate) struct ServerConfig {
 /// ```
 #[must_use]
 pub struct SocketIoBuilder {
-    engine: engine_io::Config,
+    pub(crate) engine: engine_io::Config,
     connect_timeout: Duration,
     recovery: Option<RecoveryConfig>,
     parser: Parser,
@@ -53,6 +53,9 @@ pub struct SocketIoBuilder {
     pub(crate) state: crate::state::StateMap,
     // Set with `metrics` (in `metrics.rs`, feature `metrics`).
     pub(crate) metrics: crate::metrics::ServerMetrics,
+    // Set with `cluster_engine` (in `cluster_engine.rs`, feature `cluster-engine`).
+    #[cfg(feature = "cluster-engine")]
+    pub(crate) cluster_engine: Option<engine_io_cluster::ClusterEngine>,
 }
 
 impl ServerConfig {
@@ -80,6 +83,8 @@ impl Default for SocketIoBuilder {
             max_pending_packets: 256,
             state: Default::default(),
             metrics: Default::default(),
+            #[cfg(feature = "cluster-engine")]
+            cluster_engine: None,
         }
     }
 }
@@ -238,7 +243,9 @@ impl SocketIoBuilder {
 
     /// Builds the server.
     pub fn build(self) -> SocketIo {
-        SocketIo::from_config(ServerConfig {
+        #[cfg(feature = "cluster-engine")]
+        let cluster_engine = self.cluster_engine.clone();
+        let io = SocketIo::from_config(ServerConfig {
             engine: self.engine,
             connect_timeout: self.connect_timeout,
             recovery: self.recovery,
@@ -249,6 +256,11 @@ impl SocketIoBuilder {
             max_pending_packets: self.max_pending_packets,
             state: self.state,
             metrics: self.metrics,
-        })
+        });
+        #[cfg(feature = "cluster-engine")]
+        if let Some(cluster) = cluster_engine {
+            cluster.attach(io.engine().clone());
+        }
+        io
     }
 }

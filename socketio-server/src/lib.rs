@@ -210,6 +210,8 @@ mod ack;
 mod admin;
 mod broadcast;
 mod client;
+#[cfg(feature = "cluster-engine")]
+mod cluster_engine;
 mod config;
 mod errors;
 mod extensions;

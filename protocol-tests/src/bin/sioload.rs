@@ -14,7 +14,12 @@
 //! sioload idle  --port P [--pid PID] [--conns 5000] [--hold 2]
 //! sioload churn --port P [--pid PID] [--transport T] [--conns 2000] [--parallel 8]
 //! sioload soak  --port P [--pid PID] [--secs 60] [--conns 64]
+//! sioload cluster-poll --ports P1,P2,P3 [--pids PID,PID,...] [--conns 48] [--secs 5] [--bytes 32]
 //! ```
+//!
+//! `cluster-poll` measures the cluster engine (nodes started with `--redis URL --cluster-engine`,
+//! see `scripts/cluster-bench.sh`): polling echo round trips with every request local, then
+//! every request foreign (sent to the next node), CPU summed over `--pids`.
 //!
 //! SERVERS are `ours`, `floor`, `socketioxide`, `node` (default: all four). `bench` and `scale`
 //! build and start each server themselves, pinned to CPU 0 with `taskset` (run the tool itself on
@@ -32,7 +37,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol_tests::load::workloads::{
-    bcast, churn, echo, fail, idle, per, soak, wait_for, Target,
+    bcast, churn, cluster_poll, echo, fail, idle, per, soak, wait_for, Target,
 };
 use protocol_tests::load::{self, BenchServer, ServerKind, SioClient, Transport};
 
@@ -430,11 +435,27 @@ async fn main() {
             let parallel = o.num("parallel", 8) as usize;
             churn(target(), o.transport(), o.num("conns", 2000), parallel).await;
         }
+        "cluster-poll" => {
+            let list = |key: &str| -> Vec<String> {
+                o.named
+                    .get(key)
+                    .map(|v| v.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default()
+            };
+            fn num<T: std::str::FromStr>(v: &String) -> T {
+                v.parse()
+                    .unwrap_or_else(|_| fail(&format!("{v}: not a number")))
+            }
+            let ports: Vec<u16> = list("ports").iter().map(num).collect();
+            let pids: Vec<u32> = list("pids").iter().map(num).collect();
+            let bytes = o.num("bytes", 32) as usize;
+            cluster_poll(&ports, &pids, o.num("conns", 48), o.num("secs", 5), bytes).await;
+        }
         "soak" => {
             if !soak(target(), o.num("secs", 60), o.num("conns", 64)).await {
                 std::process::exit(1);
             }
         }
-        _ => fail("usage: sioload bench|scale|echo|bcast|idle|churn|soak [options] (see the source's header)"),
+        _ => fail("usage: sioload bench|scale|echo|bcast|idle|churn|soak|cluster-poll [options] (see the source's header)"),
     }
 }

@@ -177,6 +177,21 @@ impl SioClient {
         }
     }
 
+    /// Sends every later polling request of this session to `port` instead (another node of a
+    /// cluster: the session stays where it was opened). No request may be pending. A WebSocket
+    /// session is left alone.
+    pub async fn repoint_polling(&mut self, to: u16) -> Result<(), LoadError> {
+        if let Link::Polling {
+            port, get, post, ..
+        } = &mut self.link
+        {
+            *get = HttpConnection::connect(to).await?;
+            *post = HttpConnection::connect(to).await?;
+            *port = to;
+        }
+        Ok(())
+    }
+
     /// Sends Engine.IO text packets (e.g. `42["echo","x"]`): one WebSocket frame each, or one
     /// POST for all of them over polling.
     pub async fn send(&mut self, packets: &[&str]) -> Result<(), LoadError> {

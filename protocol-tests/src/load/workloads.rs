@@ -135,9 +135,50 @@ pub async fn idle(t: Target, conns: u64, hold: Duration) -> f64 {
 /// server's CPU µs per round trip.
 pub async fn echo(t: Target, transport: Transport, conns: u64, secs: u64, bytes: usize) -> f64 {
     let (clients, failed) = connect_many(t.port, transport, conns, 16).await;
+    let cpu0 = t.cpu_ns();
+    let run = echo_rounds(clients, bytes, secs).await;
+    let cpu = t.cpu_ns().saturating_sub(cpu0);
+    let us = per(cpu as f64 / 1000.0, run.total);
+    println!(
+        "echo transport={} conns={conns} failed={failed} bytes={bytes} total={} rtt_per_s={:.0} p50_us={} p99_us={} server_cpu_us_per_rtt={us:.2}",
+        transport_name(transport),
+        run.total,
+        run.per_second(),
+        run.quantile(0.5),
+        run.quantile(0.99)
+    );
+    us
+}
+
+/// What [`echo_rounds`] measured.
+pub struct EchoRun {
+    /// Round trips completed.
+    pub total: u64,
+    /// Their latencies in µs, sorted.
+    pub latencies: Vec<u64>,
+    /// Wall time, in seconds.
+    pub elapsed: f64,
+}
+
+impl EchoRun {
+    /// Round trips per second.
+    pub fn per_second(&self) -> f64 {
+        self.total as f64 / self.elapsed
+    }
+
+    /// The latency at quantile `f` (0.5: the median), in µs.
+    pub fn quantile(&self, f: f64) -> u64 {
+        let l = &self.latencies;
+        l.get(((l.len() as f64 * f) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// Every client sends `echo` and waits for the answer, again and again for `secs`.
+pub async fn echo_rounds(clients: Vec<SioClient>, bytes: usize, secs: u64) -> EchoRun {
     let frame = format!(r#"42["echo","{}"]"#, "x".repeat(bytes));
     let count = Arc::new(AtomicU64::new(0));
-    let cpu0 = t.cpu_ns();
     let start = Instant::now();
     let deadline = start + Duration::from_secs(secs);
     let tasks: Vec<_> = clients
@@ -164,25 +205,81 @@ pub async fn echo(t: Target, transport: Transport, conns: u64, secs: u64, bytes:
     for task in tasks {
         latencies.extend(task.await.unwrap_or_default());
     }
-    let cpu = t.cpu_ns().saturating_sub(cpu0);
     let elapsed = start.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let q = |f: f64| {
-        latencies
-            .get(((latencies.len() as f64 * f) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0)
-    };
-    let total = count.load(Ordering::Relaxed);
-    let us = per(cpu as f64 / 1000.0, total);
+    EchoRun {
+        total: count.load(Ordering::Relaxed),
+        latencies,
+        elapsed,
+    }
+}
+
+/// The cluster engine's cost: polling echo round trips against the nodes on `ports` (a cluster
+/// with `--cluster-engine`), first with every request of a session on the node that owns it
+/// (local), then with every request on the next node (foreign: each GET and POST crosses Redis
+/// to the owner). CPU is the sum over `pids` (the nodes and redis-server). Prints one line per
+/// phase and the ratios.
+pub async fn cluster_poll(ports: &[u16], pids: &[u32], conns: u64, secs: u64, bytes: usize) {
+    if ports.len() < 2 {
+        fail("cluster-poll needs at least 2 --ports");
+    }
+    let cpu = || -> u64 { pids.iter().filter_map(|p| super::cpu_ns(*p)).sum() };
+    let mut results = Vec::new();
+    for foreign in [false, true] {
+        let mut clients = Vec::new();
+        let mut failed = 0;
+        for (i, &port) in ports.iter().enumerate() {
+            let n = conns / ports.len() as u64 + u64::from((i as u64) < conns % ports.len() as u64);
+            let (mut cs, f) = connect_many(port, Transport::Polling, n, 16).await;
+            failed += f;
+            if foreign {
+                let next = ports[(i + 1) % ports.len()];
+                for c in &mut cs {
+                    if let Err(e) = c.repoint_polling(next).await {
+                        fail(&format!("cannot reach node {next}: {e}"));
+                    }
+                }
+            }
+            clients.extend(cs);
+        }
+        let each = || -> Vec<u64> {
+            pids.iter()
+                .map(|p| super::cpu_ns(*p).unwrap_or(0))
+                .collect()
+        };
+        let (cpu0, each0) = (cpu(), each());
+        let run = echo_rounds(clients, bytes, secs).await;
+        let cpu_us = per(cpu().saturating_sub(cpu0) as f64 / 1000.0, run.total);
+        // Where it goes: per process (in --pids order), µs per round trip.
+        let split: Vec<String> = each()
+            .iter()
+            .zip(&each0)
+            .map(|(a, b)| {
+                format!(
+                    "{:.1}",
+                    per(a.saturating_sub(*b) as f64 / 1000.0, run.total)
+                )
+            })
+            .collect();
+        println!(
+            "cluster-poll requests={} conns={conns} failed={failed} total={} rtt_per_s={:.0} p50_us={} p99_us={} cluster_cpu_us_per_rtt={cpu_us:.2} per_pid_us=[{}]",
+            if foreign { "foreign" } else { "local" },
+            run.total,
+            run.per_second(),
+            run.quantile(0.5),
+            run.quantile(0.99),
+            split.join(",")
+        );
+        results.push((run, cpu_us));
+    }
+    let (local, foreign) = (&results[0], &results[1]);
     println!(
-        "echo transport={} conns={conns} failed={failed} bytes={bytes} total={total} rtt_per_s={:.0} p50_us={} p99_us={} server_cpu_us_per_rtt={us:.2}",
-        transport_name(transport),
-        total as f64 / elapsed,
-        q(0.5),
-        q(0.99)
+        "cluster-poll foreign/local: cpu_per_rtt={:.2} rtt_per_s={:.2} added_p50_us={} added_p99_us={}",
+        foreign.1 / local.1,
+        foreign.0.per_second() / local.0.per_second(),
+        foreign.0.quantile(0.5) as i64 - local.0.quantile(0.5) as i64,
+        foreign.0.quantile(0.99) as i64 - local.0.quantile(0.99) as i64,
     );
-    us
 }
 
 /// `conns` receivers in room `bench`, one sender sends `msgs` broadcasts. Returns the server's

@@ -1,0 +1,673 @@
+//! [`ClusterEngine`]: one node of the cluster — the borrowing side (carry a
+//! foreign request to its owner, wait for the answer) and the owner side
+//! (serve another node's request on a local session, send the answer back).
+
+use crate::link::Link;
+use crate::message::{Body, Message, Method, RawHeaders, MAX_HEADERS};
+use crate::pending::{Pending, Reply};
+use crate::{ClusterError, NodeId};
+use bytes::Bytes;
+use engine_io::{Cluster, ForeignRequest, ForwardFuture, ResponseBody, Server};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use parking_lot::Mutex;
+use redis::{IntoConnectionInfo, PushKind};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// Options of a cluster node.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClusterConfig {
+    /// Prefix of the nodes' channels (`<prefix>#<node id>`). Default
+    /// `engine.io-cluster`. Every node of one cluster uses the same.
+    pub channel_prefix: String,
+    /// This node's id; `None` (default): a random one. See [`NodeId`].
+    pub node_id: Option<String>,
+    /// How long the owner may take to take up a request (answer it, or say
+    /// it is serving it) before the request is answered "Session ID unknown";
+    /// also the period of the liveness check of owners that long-polls wait
+    /// on. Default 500 ms (the reference waits 1000 ms for a lock).
+    pub response_timeout: Duration,
+    /// The most foreign requests this node may wait on at once; beyond it a
+    /// foreign request is answered "Session ID unknown". Default 10 000.
+    pub max_pending: usize,
+    /// The most requests of other nodes this node serves at once; beyond it
+    /// a request is dropped (its node answers "Session ID unknown" after
+    /// `response_timeout`). Default 10 000.
+    pub max_foreign: usize,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            channel_prefix: "engine.io-cluster".to_owned(),
+            node_id: None,
+            response_timeout: Duration::from_millis(500),
+            max_pending: 10_000,
+            max_foreign: 10_000,
+        }
+    }
+}
+
+/// Counters of a node, for tests and monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterStats {
+    /// Requests this node carried to their owners and got an answer for.
+    pub forwarded: u64,
+    /// Foreign requests answered "Session ID unknown" because no live node
+    /// held the session (dead owner, Redis down, forged node id, timeout).
+    pub unknown: u64,
+    /// Requests of other nodes this node served.
+    pub served: u64,
+    /// Messages on this node's channel that were not valid messages.
+    pub garbage: u64,
+    /// Requests of other nodes dropped: over [`ClusterConfig::max_foreign`],
+    /// duplicates, or before [`ClusterEngine::attach`].
+    pub dropped: u64,
+    /// Answers lost because the node that asked was gone (the session was
+    /// then closed, so that nothing is lost silently).
+    pub lost: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    forwarded: AtomicU64,
+    unknown: AtomicU64,
+    served: AtomicU64,
+    garbage: AtomicU64,
+    dropped: AtomicU64,
+    lost: AtomicU64,
+}
+
+struct Inner {
+    node: NodeId,
+    prefix: String,
+    config: ClusterConfig,
+    link: Link,
+    pending: Pending,
+    /// Requests of other nodes being served, by (node, request id): how to abort them.
+    running: Mutex<HashMap<(NodeId, u64), oneshot::Sender<()>>>,
+    foreign_slots: Arc<Semaphore>,
+    server: Mutex<Option<Server>>,
+    counters: Counters,
+}
+
+/// One node of an Engine.IO cluster (see the crate docs). A cheap, clonable
+/// handle.
+#[derive(Clone)]
+pub struct ClusterEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ClusterEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterEngine")
+            .field("node", &self.inner.node)
+            .field("up", &self.inner.link.is_up())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Request headers that describe the client's connection to this node, not
+/// the request: they are not carried to the owner.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::UPGRADE
+        || name == header::CONTENT_LENGTH
+        || name == header::TRANSFER_ENCODING
+        || name == header::TE
+        || name == header::TRAILER
+        || name.as_str() == "keep-alive"
+}
+
+fn raw_headers(headers: &HeaderMap) -> RawHeaders {
+    headers
+        .iter()
+        .filter(|(n, _)| !hop_by_hop(n))
+        .take(MAX_HEADERS)
+        .map(|(n, v)| {
+            (
+                Bytes::copy_from_slice(n.as_str().as_bytes()),
+                Bytes::copy_from_slice(v.as_bytes()),
+            )
+        })
+        .collect()
+}
+
+/// Hostile header lists: invalid names or values are skipped.
+fn header_map(raw: RawHeaders) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(raw.len());
+    for (n, v) in raw {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(&n),
+            HeaderValue::from_maybe_shared(v),
+        ) {
+            if !hop_by_hop(&n) {
+                map.append(n, v);
+            }
+        }
+    }
+    map
+}
+
+/// The `sid` parameter of a request URI (sids are URL-safe: no decoding).
+fn sid_of(uri: &http::Uri) -> Option<&str> {
+    uri.query()?
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("sid="))
+        .next_back()
+}
+
+impl ClusterEngine {
+    /// Connects to Redis and joins the cluster: subscribes to this node's
+    /// channel. Fails if Redis cannot be reached now; later outages are
+    /// survived (the link reconnects and subscribes again).
+    pub async fn connect(
+        redis: impl IntoConnectionInfo,
+        config: ClusterConfig,
+    ) -> Result<ClusterEngine, ClusterError> {
+        let node = match &config.node_id {
+            Some(id) => NodeId::parse(id)?,
+            None => NodeId::random(),
+        };
+        let channel = channel(&config.channel_prefix, node);
+        let (link, pushes) = Link::connect(redis, channel, config.response_timeout).await?;
+        let inner = Arc::new(Inner {
+            node,
+            prefix: node.as_str().to_owned(),
+            foreign_slots: Arc::new(Semaphore::new(config.max_foreign)),
+            pending: Pending::new(config.max_pending),
+            config,
+            link,
+            running: Mutex::new(HashMap::new()),
+            server: Mutex::new(None),
+            counters: Counters::default(),
+        });
+        tokio::spawn(dispatch(Arc::downgrade(&inner), pushes));
+        tokio::spawn(liveness(Arc::downgrade(&inner)));
+        Ok(ClusterEngine { inner })
+    }
+
+    /// This node's id (the first characters of the sids it creates).
+    pub fn node_id(&self) -> NodeId {
+        self.inner.node
+    }
+
+    /// The hook for [`engine_io::Config::cluster`].
+    pub fn hook(&self) -> Arc<dyn Cluster> {
+        Arc::new(self.clone())
+    }
+
+    /// Serves the sessions of `server` to the other nodes. Until then,
+    /// their requests are dropped.
+    pub fn attach(&self, server: Server) {
+        *self.inner.server.lock() = Some(server);
+    }
+
+    /// Leaves the cluster: this node's sessions are no longer served to
+    /// other nodes (their requests get "Session ID unknown"), and the handle
+    /// lets go of the server.
+    pub async fn detach(&self) {
+        self.inner.server.lock().take();
+        if let Err(e) = self.inner.link.unsubscribe().await {
+            tracing::debug!("engine.io cluster: unsubscribe failed: {e}");
+        }
+    }
+
+    /// Whether the link to Redis is up.
+    pub fn is_up(&self) -> bool {
+        self.inner.link.is_up()
+    }
+
+    /// The node's counters.
+    pub fn stats(&self) -> ClusterStats {
+        let c = &self.inner.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ClusterStats {
+            forwarded: get(&c.forwarded),
+            unknown: get(&c.unknown),
+            served: get(&c.served),
+            garbage: get(&c.garbage),
+            dropped: get(&c.dropped),
+            lost: get(&c.lost),
+        }
+    }
+}
+
+fn channel(prefix: &str, node: NodeId) -> String {
+    format!("{prefix}#{node}")
+}
+
+impl Cluster for ClusterEngine {
+    fn sid_prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    fn forward(&self, request: ForeignRequest) -> ForwardFuture {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let res = inner.forward(request).await;
+            let counter = if res.is_some() {
+                &inner.counters.forwarded
+            } else {
+                &inner.counters.unknown
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            res
+        })
+    }
+}
+
+/// Forgets a forwarded request when its future ends; if the client went away
+/// before the answer, tells the owner to drop the request.
+struct Waiting<'a> {
+    inner: &'a Arc<Inner>,
+    owner: NodeId,
+    id: u64,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.inner.pending.remove(self.id) && self.inner.link.is_up() {
+            let inner = self.inner.clone();
+            let (owner, id) = (self.owner, self.id);
+            // Rare (a client that drops its poll): not worth a queue.
+            tokio::spawn(async move {
+                let msg = Message {
+                    from: inner.node,
+                    id,
+                    body: Body::Abort,
+                };
+                let _ = inner
+                    .link
+                    .publish(&channel(&inner.config.channel_prefix, owner), msg.encode())
+                    .await;
+            });
+        }
+    }
+}
+
+impl Inner {
+    /// The borrowing side: carries `request` to the session's owner and
+    /// waits for its answer. `None`: answer "Session ID unknown".
+    async fn forward(self: &Arc<Self>, request: ForeignRequest) -> Option<Response<ResponseBody>> {
+        let owner = NodeId::of_sid(&request.sid)?;
+        // Our own id: a session of ours that is gone (or a forged sid).
+        if owner == self.node || !self.link.is_up() {
+            return None;
+        }
+        let method = match request.parts.method {
+            http::Method::GET => Method::Get,
+            http::Method::POST => Method::Post,
+            _ => return None,
+        };
+        let uri = request.parts.uri.path_and_query().map_or_else(
+            || Bytes::from_static(b"/"),
+            |pq| Bytes::copy_from_slice(pq.as_str().as_bytes()),
+        );
+        let (id, mut replies) = self.pending.register(owner)?;
+        let _waiting = Waiting {
+            inner: self,
+            owner,
+            id,
+        };
+        let msg = Message {
+            from: self.node,
+            id,
+            body: Body::Request {
+                method,
+                uri,
+                headers: raw_headers(&request.parts.headers),
+                body: request.body,
+            },
+        };
+        let timeout = self.config.response_timeout;
+        let owner_channel = channel(&self.config.channel_prefix, owner);
+        match tokio::time::timeout(timeout, self.link.publish(&owner_channel, msg.encode())).await {
+            // Nobody listens on the owner's channel: it is dead (or never was).
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
+            Ok(Ok(_)) => {}
+        }
+        // The owner answers or says it serves the request within the timeout;
+        // then a long-poll may wait up to a heartbeat, watched by the liveness check.
+        match tokio::time::timeout(timeout, replies.recv()).await {
+            Ok(Some(Reply::Response {
+                status,
+                headers,
+                body,
+            })) => return response(status, headers, body),
+            Ok(Some(Reply::Accepted)) => {}
+            Ok(None) | Err(_) => return None,
+        }
+        let wait = self.long_poll_bound();
+        match tokio::time::timeout(wait, replies.recv()).await {
+            Ok(Some(Reply::Response {
+                status,
+                headers,
+                body,
+            })) => response(status, headers, body),
+            _ => None,
+        }
+    }
+
+    /// How long an accepted request may wait for its answer: the owner
+    /// answers a GET at the latest with the next ping.
+    fn long_poll_bound(&self) -> Duration {
+        let server = self.server.lock().clone();
+        let heartbeat = server.map_or(Duration::from_secs(60), |s| {
+            s.config().ping_interval + s.config().ping_timeout
+        });
+        heartbeat + self.config.response_timeout
+    }
+
+    /// Handles one message on this node's channel. Never awaits.
+    fn on_message(self: &Arc<Self>, payload: Bytes) {
+        let msg = match Message::decode(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                self.counters.garbage.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("engine.io cluster: dropped a message: {e}");
+                return;
+            }
+        };
+        match msg.body {
+            Body::Accepted => {
+                self.pending.deliver(msg.from, msg.id, Reply::Accepted);
+            }
+            Body::Response {
+                status,
+                headers,
+                body,
+            } => {
+                self.pending.deliver(
+                    msg.from,
+                    msg.id,
+                    Reply::Response {
+                        status,
+                        headers,
+                        body,
+                    },
+                );
+            }
+            Body::Abort => {
+                if let Some(abort) = self.running.lock().remove(&(msg.from, msg.id)) {
+                    let _ = abort.send(());
+                }
+            }
+            Body::Request {
+                method,
+                uri,
+                headers,
+                body,
+            } => self.on_request(msg.from, msg.id, method, uri, headers, body),
+        }
+    }
+
+    /// The owner side: serves another node's request on a local session.
+    fn on_request(
+        self: &Arc<Self>,
+        from: NodeId,
+        id: u64,
+        method: Method,
+        uri: Bytes,
+        headers: RawHeaders,
+        body: Bytes,
+    ) {
+        let drop_it = || {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        };
+        if from == self.node {
+            return drop_it();
+        }
+        let Some(server) = self.server.lock().clone() else {
+            return drop_it();
+        };
+        let Ok(permit) = self.foreign_slots.clone().try_acquire_owned() else {
+            return drop_it();
+        };
+        let Ok(uri) = http::Uri::from_maybe_shared(uri) else {
+            return drop_it();
+        };
+        let mut req = Request::new(http_body_util::Full::new(body));
+        *req.method_mut() = match method {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+        };
+        *req.uri_mut() = uri;
+        *req.headers_mut() = header_map(headers);
+        let (abort_tx, abort_rx) = oneshot::channel();
+        {
+            let mut running = self.running.lock();
+            if running.contains_key(&(from, id)) {
+                drop(running);
+                return drop_it();
+            }
+            running.insert((from, id), abort_tx);
+        }
+        let inner = self.clone();
+        // One task per request (as hyper has one per connection): a long-poll waits.
+        tokio::spawn(async move {
+            let _permit = permit;
+            inner.serve(server, from, id, req, abort_rx).await;
+            inner.running.lock().remove(&(from, id));
+        });
+    }
+
+    async fn serve(
+        &self,
+        server: Server,
+        from: NodeId,
+        id: u64,
+        req: Request<ResponseBody>,
+        abort: oneshot::Receiver<()>,
+    ) {
+        let sid = sid_of(req.uri()).map(str::to_owned);
+        let is_get = req.method() == http::Method::GET;
+        let reply_to = channel(&self.config.channel_prefix, from);
+        let fut = server.serve_foreign(req);
+        tokio::pin!(fut);
+        // The answer alone when it is ready within half the other node's
+        // timeout (a POST, a GET with data queued or soon queued: one message
+        // each way); else first say the session is here, so that the other
+        // node waits as long as a long-poll may.
+        tokio::pin!(abort);
+        let res = tokio::select! {
+            res = &mut fut => res,
+            _ = &mut abort => return,
+            _ = tokio::time::sleep(self.config.response_timeout / 2) => {
+                let accepted = Message {
+                    from: self.node,
+                    id,
+                    body: Body::Accepted,
+                };
+                let sent = self.link.publish(&reply_to, accepted.encode()).await;
+                if !matches!(sent, Ok(n) if n > 0) {
+                    // The other node is gone: dropping the request ends the poll.
+                    return;
+                }
+                tokio::select! {
+                    res = &mut fut => res,
+                    // The client went away: dropping the request is what a local abort does.
+                    _ = &mut abort => return,
+                }
+            }
+        };
+        self.counters.served.fetch_add(1, Ordering::Relaxed);
+        let (parts, body) = res.into_parts();
+        let body = match body.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(never) => match never {},
+        };
+        let delivered_payload = is_get && parts.status == StatusCode::OK && !body.is_empty();
+        let msg = Message {
+            from: self.node,
+            id,
+            body: Body::Response {
+                status: parts.status.as_u16(),
+                headers: raw_headers(&parts.headers),
+                body,
+            },
+        };
+        let sent = matches!(self.link.publish(&reply_to, msg.encode()).await, Ok(n) if n > 0);
+        if !sent && delivered_payload {
+            // The drained payload is lost with the node that asked: close the
+            // session rather than lose packets silently.
+            self.counters.lost.fetch_add(1, Ordering::Relaxed);
+            if let Some(socket) = sid.and_then(|sid| server.socket(&sid)) {
+                socket.close_now();
+            }
+        }
+    }
+}
+
+/// The owner's answer as an HTTP response; `None` if it is not a valid one.
+fn response(status: u16, headers: RawHeaders, body: Bytes) -> Option<Response<ResponseBody>> {
+    let status = StatusCode::from_u16(status).ok()?;
+    let mut res = Response::new(http_body_util::Full::new(body));
+    *res.status_mut() = status;
+    *res.headers_mut() = header_map(headers);
+    Some(res)
+}
+
+/// The node's message loop: this node's channel, and the link's state.
+async fn dispatch(inner: Weak<Inner>, mut pushes: mpsc::UnboundedReceiver<redis::PushInfo>) {
+    while let Some(push) = pushes.recv().await {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        match push.kind {
+            PushKind::Disconnection => {
+                inner.link.set_down();
+                // No answer can arrive while Redis is away.
+                inner.pending.fail_all();
+                tracing::warn!("engine.io cluster: redis connection lost; reconnecting");
+                if !inner.link.reconnecting.swap(true, Ordering::AcqRel) {
+                    tokio::spawn(reconnect(Arc::downgrade(&inner)));
+                }
+            }
+            PushKind::Message => {
+                let Some(msg) = redis::Msg::from_push_info(push) else {
+                    continue;
+                };
+                match msg.get_payload::<Bytes>() {
+                    Ok(payload) => inner.on_message(payload),
+                    Err(_) => {
+                        inner.counters.garbage.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Tries to come back until Redis answers.
+async fn reconnect(inner: Weak<Inner>) {
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        match strong.link.resubscribe().await {
+            Ok(()) => {
+                tracing::info!("engine.io cluster: redis reconnected and resubscribed");
+                return;
+            }
+            Err(e) => tracing::debug!("engine.io cluster: redis still unavailable: {e}"),
+        }
+        drop(strong);
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// Every `response_timeout`, asks Redis whether the owners that requests
+/// wait on are still subscribed, and fails the requests of those that are not.
+async fn liveness(inner: Weak<Inner>) {
+    loop {
+        let Some(period) = inner.upgrade().map(|i| i.config.response_timeout) else {
+            return;
+        };
+        tokio::time::sleep(period).await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        if !inner.link.is_up() {
+            continue;
+        }
+        let owners = inner.pending.owners();
+        if owners.is_empty() {
+            continue;
+        }
+        let channels: Vec<String> = owners
+            .iter()
+            .map(|o| channel(&inner.config.channel_prefix, *o))
+            .collect();
+        if let Ok(Ok(counts)) = tokio::time::timeout(period, inner.link.numsub(&channels)).await {
+            for (owner, n) in owners.into_iter().zip(counts) {
+                if n == 0 {
+                    let failed = inner.pending.fail_owner(owner);
+                    tracing::debug!(
+                        "engine.io cluster: node {owner} is gone; {failed} requests failed"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sid_parameter() {
+        let uri: http::Uri = "/socket.io/?EIO=4&transport=polling&sid=abc&t=1"
+            .parse()
+            .unwrap();
+        assert_eq!(sid_of(&uri), Some("abc"));
+        let uri: http::Uri = "/x?sid=a&sid=b".parse().unwrap();
+        assert_eq!(
+            sid_of(&uri),
+            Some("b"),
+            "the last value wins, as the server's"
+        );
+        let uri: http::Uri = "/x?t=1".parse().unwrap();
+        assert_eq!(sid_of(&uri), None);
+    }
+
+    #[test]
+    fn headers_cross_nodes_without_hop_by_hop_ones() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        h.append("x-multi", HeaderValue::from_static("1"));
+        h.append("x-multi", HeaderValue::from_static("2"));
+        let back = header_map(raw_headers(&h));
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.get_all("x-multi").iter().count(), 2);
+        assert!(back.get(header::CONNECTION).is_none());
+        // Hostile names and values are skipped.
+        let raw = vec![
+            (Bytes::from_static(b"bad name"), Bytes::from_static(b"v")),
+            (Bytes::from_static(b"ok"), Bytes::from_static(b"bad\nvalue")),
+            (Bytes::from_static(b"ok"), Bytes::from_static(b"fine")),
+        ];
+        let m = header_map(raw);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.get("ok").map(|v| v.as_bytes()), Some(&b"fine"[..]));
+    }
+
+    #[test]
+    fn invalid_statuses_are_no_answer() {
+        assert!(response(200, vec![], Bytes::new()).is_some());
+        assert!(response(1000, vec![], Bytes::new()).is_none());
+        assert!(response(0, vec![], Bytes::new()).is_none());
+    }
+}

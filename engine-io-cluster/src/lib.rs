@@ -1,0 +1,82 @@
+//! An Engine.IO cluster over Redis in which **any node serves any HTTP
+//! long-polling request of any session**: behind a round-robin load balancer
+//! (an AWS ALB without stickiness, HAProxy `balance roundrobin` without a
+//! cookie) clients that keep no cookies — mobile SDKs, Node.js and Python
+//! scripts, curl, IoT devices — work.
+//!
+//! The design follows the reference's `@socket.io/cluster-engine` (package
+//! `packages/socket.io-cluster-engine` of the socket.io monorepo): a node that
+//! gets a request for a session it does not hold borrows the session from
+//! its owner for that one request. It goes further in three ways:
+//! * **Routed, not broadcast.** Every sid starts with its owner's
+//!   [`NodeId`] (8 characters, then 20 random ones: 120 bits), so a foreign
+//!   request is one message on the owner's own channel.
+//! * **Batched.** The owner runs the request against the session as if it
+//!   were local — the session's own rules apply: one GET and one POST at a
+//!   time, close, upgrade — and sends back the whole answer (for a GET, the
+//!   drained payload) in one message.
+//! * **Fail fast.** A request for a dead node's session is answered 400
+//!   `{"code":1,"message":"Session ID unknown"}` at once when Redis reports no
+//!   subscriber on the owner's channel, within
+//!   [`ClusterConfig::response_timeout`] when the owner does not answer, and a
+//!   long-poll already waiting on an owner that dies is failed by a liveness
+//!   check every `response_timeout`. The client's reconnection then lands on
+//!   a live node.
+//!
+//! A WebSocket (handshake over WebSocket, or the upgrade of a polling
+//! session) stays on the node its connection reached: an upgrade request
+//! that reaches a node other than the session's owner is refused ("Session ID
+//! unknown"), and the client keeps polling.
+//!
+//! Every message between nodes is hostile input: garbage is dropped, replies
+//! from a node other than the request's owner are ignored, requests naming
+//! sessions the node does not hold are answered "Session ID unknown", and
+//! the number of requests in flight each way is bounded
+//! ([`ClusterConfig::max_pending`], [`ClusterConfig::max_foreign`]). A slow
+//! foreign reader is a slow consumer of its session like a slow local one:
+//! the session's outgoing queue is drained only when its GET arrives.
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() -> Result<(), engine_io_cluster::ClusterError> {
+//! use engine_io_cluster::{ClusterConfig, ClusterEngine};
+//!
+//! let cluster = ClusterEngine::connect("redis://127.0.0.1:6379", ClusterConfig::default()).await?;
+//! let config = engine_io::Config::builder().cluster(cluster.hook()).build();
+//! let server = engine_io::Server::new_stream(config);
+//! // The node now serves the sessions it owns to the other nodes.
+//! cluster.attach(server.clone());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! server.serve(listener).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! With Socket.IO, `socketio-server`'s feature `cluster-engine` plugs a
+//! [`ClusterEngine`] into its builder next to the Redis adapter, on the same
+//! Redis.
+
+#![warn(missing_docs)]
+
+mod engine;
+mod link;
+pub mod message;
+mod node_id;
+mod pending;
+
+pub use engine::{ClusterConfig, ClusterEngine, ClusterStats};
+pub use node_id::{NodeId, NODE_ID_LEN};
+
+/// Why a cluster node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// Redis could not be reached, or refused a command.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// A configured node id is not 8 characters of `A-Z a-z 0-9 - _`.
+    #[error("invalid node id {0:?}: 8 characters of A-Z a-z 0-9 - _")]
+    InvalidNodeId(String),
+    /// I/O (in the crate's example; the cluster itself does none outside Redis).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,171 @@
+//! The node's Redis link: one connection that publishes, one subscribed to
+//! the node's own channel, both reconnecting by themselves.
+//!
+//! Over RESP3 the subscription's messages arrive as push messages, and so
+//! does the notice that the connection dropped: the link is then marked down
+//! (foreign requests fail at once with "Session ID unknown" rather than
+//! hang), and [`Link::resubscribe`] pings until Redis answers, subscribes
+//! again (a restarted Redis forgot the subscription) and marks it up. The
+//! same scheme as the Socket.IO Redis adapter's link, for one channel.
+
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, IntoConnectionInfo, ProtocolVersion, PushInfo};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How many publications may wait for the publisher (bounded: when Redis
+/// cannot keep up, publishing fails and the request gets its 400).
+const PUBLISH_QUEUE: usize = 16 * 1024;
+/// How many queued publications go out in one pipeline.
+const PUBLISH_BATCH: usize = 256;
+
+struct PublishJob {
+    channel: String,
+    payload: Bytes,
+    done: oneshot::Sender<Result<usize, redis::RedisError>>,
+}
+
+/// The Redis connections of one node.
+pub(crate) struct Link {
+    publisher: ConnectionManager,
+    queue: mpsc::Sender<PublishJob>,
+    subscriber: ConnectionManager,
+    up: AtomicBool,
+    pub(crate) reconnecting: AtomicBool,
+    channel: String,
+}
+
+fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(timeout))
+        .set_max_delay(Duration::from_secs(1))
+        .set_number_of_retries(2)
+}
+
+impl Link {
+    /// Connects both connections and subscribes to `channel`. The push
+    /// messages (the channel's messages, disconnection notices) arrive on the
+    /// returned receiver.
+    pub(crate) async fn connect(
+        url: impl IntoConnectionInfo,
+        channel: String,
+        timeout: Duration,
+    ) -> Result<(Link, mpsc::UnboundedReceiver<PushInfo>), redis::RedisError> {
+        let info = url.into_connection_info()?;
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client = Client::open(info.set_redis_settings(settings))?;
+        // Unbounded as the redis crate's own push channel: a bound here could
+        // only stall the connection's reader. The node's loop never awaits.
+        let (push_tx, push_rx) = mpsc::unbounded_channel();
+        let publisher = client
+            .get_connection_manager_with_config(manager_config(timeout))
+            .await?;
+        let mut subscriber = client
+            .get_connection_manager_with_config(manager_config(timeout).set_push_sender(push_tx))
+            .await?;
+        subscriber.subscribe(&channel).await?;
+        let (queue, jobs) = mpsc::channel(PUBLISH_QUEUE);
+        tokio::spawn(publish_loop(publisher.clone(), jobs));
+        let link = Link {
+            queue,
+            publisher,
+            subscriber,
+            up: AtomicBool::new(true),
+            reconnecting: AtomicBool::new(false),
+            channel,
+        };
+        Ok((link, push_rx))
+    }
+
+    /// Whether the subscription is up.
+    pub(crate) fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_down(&self) {
+        self.up.store(false, Ordering::Release);
+    }
+
+    /// Publishes `payload` on `channel`; the number of nodes that got it.
+    /// Concurrent publications share round trips (one pipeline).
+    pub(crate) async fn publish(
+        &self,
+        channel: &str,
+        payload: Bytes,
+    ) -> Result<usize, redis::RedisError> {
+        let closed = || redis::RedisError::from((redis::ErrorKind::Io, "publisher gone"));
+        let (done, answer) = oneshot::channel();
+        let job = PublishJob {
+            channel: channel.to_owned(),
+            payload,
+            done,
+        };
+        self.queue.try_send(job).map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// How many subscribers each channel has (`PUBSUB NUMSUB`), in order.
+    pub(crate) async fn numsub(
+        &self,
+        channels: &[String],
+    ) -> Result<Vec<usize>, redis::RedisError> {
+        let reply: Vec<(String, usize)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channels)
+            .query_async(&mut self.publisher.clone())
+            .await?;
+        Ok(reply.into_iter().map(|(_, n)| n).collect())
+    }
+
+    /// One attempt to come back: both connections answer, the channel is
+    /// subscribed again; then the link is up.
+    pub(crate) async fn resubscribe(&self) -> Result<(), redis::RedisError> {
+        let mut sub = self.subscriber.clone();
+        let mut publisher = self.publisher.clone();
+        redis::cmd("PING").exec_async(&mut sub).await?;
+        // The publisher lost its connection too: make sure it has a new one.
+        redis::cmd("PING").exec_async(&mut publisher).await?;
+        sub.subscribe(&self.channel).await?;
+        self.reconnecting.store(false, Ordering::Release);
+        self.up.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Leaves the node's channel.
+    pub(crate) async fn unsubscribe(&self) -> Result<(), redis::RedisError> {
+        self.subscriber.clone().unsubscribe(&self.channel).await
+    }
+}
+
+/// Sends queued publications, as many per round trip as are waiting.
+async fn publish_loop(mut conn: ConnectionManager, mut jobs: mpsc::Receiver<PublishJob>) {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while jobs.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for job in &batch {
+            pipe.cmd("PUBLISH")
+                .arg(&job.channel)
+                .arg(job.payload.as_ref());
+        }
+        match pipe.query_async::<Vec<usize>>(&mut conn).await {
+            Ok(counts) => {
+                for (job, n) in batch.drain(..).zip(counts) {
+                    let _ = job.done.send(Ok(n));
+                }
+            }
+            Err(e) => {
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Err(e.clone()));
+                }
+            }
+        }
+        // Jobs without a reply (fewer replies than commands) learn it by the drop.
+        batch.clear();
+    }
+}

@@ -1,0 +1,404 @@
+//! The messages between nodes and their binary codec.
+//!
+//! Every message is one Redis pub/sub message on the receiving node's own
+//! channel. Layout (integers big-endian):
+//!
+//! ```text
+//! version u8 (1) | kind u8 | sender node id [8] | request id u64 | kind-specific fields
+//! Request  (1): method u8 (0 GET, 1 POST) | uri u16-len | headers | body u32-len
+//! Accepted (2): nothing more
+//! Response (3): status u16 | headers | body u32-len
+//! Abort    (4): nothing more
+//! headers: count u16, then per header: name u16-len, value u32-len
+//! ```
+//!
+//! A Request goes to the owner of the session; the owner answers Accepted
+//! at once when the answer is not ready (a long-poll GET), then Response with
+//! the whole answer (one message per drained payload). Abort tells the owner
+//! that the client went away. The decoder takes any bytes: a malformed
+//! message is an error, never a panic, and decoding allocates at most the
+//! header list (bounded by [`MAX_HEADERS`]); bodies are slices of the input.
+
+use crate::NodeId;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// The codec's version byte.
+const VERSION: u8 = 1;
+/// The most headers a message may carry.
+pub const MAX_HEADERS: usize = 128;
+/// The longest request URI (path and query) a message may carry.
+pub const MAX_URI: usize = 8 * 1024;
+
+/// The HTTP method of a forwarded polling request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A polling GET (the owner streams back the drained payload).
+    Get,
+    /// A polling POST (the owner delivers the body and answers `ok`).
+    Post,
+}
+
+/// Headers as raw name / value pairs (validated when turned into HTTP types).
+pub type RawHeaders = Vec<(Bytes, Bytes)>;
+
+/// What one node tells another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Serve this polling request on the session you own.
+    Request {
+        /// GET or POST.
+        method: Method,
+        /// Path and query, as the client sent them.
+        uri: Bytes,
+        /// The client's request headers.
+        headers: RawHeaders,
+        /// The POST body (empty for a GET).
+        body: Bytes,
+    },
+    /// The request is being served; the answer follows (the session is alive).
+    Accepted,
+    /// The answer to the request.
+    Response {
+        /// HTTP status.
+        status: u16,
+        /// Response headers.
+        headers: RawHeaders,
+        /// Response body (the drained payload, or `ok`, or an error).
+        body: Bytes,
+    },
+    /// The client of the request went away: drop it.
+    Abort,
+}
+
+/// One message: who sends it, which request it is about, and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The sending node.
+    pub from: NodeId,
+    /// The request id, chosen by the node that received the HTTP request.
+    pub id: u64,
+    /// The content.
+    pub body: Body,
+}
+
+/// Why bytes are not a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Shorter than its fields say.
+    #[error("truncated message")]
+    Truncated,
+    /// Unknown version, kind or method, a bad node id, or trailing bytes.
+    #[error("malformed message")]
+    Malformed,
+    /// More headers or a longer URI than allowed.
+    #[error("message over limits")]
+    TooLarge,
+}
+
+fn put_headers(out: &mut BytesMut, headers: &[(Bytes, Bytes)]) {
+    let headers = &headers[..headers.len().min(MAX_HEADERS)];
+    out.put_u16(headers.len() as u16);
+    for (name, value) in headers {
+        let name = &name[..name.len().min(u16::MAX as usize)];
+        out.put_u16(name.len() as u16);
+        out.put_slice(name);
+        out.put_u32(value.len() as u32);
+        out.put_slice(value);
+    }
+}
+
+fn headers_len(headers: &[(Bytes, Bytes)]) -> usize {
+    2 + headers
+        .iter()
+        .map(|(n, v)| 6 + n.len() + v.len())
+        .sum::<usize>()
+}
+
+impl Message {
+    /// Encodes the message (one allocation).
+    pub fn encode(&self) -> Bytes {
+        let extra = match &self.body {
+            Body::Request {
+                uri, headers, body, ..
+            } => 1 + 2 + uri.len() + headers_len(headers) + 4 + body.len(),
+            Body::Response { headers, body, .. } => 2 + headers_len(headers) + 4 + body.len(),
+            Body::Accepted | Body::Abort => 0,
+        };
+        let mut out = BytesMut::with_capacity(18 + extra);
+        out.put_u8(VERSION);
+        out.put_u8(match self.body {
+            Body::Request { .. } => 1,
+            Body::Accepted => 2,
+            Body::Response { .. } => 3,
+            Body::Abort => 4,
+        });
+        out.put_slice(self.from.as_bytes());
+        out.put_u64(self.id);
+        match &self.body {
+            Body::Request {
+                method,
+                uri,
+                headers,
+                body,
+            } => {
+                out.put_u8(match method {
+                    Method::Get => 0,
+                    Method::Post => 1,
+                });
+                let uri = &uri[..uri.len().min(MAX_URI)];
+                out.put_u16(uri.len() as u16);
+                out.put_slice(uri);
+                put_headers(&mut out, headers);
+                out.put_u32(body.len() as u32);
+                out.put_slice(body);
+            }
+            Body::Response {
+                status,
+                headers,
+                body,
+            } => {
+                out.put_u16(*status);
+                put_headers(&mut out, headers);
+                out.put_u32(body.len() as u32);
+                out.put_slice(body);
+            }
+            Body::Accepted | Body::Abort => {}
+        }
+        out.freeze()
+    }
+
+    /// Decodes a message from untrusted bytes.
+    pub fn decode(mut buf: Bytes) -> Result<Message, DecodeError> {
+        let mut r = Reader(&mut buf);
+        if r.u8()? != VERSION {
+            return Err(DecodeError::Malformed);
+        }
+        let kind = r.u8()?;
+        let from = NodeId::from_wire(&r.bytes(crate::node_id::NODE_ID_LEN)?)
+            .ok_or(DecodeError::Malformed)?;
+        let id = r.u64()?;
+        let body = match kind {
+            1 => {
+                let method = match r.u8()? {
+                    0 => Method::Get,
+                    1 => Method::Post,
+                    _ => return Err(DecodeError::Malformed),
+                };
+                let len = r.u16()? as usize;
+                if len > MAX_URI {
+                    return Err(DecodeError::TooLarge);
+                }
+                let uri = r.bytes(len)?;
+                let headers = r.headers()?;
+                let len = r.u32()? as usize;
+                Body::Request {
+                    method,
+                    uri,
+                    headers,
+                    body: r.bytes(len)?,
+                }
+            }
+            2 => Body::Accepted,
+            3 => {
+                let status = r.u16()?;
+                let headers = r.headers()?;
+                let len = r.u32()? as usize;
+                Body::Response {
+                    status,
+                    headers,
+                    body: r.bytes(len)?,
+                }
+            }
+            4 => Body::Abort,
+            _ => return Err(DecodeError::Malformed),
+        };
+        if r.0.has_remaining() {
+            return Err(DecodeError::Malformed);
+        }
+        Ok(Message { from, id, body })
+    }
+}
+
+/// Bounds-checked reads over the message.
+struct Reader<'a>(&'a mut Bytes);
+
+impl Reader<'_> {
+    fn need(&self, n: usize) -> Result<(), DecodeError> {
+        if self.0.remaining() < n {
+            Err(DecodeError::Truncated)
+        } else {
+            Ok(())
+        }
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        self.need(1)?;
+        Ok(self.0.get_u8())
+    }
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        self.need(2)?;
+        Ok(self.0.get_u16())
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        self.need(4)?;
+        Ok(self.0.get_u32())
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        self.need(8)?;
+        Ok(self.0.get_u64())
+    }
+    fn bytes(&mut self, n: usize) -> Result<Bytes, DecodeError> {
+        self.need(n)?;
+        Ok(self.0.split_to(n))
+    }
+    fn headers(&mut self) -> Result<RawHeaders, DecodeError> {
+        let count = self.u16()? as usize;
+        if count > MAX_HEADERS {
+            return Err(DecodeError::TooLarge);
+        }
+        // Each header takes at least 6 bytes: a count larger than the rest
+        // of the message allows is refused before anything is allocated.
+        self.need(count * 6)?;
+        let mut headers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let n = self.u16()? as usize;
+            let name = self.bytes(n)?;
+            let n = self.u32()? as usize;
+            headers.push((name, self.bytes(n)?));
+        }
+        Ok(headers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn node() -> NodeId {
+        NodeId::parse("node-_01").unwrap()
+    }
+
+    fn samples() -> Vec<Message> {
+        let headers = vec![
+            (Bytes::from_static(b"accept"), Bytes::from_static(b"*/*")),
+            (Bytes::from_static(b"x-empty"), Bytes::new()),
+        ];
+        vec![
+            Message {
+                from: node(),
+                id: 1,
+                body: Body::Request {
+                    method: Method::Get,
+                    uri: Bytes::from_static(b"/socket.io/?EIO=4&transport=polling&sid=x"),
+                    headers: headers.clone(),
+                    body: Bytes::new(),
+                },
+            },
+            Message {
+                from: node(),
+                id: u64::MAX,
+                body: Body::Request {
+                    method: Method::Post,
+                    uri: Bytes::from_static(b"/"),
+                    headers: vec![],
+                    body: Bytes::from_static(b"4hello\x1e4world"),
+                },
+            },
+            Message {
+                from: node(),
+                id: 7,
+                body: Body::Accepted,
+            },
+            Message {
+                from: node(),
+                id: 8,
+                body: Body::Response {
+                    status: 200,
+                    headers,
+                    body: Bytes::from_static(&[0, 1, 2, 255]),
+                },
+            },
+            Message {
+                from: node(),
+                id: 9,
+                body: Body::Abort,
+            },
+        ]
+    }
+
+    #[test]
+    fn round_trip() {
+        for m in samples() {
+            assert_eq!(Message::decode(m.encode()), Ok(m));
+        }
+    }
+
+    #[test]
+    fn exact_bytes_of_an_accepted() {
+        let m = Message {
+            from: node(),
+            id: 0x0102,
+            body: Body::Accepted,
+        };
+        assert_eq!(
+            &m.encode()[..],
+            b"\x01\x02node-_01\x00\x00\x00\x00\x00\x00\x01\x02"
+        );
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        for m in samples() {
+            let full = m.encode();
+            for n in 0..full.len() {
+                assert!(
+                    Message::decode(full.slice(..n)).is_err(),
+                    "{m:?} cut at {n}"
+                );
+            }
+            let mut longer = full.to_vec();
+            longer.push(0);
+            assert_eq!(
+                Message::decode(Bytes::from(longer)),
+                Err(DecodeError::Malformed)
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_fields() {
+        // Unknown version, kind, method; a node id with bad characters.
+        let good = samples()[0].encode().to_vec();
+        for (at, value) in [(0usize, 2u8), (1, 9), (18, 5), (2, b' ')] {
+            let mut b = good.clone();
+            b[at] = value;
+            assert!(Message::decode(Bytes::from(b)).is_err());
+        }
+        // A header count far beyond the message's size allocates nothing.
+        let mut b = b"\x01\x03node-_01\x00\x00\x00\x00\x00\x00\x00\x01\x00\xc8".to_vec();
+        b.extend_from_slice(&[0x00, 0x7f]);
+        assert_eq!(Message::decode(Bytes::from(b)), Err(DecodeError::Truncated));
+        let mut b = b"\x01\x03node-_01\x00\x00\x00\x00\x00\x00\x00\x01\x00\xc8".to_vec();
+        b.extend_from_slice(&[0xff, 0xff]);
+        assert_eq!(Message::decode(Bytes::from(b)), Err(DecodeError::TooLarge));
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = Message::decode(Bytes::from(data));
+        }
+
+        #[test]
+        fn garbage_after_a_valid_prefix_never_panics(
+            kind in 1u8..=4,
+            tail in proptest::collection::vec(any::<u8>(), 0..128),
+        ) {
+            let mut b = vec![1, kind];
+            b.extend_from_slice(b"node-_01");
+            b.extend_from_slice(&[0; 8]);
+            b.extend_from_slice(&tail);
+            let _ = Message::decode(Bytes::from(b));
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! The cluster engine (crate `engine-io-cluster`) on real infrastructure: three of our
+//! `socketio_conformance_server`s sharing one real redis-server (`--redis URL --cluster-engine`)
+//! behind a real HAProxy with plain `balance roundrobin` — no cookie, no stickiness of any kind —
+//! so consecutive polling requests of one session land on different nodes.
+//!
+//! * raw HTTP: a handshake, then 20 POSTs and the GETs that read their echoes spread over all
+//!   three nodes; every packet is delivered once, in order;
+//! * the control: the same nodes without `--cluster-engine` answer the first foreign request
+//!   400 "Session ID unknown" (this is what proves the requests really cross nodes);
+//! * the owner killed with SIGKILL: requests for its sessions fail fast (< 1 s) with
+//!   "Session ID unknown", also a long-poll already waiting on it, and a new session through
+//!   the balancer works;
+//! * hostile cluster traffic: garbage on the nodes' channels, forged requests and replies, and
+//!   forged node ids in sids crash nothing and change nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use engine_io_cluster::message::{Body, Message, Method};
+use engine_io_cluster::NodeId;
+use protocol_tests::haproxy::Haproxy;
+use protocol_tests::{http, HttpRequest, HttpResponse, RedisServer, RustPeer};
+use serde_json::Value;
+
+const PATH: &str = "/socket.io/?EIO=4&transport=polling";
+
+/// One node: `--redis URL`, and `--cluster-engine` when `cluster`. The default heartbeat (25 s)
+/// keeps pings out of the raw exchanges.
+fn node(redis: &RedisServer, cluster: bool) -> RustPeer {
+    let url = redis.url();
+    let mut args = vec![
+        "--port",
+        "0",
+        "--interop",
+        "--default-heartbeat",
+        "--redis",
+        &url,
+    ];
+    if cluster {
+        args.push("--cluster-engine");
+    }
+    RustPeer::spawn_example("socketio-server", "socketio_conformance_server", &args)
+}
+
+fn nodes(redis: &RedisServer, n: usize, cluster: bool) -> Vec<RustPeer> {
+    (0..n).map(|_| node(redis, cluster)).collect()
+}
+
+fn ports(nodes: &[RustPeer]) -> Vec<u16> {
+    nodes.iter().map(RustPeer::port).collect()
+}
+
+/// A polling session driven request by request.
+struct Session {
+    sid: String,
+}
+
+impl Session {
+    /// The Engine.IO handshake on `port`.
+    async fn open(port: u16) -> Session {
+        let res = http(port, HttpRequest::get(PATH)).await;
+        assert_eq!(res.status, 200, "handshake: {}", res.text());
+        let text = res.text();
+        let open: Value = serde_json::from_str(text.strip_prefix('0').expect("open packet"))
+            .unwrap_or_else(|e| panic!("open packet {text:?}: {e}"));
+        Session {
+            sid: open["sid"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    fn target(&self) -> String {
+        format!("{PATH}&sid={}", self.sid)
+    }
+
+    async fn get(&self, port: u16) -> HttpResponse {
+        http(port, HttpRequest::get(&self.target())).await
+    }
+
+    async fn post(&self, port: u16, body: &str) -> HttpResponse {
+        http(
+            port,
+            HttpRequest::post(&self.target(), body.as_bytes().to_vec()),
+        )
+        .await
+    }
+}
+
+/// No node panicked or exited.
+fn assert_healthy(nodes: Vec<RustPeer>) {
+    for mut n in nodes {
+        let panics = n.process().panics();
+        assert!(panics.is_empty(), "{panics:?}");
+        assert!(!n.process().has_exited(), "a node exited");
+    }
+}
+
+fn assert_unknown_sid(res: &HttpResponse, what: &str) {
+    assert_eq!(res.status, 400, "{what}: {}", res.text());
+    assert_eq!(
+        res.json(),
+        serde_json::json!({"code": 1, "message": "Session ID unknown"}),
+        "{what}"
+    );
+}
+
+/// The `message-back` arguments in a polling payload.
+fn echoes(payload: &str) -> Vec<i64> {
+    payload
+        .split('\x1e')
+        .filter_map(|p| p.strip_prefix("42"))
+        .filter_map(|json| serde_json::from_str::<Value>(json).ok())
+        .filter(|v| v[0] == "message-back")
+        .map(|v| v[1].as_i64().expect("a number"))
+        .collect()
+}
+
+/// Connects to `/`, then sends `message` 0..20 and reads the echoes, every request through
+/// `port` (the balancer): returns the echoes in the order they arrived.
+async fn exchange(port: u16, session: &Session) -> Vec<i64> {
+    let res = session.post(port, "40").await;
+    assert_eq!((res.status, res.text()), (200, "ok".to_owned()), "CONNECT");
+    let mut got = Vec::new();
+    let mut connected = false;
+    for i in 0..20 {
+        let res = session.post(port, &format!("42[\"message\",{i}]")).await;
+        assert_eq!((res.status, res.text()), (200, "ok".to_owned()), "POST {i}");
+        while got.len() <= i {
+            let res = session.get(port).await;
+            assert_eq!(res.status, 200, "GET after POST {i}: {}", res.text());
+            let text = res.text();
+            connected |= text.split('\x1e').any(|p| p.starts_with("40{"));
+            got.extend(echoes(&text));
+        }
+    }
+    assert!(connected, "the CONNECT was answered");
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_http_round_robin_over_three_nodes_delivers_every_packet_once() {
+    let redis = RedisServer::start();
+    let nodes = nodes(&redis, 3, true);
+    let lb = Haproxy::round_robin(&ports(&nodes));
+    let session = Session::open(lb.port()).await;
+    assert_eq!(session.sid.len(), 28, "node id (8) + 120 random bits (20)");
+    let got = exchange(lb.port(), &session).await;
+    assert_eq!(
+        got,
+        (0..20).collect::<Vec<_>>(),
+        "every echo once, in order"
+    );
+    // Requests naming the session go to each node directly, too: all of them serve it.
+    for (i, port) in ports(&nodes).into_iter().enumerate() {
+        let res = session.post(port, "42[\"message\",100]").await;
+        assert_eq!((res.status, res.text()), (200, "ok".to_owned()), "node {i}");
+        let res = session.get(port).await;
+        assert_eq!(echoes(&res.text()), vec![100], "node {i}");
+    }
+    assert_healthy(nodes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_without_the_cluster_engine_a_cookieless_client_fails() {
+    let redis = RedisServer::start();
+    let nodes = nodes(&redis, 3, false);
+    let lb = Haproxy::round_robin(&ports(&nodes));
+    let session = Session::open(lb.port()).await;
+    // The next request goes to the next node, which does not know the session.
+    let res = session.post(lb.port(), "40").await;
+    assert_unknown_sid(&res, "the second request, on another node");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_owner_fails_fast_and_a_new_session_works() {
+    let redis = RedisServer::start();
+    let owner = node(&redis, true);
+    let others = nodes(&redis, 2, true);
+    let [a, b] = [others[0].port(), others[1].port()];
+    let session = Session::open(owner.port()).await;
+    // Served by the others while the owner lives.
+    let res = session.post(a, "40").await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let res = session.get(b).await;
+    assert!(res.text().contains("40{"), "{}", res.text());
+    // A long-poll waiting on the owner (nothing is queued) when it is killed.
+    let waiting = {
+        let target = session.target();
+        tokio::spawn(async move { http(a, HttpRequest::get(&target)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the long-poll waits on the owner");
+    drop(owner); // SIGKILL
+    let killed = Instant::now();
+    let res = waiting.await.unwrap();
+    assert_unknown_sid(&res, "the long-poll waiting on the dead owner");
+    assert!(
+        killed.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        killed.elapsed()
+    );
+    // New requests fail fast.
+    for port in [a, b] {
+        let t = Instant::now();
+        let res = session.get(port).await;
+        assert_unknown_sid(&res, "GET for the dead owner's session");
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        let t = Instant::now();
+        let res = session.post(port, "42[\"message\",1]").await;
+        assert_unknown_sid(&res, "POST for the dead owner's session");
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    }
+    // The client reconnects through the balancer (over the live nodes) and works.
+    let lb = Haproxy::round_robin(&[a, b]);
+    let fresh = Session::open(lb.port()).await;
+    let got = exchange(lb.port(), &fresh).await;
+    assert_eq!(got, (0..20).collect::<Vec<_>>());
+}
+
+/// Publishes raw bytes on a node's channel.
+async fn publish(redis: &mut redis::aio::MultiplexedConnection, node: NodeId, payload: &[u8]) {
+    let channel = format!("engine.io-cluster#{node}");
+    let _: usize = redis::cmd("PUBLISH")
+        .arg(&channel)
+        .arg(payload)
+        .query_async(redis)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_cluster_traffic_crashes_nothing() {
+    let redis = RedisServer::start();
+    let nodes = nodes(&redis, 3, true);
+    let ports = ports(&nodes);
+    let lb = Haproxy::round_robin(&ports);
+    // One session per node, to learn each node's id from its sids.
+    let mut sessions = Vec::new();
+    for &port in &ports {
+        sessions.push(Session::open(port).await);
+    }
+    let ids: Vec<NodeId> = sessions
+        .iter()
+        .map(|s| NodeId::of_sid(&s.sid).expect("a cluster sid"))
+        .collect();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let forged_from = NodeId::parse("forged00").unwrap();
+    for (i, &id) in ids.iter().enumerate() {
+        // Garbage of every shape.
+        for junk in [
+            &b""[..],
+            b"\x01",
+            b"hello",
+            &[0xff; 64],
+            &[1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        ] {
+            publish(&mut conn, id, junk).await;
+        }
+        let mut header_bomb = vec![1u8, 3];
+        header_bomb.extend_from_slice(b"forged00");
+        header_bomb.extend_from_slice(&[0; 8]);
+        header_bomb.extend_from_slice(&[0, 200, 0xff, 0xff]);
+        publish(&mut conn, id, &header_bomb).await;
+        // A forged request for a session another node owns: this node does not hold it.
+        let other = &sessions[(i + 1) % sessions.len()];
+        let forged = Message {
+            from: forged_from,
+            id: 1,
+            body: Body::Request {
+                method: Method::Post,
+                uri: Bytes::from(other.target()),
+                headers: vec![],
+                body: Bytes::from_static(b"1"),
+            },
+        };
+        publish(&mut conn, id, &forged.encode()).await;
+        // A forged request with a URI that is no URI, and replies nobody asked for.
+        let bad_uri = Message {
+            from: forged_from,
+            id: 2,
+            body: Body::Request {
+                method: Method::Get,
+                uri: Bytes::from_static(b"\x00 not a uri"),
+                headers: vec![(Bytes::from_static(b"bad name"), Bytes::from_static(b"\n"))],
+                body: Bytes::new(),
+            },
+        };
+        publish(&mut conn, id, &bad_uri.encode()).await;
+        for body in [
+            Body::Accepted,
+            Body::Abort,
+            Body::Response {
+                status: 200,
+                headers: vec![],
+                body: Bytes::from_static(b"6"),
+            },
+        ] {
+            let m = Message {
+                from: ids[(i + 1) % ids.len()],
+                id: 12345,
+                body,
+            };
+            publish(&mut conn, id, &m.encode()).await;
+        }
+    }
+    // A sid naming a node that does not exist, and one of the wrong shape: 400 at once.
+    for sid in ["zzzzzzzz0123456789abcdefghij", "short", &"a".repeat(300)] {
+        let t = Instant::now();
+        let res = http(lb.port(), HttpRequest::get(&format!("{PATH}&sid={sid}"))).await;
+        assert_unknown_sid(&res, sid);
+        assert!(t.elapsed() < Duration::from_secs(1));
+    }
+    // Every session still works over every node: the forged close (`1`) reached nobody.
+    for s in &sessions {
+        let got = exchange(lb.port(), s).await;
+        assert_eq!(got, (0..20).collect::<Vec<_>>());
+    }
+    assert_healthy(nodes);
+}
+
+/// Runs `cluster-client.js` over `transports` against 3 cluster nodes behind round-robin.
+async fn npm_client(redis: &RedisServer, transports: &str) -> Value {
+    let nodes = nodes(redis, 3, true);
+    let lb = Haproxy::round_robin(&ports(&nodes));
+    let out = protocol_tests::run_node(
+        "cluster-client.js",
+        &[&lb.url(), transports],
+        &[],
+        Duration::from_secs(40),
+    )
+    .await;
+    let result = out
+        .json_result()
+        .unwrap_or_else(|| panic!("no result: {out:?}"));
+    assert_eq!(result["ok"], true, "{result}\nstderr: {}", out.stderr);
+    assert_healthy(nodes);
+    result
+}
+
+fn assert_scenarios(r: &Value) {
+    let owners = r["owners"].as_array().unwrap();
+    assert_eq!(owners.len(), 3, "one client per node: {r}");
+    let echoed: Vec<i64> = r["echoed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(echoed, (0..200).collect::<Vec<_>>(), "200 echoes in order");
+    assert_eq!(r["ack"], serde_json::json!(["hello", 42]));
+    assert_eq!(
+        r["asked"]["resp"],
+        serde_json::json!([{"answer": 42}]),
+        "{r}"
+    );
+    assert_eq!(r["binary"], "000102fdfeff");
+    let mut all: Vec<&Value> = owners.iter().collect();
+    all.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    for got in r["received"].as_array().unwrap() {
+        let got: Vec<&Value> = got.as_array().unwrap().iter().collect();
+        assert_eq!(
+            got, all,
+            "every client got one broadcast from every node: {r}"
+        );
+    }
+    assert_eq!(r["disconnects"], serde_json::json!([]), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_client_polling_only_over_round_robin() {
+    let redis = RedisServer::start();
+    let r = npm_client(&redis, r#"["polling"]"#).await;
+    assert_scenarios(&r);
+    assert_eq!(
+        r["transports"],
+        serde_json::json!(["polling", "polling", "polling"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_client_websocket_only_over_round_robin() {
+    // A WebSocket session lives on the node its connection reached: nothing crosses nodes but
+    // the broadcasts (through the Redis adapter).
+    let redis = RedisServer::start();
+    let r = npm_client(&redis, r#"["websocket"]"#).await;
+    assert_scenarios(&r);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_client_polling_then_upgrade_over_round_robin() {
+    // An upgrade reaching a node other than the owner is refused and the client keeps polling;
+    // one reaching the owner upgrades. Either way nothing is lost or duplicated.
+    let redis = RedisServer::start();
+    let r = npm_client(&redis, r#"["polling", "websocket"]"#).await;
+    assert_scenarios(&r);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_local_requests_work_foreign_ones_fail_then_recover() {
+    let mut redis = RedisServer::start();
+    let owner = node(&redis, true);
+    let other = node(&redis, true);
+    let session = Session::open(owner.port()).await;
+    let res = session.post(other.port(), "40").await;
+    assert_eq!(
+        res.status,
+        200,
+        "foreign POST while Redis is up: {}",
+        res.text()
+    );
+    let res = session.get(owner.port()).await;
+    assert!(res.text().contains("40{"), "{}", res.text());
+
+    redis.stop();
+    // Local requests do not need Redis.
+    let res = session.post(owner.port(), "42[\"message\",1]").await;
+    assert_eq!(res.status, 200, "local POST with Redis down");
+    let res = session.get(owner.port()).await;
+    assert_eq!(echoes(&res.text()), vec![1], "local GET with Redis down");
+    // Foreign ones get the protocol's error, fast.
+    let t = Instant::now();
+    let res = session.post(other.port(), "42[\"message\",2]").await;
+    assert_unknown_sid(&res, "foreign POST with Redis down");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+
+    redis.restart();
+    // Once both nodes have resubscribed, foreign requests work again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = session.post(other.port(), "42[\"message\",3]").await;
+        if res.status == 200 {
+            break;
+        }
+        assert_unknown_sid(&res, "foreign POST while Redis comes back");
+        assert!(
+            Instant::now() < deadline,
+            "foreign requests did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let res = session.get(other.port()).await;
+    assert_eq!(
+        echoes(&res.text()),
+        vec![3],
+        "foreign GET after the restart"
+    );
+}
+
+/// Our Socket.IO client with its cookie jar off, through the balancer: 200 events echoed in
+/// order, acks both ways, binary.
+async fn rust_client(transports: socketio_client::Transports) {
+    use socketio_client::{Args, ClientBuilder, Event, Socket, Value as SioValue};
+    let redis = RedisServer::start();
+    let nodes = nodes(&redis, 3, true);
+    let lb = Haproxy::round_robin(&ports(&nodes));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let disconnects = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let socket = ClientBuilder::new(lb.url())
+        .transports(transports)
+        .force_new(true)
+        .cookie_jar(false)
+        .reconnection(false)
+        .connect_timeout(Duration::from_secs(10))
+        .ack_timeout(Duration::from_secs(10))
+        .on("message-back", move |event: Event, _s: Socket| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event);
+            }
+        })
+        .on("question", |event: Event, _s: Socket| async move {
+            let n: i64 = event.arg(0).unwrap();
+            n * 2
+        })
+        .on_disconnect({
+            let disconnects = disconnects.clone();
+            move |reason, _s| {
+                disconnects.lock().push(reason);
+                async {}
+            }
+        })
+        .connect()
+        .await
+        .expect("connect through the round-robin balancer without cookies");
+    for i in 0..200 {
+        socket.emit("message", i).await.unwrap();
+    }
+    for i in 0..200 {
+        let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("echo {i} did not arrive"))
+            .unwrap();
+        assert_eq!(event.arg::<i64>(0).unwrap(), i, "echoes in order");
+    }
+    let reply = socket
+        .emit_with_ack("message-with-ack", Args::new().arg("hello").arg(42))
+        .await
+        .unwrap();
+    assert_eq!(Value::from(reply[0].clone()), serde_json::json!("hello"));
+    assert_eq!(Value::from(reply[1].clone()), serde_json::json!(42));
+    let asked = socket
+        .emit_with_ack("ask-client", Args::new().arg(("question", [21], 5000)))
+        .await
+        .unwrap();
+    assert_eq!(
+        Value::from(asked[0].clone())["resp"],
+        serde_json::json!([42]),
+        "the server's ack came back through the cluster"
+    );
+    socket
+        .emit("message", Bytes::from_static(b"\x00\x01\xfe\xff"))
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("binary echo")
+        .unwrap();
+    assert_eq!(
+        event.args()[0],
+        SioValue::Binary(Bytes::from_static(b"\x00\x01\xfe\xff"))
+    );
+    assert!(socket.connected());
+    assert!(disconnects.lock().is_empty(), "{:?}", disconnects.lock());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_without_cookies_polling_only() {
+    rust_client(socketio_client::Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_client_without_cookies_polling_then_upgrade() {
+    rust_client(socketio_client::Transports::Upgrade).await;
+}

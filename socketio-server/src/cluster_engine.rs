@@ -1,0 +1,29 @@
+//! Feature `cluster-engine`: plugs an [`engine_io_cluster::ClusterEngine`] into the builder, so
+//! that any node of the cluster serves any polling request of any session (no sticky sessions).
+
+use crate::SocketIoBuilder;
+use engine_io_cluster::ClusterEngine;
+
+impl SocketIoBuilder {
+    /// Makes the server a node of an Engine.IO cluster: sids carry this node's id, polling
+    /// requests for sessions of other nodes are carried to them, and this node serves its own
+    /// sessions to the others once built. Pair it with a Redis adapter on the same Redis, so
+    /// that broadcasts reach every node too.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use engine_io_cluster::{ClusterConfig, ClusterEngine};
+    /// use socketio_server::SocketIo;
+    ///
+    /// let cluster = ClusterEngine::connect("redis://127.0.0.1:6379", ClusterConfig::default()).await?;
+    /// let io = SocketIo::builder().cluster_engine(cluster).build();
+    /// # drop(io);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cluster_engine(mut self, cluster: ClusterEngine) -> Self {
+        self.engine.cluster = Some(cluster.hook());
+        self.cluster_engine = Some(cluster);
+        self
+    }
+}
