@@ -68,6 +68,9 @@ async fn open_with(config: &Arc<ConnConfig>, kind: TransportType) -> Result<Open
                 initial,
             })
         }
+        TransportType::Webtransport => Err(Error::InvalidConfig(
+            "the webtransport transport needs the `webtransport` feature".to_owned(),
+        )),
     }
 }
 

@@ -137,10 +137,15 @@ impl Harness {
                     let frames: Vec<String> = packets.iter().map(frame).collect();
                     format!("WS {}", frames.join(" "))
                 }
+                TransportType::Webtransport => {
+                    let frames: Vec<String> = packets.iter().map(frame).collect();
+                    format!("WT {}", frames.join(" "))
+                }
             },
             Effect::WriteClose => match self.transport {
                 TransportType::Polling => "POST 1".to_owned(),
                 TransportType::Websocket => "WS close frame".to_owned(),
+                TransportType::Webtransport => "WT close".to_owned(),
             },
             Effect::OpenProbe => "open probe".to_owned(),
             Effect::WriteProbe(packets) => {
