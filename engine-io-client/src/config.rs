@@ -18,6 +18,9 @@ pub(crate) struct ConnConfig {
     pub(crate) cookie_jar: Option<Arc<CookieJar>>,
     /// Present when the endpoint is `https`/`wss`.
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    /// How the WebTransport transport checks the server.
+    #[cfg(feature = "webtransport")]
+    pub(crate) webtransport: crate::webtransport::WebTransportOptions,
     pub(crate) transports: Vec<TransportType>,
     pub(crate) upgrade: bool,
     pub(crate) try_all_transports: bool,

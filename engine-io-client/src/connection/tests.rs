@@ -59,6 +59,7 @@ fn settings(transport: TransportType) -> Settings {
         max_payload: None,
         server_upgrades: true,
         client_upgrades: true,
+        probe_transport: TransportType::Websocket,
         upgrade_timeout: Duration::from_millis(1000),
         close_timeout: Duration::from_millis(2000),
         send_queue: 4,
