@@ -325,7 +325,7 @@ impl ClientBuilder {
             transports.retain(|t| *t == TransportType::Websocket);
         }
         #[cfg(feature = "webtransport")]
-        let webtransport = crate::webtransport::WebTransportOptions {
+        let webtransport = crate::config::WebTransportOptions {
             tls: if transports.contains(&TransportType::Webtransport)
                 && self.webtransport_cert_hashes.is_empty()
             {

@@ -22,15 +22,6 @@ use crate::config::ConnConfig;
 use crate::transport::{TransportEvent, TransportHandle, WriteCmd};
 use crate::{transport, Error};
 
-/// How the client checks the server's certificate over WebTransport (resolved from the builder).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct WebTransportOptions {
-    /// SHA-256 digests of accepted certificates (`serverCertificateHashes`); when empty, `tls`.
-    pub(crate) cert_hashes: Vec<[u8; 32]>,
-    /// The client's TLS configuration (roots, or a custom verifier).
-    pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
-}
-
 /// The largest read at once.
 const MAX_READ: usize = 64 * 1024;
 

@@ -5,11 +5,7 @@
 //! either.
 
 use crate::packet::ProtocolVersion;
-use crate::session::Event;
-use crate::socket::Socket;
 use crate::ws_io::{WsEvent, WsIo};
-use crate::TransportType;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -102,25 +98,4 @@ impl Conn {
             Conn::Wt(w) => w.close_after_acked(std::time::Duration::from_secs(1)).await,
         }
     }
-}
-
-/// Offers `conn` to take over the polling session of `socket` (the probe of
-/// an upgrade): the session decides (already upgrading or upgraded, closed,
-/// upgrades off: refused and closed), the socket task takes the offer.
-pub(crate) fn offer_probe(socket: &Arc<Socket>, conn: Conn, via: TransportType) {
-    let mut st = socket.lock();
-    st.session.handle_event(
-        tokio::time::Instant::now().into_std(),
-        Event::ProbeOpened(via),
-    );
-    let mut after = socket.apply(&mut st);
-    if after.refused() {
-        drop(st);
-        conn.close_detached();
-    } else {
-        st.probe_offer = Some(Box::new(conn));
-        after.wake_task(&mut st);
-        drop(st);
-    }
-    socket.finish(after);
 }

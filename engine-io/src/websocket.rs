@@ -4,7 +4,7 @@
 //! stream under it is [`crate::ws_io`].
 
 use crate::body::{empty, ResponseBody};
-use crate::conn::{offer_probe, Conn};
+use crate::conn::Conn;
 use crate::packet::ProtocolVersion;
 use crate::refusal::{ErrorCode, Refusal};
 use crate::request::RequestInfo;
@@ -138,6 +138,27 @@ pub(crate) fn upgrade_existing(
         offer_probe(&socket, Conn::Ws(WsIo::new(ws)), TransportType::Websocket);
     });
     switching_protocols(accept, Some(headers))
+}
+
+/// Offers `conn` to take over the polling session of `socket` (the probe of
+/// an upgrade): the session decides (already upgrading or upgraded, closed,
+/// upgrades off: refused and closed), the socket task takes the offer.
+pub(crate) fn offer_probe(socket: &Arc<Socket>, conn: crate::conn::Conn, via: TransportType) {
+    let mut st = socket.lock();
+    st.session.handle_event(
+        tokio::time::Instant::now().into_std(),
+        crate::session::Event::ProbeOpened(via),
+    );
+    let mut after = socket.apply(&mut st);
+    if after.refused() {
+        drop(st);
+        conn.close_detached();
+    } else {
+        st.probe_offer = Some(Box::new(conn));
+        after.wake_task(&mut st);
+        drop(st);
+    }
+    socket.finish(after);
 }
 
 #[cfg(test)]

@@ -179,7 +179,7 @@ async fn handle(shared: Arc<Shared>, incoming: IncomingSession) {
                 Some(s) if s.protocol() == ProtocolVersion::V4 => s,
                 _ => return io.close_detached(),
             };
-            crate::conn::offer_probe(&socket, io, TransportType::Webtransport);
+            crate::websocket::offer_probe(&socket, io, TransportType::Webtransport);
         }
     }
 }
