@@ -14,7 +14,10 @@ use engine_io_client::{Client, Event, Message};
 async fn echo_server() -> (u16, [u8; 32]) {
     let config = Config::builder()
         .ping_interval(Duration::from_millis(300))
-        .ping_timeout(Duration::from_millis(200))
+        // Not the conformance server's 200 ms: a debug build's QUIC crypto (ring unoptimised)
+        // takes that long for a 1 MB echo when the tests run side by side, and the pong waits
+        // behind it (measured: "ping timeout" on the server).
+        .ping_timeout(Duration::from_millis(1500))
         .transports([
             TransportType::Polling,
             TransportType::Websocket,
@@ -43,6 +46,12 @@ async fn echo_server() -> (u16, [u8; 32]) {
                         break;
                     }
                 }
+                eprintln!(
+                    "server: session over {} closed: {:?} {:?}",
+                    socket.transport(),
+                    socket.close_reason(),
+                    socket.close_description()
+                );
             });
         }
     });
@@ -77,7 +86,7 @@ async fn exchange(client: &Client, events: &mut engine_io_client::Events) {
     );
     client.send(big.clone()).await.unwrap();
     assert_eq!(next_message(events).await, Message::Binary(big));
-    // Heartbeat: pingInterval 300 ms, pingTimeout 200 ms; the session outlives several pings.
+    // Heartbeat: pingInterval 300 ms; the session outlives several pings.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     client.send("still here").await.unwrap();
     assert_eq!(
@@ -104,11 +113,6 @@ async fn our_client_over_webtransport_only() {
     assert_eq!(reason.as_str(), "forced close", "{reason:?}");
 }
 
-// Known defect, not yet found: in about 1 run of 3 the connection closes cleanly
-// (`TransportClose`, no error) right after our client's polling -> WebTransport upgrade.
-// Chromium's upgrade against the same server passes (webtransport_browser.rs). Run with
-// `--ignored` to reproduce.
-#[ignore = "flaky: clean close right after our client's polling -> WebTransport upgrade (1 in 3)"]
 #[tokio::test]
 async fn our_client_polling_then_webtransport() {
     let (port, hash) = echo_server().await;
