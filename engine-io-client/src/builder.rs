@@ -58,6 +58,8 @@ pub struct ClientBuilder {
     prior_websocket_success: Arc<AtomicBool>,
     cookie_jar: Option<Arc<CookieJar>>,
     tls: TlsOptions,
+    #[cfg(feature = "webtransport")]
+    webtransport_cert_hashes: Vec<[u8; 32]>,
     timestamp_param: Option<String>,
     connect_timeout: Duration,
     close_timeout: Duration,
@@ -83,6 +85,8 @@ impl ClientBuilder {
             prior_websocket_success: Arc::new(AtomicBool::new(false)),
             cookie_jar: Some(Arc::new(CookieJar::new())),
             tls: TlsOptions::default(),
+            #[cfg(feature = "webtransport")]
+            webtransport_cert_hashes: Vec::new(),
             timestamp_param: Some("t".to_owned()),
             connect_timeout: Duration::from_secs(20),
             close_timeout: Duration::from_secs(5),
@@ -160,6 +164,24 @@ impl ClientBuilder {
     /// connection from this builder (or a clone), connect directly over WebSocket.
     pub fn remember_upgrade(mut self, yes: bool) -> Self {
         self.remember_upgrade = yes;
+        self
+    }
+
+    /// The SHA-256 digests of the server certificates accepted over WebTransport (the browser's
+    /// `serverCertificateHashes`; ECDSA P-256 certificates valid at most 14 days, such as
+    /// `socketio_conformance_server --webtransport` prints). Without any, WebTransport checks
+    /// the server with the TLS roots ([`tls_roots`](Self::tls_roots),
+    /// [`add_root_certificate`](Self::add_root_certificate), [`tls_config`](Self::tls_config)).
+    ///
+    /// ```
+    /// use engine_io_client::{Client, TransportType};
+    /// let builder = Client::builder("http://127.0.0.1:3000")
+    ///     .transports([TransportType::Webtransport])
+    ///     .server_certificate_hashes([[0u8; 32]]);
+    /// ```
+    #[cfg(feature = "webtransport")]
+    pub fn server_certificate_hashes(mut self, hashes: impl IntoIterator<Item = [u8; 32]>) -> Self {
+        self.webtransport_cert_hashes.extend(hashes);
         self
     }
 
@@ -302,7 +324,20 @@ impl ClientBuilder {
         {
             transports.retain(|t| *t == TransportType::Websocket);
         }
+        #[cfg(feature = "webtransport")]
+        let webtransport = crate::config::WebTransportOptions {
+            tls: if transports.contains(&TransportType::Webtransport)
+                && self.webtransport_cert_hashes.is_empty()
+            {
+                Some(self.tls.client_config()?)
+            } else {
+                None
+            },
+            cert_hashes: self.webtransport_cert_hashes,
+        };
         let config = Arc::new(ConnConfig {
+            #[cfg(feature = "webtransport")]
+            webtransport,
             endpoint,
             headers: self.headers,
             cookie_jar: self.cookie_jar,

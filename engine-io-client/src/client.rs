@@ -103,6 +103,7 @@ impl fmt::Display for CloseReason {
 
 const POLLING: u8 = 0;
 const WEBSOCKET: u8 = 1;
+const WEBTRANSPORT: u8 = 2;
 
 /// State shared between the driver and the handles.
 #[derive(Debug)]
@@ -123,6 +124,7 @@ impl Shared {
         let v = match kind {
             TransportType::Polling => POLLING,
             TransportType::Websocket => WEBSOCKET,
+            TransportType::Webtransport => WEBTRANSPORT,
         };
         self.transport.store(v, Ordering::Release);
     }
@@ -130,6 +132,7 @@ impl Shared {
     fn transport(&self) -> TransportType {
         match self.transport.load(Ordering::Acquire) {
             WEBSOCKET => TransportType::Websocket,
+            WEBTRANSPORT => TransportType::Webtransport,
             _ => TransportType::Polling,
         }
     }

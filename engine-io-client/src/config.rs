@@ -18,6 +18,9 @@ pub(crate) struct ConnConfig {
     pub(crate) cookie_jar: Option<Arc<CookieJar>>,
     /// Present when the endpoint is `https`/`wss`.
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    /// How the WebTransport transport checks the server.
+    #[cfg(feature = "webtransport")]
+    pub(crate) webtransport: WebTransportOptions,
     pub(crate) transports: Vec<TransportType>,
     pub(crate) upgrade: bool,
     pub(crate) try_all_transports: bool,
@@ -28,4 +31,14 @@ pub(crate) struct ConnConfig {
     pub(crate) max_incoming_payload: usize,
     pub(crate) send_queue: usize,
     pub(crate) event_queue: usize,
+}
+
+#[cfg(feature = "webtransport")]
+/// How the client checks the server's certificate over WebTransport (resolved from the builder).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WebTransportOptions {
+    /// SHA-256 digests of accepted certificates (`serverCertificateHashes`); when empty, `tls`.
+    pub(crate) cert_hashes: Vec<[u8; 32]>,
+    /// The client's TLS configuration (roots, or a custom verifier).
+    pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }

@@ -105,10 +105,13 @@ pub(crate) struct Settings {
     pub(crate) ping_timeout: u64,
     /// The handshake's `maxPayload`.
     pub(crate) max_payload: Option<u64>,
-    /// Whether the handshake's `upgrades` lists `websocket`.
+    /// Whether the handshake's `upgrades` lists a transport the client has (`probe_transport`).
     pub(crate) server_upgrades: bool,
-    /// Whether the client may upgrade (upgrade on, WebSocket among its transports).
+    /// Whether the client may upgrade (upgrade on, the probe's transport among its transports).
     pub(crate) client_upgrades: bool,
+    /// The transport the upgrade probes (WebTransport when both sides have it, as the
+    /// reference favours it, else WebSocket).
+    pub(crate) probe_transport: TransportType,
     /// How long the probe may take.
     pub(crate) upgrade_timeout: Duration,
     /// How long a client close may take.
@@ -121,6 +124,7 @@ pub(crate) struct Settings {
 #[derive(Debug)]
 pub(crate) struct Connection {
     transport: TransportType,
+    probe_transport: TransportType,
     buffer: WriteBuffer,
     heartbeat: Heartbeat,
     upgrade: Upgrade,
@@ -141,6 +145,7 @@ impl Connection {
         let heartbeat = Heartbeat::new(settings.ping_interval, settings.ping_timeout);
         let mut conn = Connection {
             transport: settings.transport,
+            probe_transport: settings.probe_transport,
             buffer: WriteBuffer::new(max_payload),
             heartbeat,
             upgrade: Upgrade::Idle,
@@ -163,6 +168,11 @@ impl Connection {
             conn.effects.push_back(Effect::OpenProbe);
         }
         conn
+    }
+
+    /// The transport an upgrade probes.
+    pub(crate) fn probe_transport(&self) -> TransportType {
+        self.probe_transport
     }
 
     /// The transport in use.
@@ -352,7 +362,7 @@ impl Connection {
             return;
         }
         self.timers.stop(Timer::Upgrade);
-        self.transport = TransportType::Websocket;
+        self.transport = self.probe_transport;
         self.effects.push_back(Effect::SwitchToProbe);
         // The upgrade packet goes first, alone; it is not a user packet for `flush`.
         self.buffer.start_control_write();
@@ -360,10 +370,13 @@ impl Connection {
             PacketType::Upgrade,
             Data::Empty,
         )]));
-        self.effects.push_back(Effect::RememberUpgrade(true));
-        tracing::debug!("engine.io client: upgraded to websocket");
+        // The reference's `priorWebsocketSuccess`: WebSocket only.
+        self.effects.push_back(Effect::RememberUpgrade(
+            self.probe_transport == TransportType::Websocket,
+        ));
+        tracing::debug!(transport = %self.probe_transport, "engine.io client: upgraded");
         self.effects
-            .push_back(Effect::Emit(Event::Upgrade(TransportType::Websocket)));
+            .push_back(Effect::Emit(Event::Upgrade(self.probe_transport)));
     }
 
     // ---- close ----

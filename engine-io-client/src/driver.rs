@@ -20,16 +20,16 @@ use crate::client::{Command, Event, Shared};
 use crate::config::ConnConfig;
 use crate::connection::{Connection, Effect, Input, Settings};
 use crate::transport::{TransportEvent, TransportHandle, WriteCmd};
-use crate::websocket::{self, WsStream};
+use crate::websocket;
 use crate::{CloseReason, Error};
 use engine_io::TransportType;
 
 /// The I/O side of the upgrade probe (its state is the connection's).
 enum Probe {
     None,
-    /// Opening the WebSocket; the task is aborted when dropped (an abandoned probe must not
-    /// linger).
-    Connecting(AbortOnDrop<Result<WsStream, Error>>),
+    /// Opening the probe's transport; the task is aborted when dropped (an abandoned probe
+    /// must not linger).
+    Connecting(AbortOnDrop<Result<TransportHandle, Error>>),
     Open(TransportHandle),
 }
 
@@ -42,14 +42,27 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 impl Probe {
-    /// Starts opening the probe WebSocket for session `sid`.
-    fn connect(config: Arc<ConnConfig>, sid: Arc<str>) -> Probe {
-        let task = tokio::spawn(async move { websocket::connect(&config, Some(&sid)).await });
+    /// Starts opening the probe (a `kind` transport) for session `sid`.
+    fn connect(config: Arc<ConnConfig>, sid: Arc<str>, kind: TransportType) -> Probe {
+        let task = tokio::spawn(async move {
+            let limit = config.max_incoming_payload;
+            match kind {
+                #[cfg(feature = "webtransport")]
+                TransportType::Webtransport => {
+                    let wt = crate::webtransport::connect(&config, Some(&sid)).await?;
+                    Ok(crate::webtransport::start(wt, limit))
+                }
+                _ => {
+                    let ws = websocket::connect(&config, Some(&sid)).await?;
+                    Ok(websocket::start(ws, limit))
+                }
+            }
+        });
         Probe::Connecting(AbortOnDrop(task))
     }
 
     /// The probe's next input for the connection (pending while there is no probe).
-    async fn next(&mut self, limit: usize) -> Input {
+    async fn next(&mut self) -> Input {
         match self {
             Probe::None => pending().await,
             Probe::Connecting(task) => {
@@ -58,8 +71,8 @@ impl Probe {
                     Err(err) => Err(Error::WebSocket(format!("probe task failed: {err}"))),
                 };
                 match result {
-                    Ok(ws) => {
-                        *self = Probe::Open(websocket::start(ws, limit));
+                    Ok(transport) => {
+                        *self = Probe::Open(transport);
                         Input::ProbeOpen
                     }
                     Err(err) => {
@@ -118,14 +131,15 @@ impl Driver {
         events: mpsc::Sender<Event>,
         closed: watch::Sender<Option<CloseReason>>,
     ) -> Self {
+        let probe_transport = probe_transport(&config.transports, &handshake.upgrades);
         let settings = Settings {
             transport: transport.kind,
             ping_interval: handshake.ping_interval,
             ping_timeout: handshake.ping_timeout,
             max_payload: handshake.max_payload,
-            server_upgrades: handshake.upgrades.iter().any(|u| u == "websocket"),
-            client_upgrades: config.upgrade
-                && config.transports.contains(&TransportType::Websocket),
+            server_upgrades: probe_transport.is_some(),
+            client_upgrades: config.upgrade && probe_transport.is_some(),
+            probe_transport: probe_transport.unwrap_or(TransportType::Websocket),
             upgrade_timeout: config.connect_timeout,
             close_timeout: config.close_timeout,
             send_queue: config.send_queue,
@@ -160,7 +174,6 @@ impl Driver {
     async fn step(&mut self) {
         let accept_commands = self.conn.accepts_sends();
         let deadline = self.conn.poll_timeout();
-        let limit = self.config.max_incoming_payload;
         let input = tokio::select! {
             event = self.transport.events.recv() => match event {
                 Some(TransportEvent::Packets(packets)) => Input::Packets(packets),
@@ -169,7 +182,7 @@ impl Driver {
                 Some(TransportEvent::Closed(err)) => Input::TransportClosed(err),
                 None => Input::TransportClosed(Some(Error::Closed)),
             },
-            input = self.probe.next(limit) => input,
+            input = self.probe.next() => input,
             command = self.commands.recv(), if accept_commands => match command {
                 Some(Command::Send(messages)) => Input::Send(messages),
                 Some(Command::Flush(tx)) => {
@@ -203,7 +216,11 @@ impl Driver {
                     let _ = self.transport.writer.try_send(WriteCmd::Close);
                 }
                 Effect::OpenProbe => {
-                    self.probe = Probe::connect(self.config.clone(), self.sid.clone());
+                    self.probe = Probe::connect(
+                        self.config.clone(),
+                        self.sid.clone(),
+                        self.conn.probe_transport(),
+                    );
                 }
                 Effect::WriteProbe(packets) => {
                     let sent = match &self.probe {
@@ -260,6 +277,17 @@ impl Driver {
             }
         }
     }
+}
+
+/// What an upgrade probes: of the server's `upgrades` that the client also has, WebTransport
+/// first (the reference favours it), then WebSocket.
+fn probe_transport(client: &[TransportType], server: &[String]) -> Option<TransportType> {
+    let candidates = [TransportType::Webtransport, TransportType::Websocket];
+    candidates.into_iter().find(|t| {
+        (cfg!(feature = "webtransport") || *t != TransportType::Webtransport)
+            && client.contains(t)
+            && server.iter().any(|u| u == t.as_str())
+    })
 }
 
 async fn sleep_until_opt(deadline: Option<std::time::Instant>) {

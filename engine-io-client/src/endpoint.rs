@@ -93,6 +93,18 @@ impl Endpoint {
         url
     }
 
+    /// The URL of a WebTransport session: `https://host:port/path/` (as the reference client:
+    /// no query; the first frame says what the session is for).
+    #[cfg(feature = "webtransport")]
+    pub(crate) fn webtransport_url(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("https://{host}:{}{}", self.port, self.base.path())
+    }
+
     /// The `http(s)` URL cookies are matched against for a WebSocket connection.
     pub(crate) fn websocket_cookie_url(&self, sid: Option<&str>) -> Url {
         self.request_url(TransportType::Websocket, sid)

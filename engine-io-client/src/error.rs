@@ -44,6 +44,9 @@ pub enum Error {
     /// The WebSocket connection or handshake failed.
     #[error("WebSocket error: {0}")]
     WebSocket(String),
+    /// The WebTransport session or its stream failed (feature `webtransport`).
+    #[error("WebTransport error: {0}")]
+    WebTransport(String),
     /// The connection (TCP, TLS and the Engine.IO handshake) did not complete in time.
     #[error("connection timed out after {0:?}")]
     ConnectTimeout(Duration),

@@ -68,6 +68,22 @@ async fn open_with(config: &Arc<ConnConfig>, kind: TransportType) -> Result<Open
                 initial,
             })
         }
+        #[cfg(feature = "webtransport")]
+        TransportType::Webtransport => {
+            let mut wt = crate::webtransport::connect(config, None).await?;
+            let first =
+                crate::webtransport::read_packet(&mut wt, config.max_incoming_payload).await?;
+            let (handshake, initial) = parse(vec![first])?;
+            Ok(Opened {
+                handshake,
+                transport: crate::webtransport::start(wt, config.max_incoming_payload),
+                initial,
+            })
+        }
+        #[cfg(not(feature = "webtransport"))]
+        TransportType::Webtransport => Err(Error::InvalidConfig(
+            "the webtransport transport needs the `webtransport` feature".to_owned(),
+        )),
     }
 }
 

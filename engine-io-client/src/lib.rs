@@ -34,6 +34,7 @@
 //! | What the driver sees of a transport | `transport` |
 //! | HTTP long-polling | `polling` |
 //! | WebSocket | `websocket` |
+//! | WebTransport (feature `webtransport`) | `webtransport` |
 //! | Cookie jar (sticky load balancers) | `cookie_jar` |
 //! | Where to connect: URLs and query | `endpoint` |
 //! | TCP and TLS connections, TLS roots | `connector`, `tls` |
@@ -45,7 +46,10 @@
 //! ([`SendError`], [`TrySendError`]) are the codec's (`engine_io`), shared with the server.
 //!
 //! Not supported: Engine.IO v3 servers (the client speaks `EIO=4` only), JSONP polling,
-//! HTTP proxies, HTTP/2, WebTransport.
+//! HTTP proxies, HTTP/2. WebTransport (HTTP/3) with the feature `webtransport`: add
+//! [`TransportType::Webtransport`] to [`ClientBuilder::transports`] (opt-in; the reference's
+//! order is polling, websocket, webtransport, and an upgrade favours WebTransport), and pass the
+//! server's certificate with [`ClientBuilder::server_certificate_hashes`] or the TLS roots.
 //!
 //! ```no_run
 //! use engine_io_client::{Client, Event, Message};
@@ -81,6 +85,8 @@ mod tls;
 mod transport;
 mod upgrade;
 mod websocket;
+#[cfg(feature = "webtransport")]
+mod webtransport;
 mod write_buffer;
 
 pub use builder::ClientBuilder;

@@ -66,7 +66,8 @@ impl WriteBuffer {
         }
         let batch: Vec<Packet> = match kind {
             TransportType::Polling => take_payload(&mut self.queue, self.max_payload),
-            TransportType::Websocket => {
+            // One frame per packet on a stream: batches bounded alike.
+            TransportType::Websocket | TransportType::Webtransport => {
                 let n = self.queue.len().min(WS_BATCH);
                 self.queue.drain(..n).collect()
             }

@@ -25,6 +25,9 @@ pub enum DecodeError {
     /// A v3 payload ended before the length announced by its prefix.
     #[error("truncated payload")]
     Truncated,
+    /// A WebTransport frame announced a length of 0 or over the limit.
+    #[error("invalid frame length")]
+    FrameLength,
     /// A JSONP form body has no `d` field or is malformed.
     #[error("invalid JSONP body")]
     Jsonp,

@@ -6,11 +6,12 @@
 //! at the end. Polling requests are served by the HTTP connection tasks; they
 //! feed the same session.
 
+use crate::conn::Conn;
 use crate::packet::{Packet, PacketType};
 use crate::session::{Answer, Event};
 use crate::shared::Shared;
 use crate::socket::{ProbeCmd, Socket};
-use crate::ws_io::{close_detached, WsEvent, WsIo};
+use crate::ws_io::WsEvent;
 use crate::CloseReason;
 use crate::Str;
 use std::future::{poll_fn, Future};
@@ -24,7 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// Spawns the task of a new polling session.
-pub(crate) fn spawn(socket: Arc<Socket>, ws: Option<WsIo>) {
+pub(crate) fn spawn(socket: Arc<Socket>, ws: Option<Conn>) {
     tokio::spawn(run(socket, ws));
 }
 
@@ -55,7 +56,7 @@ fn decode_frame(m: WsMessage, socket: &Socket) -> Result<Packet, crate::DecodeEr
 /// `async fn`) so the driver is built before the future: an `async fn` keeps
 /// its arguments in the future beside the locals they move into, and the
 /// WebSocket would be stored twice in every session's task.
-pub(crate) fn run(socket: Arc<Socket>, ws: Option<WsIo>) -> impl Future<Output = ()> + Send {
+pub(crate) fn run(socket: Arc<Socket>, ws: Option<Conn>) -> impl Future<Output = ()> + Send {
     socket.shared.tasks.fetch_add(1, Ordering::AcqRel);
     let count = TaskCount(socket.shared.clone());
     let mut driver = Driver {
@@ -77,9 +78,9 @@ pub(crate) fn run(socket: Arc<Socket>, ws: Option<WsIo>) -> impl Future<Output =
 
         // The session is closed: close the transports with a close frame.
         if let Some(p) = driver.probe.take() {
-            close_detached(p.ws);
+            p.close_detached();
         }
-        if let Some(f) = finish_ws(driver.ws.take(), WsMessage::Close(None)) {
+        if let Some(f) = finish_ws(driver.ws.take()) {
             f.await;
         }
     }
@@ -88,9 +89,9 @@ pub(crate) fn run(socket: Arc<Socket>, ws: Option<WsIo>) -> impl Future<Output =
 /// The state of a socket task.
 struct Driver {
     socket: Arc<Socket>,
-    ws: Option<WsIo>,
+    ws: Option<Conn>,
     /// Boxed: probes are rare and short-lived; keep the task small.
-    probe: Option<Box<WsIo>>,
+    probe: Option<Box<Conn>>,
     /// The deadline the timer is set to.
     armed: Option<Instant>,
     /// The timer was polled since it was set: it will wake the task when it
@@ -122,8 +123,8 @@ impl Driver {
                 }
                 st.session.handle_timeout(now.into_std());
                 if let Some(p) = st.probe_offer.take() {
-                    if let Some(old) = self.probe.replace(Box::new(WsIo::new(*p))) {
-                        close_detached(old.ws);
+                    if let Some(old) = self.probe.replace(p) {
+                        old.close_detached();
                     }
                 }
                 if let Some(w) = self.ws.as_mut() {
@@ -206,15 +207,9 @@ impl Driver {
                     socket.shared.handler.on_drain(socket);
                 }
             }
-            WsEvent::Message(m) => match decode_frame(m, socket) {
-                // Over WebSocket the reference ignores close packets (clients
-                // close the WebSocket itself).
-                Ok(p) if p.packet_type == PacketType::Close => {}
-                Ok(p) => socket.handle_packet(p),
-                Err(e) => {
-                    socket.finalize(CloseReason::ParseError, Some(e.to_string()), Answer::Close)
-                }
-            },
+            WsEvent::Message(m) => Self::on_packet(socket, decode_frame(m, socket)),
+            #[cfg(feature = "webtransport")]
+            WsEvent::Packet(p) => Self::on_packet(socket, p),
             WsEvent::Closed => {
                 // After a close frame the echo is still to be flushed (at the
                 // end of the task); after EOF or a reset nothing can be written.
@@ -234,7 +229,7 @@ impl Driver {
                 };
                 // The close frame is written when the task ends.
                 if let Some(w) = self.ws.as_mut() {
-                    w.push_frame(WsMessage::Close(Some(frame)));
+                    w.push_close(Some(frame));
                 }
                 socket.event(Event::TransportEnded {
                     reason: CloseReason::TransportError,
@@ -251,19 +246,36 @@ impl Driver {
         }
     }
 
-    /// The probe WebSocket's frames go to the session's upgrade.
+    /// A packet (or undecodable data) on the active transport.
+    fn on_packet(socket: &Arc<Socket>, packet: Result<Packet, crate::DecodeError>) {
+        match packet {
+            // Over WebSocket the reference ignores close packets (clients
+            // close the WebSocket itself).
+            Ok(p) if p.packet_type == PacketType::Close => {}
+            Ok(p) => socket.handle_packet(p),
+            Err(e) => socket.finalize(CloseReason::ParseError, Some(e.to_string()), Answer::Close),
+        }
+    }
+
+    /// The probe's packets go to the session's upgrade.
     fn on_probe_event(&mut self, event: WsEvent) {
+        let packet = match event {
+            WsEvent::Message(m) => decode_frame(m, &self.socket),
+            #[cfg(feature = "webtransport")]
+            WsEvent::Packet(p) => p,
+            other => return self.on_probe_transport_event(other),
+        };
+        let event = match packet {
+            Ok(p) => Event::Probe(p),
+            Err(_) => Event::ProbeFailed,
+        };
+        self.socket.event(event);
+    }
+
+    fn on_probe_transport_event(&mut self, event: WsEvent) {
         match event {
-            WsEvent::Message(m) => match decode_frame(m, &self.socket) {
-                Ok(p) => {
-                    self.socket.event(Event::Probe(p));
-                }
-                Err(_) => {
-                    self.socket.event(Event::ProbeFailed);
-                }
-            },
             WsEvent::Flushed(_) => {}
-            WsEvent::Closed | WsEvent::Error(_) | WsEvent::WriteFailed => {
+            _ => {
                 self.probe = None;
                 self.socket.event(Event::ProbeFailed);
             }
@@ -281,7 +293,7 @@ impl Driver {
                 }
                 ProbeCmd::Close => {
                     if let Some(p) = self.probe.take() {
-                        close_detached(p.ws);
+                        p.close_detached();
                     }
                 }
                 ProbeCmd::Upgraded => {
@@ -297,13 +309,13 @@ impl Driver {
     }
 }
 
-/// Writes what is pending plus `last` (a close frame) for a bounded time.
+/// Writes what is pending plus the close (frame) for a bounded time.
 /// Returns a boxed future so the WebSocket is not stored twice in the socket
 /// task's (per-session) future.
-fn finish_ws(w: Option<WsIo>, last: WsMessage) -> Option<crate::BoxFuture<()>> {
+fn finish_ws(w: Option<Conn>) -> Option<crate::BoxFuture<()>> {
     let mut w = w?;
     if !w.close_queued() {
-        w.push_frame(last);
+        w.push_close(None);
     }
     Some(Box::pin(async move {
         // Write only: after a protocol error the read side is not to be trusted.
@@ -318,6 +330,7 @@ fn finish_ws(w: Option<WsIo>, last: WsMessage) -> Option<crate::BoxFuture<()>> {
             }
         });
         let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
+        w.finished().await;
     }))
 }
 

@@ -87,11 +87,17 @@ mod server_side {
             map.insert(sid, socket.clone());
             socket
         };
-        let upgrades = if cfg.allow_upgrades
-            && transport == TransportType::Polling
-            && cfg.transport_enabled(TransportType::Websocket)
-        {
-            vec!["websocket".to_owned()]
+        // The reference's order (polling's `upgradesTo`), of those enabled.
+        let upgrades = if cfg.allow_upgrades && transport == TransportType::Polling {
+            [TransportType::Websocket, TransportType::Webtransport]
+                .into_iter()
+                // Only what this build can serve.
+                .filter(|t| {
+                    cfg.transport_enabled(*t)
+                        && (cfg!(feature = "webtransport") || *t != TransportType::Webtransport)
+                })
+                .map(|t| t.as_str().to_owned())
+                .collect()
         } else {
             Vec::new()
         };

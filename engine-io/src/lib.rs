@@ -8,6 +8,9 @@
 //!   has no I/O and compiles with `default-features = false`, and so do the
 //!   vocabulary types shared with the client: [`CloseReason`],
 //!   [`TransportType`], [`TrySendError`], [`SendError`] and [`Closed`].
+//! * WebTransport (feature `webtransport`): `Server::serve_webtransport`
+//!   serves sessions over HTTP/3 (the `webtransport` module docs compare the
+//!   libraries).
 //! * The server (feature `server`, on by default): [`Server`], [`Socket`],
 //!   [`Handler`], [`Config`], and the integrations [`EngineIoService`] (hyper 1),
 //!   [`EngineIoLayer`] (tower / axum) and [`listen`].
@@ -18,6 +21,7 @@
 //! | concept | module |
 //! | --- | --- |
 //! | packets, payloads (the codec) | `packet`, `payload`, `message`, `str`, `decode_error` |
+//! | WebTransport frames (the codec) | `wt_codec` |
 //! | vocabulary shared with the client | `close_reason`, `transport`, `send_error` |
 //! | the handshake (open packet JSON; opening a session) | `handshake` |
 //! | **the session**: lifecycle, upgrade, close, polling request slots, all deadlines — no I/O | `session` |
@@ -28,6 +32,8 @@
 //! | HTTP long-polling transport (GET / POST) | `polling` |
 //! | WebSocket transport: the HTTP upgrade request | `websocket` |
 //! | WebSocket transport: the stream, batching writer, close codes | `ws_io` |
+//! | the transport stream a socket task drives (WebSocket or WebTransport) | `conn` |
+//! | WebTransport transport (feature `webtransport`): sessions, first frame; the stream | `webtransport`, `wt_io` |
 //! | request routing and verification, the registry | `server`, `shared` |
 //! | HTTP refusals (error codes) | `refusal` |
 //! | the hook through which cluster nodes serve each other's sessions | `cluster` |
@@ -114,6 +120,7 @@ pub mod payload;
 mod send_error;
 mod str;
 mod transport;
+pub mod wt_codec;
 
 pub use close_reason::CloseReason;
 pub use decode_error::DecodeError;
@@ -132,6 +139,8 @@ mod cluster;
 mod compression;
 #[cfg(feature = "server")]
 mod config;
+#[cfg(feature = "server")]
+mod conn;
 #[cfg(feature = "server")]
 mod cors;
 #[cfg(feature = "server")]
@@ -162,8 +171,16 @@ mod shared;
 mod socket;
 #[cfg(feature = "server")]
 mod websocket;
+#[cfg(feature = "webtransport")]
+mod webtransport;
 #[cfg(feature = "server")]
 mod ws_io;
+#[cfg(feature = "webtransport")]
+mod wt_io;
+/// The WebTransport library the `webtransport` feature is built on (its
+/// endpoint, configuration and identity types).
+#[cfg(feature = "webtransport")]
+pub use wtransport;
 
 #[cfg(feature = "server")]
 pub use body::ResponseBody;

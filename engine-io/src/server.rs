@@ -266,7 +266,8 @@ impl Server {
             .as_deref()
             .and_then(TransportType::from_query)
         {
-            Some(t) if cfg.transport_enabled(t) => t,
+            // WebTransport never comes over HTTP/1 (the reference refuses it here too).
+            Some(t) if cfg.transport_enabled(t) && t != TransportType::Webtransport => t,
             _ => return refuse(Refusal::new(ErrorCode::UnknownTransport)),
         };
         // 2. origin
@@ -364,6 +365,7 @@ impl Server {
                 parts,
                 cors_headers,
             ),
+            TransportType::Webtransport => refuse(Refusal::new(ErrorCode::UnknownTransport)),
         }
     }
 

@@ -59,8 +59,8 @@ pub(crate) enum Event {
     PostAborted(RequestId),
     /// The driver wrote everything queued to the WebSocket.
     Drained,
-    /// A WebSocket connection asks to take over this polling session.
-    ProbeOpened,
+    /// A WebSocket (or WebTransport) connection asks to take over this polling session.
+    ProbeOpened(TransportType),
     /// A packet arrived on the probe WebSocket.
     Probe(Packet),
     /// The probe WebSocket failed or closed.
@@ -194,6 +194,8 @@ pub(crate) struct Session {
     allow_upgrades: bool,
     upgrade_timeout_ms: u32,
     transport: TransportType,
+    /// The transport of the probe (what the session switches to on `5`).
+    probe_transport: TransportType,
     lifecycle: Lifecycle,
     upgrade: Upgrade,
     heartbeat: Heartbeat,
@@ -224,6 +226,7 @@ impl Session {
             upgrade_timeout_ms: u32::try_from(config.upgrade_timeout.as_millis())
                 .unwrap_or(u32::MAX),
             transport: config.transport,
+            probe_transport: TransportType::Websocket,
             lifecycle: Lifecycle::Open,
             upgrade: Upgrade::Idle,
             heartbeat,
@@ -355,7 +358,7 @@ impl Session {
                     self.close_with(CloseReason::ForcedClose, None, Answer::Close);
                 }
             }
-            Event::ProbeOpened => self.on_probe_opened(now),
+            Event::ProbeOpened(t) => self.on_probe_opened(now, t),
             Event::Probe(p) => self.on_probe(now, p),
             Event::ProbeFailed => {
                 if matches!(self.upgrade, Upgrade::Probing | Upgrade::Probed) {
@@ -490,7 +493,7 @@ impl Session {
         }
     }
 
-    fn on_probe_opened(&mut self, now: Instant) {
+    fn on_probe_opened(&mut self, now: Instant, via: TransportType) {
         let ok = self.is_open()
             && self.upgrade == Upgrade::Idle
             && self.transport == TransportType::Polling
@@ -501,6 +504,7 @@ impl Session {
             return;
         }
         self.upgrade = Upgrade::Probing;
+        self.probe_transport = via;
         self.timers.set(
             Timer::Upgrade,
             now + Duration::from_millis(self.upgrade_timeout_ms.into()),
@@ -520,7 +524,7 @@ impl Session {
                     return;
                 }
                 self.upgrade = Upgrade::Done;
-                self.transport = TransportType::Websocket;
+                self.transport = self.probe_transport;
                 self.timers.stop(Timer::Upgrade);
                 self.heartbeat.on_upgrade(now);
                 self.timers

@@ -291,7 +291,7 @@ fn upgrade_probe_noop_to_the_pending_get_then_switch_and_flush() {
         v4_polling(),
         &[
             (0, get(1), &[]),
-            (10, Ev(Event::ProbeOpened), &[]),
+            (10, Ev(Event::ProbeOpened(TransportType::Websocket)), &[]),
             // 2probe: 3probe on the probe, the pending GET released with a noop.
             (
                 20,
@@ -322,7 +322,7 @@ fn upgrade_closes_a_get_left_on_the_old_transport() {
     table(
         v4_polling(),
         &[
-            (10, Ev(Event::ProbeOpened), &[]),
+            (10, Ev(Event::ProbeOpened(TransportType::Websocket)), &[]),
             (
                 20,
                 probe(Packet::ping_probe()),
@@ -341,11 +341,11 @@ fn upgrade_times_out_and_may_be_tried_again() {
     let s = table(
         quiet(),
         &[
-            (0, Ev(Event::ProbeOpened), &[]),
+            (0, Ev(Event::ProbeOpened(TransportType::Websocket)), &[]),
             (999, Tick, &[]),
             (1000, Tick, &[CloseProbe]),
             (1001, get(1), &[]),
-            (1002, Ev(Event::ProbeOpened), &[]),
+            (1002, Ev(Event::ProbeOpened(TransportType::Websocket)), &[]),
         ],
     );
     assert_eq!(s.upgrade(), Upgrade::Probing);
@@ -357,7 +357,7 @@ fn bad_probe_packet_closes_the_probe_and_keeps_polling() {
     let s = table(
         v4_polling(),
         &[
-            (0, Ev(Event::ProbeOpened), &[]),
+            (0, Ev(Event::ProbeOpened(TransportType::Websocket)), &[]),
             (5, probe(Packet::message(Message::from("x"))), &[CloseProbe]),
             (6, get(1), &[]),
         ],
@@ -371,16 +371,31 @@ fn second_probe_or_probe_when_upgrades_are_off_is_closed() {
     table(
         v4_polling(),
         &[
-            (0, Ev(Event::ProbeOpened), &[]),
-            (1, Ev(Event::ProbeOpened), &[RefuseProbe]),
+            (0, Ev(Event::ProbeOpened(TransportType::Websocket)), &[]),
+            (
+                1,
+                Ev(Event::ProbeOpened(TransportType::Websocket)),
+                &[RefuseProbe],
+            ),
         ],
     );
     let mut off = v4_polling();
     off.allow_upgrades = false;
-    table(off, &[(0, Ev(Event::ProbeOpened), &[RefuseProbe])]);
+    table(
+        off,
+        &[(
+            0,
+            Ev(Event::ProbeOpened(TransportType::Websocket)),
+            &[RefuseProbe],
+        )],
+    );
     table(
         cfg(ProtocolVersion::V4, TransportType::Websocket),
-        &[(0, Ev(Event::ProbeOpened), &[RefuseProbe])],
+        &[(
+            0,
+            Ev(Event::ProbeOpened(TransportType::Websocket)),
+            &[RefuseProbe],
+        )],
     );
 }
 
@@ -390,7 +405,7 @@ fn upgrade_clears_a_pending_pong_wait() {
         v4_polling(),
         &[
             (300, Tick, &[Queue(ping())]),
-            (310, Ev(Event::ProbeOpened), &[]),
+            (310, Ev(Event::ProbeOpened(TransportType::Websocket)), &[]),
             (
                 320,
                 probe(Packet::ping_probe()),
@@ -501,7 +516,7 @@ fn abort_answers_the_get_closes_the_probe_and_happens_once() {
         v4_polling(),
         &[
             (0, get(1), &[]),
-            (1, Ev(Event::ProbeOpened), &[]),
+            (1, Ev(Event::ProbeOpened(TransportType::Websocket)), &[]),
             (
                 2,
                 Ev(Event::Abort {

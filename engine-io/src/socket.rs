@@ -24,7 +24,6 @@ use crate::packet::{Packet, PacketType, ProtocolVersion};
 use crate::request::RequestInfo;
 use crate::session::{Answer, Effect, Event, RequestId, Session, SessionConfig};
 use crate::shared::Shared;
-use crate::ws_io::WsStream;
 use crate::{CloseReason, Closed, Message, SendError, Str, TransportType, TrySendError};
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
@@ -61,7 +60,7 @@ pub(crate) struct State {
     /// Answers to pending GETs, taken by their tasks.
     pub(crate) answers: Vec<(RequestId, Vec<Packet>)>,
     /// A WebSocket that asked to take over, for the socket task.
-    pub(crate) probe_offer: Option<Box<WsStream>>,
+    pub(crate) probe_offer: Option<Box<crate::conn::Conn>>,
     /// What the socket task must do with the probe.
     pub(crate) probe_cmds: Vec<ProbeCmd>,
     pub(crate) close_description: Option<String>,
@@ -150,7 +149,7 @@ impl Socket {
             TransportType::Polling => request
                 .query("j")
                 .map(|j| crate::payload::jsonp_index(j).into()),
-            TransportType::Websocket => None,
+            TransportType::Websocket | TransportType::Webtransport => None,
         };
         let b64 = request.query("b64").is_some_and(|v| !v.is_empty());
         let cfg = &shared.config;

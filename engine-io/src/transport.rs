@@ -10,10 +10,13 @@ pub enum TransportType {
     Polling,
     /// WebSocket.
     Websocket,
+    /// WebTransport (HTTP/3): one bidirectional stream of length-prefixed
+    /// frames ([`crate::wt_codec`]).
+    Webtransport,
 }
 
 impl TransportType {
-    /// `"polling"` or `"websocket"`.
+    /// `"polling"`, `"websocket"` or `"webtransport"`.
     ///
     /// ```
     /// assert_eq!(engine_io::TransportType::Websocket.as_str(), "websocket");
@@ -22,6 +25,7 @@ impl TransportType {
         match self {
             TransportType::Polling => "polling",
             TransportType::Websocket => "websocket",
+            TransportType::Webtransport => "webtransport",
         }
     }
 
@@ -30,12 +34,14 @@ impl TransportType {
     /// ```
     /// use engine_io::TransportType;
     /// assert_eq!(TransportType::from_query("polling"), Some(TransportType::Polling));
-    /// assert_eq!(TransportType::from_query("webtransport"), None);
+    /// assert_eq!(TransportType::from_query("webtransport"), Some(TransportType::Webtransport));
+    /// assert_eq!(TransportType::from_query("flashsocket"), None);
     /// ```
     pub fn from_query(s: &str) -> Option<Self> {
         match s {
             "polling" => Some(TransportType::Polling),
             "websocket" => Some(TransportType::Websocket),
+            "webtransport" => Some(TransportType::Webtransport),
             _ => None,
         }
     }

@@ -4,13 +4,13 @@
 //! stream under it is [`crate::ws_io`].
 
 use crate::body::{empty, ResponseBody};
+use crate::conn::Conn;
 use crate::packet::ProtocolVersion;
 use crate::refusal::{ErrorCode, Refusal};
 use crate::request::RequestInfo;
-use crate::session::Event;
 use crate::shared::Shared;
 use crate::socket::Socket;
-use crate::ws_io::{close_detached, into_ws, WsIo};
+use crate::ws_io::{into_ws, WsIo};
 use crate::TransportType;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use std::sync::Arc;
@@ -106,7 +106,7 @@ pub(crate) fn handshake(
         shared.handler.on_connect(socket.clone());
         // A fresh task for the session: this one (with the upgrade machinery in
         // its state) ends, so an idle connection only keeps the small driver task.
-        crate::driver::spawn(socket, Some(WsIo::new(ws)));
+        crate::driver::spawn(socket, Some(Conn::Ws(WsIo::new(ws))));
     });
     switching_protocols(accept, Some(headers))
 }
@@ -135,23 +135,30 @@ pub(crate) fn upgrade_existing(
         let Some(ws) = into_ws(on_upgrade, &socket.shared.config).await else {
             return;
         };
-        // The session decides (already upgrading or upgraded, closed, upgrades
-        // off: refused); the socket task takes the offer.
-        let mut st = socket.lock();
-        st.session
-            .handle_event(tokio::time::Instant::now().into_std(), Event::ProbeOpened);
-        let mut after = socket.apply(&mut st);
-        if after.refused() {
-            drop(st);
-            close_detached(ws);
-        } else {
-            st.probe_offer = Some(Box::new(ws));
-            after.wake_task(&mut st);
-            drop(st);
-        }
-        socket.finish(after);
+        offer_probe(&socket, Conn::Ws(WsIo::new(ws)), TransportType::Websocket);
     });
     switching_protocols(accept, Some(headers))
+}
+
+/// Offers `conn` to take over the polling session of `socket` (the probe of
+/// an upgrade): the session decides (already upgrading or upgraded, closed,
+/// upgrades off: refused and closed), the socket task takes the offer.
+pub(crate) fn offer_probe(socket: &Arc<Socket>, conn: crate::conn::Conn, via: TransportType) {
+    let mut st = socket.lock();
+    st.session.handle_event(
+        tokio::time::Instant::now().into_std(),
+        crate::session::Event::ProbeOpened(via),
+    );
+    let mut after = socket.apply(&mut st);
+    if after.refused() {
+        drop(st);
+        conn.close_detached();
+    } else {
+        st.probe_offer = Some(Box::new(conn));
+        after.wake_task(&mut st);
+        drop(st);
+    }
+    socket.finish(after);
 }
 
 #[cfg(test)]

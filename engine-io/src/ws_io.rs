@@ -165,6 +165,10 @@ pub(crate) enum WsEvent {
     Error(CloseFrame),
     /// Writing failed other than by the connection ending.
     WriteFailed,
+    /// A packet the transport's own framing decoded (WebTransport), or why
+    /// its data could not be decoded.
+    #[cfg(feature = "webtransport")]
+    Packet(Result<crate::Packet, crate::DecodeError>),
 }
 
 /// A WebSocket plus its pending outgoing frames. Writing is poll-based so the

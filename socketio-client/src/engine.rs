@@ -34,7 +34,7 @@ impl std::str::FromStr for Transports {
             (_, Some(TransportType::Polling)) => Ok(Transports::Polling),
             (_, Some(TransportType::Websocket)) => Ok(Transports::WebSocket),
             ("upgrade", None) => Ok(Transports::Upgrade),
-            (other, None) => Err(format!(
+            (other, _) => Err(format!(
                 "unknown transport {other:?} (expected polling, websocket or upgrade)"
             )),
         }

@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run -p socketio-server --example socketio_conformance_server -- [--port 3000] [--interop]
 //!     [--recovery] [--msgpack] [--eio3] [--default-heartbeat] [--redis-streams redis://HOST:PORT]
-//!     [--redis redis://HOST:PORT] [--cluster-engine] [--metrics] [--admin]
+//!     [--redis redis://HOST:PORT] [--cluster-engine] [--metrics] [--admin] [--webtransport]
 //! ```
 //!
 //! * pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1000 ms, maxHttpBufferSize 1e6,
@@ -37,6 +37,12 @@
 //! * `--metrics`: Prometheus metrics, served at `/metrics` on the same port (feature `metrics`).
 //! * `--admin`: the `@socket.io/admin-ui` instrumentation, no authentication (feature
 //!   `admin-ui`); point the Admin UI at `http://localhost:<port>` with the `/admin` namespace.
+//! * `--webtransport`: the WebTransport transport too (feature `webtransport`), over HTTP/3 on
+//!   UDP 127.0.0.1 at the same port number, with a self-signed certificate generated at start
+//!   (ECDSA P-256, valid 14 days: what Chromium's `serverCertificateHashes` accepts); the
+//!   handshake then lists `"webtransport"` in `upgrades`. Prints, right after the `listening`
+//!   line, exactly one line `webtransport-cert-hash <base64>`: the SHA-256 of the certificate
+//!   (DER), for `serverCertificateHashes`.
 //!
 //! `--port 0` picks a free port. Prints `listening <port>` once it accepts connections.
 //!
@@ -70,6 +76,7 @@ struct Options {
     cluster_engine: bool,
     metrics: bool,
     admin: bool,
+    webtransport: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -104,6 +111,7 @@ fn parse_args() -> Result<Options, String> {
             "--cluster-engine" => opts.cluster_engine = true,
             "--metrics" => opts.metrics = true,
             "--admin" => opts.admin = true,
+            "--webtransport" => opts.webtransport = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -343,6 +351,9 @@ fn build(opts: &Options, cluster: ClusterParts) -> SocketIo {
         .cors(engine_io::Cors::any())
         .allow_eio3(opts.eio3)
         .metrics(opts.metrics);
+    if opts.webtransport {
+        builder = builder.engine_io(|c| c.transports.push(engine_io::TransportType::Webtransport));
+    }
     if opts.recovery {
         builder = builder.connection_state_recovery(RecoveryConfig {
             max_disconnection_duration: Duration::from_secs(30),
@@ -473,6 +484,35 @@ fn packet_middleware(socket: &SocketRef) {
     });
 }
 
+/// Serves WebTransport on UDP 127.0.0.1:`port` with a fresh self-signed certificate; returns
+/// the certificate's SHA-256 in base64.
+fn serve_webtransport(io: &SocketIo, port: u16) -> String {
+    use base64::Engine as _;
+    use engine_io::wtransport::{Endpoint, Identity, ServerConfig};
+    let fail = |e: String| -> ! {
+        eprintln!("conformance_server: webtransport: {e}");
+        std::process::exit(1);
+    };
+    // `self_signed`: ECDSA P-256, valid from now for 14 days.
+    let identity = Identity::self_signed(["localhost", "127.0.0.1", "::1"])
+        .unwrap_or_else(|e| fail(e.to_string()));
+    let hash = identity
+        .certificate_chain()
+        .as_slice()
+        .first()
+        .map(|c| base64::engine::general_purpose::STANDARD.encode(c.hash().as_ref()))
+        .unwrap_or_else(|| fail("no certificate".into()));
+    let config = ServerConfig::builder()
+        .with_bind_address(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .with_identity(identity)
+        .build();
+    let endpoint = Endpoint::server(config)
+        .unwrap_or_else(|e| fail(format!("cannot bind udp 127.0.0.1:{port}: {e}")));
+    let engine = io.engine().clone();
+    tokio::spawn(async move { engine.serve_webtransport(endpoint).await });
+    hash
+}
+
 #[tokio::main]
 async fn main() {
     support::init_logging();
@@ -526,7 +566,11 @@ async fn main() {
         support::instrument_admin_ui(&io);
     }
     support::exit_when_stdin_closes();
+    let cert_hash = opts.webtransport.then(|| serve_webtransport(&io, port));
     println!("listening {port}");
+    if let Some(hash) = cert_hash {
+        println!("webtransport-cert-hash {hash}");
+    }
     if let Some(metrics) = io.metrics() {
         // `/metrics` next to Socket.IO: the same port, through axum.
         let app = axum::Router::new()

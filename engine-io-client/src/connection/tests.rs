@@ -59,6 +59,7 @@ fn settings(transport: TransportType) -> Settings {
         max_payload: None,
         server_upgrades: true,
         client_upgrades: true,
+        probe_transport: TransportType::Websocket,
         upgrade_timeout: Duration::from_millis(1000),
         close_timeout: Duration::from_millis(2000),
         send_queue: 4,
@@ -137,10 +138,15 @@ impl Harness {
                     let frames: Vec<String> = packets.iter().map(frame).collect();
                     format!("WS {}", frames.join(" "))
                 }
+                TransportType::Webtransport => {
+                    let frames: Vec<String> = packets.iter().map(frame).collect();
+                    format!("WT {}", frames.join(" "))
+                }
             },
             Effect::WriteClose => match self.transport {
                 TransportType::Polling => "POST 1".to_owned(),
                 TransportType::Websocket => "WS close frame".to_owned(),
+                TransportType::Webtransport => "WT close".to_owned(),
             },
             Effect::OpenProbe => "open probe".to_owned(),
             Effect::WriteProbe(packets) => {
