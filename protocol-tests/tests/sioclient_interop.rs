@@ -426,14 +426,7 @@ async fn multiplexing(target: Target, transports: Transports) {
         .await
         .unwrap();
     assert_eq!(chat.namespace(), "/chat");
-    let stats = serde_json::Value::from(
-        admin
-            .emit_with_ack("stats", Args::new())
-            .unwrap()
-            .await
-            .unwrap()[0]
-            .clone(),
-    );
+    let stats = crate::stats(&admin).await;
     assert_eq!(
         stats["clientsCount"], 1,
         "one Engine.IO connection: {stats}"
@@ -448,25 +441,12 @@ async fn multiplexing(target: Target, transports: Transports) {
     // reference), and so does force_new.
     let second_admin = base().namespace("/admin").connect().await.unwrap();
     let forced = base().force_new(true).connect().await.unwrap();
-    let stats = serde_json::Value::from(
-        forced
-            .emit_with_ack("stats", Args::new())
-            .unwrap()
-            .await
-            .unwrap()[0]
-            .clone(),
-    );
+    let stats = crate::stats(&forced).await;
     assert_eq!(stats["clientsCount"], 3, "{stats}");
 
     // Leaving one namespace keeps the shared connection for the others.
     admin.disconnect().await;
-    let stats = serde_json::Value::from(
-        chat.emit_with_ack("stats", Args::new())
-            .unwrap()
-            .await
-            .unwrap()[0]
-            .clone(),
-    );
+    let stats = crate::stats(&chat).await;
     assert_eq!(stats["clientsCount"], 3, "{stats}");
     assert_eq!(stats["sockets"]["/admin"], 1, "only second_admin left");
     // Leaving the last namespace of the manager closes its connection.
@@ -474,14 +454,7 @@ async fn multiplexing(target: Target, transports: Transports) {
     chat.disconnect().await;
     let deadline = tokio::time::Instant::now() + STEP;
     loop {
-        let stats = serde_json::Value::from(
-            forced
-                .emit_with_ack("stats", Args::new())
-                .unwrap()
-                .await
-                .unwrap()[0]
-                .clone(),
-        );
+        let stats = crate::stats(&forced).await;
         if stats["clientsCount"] == 2 {
             break;
         }
@@ -529,14 +502,7 @@ async fn refused(target: Target, transports: Transports) {
     // After a refusal there is no automatic retry: the server saw no new connection attempt.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let probe = builder(&server, transports).connect().await.unwrap();
-    let stats = serde_json::Value::from(
-        probe
-            .emit_with_ack("stats", Args::new())
-            .unwrap()
-            .await
-            .unwrap()[0]
-            .clone(),
-    );
+    let stats = crate::stats(&probe).await;
     assert_eq!(stats["clientsCount"], 1, "{stats}");
 }
 
@@ -843,14 +809,7 @@ async fn manual_disconnect_and_drop(target: Target, transports: Transports) {
     assert_eq!(line["reason"], "client namespace disconnect");
     let probe = builder(&server, transports).connect().await.unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let stats = serde_json::Value::from(
-        probe
-            .emit_with_ack("stats", Args::new())
-            .unwrap()
-            .await
-            .unwrap()[0]
-            .clone(),
-    );
+    let stats = crate::stats(&probe).await;
     assert_eq!(stats["clientsCount"], 1, "{stats}");
 }
 

@@ -21,7 +21,8 @@ use socketio_parser::{Packet, Value};
 use tokio::sync::mpsc;
 
 use crate::redis::classic::RequestType;
-use crate::redis::messages::{random_id, ClusterRequest, ClusterResponse};
+use crate::redis::messages::{random_id, ClusterRequest, ClusterResponse, WireError};
+use crate::redis::sharded;
 use crate::{
     Adapter, AdapterError, BroadcastAckEvent, BroadcastAckSink, BroadcastOptions, RemoteCommand,
     SocketInfo,
@@ -187,6 +188,36 @@ pub(crate) trait ClusterNode: Adapter + Sized + 'static {
 
     /// Sends a response to node `requester` (queued, in order with every other message).
     fn respond(&self, requester: Option<&str>, response: &ClusterResponse);
+
+    /// This node's uid and namespace, as the messages carry them.
+    fn identity(&self) -> (&str, &str);
+
+    /// Does or answers another node's request.
+    fn on_request(&self, requester: Option<&str>, request: ClusterRequest);
+
+    /// A decoded message in the sharded envelope (the sharded format, and the Streams
+    /// adapter's pub/sub messages): requests and responses of the other nodes of this
+    /// namespace go where they belong; this node's own and malformed ones are dropped.
+    fn on_envelope(&self, decoded: Result<sharded::Envelope, WireError>) {
+        let (uid, nsp) = self.identity();
+        let envelope = match decoded {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::debug!(nsp = %nsp, "ignoring a cluster message: {e}");
+                return;
+            }
+        };
+        if envelope.uid.as_deref() == Some(uid) || envelope.nsp != nsp {
+            return;
+        }
+        match envelope.message {
+            sharded::Incoming::Request(request) => {
+                self.on_request(envelope.uid.as_deref(), request)
+            }
+            sharded::Incoming::Response(response) => self.core().correlation.dispatch(response),
+            sharded::Incoming::Other => {}
+        }
+    }
 
     /// Publishes a request that expects answers, now (an error means it was not sent).
     fn publish_request(

@@ -24,7 +24,7 @@
 //!
 //! - this module: [`StreamsAdapterConfig`], the factory and the shared `XADD` writer;
 //! - `adapter`: the [`StreamsAdapter`] of one namespace and the entries it writes;
-//! - `adapter::operations`: its [`Adapter`](crate::Adapter) implementation (the hooks);
+//! - `adapter::operations`: its [`Adapter`] implementation (the hooks);
 //! - `crate::redis::cluster` (shared with the pub/sub adapter): request/response correlation of
 //!   the ephemeral requests, and answering the other nodes;
 //! - `adapter::responder`: what it does with the other nodes' entries and messages;

@@ -41,7 +41,7 @@ impl RedisAdapter {
             }
         } else if msg.channel == self.classic.request {
             match classic::decode_request(&msg.payload) {
-                Ok((uid, request)) => self.on_request(uid.as_deref(), request),
+                Ok((uid, request)) => self.handle_request(uid.as_deref(), request),
                 Err(e) => tracing::debug!(nsp = %self.nsp, "ignoring a request: {e}"),
             }
         } else if msg.channel == self.classic.response || msg.channel == self.specific_response {
@@ -56,29 +56,12 @@ impl RedisAdapter {
     }
 
     fn on_sharded(&self, msg: &Incoming) {
-        if !msg.channel.starts_with(self.sharded.main.as_str()) {
-            return;
-        }
-        let envelope = match sharded::decode(&msg.payload) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::debug!(nsp = %self.nsp, "ignoring a sharded message: {e}");
-                return;
-            }
-        };
-        if envelope.uid.as_deref() == Some(self.uid.as_str()) || envelope.nsp != self.nsp {
-            return;
-        }
-        match envelope.message {
-            sharded::Incoming::Request(request) => {
-                self.on_request(envelope.uid.as_deref(), request)
-            }
-            sharded::Incoming::Response(response) => self.core.correlation.dispatch(response),
-            sharded::Incoming::Other => {}
+        if msg.channel.starts_with(self.sharded.main.as_str()) {
+            self.on_envelope(sharded::decode(&msg.payload));
         }
     }
 
-    fn on_request(&self, uid: Option<&str>, request: ClusterRequest) {
+    fn handle_request(&self, uid: Option<&str>, request: ClusterRequest) {
         let from_self = uid == Some(self.uid.as_str());
         let local = &self.local;
         match request {
@@ -193,6 +176,14 @@ impl ClusterNode for RedisAdapter {
 
     async fn publish_request(&self, request: &ClusterRequest) -> Result<(), AdapterError> {
         self.publish_now(request).await
+    }
+
+    fn identity(&self) -> (&str, &str) {
+        (&self.uid, &self.nsp)
+    }
+
+    fn on_request(&self, requester: Option<&str>, request: ClusterRequest) {
+        self.handle_request(requester, request);
     }
 
     fn respond(&self, requester: Option<&str>, response: &ClusterResponse) {

@@ -61,13 +61,13 @@ impl StreamsAdapter {
             }
             request => {
                 if !own {
-                    self.on_request(envelope.uid.as_deref(), request);
+                    self.handle_request(envelope.uid.as_deref(), request);
                 }
             }
         }
     }
 
-    fn on_request(&self, uid: Option<&str>, request: ClusterRequest) {
+    fn handle_request(&self, uid: Option<&str>, request: ClusterRequest) {
         match request {
             ClusterRequest::Broadcast { mut packet, opts } => {
                 // Only from a non-standard writer: no offset, since it is not in the stream.
@@ -122,6 +122,14 @@ impl ClusterNode for StreamsAdapter {
             .map(drop)
     }
 
+    fn identity(&self) -> (&str, &str) {
+        (&self.uid, &self.nsp)
+    }
+
+    fn on_request(&self, requester: Option<&str>, request: ClusterRequest) {
+        self.handle_request(requester, request);
+    }
+
     /// Sends the response on the requester's own channel.
     fn respond(&self, requester: Option<&str>, response: &ClusterResponse) {
         let Some(uid) = requester else {
@@ -144,25 +152,8 @@ impl ClusterNode for StreamsAdapter {
 
 impl MessageHandler for StreamsAdapter {
     fn on_message(&self, message: &Incoming) {
-        if message.channel != self.public && message.channel != self.private {
-            return;
-        }
-        let envelope = match wire::decode_ephemeral(&message.payload) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::debug!(nsp = %self.nsp, "ignoring a pub/sub message: {e}");
-                return;
-            }
-        };
-        if envelope.uid.as_deref() == Some(self.uid.as_str()) || envelope.nsp != self.nsp {
-            return;
-        }
-        match envelope.message {
-            sharded::Incoming::Request(request) => {
-                self.on_request(envelope.uid.as_deref(), request)
-            }
-            sharded::Incoming::Response(response) => self.core.correlation.dispatch(response),
-            sharded::Incoming::Other => {}
+        if message.channel == self.public || message.channel == self.private {
+            self.on_envelope(wire::decode_ephemeral(&message.payload));
         }
     }
 }
