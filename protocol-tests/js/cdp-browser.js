@@ -129,6 +129,9 @@ async function openPage(client, pageUrl, debugState = "document.body && document
     }
     return v;
   };
+  // Until the navigation commits, the target shows its initial about:blank document, where
+  // scripts run with an opaque origin (no localStorage): wait for the page asked for.
+  await waitFor(`location.href !== "about:blank" && document.readyState === "complete"`, "the page loaded", 15000);
   return { evaluate, waitFor, client, sessionId };
 }
 
