@@ -9,8 +9,13 @@
 //!   vocabulary types shared with the client: [`CloseReason`],
 //!   [`TransportType`], [`TrySendError`], [`SendError`] and [`Closed`].
 //! * WebTransport (feature `webtransport`): `Server::serve_webtransport`
-//!   serves sessions over HTTP/3 (the `webtransport` module docs compare the
-//!   libraries).
+//!   serves sessions over HTTP/3 on a `wtransport` endpoint, a new session
+//!   or the upgrade of a polling one, framed by [`wt_codec`]. Built on
+//!   `wtransport` 0.6 rather than `h3` + `h3-webtransport` + `quinn`: one
+//!   crate with a server and a client (`h3-webtransport` is server-only and
+//!   experimental), the HTTP/3 handshake Chromium expects, self-signed
+//!   ECDSA P-256 ≤ 14-day certificates for `serverCertificateHashes`, rustls,
+//!   and an MSRV (1.81) within the workspace's.
 //! * The server (feature `server`, on by default): [`Server`], [`Socket`],
 //!   [`Handler`], [`Config`], and the integrations [`EngineIoService`] (hyper 1),
 //!   [`EngineIoLayer`] (tower / axum) and [`listen`].
