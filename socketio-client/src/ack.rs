@@ -2,9 +2,11 @@
 //! resolves a one-shot channel with the server's reply or an error.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use crate::handler::BoxFuture;
 use crate::{Error, Value};
 
 /// The receiving end of one pending acknowledgement.
@@ -74,6 +76,69 @@ impl AckRegistry {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.pending.len()
+    }
+}
+
+/// Waits for one answer, at most the timeout it is given (the emit already went out or is
+/// queued; the socket decides how its answer arrives).
+pub(crate) type AckWaiter =
+    Box<dyn FnOnce(Option<Duration>) -> BoxFuture<Result<Vec<Value>, Error>> + Send>;
+
+/// The pending answer to [`Socket::emit_with_ack`](crate::Socket::emit_with_ack) (the event is
+/// already sent or queued): `.await` it, optionally after setting a
+/// [`timeout`](Self::timeout), for the server's answer read as `T` (the argument list itself
+/// for `emit_with_ack`, a deserialized tuple for `emit_with_ack_as`).
+#[must_use = "the acknowledgement is only received when awaited"]
+pub struct AckFuture<T> {
+    wait: AckWaiter,
+    timeout: Option<Duration>,
+    read: fn(Vec<Value>) -> Result<T, Error>,
+}
+
+impl AckFuture<Vec<Value>> {
+    /// The answer as its argument list, waited for at most `timeout` unless the caller sets
+    /// another.
+    pub(crate) fn new(wait: AckWaiter, timeout: Option<Duration>) -> Self {
+        AckFuture {
+            wait,
+            timeout,
+            read: Ok,
+        }
+    }
+
+    /// The same answer, read as `U`.
+    pub(crate) fn read_as<U>(self, read: fn(Vec<Value>) -> Result<U, Error>) -> AckFuture<U> {
+        AckFuture {
+            wait: self.wait,
+            timeout: self.timeout,
+            read,
+        }
+    }
+}
+
+impl<T> AckFuture<T> {
+    /// How long to wait for the answer (default: the configured
+    /// [`ack_timeout`](crate::ClientBuilder::ack_timeout)).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl<T> std::fmt::Debug for AckFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckFuture")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> std::future::IntoFuture for AckFuture<T> {
+    type Output = Result<T, Error>;
+    type IntoFuture = BoxFuture<Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { (self.read)((self.wait)(self.timeout).await?) })
     }
 }
 

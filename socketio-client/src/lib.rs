@@ -94,6 +94,7 @@ mod reconnect;
 mod socket;
 mod socket_core;
 
+pub use ack::AckFuture;
 pub use args::{Args, Event, IntoArgs};
 pub use backoff::Backoff;
 pub use builder::ClientBuilder;
@@ -102,5 +103,5 @@ pub use error::{Error, Result};
 pub use handler::EventHandler;
 pub use manager::{Manager, ManagerEvent};
 pub use reason::DisconnectReason;
-pub use socket::{AckFuture, Socket};
+pub use socket::Socket;
 pub use socketio_parser::{Bytes, Map, Parser, Value};

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use socketio_parser::Packet;
 use tokio::sync::{mpsc, watch};
 
+use crate::ack::{AckFuture, AckWaiter};
 use crate::args::from_values;
 use crate::auth::Auth;
 use crate::handler::{BoxFuture, Handlers};
@@ -536,7 +537,7 @@ impl Socket {
         args: impl IntoArgs,
     ) -> Result<AckFuture<Vec<Value>>, Error> {
         let args = args.into_args()?;
-        let wait = if let Some(queue) = &self.shared.retry_queue {
+        if let Some(queue) = &self.shared.retry_queue {
             check_event_name(event)?;
             let (tx, rx) = tokio::sync::oneshot::channel();
             enqueue(
@@ -548,27 +549,31 @@ impl Socket {
                 },
                 self.shared.options.max_send_buffer,
             )?;
-            AckWait::Retried(rx)
-        } else {
-            match self
-                .shared
-                .emit_inner(event, args, true, EmitFlags::default())?
-            {
-                Some((id, rx)) => AckWait::Once(id, rx),
-                None => return Err(Error::Closed),
-            }
+            // With retries, `ack_timeout` bounds each delivery (the retry loop's), not the wait.
+            let wait: AckWaiter = Box::new(move |timeout| {
+                Box::pin(async move {
+                    let answer = match timeout {
+                        Some(t) => tokio::time::timeout(t, rx)
+                            .await
+                            .map_err(|_| Error::AckTimeout)?,
+                        None => rx.await,
+                    };
+                    answer.unwrap_or(Err(Error::Closed))
+                })
+            });
+            return Ok(AckFuture::new(wait, None));
+        }
+        let Some((id, rx)) = self
+            .shared
+            .emit_inner(event, args, true, EmitFlags::default())?
+        else {
+            return Err(Error::Closed);
         };
-        // With retries, `ack_timeout` bounds each delivery (the retry loop's), not the wait.
-        let timeout = match wait {
-            AckWait::Once(..) => self.shared.options.ack_timeout,
-            AckWait::Retried(_) => None,
-        };
-        Ok(AckFuture {
-            shared: self.shared.clone(),
-            wait,
-            timeout,
-            read: Ok,
-        })
+        let shared = self.shared.clone();
+        let wait: AckWaiter = Box::new(move |timeout| {
+            Box::pin(async move { shared.wait_ack(id, rx, timeout).await })
+        });
+        Ok(AckFuture::new(wait, self.shared.options.ack_timeout))
     }
 
     /// [`emit_with_ack`](Self::emit_with_ack), the answer's arguments deserialized into `T`
@@ -581,13 +586,7 @@ impl Socket {
         event: &str,
         args: impl IntoArgs,
     ) -> Result<AckFuture<T>, Error> {
-        let pending = self.emit_with_ack(event, args)?;
-        Ok(AckFuture {
-            shared: pending.shared,
-            wait: pending.wait,
-            timeout: pending.timeout,
-            read: from_values::<T>,
-        })
+        Ok(self.emit_with_ack(event, args)?.read_as(from_values::<T>))
     }
 
     /// Leaves the namespace for good: sends `DISCONNECT` when connected, fails pending acks,
@@ -619,67 +618,6 @@ fn enqueue(queue: &mpsc::Sender<RetryItem>, item: RetryItem, capacity: usize) ->
         mpsc::error::TrySendError::Full(_) => Error::BufferFull(capacity),
         mpsc::error::TrySendError::Closed(_) => Error::Closed,
     })
-}
-
-/// What an [`AckFuture`] waits on.
-enum AckWait {
-    /// The answer to one emit.
-    Once(u64, crate::ack::AckReceiver),
-    /// The retry loop's final answer.
-    Retried(tokio::sync::oneshot::Receiver<Result<Vec<Value>, Error>>),
-}
-
-/// The pending answer to [`Socket::emit_with_ack`] (the event is already sent or queued):
-/// `.await` it, optionally after setting a [`timeout`](Self::timeout), for the server's answer
-/// read as `T` (the argument list itself for `emit_with_ack`, a deserialized tuple for
-/// `emit_with_ack_as`).
-#[must_use = "the acknowledgement is only received when awaited"]
-pub struct AckFuture<T> {
-    shared: Arc<SocketShared>,
-    wait: AckWait,
-    timeout: Option<Duration>,
-    read: fn(Vec<Value>) -> Result<T, Error>,
-}
-
-impl<T> AckFuture<T> {
-    /// How long to wait for the answer (default: the configured
-    /// [`ack_timeout`](crate::ClientBuilder::ack_timeout)).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-}
-
-impl<T> std::fmt::Debug for AckFuture<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AckFuture")
-            .field("nsp", &self.shared.nsp)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T: Send + 'static> std::future::IntoFuture for AckFuture<T> {
-    type Output = Result<T, Error>;
-    type IntoFuture = BoxFuture<Self::Output>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let args = match self.wait {
-                AckWait::Once(id, rx) => self.shared.wait_ack(id, rx, self.timeout).await?,
-                AckWait::Retried(rx) => {
-                    let answer = match self.timeout {
-                        Some(t) => tokio::time::timeout(t, rx)
-                            .await
-                            .map_err(|_| Error::AckTimeout)?,
-                        None => rx.await,
-                    };
-                    answer.unwrap_or(Err(Error::Closed))?
-                }
-            };
-            (self.read)(args)
-        })
-    }
 }
 
 fn check_event_name(event: &str) -> Result<(), Error> {
