@@ -35,7 +35,8 @@ const textIncludes = (s) => `document.body && document.body.innerText.includes($
     localStorage.setItem("ws_only", "false");
     localStorage.setItem("parser", "default");
     location.hash = "#/sockets/";
-    location.reload();
+    // After this evaluation has answered: a reload under it would lose the answer.
+    setTimeout(() => location.reload(), 0);
     return true;
   })()`);
 

@@ -95,7 +95,9 @@ async function openPage(client, pageUrl, debugState = "document.body && document
   const { sessionId } = await client.send("Target.attachToTarget", { targetId, flatten: true });
   const evaluate = async (expression) => {
     let r;
-    // Right after createTarget the page may still be navigating: retry while its context is replaced.
+    // Right after createTarget, or across a reload, the page may still be navigating: retry
+    // while its context is replaced (an evaluation in flight then fails with "Inspected target
+    // navigated or closed" or "Execution context was destroyed").
     for (let attempt = 0; ; attempt++) {
       try {
         r = await client.send(
@@ -105,7 +107,7 @@ async function openPage(client, pageUrl, debugState = "document.body && document
         );
         break;
       } catch (e) {
-        if (attempt > 50 || !/context/i.test(e.message)) throw e;
+        if (attempt > 50 || !/context|navigated/i.test(e.message)) throw e;
         await new Promise((res) => setTimeout(res, 100));
       }
     }

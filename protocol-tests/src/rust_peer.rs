@@ -81,7 +81,28 @@ pub fn example_binary(package: &str, example: &str) -> BuildResult {
 
 fn build_example(package: &str, example: &str) -> BuildResult {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    // Without the variables cargo set for this test binary: build scripts that watch one
+    // (ring's watches CARGO_MANIFEST_DIR) would otherwise see another environment than the
+    // developer's `cargo test` and rebuild ring, rustls and everything above them, both ways,
+    // on every run.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                &*key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+            )
+        {
+            command.env_remove(&*key);
+        }
+    }
+    let output = command
         .args(["build", "-p", package, "--example", example])
         .args(["--message-format", "json-render-diagnostics"])
         .current_dir(workspace_root())
