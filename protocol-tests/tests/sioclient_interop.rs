@@ -336,7 +336,7 @@ async fn single_socket_features(target: Target, transports: Transports) {
     );
 
     // Volatile while connected is delivered.
-    socket.emit_volatile("echo", "volatile").unwrap();
+    socket.volatile().emit("echo", "volatile").unwrap();
     let echo = next_event(&mut rx, "echo").await;
     assert_eq!(echo.args(), &[v(json!("volatile"))]);
 
@@ -514,9 +514,17 @@ async fn buffering_and_lost_acks(target: Target, transports: Transports) {
         .unwrap();
     // Emitted before connecting: buffered, then flushed in order on connect.
     socket.emit("echo", "early-1").unwrap();
-    socket.emit_volatile("echo", "volatile-dropped").unwrap();
+    socket.volatile().emit("echo", "volatile-dropped").unwrap();
+    // A dropped volatile emit's ack still waits, as in the reference: here until its timeout.
+    let dropped = socket
+        .volatile()
+        .emit_with_ack("ack", "volatile-dropped")
+        .unwrap()
+        .timeout(Duration::from_millis(400));
     socket.emit("echo", "early-2").unwrap();
     socket.connect().await.unwrap();
+    let err = dropped.await.unwrap_err();
+    assert!(matches!(err, Error::AckTimeout), "{err:?}");
     assert_eq!(
         next_event(&mut rx, "echo").await.args(),
         &[v(json!("early-1"))]
@@ -763,6 +771,21 @@ async fn retries(target: Target, transports: Transports) {
     socket.emit("flaky", "second").unwrap();
     let line = server_line(&server, |j| j["flaky"] == 6);
     assert_eq!(line["args"], json!(["second"]));
+    // A volatile emit skips the retry queue (as in the reference): delivered once, no ack asked
+    // for, never redelivered although unanswered.
+    // (Two arguments: the npm fixture pops the last one, taking it for the ack callback.)
+    let two = |first: &str| Args::new().arg(first).arg(0);
+    socket.volatile().emit("flaky", two("volatile")).unwrap();
+    let line = server_line(&server, |j| j["flaky"] == 7);
+    assert_eq!(line["args"][0], json!("volatile"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    socket.volatile().emit("flaky", two("marker")).unwrap();
+    let line = server_line(&server, |j| j["flaky"] == 8);
+    assert_eq!(
+        line["args"][0],
+        json!("marker"),
+        "the volatile emit was redelivered"
+    );
     // With too few retries the ack fails.
     let few = builder(&server, transports)
         .ack_timeout(Duration::from_millis(200))
@@ -830,8 +853,32 @@ fn blocking_client(target: Target) {
     socket.emit("echo", json!({"from": "blocking"})).unwrap();
     let event = rx.recv_timeout(STEP).unwrap();
     assert_eq!(event.args(), &[v(json!({"from": "blocking"}))]);
-    let (n,): (u32,) = socket.emit_with_ack_as("ack", 9).unwrap();
+    let (n,): (u32,) = socket
+        .emit_with_ack_as("ack", 9)
+        .unwrap()
+        .timeout(STEP)
+        .wait()
+        .unwrap();
     assert_eq!(n, 9);
+    let reply = socket.emit_with_ack("ack", "raw").unwrap().wait().unwrap();
+    assert_eq!(reply, vec![v(json!("raw"))]);
+    // Volatile while connected is delivered, with the same shape as the async socket's.
+    socket
+        .volatile()
+        .emit("echo", json!({"volatile": true}))
+        .unwrap();
+    let event = rx.recv_timeout(STEP).unwrap();
+    assert_eq!(event.args(), &[v(json!({"volatile": true}))]);
+    // An event the server never answers: the wait ends at the timeout.
+    let started = std::time::Instant::now();
+    let err = socket
+        .emit_with_ack("no-such-handler", 1)
+        .unwrap()
+        .timeout(Duration::from_millis(300))
+        .wait()
+        .unwrap_err();
+    assert!(matches!(err, socketio_client::Error::AckTimeout), "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
     socket.disconnect();
     assert!(!socket.connected());
 }

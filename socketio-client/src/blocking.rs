@@ -2,6 +2,8 @@
 //! tokio runtime, handlers (still async closures) run there, and every method blocks.
 //!
 //! ```no_run
+//! use std::time::Duration;
+//!
 //! use socketio_client::{blocking, ClientBuilder, Event, Socket};
 //! use serde_json::json;
 //!
@@ -13,8 +15,12 @@
 //!             }),
 //!     )?;
 //!     socket.emit("hello", json!({"from": "a thread"}))?;
-//!     let reply = socket.emit_with_ack("ping", json!(1))?;
+//!     let reply = socket
+//!         .emit_with_ack("ping", json!(1))?
+//!         .timeout(Duration::from_secs(2))
+//!         .wait()?;
 //!     println!("{reply:?}");
+//!     socket.volatile().emit("position", json!([12, 34]))?;
 //!     socket.disconnect();
 //!     Ok(())
 //! }
@@ -26,7 +32,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::{ClientBuilder, Error, IntoArgs, Value};
+use crate::{AckFuture, ClientBuilder, Error, IntoArgs, Value};
 
 /// Connects `builder` on a dedicated runtime and blocks until connected.
 ///
@@ -77,53 +83,44 @@ impl Socket {
         socket.emit(event, args)
     }
 
-    /// See [`crate::Socket::emit_volatile`].
-    ///
-    /// # Errors
-    /// As [`crate::Socket::emit`].
-    pub fn emit_volatile(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
-        let socket = self.inner()?;
-        socket.emit_volatile(event, args)
+    /// The next emit is volatile (see [`crate::Socket::volatile`]): `socket.volatile().emit(..)`.
+    pub fn volatile(&self) -> SocketEmitter<'_> {
+        SocketEmitter { socket: self }
     }
 
-    /// See [`crate::Socket::emit_with_ack`].
+    /// Emits `event` (see [`crate::Socket::emit_with_ack`]) and gives the pending
+    /// acknowledgement: [`wait`](AckHandle::wait) for the server's answer, optionally after
+    /// [`AckHandle::timeout`] — the async socket's `emit_with_ack(..)?.timeout(..).await`.
     ///
     /// # Errors
-    /// As [`crate::Socket::emit_with_ack`].
-    pub fn emit_with_ack(&self, event: &str, args: impl IntoArgs) -> Result<Vec<Value>, Error> {
-        let socket = self.inner()?;
-        let pending = socket.emit_with_ack(event, args)?;
-        self.runtime.block_on(pending.into_future())
-    }
-
-    /// [`emit_with_ack`](Self::emit_with_ack) waiting at most `timeout` (the async socket's
-    /// [`AckFuture::timeout`](crate::AckFuture::timeout)).
-    ///
-    /// # Errors
-    /// As [`crate::Socket::emit_with_ack`].
-    pub fn emit_with_ack_timeout(
+    /// Emitting: as [`crate::Socket::emit_with_ack`].
+    pub fn emit_with_ack(
         &self,
         event: &str,
         args: impl IntoArgs,
-        timeout: Duration,
-    ) -> Result<Vec<Value>, Error> {
-        let socket = self.inner()?;
-        let pending = socket.emit_with_ack(event, args)?.timeout(timeout);
-        self.runtime.block_on(pending.into_future())
+    ) -> Result<AckHandle<Vec<Value>>, Error> {
+        let ack = self.inner()?.emit_with_ack(event, args)?;
+        Ok(self.handle(ack))
     }
 
     /// See [`crate::Socket::emit_with_ack_as`].
     ///
     /// # Errors
     /// As [`crate::Socket::emit_with_ack_as`].
-    pub fn emit_with_ack_as<T: DeserializeOwned + Send + 'static>(
+    pub fn emit_with_ack_as<T: DeserializeOwned>(
         &self,
         event: &str,
         args: impl IntoArgs,
-    ) -> Result<T, Error> {
-        let socket = self.inner()?;
-        let pending = socket.emit_with_ack_as(event, args)?;
-        self.runtime.block_on(pending.into_future())
+    ) -> Result<AckHandle<T>, Error> {
+        let ack = self.inner()?.emit_with_ack_as(event, args)?;
+        Ok(self.handle(ack))
+    }
+
+    fn handle<T>(&self, ack: AckFuture<T>) -> AckHandle<T> {
+        AckHandle {
+            ack,
+            runtime: self.runtime.clone(),
+        }
     }
 
     /// The socket id while connected.
@@ -146,6 +143,86 @@ impl Socket {
         if let Some(socket) = &self.inner {
             self.runtime.block_on(socket.disconnect());
         }
+    }
+}
+
+/// Emits on a blocking socket with flags ([`Socket::volatile`]), as [`crate::SocketEmitter`].
+#[derive(Debug)]
+#[must_use = "nothing is emitted until one of its emit methods is called"]
+pub struct SocketEmitter<'a> {
+    socket: &'a Socket,
+}
+
+impl SocketEmitter<'_> {
+    /// See [`crate::SocketEmitter::emit`].
+    ///
+    /// # Errors
+    /// As [`crate::Socket::emit`].
+    pub fn emit(self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
+        self.socket.inner()?.volatile().emit(event, args)
+    }
+
+    /// See [`crate::SocketEmitter::emit_with_ack`].
+    ///
+    /// # Errors
+    /// As [`crate::Socket::emit_with_ack`].
+    pub fn emit_with_ack(
+        self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<AckHandle<Vec<Value>>, Error> {
+        let ack = self.socket.inner()?.volatile().emit_with_ack(event, args)?;
+        Ok(self.socket.handle(ack))
+    }
+
+    /// See [`crate::SocketEmitter::emit_with_ack_as`].
+    ///
+    /// # Errors
+    /// As [`crate::Socket::emit_with_ack`].
+    pub fn emit_with_ack_as<T: DeserializeOwned>(
+        self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<AckHandle<T>, Error> {
+        let ack = self
+            .socket
+            .inner()?
+            .volatile()
+            .emit_with_ack_as(event, args)?;
+        Ok(self.socket.handle(ack))
+    }
+}
+
+/// The pending answer to [`Socket::emit_with_ack`] (the event is already sent or queued):
+/// [`wait`](Self::wait) blocks until it arrives, at most the [`timeout`](Self::timeout).
+#[must_use = "the acknowledgement is only received by `wait`"]
+#[derive(Debug)]
+pub struct AckHandle<T> {
+    ack: AckFuture<T>,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl<T: Send + 'static> AckHandle<T> {
+    /// How long to wait for the answer (default: the configured
+    /// [`ack_timeout`](crate::ClientBuilder::ack_timeout)).
+    pub fn timeout(self, timeout: Duration) -> Self {
+        AckHandle {
+            ack: self.ack.timeout(timeout),
+            runtime: self.runtime,
+        }
+    }
+
+    /// Blocks until the server answers.
+    ///
+    /// # Errors
+    /// [`Error::AckTimeout`], [`Error::SocketDisconnected`] when the connection dropped after
+    /// the event was sent, [`Error::Serde`] for an answer of the wrong shape
+    /// (`emit_with_ack_as`).
+    ///
+    /// # Panics
+    /// When called from inside an async runtime, as [`connect`].
+    pub fn wait(self) -> Result<T, Error> {
+        self.runtime.block_on(self.ack.into_future())
     }
 }
 

@@ -6,9 +6,9 @@
 //! - A [`Manager`] is one Engine.IO connection shared by the sockets of several namespaces
 //!   (multiplexing, on by default), reconnecting with exponential [`Backoff`] and jitter.
 //! - [`Socket`]: `emit` (any `Serialize` value, binary at any depth), `emit_with_ack` (a future
-//!   with a timeout), volatile emits, buffering while disconnected, connection state recovery
-//!   ([`Socket::recovered`]), `disconnect` (stops reconnection for good; so does dropping the
-//!   last handle).
+//!   with a timeout), volatile emits (`socket.volatile().emit(..)`, as on the server), buffering
+//!   while disconnected, connection state recovery ([`Socket::recovered`]), `disconnect` (stops
+//!   reconnection for good; so does dropping the last handle).
 //! - Handlers are async closures; the value a handler returns is the reply when the server
 //!   asked for an acknowledgement.
 //! - [`blocking`]: the same for programs without an async runtime.
@@ -43,7 +43,8 @@
 //! | Options, handlers, `connect` ([`ClientBuilder`]) | `builder` |
 //! | The auth payload of each `CONNECT` | `auth` |
 //! | One namespace as a state machine without I/O: `CONNECT`, buffering of emits and received events, acks failed on disconnect, recovery | `socket_core` |
-//! | The [`Socket`] handle: emits, retries, the handlers' dispatch task | `socket` |
+//! | The [`Socket`] handle: state, retries, the handlers' dispatch task | `socket` |
+//! | Emitting: `emit`, `emit_with_ack`, per-emit flags (`socket.volatile()`, [`SocketEmitter`]) | `emitter` |
 //! | Acks the client waits for | `ack` |
 //! | Multiplexing: one Engine.IO connection per [`Manager`], shared by its sockets | `manager` |
 //! | Reconnection: the task that opens, reads and reopens that connection | `reconnect` |
@@ -85,6 +86,7 @@ mod auth;
 mod backoff;
 pub mod blocking;
 mod builder;
+mod emitter;
 mod engine;
 mod error;
 mod handler;
@@ -98,6 +100,7 @@ pub use ack::AckFuture;
 pub use args::{Args, Event, IntoArgs};
 pub use backoff::Backoff;
 pub use builder::ClientBuilder;
+pub use emitter::SocketEmitter;
 pub use engine::Transports;
 pub use error::{Error, Result};
 pub use handler::EventHandler;

@@ -5,18 +5,16 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
-use serde::de::DeserializeOwned;
 use socketio_parser::Packet;
 use tokio::sync::{mpsc, watch};
 
 use crate::ack::{AckFuture, AckWaiter};
-use crate::args::from_values;
 use crate::auth::Auth;
 use crate::handler::{BoxFuture, Handlers};
 use crate::manager::{ManagerShared, NamespaceSocket};
 use crate::reconnect;
 use crate::socket_core::{Effect, EmitFlags, Incoming, PendingAck, SocketCore};
-use crate::{DisconnectReason, Error, Event, IntoArgs, Manager, Value};
+use crate::{DisconnectReason, Error, Event, Manager, Value};
 
 /// How many received events may wait for the handlers before the connection stops reading.
 const DISPATCH_QUEUE: usize = 1024;
@@ -464,22 +462,15 @@ impl Socket {
         Manager::from_shared(self.shared.manager.clone())
     }
 
-    /// Emits `event` with `args` (one `Serialize` value, or [`Args`](crate::Args) for several;
-    /// binary at any depth travels as binary).
-    ///
-    /// Never waits, like the server's `emit`: the packet goes to the connection's bounded send
-    /// queue when connected, or to the send buffer (sent on the next connection) while
-    /// disconnected. With [`retries`](crate::ClientBuilder::retries) configured, the event is
-    /// queued and redelivered until the server acknowledges it (as in the reference, every
-    /// queued event asks for an ack then).
-    ///
-    /// # Errors
-    /// [`Error::Closed`] after a disconnect, [`Error::BufferFull`] when the queue or buffer is
-    /// full (the caller decides: wait and retry, or drop), [`Error::ReservedEvent`],
-    /// [`Error::Serde`].
-    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
-        let args = args.into_args()?;
-        if let Some(queue) = &self.shared.retry_queue {
+    /// [`emit`](Self::emit) with per-emit flags. A volatile emit skips the retry queue, as in
+    /// the reference.
+    pub(crate) fn emit_flagged(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        flags: EmitFlags,
+    ) -> Result<(), Error> {
+        if let Some(queue) = self.retry_queue(flags) {
             check_event_name(event)?;
             if self.shared.lock().closed() {
                 return Err(Error::Closed);
@@ -495,49 +486,23 @@ impl Socket {
             );
         }
         self.shared
-            .emit_inner(event, args, false, EmitFlags::default())
+            .emit_inner(event, args, false, flags)
             .map(|_| ())
     }
 
-    /// Emits `event` unless it cannot be written right now (disconnected): volatile events are
-    /// dropped instead of buffered.
-    ///
-    /// # Errors
-    /// As [`emit`](Self::emit).
-    pub fn emit_volatile(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
-        let args = args.into_args()?;
-        self.shared
-            .emit_inner(event, args, false, EmitFlags { volatile: true })
-            .map(|_| ())
+    /// The retry queue an emit with `flags` goes through, if any.
+    fn retry_queue(&self, flags: EmitFlags) -> Option<&mpsc::Sender<RetryItem>> {
+        self.shared.retry_queue.as_ref().filter(|_| !flags.volatile)
     }
 
-    /// Emits `event` now (as [`emit`](Self::emit), never waiting) and gives the pending
-    /// acknowledgement: `.await` it for the server's answer (its argument list), optionally
-    /// after [`AckFuture::timeout`] — the same shape as the server's
-    /// `socket.emit_with_ack(…)?.timeout(…).await`. The default timeout is the configured
-    /// [`ack_timeout`](crate::ClientBuilder::ack_timeout) (none: wait until answered or
-    /// disconnected). With [`retries`](crate::ClientBuilder::retries), the event is
-    /// redelivered after each `ack_timeout`; [`AckFuture::timeout`] then bounds the whole wait.
-    ///
-    /// ```no_run
-    /// # async fn f(socket: socketio_client::Socket) -> Result<(), socketio_client::Error> {
-    /// use std::time::Duration;
-    ///
-    /// let reply = socket.emit_with_ack("question", 42)?.timeout(Duration::from_secs(2)).await?;
-    /// let (n,): (u64,) = socket.emit_with_ack_as("count", ())?.await?;
-    /// # let _ = (reply, n); Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// Emitting: as [`emit`](Self::emit). Awaiting: [`Error::AckTimeout`],
-    /// [`Error::SocketDisconnected`] when the connection dropped after the event was sent.
-    pub fn emit_with_ack(
+    /// [`emit_with_ack`](Self::emit_with_ack) with per-emit flags.
+    pub(crate) fn emit_with_ack_flagged(
         &self,
         event: &str,
-        args: impl IntoArgs,
+        args: Vec<Value>,
+        flags: EmitFlags,
     ) -> Result<AckFuture<Vec<Value>>, Error> {
-        let args = args.into_args()?;
-        if let Some(queue) = &self.shared.retry_queue {
+        if let Some(queue) = self.retry_queue(flags) {
             check_event_name(event)?;
             let (tx, rx) = tokio::sync::oneshot::channel();
             enqueue(
@@ -563,10 +528,7 @@ impl Socket {
             });
             return Ok(AckFuture::new(wait, None));
         }
-        let Some((id, rx)) = self
-            .shared
-            .emit_inner(event, args, true, EmitFlags::default())?
-        else {
+        let Some((id, rx)) = self.shared.emit_inner(event, args, true, flags)? else {
             return Err(Error::Closed);
         };
         let shared = self.shared.clone();
@@ -574,19 +536,6 @@ impl Socket {
             Box::pin(async move { shared.wait_ack(id, rx, timeout).await })
         });
         Ok(AckFuture::new(wait, self.shared.options.ack_timeout))
-    }
-
-    /// [`emit_with_ack`](Self::emit_with_ack), the answer's arguments deserialized into `T`
-    /// (a tuple: `let (n,): (u64,) = …`; a wrong shape fails with [`Error::Serde`]).
-    ///
-    /// # Errors
-    /// As [`emit_with_ack`](Self::emit_with_ack).
-    pub fn emit_with_ack_as<T: DeserializeOwned>(
-        &self,
-        event: &str,
-        args: impl IntoArgs,
-    ) -> Result<AckFuture<T>, Error> {
-        Ok(self.emit_with_ack(event, args)?.read_as(from_values::<T>))
     }
 
     /// Leaves the namespace for good: sends `DISCONNECT` when connected, fails pending acks,

@@ -300,7 +300,10 @@ impl SocketCore {
             return Err(Error::Closed);
         }
         if flags.volatile && !(writable && self.connected()) {
-            return Ok((Vec::new(), None));
+            // Dropped; its ack stays registered, as in the reference: it times out, or fails
+            // when the connection closes (the packet is not in the send buffer).
+            let receiver = with_ack.then(|| self.acks.register());
+            return Ok((Vec::new(), receiver));
         }
         if !self.connected() && self.send_buffer.len() >= self.max_send_buffer {
             return Err(Error::BufferFull(self.max_send_buffer));
@@ -451,11 +454,12 @@ mod tests {
             .emit("b", vec![], true, EmitFlags::default(), false)
             .unwrap();
         assert!(rx.is_some());
-        // Volatile emits are dropped while disconnected.
+        // Volatile emits are dropped while disconnected; an ack asked for stays pending.
         let (e, rx) = s
             .emit("c", vec![], true, EmitFlags { volatile: true }, false)
             .unwrap();
-        assert!(e.is_empty() && rx.is_none());
+        assert!(e.is_empty());
+        let mut dropped = rx.expect("the ack is registered").1;
 
         let connect = s.on_open(Some(v(json!({"token": "t"})))).unwrap();
         assert_eq!(connect.kind, PacketType::Connect);
@@ -471,6 +475,13 @@ mod tests {
         assert!(matches!(effects.last(), Some(Effect::Connected)));
         assert_eq!(s.id(), Some("id1"));
         assert!(!s.recovered());
+        // The dropped packet never went out: its ack fails when this connection closes.
+        assert!(dropped.try_recv().is_err(), "pending while connected");
+        s.on_close(DisconnectReason::TransportClose, None);
+        assert!(matches!(
+            dropped.try_recv(),
+            Ok(Err(Error::SocketDisconnected))
+        ));
     }
 
     #[test]

@@ -22,12 +22,6 @@ pub struct SocketEmitter<'a> {
 }
 
 impl SocketEmitter<'_> {
-    /// Sets the volatile flag.
-    pub fn volatile(mut self) -> Self {
-        self.flags.volatile = true;
-        self
-    }
-
     /// Emits an event with one argument.
     pub fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> Result<(), EmitError> {
         let value = to_value(data)?;
