@@ -188,11 +188,25 @@ async fn a_missing_state_refuses_in_a_middleware_and_skips_other_handlers() {
 #[derive(Clone, Debug, PartialEq)]
 struct Tenant(String);
 
-#[tokio::test]
-async fn http_extensions_inserted_by_an_outer_layer_are_extracted() {
+/// Serves `io` under axum, behind a layer that puts `Tenant("acme")` into every request's
+/// extensions.
+async fn serve_behind_a_tenant_layer(io: &SocketIo) -> u16 {
     use axum::extract::Request;
     use axum::middleware::{from_fn, Next};
+    let app: axum::Router = axum::Router::new().layer(io.layer()).layer(from_fn(
+        |mut req: Request, next: Next| async move {
+            req.extensions_mut().insert(Tenant("acme".into()));
+            next.run(req).await
+        },
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
 
+#[tokio::test]
+async fn http_extensions_inserted_by_an_outer_layer_are_extracted() {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let io = SocketIo::new();
     let s1 = seen.clone();
@@ -216,15 +230,7 @@ async fn http_extensions_inserted_by_an_outer_layer_are_extracted() {
             }
         },
     );
-    let app: axum::Router = axum::Router::new().layer(io.layer()).layer(from_fn(
-        |mut req: Request, next: Next| async move {
-            req.extensions_mut().insert(Tenant("acme".into()));
-            next.run(req).await
-        },
-    ));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let port = serve_behind_a_tenant_layer(&io).await;
 
     let mut c = Client::open(port).await;
     assert!(c.connect("").await.starts_with("0{"));
@@ -266,4 +272,80 @@ async fn maybe_extension_and_auth_data_in_a_connection_handler() {
     eventually("socket connected", || io2.sockets().len() == 1).await;
     let _ = io.emit("after", &Value::Null);
     assert_eq!(c.packet().await, r#"2["after",null]"#);
+}
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// The kinds the tests above leave out: `SocketIo` and `HttpExtension` in middlewares, `Extension`
+/// set by one middleware and extracted by the next, `TryData` and `SocketIo` in a connection
+/// handler, `SocketIo` and `HttpExtension` in a disconnect handler. Each handler reaches another
+/// client through the `SocketIo` it extracted, so the test sees that it ran with the right values.
+#[tokio::test]
+async fn every_extractor_in_middlewares_connection_and_disconnect_handlers() {
+    let log: Log = Arc::default();
+    let io = SocketIo::builder().with_state(log.clone()).build();
+    io.use_middleware(
+        |socket: SocketRef, HttpExtension(t): HttpExtension<Tenant>, auth: TryData<Auth>| async move {
+            let name = auth.0.map_or_else(|_| "anonymous".to_owned(), |a| a.name);
+            socket.extensions().insert(User(format!("{name}@{}", t.0)));
+            Ok(())
+        },
+    );
+    io.use_middleware(
+        |Extension(user): Extension<User>, io: SocketIo, State(log): State<Log>| async move {
+            log.lock().unwrap().push(format!("middleware {}", user.0));
+            let _ = io.emit("middleware", &user.0);
+            Ok(())
+        },
+    );
+    io.ns(
+        "/",
+        |socket: SocketRef, io: SocketIo, TryData(auth): TryData<Auth>, State(log): State<Log>| async move {
+            let name = match auth {
+                Ok(a) => a.name,
+                Err(e) => format!("unparsed ({e})"),
+            };
+            log.lock().unwrap().push(format!("connect {name}"));
+            let _ = io.emit("connected", &name);
+            socket.on_disconnect(
+                |io: SocketIo, HttpExtension(t): HttpExtension<Tenant>, Extension(u): Extension<User>, State(log): State<Log>| async move {
+                    log.lock().unwrap().push(format!("disconnect {} {}", u.0, t.0));
+                    let _ = io.emit("left", &u.0);
+                },
+            );
+        },
+    );
+    let port = serve_behind_a_tenant_layer(&io).await;
+
+    // The watcher: it sees what the other clients' handlers emit through `SocketIo`.
+    let mut watcher = Client::open(port).await;
+    assert!(watcher.connect(r#"{"name":"ann"}"#).await.starts_with("0{"));
+    assert_eq!(watcher.packet().await, r#"2["connected","ann"]"#);
+
+    let mut bob = Client::open(port).await;
+    assert!(bob.connect(r#"{"name":"bob"}"#).await.starts_with("0{"));
+    assert_eq!(watcher.packet().await, r#"2["middleware","bob@acme"]"#);
+    assert_eq!(watcher.packet().await, r#"2["connected","bob"]"#);
+
+    // Auth that does not parse: the middleware's and the handler's `TryData` both see it.
+    let mut carol = Client::open(port).await;
+    assert!(carol.connect(r#"{"nom":"carol"}"#).await.starts_with("0{"));
+    assert_eq!(
+        watcher.packet().await,
+        r#"2["middleware","anonymous@acme"]"#
+    );
+    let p = watcher.packet().await;
+    assert!(p.starts_with(r#"2["connected","unparsed ("#), "{p}");
+
+    bob.send("41").await;
+    assert_eq!(watcher.packet().await, r#"2["left","bob@acme"]"#);
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains(&"disconnect bob@acme acme".to_owned()),
+        "{log:?}"
+    );
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("middleware")).count(),
+        3
+    );
 }

@@ -63,6 +63,16 @@ impl Client {
     }
 }
 
+/// The socket id in a `0{"sid":…}` CONNECT reply.
+pub fn sid_of(reply: &str) -> String {
+    reply
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no sid in {reply}"))
+        .to_owned()
+}
+
 pub async fn serve(io: &SocketIo) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
