@@ -774,6 +774,93 @@ async fn mounted_as_an_axum_layer_next_to_other_routes() {
     );
 }
 
+/// The `axum` feature (forwarded to engine-io's): mounted under axum with
+/// `into_make_service_with_connect_info`, the handshake carries the peer address, over WebSocket
+/// and polling; without the connect info it is empty (the control).
+#[tokio::test]
+async fn the_peer_address_is_known_under_axum_with_connect_info() {
+    use axum::Router;
+    use std::net::SocketAddr;
+    let io = SocketIo::new();
+    io.ns("/", |socket: SocketRef| async move {
+        let _ = socket.emit("address", &socket.handshake().address);
+    });
+    let app: Router = Router::new().layer(io.layer());
+    let with_info = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = with_info.local_addr().unwrap().port();
+    let service = app
+        .clone()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(with_info, service).await });
+    let without = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bare_port = without.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(without, app).await });
+
+    let (mut c, _) = Client::open(port, 4).await;
+    c.connect("").await;
+    assert_eq!(c.packet().await.unwrap(), r#"2["address","127.0.0.1"]"#);
+    let open = http(port, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+    let sid = open.split(r#""sid":""#).nth(1).unwrap()[..20].to_owned();
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(http(port, "POST", &path, "40").await, "ok");
+    let payload = http(port, "GET", &path, "").await;
+    assert!(
+        payload.ends_with("\u{1e}42[\"address\",\"127.0.0.1\"]"),
+        "{payload}"
+    );
+
+    let (mut c, _) = Client::open(bare_port, 4).await;
+    c.connect("").await;
+    assert_eq!(c.packet().await.unwrap(), r#"2["address",""]"#);
+}
+
+/// The `compress` flag does one thing, as documented on `BroadcastOperator::compress`: it
+/// travels with a broadcast to the other nodes of a cluster (the adapter's `flags.compress`,
+/// which the Redis adapters encode byte for byte as the npm ones, see
+/// `protocol-tests/tests/redis_wire.rs`). Locally it changes nothing on the wire.
+#[tokio::test]
+async fn the_compress_flag_travels_to_the_cluster_adapter_only() {
+    use socketio_adapter::{Adapter, AdapterContext, AdapterError, BroadcastOptions, LocalAdapter};
+    struct Capture {
+        local: LocalAdapter,
+        seen: Arc<Mutex<Vec<Option<bool>>>>,
+    }
+    impl Adapter for Capture {
+        fn local(&self) -> &LocalAdapter {
+            &self.local
+        }
+        fn publish_broadcast(
+            &self,
+            _packet: &socketio_parser::Packet,
+            opts: &BroadcastOptions,
+        ) -> Result<(), AdapterError> {
+            self.seen.lock().unwrap().push(opts.flags.compress);
+            Ok(())
+        }
+    }
+    let seen: Arc<Mutex<Vec<Option<bool>>>> = Arc::default();
+    let s = seen.clone();
+    let io = SocketIo::builder()
+        .adapter(move |ctx: AdapterContext| {
+            Arc::new(Capture {
+                local: LocalAdapter::new(ctx),
+                seen: s.clone(),
+            }) as Arc<dyn Adapter>
+        })
+        .build();
+    io.ns("/", |_: SocketRef| async move {});
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    c.connect("").await;
+    io.compress(false).emit("a", &1).unwrap();
+    io.emit("b", &2).unwrap();
+    io.compress(true).emit("c", &3).unwrap();
+    for expected in [r#"2["a",1]"#, r#"2["b",2]"#, r#"2["c",3]"#] {
+        assert_eq!(c.packet().await.unwrap(), expected);
+    }
+    assert_eq!(*seen.lock().unwrap(), [Some(false), None, Some(true)]);
+}
+
 #[tokio::test]
 async fn socket_data_handshake_and_typed_handlers() {
     #[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
