@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use socketio_server::{AdminUiError, AdminUiOptions, SocketIo, SocketRef};
 
 mod support;
-use support::{eventually, serve, Client};
+use support::{eventually, serve, sid_of, Client};
 
 /// bcrypt("changeit"), cost 4 (made with the npm `bcryptjs` the Admin UI uses).
 const HASH: &str = "$2a$04$.v4dHizDftW0xf2qp8YML.jdL4lmkyrim1nGQzuYw11V9tlTOY5lK";
@@ -51,12 +51,7 @@ async fn an_admin_ui_sees_sockets_rooms_events_and_acts_on_them() {
 
     let mut user = Client::open(port).await;
     let reply = user.connect("").await;
-    let user_sid = reply
-        .split("\"sid\":\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let user_sid = sid_of(&reply);
 
     let mut admin = Client::open(port).await;
     admin.send("40/admin,").await;
@@ -228,4 +223,27 @@ async fn basic_auth_with_a_bcrypt_hash_and_sessions() {
         stranger.packet().await,
         r#"4/admin,{"message":"invalid credentials"}"#
     );
+}
+
+/// `server_stats` comes every 2 s, as the reference's `setInterval(emitStats, 2000)`: two
+/// consecutive node ticks are 2 s apart (the bounds leave room for a loaded machine; a tick
+/// late under load makes the next one come sooner).
+#[tokio::test]
+async fn server_stats_every_two_seconds() {
+    use std::time::{Duration, Instant};
+    let io = app();
+    io.instrument(AdminUiOptions::default()).unwrap();
+    let port = serve(&io).await;
+    let mut admin = Client::open(port).await;
+    admin.send("40/admin,").await;
+    admin_event(&mut admin, "server_stats").await;
+    admin_event(&mut admin, "server_stats").await;
+    let tick = Instant::now();
+    let stats = admin_event(&mut admin, "server_stats").await;
+    let gap = tick.elapsed();
+    assert!(
+        gap >= Duration::from_millis(1500) && gap < Duration::from_millis(3500),
+        "{gap:?} between two server_stats"
+    );
+    assert!(stats[0]["uptime"].as_f64().is_some(), "{}", stats[0]);
 }
