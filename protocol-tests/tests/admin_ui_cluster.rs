@@ -162,6 +162,31 @@ async fn one_admin_ui_sees_and_acts_on_the_whole_cluster() {
         .await;
     assert_eq!(ann.packet().await, r#"2["news","from the admin"]"#);
     assert_eq!(bob.packet().await, r#"2["news","from the admin"]"#);
+    // Join and leave from A move B's socket, and B announces it: only Bob gets the room's
+    // emit (Ann's next packet below is her disconnection).
+    admin
+        .send(&format!(r#"42/admin,["join","/","vip","{bob_id}"]"#))
+        .await;
+    admin
+        .admin_event("room_joined", |a| {
+            a[..3] == [json!("/"), json!("vip"), json!(bob_id)]
+        })
+        .await;
+    admin
+        .send(r#"42/admin,["emit","/","vip","vip-news",1]"#)
+        .await;
+    assert_eq!(bob.packet().await, r#"2["vip-news",1]"#);
+    admin
+        .send(&format!(r#"42/admin,["leave","/","vip","{bob_id}"]"#))
+        .await;
+    admin
+        .admin_event("room_left", |a| {
+            a[..3] == [json!("/"), json!("vip"), json!(bob_id)]
+        })
+        .await;
+    admin
+        .send(r#"42/admin,["emit","/","vip","vip-news",2]"#)
+        .await;
     admin
         .send(&format!(r#"42/admin,["_disconnect","/",false,"{ann_id}"]"#))
         .await;
@@ -170,7 +195,11 @@ async fn one_admin_ui_sees_and_acts_on_the_whole_cluster() {
         .admin_event("socket_disconnected", |a| a[1] == ann_id.as_str())
         .await;
     assert_eq!(gone[2], "server namespace disconnect");
-    // Bob stays.
+    // Bob stays, and the emit to the room he left did not reach him.
     bob.send(r#"42["ping"]"#).await;
     assert_eq!(b.sockets().len(), 1);
+    admin
+        .send(r#"42/admin,["emit","/","lobby","news","again"]"#)
+        .await;
+    assert_eq!(bob.packet().await, r#"2["news","again"]"#);
 }

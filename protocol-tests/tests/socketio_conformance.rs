@@ -775,3 +775,43 @@ protocol_tests::reference_and_ours!(
     several_packets_in_one_polling_payload,
     events_handled_in_order,
 );
+
+/// The example's `--admin` and `--metrics` flags (ours only: the reference fixture has neither).
+/// With them, `/admin` sends the Admin UI's `config` to a client without credentials and
+/// `/metrics` on the same port serves the Prometheus text, counting that client; without them
+/// (the control) `/admin` is an unknown namespace and `/metrics` is not served.
+#[tokio::test]
+async fn ours_admin_and_metrics_flags() {
+    let plain = SioServer::start(Target::Ours);
+    let mut c = RawConn::open(plain.port(), Transport::WebSocket).await;
+    c.send_text("40/admin,").await;
+    assert_eq!(
+        c.recv_text().await,
+        r#"44/admin,{"message":"Invalid namespace"}"#
+    );
+    let metrics =
+        protocol_tests::http(plain.port(), protocol_tests::HttpRequest::get("/metrics")).await;
+    assert_ne!(metrics.status, 200);
+
+    let s = SioServer::start_with(Target::Ours, &["--admin", "--metrics"]);
+    let mut admin = RawConn::open(s.port(), Transport::WebSocket).await;
+    admin.send_text("40/admin,").await;
+    connect_reply_sid(&admin.recv_text().await, "40/admin,");
+    let mut config = None;
+    for _ in 0..20 {
+        let p = admin.recv_text().await;
+        if p.starts_with(r#"42/admin,["config","#) {
+            config = Some(p);
+            break;
+        }
+    }
+    let config = config.expect("a config event");
+    assert!(config.contains(r#""supportedFeatures":["#), "{config}");
+
+    let metrics =
+        protocol_tests::http(s.port(), protocol_tests::HttpRequest::get("/metrics")).await;
+    assert_eq!(metrics.status, 200);
+    let text = String::from_utf8(metrics.body).unwrap();
+    let series = r#"socketio_connected_sockets{namespace="/admin",transport="websocket"} 1"#;
+    assert!(text.lines().any(|l| l == series), "{series} in\n{text}");
+}
