@@ -174,6 +174,10 @@ async fn bench(o: &Options) {
             .or_default()
             .push(v);
     };
+    // Closed-loop echoes of 32 B, the clients and seconds from the options named.
+    let echo_with = |t: Target, transport: Transport, conns: &str, secs: &str| {
+        echo(t, transport, o.num(conns, 50), o.num(secs, 5), 32)
+    };
     // Build everything first, so no build runs while another server is measured.
     for &kind in &servers {
         load::build(kind).unwrap_or_else(|e| fail(&e));
@@ -203,26 +207,12 @@ async fn bench(o: &Options) {
             }
             if want("echo") {
                 print!("{name} ");
-                let v = echo(
-                    t,
-                    Transport::WebSocket,
-                    o.num("echo-conns", 50),
-                    o.num("echo-secs", 5),
-                    32,
-                )
-                .await;
+                let v = echo_with(t, Transport::WebSocket, "echo-conns", "echo-secs").await;
                 record("echo", kind, v);
             }
             if want("poll") && kind.polls() {
                 print!("{name} ");
-                let v = echo(
-                    t,
-                    Transport::Polling,
-                    o.num("poll-conns", 50),
-                    o.num("poll-secs", 5),
-                    32,
-                )
-                .await;
+                let v = echo_with(t, Transport::Polling, "poll-conns", "poll-secs").await;
                 record("poll", kind, v);
             }
             drop(server);
@@ -236,14 +226,8 @@ async fn bench(o: &Options) {
                     .webtransport()
                     .unwrap_or_else(|| fail("no certificate hash"));
                 print!("{name} ");
-                let v = echo(
-                    Target::of(&server),
-                    transport,
-                    o.num("echo-conns", 50),
-                    o.num("echo-secs", 5),
-                    32,
-                )
-                .await;
+                let t = Target::of(&server);
+                let v = echo_with(t, transport, "echo-conns", "echo-secs").await;
                 record("wt", kind, v);
                 drop(server);
                 tokio::time::sleep(Duration::from_millis(500)).await;
