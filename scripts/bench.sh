@@ -14,7 +14,7 @@
 #   scripts/bench.sh [servers...]          the comparison (default: ours floor socketioxide node)
 #   scripts/bench.sh scale [servers...]    the scale figure (19 900 WebSocket clients per server)
 # Environment: ROUNDS=N (medians of N rounds, servers take turns within a round), MEASURES=mem,connect,
-#   bcast,echo,poll, IDLE_CONNS=5000, CONNS=2000, BCAST_CONNS=1000, BCAST_MSGS=300, ECHO_CONNS=50,
+#   bcast,echo,poll,wt (wt: echo over WebTransport, ours only, on a second server with --webtransport), IDLE_CONNS=5000, CONNS=2000, BCAST_CONNS=1000, BCAST_MSGS=300, ECHO_CONNS=50,
 #   ECHO_SECS=5, POLL_CONNS=50, POLL_SECS=5; for scale: SCALE_CONNS=19900, SCALE_MSGS=10,
 #   PING_INTERVAL=5000 (ms), IDLE_SECS=10.
 set -euo pipefail
@@ -33,7 +33,7 @@ if [ "${1:-}" = scale ]; then
     --ping-interval "${PING_INTERVAL:-5000}" --idle-secs "${IDLE_SECS:-10}" "$@"
 fi
 exec taskset -c 1 "$load" bench --rounds "${ROUNDS:-1}" \
-  --measures "${MEASURES:-mem,connect,bcast,echo,poll}" \
+  --measures "${MEASURES:-mem,connect,bcast,echo,poll,wt}" \
   --idle-conns "${IDLE_CONNS:-5000}" --conns "${CONNS:-2000}" \
   --bcast-conns "${BCAST_CONNS:-1000}" --bcast-msgs "${BCAST_MSGS:-300}" \
   --echo-conns "${ECHO_CONNS:-50}" --echo-secs "${ECHO_SECS:-5}" \

@@ -6,8 +6,9 @@
 //! (the transport reports [`TransportEvent::Drained`] when it may take the next one).
 
 use std::fmt;
+use std::future::Future;
 
-use engine_io::{Packet, TransportType};
+use engine_io::{Packet, PacketType, TransportType};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -91,3 +92,39 @@ impl Drop for TransportHandle {
 /// The channel capacity between a transport's tasks and the driver. Small: the driver consumes
 /// promptly, and a full channel is how a slow consumer pushes back on the network reads.
 pub(crate) const EVENT_CHANNEL: usize = 16;
+
+/// Starts a transport whose reader and writer are tasks of their own (WebSocket, WebTransport):
+/// `reader` gets the sender of the driver's events, `writer` the driver's commands and the same
+/// sender (it reports [`TransportEvent::Drained`]).
+pub(crate) fn spawn_duplex<R, W>(
+    kind: TransportType,
+    reader: impl FnOnce(mpsc::Sender<TransportEvent>) -> R,
+    writer: impl FnOnce(mpsc::Receiver<WriteCmd>, mpsc::Sender<TransportEvent>) -> W,
+) -> TransportHandle
+where
+    R: Future<Output = ()> + Send + 'static,
+    W: Future<Output = ()> + Send + 'static,
+{
+    let (events_tx, events) = mpsc::channel(EVENT_CHANNEL);
+    let (writer_tx, writer_rx) = mpsc::channel(1);
+    let reader = tokio::spawn(reader(events_tx.clone()));
+    let writer_task = tokio::spawn(writer(writer_rx, events_tx));
+    TransportHandle {
+        kind,
+        events,
+        writer: writer_tx,
+        control: None,
+        tasks: vec![reader, writer_task],
+    }
+}
+
+/// Hands one received packet to the driver. `false` when the reader is to stop: the driver is
+/// gone, or the packet was the server's close.
+pub(crate) async fn forward(events: &mpsc::Sender<TransportEvent>, packet: Packet) -> bool {
+    let closed = packet.packet_type == PacketType::Close;
+    events
+        .send(TransportEvent::Packets(vec![packet]))
+        .await
+        .is_ok()
+        && !closed
+}

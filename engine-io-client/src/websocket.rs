@@ -1,6 +1,6 @@
 //! The WebSocket transport: one Engine.IO packet per frame, binary messages as binary frames.
 
-use engine_io::{Frame, Packet, PacketType, ProtocolVersion, Str};
+use engine_io::{Frame, Packet, ProtocolVersion, Str};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use http::header::COOKIE;
@@ -121,17 +121,11 @@ pub(crate) async fn read_packet(ws: &mut WsStream, limit: usize) -> Result<Packe
 /// Runs an open WebSocket as a transport.
 pub(crate) fn start(ws: WsStream, limit: usize) -> TransportHandle {
     let (sink, stream) = ws.split();
-    let (events_tx, events) = mpsc::channel(transport::EVENT_CHANNEL);
-    let (writer, writer_rx) = mpsc::channel(1);
-    let reader = tokio::spawn(read_loop(stream, events_tx.clone(), limit));
-    let writer_task = tokio::spawn(write_loop(sink, writer_rx, events_tx));
-    TransportHandle {
-        kind: TransportType::Websocket,
-        events,
-        writer,
-        control: None,
-        tasks: vec![reader, writer_task],
-    }
+    transport::spawn_duplex(
+        TransportType::Websocket,
+        |events| read_loop(stream, events, limit),
+        |commands, events| write_loop(sink, commands, events),
+    )
 }
 
 async fn read_loop(
@@ -144,16 +138,10 @@ async fn read_loop(
             Some(Ok(WsMessage::Close(_))) | None => TransportEvent::Closed(None),
             Some(Ok(msg)) => match decode_frame(msg) {
                 Ok(Some(packet)) => {
-                    let closed = packet.packet_type == PacketType::Close;
-                    if events
-                        .send(TransportEvent::Packets(vec![packet]))
-                        .await
-                        .is_err()
-                        || closed
-                    {
-                        return;
+                    if transport::forward(&events, packet).await {
+                        continue;
                     }
-                    continue;
+                    return;
                 }
                 Ok(None) => continue,
                 Err(err) => TransportEvent::Closed(Some(err)),
@@ -209,6 +197,7 @@ async fn write_packets(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine_io::PacketType;
 
     #[test]
     fn decodes_frames() {

@@ -135,17 +135,11 @@ pub(crate) fn start(wt: WtStream, limit: usize) -> TransportHandle {
         decoder,
         buf,
     } = wt;
-    let (events_tx, events) = mpsc::channel(transport::EVENT_CHANNEL);
-    let (writer, writer_rx) = mpsc::channel(1);
-    let reader = tokio::spawn(read_loop(recv, decoder, buf, events_tx.clone(), limit));
-    let writer_task = tokio::spawn(write_loop(conn, send, writer_rx, events_tx));
-    TransportHandle {
-        kind: TransportType::Webtransport,
-        events,
-        writer,
-        control: None,
-        tasks: vec![reader, writer_task],
-    }
+    transport::spawn_duplex(
+        TransportType::Webtransport,
+        |events| read_loop(recv, decoder, buf, events, limit),
+        |commands, events| write_loop(conn, send, commands, events),
+    )
 }
 
 async fn read_loop(
@@ -158,16 +152,10 @@ async fn read_loop(
     loop {
         let event = match read(&mut recv, &mut decoder, &mut buf, limit).await {
             Ok(Some(packet)) => {
-                let closed = packet.packet_type == PacketType::Close;
-                if events
-                    .send(TransportEvent::Packets(vec![packet]))
-                    .await
-                    .is_err()
-                    || closed
-                {
-                    return;
+                if transport::forward(&events, packet).await {
+                    continue;
                 }
-                continue;
+                return;
             }
             // The stream or the session ended: the server closed.
             Ok(None) => TransportEvent::Closed(None),

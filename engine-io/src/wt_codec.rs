@@ -63,10 +63,13 @@ pub fn header(len: usize, binary: bool) -> ([u8; 9], usize) {
 }
 
 /// The payload of `packet` on a WebTransport stream (always Engine.IO v4):
-/// the raw bytes of a binary message, else the text encoding.
+/// the raw bytes of a binary message, else the text encoding. Empty binary
+/// data goes as text, `b` (base64 of nothing): a frame of length 0 is a
+/// protocol error to the receiver (ours, and the reference's decoder), and
+/// `b` decodes to the same empty binary message.
 pub fn payload(packet: &Packet) -> (Bytes, bool) {
     match &packet.data {
-        Data::Binary(b) => (b.clone(), true),
+        Data::Binary(b) if !b.is_empty() => (b.clone(), true),
         _ => (Bytes::from(packet.encode_text(ProtocolVersion::V4)), false),
     }
 }
@@ -257,6 +260,25 @@ mod tests {
         let mut dec = FrameDecoder::new(1 << 20);
         let mut b = BytesMut::from(&[127u8, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff][..]);
         assert_eq!(dec.decode(&mut b), Err(DecodeError::FrameLength));
+    }
+
+    #[test]
+    fn empty_binary_goes_as_text() {
+        // Found by the fuzz target `wt_frame_decode`: the text frame `b` decodes
+        // to an empty binary message, which was then encoded as a binary frame
+        // of length 0, a frame every receiver refuses.
+        let mut dec = FrameDecoder::new(10);
+        let p = dec
+            .decode(&mut BytesMut::from(&[1u8, b'b'][..]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(p, Packet::message(Bytes::new()));
+        let mut again = wire(&p);
+        assert_eq!(&again[..], b"\x01b");
+        assert_eq!(
+            FrameDecoder::new(10).decode(&mut again).unwrap(),
+            Some(Packet::message(Bytes::new()))
+        );
     }
 
     #[test]

@@ -86,7 +86,10 @@ const scenario = (url, certHash, mode) => `(async () => {
   if (${JSON.stringify(mode)} === "upgrade") await within(once(s2.io.engine, "upgrade"), 8000, "second upgrade");
   const closed2 = once(s2, "disconnect");
   s2.emit("message", new Uint8Array(1000001));
-  const [overLimitReason] = await within(closed2, 4000, "close over the limit");
+  const [overLimitReason, overLimitDetails] = await within(closed2, 4000, "close over the limit");
+  // What the transport reported (a WebTransportError's message on "transport error").
+  const d = overLimitDetails && overLimitDetails.description;
+  const overLimitDetail = String(d ? (d.message || d) : overLimitDetails);
 
   // The client closes.
   const s3 = connect();
@@ -96,7 +99,7 @@ const scenario = (url, certHash, mode) => `(async () => {
   s3.disconnect();
   const [clientCloseReason] = await within(closed3, 2000, "client close");
 
-  return { first, transport, binaryBack, ackOk, pings, aliveAfterHeartbeat, bigOk, serverCloseReason, overLimitReason, s3Transport, clientCloseReason, log };
+  return { first, transport, binaryBack, ackOk, pings, aliveAfterHeartbeat, bigOk, serverCloseReason, overLimitReason, overLimitDetail, s3Transport, clientCloseReason, log };
 })()`;
 
 (async () => {

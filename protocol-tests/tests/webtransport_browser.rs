@@ -64,8 +64,11 @@ fn assert_session(r: &Value) {
     assert_eq!(r["aliveAfterHeartbeat"], json!(true), "{r}");
     assert_eq!(r["bigOk"], json!(true), "1 MB echo: {r}");
     assert_eq!(r["serverCloseReason"], json!("io server disconnect"), "{r}");
-    // The server ends the QUIC connection (wtransport 0.6 sends no WebTransport close
-    // capsule), which Chromium reports as an error: the client's "transport error".
+    // The server ends the QUIC connection: wtransport (0.6, and 0.7.2, the latest) cannot send
+    // the WebTransport close capsule on the session's CONNECT stream. Chromium aborts that
+    // stream with the connection (tried: code 0 with an empty reason, and with the reason "0:"
+    // that quiche reads as QUIC_NO_ERROR) and reports the session failed ("Connection lost.", in `overLimitDetail`): the client's "transport
+    // error", where the reference's `session.close()` gets "transport close".
     assert_eq!(r["overLimitReason"], json!("transport error"), "{r}");
     assert_eq!(r["clientCloseReason"], json!("io client disconnect"), "{r}");
 }

@@ -25,6 +25,11 @@
 //! reaches room `bench` on every node too.
 //! `--recovery` turns connection state recovery on (maxDisconnectionDuration 2 minutes,
 //! skipMiddlewares); with `--redis-streams`, a client recovers its session on any node.
+//! `--webtransport` serves the WebTransport transport too (feature `webtransport`, a default
+//! one), over HTTP/3 on UDP 127.0.0.1 at the same port number, with a self-signed certificate
+//! generated at start; the handshake then lists `"webtransport"` in `upgrades`. Right after the
+//! `listening` line it prints one line `webtransport-cert-hash <base64>` (the certificate's
+//! SHA-256), which the load tool takes as `--cert-hash` (`sioload echo --transport webtransport`).
 //! Prints `listening <port>` once it accepts connections.
 //!
 //! Runtime: a single-threaded (`current_thread`) tokio runtime, like the floor peer.
@@ -33,6 +38,8 @@
 //! A deployment that wants several cores runs one such server per core (behind a load
 //! balancer, with a cluster adapter) or uses the default multi-threaded runtime: the
 //! library works with either.
+
+mod support;
 
 use engine_io_cluster::{ClusterConfig, ClusterEngine};
 use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
@@ -47,10 +54,11 @@ struct Options {
     recovery: bool,
     ping_interval: Option<std::time::Duration>,
     cluster_engine: bool,
+    webtransport: bool,
 }
 
 /// `--port P`, `--redis URL`, `--redis-streams URL`, `--recovery`, `--ping-interval MS` and
-/// `--cluster-engine`.
+/// `--cluster-engine`, `--webtransport`.
 fn options_from_args() -> Result<Options, String> {
     let mut port = 3100;
     let mut redis = None;
@@ -58,6 +66,7 @@ fn options_from_args() -> Result<Options, String> {
     let mut recovery = false;
     let mut ping_interval = None;
     let mut cluster_engine = false;
+    let mut webtransport = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -86,6 +95,7 @@ fn options_from_args() -> Result<Options, String> {
             }
             "--recovery" => recovery = true,
             "--cluster-engine" => cluster_engine = true,
+            "--webtransport" if cfg!(feature = "webtransport") => webtransport = true,
             // Also accept the port alone, like the Node peer.
             other => {
                 port = other
@@ -101,6 +111,7 @@ fn options_from_args() -> Result<Options, String> {
         redis_streams,
         recovery,
         cluster_engine,
+        webtransport,
     })
 }
 
@@ -113,6 +124,7 @@ async fn main() {
         redis_streams,
         recovery,
         cluster_engine,
+        webtransport,
     } = match options_from_args() {
         Ok(options) => options,
         Err(e) => {
@@ -123,6 +135,9 @@ async fn main() {
     let mut builder = SocketIo::builder().cors(engine_io::Cors::any());
     if let Some(interval) = ping_interval {
         builder = builder.ping_interval(interval);
+    }
+    if webtransport {
+        builder = builder.engine_io(|c| c.transports.push(engine_io::TransportType::Webtransport));
     }
     if let Some(url) = &redis {
         match RedisAdapterFactory::connect(url, RedisAdapterConfig::default()).await {
@@ -199,7 +214,13 @@ async fn main() {
         }
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    #[cfg(feature = "webtransport")]
+    let cert_hash = webtransport.then(|| support::serve_webtransport(&io, port, "bench_server"));
     println!("listening {port}");
+    #[cfg(feature = "webtransport")]
+    if let Some(hash) = cert_hash {
+        println!("webtransport-cert-hash {hash}");
+    }
     if let Err(e) = io.serve(listener).await {
         eprintln!("bench_server: {e}");
         std::process::exit(1);

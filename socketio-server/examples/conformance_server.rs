@@ -484,35 +484,6 @@ fn packet_middleware(socket: &SocketRef) {
     });
 }
 
-/// Serves WebTransport on UDP 127.0.0.1:`port` with a fresh self-signed certificate; returns
-/// the certificate's SHA-256 in base64.
-fn serve_webtransport(io: &SocketIo, port: u16) -> String {
-    use base64::Engine as _;
-    use engine_io::wtransport::{Endpoint, Identity, ServerConfig};
-    let fail = |e: String| -> ! {
-        eprintln!("conformance_server: webtransport: {e}");
-        std::process::exit(1);
-    };
-    // `self_signed`: ECDSA P-256, valid from now for 14 days.
-    let identity = Identity::self_signed(["localhost", "127.0.0.1", "::1"])
-        .unwrap_or_else(|e| fail(e.to_string()));
-    let hash = identity
-        .certificate_chain()
-        .as_slice()
-        .first()
-        .map(|c| base64::engine::general_purpose::STANDARD.encode(c.hash().as_ref()))
-        .unwrap_or_else(|| fail("no certificate".into()));
-    let config = ServerConfig::builder()
-        .with_bind_address(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
-        .with_identity(identity)
-        .build();
-    let endpoint = Endpoint::server(config)
-        .unwrap_or_else(|e| fail(format!("cannot bind udp 127.0.0.1:{port}: {e}")));
-    let engine = io.engine().clone();
-    tokio::spawn(async move { engine.serve_webtransport(endpoint).await });
-    hash
-}
-
 #[tokio::main]
 async fn main() {
     support::init_logging();
@@ -566,7 +537,9 @@ async fn main() {
         support::instrument_admin_ui(&io);
     }
     support::exit_when_stdin_closes();
-    let cert_hash = opts.webtransport.then(|| serve_webtransport(&io, port));
+    let cert_hash = opts
+        .webtransport
+        .then(|| support::serve_webtransport(&io, port, "conformance_server"));
     println!("listening {port}");
     if let Some(hash) = cert_hash {
         println!("webtransport-cert-hash {hash}");

@@ -1,15 +1,16 @@
 //! sioload: the project's load tool. It measures any Socket.IO server from outside, the same way for
 //! every implementation, with raw Engine.IO v4 / Socket.IO v5 frames over WebSocket or HTTP
-//! long-polling (`protocol_tests::load`).
+//! long-polling, or over WebTransport for a server that serves it (`protocol_tests::load`).
 //!
 //! The server under test implements three events on namespace `/`: `echo` (emit `echo` back to the
 //! sender with the same argument), `join` (join the room named by the argument) and `bcast` (emit
 //! `bcast` with the same argument to room `bench`); see `socketio-server/examples/bench_server.rs`.
 //!
 //! ```text
-//! sioload bench [--rounds N] [--measures mem,connect,bcast,echo,poll] [--no-pin] SERVERS...
+//! sioload bench [--rounds N] [--measures mem,connect,bcast,echo,poll,wt] [--no-pin] SERVERS...
 //! sioload scale [--conns 19900] [--msgs 10] [--ping-interval 2000] [--idle-secs 10] SERVERS...
-//! sioload echo  --port P [--pid PID] [--transport websocket|polling] [--conns 50] [--secs 5] [--bytes 32]
+//! sioload echo  --port P [--pid PID] [--transport websocket|polling|webtransport] [--cert-hash B64]
+//!               [--conns 50] [--secs 5] [--bytes 32]
 //! sioload bcast --port P [--pid PID] [--transport T] [--conns 1000] [--msgs 300] [--bytes 32]
 //! sioload idle  --port P [--pid PID] [--conns 5000] [--hold 2]
 //! sioload churn --port P [--pid PID] [--transport T] [--conns 2000] [--parallel 8]
@@ -20,6 +21,12 @@
 //! `cluster-poll` measures the cluster engine (nodes started with `--redis URL --cluster-engine`,
 //! see `scripts/cluster-bench.sh`): polling echo round trips with every request local, then
 //! every request foreign (sent to the next node), CPU summed over `--pids`.
+//!
+//! `--transport webtransport` needs `--cert-hash`: the base64 SHA-256 of the server's certificate,
+//! the line `webtransport-cert-hash <base64>` that `bench_server --webtransport` (or the
+//! conformance server) prints. The `wt` measure of `bench` starts ours a second time, with
+//! `--webtransport`, and measures echo round trips over WebTransport as `echo` does over
+//! WebSocket (the other servers do not serve WebTransport here).
 //!
 //! SERVERS are `ours`, `floor`, `socketioxide`, `node` (default: all four). `bench` and `scale`
 //! build and start each server themselves, pinned to CPU 0 with `taskset` (run the tool itself on
@@ -85,7 +92,17 @@ impl Options {
         match self.named.get("transport").map(String::as_str) {
             None | Some("websocket") | Some("ws") => Transport::WebSocket,
             Some("polling") => Transport::Polling,
-            Some(other) => fail(&format!("--transport {other}: websocket or polling")),
+            Some("webtransport") | Some("wt") => {
+                let hash = self.named.get("cert-hash").unwrap_or_else(|| {
+                    fail("--transport webtransport needs --cert-hash B64 (the server's `webtransport-cert-hash` line)")
+                });
+                Transport::WebTransport {
+                    cert_hash: load::parse_cert_hash(hash).unwrap_or_else(|e| fail(&e)),
+                }
+            }
+            Some(other) => fail(&format!(
+                "--transport {other}: websocket, polling or webtransport"
+            )),
         }
     }
 
@@ -104,12 +121,13 @@ impl Options {
 type Figures = BTreeMap<&'static str, BTreeMap<&'static str, Vec<f64>>>;
 
 /// One measure of `bench`: its key, its label in the table, its unit.
-const MEASURES: [(&str, &str, &str); 5] = [
+const MEASURES: [(&str, &str, &str); 6] = [
     ("mem", "memory per idle WebSocket", "KiB"),
     ("connect", "server CPU per connect", "µs"),
     ("bcast", "CPU per broadcast delivery", "ns"),
     ("echo", "CPU per echo round trip", "µs"),
     ("poll", "CPU per polling round trip", "µs"),
+    ("wt", "CPU per WebTransport echo", "µs"),
 ];
 
 fn median(values: &[f64]) -> f64 {
@@ -156,6 +174,10 @@ async fn bench(o: &Options) {
             .or_default()
             .push(v);
     };
+    // Closed-loop echoes of 32 B, the clients and seconds from the options named.
+    let echo_with = |t: Target, transport: Transport, conns: &str, secs: &str| {
+        echo(t, transport, o.num(conns, 50), o.num(secs, 5), 32)
+    };
     // Build everything first, so no build runs while another server is measured.
     for &kind in &servers {
         load::build(kind).unwrap_or_else(|e| fail(&e));
@@ -185,30 +207,31 @@ async fn bench(o: &Options) {
             }
             if want("echo") {
                 print!("{name} ");
-                let v = echo(
-                    t,
-                    Transport::WebSocket,
-                    o.num("echo-conns", 50),
-                    o.num("echo-secs", 5),
-                    32,
-                )
-                .await;
+                let v = echo_with(t, Transport::WebSocket, "echo-conns", "echo-secs").await;
                 record("echo", kind, v);
             }
             if want("poll") && kind.polls() {
                 print!("{name} ");
-                let v = echo(
-                    t,
-                    Transport::Polling,
-                    o.num("poll-conns", 50),
-                    o.num("poll-secs", 5),
-                    32,
-                )
-                .await;
+                let v = echo_with(t, Transport::Polling, "poll-conns", "poll-secs").await;
                 record("poll", kind, v);
             }
             drop(server);
             tokio::time::sleep(Duration::from_millis(500)).await;
+            if want("wt") && kind.webtransport() {
+                // Its own server: `--webtransport` changes the handshake (`upgrades`), which the
+                // other measures must not see.
+                let server = BenchServer::start_with(kind, pin.then_some(0), None, true)
+                    .unwrap_or_else(|e| fail(&e));
+                let transport = server
+                    .webtransport()
+                    .unwrap_or_else(|| fail("no certificate hash"));
+                print!("{name} ");
+                let t = Target::of(&server);
+                let v = echo_with(t, transport, "echo-conns", "echo-secs").await;
+                record("wt", kind, v);
+                drop(server);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
     }
     println!("== median of {rounds} round(s), lower is better");
@@ -230,6 +253,20 @@ async fn bench(o: &Options) {
             line.push_str(&format!(" {:>13}", format_figure(m)));
         }
         println!("{line}");
+    }
+    if let Some(by_server) = figures.get("wt") {
+        let ours = |m: &str| {
+            figures
+                .get(m)
+                .and_then(|b| b.get(ServerKind::Ours.name()))
+                .map(|v| median(v))
+        };
+        if let (Some(wt), Some(ws)) = (by_server.get(ServerKind::Ours.name()), ours("echo")) {
+            println!(
+                "ours webtransport/websocket echo={}",
+                format_figure(median(wt) / ws)
+            );
+        }
     }
     if servers.contains(&ServerKind::Ours) {
         for &peer in servers.iter().filter(|&&s| s != ServerKind::Ours) {

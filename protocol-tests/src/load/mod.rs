@@ -1,6 +1,6 @@
 //! The load tool's building blocks (`src/bin/sioload.rs`, `tests/soak.rs`): Socket.IO clients that
-//! speak raw Engine.IO v4 / Socket.IO v5 frames over WebSocket or HTTP long-polling, so every
-//! server is measured the same way; readings of a server's CPU time and memory from `/proc`; and
+//! speak raw Engine.IO v4 / Socket.IO v5 frames over WebSocket, HTTP long-polling or
+//! WebTransport, so every server is measured the same way; readings of a server's CPU time and memory from `/proc`; and
 //! the servers it compares, each started pinned to one CPU.
 //!
 //! Unlike the conformance clients ([`crate::socketio::RawConn`]), nothing here panics on what the
@@ -19,9 +19,24 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::deps::{js_dir, workspace_root};
 use crate::process::ServerProcess;
 use crate::raw_http::{HttpConnection, HttpRequest};
-pub use crate::socketio::Transport;
-
 pub mod workloads;
+mod wt;
+
+/// The transport of a load client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP long-polling (v4 payloads).
+    Polling,
+    /// WebSocket.
+    WebSocket,
+    /// WebTransport over HTTP/3 (UDP, the server's port number): the server's self-signed
+    /// certificate is accepted by its SHA-256, the `webtransport-cert-hash` line a server with
+    /// `--webtransport` prints.
+    WebTransport {
+        /// The certificate's SHA-256.
+        cert_hash: [u8; 32],
+    },
+}
 
 /// How long a client waits for the server during a handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -46,12 +61,16 @@ pub enum LoadError {
     /// No answer in time.
     #[error("timed out: {0}")]
     Timeout(&'static str),
+    /// A WebTransport (QUIC, HTTP/3) error.
+    #[error("webtransport: {0}")]
+    WebTransport(String),
 }
 
 type WsStream = tokio_tungstenite::WebSocketStream<TcpStream>;
 
 enum Link {
     WebSocket(Box<WsStream>),
+    WebTransport(Box<wt::WtLink>),
     Polling {
         port: u16,
         target: String,
@@ -64,7 +83,7 @@ enum Link {
     },
 }
 
-/// One Socket.IO client on namespace `/`, connected (`40` answered) over either transport.
+/// One Socket.IO client on namespace `/`, connected (`40` answered) over any transport.
 /// [`SioClient::recv`] answers Engine.IO pings by itself.
 pub struct SioClient {
     link: Link,
@@ -136,6 +155,15 @@ impl SioClient {
                     ping_counter: None,
                 }
             }
+            Transport::WebTransport { cert_hash } => {
+                let (link, open) = wt::WtLink::open(port, cert_hash).await?;
+                SioClient {
+                    sid: open_sid(&open)?,
+                    link: Link::WebTransport(Box::new(link)),
+                    pings: 0,
+                    ping_counter: None,
+                }
+            }
             Transport::Polling => {
                 let mut get = HttpConnection::connect(port).await?;
                 let response = get
@@ -192,8 +220,8 @@ impl SioClient {
         Ok(())
     }
 
-    /// Sends Engine.IO text packets (e.g. `42["echo","x"]`): one WebSocket frame each, or one
-    /// POST for all of them over polling.
+    /// Sends Engine.IO text packets (e.g. `42["echo","x"]`): one WebSocket or WebTransport frame
+    /// each, or one POST for all of them over polling.
     pub async fn send(&mut self, packets: &[&str]) -> Result<(), LoadError> {
         match &mut self.link {
             Link::WebSocket(ws) => {
@@ -203,6 +231,7 @@ impl SioClient {
                 ws.flush().await?;
                 Ok(())
             }
+            Link::WebTransport(wt) => wt.send(packets).await,
             Link::Polling { target, post, .. } => {
                 let request = HttpRequest::post(target, packets.join("\u{1e}"))
                     .header("Content-Type", "text/plain;charset=UTF-8");
@@ -234,6 +263,7 @@ impl SioClient {
                     Some(Err(e)) => return Err(e.into()),
                     None => return Err(LoadError::Closed("websocket ended".into())),
                 },
+                Link::WebTransport(wt) => wt.recv().await?,
                 Link::Polling {
                     pending,
                     get,
@@ -276,12 +306,14 @@ impl SioClient {
         self.ping_counter = Some(counter);
     }
 
-    /// Ends the session: a WebSocket close, or a close packet over polling.
+    /// Ends the session: a WebSocket close, a WebTransport session close, or a close packet
+    /// over polling.
     pub async fn close(mut self) {
         match &mut self.link {
             Link::WebSocket(ws) => {
                 let _ = WsStream::close(&mut **ws, None).await;
             }
+            Link::WebTransport(wt) => wt.close().await,
             Link::Polling { .. } => {
                 let _ = self.send(&["1"]).await;
             }
@@ -295,7 +327,8 @@ impl SioClient {
     }
 
     /// Sends the first `bytes` of a WebSocket text frame of `len` bytes and then drops the
-    /// connection: a transport killed mid-message. Over polling, a POST cut inside its body.
+    /// connection: a transport killed mid-message. Over polling, a POST cut inside its body; over
+    /// WebTransport, a frame cut inside its payload.
     pub async fn kill_mid_message(self, len: usize) -> Result<(), LoadError> {
         use tokio::io::AsyncWriteExt;
         match self.link {
@@ -315,6 +348,7 @@ impl SioClient {
                 tcp.flush().await?;
                 Ok(())
             }
+            Link::WebTransport(wt) => wt.kill_mid_message(len).await,
             Link::Polling { port, target, .. } => {
                 let mut tcp = TcpStream::connect(("127.0.0.1", port)).await?;
                 let head = format!(
@@ -406,6 +440,22 @@ impl ServerKind {
     pub fn pings(self) -> bool {
         self != ServerKind::Floor
     }
+
+    /// Whether the server serves WebTransport (`--webtransport`): ours only; the npm server
+    /// needs `@fails-components/webtransport`, whose native part does not install here.
+    pub fn webtransport(self) -> bool {
+        self == ServerKind::Ours
+    }
+}
+
+/// The 32 bytes of a certificate hash printed as base64 (`webtransport-cert-hash <base64>`).
+pub fn parse_cert_hash(base64_hash: &str) -> Result<[u8; 32], String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_hash.trim())
+        .map_err(|e| format!("certificate hash {base64_hash:?}: {e}"))?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| format!("certificate hash {base64_hash:?}: not 32 bytes"))
 }
 
 /// The target directory cargo builds into (`CARGO_TARGET_DIR`, or the workspace's `target`).
@@ -470,6 +520,8 @@ pub struct BenchServer {
     /// Which server.
     pub kind: ServerKind,
     process: ServerProcess,
+    /// With `--webtransport`: the hash of its certificate.
+    cert_hash: Option<[u8; 32]>,
 }
 
 impl BenchServer {
@@ -483,6 +535,20 @@ impl BenchServer {
         cpu: Option<usize>,
         ping_interval: Option<Duration>,
     ) -> Result<BenchServer, String> {
+        Self::start_with(kind, cpu, ping_interval, false)
+    }
+
+    /// [`BenchServer::start`], and with `webtransport` (for a kind that serves it, see
+    /// [`ServerKind::webtransport`]) the server also serves WebTransport: [`BenchServer::webtransport`].
+    pub fn start_with(
+        kind: ServerKind,
+        cpu: Option<usize>,
+        ping_interval: Option<Duration>,
+        webtransport: bool,
+    ) -> Result<BenchServer, String> {
+        if webtransport && !kind.webtransport() {
+            return Err(format!("{} does not serve WebTransport here", kind.name()));
+        }
         let server = build(kind)?;
         let mut command = match cpu {
             Some(cpu) => {
@@ -502,11 +568,35 @@ impl BenchServer {
                 .arg("--ping-interval")
                 .arg(interval.as_millis().to_string());
         }
+        if webtransport {
+            command.arg("--webtransport");
+        }
         command.current_dir(workspace_root());
+        let process = ServerProcess::spawn(kind.name(), command, Duration::from_secs(30));
+        let cert_hash = if webtransport {
+            let line = process
+                .next_line(Duration::from_secs(10))
+                .unwrap_or_default();
+            let hash = line
+                .strip_prefix("webtransport-cert-hash ")
+                .ok_or_else(|| {
+                    format!("expected `webtransport-cert-hash <base64>`, got {line:?}")
+                })?;
+            Some(parse_cert_hash(hash)?)
+        } else {
+            None
+        };
         Ok(BenchServer {
             kind,
-            process: ServerProcess::spawn(kind.name(), command, Duration::from_secs(30)),
+            process,
+            cert_hash,
         })
+    }
+
+    /// The WebTransport transport to reach it with, when started with `webtransport`.
+    pub fn webtransport(&self) -> Option<Transport> {
+        self.cert_hash
+            .map(|cert_hash| Transport::WebTransport { cert_hash })
     }
 
     /// The port it listens on (127.0.0.1).

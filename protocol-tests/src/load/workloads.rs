@@ -50,6 +50,7 @@ pub fn transport_name(t: Transport) -> &'static str {
     match t {
         Transport::WebSocket => "websocket",
         Transport::Polling => "polling",
+        Transport::WebTransport { .. } => "webtransport",
     }
 }
 

@@ -1,10 +1,12 @@
 //! What the example servers share: logging to stderr (stdout carries the `listening <port>`
 //! line that test harnesses wait for), exiting with the harness that started them, and the
-//! `--metrics` / `--admin` options.
+//! `--metrics` / `--admin` / `--webtransport` options.
 #![allow(dead_code)]
 
 // Also compiled into `protocol-tests`' `soak_server` (examples cannot depend on that crate).
 mod harness;
+// Not every example uses both (`bench_server` uses neither).
+#[allow(unused_imports)]
 pub use harness::{exit_when_stdin_closes, init_logging};
 
 /// The `/metrics` route: the Prometheus text of the server's metrics.
@@ -24,6 +26,37 @@ pub fn metrics_route<S: Clone + Send + Sync + 'static>(
             )
         }
     })
+}
+
+/// `--webtransport`: serves WebTransport on UDP 127.0.0.1:`port` with a fresh self-signed
+/// certificate; returns the certificate's SHA-256 in base64 (the `webtransport-cert-hash` line).
+/// Exits on failure, `name` (the example's) prefixing the message.
+#[cfg(feature = "webtransport")]
+pub fn serve_webtransport(io: &socketio_server::SocketIo, port: u16, name: &str) -> String {
+    use base64::Engine as _;
+    use engine_io::wtransport::{Endpoint, Identity, ServerConfig};
+    let fail = |e: String| -> ! {
+        eprintln!("{name}: webtransport: {e}");
+        std::process::exit(1);
+    };
+    // `self_signed`: ECDSA P-256, valid from now for 14 days.
+    let identity = Identity::self_signed(["localhost", "127.0.0.1", "::1"])
+        .unwrap_or_else(|e| fail(e.to_string()));
+    let hash = identity
+        .certificate_chain()
+        .as_slice()
+        .first()
+        .map(|c| base64::engine::general_purpose::STANDARD.encode(c.hash().as_ref()))
+        .unwrap_or_else(|| fail("no certificate".into()));
+    let config = ServerConfig::builder()
+        .with_bind_address(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .with_identity(identity)
+        .build();
+    let endpoint = Endpoint::server(config)
+        .unwrap_or_else(|e| fail(format!("cannot bind udp 127.0.0.1:{port}: {e}")));
+    let engine = io.engine().clone();
+    tokio::spawn(async move { engine.serve_webtransport(endpoint).await });
+    hash
 }
 
 /// `--admin`: the `@socket.io/admin-ui` instrumentation at `/admin`, without authentication.
