@@ -143,29 +143,78 @@ impl Link {
     }
 }
 
-/// Sends queued publications, as many per round trip as are waiting.
+/// Past this size a batch is closed and the next message starts another:
+/// Redis's pub/sub output buffers are bounded (32 MB by default), and a
+/// large message gains nothing from company.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// One `PUBLISH`: the messages queued for one channel, and who waits on them.
+struct Group {
+    channel: String,
+    messages: Vec<Bytes>,
+    bytes: usize,
+    done: Vec<oneshot::Sender<Result<usize, redis::RedisError>>>,
+}
+
+/// Sends queued publications, as many per round trip as are waiting, and
+/// those for one channel in one Redis message (a batch).
 async fn publish_loop(mut conn: ConnectionManager, mut jobs: mpsc::Receiver<PublishJob>) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    let mut groups: Vec<Group> = Vec::new();
     while jobs.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        // Let the rest of this scheduler tick (the other requests that are
+        // ready now) queue theirs too: one write to Redis for all of them.
+        tokio::task::yield_now().await;
+        while batch.len() < PUBLISH_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        for job in batch.drain(..) {
+            // Few channels (one per other node): a linear search is the fastest.
+            let open = groups
+                .iter_mut()
+                .rev()
+                .find(|g| g.channel == job.channel)
+                .filter(|g| g.bytes + job.payload.len() <= BATCH_BYTES);
+            match open {
+                Some(g) => {
+                    g.bytes += job.payload.len();
+                    g.messages.push(job.payload);
+                    g.done.push(job.done);
+                }
+                None => groups.push(Group {
+                    channel: job.channel,
+                    bytes: job.payload.len(),
+                    messages: vec![job.payload],
+                    done: vec![job.done],
+                }),
+            }
+        }
         let mut pipe = redis::pipe();
-        for job in &batch {
+        for g in &groups {
             pipe.cmd("PUBLISH")
-                .arg(&job.channel)
-                .arg(job.payload.as_ref());
+                .arg(&g.channel)
+                .arg(crate::message::batch(&g.messages).as_ref());
         }
         match pipe.query_async::<Vec<usize>>(&mut conn).await {
             Ok(counts) => {
-                for (job, n) in batch.drain(..).zip(counts) {
-                    let _ = job.done.send(Ok(n));
+                for (g, n) in groups.drain(..).zip(counts) {
+                    for done in g.done {
+                        let _ = done.send(Ok(n));
+                    }
                 }
             }
             Err(e) => {
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Err(e.clone()));
+                for g in groups.drain(..) {
+                    for done in g.done {
+                        let _ = done.send(Err(e.clone()));
+                    }
                 }
             }
         }
         // Jobs without a reply (fewer replies than commands) learn it by the drop.
-        batch.clear();
+        groups.clear();
     }
 }
