@@ -555,7 +555,16 @@ async fn dispatch(inner: Weak<Inner>, mut pushes: mpsc::UnboundedReceiver<redis:
                     continue;
                 };
                 match msg.get_payload::<Bytes>() {
-                    Ok(payload) => inner.on_message(payload),
+                    Ok(payload) => {
+                        for frame in crate::message::split(payload) {
+                            match frame {
+                                Ok(frame) => inner.on_message(frame),
+                                Err(_) => {
+                                    inner.counters.garbage.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                    }
                     Err(_) => {
                         inner.counters.garbage.fetch_add(1, Ordering::Relaxed);
                     }

@@ -12,6 +12,15 @@
 //! headers: count u16, then per header: name u16-len, value u32-len
 //! ```
 //!
+//! Several messages for one node that are ready at the same time travel in
+//! one Redis message, a batch ([`batch`], [`split`]): each Redis message
+//! costs a `PUBLISH` on Redis and a push to parse on the receiver, so a
+//! batch of many sessions' messages costs about what one does.
+//!
+//! ```text
+//! batch: 2 u8 | (message u32-len)+
+//! ```
+//!
 //! A Request goes to the owner of the session; the owner answers Accepted
 //! at once when the answer is not ready (a long-poll GET), then Response with
 //! the whole answer (one message per drained payload). Abort tells the owner
@@ -24,6 +33,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// The codec's version byte.
 const VERSION: u8 = 1;
+/// The first byte of a batch (where a message has its version).
+const BATCH: u8 = 2;
 /// The most headers a message may carry.
 pub const MAX_HEADERS: usize = 128;
 /// The longest request URI (path and query) a message may carry.
@@ -219,6 +230,76 @@ impl Message {
     }
 }
 
+/// One Redis message carrying `messages` (encoded, in order): the message
+/// itself when there is one, else a batch.
+pub fn batch(messages: &[Bytes]) -> Bytes {
+    match messages {
+        [one] => one.clone(),
+        _ => {
+            let len = 1 + messages.iter().map(|m| 4 + m.len()).sum::<usize>();
+            let mut out = BytesMut::with_capacity(len);
+            out.put_u8(BATCH);
+            for m in messages {
+                out.put_u32(m.len() as u32);
+                out.put_slice(m);
+            }
+            out.freeze()
+        }
+    }
+}
+
+/// The messages of one Redis message (untrusted bytes), still encoded: a
+/// single message, or each message of a batch. A malformed batch yields an
+/// error and ends; each message is decoded (and checked) by
+/// [`Message::decode`]. Allocates nothing: the messages are slices of
+/// `payload`.
+pub fn split(payload: Bytes) -> Split {
+    Split {
+        rest: payload,
+        batched: None,
+    }
+}
+
+/// The iterator of [`split`].
+#[derive(Debug)]
+pub struct Split {
+    rest: Bytes,
+    /// `None` until the first byte is looked at; then whether it is a batch.
+    batched: Option<bool>,
+}
+
+impl Iterator for Split {
+    type Item = Result<Bytes, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batched = match self.batched {
+            Some(b) => b,
+            None => {
+                let b = self.rest.first() == Some(&BATCH);
+                self.batched = Some(b);
+                if !b {
+                    // A single message (or garbage, which its decoding refuses).
+                    return Some(Ok(std::mem::take(&mut self.rest)));
+                }
+                self.rest.advance(1);
+                if self.rest.is_empty() {
+                    return Some(Err(DecodeError::Truncated));
+                }
+                true
+            }
+        };
+        if !batched || self.rest.is_empty() {
+            return None;
+        }
+        let mut r = Reader(&mut self.rest);
+        let item = r.u32().and_then(|n| r.bytes(n as usize));
+        if item.is_err() {
+            self.rest.clear();
+        }
+        Some(item)
+    }
+}
+
 /// Bounds-checked reads over the message.
 struct Reader<'a>(&'a mut Bytes);
 
@@ -383,7 +464,52 @@ mod tests {
         assert_eq!(Message::decode(Bytes::from(b)), Err(DecodeError::TooLarge));
     }
 
+    #[test]
+    fn batches_carry_messages_in_order() {
+        let encoded: Vec<Bytes> = samples().iter().map(Message::encode).collect();
+        let one = batch(&encoded[..1]);
+        assert_eq!(one, encoded[0], "a single message goes as it is");
+        let got: Vec<Message> = split(one)
+            .map(|m| Message::decode(m.unwrap()).unwrap())
+            .collect();
+        assert_eq!(got, samples()[..1]);
+        let all = batch(&encoded);
+        assert_eq!(all[0], BATCH);
+        let got: Vec<Message> = split(all)
+            .map(|m| Message::decode(m.unwrap()).unwrap())
+            .collect();
+        assert_eq!(got, samples());
+    }
+
+    #[test]
+    fn hostile_batches() {
+        // An empty batch, a length beyond the end, a truncated length.
+        assert_eq!(
+            split(Bytes::from_static(b"\x02")).collect::<Vec<_>>(),
+            [Err(DecodeError::Truncated)]
+        );
+        let r: Vec<_> = split(Bytes::from_static(b"\x02\xff\xff\xff\xffab")).collect();
+        assert_eq!(r, [Err(DecodeError::Truncated)]);
+        let r: Vec<_> = split(Bytes::from_static(b"\x02\x00\x00\x00\x01a\x00\x00")).collect();
+        assert_eq!(
+            r,
+            [Ok(Bytes::from_static(b"a")), Err(DecodeError::Truncated)]
+        );
+        // Nothing at all is one (invalid) message.
+        let r: Vec<_> = split(Bytes::new()).collect();
+        assert_eq!(r, [Ok(Bytes::new())]);
+    }
+
     proptest! {
+        #[test]
+        fn garbage_batches_never_panic(data in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut b = vec![BATCH];
+            b.extend_from_slice(&data);
+            for m in split(Bytes::from(b)).take(300).flatten() {
+                let _ = Message::decode(m);
+            }
+        }
+
         #[test]
         fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = Message::decode(Bytes::from(data));

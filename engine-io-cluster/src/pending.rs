@@ -8,7 +8,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
 /// A reply from the owner.
 #[derive(Debug)]
@@ -25,8 +25,55 @@ pub(crate) enum Reply {
 
 struct Entry {
     owner: NodeId,
-    // Capacity 2: one Accepted and one Response, nothing more is ever queued.
-    tx: mpsc::Sender<Reply>,
+    // Two oneshots rather than a channel: a tokio mpsc allocates a block of
+    // 32 slots (2 KB here) per channel, one per forwarded request.
+    accepted: Option<oneshot::Sender<()>>,
+    response: oneshot::Sender<Reply>,
+}
+
+/// Where the replies to one request arrive: at most one Accepted, then the
+/// Response.
+pub(crate) struct Replies {
+    accepted: Option<oneshot::Receiver<()>>,
+    /// `None` once it resolved (a oneshot may not be polled again).
+    response: Option<oneshot::Receiver<Reply>>,
+}
+
+impl Replies {
+    /// The next reply; `None` once the request is failed or ended.
+    pub(crate) async fn recv(&mut self) -> Option<Reply> {
+        let response = self.response.as_mut()?;
+        if let Some(accepted) = &mut self.accepted {
+            // Accepted first: it was sent before any response.
+            tokio::select! {
+                biased;
+                res = accepted => {
+                    self.accepted = None;
+                    if res.is_ok() {
+                        return Some(Reply::Accepted);
+                    }
+                }
+                res = &mut *response => {
+                    self.response = None;
+                    return res.ok();
+                }
+            }
+        }
+        let res = self.response.take()?.await;
+        res.ok()
+    }
+
+    /// The next reply if one is there (tests).
+    #[cfg(test)]
+    pub(crate) fn try_recv(&mut self) -> Result<Reply, ()> {
+        if let Some(accepted) = &mut self.accepted {
+            if accepted.try_recv().is_ok() {
+                self.accepted = None;
+                return Ok(Reply::Accepted);
+            }
+        }
+        self.response.as_mut().ok_or(())?.try_recv().map_err(|_| ())
+    }
 }
 
 /// The requests waiting on their owners, bounded in number.
@@ -47,31 +94,53 @@ impl Pending {
 
     /// A new request to `owner`: its id and where its replies arrive. `None`
     /// when this node already waits on as many requests as allowed.
-    pub(crate) fn register(&self, owner: NodeId) -> Option<(u64, mpsc::Receiver<Reply>)> {
+    pub(crate) fn register(&self, owner: NodeId) -> Option<(u64, Replies)> {
         let mut map = self.map.lock();
         if map.len() >= self.max {
             return None;
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(2);
-        map.insert(id, Entry { owner, tx });
-        Some((id, rx))
+        let (accepted, accepted_rx) = oneshot::channel();
+        let (response, response_rx) = oneshot::channel();
+        map.insert(
+            id,
+            Entry {
+                owner,
+                accepted: Some(accepted),
+                response,
+            },
+        );
+        let replies = Replies {
+            accepted: Some(accepted_rx),
+            response: Some(response_rx),
+        };
+        Some((id, replies))
     }
 
     /// Hands a reply from `from` to request `id`. Replies for unknown
     /// requests, or from a node other than the request's owner (forged), are
-    /// dropped. A response ends the request.
+    /// dropped, and so is a second Accepted. A response ends the request.
     pub(crate) fn deliver(&self, from: NodeId, id: u64, reply: Reply) -> bool {
         let mut map = self.map.lock();
-        let Some(entry) = map.get(&id).filter(|e| e.owner == from) else {
+        let Some(entry) = map.get_mut(&id).filter(|e| e.owner == from) else {
             return false;
         };
-        let tx = entry.tx.clone();
-        if matches!(reply, Reply::Response { .. }) {
-            map.remove(&id);
+        match reply {
+            Reply::Accepted => match entry.accepted.take() {
+                Some(tx) => {
+                    drop(map);
+                    tx.send(()).is_ok()
+                }
+                None => false,
+            },
+            Reply::Response { .. } => {
+                let Some(entry) = map.remove(&id) else {
+                    return false;
+                };
+                drop(map);
+                entry.response.send(reply).is_ok()
+            }
         }
-        drop(map);
-        tx.try_send(reply).is_ok()
     }
 
     /// Forgets request `id` (its client went away, or it ended). Whether it
@@ -155,10 +224,11 @@ mod tests {
         assert!(!p.deliver(a, id + 100, response()), "an unknown request");
         assert!(rx.try_recv().is_err());
         assert_eq!(p.len(), 1);
-        // Duplicate accepteds fill the bounded channel and are then dropped.
-        assert!(p.deliver(a, id, Reply::Accepted));
+        // A second Accepted is dropped.
         assert!(p.deliver(a, id, Reply::Accepted));
         assert!(!p.deliver(a, id, Reply::Accepted));
+        assert!(matches!(rx.try_recv(), Ok(Reply::Accepted)));
+        assert!(rx.try_recv().is_err());
     }
 
     #[tokio::test]
