@@ -63,6 +63,7 @@ mod link;
 pub mod message;
 mod node_id;
 mod pending;
+mod tunnel;
 
 pub use engine::{ClusterConfig, ClusterEngine, ClusterStats};
 pub use node_id::{NodeId, NODE_ID_LEN};

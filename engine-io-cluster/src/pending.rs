@@ -21,6 +21,10 @@ pub(crate) enum Reply {
         headers: crate::message::RawHeaders,
         body: Bytes,
     },
+    /// The answer to an upgrade: the session moves here.
+    Handover(crate::message::WireHandover),
+    /// The answer to an upgrade: the owner keeps the session; the tunnel is open.
+    Proxied,
 }
 
 struct Entry {
@@ -60,14 +64,14 @@ impl Pending {
 
     /// Hands a reply from `from` to request `id`. Replies for unknown
     /// requests, or from a node other than the request's owner (forged), are
-    /// dropped. A response ends the request.
+    /// dropped. Any reply but Accepted ends the request.
     pub(crate) fn deliver(&self, from: NodeId, id: u64, reply: Reply) -> bool {
         let mut map = self.map.lock();
         let Some(entry) = map.get(&id).filter(|e| e.owner == from) else {
             return false;
         };
         let tx = entry.tx.clone();
-        if matches!(reply, Reply::Response { .. }) {
+        if !matches!(reply, Reply::Accepted) {
             map.remove(&id);
         }
         drop(map);

@@ -137,7 +137,15 @@ mod server_side {
         let res =
             crate::polling::payload_response(&socket, &parts.headers, &packets, cors_headers, true);
         crate::driver::spawn(socket.clone(), None);
-        shared.handler.on_connect(socket);
+        match shared
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|c| c.connect_delay())
+        {
+            Some(delay) => crate::cluster::delay_connect(socket, delay),
+            None => shared.handler.on_connect(socket),
+        }
         res
     }
 }

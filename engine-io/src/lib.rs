@@ -190,7 +190,10 @@ pub use wtransport;
 #[cfg(feature = "server")]
 pub use body::ResponseBody;
 #[cfg(feature = "server")]
-pub use cluster::{Cluster, ForeignRequest, ForwardFuture};
+pub use cluster::{
+    Cluster, ForeignRequest, ForeignUpgrade, ForwardFuture, Handover, OwnerUpgrade, TunnelFn,
+    TunnelIo, UpgradeAnswer, UpgradeFuture,
+};
 #[cfg(feature = "server")]
 pub use config::{
     AllowRequestFn, AllowRequestFuture, Config, ConfigBuilder, CookieConfig, HeadersFn, SameSite,
