@@ -768,13 +768,15 @@ impl Drop for Arriving<'_> {
 struct TunnelGuard {
     inner: Arc<Inner>,
     opened: Option<tunnel::Opened>,
+    /// The owner opened its end: tell it.
+    notify: bool,
 }
 
 impl Drop for TunnelGuard {
     fn drop(&mut self) {
         if let Some(o) = self.opened.take() {
             let (peer, id, _) = o.key;
-            if self.inner.tunnels.remove(&o.key) {
+            if self.inner.tunnels.remove(&o.key) && self.notify {
                 let send = tunnel_sender(&self.inner, peer, id);
                 tokio::spawn(send(Body::TunnelClose {
                     dir: crate::message::Dir::FromOpener,
@@ -800,12 +802,13 @@ impl Inner {
             owner,
             id,
         };
+        let _arriving = Arriving::new(self, &request.sid)?;
         // Registered before the owner can answer, so no tunnel byte is missed.
         let opened = self.tunnels.open((owner, id, Role::Opener))?;
-        let _arriving = Arriving::new(self, &request.sid)?;
         let mut guard = TunnelGuard {
             inner: self.clone(),
             opened: Some(opened),
+            notify: false,
         };
         let msg = Message {
             from: self.node,
@@ -832,9 +835,13 @@ impl Inner {
             }
             Reply::Proxied => {
                 self.counters.tunnels.fetch_add(1, Ordering::Relaxed);
-                let inner = self.clone();
-                let opened = guard.opened.take()?;
+                // From now on the owner runs a tunnel end: tell it if ours never starts.
+                guard.notify = true;
                 Some(UpgradeAnswer::Proxy(Box::new(move |io| {
+                    let Some(opened) = guard.opened.take() else {
+                        return;
+                    };
+                    let inner = guard.inner.clone();
                     let send = tunnel_sender(&inner, owner, id);
                     tokio::spawn(async move {
                         tunnel::pump(&inner.tunnels, opened, io, send).await;

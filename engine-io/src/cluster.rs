@@ -3,17 +3,32 @@
 //!
 //! A cluster node (crate `engine-io-cluster`) plugs in through
 //! [`Config::cluster`](crate::Config::cluster). The server then consults it at
-//! two points, and only there:
+//! these points, and only there:
 //! * when it creates a session, for the sid's prefix (the node's id), so that
 //!   any node can tell from a sid alone which node owns the session;
 //! * when a polling request names an sid this server does not hold: the
 //!   cluster carries the request to the owner, which runs it through its own
 //!   [`Server::serve_foreign`](crate::Server::serve_foreign) — the session's
 //!   own rules (one GET and one POST at a time, close, upgrade noop) apply
-//!   there as for a local request — and the answer comes back.
+//!   there as for a local request — and the answer comes back;
+//! * when a polling session opens: [`Cluster::connect_delay`] delays its
+//!   `on_connect` (the reference's 300 ms), keeping the messages that arrive
+//!   meanwhile for after it;
+//! * when a WebSocket upgrade names an sid this server does not hold: the
+//!   cluster asks the owner ([`Cluster::upgrade`]), which runs
+//!   [`Server::serve_foreign_upgrade`](crate::Server::serve_foreign_upgrade).
+//!   A young session (its connection still delayed) is handed over
+//!   ([`Handover`]: it leaves the owner without a close, and this server
+//!   [`adopt`](crate::Server::adopt)s it and runs the upgrade locally);
+//!   otherwise the owner keeps it and runs the WebSocket over a
+//!   [`tokio::io::DuplexStream`] whose other end the cluster relays to the
+//!   client's connection here ([`TunnelIo`]) — the upgrade, the heartbeat
+//!   and the queue's slow-consumer rules run on the owner as for a local
+//!   WebSocket.
 //!
-//! Without a cluster nothing changes: sids are 20 random characters and an
-//! unknown sid is answered 400 "Session ID unknown".
+//! Without a cluster nothing changes: sids are 20 random characters, an
+//! unknown sid is answered 400 "Session ID unknown", and `on_connect` runs
+//! at once.
 
 use crate::body::ResponseBody;
 use crate::conn::Conn;
@@ -208,55 +223,7 @@ pub enum OwnerUpgrade {
 /// slow-consumer rules apply as for a local WebSocket).
 const TUNNEL_BUFFER: usize = 64 * 1024;
 
-/// The polling handshake's `on_connect`, `delay` later (see
-/// [`Cluster::connect_delay`]).
-pub(crate) fn delay_connect(socket: Arc<Socket>, delay: std::time::Duration) {
-    socket.lock().connect = Connect::Delayed;
-    // One timer per new polling session, as the reference's `setTimeout`.
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        socket.connect_now();
-    });
-}
-
 impl Socket {
-    /// Ends a delayed connection: `on_connect`, then the messages kept
-    /// meanwhile, in order (messages arriving meanwhile queue behind them),
-    /// then `on_upgrade` if the session upgraded meanwhile.
-    fn connect_now(self: &Arc<Self>) {
-        {
-            let mut st = self.lock();
-            if st.connect != Connect::Delayed || !st.session.is_open() {
-                return;
-            }
-            st.connect = Connect::Replaying;
-        }
-        self.shared.handler.on_connect(self.clone());
-        loop {
-            let mut st = self.lock();
-            let next = if self.shared.is_stream() {
-                None
-            } else {
-                st.inbox.pop_front()
-            };
-            match next {
-                Some(m) => {
-                    drop(st);
-                    self.shared.handler.on_message(self, m);
-                }
-                None => {
-                    st.connect = Connect::Done;
-                    let upgraded = st.session.upgrade() == Upgrade::Done;
-                    drop(st);
-                    if upgraded {
-                        self.shared.handler.on_upgrade(self);
-                    }
-                    return;
-                }
-            }
-        }
-    }
-
     /// Hands a young session over to another node: only while its
     /// connection is delayed (the handler never saw it), over polling and
     /// with no upgrade under way. The session leaves this server without a

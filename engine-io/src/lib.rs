@@ -41,7 +41,7 @@
 //! | WebTransport transport (feature `webtransport`): sessions, first frame; the stream | `webtransport`, `wt_io` |
 //! | request routing and verification, the registry | `server`, `shared` |
 //! | HTTP refusals (error codes) | `refusal` |
-//! | the hook through which cluster nodes serve each other's sessions | `cluster` |
+//! | the hook through which cluster nodes serve each other's sessions (foreign requests, delayed connection, takeover and tunneled upgrades) | `cluster` |
 //! | configuration, CORS, request info, compression | `config`, `cors`, `request`, `compression` |
 //! | embedding (hyper / tower / axum, listener) | `service`, `listen`, `body` |
 //!

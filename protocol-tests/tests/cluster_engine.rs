@@ -187,8 +187,15 @@ async fn a_killed_owner_fails_fast_and_a_new_session_works() {
     // Served by the others while the owner lives.
     let res = session.post(a, "40").await;
     assert_eq!(res.status, 200, "{}", res.text());
-    let res = session.get(b).await;
-    assert!(res.text().contains("40{"), "{}", res.text());
+    // The connection is delayed (300 ms): the CONNECT's answer and the `auth` event the
+    // server emits on connection may come in two polls.
+    let mut polled = String::new();
+    while !polled.contains("42[\"auth\"") {
+        let res = session.get(b).await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        polled.push_str(&res.text());
+    }
+    assert!(polled.contains("40{"), "{polled}");
     // A long-poll waiting on the owner (nothing is queued) when it is killed.
     let waiting = {
         let target = session.target();
