@@ -183,6 +183,14 @@ fn header_map(raw: RawHeaders) -> HeaderMap {
     map
 }
 
+/// A request URI's path and query, as carried to another node.
+fn wire_uri(uri: &http::Uri) -> Bytes {
+    uri.path_and_query().map_or_else(
+        || Bytes::from_static(b"/"),
+        |pq| Bytes::copy_from_slice(pq.as_str().as_bytes()),
+    )
+}
+
 /// The `sid` parameter of a request URI (sids are URL-safe: no decoding).
 fn sid_of(uri: &http::Uri) -> Option<&str> {
     uri.query()?
@@ -391,10 +399,7 @@ impl Inner {
             http::Method::POST => Method::Post,
             _ => return None,
         };
-        let uri = request.parts.uri.path_and_query().map_or_else(
-            || Bytes::from_static(b"/"),
-            |pq| Bytes::copy_from_slice(pq.as_str().as_bytes()),
-        );
+        let uri = wire_uri(&request.parts.uri);
         let (id, mut replies) = self.pending.register(owner)?;
         let _waiting = Waiting {
             inner: self,
@@ -673,14 +678,13 @@ fn wire_messages(msgs: Vec<engine_io::Message>) -> Vec<WireMessage> {
 }
 
 fn to_wire(h: Box<Handover>) -> WireHandover {
-    let uri = h.uri.path_and_query().map_or("/", |pq| pq.as_str());
     WireHandover {
         sid: Bytes::from(h.sid),
         protocol: match h.protocol {
             engine_io::ProtocolVersion::V3 => 3,
             engine_io::ProtocolVersion::V4 => 4,
         },
-        uri: Bytes::copy_from_slice(uri.as_bytes()),
+        uri: wire_uri(&h.uri),
         headers: raw_headers(&h.headers),
         remote_addr: h.remote_addr,
         outgoing: wire_messages(h.outgoing),
@@ -792,10 +796,7 @@ impl Inner {
     /// keeps it (the connection is then relayed through a tunnel).
     async fn upgrade(self: &Arc<Self>, request: ForeignUpgrade) -> Option<UpgradeAnswer> {
         let owner = self.route(&request.sid)?;
-        let uri = request.parts.uri.path_and_query().map_or_else(
-            || Bytes::from_static(b"/"),
-            |pq| Bytes::copy_from_slice(pq.as_str().as_bytes()),
-        );
+        let uri = wire_uri(&request.parts.uri);
         let (id, mut replies) = self.pending.register(owner)?;
         let _waiting = Waiting {
             inner: self,

@@ -383,3 +383,131 @@ pub(crate) async fn foreign_upgrade(
         Some(UpgradeAnswer::Takeover(_)) | None => refuse(Refusal::new(ErrorCode::UnknownSid)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Handler};
+    use http_body_util::BodyExt;
+    use parking_lot::Mutex;
+    use std::time::Duration;
+
+    /// A cluster hook with the delayed connection and nothing else.
+    struct Delayed;
+
+    impl Cluster for Delayed {
+        fn sid_prefix(&self) -> &str {
+            "nodeAAAA"
+        }
+        fn forward(&self, _request: ForeignRequest) -> ForwardFuture {
+            Box::pin(async { None })
+        }
+        fn connect_delay(&self) -> Option<Duration> {
+            Some(Duration::from_millis(300))
+        }
+    }
+
+    /// Records the handler's calls.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<String>>>);
+
+    impl Handler for Log {
+        fn on_connect(&self, _socket: Arc<Socket>) {
+            self.0.lock().push("connect".into());
+        }
+        fn on_message(&self, _socket: &Arc<Socket>, msg: Message) {
+            self.0.lock().push(msg.as_text().unwrap_or("?").to_owned());
+        }
+        fn on_close(&self, _socket: &Arc<Socket>, _reason: CloseReason) {
+            self.0.lock().push("close".into());
+        }
+    }
+
+    fn server(log: &Log) -> crate::Server {
+        let config = Config::builder().cluster(Arc::new(Delayed)).build();
+        crate::Server::new(config, log.clone())
+    }
+
+    async fn request(
+        server: &crate::Server,
+        method: http::Method,
+        uri: &str,
+        body: &str,
+    ) -> String {
+        let mut req = http::Request::new(http_body_util::Full::new(Bytes::from(body.to_owned())));
+        *req.method_mut() = method;
+        *req.uri_mut() = uri.parse().unwrap();
+        let res = server.handle(req).await;
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    async fn handshake(server: &crate::Server) -> String {
+        let open = request(
+            server,
+            http::Method::GET,
+            "/engine.io/?EIO=4&transport=polling",
+            "",
+        )
+        .await;
+        let json: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
+        json["sid"].as_str().unwrap().to_owned()
+    }
+
+    fn upgrade_parts(sid: &str) -> http::request::Parts {
+        let uri = format!("/engine.io/?EIO=4&transport=websocket&sid={sid}");
+        http::Request::get(uri).body(()).unwrap().into_parts().0
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_delayed_connection_keeps_messages_for_after_it_in_order() {
+        let log = Log::default();
+        let server = server(&log);
+        let sid = handshake(&server).await;
+        assert!(sid.starts_with("nodeAAAA"));
+        let uri = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        assert_eq!(
+            request(&server, http::Method::POST, &uri, "4a\x1e4b").await,
+            "ok"
+        );
+        assert!(log.0.lock().is_empty(), "nothing before the delay");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(request(&server, http::Method::POST, &uri, "4c").await, "ok");
+        assert_eq!(*log.0.lock(), ["connect", "a", "b", "c"]);
+        // A connected session is not handed over: its upgrade runs over a tunnel.
+        assert!(matches!(
+            server.serve_foreign_upgrade(&upgrade_parts(&sid)),
+            Some(OwnerUpgrade::Tunnel(_))
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_young_session_is_handed_over_without_a_close_and_adopted() {
+        let (log, log2) = (Log::default(), Log::default());
+        let (old, new) = (server(&log), server(&log2));
+        let sid = handshake(&old).await;
+        let uri = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        assert_eq!(request(&old, http::Method::POST, &uri, "4a").await, "ok");
+        old.socket(&sid).unwrap().try_send("queued").unwrap();
+        let Some(OwnerUpgrade::Takeover(h)) = old.serve_foreign_upgrade(&upgrade_parts(&sid))
+        else {
+            panic!("a young session is handed over");
+        };
+        assert_eq!(h.sid, sid);
+        assert_eq!(h.incoming, vec![Message::from("a")]);
+        assert_eq!(h.outgoing, vec![Message::from("queued")]);
+        assert!(old.socket(&sid).is_none(), "it left the old owner");
+        assert!(old.serve_foreign_upgrade(&upgrade_parts(&sid)).is_none());
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(
+            log.0.lock().is_empty(),
+            "the old owner's handler never saw it: {:?}",
+            log.0.lock()
+        );
+        let socket = new.adopt(*h).expect("adopted");
+        assert_eq!(*log2.0.lock(), ["connect", "a"]);
+        assert_eq!(socket.queued(), 1);
+        assert!(new.socket(&sid).is_some());
+        socket.close_now();
+    }
+}
