@@ -239,6 +239,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn peer() -> NodeId {
         NodeId::parse("peer-AAA").unwrap()
@@ -271,6 +272,60 @@ mod tests {
             },
         );
         assert!(matches!(o.rx.try_recv(), Ok(Event::Close)));
+    }
+
+    /// Two tunnel ends in one process, their messages delivered directly.
+    #[tokio::test]
+    async fn a_reader_that_does_not_read_stops_the_writer_at_the_window() {
+        let (owner, opener) = (Arc::new(Tunnels::default()), Arc::new(Tunnels::default()));
+        let (n_owner, n_opener) = (peer(), NodeId::parse("peer-BBB").unwrap());
+        let o_owner = owner.open((n_opener, 1, Role::Owner)).unwrap();
+        let o_opener = opener.open((n_owner, 1, Role::Opener)).unwrap();
+        let (mut writer, owner_io) = tokio::io::duplex(1024);
+        let (mut client, opener_io) = tokio::io::duplex(1024);
+        let to = |t: &Arc<Tunnels>, from: NodeId| {
+            let t = t.clone();
+            move |body: Body| {
+                t.deliver(from, 1, body);
+                std::future::ready(true)
+            }
+        };
+        let send = to(&opener, n_owner);
+        let ends = owner.clone();
+        tokio::spawn(async move { pump(&ends, o_owner, owner_io, send).await });
+        let send = to(&owner, n_opener);
+        let ends = opener.clone();
+        tokio::spawn(async move { pump(&ends, o_opener, opener_io, send).await });
+        // The client reads nothing: the writer blocks once the window is used up.
+        let mut written = 0usize;
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(200), writer.write(&[7u8; 8192])).await
+        {
+            written += n;
+            assert!(written < 2 * TUNNEL_WINDOW as usize, "no bound: {written}");
+        }
+        assert!(written >= TUNNEL_WINDOW as usize / 2, "{written}");
+        // Once it reads, everything arrives, and the writer goes on.
+        let mut got = vec![0u8; written];
+        tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut got))
+            .await
+            .expect("the rest arrives")
+            .unwrap();
+        assert!(got.iter().all(|&b| b == 7));
+        tokio::time::timeout(Duration::from_secs(5), writer.write_all(&[8u8; 8192]))
+            .await
+            .expect("the writer resumes")
+            .unwrap();
+        // Ending one side ends the tunnel on both.
+        drop(writer);
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut rest))
+            .await
+            .expect("the end reaches the client")
+            .unwrap();
+        assert_eq!(rest, vec![8u8; 8192]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!((owner.len(), opener.len()), (0, 0));
     }
 
     #[test]
