@@ -886,36 +886,36 @@ impl Inner {
         let sid = sid_of(&parts.uri).map(str::to_owned);
         // Only the owner named in the sid answers (a forged upgrade for a
         // session another node owns, or one that moved, finds nothing here).
+        // Bounded like the requests of other nodes (refusals too: a flood of
+        // forged upgrades cannot spawn without bound).
+        let Ok(permit) = self.foreign_slots.clone().try_acquire_owned() else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
         let answer = match sid.as_deref() {
-            Some(sid) if NodeId::of_sid(sid) == Some(self.node) => {
-                let tunnel = self.tunnels.open((from, id, Role::Owner));
-                match tunnel {
-                    Some(opened) => match self.foreign_slots.clone().try_acquire_owned() {
-                        Ok(permit) => Some((parts, opened, permit)),
-                        Err(_) => {
-                            self.tunnels.remove(&opened.key);
-                            None
-                        }
-                    },
-                    None => None,
-                }
-            }
+            Some(sid) if NodeId::of_sid(sid) == Some(self.node) => self
+                .tunnels
+                .open((from, id, Role::Owner))
+                .map(|opened| (parts, opened)),
             _ => None,
         };
         let send = tunnel_sender(self, from, id);
         let inner = self.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             // Only a live node gets a session or a tunnel: a forged node id
             // must not make a session leave (one Redis round trip per upgrade).
-            let asker = [channel(&inner.config.channel_prefix, from)];
-            let alive = matches!(inner.link.numsub(&asker).await.as_deref(), Ok([n]) if *n > 0);
+            let alive = answer.is_some() && {
+                let asker = [channel(&inner.config.channel_prefix, from)];
+                matches!(inner.link.numsub(&asker).await.as_deref(), Ok([n]) if *n > 0)
+            };
             let answer = match answer {
-                Some((_, opened, _)) if !alive => {
+                Some((_, opened)) if !alive => {
                     inner.tunnels.remove(&opened.key);
                     inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
-                Some((parts, opened, permit)) => {
+                Some((parts, opened)) => {
                     // Where requests go once the session is gone from here (set
                     // first: no request may find it neither here nor moved).
                     let sid = sid.clone().unwrap_or_default();
@@ -924,12 +924,12 @@ impl Inner {
                     if !matches!(answer, Some(OwnerUpgrade::Takeover(_))) {
                         inner.moved.lock().remove(&sid);
                     }
-                    Some((answer, opened, permit))
+                    Some((answer, opened))
                 }
                 None => None,
             };
             match answer {
-                Some((Some(OwnerUpgrade::Takeover(h)), opened, _permit)) => {
+                Some((Some(OwnerUpgrade::Takeover(h)), opened)) => {
                     inner.tunnels.remove(&opened.key);
                     inner.counters.handed_over.fetch_add(1, Ordering::Relaxed);
                     if !send(Body::Handover(to_wire(h))).await {
@@ -937,7 +937,7 @@ impl Inner {
                         inner.counters.lost.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                Some((Some(OwnerUpgrade::Tunnel(io)), opened, _permit)) => {
+                Some((Some(OwnerUpgrade::Tunnel(io)), opened)) => {
                     inner.counters.tunnels.fetch_add(1, Ordering::Relaxed);
                     if send(Body::Proxied).await {
                         tunnel::pump(&inner.tunnels, opened, io, send).await;
@@ -946,7 +946,7 @@ impl Inner {
                     }
                 }
                 other => {
-                    if let Some((None, opened, _)) = other {
+                    if let Some((None, opened)) = other {
                         inner.tunnels.remove(&opened.key);
                     }
                     let refusal = Body::Response {
