@@ -3,11 +3,15 @@
 //! (serve another node's request on a local session, send the answer back).
 
 use crate::link::Link;
-use crate::message::{Body, Message, Method, RawHeaders, MAX_HEADERS};
+use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage, MAX_HEADERS};
 use crate::pending::{Pending, Reply};
+use crate::tunnel::{self, Role, Tunnels};
 use crate::{ClusterError, NodeId};
 use bytes::Bytes;
-use engine_io::{Cluster, ForeignRequest, ForwardFuture, ResponseBody, Server};
+use engine_io::{
+    Cluster, ForeignRequest, ForeignUpgrade, ForwardFuture, Handover, OwnerUpgrade, ResponseBody,
+    Server, UpgradeAnswer, UpgradeFuture,
+};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use parking_lot::Mutex;
@@ -37,8 +41,15 @@ pub struct ClusterConfig {
     pub max_pending: usize,
     /// The most requests of other nodes this node serves at once; beyond it
     /// a request is dropped (its node answers "Session ID unknown" after
-    /// `response_timeout`). Default 10 000.
+    /// `response_timeout`). Proxied WebSockets count against it too.
+    /// Default 10 000.
     pub max_foreign: usize,
+    /// How long a new polling session waits before the handler sees it,
+    /// so that an early upgrade reaching another node moves the session
+    /// there (takeover) instead of being proxied; `None`: no delay (every
+    /// upgrade on another node is then proxied). Default 300 ms, as the
+    /// reference.
+    pub connect_delay: Option<Duration>,
 }
 
 impl Default for ClusterConfig {
@@ -49,6 +60,7 @@ impl Default for ClusterConfig {
             response_timeout: Duration::from_millis(500),
             max_pending: 10_000,
             max_foreign: 10_000,
+            connect_delay: Some(Duration::from_millis(300)),
         }
     }
 }
@@ -72,6 +84,12 @@ pub struct ClusterStats {
     /// Answers lost because the node that asked was gone (the session was
     /// then closed, so that nothing is lost silently).
     pub lost: u64,
+    /// Sessions this node took over from their owner (an early upgrade).
+    pub taken_over: u64,
+    /// Sessions this node handed over to the node their upgrade reached.
+    pub handed_over: u64,
+    /// WebSockets relayed through a tunnel (counted on both ends).
+    pub tunnels: u64,
 }
 
 #[derive(Default)]
@@ -82,6 +100,9 @@ struct Counters {
     garbage: AtomicU64,
     dropped: AtomicU64,
     lost: AtomicU64,
+    taken_over: AtomicU64,
+    handed_over: AtomicU64,
+    tunnels: AtomicU64,
 }
 
 struct Inner {
@@ -95,6 +116,13 @@ struct Inner {
     foreign_slots: Arc<Semaphore>,
     server: Mutex<Option<Server>>,
     counters: Counters,
+    tunnels: Tunnels,
+    /// Sessions of this node handed over, by sid: where they went, until
+    /// when requests for them are relayed there.
+    moved: Mutex<HashMap<String, (NodeId, tokio::time::Instant)>>,
+    /// Sessions this node asked to take over, until the answer is in:
+    /// requests the old owner relays here meanwhile wait for the session.
+    arriving: Mutex<std::collections::HashSet<String>>,
 }
 
 /// One node of an Engine.IO cluster (see the crate docs). A cheap, clonable
@@ -155,6 +183,14 @@ fn header_map(raw: RawHeaders) -> HeaderMap {
     map
 }
 
+/// A request URI's path and query, as carried to another node.
+fn wire_uri(uri: &http::Uri) -> Bytes {
+    uri.path_and_query().map_or_else(
+        || Bytes::from_static(b"/"),
+        |pq| Bytes::copy_from_slice(pq.as_str().as_bytes()),
+    )
+}
+
 /// The `sid` parameter of a request URI (sids are URL-safe: no decoding).
 fn sid_of(uri: &http::Uri) -> Option<&str> {
     uri.query()?
@@ -187,6 +223,9 @@ impl ClusterEngine {
             running: Mutex::new(HashMap::new()),
             server: Mutex::new(None),
             counters: Counters::default(),
+            tunnels: Tunnels::default(),
+            moved: Mutex::new(HashMap::new()),
+            arriving: Mutex::new(std::collections::HashSet::new()),
         });
         tokio::spawn(dispatch(Arc::downgrade(&inner), pushes));
         tokio::spawn(liveness(Arc::downgrade(&inner)));
@@ -235,6 +274,9 @@ impl ClusterEngine {
             garbage: get(&c.garbage),
             dropped: get(&c.dropped),
             lost: get(&c.lost),
+            taken_over: get(&c.taken_over),
+            handed_over: get(&c.handed_over),
+            tunnels: get(&c.tunnels),
         }
     }
 }
@@ -260,6 +302,15 @@ impl Cluster for ClusterEngine {
             counter.fetch_add(1, Ordering::Relaxed);
             res
         })
+    }
+
+    fn upgrade(&self, request: ForeignUpgrade) -> UpgradeFuture {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.upgrade(request).await })
+    }
+
+    fn connect_delay(&self) -> Option<Duration> {
+        self.inner.config.connect_delay
     }
 }
 
@@ -296,20 +347,59 @@ impl Inner {
     /// The borrowing side: carries `request` to the session's owner and
     /// waits for its answer. `None`: answer "Session ID unknown".
     async fn forward(self: &Arc<Self>, request: ForeignRequest) -> Option<Response<ResponseBody>> {
-        let owner = NodeId::of_sid(&request.sid)?;
-        // Our own id: a session of ours that is gone (or a forged sid).
-        if owner == self.node || !self.link.is_up() {
+        let owner = self.route(&request.sid)?;
+        self.forward_to(owner, request).await
+    }
+
+    /// Where requests for `sid` go: the node in its prefix, or for a session
+    /// this node handed over, the node it moved to. `None`: no live node.
+    fn route(&self, sid: &str) -> Option<NodeId> {
+        let owner = NodeId::of_sid(sid)?;
+        if !self.link.is_up() {
             return None;
         }
+        if owner != self.node {
+            return Some(owner);
+        }
+        // Our own id: a session that moved, or one that is gone (or a forged sid).
+        self.moved_to(sid)
+    }
+
+    /// A request for a session this node is taking over, relayed by the old
+    /// owner before the handover was through here: waits (briefly) for it.
+    async fn wait_arriving(&self, server: &Server, sid: &str) {
+        let deadline = tokio::time::Instant::now() + self.config.response_timeout;
+        while self.arriving.lock().contains(sid)
+            && server.socket(sid).is_none()
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    fn moved_to(&self, sid: &str) -> Option<NodeId> {
+        let mut moved = self.moved.lock();
+        let (to, until) = *moved.get(sid)?;
+        if tokio::time::Instant::now() < until {
+            Some(to)
+        } else {
+            moved.remove(sid);
+            None
+        }
+    }
+
+    /// Carries `request` to `owner` and waits for its answer.
+    async fn forward_to(
+        self: &Arc<Self>,
+        owner: NodeId,
+        request: ForeignRequest,
+    ) -> Option<Response<ResponseBody>> {
         let method = match request.parts.method {
             http::Method::GET => Method::Get,
             http::Method::POST => Method::Post,
             _ => return None,
         };
-        let uri = request.parts.uri.path_and_query().map_or_else(
-            || Bytes::from_static(b"/"),
-            |pq| Bytes::copy_from_slice(pq.as_str().as_bytes()),
-        );
+        let uri = wire_uri(&request.parts.uri);
         let (id, mut replies) = self.pending.register(owner)?;
         let _waiting = Waiting {
             inner: self,
@@ -342,7 +432,8 @@ impl Inner {
                 body,
             })) => return response(status, headers, body),
             Ok(Some(Reply::Accepted)) => {}
-            Ok(None) | Err(_) => return None,
+            // An upgrade's answer to a polling request: a confused or forged owner.
+            Ok(Some(Reply::Handover(_) | Reply::Proxied)) | Ok(None) | Err(_) => return None,
         }
         let wait = self.long_poll_bound();
         match tokio::time::timeout(wait, replies.recv()).await {
@@ -405,6 +496,17 @@ impl Inner {
                 headers,
                 body,
             } => self.on_request(msg.from, msg.id, method, uri, headers, body),
+            Body::Upgrade { uri, headers } => self.on_upgrade(msg.from, msg.id, uri, headers),
+            Body::Handover(h) => {
+                self.pending.deliver(msg.from, msg.id, Reply::Handover(h));
+            }
+            Body::Proxied => {
+                self.pending.deliver(msg.from, msg.id, Reply::Proxied);
+            }
+            body
+            @ (Body::TunnelData { .. } | Body::TunnelAck { .. } | Body::TunnelClose { .. }) => {
+                self.tunnels.deliver(msg.from, msg.id, body)
+            }
         }
     }
 
@@ -459,7 +561,7 @@ impl Inner {
     }
 
     async fn serve(
-        &self,
+        self: &Arc<Self>,
         server: Server,
         from: NodeId,
         id: u64,
@@ -469,7 +571,35 @@ impl Inner {
         let sid = sid_of(req.uri()).map(str::to_owned);
         let is_get = req.method() == http::Method::GET;
         let reply_to = channel(&self.config.channel_prefix, from);
-        let fut = server.serve_foreign(req);
+        let held = sid.as_deref().and_then(|sid| server.socket(sid)).is_some();
+        let moved = if held {
+            None
+        } else {
+            let sid = sid.as_deref().unwrap_or_default();
+            self.wait_arriving(&server, sid).await;
+            self.moved_to(sid)
+        };
+        let relay_sid = sid.clone();
+        let fut = async {
+            match (moved, relay_sid) {
+                // Handed over: relay to the node the session moved to.
+                (Some(to), Some(sid)) => {
+                    let (parts, body) = req.into_parts();
+                    let uri = parts.uri.clone();
+                    let body = match body.collect().await {
+                        Ok(b) => b.to_bytes(),
+                        Err(never) => match never {},
+                    };
+                    let request = ForeignRequest { sid, parts, body };
+                    match self.forward_to(to, request).await {
+                        Some(res) => res,
+                        // Gone there too: this server's own "Session ID unknown".
+                        None => server.serve_foreign(unknown_request(uri)).await,
+                    }
+                }
+                _ => server.serve_foreign(req).await,
+            }
+        };
         tokio::pin!(fut);
         // The answer alone when it is ready within half the other node's
         // timeout (a POST, a GET with data queued or soon queued: one message
@@ -525,6 +655,312 @@ impl Inner {
     }
 }
 
+/// How long a handed-over session's old owner relays requests for it (a
+/// poll or a post the client sent before it switched to the WebSocket
+/// reaches the old owner by the sid's prefix).
+const MOVED_FOR: Duration = Duration::from_secs(30);
+
+/// A request naming `uri` only: what this node answers for an sid it does
+/// not hold (400 "Session ID unknown", in the request's format).
+fn unknown_request(uri: http::Uri) -> Request<ResponseBody> {
+    let mut req = Request::new(http_body_util::Full::new(Bytes::new()));
+    *req.uri_mut() = uri;
+    req
+}
+
+fn wire_messages(msgs: Vec<engine_io::Message>) -> Vec<WireMessage> {
+    msgs.into_iter()
+        .map(|m| match m {
+            engine_io::Message::Text(s) => WireMessage::Text(s.into_bytes()),
+            engine_io::Message::Binary(b) => WireMessage::Binary(b),
+        })
+        .collect()
+}
+
+fn to_wire(h: Box<Handover>) -> WireHandover {
+    WireHandover {
+        sid: Bytes::from(h.sid),
+        protocol: match h.protocol {
+            engine_io::ProtocolVersion::V3 => 3,
+            engine_io::ProtocolVersion::V4 => 4,
+        },
+        uri: wire_uri(&h.uri),
+        headers: raw_headers(&h.headers),
+        remote_addr: h.remote_addr,
+        outgoing: wire_messages(h.outgoing),
+        incoming: wire_messages(h.incoming),
+    }
+}
+
+/// A handover from the network; `None` if any field is invalid.
+fn from_wire(h: WireHandover) -> Option<Handover> {
+    let messages = |msgs: Vec<WireMessage>| -> Option<Vec<engine_io::Message>> {
+        msgs.into_iter()
+            .map(|m| match m {
+                WireMessage::Text(b) => engine_io::Str::from_utf8(b)
+                    .ok()
+                    .map(engine_io::Message::Text),
+                WireMessage::Binary(b) => Some(engine_io::Message::Binary(b)),
+            })
+            .collect()
+    };
+    Some(Handover {
+        sid: String::from_utf8(h.sid.to_vec()).ok()?,
+        protocol: match h.protocol {
+            3 => engine_io::ProtocolVersion::V3,
+            4 => engine_io::ProtocolVersion::V4,
+            _ => return None,
+        },
+        uri: http::Uri::from_maybe_shared(h.uri).ok()?,
+        headers: header_map(h.headers),
+        remote_addr: h.remote_addr,
+        outgoing: messages(h.outgoing)?,
+        incoming: messages(h.incoming)?,
+    })
+}
+
+/// A tunnel end's messages to the other node.
+fn tunnel_sender(
+    inner: &Arc<Inner>,
+    peer: NodeId,
+    id: u64,
+) -> impl Fn(Body) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
+    let inner = inner.clone();
+    let to = channel(&inner.config.channel_prefix, peer);
+    move |body| {
+        let inner = inner.clone();
+        let to = to.clone();
+        Box::pin(async move {
+            let msg = Message {
+                from: inner.node,
+                id,
+                body,
+            };
+            matches!(inner.link.publish(&to, msg.encode()).await, Ok(n) if n > 0)
+        })
+    }
+}
+
+/// A session this node asked to take over (see `Inner::arriving`).
+struct Arriving<'a> {
+    inner: &'a Inner,
+    sid: String,
+}
+
+impl<'a> Arriving<'a> {
+    /// `None` when an upgrade of that session is asked already.
+    fn new(inner: &'a Inner, sid: &str) -> Option<Arriving<'a>> {
+        inner
+            .arriving
+            .lock()
+            .insert(sid.to_owned())
+            .then(|| Arriving {
+                inner,
+                sid: sid.to_owned(),
+            })
+    }
+}
+
+impl Drop for Arriving<'_> {
+    fn drop(&mut self) {
+        self.inner.arriving.lock().remove(&self.sid);
+    }
+}
+
+/// Forgets a tunnel whose connection never came (the client left before
+/// the 101 was through).
+struct TunnelGuard {
+    inner: Arc<Inner>,
+    opened: Option<tunnel::Opened>,
+    /// The owner opened its end: tell it.
+    notify: bool,
+}
+
+impl Drop for TunnelGuard {
+    fn drop(&mut self) {
+        if let Some(o) = self.opened.take() {
+            let (peer, id, _) = o.key;
+            if self.inner.tunnels.remove(&o.key) && self.notify {
+                let send = tunnel_sender(&self.inner, peer, id);
+                tokio::spawn(send(Body::TunnelClose {
+                    dir: crate::message::Dir::FromOpener,
+                }));
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// The opener's side: a WebSocket for a session another node owns
+    /// reached this node. Asks the owner, which hands the session over or
+    /// keeps it (the connection is then relayed through a tunnel).
+    async fn upgrade(self: &Arc<Self>, request: ForeignUpgrade) -> Option<UpgradeAnswer> {
+        let owner = self.route(&request.sid)?;
+        let uri = wire_uri(&request.parts.uri);
+        let (id, mut replies) = self.pending.register(owner)?;
+        let _waiting = Waiting {
+            inner: self,
+            owner,
+            id,
+        };
+        let _arriving = Arriving::new(self, &request.sid)?;
+        // Registered before the owner can answer, so no tunnel byte is missed.
+        let opened = self.tunnels.open((owner, id, Role::Opener))?;
+        let mut guard = TunnelGuard {
+            inner: self.clone(),
+            opened: Some(opened),
+            notify: false,
+        };
+        let msg = Message {
+            from: self.node,
+            id,
+            body: Body::Upgrade {
+                uri,
+                headers: raw_headers(&request.parts.headers),
+            },
+        };
+        let timeout = self.config.response_timeout;
+        let owner_channel = channel(&self.config.channel_prefix, owner);
+        match tokio::time::timeout(timeout, self.link.publish(&owner_channel, msg.encode())).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return None,
+        }
+        let reply = tokio::time::timeout(timeout, replies.recv()).await.ok()??;
+        match reply {
+            Reply::Handover(h) => {
+                let h = from_wire(h).filter(|h| h.sid == request.sid)?;
+                let server = self.server.lock().clone()?;
+                let socket = server.adopt(h)?;
+                self.counters.taken_over.fetch_add(1, Ordering::Relaxed);
+                Some(UpgradeAnswer::Takeover(socket))
+            }
+            Reply::Proxied => {
+                self.counters.tunnels.fetch_add(1, Ordering::Relaxed);
+                // From now on the owner runs a tunnel end: tell it if ours never starts.
+                guard.notify = true;
+                Some(UpgradeAnswer::Proxy(Box::new(move |io| {
+                    let Some(opened) = guard.opened.take() else {
+                        return;
+                    };
+                    let inner = guard.inner.clone();
+                    let send = tunnel_sender(&inner, owner, id);
+                    tokio::spawn(async move {
+                        tunnel::pump(&inner.tunnels, opened, io, send).await;
+                    });
+                })))
+            }
+            Reply::Accepted | Reply::Response { .. } => None,
+        }
+    }
+
+    /// Remembers that `sid` moved to `to` (bounded: expired entries go
+    /// first; when full of live ones, the session is not relayed).
+    fn set_moved(&self, sid: String, to: NodeId) {
+        let mut moved = self.moved.lock();
+        let now = tokio::time::Instant::now();
+        if moved.len() >= self.config.max_foreign {
+            moved.retain(|_, (_, until)| *until > now);
+        }
+        if moved.len() < self.config.max_foreign {
+            moved.insert(sid, (to, now + MOVED_FOR));
+        }
+    }
+
+    /// The owner's side of an upgrade another node received. Never awaits.
+    fn on_upgrade(self: &Arc<Self>, from: NodeId, id: u64, uri: Bytes, headers: RawHeaders) {
+        if from == self.node {
+            return;
+        }
+        let Some(server) = self.server.lock().clone() else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let Ok(uri) = http::Uri::from_maybe_shared(uri) else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let mut req = Request::new(());
+        *req.uri_mut() = uri;
+        *req.headers_mut() = header_map(headers);
+        let (parts, ()) = req.into_parts();
+        let sid = sid_of(&parts.uri).map(str::to_owned);
+        // Only the owner named in the sid answers (a forged upgrade for a
+        // session another node owns, or one that moved, finds nothing here).
+        // Bounded like the requests of other nodes (refusals too: a flood of
+        // forged upgrades cannot spawn without bound).
+        let Ok(permit) = self.foreign_slots.clone().try_acquire_owned() else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let answer = match sid.as_deref() {
+            Some(sid) if NodeId::of_sid(sid) == Some(self.node) => self
+                .tunnels
+                .open((from, id, Role::Owner))
+                .map(|opened| (parts, opened)),
+            _ => None,
+        };
+        let send = tunnel_sender(self, from, id);
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            // Only a live node gets a session or a tunnel: a forged node id
+            // must not make a session leave (one Redis round trip per upgrade).
+            let alive = answer.is_some() && {
+                let asker = [channel(&inner.config.channel_prefix, from)];
+                matches!(inner.link.numsub(&asker).await.as_deref(), Ok([n]) if *n > 0)
+            };
+            let answer = match answer {
+                Some((_, opened)) if !alive => {
+                    inner.tunnels.remove(&opened.key);
+                    inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Some((parts, opened)) => {
+                    // Where requests go once the session is gone from here (set
+                    // first: no request may find it neither here nor moved).
+                    let sid = sid.clone().unwrap_or_default();
+                    inner.set_moved(sid.clone(), from);
+                    let answer = server.serve_foreign_upgrade(&parts);
+                    if !matches!(answer, Some(OwnerUpgrade::Takeover(_))) {
+                        inner.moved.lock().remove(&sid);
+                    }
+                    Some((answer, opened))
+                }
+                None => None,
+            };
+            match answer {
+                Some((Some(OwnerUpgrade::Takeover(h)), opened)) => {
+                    inner.tunnels.remove(&opened.key);
+                    inner.counters.handed_over.fetch_add(1, Ordering::Relaxed);
+                    if !send(Body::Handover(to_wire(h))).await {
+                        // The session left with a node that is gone.
+                        inner.counters.lost.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Some((Some(OwnerUpgrade::Tunnel(io)), opened)) => {
+                    inner.counters.tunnels.fetch_add(1, Ordering::Relaxed);
+                    if send(Body::Proxied).await {
+                        tunnel::pump(&inner.tunnels, opened, io, send).await;
+                    } else {
+                        inner.tunnels.remove(&opened.key);
+                    }
+                }
+                other => {
+                    if let Some((None, opened)) = other {
+                        inner.tunnels.remove(&opened.key);
+                    }
+                    let refusal = Body::Response {
+                        status: 400,
+                        headers: Vec::new(),
+                        body: Bytes::new(),
+                    };
+                    send(refusal).await;
+                }
+            }
+        });
+    }
+}
+
 /// The owner's answer as an HTTP response; `None` if it is not a valid one.
 fn response(status: u16, headers: RawHeaders, body: Bytes) -> Option<Response<ResponseBody>> {
     let status = StatusCode::from_u16(status).ok()?;
@@ -545,6 +981,7 @@ async fn dispatch(inner: Weak<Inner>, mut pushes: mpsc::UnboundedReceiver<redis:
                 inner.link.set_down();
                 // No answer can arrive while Redis is away.
                 inner.pending.fail_all();
+                inner.tunnels.close_peer(None);
                 tracing::warn!("engine.io cluster: redis connection lost; reconnecting");
                 if !inner.link.reconnecting.swap(true, Ordering::AcqRel) {
                     tokio::spawn(reconnect(Arc::downgrade(&inner)));
@@ -609,7 +1046,10 @@ async fn liveness(inner: Weak<Inner>) {
         if !inner.link.is_up() {
             continue;
         }
-        let owners = inner.pending.owners();
+        let mut owners = inner.pending.owners();
+        owners.extend(inner.tunnels.peers());
+        owners.sort_unstable();
+        owners.dedup();
         if owners.is_empty() {
             continue;
         }
@@ -621,6 +1061,7 @@ async fn liveness(inner: Weak<Inner>) {
             for (owner, n) in owners.into_iter().zip(counts) {
                 if n == 0 {
                     let failed = inner.pending.fail_owner(owner);
+                    inner.tunnels.close_peer(Some(owner));
                     tracing::debug!(
                         "engine.io cluster: node {owner} is gone; {failed} requests failed"
                     );

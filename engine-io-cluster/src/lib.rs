@@ -23,18 +23,45 @@
 //!   check every `response_timeout`. The client's reconnection then lands on
 //!   a live node.
 //!
-//! A WebSocket (handshake over WebSocket, or the upgrade of a polling
-//! session) stays on the node its connection reached: an upgrade request
-//! that reaches a node other than the session's owner is refused ("Session ID
-//! unknown"), and the client keeps polling.
+//! A WebSocket opened with its own handshake lives on the node its
+//! connection reached. The upgrade of a polling session that reaches a node
+//! other than the owner goes as in the reference:
+//! * **Takeover** while the session is young: a polling session's
+//!   `connection` is delayed by [`ClusterConfig::connect_delay`] (300 ms), and
+//!   an upgrade within it moves the session — the owner hands it over with
+//!   its queued messages and the ones the client sent meanwhile, forgets it
+//!   without a close, and answers a waiting poll with a noop; the new node
+//!   serves it from then on. Requests still addressed to the old owner by
+//!   the sid's prefix (polls sent before the switch) are relayed by it to
+//!   the new node for 30 s; after that they get "Session ID unknown".
+//! * **Proxy** otherwise: the owner keeps the session and runs the
+//!   WebSocket over one end of a tunnel; the node the client reached relays
+//!   the connection's bytes, unframed, both ways (one Redis message per read
+//!   of what the other side flushed). Each side sends at most 256 KiB that
+//!   the other has not acknowledged, so a slow client stalls the owner's
+//!   WebSocket writer and its session queue's slow-consumer rules apply. The
+//!   tunnel ends with either side, and with the owner's death (the liveness
+//!   check).
 //!
 //! Every message between nodes is hostile input: garbage is dropped, replies
 //! from a node other than the request's owner are ignored, requests naming
-//! sessions the node does not hold are answered "Session ID unknown", and
+//! sessions the node does not hold are answered "Session ID unknown", a
+//! session is handed over or tunneled only to a node subscribed to its
+//! channel, tunnel bytes beyond the sender's credit close the tunnel, and
 //! the number of requests in flight each way is bounded
 //! ([`ClusterConfig::max_pending`], [`ClusterConfig::max_foreign`]). A slow
 //! foreign reader is a slow consumer of its session like a slow local one:
 //! the session's outgoing queue is drained only when its GET arrives.
+//!
+//! # Module map
+//! | concept | module |
+//! | --- | --- |
+//! | the node: borrowing and owner sides, upgrades (takeover, proxy), liveness | `engine` |
+//! | the messages between nodes and their codec | [`message`] |
+//! | the node's Redis connections | `link` |
+//! | the requests waiting on their owners | `pending` |
+//! | proxied WebSockets: tunnels and their flow control | `tunnel` |
+//! | node ids and sids | `node_id` |
 //!
 //! # Example
 //! ```no_run
@@ -63,6 +90,7 @@ mod link;
 pub mod message;
 mod node_id;
 mod pending;
+mod tunnel;
 
 pub use engine::{ClusterConfig, ClusterEngine, ClusterStats};
 pub use node_id::{NodeId, NODE_ID_LEN};

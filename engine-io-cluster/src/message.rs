@@ -9,7 +9,15 @@
 //! Accepted (2): nothing more
 //! Response (3): status u16 | headers | body u32-len
 //! Abort    (4): nothing more
+//! Upgrade  (5): uri u16-len | headers
+//! Handover (6): sid u16-len | protocol u8 | uri u16-len | headers | addr | outgoing msgs | incoming msgs
+//! Proxied  (7): nothing more
+//! TunnelData  (8): dir u8 | data u32-len
+//! TunnelAck   (9): dir u8 | credit u32
+//! TunnelClose (10): dir u8
 //! headers: count u16, then per header: name u16-len, value u32-len
+//! addr: 0 (none) | 4, ipv4 [4], port u16 | 6, ipv6 [16], port u16
+//! msgs: count u32, then per message: 0 text / 1 binary u8, data u32-len
 //! ```
 //!
 //! Several messages for one node that are ready at the same time travel in
@@ -20,6 +28,14 @@
 //! ```text
 //! batch: 2 u8 | (message u32-len)+
 //! ```
+//!
+//! A WebSocket upgrade reaching a node other than the session's owner is an
+//! Upgrade to the owner, which answers Handover (the session was young: it
+//! moves), Proxied (the owner keeps it: the WebSocket's bytes are relayed),
+//! or a 400 Response. A proxied WebSocket is a tunnel named by the upgrade's
+//! request id and its opener: TunnelData carries bytes (one message per read
+//! of what the other side flushed), TunnelAck returns credit (flow control:
+//! each side sends at most [`TUNNEL_WINDOW`] unacknowledged), TunnelClose ends it.
 //!
 //! A Request goes to the owner of the session; the owner answers Accepted
 //! at once when the answer is not ready (a long-poll GET), then Response with
@@ -39,6 +55,51 @@ const BATCH: u8 = 2;
 pub const MAX_HEADERS: usize = 128;
 /// The longest request URI (path and query) a message may carry.
 pub const MAX_URI: usize = 8 * 1024;
+
+/// The most credit (bytes, plus [`CHUNK_COST`] per message) a tunnel side
+/// may have unacknowledged.
+pub const TUNNEL_WINDOW: u32 = 256 * 1024;
+/// What each TunnelData costs beyond its bytes, so that a flood of tiny
+/// chunks is bounded too.
+pub const CHUNK_COST: u32 = 64;
+
+/// Which side of a tunnel sends a tunnel message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dir {
+    /// The node the client's WebSocket reached (it opened the tunnel).
+    FromOpener,
+    /// The session's owner.
+    FromOwner,
+}
+
+/// A message of a handed-over session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireMessage {
+    /// A text message (UTF-8, checked when decoded into a session).
+    Text(Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// A young session moving to another node (see `engine_io::Handover`), as
+/// carried between nodes (validated when turned into engine-io types).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireHandover {
+    /// The session id.
+    pub sid: Bytes,
+    /// The Engine.IO protocol (3 or 4).
+    pub protocol: u8,
+    /// The handshake request's path and query.
+    pub uri: Bytes,
+    /// The handshake request's headers.
+    pub headers: RawHeaders,
+    /// The client's address.
+    pub remote_addr: Option<std::net::SocketAddr>,
+    /// Messages queued for the client.
+    pub outgoing: Vec<WireMessage>,
+    /// Messages from the client not delivered yet.
+    pub incoming: Vec<WireMessage>,
+}
 
 /// The HTTP method of a forwarded polling request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +140,38 @@ pub enum Body {
     },
     /// The client of the request went away: drop it.
     Abort,
+    /// A WebSocket upgrade for the session you own reached me: hand it over
+    /// or relay it.
+    Upgrade {
+        /// Path and query, as the client sent them.
+        uri: Bytes,
+        /// The client's request headers.
+        headers: RawHeaders,
+    },
+    /// The answer to an Upgrade: the session is yours now.
+    Handover(WireHandover),
+    /// The answer to an Upgrade: I keep the session; relay the WebSocket
+    /// through the tunnel named by this request.
+    Proxied,
+    /// Bytes of a tunnel.
+    TunnelData {
+        /// Who sends them.
+        dir: Dir,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// Credit returned: the receiver wrote this much of what it got.
+    TunnelAck {
+        /// Who sends the credit.
+        dir: Dir,
+        /// Bytes written plus [`CHUNK_COST`] per message.
+        credit: u32,
+    },
+    /// The tunnel is over (its connection ended).
+    TunnelClose {
+        /// Who ends it.
+        dir: Dir,
+    },
 }
 
 /// One message: who sends it, which request it is about, and what it says.
@@ -134,6 +227,7 @@ impl Message {
             } => 1 + 2 + uri.len() + headers_len(headers) + 4 + body.len(),
             Body::Response { headers, body, .. } => 2 + headers_len(headers) + 4 + body.len(),
             Body::Accepted | Body::Abort => 0,
+            other => session_kind_len(other),
         };
         let mut out = BytesMut::with_capacity(18 + extra);
         out.put_u8(VERSION);
@@ -142,6 +236,12 @@ impl Message {
             Body::Accepted => 2,
             Body::Response { .. } => 3,
             Body::Abort => 4,
+            Body::Upgrade { .. } => 5,
+            Body::Handover(_) => 6,
+            Body::Proxied => 7,
+            Body::TunnelData { .. } => 8,
+            Body::TunnelAck { .. } => 9,
+            Body::TunnelClose { .. } => 10,
         });
         out.put_slice(self.from.as_bytes());
         out.put_u64(self.id);
@@ -174,6 +274,7 @@ impl Message {
                 out.put_slice(body);
             }
             Body::Accepted | Body::Abort => {}
+            other => put_session_kind(&mut out, other),
         }
         out.freeze()
     }
@@ -221,6 +322,7 @@ impl Message {
                 }
             }
             4 => Body::Abort,
+            5..=10 => r.session_kind(kind)?,
             _ => return Err(DecodeError::Malformed),
         };
         if r.0.has_remaining() {
@@ -300,6 +402,105 @@ impl Iterator for Split {
     }
 }
 
+fn dir_byte(dir: Dir) -> u8 {
+    match dir {
+        Dir::FromOpener => 0,
+        Dir::FromOwner => 1,
+    }
+}
+
+fn msgs_len(msgs: &[WireMessage]) -> usize {
+    4 + msgs.len() * 5
+        + msgs
+            .iter()
+            .map(|m| match m {
+                WireMessage::Text(b) | WireMessage::Binary(b) => b.len(),
+            })
+            .sum::<usize>()
+}
+
+/// The size of the fields of the upgrade and tunnel kinds (5 to 10).
+fn session_kind_len(body: &Body) -> usize {
+    match body {
+        Body::Upgrade { uri, headers } => 2 + uri.len() + headers_len(headers),
+        Body::Handover(h) => {
+            2 + h.sid.len()
+                + 1
+                + 2
+                + h.uri.len()
+                + headers_len(&h.headers)
+                + 19
+                + msgs_len(&h.outgoing)
+                + msgs_len(&h.incoming)
+        }
+        Body::TunnelData { data, .. } => 5 + data.len(),
+        Body::TunnelAck { .. } => 5,
+        Body::TunnelClose { .. } => 1,
+        _ => 0,
+    }
+}
+
+fn put_short(out: &mut BytesMut, b: &[u8], max: usize) {
+    let b = &b[..b.len().min(max)];
+    out.put_u16(b.len() as u16);
+    out.put_slice(b);
+}
+
+fn put_msgs(out: &mut BytesMut, msgs: &[WireMessage]) {
+    out.put_u32(msgs.len() as u32);
+    for m in msgs {
+        let (tag, b) = match m {
+            WireMessage::Text(b) => (0, b),
+            WireMessage::Binary(b) => (1, b),
+        };
+        out.put_u8(tag);
+        out.put_u32(b.len() as u32);
+        out.put_slice(b);
+    }
+}
+
+/// Writes the fields of the upgrade and tunnel kinds (5 to 10).
+fn put_session_kind(out: &mut BytesMut, body: &Body) {
+    match body {
+        Body::Upgrade { uri, headers } => {
+            put_short(out, uri, MAX_URI);
+            put_headers(out, headers);
+        }
+        Body::Handover(h) => {
+            put_short(out, &h.sid, u16::MAX as usize);
+            out.put_u8(h.protocol);
+            put_short(out, &h.uri, MAX_URI);
+            put_headers(out, &h.headers);
+            match h.remote_addr {
+                None => out.put_u8(0),
+                Some(std::net::SocketAddr::V4(a)) => {
+                    out.put_u8(4);
+                    out.put_slice(&a.ip().octets());
+                    out.put_u16(a.port());
+                }
+                Some(std::net::SocketAddr::V6(a)) => {
+                    out.put_u8(6);
+                    out.put_slice(&a.ip().octets());
+                    out.put_u16(a.port());
+                }
+            }
+            put_msgs(out, &h.outgoing);
+            put_msgs(out, &h.incoming);
+        }
+        Body::TunnelData { dir, data } => {
+            out.put_u8(dir_byte(*dir));
+            out.put_u32(data.len() as u32);
+            out.put_slice(data);
+        }
+        Body::TunnelAck { dir, credit } => {
+            out.put_u8(dir_byte(*dir));
+            out.put_u32(*credit);
+        }
+        Body::TunnelClose { dir } => out.put_u8(dir_byte(*dir)),
+        _ => {}
+    }
+}
+
 /// Bounds-checked reads over the message.
 struct Reader<'a>(&'a mut Bytes);
 
@@ -331,6 +532,96 @@ impl Reader<'_> {
         self.need(n)?;
         Ok(self.0.split_to(n))
     }
+    fn dir(&mut self) -> Result<Dir, DecodeError> {
+        match self.u8()? {
+            0 => Ok(Dir::FromOpener),
+            1 => Ok(Dir::FromOwner),
+            _ => Err(DecodeError::Malformed),
+        }
+    }
+
+    fn uri(&mut self) -> Result<Bytes, DecodeError> {
+        let len = self.u16()? as usize;
+        if len > MAX_URI {
+            return Err(DecodeError::TooLarge);
+        }
+        self.bytes(len)
+    }
+
+    fn msgs(&mut self) -> Result<Vec<WireMessage>, DecodeError> {
+        let count = self.u32()? as usize;
+        // Each message takes at least 5 bytes: checked before allocating.
+        self.need(count.saturating_mul(5))?;
+        let mut msgs = Vec::with_capacity(count);
+        for _ in 0..count {
+            let tag = self.u8()?;
+            let n = self.u32()? as usize;
+            let b = self.bytes(n)?;
+            msgs.push(match tag {
+                0 => WireMessage::Text(b),
+                1 => WireMessage::Binary(b),
+                _ => return Err(DecodeError::Malformed),
+            });
+        }
+        Ok(msgs)
+    }
+
+    /// The fields of the upgrade and tunnel kinds (5 to 10).
+    fn session_kind(&mut self, kind: u8) -> Result<Body, DecodeError> {
+        Ok(match kind {
+            5 => Body::Upgrade {
+                uri: self.uri()?,
+                headers: self.headers()?,
+            },
+            6 => {
+                let n = self.u16()? as usize;
+                let sid = self.bytes(n)?;
+                let protocol = self.u8()?;
+                let uri = self.uri()?;
+                let headers = self.headers()?;
+                let remote_addr = match self.u8()? {
+                    0 => None,
+                    4 => {
+                        let ip = self.bytes(4)?;
+                        let ip = std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]);
+                        Some(std::net::SocketAddr::from((ip, self.u16()?)))
+                    }
+                    6 => {
+                        let mut ip = [0u8; 16];
+                        ip.copy_from_slice(&self.bytes(16)?);
+                        let ip = std::net::Ipv6Addr::from(ip);
+                        Some(std::net::SocketAddr::from((ip, self.u16()?)))
+                    }
+                    _ => return Err(DecodeError::Malformed),
+                };
+                Body::Handover(WireHandover {
+                    sid,
+                    protocol,
+                    uri,
+                    headers,
+                    remote_addr,
+                    outgoing: self.msgs()?,
+                    incoming: self.msgs()?,
+                })
+            }
+            7 => Body::Proxied,
+            8 => {
+                let dir = self.dir()?;
+                let n = self.u32()? as usize;
+                Body::TunnelData {
+                    dir,
+                    data: self.bytes(n)?,
+                }
+            }
+            9 => Body::TunnelAck {
+                dir: self.dir()?,
+                credit: self.u32()?,
+            },
+            10 => Body::TunnelClose { dir: self.dir()? },
+            _ => return Err(DecodeError::Malformed),
+        })
+    }
+
     fn headers(&mut self) -> Result<RawHeaders, DecodeError> {
         let count = self.u16()? as usize;
         if count > MAX_HEADERS {
@@ -405,6 +696,61 @@ mod tests {
                 body: Body::Abort,
             },
         ]
+        .into_iter()
+        .chain(session_samples())
+        .collect()
+    }
+
+    fn session_samples() -> Vec<Message> {
+        let headers = vec![(Bytes::from_static(b"origin"), Bytes::from_static(b"x"))];
+        let bodies = vec![
+            Body::Upgrade {
+                uri: Bytes::from_static(b"/socket.io/?EIO=4&transport=websocket&sid=x"),
+                headers: headers.clone(),
+            },
+            Body::Handover(WireHandover {
+                sid: Bytes::from_static(b"node-_01abcdefghijklmnopqrst"),
+                protocol: 4,
+                uri: Bytes::from_static(b"/socket.io/?EIO=4&transport=polling"),
+                headers: headers.clone(),
+                remote_addr: Some("127.0.0.1:4000".parse().unwrap()),
+                outgoing: vec![WireMessage::Text(Bytes::from_static(b"hi"))],
+                incoming: vec![
+                    WireMessage::Text(Bytes::from_static(b"0")),
+                    WireMessage::Binary(Bytes::from_static(&[1, 2])),
+                ],
+            }),
+            Body::Handover(WireHandover {
+                sid: Bytes::from_static(b"s"),
+                protocol: 3,
+                uri: Bytes::from_static(b"/"),
+                headers: vec![],
+                remote_addr: Some("[::1]:9".parse().unwrap()),
+                outgoing: vec![],
+                incoming: vec![],
+            }),
+            Body::Proxied,
+            Body::TunnelData {
+                dir: Dir::FromOpener,
+                data: Bytes::from_static(b"\x81\x01a"),
+            },
+            Body::TunnelAck {
+                dir: Dir::FromOwner,
+                credit: 65_536,
+            },
+            Body::TunnelClose {
+                dir: Dir::FromOwner,
+            },
+        ];
+        bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| Message {
+                from: node(),
+                id: 100 + i as u64,
+                body,
+            })
+            .collect()
     }
 
     #[test]
@@ -517,7 +863,7 @@ mod tests {
 
         #[test]
         fn garbage_after_a_valid_prefix_never_panics(
-            kind in 1u8..=4,
+            kind in 1u8..=10,
             tail in proptest::collection::vec(any::<u8>(), 0..128),
         ) {
             let mut b = vec![1, kind];

@@ -21,6 +21,10 @@ pub(crate) enum Reply {
         headers: crate::message::RawHeaders,
         body: Bytes,
     },
+    /// The answer to an upgrade: the session moves here.
+    Handover(crate::message::WireHandover),
+    /// The answer to an upgrade: the owner keeps the session; the tunnel is open.
+    Proxied,
 }
 
 struct Entry {
@@ -119,7 +123,7 @@ impl Pending {
 
     /// Hands a reply from `from` to request `id`. Replies for unknown
     /// requests, or from a node other than the request's owner (forged), are
-    /// dropped, and so is a second Accepted. A response ends the request.
+    /// dropped, and so is a second Accepted. Any reply but Accepted ends the request.
     pub(crate) fn deliver(&self, from: NodeId, id: u64, reply: Reply) -> bool {
         let mut map = self.map.lock();
         let Some(entry) = map.get_mut(&id).filter(|e| e.owner == from) else {
@@ -133,7 +137,7 @@ impl Pending {
                 }
                 None => false,
             },
-            Reply::Response { .. } => {
+            _ => {
                 let Some(entry) = map.remove(&id) else {
                     return false;
                 };

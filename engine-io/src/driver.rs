@@ -301,7 +301,11 @@ impl Driver {
                         // The `3probe` answer was already flushed; count nothing for it.
                         new_ws.reset_in_flight();
                         self.ws = Some(*new_ws);
-                        self.socket.shared.handler.on_upgrade(&self.socket);
+                        // A delayed connection reports the upgrade once connected.
+                        let connected = self.socket.lock().connect == crate::socket::Connect::Done;
+                        if connected {
+                            self.socket.shared.handler.on_upgrade(&self.socket);
+                        }
                     }
                 }
             }

@@ -137,7 +137,65 @@ mod server_side {
         let res =
             crate::polling::payload_response(&socket, &parts.headers, &packets, cors_headers, true);
         crate::driver::spawn(socket.clone(), None);
-        shared.handler.on_connect(socket);
+        match shared
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|c| c.connect_delay())
+        {
+            Some(delay) => delay_connect(socket, delay),
+            None => shared.handler.on_connect(socket),
+        }
         res
+    }
+
+    /// The polling handshake's `on_connect`, `delay` later (see
+    /// [`crate::Cluster::connect_delay`]).
+    fn delay_connect(socket: Arc<Socket>, delay: std::time::Duration) {
+        socket.lock().connect = crate::socket::Connect::Delayed;
+        // One timer per new polling session, as the reference's `setTimeout`.
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            socket.connect_now();
+        });
+    }
+
+    impl Socket {
+        /// Ends a delayed connection: `on_connect`, then the messages kept
+        /// meanwhile, in order (messages arriving meanwhile queue behind them),
+        /// then `on_upgrade` if the session upgraded meanwhile.
+        fn connect_now(self: &Arc<Self>) {
+            {
+                let mut st = self.lock();
+                if st.connect != crate::socket::Connect::Delayed || !st.session.is_open() {
+                    return;
+                }
+                st.connect = crate::socket::Connect::Replaying;
+            }
+            self.shared.handler.on_connect(self.clone());
+            loop {
+                let mut st = self.lock();
+                let next = if self.shared.is_stream() {
+                    None
+                } else {
+                    st.inbox.pop_front()
+                };
+                match next {
+                    Some(m) => {
+                        drop(st);
+                        self.shared.handler.on_message(self, m);
+                    }
+                    None => {
+                        st.connect = crate::socket::Connect::Done;
+                        let upgraded = st.session.upgrade() == crate::session::Upgrade::Done;
+                        drop(st);
+                        if upgraded {
+                            self.shared.handler.on_upgrade(self);
+                        }
+                        return;
+                    }
+                }
+            }
+        }
     }
 }

@@ -41,7 +41,7 @@
 //! | WebTransport transport (feature `webtransport`): sessions, first frame; the stream | `webtransport`, `wt_io` |
 //! | request routing and verification, the registry | `server`, `shared` |
 //! | HTTP refusals (error codes) | `refusal` |
-//! | the hook through which cluster nodes serve each other's sessions | `cluster` |
+//! | the hook through which cluster nodes serve each other's sessions (foreign requests, delayed connection, takeover and tunneled upgrades) | `cluster` |
 //! | configuration, CORS, request info, compression | `config`, `cors`, `request`, `compression` |
 //! | embedding (hyper / tower / axum, listener) | `service`, `listen`, `body` |
 //!
@@ -190,7 +190,10 @@ pub use wtransport;
 #[cfg(feature = "server")]
 pub use body::ResponseBody;
 #[cfg(feature = "server")]
-pub use cluster::{Cluster, ForeignRequest, ForwardFuture};
+pub use cluster::{
+    Cluster, ForeignRequest, ForeignUpgrade, ForwardFuture, Handover, OwnerUpgrade, TunnelFn,
+    TunnelIo, UpgradeAnswer, UpgradeFuture,
+};
 #[cfg(feature = "server")]
 pub use config::{
     AllowRequestFn, AllowRequestFuture, Config, ConfigBuilder, CookieConfig, HeadersFn, SameSite,

@@ -220,6 +220,39 @@ impl Server {
         self.route(req, false).await
     }
 
+    /// Serves a WebSocket upgrade that another node of the cluster received
+    /// for a session this node holds (see [`crate::Cluster::upgrade`]): the
+    /// session is handed over if young, else its probe runs over a tunnel
+    /// whose other end the cluster relays. `None` when this node does not
+    /// hold an upgradable polling session of that sid and protocol.
+    pub fn serve_foreign_upgrade(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Option<crate::cluster::OwnerUpgrade> {
+        let query = Query::parse(&parts.uri);
+        let websocket = query.transport.as_deref() == Some("websocket")
+            && self
+                .shared
+                .config
+                .transport_enabled(TransportType::Websocket);
+        let socket = self.shared.get(query.sid.as_deref()?)?;
+        if !websocket
+            || socket.protocol() != query.protocol()
+            || socket.transport() != TransportType::Polling
+        {
+            return None;
+        }
+        crate::cluster::owner_upgrade(&socket)
+    }
+
+    /// Serves from now on a session that another node of the cluster handed
+    /// over ([`crate::OwnerUpgrade::Takeover`] there): registers it under its
+    /// sid, queues its outgoing messages, calls `on_connect` and delivers the
+    /// messages the client sent meanwhile. `None` if the sid is taken here.
+    pub fn adopt(&self, handover: crate::cluster::Handover) -> Option<Arc<Socket>> {
+        crate::cluster::adopt(&self.shared, handover)
+    }
+
     /// Routes a request; `forward`: a request for an sid this node does not
     /// hold may be carried to its owner by the cluster.
     async fn route<B>(&self, req: Request<B>, forward: bool) -> Response<ResponseBody>
@@ -277,6 +310,19 @@ impl Server {
         // 3. sid
         if let Some(sid) = query.sid.as_deref().filter(|s| !s.is_empty()) {
             let Some(socket) = self.shared.get(sid) else {
+                if let Some(cluster) = cfg.cluster.as_ref().filter(|_| forward && upgrade) {
+                    if transport == TransportType::Websocket {
+                        let sid = sid.to_owned();
+                        return crate::cluster::foreign_upgrade(
+                            &self.shared,
+                            cluster.clone(),
+                            sid,
+                            parts,
+                            cors_headers,
+                        )
+                        .await;
+                    }
+                }
                 let cluster = cfg.cluster.as_ref().filter(|_| forward && !upgrade);
                 if let Some(cluster) = cluster {
                     if parts.method == Method::GET || parts.method == Method::POST {

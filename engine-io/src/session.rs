@@ -250,7 +250,6 @@ impl Session {
     }
 
     /// The upgrade state.
-    #[cfg(test)]
     pub(crate) fn upgrade(&self) -> Upgrade {
         self.upgrade
     }

@@ -41,6 +41,18 @@ pub(crate) enum ProbeCmd {
     Upgraded,
 }
 
+/// Whether the handler has seen the session (`on_connect`). Only a cluster's
+/// delayed connection ([`crate::Cluster::connect_delay`]) leaves `Done`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Connect {
+    /// `on_connect` ran (or is not delayed).
+    Done,
+    /// Not yet: messages wait in `inbox`; the session may still be handed over.
+    Delayed,
+    /// `on_connect` runs and the kept messages are being delivered.
+    Replaying,
+}
+
 pub(crate) struct State {
     /// The protocol state.
     pub(crate) session: Session,
@@ -71,6 +83,8 @@ pub(crate) struct State {
     pub(crate) wake_requested: bool,
     /// The socket task is parked and waits for `task_waker`.
     pub(crate) parked: bool,
+    /// See [`Connect`].
+    pub(crate) connect: Connect,
     pub(crate) task_waker: Option<std::task::Waker>,
 }
 
@@ -186,6 +200,7 @@ impl Socket {
                 inbox: VecDeque::new(),
                 wake_requested: false,
                 parked: false,
+                connect: Connect::Done,
                 task_waker: None,
             }),
             shared,
@@ -579,7 +594,11 @@ impl Socket {
         if let Some(reason) = self.wake(after) {
             self.shared.remove(self.sid());
             self.waiters.notify_waiters();
-            self.shared.handler.on_close(self, reason);
+            // A session whose connection was delayed and never emitted (it
+            // closed or moved to another node first) is unknown to the handler.
+            if self.lock().connect != Connect::Delayed {
+                self.shared.handler.on_close(self, reason);
+            }
         }
     }
 
@@ -619,12 +638,33 @@ impl Socket {
             .handle_event(Instant::now().into_std(), Event::Received(p.packet_type));
         let after = self.apply(&mut st);
         let open = st.session.is_open();
+        let mut msg = p.into_message();
+        if open && st.connect != Connect::Done && !self.shared.is_stream() {
+            // The handler has not seen the session yet: keep the message for
+            // it, in order (the stream API's inbox already is where it goes).
+            if let Some(msg) = msg.take() {
+                let full = st.inbox.len() >= self.shared.config.inbox_capacity;
+                if !full {
+                    st.inbox.push_back(msg);
+                }
+                drop(st);
+                self.finish(after);
+                if full {
+                    self.finalize(
+                        CloseReason::TransportError,
+                        Some("inbox full".into()),
+                        Answer::Close,
+                    );
+                }
+                return;
+            }
+        }
         drop(st);
         self.finish(after);
         if !open {
             return;
         }
-        if let Some(msg) = p.into_message() {
+        if let Some(msg) = msg {
             self.shared.handler.on_message(self, msg);
         }
     }

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite;
 
 /// Checks the WebSocket handshake headers (as the `ws` package does) and
 /// returns the `Sec-WebSocket-Accept` value.
-fn accept_key(headers: &HeaderMap) -> Result<String, &'static str> {
+pub(crate) fn accept_key(headers: &HeaderMap) -> Result<String, &'static str> {
     let upgrade_ok = headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
@@ -44,7 +44,10 @@ fn accept_key(headers: &HeaderMap) -> Result<String, &'static str> {
     Ok(tungstenite::handshake::derive_accept_key(key))
 }
 
-fn switching_protocols(accept: String, extra: Option<HeaderMap>) -> Response<ResponseBody> {
+pub(crate) fn switching_protocols(
+    accept: String,
+    extra: Option<HeaderMap>,
+) -> Response<ResponseBody> {
     let mut res = Response::new(empty());
     *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     // The extra headers' map becomes the response's (same order as extending an empty one,
@@ -60,7 +63,7 @@ fn switching_protocols(accept: String, extra: Option<HeaderMap>) -> Response<Res
 }
 
 /// Headers of a 101 answer: CORS, then the user's hook.
-fn upgrade_headers(
+pub(crate) fn upgrade_headers(
     server_cfg: &crate::Config,
     info: &RequestInfo,
     cors: Option<HeaderMap>,

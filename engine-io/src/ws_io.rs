@@ -29,6 +29,9 @@ pub(crate) enum WsTransport {
     Tcp(tokio::net::TcpStream),
     /// Any other I/O (TLS, Unix sockets...): hyper's upgraded stream.
     Upgraded(TokioIo<hyper::upgrade::Upgraded>),
+    /// A cluster tunnel: the client's bytes relayed by the node its
+    /// connection reached (see [`crate::OwnerUpgrade::Tunnel`]).
+    Duplex(tokio::io::DuplexStream),
 }
 
 impl tokio::io::AsyncRead for WsTransport {
@@ -40,6 +43,7 @@ impl tokio::io::AsyncRead for WsTransport {
         match self.get_mut() {
             WsTransport::Tcp(t) => Pin::new(t).poll_read(cx, buf),
             WsTransport::Upgraded(u) => Pin::new(u).poll_read(cx, buf),
+            WsTransport::Duplex(d) => Pin::new(d).poll_read(cx, buf),
         }
     }
 }
@@ -53,6 +57,7 @@ impl tokio::io::AsyncWrite for WsTransport {
         match self.get_mut() {
             WsTransport::Tcp(t) => Pin::new(t).poll_write(cx, buf),
             WsTransport::Upgraded(u) => Pin::new(u).poll_write(cx, buf),
+            WsTransport::Duplex(d) => Pin::new(d).poll_write(cx, buf),
         }
     }
 
@@ -64,6 +69,7 @@ impl tokio::io::AsyncWrite for WsTransport {
         match self.get_mut() {
             WsTransport::Tcp(t) => Pin::new(t).poll_write_vectored(cx, bufs),
             WsTransport::Upgraded(u) => Pin::new(u).poll_write_vectored(cx, bufs),
+            WsTransport::Duplex(d) => Pin::new(d).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -71,6 +77,7 @@ impl tokio::io::AsyncWrite for WsTransport {
         match self {
             WsTransport::Tcp(t) => t.is_write_vectored(),
             WsTransport::Upgraded(u) => u.is_write_vectored(),
+            WsTransport::Duplex(d) => d.is_write_vectored(),
         }
     }
 
@@ -79,6 +86,7 @@ impl tokio::io::AsyncWrite for WsTransport {
             // A TCP socket has no user-space buffer: nothing to flush.
             WsTransport::Tcp(_) => Poll::Ready(Ok(())),
             WsTransport::Upgraded(u) => Pin::new(u).poll_flush(cx),
+            WsTransport::Duplex(d) => Pin::new(d).poll_flush(cx),
         }
     }
 
@@ -86,6 +94,7 @@ impl tokio::io::AsyncWrite for WsTransport {
         match self.get_mut() {
             WsTransport::Tcp(t) => Pin::new(t).poll_shutdown(cx),
             WsTransport::Upgraded(u) => Pin::new(u).poll_shutdown(cx),
+            WsTransport::Duplex(d) => Pin::new(d).poll_shutdown(cx),
         }
     }
 }
@@ -104,39 +113,36 @@ pub(crate) async fn into_ws(
     on_upgrade: hyper::upgrade::OnUpgrade,
     cfg: &crate::Config,
 ) -> Option<WsStream> {
+    let (io, read) = into_transport(on_upgrade).await?;
+    Some(ws_over(io, read, cfg).await)
+}
+
+/// The byte stream of an upgraded connection, and what hyper read beyond the
+/// upgrade request (frames the client sent right behind it).
+pub(crate) async fn into_transport(
+    on_upgrade: hyper::upgrade::OnUpgrade,
+) -> Option<(WsTransport, Vec<u8>)> {
     let upgraded = on_upgrade.await.ok()?;
-    let config = Some(ws_config(cfg));
     Some(
         match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
-            Ok(parts) if parts.read_buf.is_empty() => {
-                // Dropping `read_buf` here frees hyper's HTTP read buffer.
-                WebSocketStream::from_raw_socket(
-                    WsTransport::Tcp(parts.io.into_inner()),
-                    Role::Server,
-                    config,
-                )
-                .await
-            }
-            Ok(parts) => {
-                // The client sent frames right behind its upgrade request.
-                WebSocketStream::from_partially_read(
-                    WsTransport::Tcp(parts.io.into_inner()),
-                    parts.read_buf.to_vec(),
-                    Role::Server,
-                    config,
-                )
-                .await
-            }
-            Err(upgraded) => {
-                WebSocketStream::from_raw_socket(
-                    WsTransport::Upgraded(TokioIo::new(upgraded)),
-                    Role::Server,
-                    config,
-                )
-                .await
-            }
+            // Dropping `read_buf` here frees hyper's HTTP read buffer.
+            Ok(parts) => (
+                WsTransport::Tcp(parts.io.into_inner()),
+                parts.read_buf.to_vec(),
+            ),
+            Err(upgraded) => (WsTransport::Upgraded(TokioIo::new(upgraded)), Vec::new()),
         },
     )
+}
+
+/// The server side of a WebSocket over `io`.
+pub(crate) async fn ws_over(io: WsTransport, read: Vec<u8>, cfg: &crate::Config) -> WsStream {
+    let config = Some(ws_config(cfg));
+    if read.is_empty() {
+        WebSocketStream::from_raw_socket(io, Role::Server, config).await
+    } else {
+        WebSocketStream::from_partially_read(io, read, Role::Server, config).await
+    }
 }
 
 /// Closes a WebSocket with a close frame, without blocking the caller.

@@ -11,16 +11,22 @@
 //!   "Session ID unknown", also a long-poll already waiting on it, and a new session through
 //!   the balancer works;
 //! * hostile cluster traffic: garbage on the nodes' channels, forged requests and replies, and
-//!   forged node ids in sids crash nothing and change nothing.
+//!   forged node ids in sids crash nothing and change nothing; so do forged upgrades, handovers
+//!   and tunnel messages;
+//! * a WebSocket upgrade reaching a node other than the owner: early (within the delayed
+//!   connection's 300 ms) the session is taken over — it lives on after its old owner is killed —
+//!   and late it is proxied through a tunnel — it ends with its owner; both ways every packet
+//!   arrives once, in order, acks and binary included;
+//! * the npm `socket.io-client` 4.8 over polling-then-upgrade ends on WebSocket.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use engine_io_cluster::message::{Body, Message, Method};
+use engine_io_cluster::message::{Body, Dir, Message, Method};
 use engine_io_cluster::NodeId;
 use protocol_tests::haproxy::Haproxy;
-use protocol_tests::{http, HttpRequest, HttpResponse, RedisServer, RustPeer};
+use protocol_tests::{http, HttpRequest, HttpResponse, RedisServer, RustPeer, WsClient, WsFrame};
 use serde_json::Value;
 
 const PATH: &str = "/socket.io/?EIO=4&transport=polling";
@@ -181,8 +187,15 @@ async fn a_killed_owner_fails_fast_and_a_new_session_works() {
     // Served by the others while the owner lives.
     let res = session.post(a, "40").await;
     assert_eq!(res.status, 200, "{}", res.text());
-    let res = session.get(b).await;
-    assert!(res.text().contains("40{"), "{}", res.text());
+    // The connection is delayed (300 ms): the CONNECT's answer and the `auth` event the
+    // server emits on connection may come in two polls.
+    let mut polled = String::new();
+    while !polled.contains("42[\"auth\"") {
+        let res = session.get(b).await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        polled.push_str(&res.text());
+    }
+    assert!(polled.contains("40{"), "{polled}");
     // A long-poll waiting on the owner (nothing is queued) when it is killed.
     let waiting = {
         let target = session.target();
@@ -304,6 +317,66 @@ async fn hostile_cluster_traffic_crashes_nothing() {
             publish(&mut conn, id, &m.encode()).await;
         }
     }
+    // Forged upgrade traffic: an upgrade for a session another node owns, one for the node's
+    // own session from a node that does not exist (it must not leave), handovers and tunnel
+    // bytes nobody asked for, and truncated messages of every new kind.
+    for (i, &id) in ids.iter().enumerate() {
+        let other = &sessions[(i + 1) % sessions.len()];
+        let own = &sessions[i];
+        for (n, sid) in [&other.sid, &own.sid].into_iter().enumerate() {
+            let forged = Message {
+                from: forged_from,
+                id: 100 + n as u64,
+                body: Body::Upgrade {
+                    uri: Bytes::from(format!("/socket.io/?EIO=4&transport=websocket&sid={sid}")),
+                    headers: vec![],
+                },
+            };
+            publish(&mut conn, id, &forged.encode()).await;
+        }
+        for body in [
+            Body::Handover(engine_io_cluster::message::WireHandover {
+                sid: Bytes::from(own.sid.clone()),
+                protocol: 4,
+                uri: Bytes::from_static(b"/socket.io/?EIO=4&transport=polling"),
+                headers: vec![],
+                remote_addr: None,
+                outgoing: vec![],
+                incoming: vec![],
+            }),
+            Body::Proxied,
+            Body::TunnelData {
+                dir: Dir::FromOwner,
+                data: Bytes::from_static(b"\x81\x012"),
+            },
+            Body::TunnelData {
+                dir: Dir::FromOpener,
+                data: Bytes::from(vec![0u8; 300 * 1024]),
+            },
+            Body::TunnelAck {
+                dir: Dir::FromOwner,
+                credit: u32::MAX,
+            },
+            Body::TunnelClose {
+                dir: Dir::FromOpener,
+            },
+        ] {
+            let m = Message {
+                from: ids[(i + 1) % ids.len()],
+                id: 100,
+                body,
+            };
+            let bytes = m.encode();
+            publish(&mut conn, id, &bytes).await;
+            publish(&mut conn, id, &bytes[..bytes.len() - 1]).await;
+        }
+        // A message count far beyond the message's size.
+        let mut bomb = vec![1u8, 6];
+        bomb.extend_from_slice(b"forged00");
+        bomb.extend_from_slice(&[0; 8]);
+        bomb.extend_from_slice(&[0, 1, b's', 4, 0, 1, b'/', 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        publish(&mut conn, id, &bomb).await;
+    }
     // A sid naming a node that does not exist, and one of the wrong shape: 400 at once.
     for sid in ["zzzzzzzz0123456789abcdefghij", "short", &"a".repeat(300)] {
         let t = Instant::now();
@@ -389,11 +462,17 @@ async fn npm_client_websocket_only_over_round_robin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npm_client_polling_then_upgrade_over_round_robin() {
-    // An upgrade reaching a node other than the owner is refused and the client keeps polling;
-    // one reaching the owner upgrades. Either way nothing is lost or duplicated.
+    // An upgrade reaching a node other than the owner takes the session over (early) or is
+    // proxied (late); one reaching the owner upgrades. Every client ends on WebSocket, and
+    // nothing is lost or duplicated.
     let redis = RedisServer::start();
     let r = npm_client(&redis, r#"["polling", "websocket"]"#).await;
     assert_scenarios(&r);
+    assert_eq!(
+        r["transports"],
+        serde_json::json!(["websocket", "websocket", "websocket"]),
+        "{r}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -533,4 +612,165 @@ async fn rust_client_without_cookies_polling_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_client_without_cookies_polling_then_upgrade() {
     rust_client(socketio_client::Transports::Upgrade).await;
+}
+
+/// The Engine.IO upgrade of `session` over a WebSocket on `port`: the probe, then `5`.
+async fn upgrade_on(port: u16, session: &Session) -> WsClient {
+    let mut ws = open_ws(port, session).await;
+    finish_upgrade(&mut ws).await;
+    ws
+}
+
+async fn open_ws(port: u16, session: &Session) -> WsClient {
+    let target = format!("/socket.io/?EIO=4&transport=websocket&sid={}", session.sid);
+    WsClient::connect(port, &target, &[])
+        .await
+        .unwrap_or_else(|e| panic!("the upgrade on another node: {e:?}"))
+}
+
+async fn finish_upgrade(ws: &mut WsClient) {
+    ws.send_text("2probe").await;
+    assert_eq!(ws.recv_text().await, "3probe");
+    ws.send_text("5").await;
+}
+
+/// Over the WebSocket: `message` for every number of `range`, then the echoes read until the
+/// last one (other packets skipped); returns the echoes in the order they arrived.
+async fn ws_exchange(ws: &mut WsClient, range: std::ops::Range<i64>) -> Vec<i64> {
+    for i in range.clone() {
+        ws.send_text(&format!("42[\"message\",{i}]")).await;
+    }
+    let mut got = Vec::new();
+    while got.last() != Some(&(range.end - 1)) {
+        got.extend(echoes(&ws.recv_text().await));
+    }
+    got
+}
+
+/// An ack over the WebSocket, then binary messages larger than a tunnel's window echoed whole.
+async fn ws_ack_and_binary(ws: &mut WsClient) {
+    ws.send_text(r#"421["message-with-ack","hello",42]"#).await;
+    loop {
+        let t = ws.recv_text().await;
+        if t.starts_with("43") {
+            assert_eq!(t, r#"431["hello",42]"#);
+            break;
+        }
+    }
+    for n in 0..4u8 {
+        let data: Vec<u8> = (0..300 * 1024).map(|i| (i % 251) as u8 ^ n).collect();
+        ws.send_text(r#"451-["message",{"_placeholder":true,"num":0}]"#)
+            .await;
+        ws.send_binary(&data).await;
+        assert_eq!(
+            ws.recv_text().await,
+            r#"451-["message-back",{"_placeholder":true,"num":0}]"#
+        );
+        assert!(ws.recv_binary().await == data, "binary echo {n} whole");
+    }
+}
+
+/// Nothing more arrives (no duplicate), pings aside.
+async fn assert_quiet(ws: &mut WsClient) {
+    while let Some(frame) = ws.recv_timeout(Duration::from_millis(300)).await {
+        assert_eq!(frame, WsFrame::Text("2".into()), "nothing but pings");
+        ws.send_text("3").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_upgrade_on_another_node_takes_the_session_over() {
+    let redis = RedisServer::start();
+    let owner = node(&redis, true);
+    let others = nodes(&redis, 2, true);
+    let [b, c] = [others[0].port(), others[1].port()];
+    let session = Session::open(owner.port()).await;
+    let opened = Instant::now();
+    // The CONNECT reaches the owner while the connection is delayed: it is kept.
+    let res = session.post(owner.port(), "40").await;
+    assert_eq!((res.status, res.text()), (200, "ok".to_owned()));
+    // The WebSocket reaches B within the delay: B takes the session over with the CONNECT.
+    let mut ws = open_ws(b, &session).await;
+    assert!(
+        opened.elapsed() < Duration::from_millis(300),
+        "the upgrade came late ({:?}): this test needs the takeover window",
+        opened.elapsed()
+    );
+    // Polling requests sent before the switch reach the old owner by the sid's prefix (here
+    // through C): it relays them to B, where the session now is.
+    let res = session.post(c, "42[\"message\",0]").await;
+    assert_eq!(
+        (res.status, res.text()),
+        (200, "ok".to_owned()),
+        "relayed POST"
+    );
+    let mut connected = false;
+    let mut got = Vec::new();
+    while got.is_empty() {
+        let res = session.get(c).await;
+        assert_eq!(res.status, 200, "relayed GET: {}", res.text());
+        connected |= res.text().split('\x1e').any(|p| p.starts_with("40{"));
+        got.extend(echoes(&res.text()));
+    }
+    assert!(
+        connected,
+        "the CONNECT kept by the old owner was answered by B"
+    );
+    assert_eq!(got, vec![0]);
+    finish_upgrade(&mut ws).await;
+    assert_eq!(
+        ws_exchange(&mut ws, 1..21).await,
+        (1..21).collect::<Vec<_>>()
+    );
+    ws_ack_and_binary(&mut ws).await;
+    // The session lives on B: the old owner's death changes nothing.
+    drop(owner);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        ws_exchange(&mut ws, 21..41).await,
+        (21..41).collect::<Vec<_>>()
+    );
+    assert_quiet(&mut ws).await;
+    assert_healthy(others);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_upgrade_on_another_node_is_proxied() {
+    let redis = RedisServer::start();
+    let mut owner = node(&redis, true);
+    let other = node(&redis, true);
+    let session = Session::open(owner.port()).await;
+    let res = session.post(owner.port(), "40").await;
+    assert_eq!(res.status, 200);
+    // Past the delay: the connection is emitted on the owner, which keeps the session.
+    let res = session.get(owner.port()).await;
+    assert!(res.text().contains("40{"), "{}", res.text());
+    let res = session.post(owner.port(), "42[\"message\",0]").await;
+    assert_eq!(res.status, 200);
+    let res = session.get(other.port()).await;
+    assert_eq!(
+        echoes(&res.text()),
+        vec![0],
+        "a foreign poll before the upgrade"
+    );
+    let mut ws = upgrade_on(other.port(), &session).await;
+    assert_eq!(
+        ws_exchange(&mut ws, 1..101).await,
+        (1..101).collect::<Vec<_>>()
+    );
+    ws_ack_and_binary(&mut ws).await;
+    assert_quiet(&mut ws).await;
+    // The session is still the owner's: the tunnel ends with it.
+    let panics = owner.process().panics();
+    assert!(panics.is_empty(), "{panics:?}");
+    drop(owner);
+    let (end, _) = ws
+        .wait_closed(Duration::from_secs(5))
+        .await
+        .expect("the proxied WebSocket ends with its owner");
+    assert!(
+        matches!(end, WsFrame::Close(_) | WsFrame::Ended(_)),
+        "{end:?}"
+    );
+    assert_healthy(vec![other]);
 }

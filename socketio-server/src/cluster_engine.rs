@@ -10,6 +10,13 @@ impl SocketIoBuilder {
     /// sessions to the others once built. Pair it with a Redis adapter on the same Redis, so
     /// that broadcasts reach every node too.
     ///
+    /// WebSocket upgrades reaching another node take a young session over or are proxied
+    /// to its owner (see the `engine-io-cluster` docs). For that, a polling session reaches
+    /// the Socket.IO layer [`ClusterConfig::connect_delay`](engine_io_cluster::ClusterConfig)
+    /// (300 ms) after its handshake: its namespace `connection` handlers run that much later,
+    /// and the CONNECT packets the client sent meanwhile are handled then, in order. Sessions
+    /// opened over WebSocket, and servers without a cluster engine, connect at once.
+    ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     /// use engine_io_cluster::{ClusterConfig, ClusterEngine};
