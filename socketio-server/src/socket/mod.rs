@@ -94,7 +94,9 @@ pub struct Socket {
     pid: Option<Sid>,
     pub(crate) ns: Arc<NsInner>,
     pub(crate) client: Arc<Client>,
-    auth: Value,
+    /// Boxed, and `None` for `null` (as are `data`'s): most sockets have neither, and a
+    /// `Value` takes 40 bytes.
+    auth: Option<Box<Value>>,
     issued: u64,
     // Boxed: an idle socket that never reads its handshake only pays for a pointer.
     handshake: OnceLock<Box<Handshake>>,
@@ -106,7 +108,7 @@ pub struct Socket {
     #[allow(clippy::box_collection)]
     acks: Mutex<Option<Box<HashMap<u64, AckSlot>>>>,
     extensions: Extensions,
-    data: Mutex<Value>,
+    data: Mutex<Option<Box<Value>>>,
 }
 
 /// A handle to a connected socket (cheap to clone). This is what handlers receive.
@@ -169,7 +171,7 @@ impl Socket {
             pid,
             ns,
             client,
-            auth,
+            auth: boxed_value(auth),
             issued: crate::handshake::now_millis(),
             handshake: OnceLock::new(),
             connected: AtomicBool::new(false),
@@ -177,7 +179,7 @@ impl Socket {
             listeners: RwLock::new(Listeners::default()),
             acks: Mutex::new(None),
             extensions: Extensions::default(),
-            data: Mutex::new(data),
+            data: Mutex::new(boxed_value(data)),
         })
     }
 
@@ -200,7 +202,7 @@ impl Socket {
         self.handshake.get_or_init(|| {
             Box::new(crate::handshake::build(
                 self.client.conn.request(),
-                self.auth.clone(),
+                self.auth.as_deref().cloned().unwrap_or_default(),
                 self.issued,
             ))
         })
@@ -252,7 +254,7 @@ impl Socket {
     /// returned by `fetch_sockets` (from any node) and kept by connection state recovery.
     pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ValueError> {
         let value = to_value(data)?;
-        *self.data.lock() = value;
+        *self.data.lock() = boxed_value(value);
         Ok(())
     }
 
@@ -263,7 +265,7 @@ impl Socket {
 
     /// The socket's application data as a dynamic value (`null` when unset).
     pub fn data_value(&self) -> Value {
-        self.data.lock().clone()
+        self.data.lock().as_deref().cloned().unwrap_or_default()
     }
 
     /// The rooms the socket is in (including the room named by its id).
@@ -660,6 +662,11 @@ impl SocketRef {
         // Drop the handlers: they usually capture the socket, which would leak otherwise.
         *self.listeners_mut() = Listeners::default();
     }
+}
+
+/// A value kept by a socket: boxed, and nothing for `null`.
+fn boxed_value(v: Value) -> Option<Box<Value>> {
+    (!matches!(v, Value::Null)).then(|| Box::new(v))
 }
 
 pub(crate) fn notify_outgoing(socket: &SocketRef, event: &str, args: &[Value]) {
