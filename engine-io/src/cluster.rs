@@ -289,7 +289,7 @@ pub(crate) fn owner_upgrade(socket: &Arc<Socket>) -> Option<OwnerUpgrade> {
     let (ours, theirs) = tokio::io::duplex(TUNNEL_BUFFER);
     let socket = socket.clone();
     tokio::spawn(async move {
-        let ws = ws_over(WsTransport::Duplex(ours), Vec::new(), &socket.shared.config).await;
+        let ws = ws_over(WsTransport::duplex(ours), Vec::new(), &socket.shared.config).await;
         offer_probe(&socket, Conn::Ws(WsIo::new(ws)), TransportType::Websocket);
     });
     Some(OwnerUpgrade::Tunnel(theirs))

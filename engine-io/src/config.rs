@@ -177,9 +177,14 @@ pub struct Config {
     /// reading (WebSocket) or the `POST` waits for room (polling): backpressure,
     /// never a closed session.
     pub inbox_capacity: usize,
-    /// WebSocket read buffer size in bytes: small to keep idle connections cheap
-    /// (measured: about 5 KB of server memory per idle WebSocket session at 1024,
-    /// 6 KB at 2048); larger messages take more reads. Default 1024.
+    /// The WebSocket frame decoder's buffer, in bytes, held for the connection's
+    /// whole life: small to keep idle connections cheap. It is not the socket
+    /// read size: the socket is read in chunks of up to 16 KiB through a
+    /// per-thread buffer, and only bytes not yet decoded are kept per
+    /// connection (released once decoded), so a smaller buffer costs no read
+    /// syscalls, only more copies into it for messages larger than it. It grows
+    /// to the largest frame received. Default 128 (most Socket.IO events fit
+    /// in one copy).
     pub ws_read_buffer_size: usize,
     /// WebSocket write buffer: frames are batched up to this many bytes before
     /// being written. Default 4096.
@@ -212,7 +217,7 @@ impl Default for Config {
             slow_consumer_timeout: Duration::from_secs(10),
             max_buffered_bytes: 16 << 20,
             inbox_capacity: 1024,
-            ws_read_buffer_size: 1024,
+            ws_read_buffer_size: 128,
             ws_write_buffer_size: 4096,
             cluster: None,
         }
@@ -386,9 +391,9 @@ impl ConfigBuilder {
         self.config.inbox_capacity = n.max(1);
         self
     }
-    /// See [`Config::ws_read_buffer_size`] (at least 256).
+    /// See [`Config::ws_read_buffer_size`] (at least 64).
     pub fn ws_read_buffer_size(mut self, n: usize) -> Self {
-        self.config.ws_read_buffer_size = n.max(256);
+        self.config.ws_read_buffer_size = n.max(64);
         self
     }
     /// See [`Config::ws_write_buffer_size`].

@@ -24,7 +24,22 @@ pub(crate) type WsStream = WebSocketStream<WsTransport>;
 /// through hyper's type-erased `Upgraded` (a boxed `dyn Io` behind a rewind
 /// buffer, and a second `TokioIo` adapter), and the HTTP read buffer is freed
 /// at once rather than kept until the first WebSocket read.
-pub(crate) enum WsTransport {
+///
+/// Reads go through a per-thread scratch buffer ([`SCRATCH_LEN`]): the socket
+/// is read in large chunks while bytes are available, and only what the frame
+/// decoder has not taken yet is kept per connection (`ahead`), released as soon
+/// as it is consumed. So tungstenite's own read buffer can be tiny (it is held
+/// for the connection's whole life) without more read syscalls: an idle
+/// connection holds no read-ahead bytes at all.
+pub(crate) struct WsTransport {
+    io: RawIo,
+    /// Bytes read from the socket that the decoder has not asked for yet
+    /// (boxed: rare, and the field sits in every session's task).
+    ahead: Option<Box<bytes::Bytes>>,
+}
+
+/// The I/O under a [`WsTransport`].
+enum RawIo {
     /// The raw TCP socket.
     Tcp(tokio::net::TcpStream),
     /// Any other I/O (TLS, Unix sockets...): hyper's upgraded stream.
@@ -34,17 +49,80 @@ pub(crate) enum WsTransport {
     Duplex(tokio::io::DuplexStream),
 }
 
+/// The most one socket read takes (through the per-thread scratch buffer).
+const SCRATCH_LEN: usize = 16 * 1024;
+
+thread_local! {
+    /// Shared by every connection polled on this thread; a read only holds
+    /// it for the synchronous span of one `poll_read`.
+    static SCRATCH: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice());
+}
+
+impl WsTransport {
+    /// A cluster tunnel's end (see [`crate::OwnerUpgrade::Tunnel`]).
+    pub(crate) fn duplex(io: tokio::io::DuplexStream) -> Self {
+        WsTransport::new(RawIo::Duplex(io), &[])
+    }
+
+    fn new(io: RawIo, ahead: &[u8]) -> Self {
+        let ahead = (!ahead.is_empty()).then(|| Box::new(bytes::Bytes::copy_from_slice(ahead)));
+        WsTransport { io, ahead }
+    }
+
+    fn poll_read_io(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match &mut self.io {
+            RawIo::Tcp(t) => tokio::io::AsyncRead::poll_read(Pin::new(t), cx, buf),
+            RawIo::Upgraded(u) => tokio::io::AsyncRead::poll_read(Pin::new(u), cx, buf),
+            RawIo::Duplex(d) => tokio::io::AsyncRead::poll_read(Pin::new(d), cx, buf),
+        }
+    }
+}
+
 impl tokio::io::AsyncRead for WsTransport {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            WsTransport::Tcp(t) => Pin::new(t).poll_read(cx, buf),
-            WsTransport::Upgraded(u) => Pin::new(u).poll_read(cx, buf),
-            WsTransport::Duplex(d) => Pin::new(d).poll_read(cx, buf),
+        let this = self.get_mut();
+        if let Some(ahead) = this.ahead.as_deref_mut() {
+            let n = ahead.len().min(buf.remaining());
+            buf.put_slice(&ahead[..n]);
+            if n == ahead.len() {
+                // Release the allocation, not just the view.
+                this.ahead = None;
+            } else {
+                bytes::Buf::advance(ahead, n);
+            }
+            return Poll::Ready(Ok(()));
         }
+        if buf.remaining() >= SCRATCH_LEN {
+            return this.poll_read_io(cx, buf);
+        }
+        SCRATCH.with(|scratch| {
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                // Not reachable (no read re-enters another), but safe anyway.
+                return this.poll_read_io(cx, buf);
+            };
+            let mut tmp = tokio::io::ReadBuf::new(&mut scratch[..]);
+            match this.poll_read_io(cx, &mut tmp) {
+                Poll::Ready(Ok(())) => {
+                    let got = tmp.filled();
+                    let n = got.len().min(buf.remaining());
+                    buf.put_slice(&got[..n]);
+                    if n < got.len() {
+                        this.ahead = Some(Box::new(bytes::Bytes::copy_from_slice(&got[n..])));
+                    }
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            }
+        })
     }
 }
 
@@ -54,10 +132,10 @@ impl tokio::io::AsyncWrite for WsTransport {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            WsTransport::Tcp(t) => Pin::new(t).poll_write(cx, buf),
-            WsTransport::Upgraded(u) => Pin::new(u).poll_write(cx, buf),
-            WsTransport::Duplex(d) => Pin::new(d).poll_write(cx, buf),
+        match &mut self.get_mut().io {
+            RawIo::Tcp(t) => Pin::new(t).poll_write(cx, buf),
+            RawIo::Upgraded(u) => Pin::new(u).poll_write(cx, buf),
+            RawIo::Duplex(d) => Pin::new(d).poll_write(cx, buf),
         }
     }
 
@@ -66,35 +144,35 @@ impl tokio::io::AsyncWrite for WsTransport {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            WsTransport::Tcp(t) => Pin::new(t).poll_write_vectored(cx, bufs),
-            WsTransport::Upgraded(u) => Pin::new(u).poll_write_vectored(cx, bufs),
-            WsTransport::Duplex(d) => Pin::new(d).poll_write_vectored(cx, bufs),
+        match &mut self.get_mut().io {
+            RawIo::Tcp(t) => Pin::new(t).poll_write_vectored(cx, bufs),
+            RawIo::Upgraded(u) => Pin::new(u).poll_write_vectored(cx, bufs),
+            RawIo::Duplex(d) => Pin::new(d).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            WsTransport::Tcp(t) => t.is_write_vectored(),
-            WsTransport::Upgraded(u) => u.is_write_vectored(),
-            WsTransport::Duplex(d) => d.is_write_vectored(),
+        match &self.io {
+            RawIo::Tcp(t) => t.is_write_vectored(),
+            RawIo::Upgraded(u) => u.is_write_vectored(),
+            RawIo::Duplex(d) => d.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
+        match &mut self.get_mut().io {
             // A TCP socket has no user-space buffer: nothing to flush.
-            WsTransport::Tcp(_) => Poll::Ready(Ok(())),
-            WsTransport::Upgraded(u) => Pin::new(u).poll_flush(cx),
-            WsTransport::Duplex(d) => Pin::new(d).poll_flush(cx),
+            RawIo::Tcp(_) => Poll::Ready(Ok(())),
+            RawIo::Upgraded(u) => Pin::new(u).poll_flush(cx),
+            RawIo::Duplex(d) => Pin::new(d).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            WsTransport::Tcp(t) => Pin::new(t).poll_shutdown(cx),
-            WsTransport::Upgraded(u) => Pin::new(u).poll_shutdown(cx),
-            WsTransport::Duplex(d) => Pin::new(d).poll_shutdown(cx),
+        match &mut self.get_mut().io {
+            RawIo::Tcp(t) => Pin::new(t).poll_shutdown(cx),
+            RawIo::Upgraded(u) => Pin::new(u).poll_shutdown(cx),
+            RawIo::Duplex(d) => Pin::new(d).poll_shutdown(cx),
         }
     }
 }
@@ -118,21 +196,19 @@ pub(crate) async fn into_ws(
 }
 
 /// The byte stream of an upgraded connection, and what hyper read beyond the
-/// upgrade request (frames the client sent right behind it).
+/// upgrade request (frames the client sent right behind it). Those bytes are
+/// kept inside the transport, which reads them first, so the second part is
+/// empty.
 pub(crate) async fn into_transport(
     on_upgrade: hyper::upgrade::OnUpgrade,
 ) -> Option<(WsTransport, Vec<u8>)> {
     let upgraded = on_upgrade.await.ok()?;
-    Some(
-        match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
-            // Dropping `read_buf` here frees hyper's HTTP read buffer.
-            Ok(parts) => (
-                WsTransport::Tcp(parts.io.into_inner()),
-                parts.read_buf.to_vec(),
-            ),
-            Err(upgraded) => (WsTransport::Upgraded(TokioIo::new(upgraded)), Vec::new()),
-        },
-    )
+    let transport = match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
+        // Dropping `read_buf` frees hyper's HTTP read buffer.
+        Ok(parts) => WsTransport::new(RawIo::Tcp(parts.io.into_inner()), &parts.read_buf),
+        Err(upgraded) => WsTransport::new(RawIo::Upgraded(TokioIo::new(upgraded)), &[]),
+    };
+    Some((transport, Vec::new()))
 }
 
 /// The server side of a WebSocket over `io`.
@@ -334,4 +410,42 @@ fn classify(e: tungstenite::Error) -> WsEvent {
         code,
         reason: "".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Small reads are served from one large socket read; what is left is
+    /// kept only until it is read, and the bytes come out whole and in order.
+    #[tokio::test]
+    async fn read_ahead_is_released_once_consumed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let data: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        let writer = tokio::spawn(async move {
+            let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+            c.write_all(&sent).await.unwrap();
+        });
+        let (sock, _) = listener.accept().await.unwrap();
+        let mut t = WsTransport::new(RawIo::Tcp(sock), b"head");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 100];
+        loop {
+            let n = t.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        writer.await.unwrap();
+        assert_eq!(&got[..4], b"head");
+        assert_eq!(&got[4..], &data[..]);
+        assert!(
+            t.ahead.is_none(),
+            "read-ahead kept after everything was read"
+        );
+    }
 }

@@ -92,7 +92,7 @@ impl LocalAdapter {
 
     /// The rooms of a local socket (`None` if unknown).
     pub fn socket_rooms_local(&self, sid: &str) -> Option<HashSet<Room>> {
-        self.with_index(|idx| idx.socket_rooms(sid).cloned())
+        self.with_index(|idx| idx.socket_rooms(sid).map(|m| m.iter().cloned().collect()))
     }
 
     /// Gives `packet` the namespace of this adapter (a no-op, without allocation, when it

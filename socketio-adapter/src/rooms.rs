@@ -1,8 +1,130 @@
 //! Room membership of the sockets connected to this node: the index every adapter keeps.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{hash_set, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::{BroadcastOptions, Room, RoomEvent, Sid};
+
+/// A set of socket ids or room names, as [`RoomIndex`] keeps them. Most sets hold one element
+/// (every socket is alone in its own room, and is often in that room only), so one element is
+/// kept inline: no hash table, hasher state or allocation per socket for it.
+#[derive(Debug, Clone, Default)]
+pub struct Members(Repr);
+
+#[derive(Debug, Clone, Default)]
+enum Repr {
+    #[default]
+    Empty,
+    One(Arc<str>),
+    /// Boxed: keeps every index entry small (the hash set and its hasher state are 48 bytes;
+    /// the box costs an allocation only for sets of two or more).
+    #[allow(clippy::box_collection)]
+    Many(Box<HashSet<Arc<str>>>),
+}
+
+impl Members {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Empty => 0,
+            Repr::One(_) => 1,
+            Repr::Many(set) => set.len(),
+        }
+    }
+
+    /// Whether there is no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `x` is an element.
+    pub fn contains(&self, x: &str) -> bool {
+        match &self.0 {
+            Repr::Empty => false,
+            Repr::One(one) => **one == *x,
+            Repr::Many(set) => set.contains(x),
+        }
+    }
+
+    /// The elements, in no particular order.
+    pub fn iter(&self) -> MembersIter<'_> {
+        MembersIter(match &self.0 {
+            Repr::Empty => IterRepr::One(None),
+            Repr::One(one) => IterRepr::One(Some(one)),
+            Repr::Many(set) => IterRepr::Many(set.iter()),
+        })
+    }
+
+    /// Adds `x`; whether it was not there yet.
+    fn insert(&mut self, x: Arc<str>) -> bool {
+        match &mut self.0 {
+            Repr::Empty => self.0 = Repr::One(x),
+            Repr::One(one) if *one == x => return false,
+            Repr::One(_) => {
+                let Repr::One(one) = std::mem::take(&mut self.0) else {
+                    unreachable!("matched above")
+                };
+                self.0 = Repr::Many(Box::new(HashSet::from([one, x])));
+            }
+            Repr::Many(set) => return set.insert(x),
+        }
+        true
+    }
+
+    /// Removes `x` and gives it back.
+    fn take(&mut self, x: &str) -> Option<Arc<str>> {
+        match &mut self.0 {
+            Repr::Empty => None,
+            Repr::One(one) if **one == *x => match std::mem::take(&mut self.0) {
+                Repr::One(one) => Some(one),
+                _ => None,
+            },
+            Repr::One(_) => None,
+            Repr::Many(set) => set.take(x),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Members {
+    type Item = &'a Arc<str>;
+    type IntoIter = MembersIter<'a>;
+    fn into_iter(self) -> MembersIter<'a> {
+        self.iter()
+    }
+}
+
+impl IntoIterator for Members {
+    type Item = Arc<str>;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Arc<str>>, hash_set::IntoIter<Arc<str>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        let (one, many) = match self.0 {
+            Repr::Empty => (None, HashSet::new()),
+            Repr::One(one) => (Some(one), HashSet::new()),
+            Repr::Many(set) => (None, *set),
+        };
+        one.into_iter().chain(many)
+    }
+}
+
+/// The iterator of [`Members::iter`].
+#[derive(Debug, Clone)]
+pub struct MembersIter<'a>(IterRepr<'a>);
+
+#[derive(Debug, Clone)]
+enum IterRepr<'a> {
+    One(Option<&'a Arc<str>>),
+    Many(hash_set::Iter<'a, Arc<str>>),
+}
+
+impl<'a> Iterator for MembersIter<'a> {
+    type Item = &'a Arc<str>;
+    fn next(&mut self) -> Option<&'a Arc<str>> {
+        match &mut self.0 {
+            IterRepr::One(one) => one.take(),
+            IterRepr::Many(it) => it.next(),
+        }
+    }
+}
 
 /// Two-way index of room membership (room → sockets and socket → rooms), as the reference
 /// in-memory adapter keeps it. Every lookup is O(members of the rooms involved), never
@@ -21,8 +143,8 @@ use crate::{BroadcastOptions, Room, RoomEvent, Sid};
 /// ```
 #[derive(Debug, Default)]
 pub struct RoomIndex {
-    rooms: HashMap<Room, HashSet<Sid>>,
-    sids: HashMap<Sid, HashSet<Room>>,
+    rooms: HashMap<Room, Members>,
+    sids: HashMap<Sid, Members>,
 }
 
 impl RoomIndex {
@@ -65,7 +187,7 @@ impl RoomIndex {
     /// [`RoomEvent::Delete`] if the room became empty.
     pub fn del_notify(&mut self, sid: &str, room: &str, mut on_event: impl FnMut(RoomEvent)) {
         if let Some(socket_rooms) = self.sids.get_mut(sid) {
-            socket_rooms.remove(room);
+            socket_rooms.take(room);
         }
         self.remove_member(room, sid, &mut on_event);
     }
@@ -105,12 +227,12 @@ impl RoomIndex {
     }
 
     /// The rooms a socket is in (`None` for an unknown socket).
-    pub fn socket_rooms(&self, sid: &str) -> Option<&HashSet<Room>> {
+    pub fn socket_rooms(&self, sid: &str) -> Option<&Members> {
         self.sids.get(sid)
     }
 
     /// The members of a room.
-    pub fn room(&self, room: &str) -> Option<&HashSet<Sid>> {
+    pub fn room(&self, room: &str) -> Option<&Members> {
         self.rooms.get(room)
     }
 
@@ -205,12 +327,39 @@ mod tests {
     }
 
     #[test]
+    fn members_keep_one_element_inline_and_grow() {
+        // The index's entries stay small: one pointer-sized element or one box.
+        assert!(std::mem::size_of::<Members>() <= 24);
+        let mut m = Members::default();
+        assert!(m.is_empty() && !m.contains("a"));
+        assert!(m.insert(sid("a")));
+        assert!(!m.insert(sid("a")));
+        assert_eq!((m.len(), m.contains("a")), (1, true));
+        assert!(m.insert(sid("b")) && m.insert(sid("c")));
+        assert_eq!(
+            sorted(m.iter().cloned().collect()),
+            vec![sid("a"), sid("b"), sid("c")]
+        );
+        assert_eq!(m.take("b"), Some(sid("b")));
+        assert_eq!(m.take("b"), None);
+        assert_eq!(
+            sorted(m.clone().into_iter().collect()),
+            vec![sid("a"), sid("c")]
+        );
+        assert!(m.take("a").is_some() && m.take("c").is_some() && m.is_empty());
+        let mut one = Members::default();
+        one.insert(sid("x"));
+        assert_eq!(one.take("y"), None);
+        assert_eq!(one.into_iter().collect::<Vec<_>>(), vec![sid("x")]);
+    }
+
+    #[test]
     fn empty_rooms_are_deleted() {
         let mut idx = RoomIndex::default();
         idx.add_all(&sid("s1"), &["s1".into(), "r".into()]);
         idx.add_all(&sid("s2"), &["s2".into(), "r".into()]);
         idx.del("s1", "r");
-        assert_eq!(idx.room("r").map(HashSet::len), Some(1));
+        assert_eq!(idx.room("r").map(Members::len), Some(1));
         idx.del_all("s2");
         assert!(idx.room("r").is_none());
         assert!(idx.room("s2").is_none());

@@ -36,9 +36,17 @@ type DisconnectHandler = crate::handler::BoxedDisconnectHandler;
 type OutgoingHandler = Arc<dyn Fn(&SocketRef, &str, &[Value]) + Send + Sync>;
 type ErrorHandler = Arc<dyn Fn(&SocketRef, &PacketError) + Send + Sync>;
 
+/// A socket's handlers. Kept small, since every connected socket has one: the event handlers
+/// are a list sorted by name (a socket has a few; no hash table or hasher state per socket),
+/// and the kinds most sockets never register sit behind one optional box.
 #[derive(Default)]
 struct Listeners {
-    events: HashMap<String, BoxedEventHandler>,
+    events: Vec<(Box<str>, BoxedEventHandler)>,
+    rare: Option<Box<RareListeners>>,
+}
+
+#[derive(Default)]
+struct RareListeners {
     any: Vec<BoxedEventHandler>,
     any_outgoing: Vec<OutgoingHandler>,
     /// Replaced as a whole when one is added: an event takes the chain with one `Arc` clone.
@@ -48,22 +56,59 @@ struct Listeners {
     error: Vec<ErrorHandler>,
 }
 
+impl Listeners {
+    fn event(&self, name: &str) -> Option<BoxedEventHandler> {
+        let i = self
+            .events
+            .binary_search_by(|(n, _)| (**n).cmp(name))
+            .ok()?;
+        Some(self.events[i].1.clone())
+    }
+
+    fn set_event(&mut self, name: String, handler: BoxedEventHandler) {
+        match self.events.binary_search_by(|(n, _)| (**n).cmp(&*name)) {
+            Ok(i) => self.events[i].1 = handler,
+            Err(i) => self.events.insert(i, (name.into_boxed_str(), handler)),
+        }
+    }
+
+    fn remove_event(&mut self, name: &str) {
+        if let Ok(i) = self.events.binary_search_by(|(n, _)| (**n).cmp(name)) {
+            self.events.remove(i);
+        }
+    }
+
+    fn rare_mut(&mut self) -> &mut RareListeners {
+        self.rare.get_or_insert_with(Default::default)
+    }
+
+    /// A clone of one kind of the rare listeners (empty when none was registered).
+    fn rare<T: Clone + Default>(&self, pick: impl FnOnce(&RareListeners) -> &T) -> T {
+        self.rare.as_deref().map(pick).cloned().unwrap_or_default()
+    }
+}
+
 /// The state of one socket. Use it through a [`SocketRef`].
 pub struct Socket {
     id: Sid,
     pid: Option<Sid>,
     pub(crate) ns: Arc<NsInner>,
     pub(crate) client: Arc<Client>,
-    auth: Value,
+    /// Boxed, and `None` for `null` (as are `data`'s): most sockets have neither, and a
+    /// `Value` takes 40 bytes.
+    auth: Option<Box<Value>>,
     issued: u64,
     // Boxed: an idle socket that never reads its handshake only pays for a pointer.
     handshake: OnceLock<Box<Handshake>>,
     connected: AtomicBool,
     recovered: bool,
     listeners: RwLock<Listeners>,
-    acks: Mutex<HashMap<u64, AckSlot>>,
+    /// Allocated on the first acknowledgement asked for: many sockets never ask for one, and
+    /// an empty map with its hasher state would take 48 bytes in every socket.
+    #[allow(clippy::box_collection)]
+    acks: Mutex<Option<Box<HashMap<u64, AckSlot>>>>,
     extensions: Extensions,
-    data: Mutex<Value>,
+    data: Mutex<Option<Box<Value>>>,
 }
 
 /// A handle to a connected socket (cheap to clone). This is what handlers receive.
@@ -126,15 +171,15 @@ impl Socket {
             pid,
             ns,
             client,
-            auth,
+            auth: boxed_value(auth),
             issued: crate::handshake::now_millis(),
             handshake: OnceLock::new(),
             connected: AtomicBool::new(false),
             recovered,
             listeners: RwLock::new(Listeners::default()),
-            acks: Mutex::new(HashMap::new()),
+            acks: Mutex::new(None),
             extensions: Extensions::default(),
-            data: Mutex::new(data),
+            data: Mutex::new(boxed_value(data)),
         })
     }
 
@@ -157,7 +202,7 @@ impl Socket {
         self.handshake.get_or_init(|| {
             Box::new(crate::handshake::build(
                 self.client.conn.request(),
-                self.auth.clone(),
+                self.auth.as_deref().cloned().unwrap_or_default(),
                 self.issued,
             ))
         })
@@ -209,7 +254,7 @@ impl Socket {
     /// returned by `fetch_sockets` (from any node) and kept by connection state recovery.
     pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ValueError> {
         let value = to_value(data)?;
-        *self.data.lock() = value;
+        *self.data.lock() = boxed_value(value);
         Ok(())
     }
 
@@ -220,7 +265,7 @@ impl Socket {
 
     /// The socket's application data as a dynamic value (`null` when unset).
     pub fn data_value(&self) -> Value {
-        self.data.lock().clone()
+        self.data.lock().as_deref().cloned().unwrap_or_default()
     }
 
     /// The rooms the socket is in (including the room named by its id).
@@ -277,6 +322,7 @@ impl Socket {
 
     pub(crate) fn register_ack(&self, id: u64, slot: AckSlot) {
         let mut acks = self.acks.lock();
+        let acks = acks.get_or_insert_with(Box::default);
         // Replies that nobody waits for any more (a broadcast that timed out, an `AckFuture`
         // dropped unawaited) are forgotten here, so a client that never answers cannot make
         // this map grow without bound.
@@ -287,7 +333,9 @@ impl Socket {
     }
 
     pub(crate) fn forget_ack(&self, id: u64) {
-        self.acks.lock().remove(&id);
+        if let Some(acks) = self.acks.lock().as_mut() {
+            acks.remove(&id);
+        }
     }
 
     fn listeners(&self) -> parking_lot::RwLockReadGuard<'_, Listeners> {
@@ -302,14 +350,12 @@ impl Socket {
 impl SocketRef {
     /// Registers the handler of an event (replacing a previous one for the same name).
     pub fn on<H: EventHandler<M>, M>(&self, event: impl Into<String>, handler: H) {
-        self.listeners_mut()
-            .events
-            .insert(event.into(), boxed(handler));
+        self.listeners_mut().set_event(event.into(), boxed(handler));
     }
 
     /// Removes the handler of an event.
     pub fn off(&self, event: &str) {
-        self.listeners_mut().events.remove(event);
+        self.listeners_mut().remove_event(event);
     }
 
     /// Registers a catch-all handler, called for every incoming event before its own handler
@@ -317,7 +363,7 @@ impl SocketRef {
     /// [`Args`](crate::Args)). It gets the [`AckSender`](crate::AckSender) only when the event
     /// has no handler of its own.
     pub fn on_any<H: EventHandler<M>, M>(&self, handler: H) {
-        self.listeners_mut().any.push(boxed(handler));
+        self.listeners_mut().rare_mut().any.push(boxed(handler));
     }
 
     /// Registers a catch-all listener of outgoing events (`socket.emit*` on this socket).
@@ -325,7 +371,10 @@ impl SocketRef {
         &self,
         listener: impl Fn(&SocketRef, &str, &[Value]) + Send + Sync + 'static,
     ) {
-        self.listeners_mut().any_outgoing.push(Arc::new(listener));
+        self.listeners_mut()
+            .rare_mut()
+            .any_outgoing
+            .push(Arc::new(listener));
     }
 
     /// Adds a per-packet middleware (reference `socket.use`), run on every incoming event in
@@ -361,24 +410,29 @@ impl SocketRef {
     /// ```
     pub fn use_packet_middleware(&self, middleware: impl PacketMiddleware) {
         let mut listeners = self.listeners_mut();
-        let mut chain: Vec<BoxedPacketMiddleware> = listeners
+        let rare = listeners.rare_mut();
+        let mut chain: Vec<BoxedPacketMiddleware> = rare
             .packet_middlewares
             .as_deref()
             .map(<[_]>::to_vec)
             .unwrap_or_default();
         chain.push(Arc::new(middleware));
-        listeners.packet_middlewares = Some(chain.into());
+        rare.packet_middlewares = Some(chain.into());
     }
 
     /// Listens to errors of the packet middlewares.
     pub fn on_error(&self, listener: impl Fn(&SocketRef, &PacketError) + Send + Sync + 'static) {
-        self.listeners_mut().error.push(Arc::new(listener));
+        self.listeners_mut()
+            .rare_mut()
+            .error
+            .push(Arc::new(listener));
     }
 
     /// Registers a handler called when the socket is about to leave (it is still in its rooms).
     /// Its parameters are extractors ([`DisconnectHandler`](crate::DisconnectHandler)).
     pub fn on_disconnecting<H: crate::DisconnectHandler<M>, M>(&self, handler: H) {
         self.listeners_mut()
+            .rare_mut()
             .disconnecting
             .push(crate::handler::boxed_disconnect(handler));
     }
@@ -387,6 +441,7 @@ impl SocketRef {
     /// Its parameters are extractors ([`DisconnectHandler`](crate::DisconnectHandler)).
     pub fn on_disconnect<H: crate::DisconnectHandler<M>, M>(&self, handler: H) {
         self.listeners_mut()
+            .rare_mut()
             .disconnect
             .push(crate::handler::boxed_disconnect(handler));
     }
@@ -485,7 +540,7 @@ impl SocketRef {
             PacketType::Event | PacketType::BinaryEvent => self.on_event(packet),
             PacketType::Ack | PacketType::BinaryAck => {
                 let Some(id) = packet.id else { return };
-                let slot = self.acks.lock().remove(&id);
+                let slot = self.acks.lock().as_mut().and_then(|acks| acks.remove(&id));
                 if let Some(slot) = slot {
                     let args = match packet.data {
                         Some(Value::Array(args)) => args,
@@ -509,9 +564,9 @@ impl SocketRef {
         let (any, handler, middlewares) = {
             let l = self.listeners();
             (
-                l.any.clone(),
-                l.events.get(&event).cloned(),
-                l.packet_middlewares.clone(),
+                l.rare(|r| &r.any),
+                l.event(&event),
+                l.rare(|r| &r.packet_middlewares),
             )
         };
         for listener in &any {
@@ -548,13 +603,13 @@ impl SocketRef {
         &self,
         parts: EventParts,
     ) -> Option<futures_util::future::BoxFuture<'static, ()>> {
-        let handler = self.listeners().events.get(&parts.event).cloned()?;
+        let handler = self.listeners().event(&parts.event)?;
         handler(parts)
     }
 
     /// Tells the [`on_error`](Self::on_error) listeners of a refusal.
     fn report_error(&self, err: &PacketError) {
-        let listeners = self.listeners().error.clone();
+        let listeners = self.listeners().rare(|r| &r.error);
         for l in listeners {
             l(self, err);
         }
@@ -565,7 +620,7 @@ impl SocketRef {
         if !self.connected.swap(false, Ordering::AcqRel) {
             return;
         }
-        let disconnecting = self.listeners().disconnecting.clone();
+        let disconnecting = self.listeners().rare(|r| &r.disconnecting);
         // `connected` is already false so a handler cannot emit; it still sees the rooms.
         for h in disconnecting {
             h(self.clone(), reason);
@@ -591,8 +646,8 @@ impl SocketRef {
         self.ns.remove_socket(&self.id);
         self.client.remove_socket(&self.ns.name);
         // Pending acknowledgements will never come.
-        let acks = std::mem::take(&mut *self.acks.lock());
-        for (_, slot) in acks {
+        let acks = self.acks.lock().take();
+        for (_, slot) in acks.into_iter().flat_map(|acks| *acks) {
             match slot {
                 AckSlot::Single(tx) => {
                     let _ = tx.send(Err(AckError::Disconnected));
@@ -600,7 +655,7 @@ impl SocketRef {
                 AckSlot::Broadcast(sink) => sink.lost(self.id.clone()),
             }
         }
-        let disconnect = self.listeners().disconnect.clone();
+        let disconnect = self.listeners().rare(|r| &r.disconnect);
         for h in disconnect {
             h(self.clone(), reason);
         }
@@ -609,8 +664,13 @@ impl SocketRef {
     }
 }
 
+/// A value kept by a socket: boxed, and nothing for `null`.
+fn boxed_value(v: Value) -> Option<Box<Value>> {
+    (!matches!(v, Value::Null)).then(|| Box::new(v))
+}
+
 pub(crate) fn notify_outgoing(socket: &SocketRef, event: &str, args: &[Value]) {
-    let listeners = socket.listeners().any_outgoing.clone();
+    let listeners = socket.listeners().rare(|r| &r.any_outgoing);
     for l in listeners {
         l(socket, event, args);
     }
