@@ -3,13 +3,16 @@
 //! that batches every queued frame into one flush and sorts read errors into
 //! the RFC 6455 close codes.
 
-use crate::packet::{Frame, ProtocolVersion};
+use crate::packet::{Data, Frame, ProtocolVersion};
+use bytes::Bytes;
 use futures_util::{Sink, Stream};
 use hyper_util::rt::TokioIo;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
@@ -264,6 +267,76 @@ pub(crate) struct WsIo {
     needs_flush: bool,
     /// A close frame was queued: nothing can follow it.
     close_queued: bool,
+    /// A frame handed straight to tungstenite failed: reported by the next write.
+    write_failed: Option<WriteFailure>,
+}
+
+/// Why writing failed, sorted at once (one byte is all a [`WsIo`] keeps of a
+/// failure it reports later).
+#[derive(Clone, Copy)]
+enum WriteFailure {
+    /// The connection ended.
+    Closed,
+    /// Any other write error.
+    Failed,
+}
+
+impl WriteFailure {
+    fn of(e: tungstenite::Error) -> Self {
+        match classify(e) {
+            WsEvent::Closed => WriteFailure::Closed,
+            _ => WriteFailure::Failed,
+        }
+    }
+}
+
+/// The WebSocket frames of a batch of packets. The text frames of a batch of
+/// several share one buffer (one allocation per batch, not one per packet;
+/// tungstenite copies each payload into its write buffer at once anyway).
+/// Text packets' length hints are exact, so each slice is one packet's text.
+fn encode_batch(
+    packets: &[crate::Packet],
+    protocol: ProtocolVersion,
+) -> impl Iterator<Item = WsMessage> + '_ {
+    let is_text = |p: &crate::Packet| !matches!(p.data, Data::Binary(_));
+    let texts = packets.iter().filter(|p| is_text(p)).count();
+    let shared = if texts > 1 {
+        let len = packets
+            .iter()
+            .filter(|p| is_text(p))
+            .map(|p| p.text_len_hint())
+            .sum();
+        let mut all = String::with_capacity(len);
+        for p in packets.iter().filter(|p| is_text(p)) {
+            p.encode_text_into(protocol, &mut all);
+        }
+        Bytes::from(all)
+    } else {
+        Bytes::new()
+    };
+    let mut at = 0;
+    packets.iter().map(move |p| {
+        if is_text(p) && texts > 1 {
+            // Text packets' hints are their exact lengths, so each slice is
+            // exactly one packet's encoding.
+            let end = at + p.text_len_hint();
+            let start = std::mem::replace(&mut at, end);
+            if end <= shared.len() {
+                // A raw text frame: the same header and payload as a
+                // `Message::Text`, without validating the UTF-8 of a slice of
+                // text just encoded (~140 instructions per delivered frame).
+                return WsMessage::Frame(WsFrame::message(
+                    shared.slice(start..end),
+                    OpCode::Data(OpData::Text),
+                    true,
+                ));
+            }
+        }
+        match p.encode(protocol) {
+            Frame::Text(s) => WsMessage::Text(s.into()),
+            Frame::Binary(b) => WsMessage::Binary(b),
+        }
+    })
 }
 
 impl WsIo {
@@ -274,6 +347,7 @@ impl WsIo {
             in_flight: 0,
             needs_flush: false,
             close_queued: false,
+            write_failed: None,
         }
     }
 
@@ -287,14 +361,27 @@ impl WsIo {
         self.out.is_empty() && !self.needs_flush
     }
 
-    /// Queues encoded packets for writing.
+    /// Writes encoded packets. When nothing else waits in `out` (the usual case:
+    /// the driver hands over a batch once the previous one was flushed), each
+    /// frame goes straight into tungstenite's write buffer, with no queue of
+    /// messages in between; the next [`poll_event`](Self::poll_event) flushes
+    /// them with one write.
     pub(crate) fn push_packets(&mut self, packets: Vec<crate::Packet>, protocol: ProtocolVersion) {
         self.in_flight += packets.len() as u64;
-        for p in packets {
-            self.out.push_back(match p.encode(protocol) {
-                Frame::Text(s) => WsMessage::Text(s.into()),
-                Frame::Binary(b) => WsMessage::Binary(b),
-            });
+        let direct = self.out.is_empty() && self.write_failed.is_none();
+        if !direct {
+            self.out.reserve_exact(packets.len());
+        }
+        for m in encode_batch(&packets, protocol) {
+            if !direct {
+                self.out.push_back(m);
+                continue;
+            }
+            self.needs_flush = true;
+            if let Err(e) = Pin::new(&mut self.ws).start_send(m) {
+                self.write_failed = Some(WriteFailure::of(e));
+                return;
+            }
         }
     }
 
@@ -310,22 +397,27 @@ impl WsIo {
     }
 
     /// Writes what is queued, then flushes once.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<u64, tungstenite::Error>> {
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<u64, WriteFailure>> {
+        if let Some(f) = self.write_failed.take() {
+            return Poll::Ready(Err(f));
+        }
         while !self.out.is_empty() {
             match Pin::new(&mut self.ws).poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteFailure::of(e))),
                 Poll::Pending => return Poll::Pending,
             }
             if let Some(m) = self.out.pop_front() {
-                Pin::new(&mut self.ws).start_send(m)?;
+                Pin::new(&mut self.ws)
+                    .start_send(m)
+                    .map_err(WriteFailure::of)?;
                 self.needs_flush = true;
             }
         }
         if self.needs_flush {
             match Pin::new(&mut self.ws).poll_flush(cx) {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteFailure::of(e))),
                 Poll::Pending => return Poll::Pending,
             }
             self.needs_flush = false;
@@ -343,12 +435,8 @@ impl WsIo {
         match self.poll_write(cx) {
             Poll::Ready(Ok(n)) => return Poll::Ready(WsEvent::Flushed(n)),
             // Writing failed: no close frame can follow.
-            Poll::Ready(Err(e)) => {
-                return Poll::Ready(match classify(e) {
-                    WsEvent::Closed => WsEvent::Closed,
-                    _ => WsEvent::WriteFailed,
-                })
-            }
+            Poll::Ready(Err(WriteFailure::Closed)) => return Poll::Ready(WsEvent::Closed),
+            Poll::Ready(Err(WriteFailure::Failed)) => return Poll::Ready(WsEvent::WriteFailed),
             Poll::Pending => {}
         }
         if !read {
