@@ -128,7 +128,7 @@ fn conformance_server() -> SocketIo {
     io.ns("/", |socket: SocketRef| async move {
         let _ = socket.emit("auth", &socket.handshake().auth);
         socket.on("message", |s: SocketRef, Args(args): Args| async move {
-            let _ = s.emit_values("message-back", args);
+            let _ = s.emit("message-back", Args(args));
         });
         socket.on(
             "message-with-ack",
@@ -893,15 +893,15 @@ async fn socket_data_handshake_and_typed_handlers() {
         );
         socket.on("hs", |s: SocketRef| async move {
             let h = s.handshake();
-            let _ = s.emit_values(
+            let _ = s.emit(
                 "hs",
-                vec![
+                Args(vec![
                     Value::from(h.query.get("EIO").cloned()),
                     Value::from(h.address.clone()),
                     Value::from(h.url.starts_with("/socket.io/")),
                     Value::from(h.headers.contains_key("host")),
                     Value::from(h.time.ends_with("(Coordinated Universal Time)")),
-                ],
+                ]),
             );
         });
     });
