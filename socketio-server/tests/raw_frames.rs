@@ -321,6 +321,15 @@ async fn rooms_broadcast_except_and_disconnect_reasons() {
     io.to("b").sockets_join("c").await.unwrap();
     io.to("c").emit("in-c", &()).unwrap();
     assert_eq!(clients[2].packet().await.unwrap(), r#"2["in-c",null]"#);
+    // The other argument shapes of `IntoArgs`: `()` is no argument, `Args` several, a `&str`
+    // one (and `&()` above stays one `null`, as before `emit` took `IntoArgs`).
+    io.to("c").emit("none", ()).unwrap();
+    assert_eq!(clients[2].packet().await.unwrap(), r#"2["none"]"#);
+    let two = socketio_server::Args::new().arg("x").arg(2);
+    io.to("c").emit("two", two).unwrap();
+    assert_eq!(clients[2].packet().await.unwrap(), r#"2["two","x",2]"#);
+    io.to("c").emit("str", "y").unwrap();
+    assert_eq!(clients[2].packet().await.unwrap(), r#"2["str","y"]"#);
 
     // Client namespace disconnect, then server-side disconnect.
     clients[0].send("41").await;
