@@ -301,7 +301,10 @@ async fn entries_and_session_records_are_byte_identical_to_the_npm_adapter() {
                 None => Value::from(a.clone()),
             })
             .collect();
-        r1.io.to("red").emit_values("same", values).unwrap();
+        r1.io
+            .to("red")
+            .emit("same", socketio_server::Args(values))
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mine = newest_entry(&redis);
         let names = |e: &[(String, String)]| e.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();

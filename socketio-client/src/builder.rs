@@ -477,7 +477,7 @@ where
         match event.arg::<T>(0) {
             Ok(data) => {
                 let fut = (self.handler)(data, socket);
-                Box::pin(async move { fut.await.into_args() })
+                Box::pin(async move { Ok(fut.await.into_args()?) })
             }
             Err(e) => Box::pin(async move { Err(e) }),
         }

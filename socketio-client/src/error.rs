@@ -67,3 +67,10 @@ pub enum Error {
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A value that cannot become a payload, or a payload that is not the type asked for.
+impl From<socketio_parser::ValueError> for Error {
+    fn from(e: socketio_parser::ValueError) -> Self {
+        Error::Serde(e.to_string())
+    }
+}

@@ -31,7 +31,7 @@ where
 {
     fn call(&self, event: Event, socket: Socket) -> BoxFuture<Result<Vec<Value>, Error>> {
         let fut = (self)(event, socket);
-        Box::pin(async move { fut.await.into_args() })
+        Box::pin(async move { Ok(fut.await.into_args()?) })
     }
 }
 

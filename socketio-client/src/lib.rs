@@ -50,7 +50,7 @@
 //! | Reconnection: the task that opens, reads and reopens that connection | `reconnect` |
 //! | Reconnection delays ([`Backoff`]) | `backoff` |
 //! | The Engine.IO connection's options ([`Transports`]) | `engine` |
-//! | Event arguments ([`Event`], [`Args`], [`IntoArgs`]) | `args` |
+//! | Received event arguments ([`Event`]; what an emit sends, [`Args`] and [`IntoArgs`], is `socketio-parser`'s, shared with the server) | `args` |
 //! | Event handlers ([`EventHandler`]) | `handler` |
 //! | Disconnect reasons ([`DisconnectReason`]) | `reason` |
 //! | Errors ([`Error`]) | `error` |
@@ -97,7 +97,7 @@ mod socket;
 mod socket_core;
 
 pub use ack::AckFuture;
-pub use args::{Args, Event, IntoArgs};
+pub use args::Event;
 pub use backoff::Backoff;
 pub use builder::ClientBuilder;
 pub use emitter::SocketEmitter;
@@ -107,4 +107,4 @@ pub use handler::EventHandler;
 pub use manager::{Manager, ManagerEvent};
 pub use reason::DisconnectReason;
 pub use socket::Socket;
-pub use socketio_parser::{Bytes, Map, Parser, Value};
+pub use socketio_parser::{Args, Bytes, IntoArgs, Map, Parser, Value};

@@ -10,6 +10,9 @@
 //! - [`Value`]: a JSON-like value with a [`Value::Binary`] variant (`bytes::Bytes`).
 //!   [`to_value`] / [`from_value`] bridge user types through serde (bytes fields become
 //!   binary); `serde_json::Value` converts with `From`.
+//! - [`IntoArgs`], [`Args`]: the argument list of an emit (one `Serialize` value, `()` for
+//!   none, `Args` for several), and [`FromAck`], what an acknowledgement's answer is read as;
+//!   shared by the server and the client.
 //! - [`Parser`]: the format (`Json` or `MsgPack`); [`Parser::encode`] gives an
 //!   [`Encoded`]: the [`Frame`]s to send, text then binary attachments, cheap to clone so
 //!   a broadcast encodes once.
@@ -22,6 +25,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | `args` | [`IntoArgs`], [`Args`]: what an emit sends; [`FromAck`]: what an answer is read as |
 //! | `packet` | [`Packet`], [`PacketType`], reserved event names, the default namespace |
 //! | `value` | [`Value`], [`Map`], [`Number`] and their conversions |
 //! | `json` | the JSON packet format (`socket.io-parser`), and the JSON text of a [`Value`] |
@@ -146,6 +150,7 @@
 //! - `cargo bench -p socketio-parser --bench codec`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod args;
 mod binary;
 mod decoder;
 mod encoded;
@@ -161,6 +166,7 @@ pub mod protocol_version;
 mod serde_bridge;
 mod value;
 
+pub use args::{Args, FromAck, IntoArgs};
 pub use bytes::Bytes;
 pub use decoder::{Decoder, DEFAULT_MAX_ATTACHMENTS};
 pub use encoded::{Encoded, Frame};

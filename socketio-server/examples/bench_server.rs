@@ -190,7 +190,7 @@ async fn main() {
         let io = broadcaster.clone();
         async move {
             socket.on("echo", |socket: SocketRef, Args(args): Args| async move {
-                let _ = socket.emit_values("echo", args);
+                let _ = socket.emit("echo", Args(args));
             });
             socket.on(
                 "join",
@@ -201,7 +201,7 @@ async fn main() {
             socket.on("bcast", move |Args(args): Args| {
                 let io = io.clone();
                 async move {
-                    let _ = io.to("bench").emit_values("bcast", args);
+                    let _ = io.to("bench").emit("bcast", Args(args));
                 }
             });
         }

@@ -116,7 +116,7 @@ fn setup(io: &SocketIo, socket: &SocketRef) {
         },
     );
     socket.on("echo", |socket: SocketRef, Args(args): Args| async move {
-        let _ = socket.emit_values("echo", args);
+        let _ = socket.emit("echo", Args(args));
     });
     socket.on(
         "ack",
@@ -181,7 +181,7 @@ fn setup(io: &SocketIo, socket: &SocketRef) {
             .and_then(|t| t.as_u64())
             .filter(|t| *t > 0)
             .unwrap_or(5000);
-        let pending = socket.emit_values_with_ack::<Args>("question", vec![payload]);
+        let pending = socket.emit_with_ack::<_, Args>("question", Args(vec![payload]));
         let result = match pending {
             Ok(pending) => pending
                 .timeout(Duration::from_millis(timeout))
@@ -190,7 +190,7 @@ fn setup(io: &SocketIo, socket: &SocketRef) {
             Err(e) => Err(e.to_string()),
         };
         let _ = match result {
-            Ok(Args(reply)) => socket.emit_values("answer", reply),
+            Ok(Args(reply)) => socket.emit("answer", Args(reply)),
             Err(message) => socket.emit("answer-error", &message),
         };
     });
@@ -238,7 +238,7 @@ fn setup(io: &SocketIo, socket: &SocketRef) {
             "data".to_owned(),
             Value::Binary(Bytes::from_static(&[1, 2, 3])),
         );
-        let _ = socket.emit_values("bin", vec![Value::Object(data)]);
+        let _ = socket.emit("bin", Args(vec![Value::Object(data)]));
     });
     socket.on("tick", |socket: SocketRef, Args(args): Args| async move {
         for i in 1..=count_arg(&args) {

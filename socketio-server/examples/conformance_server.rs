@@ -120,11 +120,11 @@ fn parse_args() -> Result<Options, String> {
 
 /// The conformance handlers of `/`.
 fn conformance_main(socket: &SocketRef) {
-    let _ = socket.emit_values("auth", vec![socket.handshake().auth.clone()]);
+    let _ = socket.emit("auth", Args(vec![socket.handshake().auth.clone()]));
     socket.on(
         "message",
         |socket: SocketRef, Args(args): Args| async move {
-            let _ = socket.emit_values("message-back", args);
+            let _ = socket.emit("message-back", Args(args));
         },
     );
     socket.on(
@@ -211,7 +211,7 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
             let _ = socket
                 .to(room_names(req.get("rooms")))
                 .except(room_names(req.get("except")))
-                .emit_values(event, args.unwrap_or_default());
+                .emit(event, Args(args.unwrap_or_default()));
             let _ = ack.send("done");
         },
     );
@@ -237,7 +237,7 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
                 let _ = op
                     .to(room_names(req.get("rooms")))
                     .except(room_names(req.get("except")))
-                    .emit_values(event, args);
+                    .emit(event, Args(args));
                 let _ = ack.send("done");
             }
         },
@@ -248,7 +248,7 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
          Data((event, args, timeout_ms)): Data<(String, Vec<Value>, u64)>,
          ack: AckSender| async move {
             // The raw argument list: binary kept, a single array answer stays one argument.
-            let answer = match socket.emit_values_with_ack::<Args>(&event, args) {
+            let answer = match socket.emit_with_ack::<_, Args>(&event, Args(args)) {
                 Ok(pending) => pending.timeout(Duration::from_millis(timeout_ms)).await,
                 Err(e) => {
                     let _ = ack.send(&AskResult {
@@ -288,7 +288,7 @@ fn interop(socket: &SocketRef, ctx: &Arc<Ctx>) {
                 let answers = match ns
                     .to(room_names(req.get("rooms")))
                     .timeout(Duration::from_millis(timeout))
-                    .emit_values_with_ack::<Args>(event, args)
+                    .emit_with_ack::<_, Args>(event, Args(args))
                 {
                     Ok(acks) => acks.await,
                     Err(e) => Err(e.into()),
@@ -396,7 +396,7 @@ fn build(opts: &Options, cluster: ClusterParts) -> SocketIo {
     io.ns("/custom", move |socket: SocketRef| {
         let p = p.clone();
         async move {
-            let _ = socket.emit_values("auth", vec![socket.handshake().auth.clone()]);
+            let _ = socket.emit("auth", Args(vec![socket.handshake().auth.clone()]));
             if interop_on {
                 interop(&socket, &p);
             }
@@ -418,7 +418,7 @@ fn build(opts: &Options, cluster: ClusterParts) -> SocketIo {
         restricted.on_connection(move |socket: SocketRef| {
             let p = p.clone();
             async move {
-                let _ = socket.emit_values("auth", vec![socket.handshake().auth.clone()]);
+                let _ = socket.emit("auth", Args(vec![socket.handshake().auth.clone()]));
                 interop(&socket, &p);
             }
         });

@@ -9,15 +9,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use socketio_adapter::{AdapterError, BroadcastAckEvent, BroadcastAckSink, Sid};
-use socketio_parser::{to_value, Packet, Value, ValueError};
+use socketio_parser::{to_value, FromAck, Packet, Value};
 use tokio::sync::oneshot;
 
-use crate::extract::deserialize_args;
 use crate::socket::Socket;
-use crate::{AckError, Args, EmitError, SocketRef};
+use crate::{AckError, EmitError, SocketRef};
 
 /// Where the reply to one of our emits goes.
 pub(crate) enum AckSlot {
@@ -83,46 +81,9 @@ impl AckSender {
     }
 }
 
-/// What the arguments of an acknowledgement can be read as (the `R` of
-/// [`SocketRef::emit_with_ack`] and
-/// [`BroadcastOperator::emit_with_ack`](crate::BroadcastOperator::emit_with_ack)).
-///
-/// * Any `serde` type, as [`Data`](crate::Data) reads event arguments: a single argument is
-///   deserialized directly, several as a sequence (`(String, u32)` takes two). Convenient, but
-///   a single array argument then looks like several arguments.
-/// * [`Args`]: exactly the argument list the client answered with, untouched (zero, one or
-///   many; binary stays [`Value::Binary`]) — the unambiguous raw form, like the reference's
-///   `(...args) => {}` callback.
-///
-/// ```
-/// # async fn f(socket: socketio_server::SocketRef) -> Result<(), Box<dyn std::error::Error>> {
-/// use socketio_server::Args;
-///
-/// let Args(args) = socket.emit_with_ack::<_, Args>("question", &42)?.await?;
-/// println!("the client answered with {} arguments", args.len());
-/// # Ok(()) }
-/// ```
-pub trait FromAck: Sized {
-    /// Reads the acknowledgement's arguments.
-    fn from_ack(args: Vec<Value>) -> Result<Self, ValueError>;
-}
-
-impl<T: DeserializeOwned> FromAck for T {
-    fn from_ack(args: Vec<Value>) -> Result<Self, ValueError> {
-        deserialize_args(args)
-    }
-}
-
-/// The argument list as it arrived.
-impl FromAck for Args {
-    fn from_ack(args: Vec<Value>) -> Result<Self, ValueError> {
-        Ok(Args(args))
-    }
-}
-
 /// The pending answer to [`SocketRef::emit_with_ack`]: `.await` it (optionally after setting a
 /// [`timeout`](Self::timeout)) to get the client's answer read as `T` (see [`FromAck`]: any
-/// `serde` type, or [`Args`] for the raw argument list).
+/// `serde` type, or [`Args`](crate::Args) for the raw argument list).
 #[must_use = "the acknowledgement is only received when awaited"]
 pub struct AckFuture<T> {
     socket: Arc<Socket>,

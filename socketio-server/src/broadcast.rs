@@ -7,15 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use socketio_adapter::{
     AdapterError, BroadcastAckSink, BroadcastOptions, Handshake, Room, Sid, SocketInfo,
 };
-use socketio_parser::{from_value, to_value, Packet, Value, ValueError};
+use socketio_parser::{from_value, FromAck, IntoArgs, Packet, Value, ValueError};
 
 use futures_util::future::BoxFuture;
 
-use crate::ack::{AckStream, FromAck};
+use crate::ack::AckStream;
 use crate::namespace::NsInner;
 use crate::parent::ParentInner;
 use crate::socket::check_event;
@@ -201,15 +200,11 @@ impl BroadcastOperator {
         &self.opts
     }
 
-    /// Emits an event with one argument to every targeted socket.
-    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let value = to_value(data)?;
-        self.emit_values(event, vec![value])
-    }
-
-    /// Emits an event with any number of arguments to every targeted socket.
-    pub fn emit_values(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+    /// Emits an event to every targeted socket, with `args`: one `Serialize` value (`&v`),
+    /// `()` for none, or [`Args`](crate::Args) for several (see [`IntoArgs`]).
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         check_event(event)?;
+        let args = args.into_args()?;
         for ns in self.target.namespaces() {
             let packet = Packet::event(&*ns.name, event, args.clone());
             ns.adapter().broadcast(packet, self.opts.clone())?;
@@ -217,7 +212,8 @@ impl BroadcastOperator {
         Ok(())
     }
 
-    /// Emits an event with one argument and gives the acknowledgements of every recipient,
+    /// Emits an event (`args` as in [`emit`](Self::emit)) and gives the acknowledgements of
+    /// every recipient,
     /// on every node, as an [`AckStream`] of `(socket id, answer)`: `.await` it for every
     /// answer at once (or the first error, e.g. [`AckError::Timeout`] when some are late), or
     /// read it as a stream to keep the answers that came in time. The timeout is
@@ -227,22 +223,13 @@ impl BroadcastOperator {
     /// Each answer is read as `R` (see [`FromAck`](crate::FromAck)): with
     /// [`Args`](crate::Args), every recipient's full argument list (the reference keeps only
     /// the first argument of each: `args.0.first()`).
-    pub fn emit_with_ack<T: Serialize + ?Sized, R: FromAck>(
+    pub fn emit_with_ack<A: IntoArgs, R: FromAck>(
         &self,
         event: &str,
-        data: &T,
-    ) -> Result<AckStream<R>, EmitError> {
-        let value = to_value(data)?;
-        self.emit_values_with_ack(event, vec![value])
-    }
-
-    /// Emits an event with any number of arguments; see [`emit_with_ack`](Self::emit_with_ack).
-    pub fn emit_values_with_ack<R: FromAck>(
-        &self,
-        event: &str,
-        args: Vec<Value>,
+        args: A,
     ) -> Result<AckStream<R>, EmitError> {
         check_event(event)?;
+        let args = args.into_args()?;
         let namespaces = self.target.namespaces();
         let timeout = match (self.opts.flags.timeout, namespaces.first()) {
             (Some(t), _) => t,
@@ -374,24 +361,24 @@ impl RemoteSocket {
         BroadcastOperator::new(self.ns.clone()).to(self.info.id.clone())
     }
 
-    /// Emits an event to this socket.
-    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        self.only_me().emit(event, data)
+    /// Emits an event to this socket (`args` as in [`BroadcastOperator::emit`]).
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.only_me().emit(event, args)
     }
 
     /// Emits an event to this socket and waits for its acknowledgement (read as `R`, see
     /// [`FromAck`](crate::FromAck)).
-    pub async fn emit_with_ack<T: Serialize + ?Sized, R: FromAck>(
+    pub async fn emit_with_ack<A: IntoArgs, R: FromAck>(
         &self,
         event: &str,
-        data: &T,
+        args: A,
         timeout: Duration,
     ) -> Result<R, AckError> {
         use futures_util::StreamExt;
         let mut answers = self
             .only_me()
             .timeout(timeout)
-            .emit_with_ack::<_, R>(event, data)?;
+            .emit_with_ack::<_, R>(event, args)?;
         match answers.next().await {
             Some((_, answer)) => answer,
             None => Err(AckError::Timeout),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 
 use serde::de::DeserializeOwned;
-use socketio_parser::{from_value, Value, ValueError};
+use socketio_parser::{Args, FromAck, Value, ValueError};
 
 use crate::{AckSender, SocketRef};
 
@@ -74,27 +74,14 @@ pub struct Data<T>(pub T);
 #[derive(Debug)]
 pub struct TryData<T>(pub Result<T, ValueError>);
 
-/// Every argument, untouched (zero, one or many). Also the raw form of an acknowledgement's
-/// answer: `emit_with_ack::<_, Args>` (see [`FromAck`](crate::FromAck)).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Args(pub Vec<Value>);
-
 /// The event name (useful in [`SocketRef::on_any`] handlers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event(pub String);
 
+/// Event arguments read as `T`: one argument directly, several as a sequence (the rule of
+/// [`FromAck`], which owns it).
 pub(crate) fn deserialize_args<T: DeserializeOwned>(args: Vec<Value>) -> Result<T, ValueError> {
-    if args.len() == 1 {
-        let mut args = args;
-        let single = args.pop().unwrap_or_default();
-        match from_value::<T>(single.clone()) {
-            Ok(v) => Ok(v),
-            // A one-element tuple or a `Vec<_>` also accepts a single argument.
-            Err(e) => from_value::<T>(Value::Array(vec![single])).map_err(|_| e),
-        }
-    } else {
-        from_value::<T>(Value::Array(args))
-    }
+    T::from_ack(args)
 }
 
 impl<T: DeserializeOwned> FromEvent for Data<T> {
@@ -109,6 +96,7 @@ impl<T: DeserializeOwned> FromEvent for TryData<T> {
     }
 }
 
+/// Every argument, untouched (zero, one or many).
 impl FromEvent for Args {
     fn from_event(parts: &mut EventParts) -> Result<Self, ExtractError> {
         Ok(Args(std::mem::take(&mut parts.args)))

@@ -79,8 +79,9 @@
 //!   and its future polled once inline; only a handler that is still pending is moved to a
 //!   task (its remaining steps then interleave with later handlers, like an `async` function in
 //!   Node). A panicking handler is caught and logged.
-//! * **Emitting**: [`SocketRef::emit`] (one serde argument), [`SocketRef::emit_values`] (any
-//!   number of [`Value`]s, binary included), [`SocketRef::emit_with_ack`]; broadcasting with
+//! * **Emitting**: [`SocketRef::emit`] and [`SocketRef::emit_with_ack`] take [`IntoArgs`], as
+//!   the client's: one serde argument (`&v`), `()` for none, [`Args`] for several (binary
+//!   included); broadcasting with
 //!   [`BroadcastOperator`] (`to`, `except`, `volatile`, `local`, `compress`, `timeout`,
 //!   `emit_with_ack` giving an [`AckStream`] of one answer per recipient, that keeps the
 //!   answers of the sockets in time when others are late). A broadcast is encoded once and the
@@ -231,7 +232,7 @@ mod sid;
 mod socket;
 mod state;
 
-pub use ack::{AckFuture, AckSender, AckStream, FromAck};
+pub use ack::{AckFuture, AckSender, AckStream};
 #[cfg(feature = "admin-ui")]
 #[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
 pub use admin::{AdminAuth, AdminUiError, AdminUiOptions};
@@ -239,7 +240,7 @@ pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use config::SocketIoBuilder;
 pub use errors::{AckError, ConnectError, EmitError, PacketError};
 pub use extensions::Extensions;
-pub use extract::{Args, Data, Event, EventHandler, EventParts, ExtractError, FromEvent, TryData};
+pub use extract::{Data, Event, EventHandler, EventParts, ExtractError, FromEvent, TryData};
 pub use handler::{
     ConnectHandler, ConnectMiddleware, DisconnectHandler, FromConnectParts, FromDisconnectParts,
 };
@@ -258,4 +259,4 @@ pub use socketio_adapter::{
     Adapter, AdapterError, AdapterFactory, BroadcastFlags, BroadcastOptions, Handshake,
     RecoveryConfig, Room, RoomEvent, ServerSideAck, Sid, SocketInfo,
 };
-pub use socketio_parser::{Parser, Value};
+pub use socketio_parser::{Args, FromAck, IntoArgs, Parser, Value};

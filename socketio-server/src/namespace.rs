@@ -378,12 +378,8 @@ impl Namespace {
     }
 
     /// Emits to every socket of the namespace.
-    pub fn emit<T: serde::Serialize + ?Sized>(
-        &self,
-        event: &str,
-        data: &T,
-    ) -> Result<(), EmitError> {
-        self.broadcast().emit(event, data)
+    pub fn emit(&self, event: &str, args: impl socketio_parser::IntoArgs) -> Result<(), EmitError> {
+        self.broadcast().emit(event, args)
     }
 
     /// The sockets of the namespace on every node.

@@ -153,11 +153,7 @@ impl ParentNamespace {
     }
 
     /// Emits to every socket of every child.
-    pub fn emit<T: serde::Serialize + ?Sized>(
-        &self,
-        event: &str,
-        data: &T,
-    ) -> Result<(), EmitError> {
-        self.broadcast().emit(event, data)
+    pub fn emit(&self, event: &str, args: impl socketio_parser::IntoArgs) -> Result<(), EmitError> {
+        self.broadcast().emit(event, args)
     }
 }

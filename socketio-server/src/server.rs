@@ -329,17 +329,8 @@ impl SocketIo {
     }
 
     /// Emits to every socket of the main namespace.
-    pub fn emit<T: serde::Serialize + ?Sized>(
-        &self,
-        event: &str,
-        data: &T,
-    ) -> Result<(), EmitError> {
-        self.broadcast().emit(event, data)
-    }
-
-    /// Emits with any number of arguments to every socket of the main namespace.
-    pub fn emit_values(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
-        self.broadcast().emit_values(event, args)
+    pub fn emit(&self, event: &str, args: impl crate::IntoArgs) -> Result<(), EmitError> {
+        self.broadcast().emit(event, args)
     }
 
     /// The sockets of the main namespace, on every node.

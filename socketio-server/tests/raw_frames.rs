@@ -128,7 +128,7 @@ fn conformance_server() -> SocketIo {
     io.ns("/", |socket: SocketRef| async move {
         let _ = socket.emit("auth", &socket.handshake().auth);
         socket.on("message", |s: SocketRef, Args(args): Args| async move {
-            let _ = s.emit_values("message-back", args);
+            let _ = s.emit("message-back", Args(args));
         });
         socket.on(
             "message-with-ack",
@@ -321,6 +321,15 @@ async fn rooms_broadcast_except_and_disconnect_reasons() {
     io.to("b").sockets_join("c").await.unwrap();
     io.to("c").emit("in-c", &()).unwrap();
     assert_eq!(clients[2].packet().await.unwrap(), r#"2["in-c",null]"#);
+    // The other argument shapes of `IntoArgs`: `()` is no argument, `Args` several, a `&str`
+    // one (and `&()` above stays one `null`, as before `emit` took `IntoArgs`).
+    io.to("c").emit("none", ()).unwrap();
+    assert_eq!(clients[2].packet().await.unwrap(), r#"2["none"]"#);
+    let two = socketio_server::Args::new().arg("x").arg(2);
+    io.to("c").emit("two", two).unwrap();
+    assert_eq!(clients[2].packet().await.unwrap(), r#"2["two","x",2]"#);
+    io.to("c").emit("str", "y").unwrap();
+    assert_eq!(clients[2].packet().await.unwrap(), r#"2["str","y"]"#);
 
     // Client namespace disconnect, then server-side disconnect.
     clients[0].send("41").await;
@@ -893,15 +902,15 @@ async fn socket_data_handshake_and_typed_handlers() {
         );
         socket.on("hs", |s: SocketRef| async move {
             let h = s.handshake();
-            let _ = s.emit_values(
+            let _ = s.emit(
                 "hs",
-                vec![
+                Args(vec![
                     Value::from(h.query.get("EIO").cloned()),
                     Value::from(h.address.clone()),
                     Value::from(h.url.starts_with("/socket.io/")),
                     Value::from(h.headers.contains_key("host")),
                     Value::from(h.time.ends_with("(Coordinated Universal Time)")),
-                ],
+                ]),
             );
         });
     });

@@ -108,7 +108,7 @@ async fn main() {
             socket.on("publish", move |Args(args): Args, ack: AckSender| {
                 let io = publisher.clone();
                 async move {
-                    let sent = io.to("soak").emit_values("msg", args).is_ok();
+                    let sent = io.to("soak").emit("msg", Args(args)).is_ok();
                     let _ = ack.send(&sent);
                 }
             });

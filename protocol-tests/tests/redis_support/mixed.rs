@@ -129,7 +129,10 @@ pub async fn every_operation_in_every_direction(
     same_broadcast(flavour, &got, json!([{"k": 1}]));
     r2.io
         .except("red")
-        .emit_values("from-r2", vec![Value::Binary(vec![1u8, 2].into())])
+        .emit(
+            "from-r2",
+            socketio_server::Args(vec![Value::Binary(vec![1u8, 2].into())]),
+        )
         .unwrap();
     let got = expect(clients, "from-r2", &["s", "v"]);
     same_broadcast(flavour, &got, json!([{"$bin": "0102"}]));
@@ -158,7 +161,7 @@ pub async fn every_operation_in_every_direction(
     let mut answers: Vec<String> = r1
         .io
         .timeout(Duration::from_secs(3))
-        .emit_values_with_ack("ask", vec!["?".into()])
+        .emit_with_ack("ask", socketio_server::Args(vec!["?".into()]))
         .unwrap()
         .await
         .unwrap();

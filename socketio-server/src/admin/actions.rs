@@ -15,7 +15,7 @@ pub(super) fn register_actions(socket: &SocketRef) {
             return;
         };
         if let Some(op) = target(&io, &nsp, filter.as_ref()) {
-            let _ = op.emit_values(&event, args.collect());
+            let _ = op.emit(&event, Args(args.collect()));
         }
     });
     socket.on("join", |io: SocketIo, Args(args): Args| async move {

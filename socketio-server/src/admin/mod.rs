@@ -290,7 +290,7 @@ impl AdminState {
 
     /// Emits to the admin sockets of every node.
     fn emit(&self, event: &str, args: Vec<Value>) {
-        let _ = self.admin().broadcast().emit_values(event, args);
+        let _ = self.admin().broadcast().emit(event, crate::Args(args));
     }
 }
 

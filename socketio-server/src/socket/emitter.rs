@@ -1,10 +1,9 @@
 //! [`SocketEmitter`]: one emit on one socket with per-emit flags.
 
-use serde::Serialize;
 use tokio::sync::oneshot;
 
 use socketio_adapter::{BroadcastFlags, BroadcastOptions};
-use socketio_parser::{to_value, Packet, Value};
+use socketio_parser::{IntoArgs, Packet};
 
 use super::{check_event, notify_outgoing, SocketRef};
 use crate::ack::{AckFuture, AckSlot};
@@ -22,16 +21,12 @@ pub struct SocketEmitter<'a> {
 }
 
 impl SocketEmitter<'_> {
-    /// Emits an event with one argument.
-    pub fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> Result<(), EmitError> {
-        let value = to_value(data)?;
-        self.emit_values(event, vec![value])
-    }
-
-    /// Emits an event with any number of arguments.
-    pub fn emit_values(self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+    /// Emits an event with `args`: one `Serialize` value (`&v`), `()` for none, or
+    /// [`Args`](crate::Args) for several (see [`IntoArgs`]).
+    pub fn emit(self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         let socket = self.socket;
         check_event(event)?;
+        let args = args.into_args()?;
         if !socket.connected() {
             return Err(EmitError::Disconnected);
         }
@@ -50,24 +45,15 @@ impl SocketEmitter<'_> {
         socket.send_packet(&packet, self.flags.volatile)
     }
 
-    /// Emits an event with one argument and waits for the acknowledgement.
-    pub fn emit_with_ack<T: Serialize + ?Sized, R>(
+    /// Emits an event (`args` as in [`emit`](Self::emit)) and waits for the acknowledgement.
+    pub fn emit_with_ack<A: IntoArgs, R>(
         self,
         event: &str,
-        data: &T,
-    ) -> Result<AckFuture<R>, EmitError> {
-        let value = to_value(data)?;
-        self.emit_values_with_ack(event, vec![value])
-    }
-
-    /// Emits an event with any number of arguments and waits for the acknowledgement.
-    pub fn emit_values_with_ack<R>(
-        self,
-        event: &str,
-        args: Vec<Value>,
+        args: A,
     ) -> Result<AckFuture<R>, EmitError> {
         let socket = self.socket;
         check_event(event)?;
+        let args = args.into_args()?;
         if !socket.connected() {
             return Err(EmitError::Disconnected);
         }

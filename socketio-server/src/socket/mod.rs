@@ -446,17 +446,24 @@ impl SocketRef {
             .push(crate::handler::boxed_disconnect(handler));
     }
 
-    /// Emits an event with one argument (any `serde` value; binary as `bytes::Bytes`).
-    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        self.emitter().emit(event, data)
+    /// Emits an event with `args`: one `serde` value (`&v`; binary as `bytes::Bytes`), `()`
+    /// for none, or [`Args`](crate::Args) for several (see [`IntoArgs`](crate::IntoArgs)),
+    /// as the client's `emit`.
+    ///
+    /// ```
+    /// # fn f(socket: socketio_server::SocketRef) -> Result<(), socketio_server::EmitError> {
+    /// use socketio_server::Args;
+    /// socket.emit("greeting", "hello")?; // one argument
+    /// socket.emit("position", &(1, 2))?; // one argument: the array [1, 2]
+    /// socket.emit("ping", ())?; // no argument
+    /// socket.emit("move", Args::new().arg(1).arg(2))?; // two arguments
+    /// # Ok(()) }
+    /// ```
+    pub fn emit(&self, event: &str, args: impl crate::IntoArgs) -> Result<(), EmitError> {
+        self.emitter().emit(event, args)
     }
 
-    /// Emits an event with any number of arguments.
-    pub fn emit_values(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
-        self.emitter().emit_values(event, args)
-    }
-
-    /// Emits an event with one argument and waits for the client's acknowledgement, read as
+    /// Emits an event (`args` as in [`emit`](Self::emit)) and waits for the client's acknowledgement, read as
     /// `R` (see [`FromAck`](crate::FromAck): a `serde` type, or [`Args`](crate::Args) for the
     /// raw argument list).
     ///
@@ -469,21 +476,12 @@ impl SocketRef {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn emit_with_ack<T: Serialize + ?Sized, R>(
+    pub fn emit_with_ack<A: crate::IntoArgs, R>(
         &self,
         event: &str,
-        data: &T,
+        args: A,
     ) -> Result<AckFuture<R>, EmitError> {
-        self.emitter().emit_with_ack(event, data)
-    }
-
-    /// Emits an event with any number of arguments and waits for the acknowledgement.
-    pub fn emit_values_with_ack<R>(
-        &self,
-        event: &str,
-        args: Vec<Value>,
-    ) -> Result<AckFuture<R>, EmitError> {
-        self.emitter().emit_values_with_ack(event, args)
+        self.emitter().emit_with_ack(event, args)
     }
 
     /// The next emit on this socket may be dropped if the client cannot take it now.
