@@ -2,8 +2,15 @@
 //! foreign request to its owner, wait for the answer) and the owner side
 //! (serve another node's request on a local session, send the answer back).
 
+mod config;
+mod headers;
+mod takeover;
+
+pub use config::{ClusterConfig, ClusterStats};
+use headers::{header_map, raw_headers, sid_of, wire_uri};
+
 use crate::link::Link;
-use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage, MAX_HEADERS};
+use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage};
 use crate::pending::{Pending, Reply};
 use crate::tunnel::{self, Role, Tunnels};
 use crate::{ClusterError, NodeId};
@@ -12,7 +19,7 @@ use engine_io::{
     Cluster, ForeignRequest, ForeignUpgrade, ForwardFuture, Handover, OwnerUpgrade, ResponseBody,
     Server, UpgradeAnswer, UpgradeFuture,
 };
-use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use parking_lot::Mutex;
 use redis::{IntoConnectionInfo, PushKind};
@@ -21,76 +28,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
-
-/// Options of a cluster node.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ClusterConfig {
-    /// Prefix of the nodes' channels (`<prefix>#<node id>`). Default
-    /// `engine.io-cluster`. Every node of one cluster uses the same.
-    pub channel_prefix: String,
-    /// This node's id; `None` (default): a random one. See [`NodeId`].
-    pub node_id: Option<String>,
-    /// How long the owner may take to take up a request (answer it, or say
-    /// it is serving it) before the request is answered "Session ID unknown";
-    /// also the period of the liveness check of owners that long-polls wait
-    /// on. Default 500 ms (the reference waits 1000 ms for a lock).
-    pub response_timeout: Duration,
-    /// The most foreign requests this node may wait on at once; beyond it a
-    /// foreign request is answered "Session ID unknown". Default 10 000.
-    pub max_pending: usize,
-    /// The most requests of other nodes this node serves at once; beyond it
-    /// a request is dropped (its node answers "Session ID unknown" after
-    /// `response_timeout`). Proxied WebSockets count against it too.
-    /// Default 10 000.
-    pub max_foreign: usize,
-    /// How long a new polling session waits before the handler sees it,
-    /// so that an early upgrade reaching another node moves the session
-    /// there (takeover) instead of being proxied; `None`: no delay (every
-    /// upgrade on another node is then proxied). Default 300 ms, as the
-    /// reference.
-    pub connect_delay: Option<Duration>,
-}
-
-impl Default for ClusterConfig {
-    fn default() -> Self {
-        ClusterConfig {
-            channel_prefix: "engine.io-cluster".to_owned(),
-            node_id: None,
-            response_timeout: Duration::from_millis(500),
-            max_pending: 10_000,
-            max_foreign: 10_000,
-            connect_delay: Some(Duration::from_millis(300)),
-        }
-    }
-}
-
-/// Counters of a node, for tests and monitoring.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ClusterStats {
-    /// Requests this node carried to their owners and got an answer for.
-    pub forwarded: u64,
-    /// Foreign requests answered "Session ID unknown" because no live node
-    /// held the session (dead owner, Redis down, forged node id, timeout).
-    pub unknown: u64,
-    /// Requests of other nodes this node served.
-    pub served: u64,
-    /// Messages on this node's channel that were not valid messages.
-    pub garbage: u64,
-    /// Requests of other nodes dropped: over [`ClusterConfig::max_foreign`],
-    /// duplicates, or before [`ClusterEngine::attach`].
-    pub dropped: u64,
-    /// Answers lost because the node that asked was gone (the session was
-    /// then closed, so that nothing is lost silently).
-    pub lost: u64,
-    /// Sessions this node took over from their owner (an early upgrade).
-    pub taken_over: u64,
-    /// Sessions this node handed over to the node their upgrade reached.
-    pub handed_over: u64,
-    /// WebSockets relayed through a tunnel (counted on both ends).
-    pub tunnels: u64,
-}
 
 #[derive(Default)]
 struct Counters {
@@ -139,64 +76,6 @@ impl std::fmt::Debug for ClusterEngine {
             .field("up", &self.inner.link.is_up())
             .finish_non_exhaustive()
     }
-}
-
-/// Request headers that describe the client's connection to this node, not
-/// the request: they are not carried to the owner.
-fn hop_by_hop(name: &HeaderName) -> bool {
-    name == header::CONNECTION
-        || name == header::UPGRADE
-        || name == header::CONTENT_LENGTH
-        || name == header::TRANSFER_ENCODING
-        || name == header::TE
-        || name == header::TRAILER
-        || name.as_str() == "keep-alive"
-}
-
-fn raw_headers(headers: &HeaderMap) -> RawHeaders {
-    headers
-        .iter()
-        .filter(|(n, _)| !hop_by_hop(n))
-        .take(MAX_HEADERS)
-        .map(|(n, v)| {
-            (
-                Bytes::copy_from_slice(n.as_str().as_bytes()),
-                Bytes::copy_from_slice(v.as_bytes()),
-            )
-        })
-        .collect()
-}
-
-/// Hostile header lists: invalid names or values are skipped.
-fn header_map(raw: RawHeaders) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(raw.len());
-    for (n, v) in raw {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(&n),
-            HeaderValue::from_maybe_shared(v),
-        ) {
-            if !hop_by_hop(&n) {
-                map.append(n, v);
-            }
-        }
-    }
-    map
-}
-
-/// A request URI's path and query, as carried to another node.
-fn wire_uri(uri: &http::Uri) -> Bytes {
-    uri.path_and_query().map_or_else(
-        || Bytes::from_static(b"/"),
-        |pq| Bytes::copy_from_slice(pq.as_str().as_bytes()),
-    )
-}
-
-/// The `sid` parameter of a request URI (sids are URL-safe: no decoding).
-fn sid_of(uri: &http::Uri) -> Option<&str> {
-    uri.query()?
-        .split('&')
-        .filter_map(|kv| kv.strip_prefix("sid="))
-        .next_back()
 }
 
 impl ClusterEngine {
@@ -655,310 +534,12 @@ impl Inner {
     }
 }
 
-/// How long a handed-over session's old owner relays requests for it (a
-/// poll or a post the client sent before it switched to the WebSocket
-/// reaches the old owner by the sid's prefix).
-const MOVED_FOR: Duration = Duration::from_secs(30);
-
 /// A request naming `uri` only: what this node answers for an sid it does
 /// not hold (400 "Session ID unknown", in the request's format).
 fn unknown_request(uri: http::Uri) -> Request<ResponseBody> {
     let mut req = Request::new(http_body_util::Full::new(Bytes::new()));
     *req.uri_mut() = uri;
     req
-}
-
-fn wire_messages(msgs: Vec<engine_io::Message>) -> Vec<WireMessage> {
-    msgs.into_iter()
-        .map(|m| match m {
-            engine_io::Message::Text(s) => WireMessage::Text(s.into_bytes()),
-            engine_io::Message::Binary(b) => WireMessage::Binary(b),
-        })
-        .collect()
-}
-
-fn to_wire(h: Box<Handover>) -> WireHandover {
-    WireHandover {
-        sid: Bytes::from(h.sid),
-        protocol: match h.protocol {
-            engine_io::ProtocolVersion::V3 => 3,
-            engine_io::ProtocolVersion::V4 => 4,
-        },
-        uri: wire_uri(&h.uri),
-        headers: raw_headers(&h.headers),
-        remote_addr: h.remote_addr,
-        outgoing: wire_messages(h.outgoing),
-        incoming: wire_messages(h.incoming),
-    }
-}
-
-/// A handover from the network; `None` if any field is invalid.
-fn from_wire(h: WireHandover) -> Option<Handover> {
-    let messages = |msgs: Vec<WireMessage>| -> Option<Vec<engine_io::Message>> {
-        msgs.into_iter()
-            .map(|m| match m {
-                WireMessage::Text(b) => engine_io::Str::from_utf8(b)
-                    .ok()
-                    .map(engine_io::Message::Text),
-                WireMessage::Binary(b) => Some(engine_io::Message::Binary(b)),
-            })
-            .collect()
-    };
-    Some(Handover {
-        sid: String::from_utf8(h.sid.to_vec()).ok()?,
-        protocol: match h.protocol {
-            3 => engine_io::ProtocolVersion::V3,
-            4 => engine_io::ProtocolVersion::V4,
-            _ => return None,
-        },
-        uri: http::Uri::from_maybe_shared(h.uri).ok()?,
-        headers: header_map(h.headers),
-        remote_addr: h.remote_addr,
-        outgoing: messages(h.outgoing)?,
-        incoming: messages(h.incoming)?,
-    })
-}
-
-/// A tunnel end's messages to the other node.
-fn tunnel_sender(
-    inner: &Arc<Inner>,
-    peer: NodeId,
-    id: u64,
-) -> impl Fn(Body) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
-    let inner = inner.clone();
-    let to = channel(&inner.config.channel_prefix, peer);
-    move |body| {
-        let inner = inner.clone();
-        let to = to.clone();
-        Box::pin(async move {
-            let msg = Message {
-                from: inner.node,
-                id,
-                body,
-            };
-            matches!(inner.link.publish(&to, msg.encode()).await, Ok(n) if n > 0)
-        })
-    }
-}
-
-/// A session this node asked to take over (see `Inner::arriving`).
-struct Arriving<'a> {
-    inner: &'a Inner,
-    sid: String,
-}
-
-impl<'a> Arriving<'a> {
-    /// `None` when an upgrade of that session is asked already.
-    fn new(inner: &'a Inner, sid: &str) -> Option<Arriving<'a>> {
-        inner
-            .arriving
-            .lock()
-            .insert(sid.to_owned())
-            .then(|| Arriving {
-                inner,
-                sid: sid.to_owned(),
-            })
-    }
-}
-
-impl Drop for Arriving<'_> {
-    fn drop(&mut self) {
-        self.inner.arriving.lock().remove(&self.sid);
-    }
-}
-
-/// Forgets a tunnel whose connection never came (the client left before
-/// the 101 was through).
-struct TunnelGuard {
-    inner: Arc<Inner>,
-    opened: Option<tunnel::Opened>,
-    /// The owner opened its end: tell it.
-    notify: bool,
-}
-
-impl Drop for TunnelGuard {
-    fn drop(&mut self) {
-        if let Some(o) = self.opened.take() {
-            let (peer, id, _) = o.key;
-            if self.inner.tunnels.remove(&o.key) && self.notify {
-                let send = tunnel_sender(&self.inner, peer, id);
-                tokio::spawn(send(Body::TunnelClose {
-                    dir: crate::message::Dir::FromOpener,
-                }));
-            }
-        }
-    }
-}
-
-impl Inner {
-    /// The opener's side: a WebSocket for a session another node owns
-    /// reached this node. Asks the owner, which hands the session over or
-    /// keeps it (the connection is then relayed through a tunnel).
-    async fn upgrade(self: &Arc<Self>, request: ForeignUpgrade) -> Option<UpgradeAnswer> {
-        let owner = self.route(&request.sid)?;
-        let uri = wire_uri(&request.parts.uri);
-        let (id, mut replies) = self.pending.register(owner)?;
-        let _waiting = Waiting {
-            inner: self,
-            owner,
-            id,
-        };
-        let _arriving = Arriving::new(self, &request.sid)?;
-        // Registered before the owner can answer, so no tunnel byte is missed.
-        let opened = self.tunnels.open((owner, id, Role::Opener))?;
-        let mut guard = TunnelGuard {
-            inner: self.clone(),
-            opened: Some(opened),
-            notify: false,
-        };
-        let msg = Message {
-            from: self.node,
-            id,
-            body: Body::Upgrade {
-                uri,
-                headers: raw_headers(&request.parts.headers),
-            },
-        };
-        let timeout = self.config.response_timeout;
-        let owner_channel = channel(&self.config.channel_prefix, owner);
-        match tokio::time::timeout(timeout, self.link.publish(&owner_channel, msg.encode())).await {
-            Ok(Ok(n)) if n > 0 => {}
-            _ => return None,
-        }
-        let reply = tokio::time::timeout(timeout, replies.recv()).await.ok()??;
-        match reply {
-            Reply::Handover(h) => {
-                let h = from_wire(h).filter(|h| h.sid == request.sid)?;
-                let server = self.server.lock().clone()?;
-                let socket = server.adopt(h)?;
-                self.counters.taken_over.fetch_add(1, Ordering::Relaxed);
-                Some(UpgradeAnswer::Takeover(socket))
-            }
-            Reply::Proxied => {
-                self.counters.tunnels.fetch_add(1, Ordering::Relaxed);
-                // From now on the owner runs a tunnel end: tell it if ours never starts.
-                guard.notify = true;
-                Some(UpgradeAnswer::Proxy(Box::new(move |io| {
-                    let Some(opened) = guard.opened.take() else {
-                        return;
-                    };
-                    let inner = guard.inner.clone();
-                    let send = tunnel_sender(&inner, owner, id);
-                    tokio::spawn(async move {
-                        tunnel::pump(&inner.tunnels, opened, io, send).await;
-                    });
-                })))
-            }
-            Reply::Accepted | Reply::Response { .. } => None,
-        }
-    }
-
-    /// Remembers that `sid` moved to `to` (bounded: expired entries go
-    /// first; when full of live ones, the session is not relayed).
-    fn set_moved(&self, sid: String, to: NodeId) {
-        let mut moved = self.moved.lock();
-        let now = tokio::time::Instant::now();
-        if moved.len() >= self.config.max_foreign {
-            moved.retain(|_, (_, until)| *until > now);
-        }
-        if moved.len() < self.config.max_foreign {
-            moved.insert(sid, (to, now + MOVED_FOR));
-        }
-    }
-
-    /// The owner's side of an upgrade another node received. Never awaits.
-    fn on_upgrade(self: &Arc<Self>, from: NodeId, id: u64, uri: Bytes, headers: RawHeaders) {
-        if from == self.node {
-            return;
-        }
-        let Some(server) = self.server.lock().clone() else {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
-        let Ok(uri) = http::Uri::from_maybe_shared(uri) else {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
-        let mut req = Request::new(());
-        *req.uri_mut() = uri;
-        *req.headers_mut() = header_map(headers);
-        let (parts, ()) = req.into_parts();
-        let sid = sid_of(&parts.uri).map(str::to_owned);
-        // Only the owner named in the sid answers (a forged upgrade for a
-        // session another node owns, or one that moved, finds nothing here).
-        // Bounded like the requests of other nodes (refusals too: a flood of
-        // forged upgrades cannot spawn without bound).
-        let Ok(permit) = self.foreign_slots.clone().try_acquire_owned() else {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
-        let answer = match sid.as_deref() {
-            Some(sid) if NodeId::of_sid(sid) == Some(self.node) => self
-                .tunnels
-                .open((from, id, Role::Owner))
-                .map(|opened| (parts, opened)),
-            _ => None,
-        };
-        let send = tunnel_sender(self, from, id);
-        let inner = self.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            // Only a live node gets a session or a tunnel: a forged node id
-            // must not make a session leave (one Redis round trip per upgrade).
-            let alive = answer.is_some() && {
-                let asker = [channel(&inner.config.channel_prefix, from)];
-                matches!(inner.link.numsub(&asker).await.as_deref(), Ok([n]) if *n > 0)
-            };
-            let answer = match answer {
-                Some((_, opened)) if !alive => {
-                    inner.tunnels.remove(&opened.key);
-                    inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                Some((parts, opened)) => {
-                    // Where requests go once the session is gone from here (set
-                    // first: no request may find it neither here nor moved).
-                    let sid = sid.clone().unwrap_or_default();
-                    inner.set_moved(sid.clone(), from);
-                    let answer = server.serve_foreign_upgrade(&parts);
-                    if !matches!(answer, Some(OwnerUpgrade::Takeover(_))) {
-                        inner.moved.lock().remove(&sid);
-                    }
-                    Some((answer, opened))
-                }
-                None => None,
-            };
-            match answer {
-                Some((Some(OwnerUpgrade::Takeover(h)), opened)) => {
-                    inner.tunnels.remove(&opened.key);
-                    inner.counters.handed_over.fetch_add(1, Ordering::Relaxed);
-                    if !send(Body::Handover(to_wire(h))).await {
-                        // The session left with a node that is gone.
-                        inner.counters.lost.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Some((Some(OwnerUpgrade::Tunnel(io)), opened)) => {
-                    inner.counters.tunnels.fetch_add(1, Ordering::Relaxed);
-                    if send(Body::Proxied).await {
-                        tunnel::pump(&inner.tunnels, opened, io, send).await;
-                    } else {
-                        inner.tunnels.remove(&opened.key);
-                    }
-                }
-                other => {
-                    if let Some((None, opened)) = other {
-                        inner.tunnels.remove(&opened.key);
-                    }
-                    let refusal = Body::Response {
-                        status: 400,
-                        headers: Vec::new(),
-                        body: Bytes::new(),
-                    };
-                    send(refusal).await;
-                }
-            }
-        });
-    }
 }
 
 /// The owner's answer as an HTTP response; `None` if it is not a valid one.
@@ -1074,45 +655,6 @@ async fn liveness(inner: Weak<Inner>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sid_parameter() {
-        let uri: http::Uri = "/socket.io/?EIO=4&transport=polling&sid=abc&t=1"
-            .parse()
-            .unwrap();
-        assert_eq!(sid_of(&uri), Some("abc"));
-        let uri: http::Uri = "/x?sid=a&sid=b".parse().unwrap();
-        assert_eq!(
-            sid_of(&uri),
-            Some("b"),
-            "the last value wins, as the server's"
-        );
-        let uri: http::Uri = "/x?t=1".parse().unwrap();
-        assert_eq!(sid_of(&uri), None);
-    }
-
-    #[test]
-    fn headers_cross_nodes_without_hop_by_hop_ones() {
-        let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
-        h.append("x-multi", HeaderValue::from_static("1"));
-        h.append("x-multi", HeaderValue::from_static("2"));
-        let back = header_map(raw_headers(&h));
-        assert_eq!(back.len(), 3);
-        assert_eq!(back.get_all("x-multi").iter().count(), 2);
-        assert!(back.get(header::CONNECTION).is_none());
-        // Hostile names and values are skipped.
-        let raw = vec![
-            (Bytes::from_static(b"bad name"), Bytes::from_static(b"v")),
-            (Bytes::from_static(b"ok"), Bytes::from_static(b"bad\nvalue")),
-            (Bytes::from_static(b"ok"), Bytes::from_static(b"fine")),
-        ];
-        let m = header_map(raw);
-        assert_eq!(m.len(), 1);
-        assert_eq!(m.get("ok").map(|v| v.as_bytes()), Some(&b"fine"[..]));
-    }
 
     #[test]
     fn invalid_statuses_are_no_answer() {

@@ -56,7 +56,10 @@
 //! # Module map
 //! | concept | module |
 //! | --- | --- |
-//! | the node: borrowing and owner sides, upgrades (takeover, proxy), liveness | `engine` |
+//! | the node: borrowing and owner sides, liveness | `engine` |
+//! | a WebSocket on a non-owner: takeover or proxy; relaying a moved session | `engine::takeover` |
+//! | which headers and which sid a foreign request carries | `engine::headers` |
+//! | a node's options and counters | `engine::config` |
 //! | the messages between nodes and their codec | [`message`] |
 //! | the node's Redis connections | `link` |
 //! | the requests waiting on their owners | `pending` |

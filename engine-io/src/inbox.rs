@@ -1,11 +1,13 @@
 //! The stream API's inbox ([`crate::Server::new_stream`], [`Socket::recv`]):
 //! bounded by [`crate::Config::inbox_capacity`], with backpressure on the
 //! transports (the WebSocket is not read and a polling POST waits while it is
-//! full) rather than a closed session.
+//! full) rather than a closed session. The same inbox keeps a handler's
+//! messages while a cluster delays its connection.
 
 use crate::session::Answer;
-use crate::socket::Socket;
+use crate::socket::{After, Socket, State};
 use crate::{CloseReason, Message};
+use parking_lot::MutexGuard;
 use std::sync::Arc;
 
 impl Socket {
@@ -89,5 +91,31 @@ impl Socket {
 
     pub(crate) fn wake_inbox(&self) {
         self.waiters.notify_waiters();
+    }
+}
+
+impl Socket {
+    /// Keeps `msg` for the handler, in order, while it has not seen the
+    /// session yet (a cluster's delayed connection); the session closes if
+    /// the inbox is full. Releases the lock, then carries out `after`.
+    pub(crate) fn keep_until_connected(
+        self: &Arc<Self>,
+        mut st: MutexGuard<'_, State>,
+        msg: Message,
+        after: After,
+    ) {
+        let full = st.inbox.len() >= self.shared.config.inbox_capacity;
+        if !full {
+            st.inbox.push_back(msg);
+        }
+        drop(st);
+        self.finish(after);
+        if full {
+            self.finalize(
+                CloseReason::TransportError,
+                Some("inbox full".into()),
+                Answer::Close,
+            );
+        }
     }
 }

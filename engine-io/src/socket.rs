@@ -640,23 +640,10 @@ impl Socket {
         let open = st.session.is_open();
         let mut msg = p.into_message();
         if open && st.connect != Connect::Done && !self.shared.is_stream() {
-            // The handler has not seen the session yet: keep the message for
-            // it, in order (the stream API's inbox already is where it goes).
+            // The handler has not seen the session yet (the stream API's
+            // inbox already is where messages go).
             if let Some(msg) = msg.take() {
-                let full = st.inbox.len() >= self.shared.config.inbox_capacity;
-                if !full {
-                    st.inbox.push_back(msg);
-                }
-                drop(st);
-                self.finish(after);
-                if full {
-                    self.finalize(
-                        CloseReason::TransportError,
-                        Some("inbox full".into()),
-                        Answer::Close,
-                    );
-                }
-                return;
+                return self.keep_until_connected(st, msg, after);
             }
         }
         drop(st);

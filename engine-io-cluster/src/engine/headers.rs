@@ -1,0 +1,108 @@
+//! The HTTP parts a foreign request carries between nodes: which headers
+//! travel, and the sid a request names.
+
+use crate::message::{RawHeaders, MAX_HEADERS};
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue};
+
+/// Request headers that describe the client's connection to this node, not
+/// the request: they are not carried to the owner.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::UPGRADE
+        || name == header::CONTENT_LENGTH
+        || name == header::TRANSFER_ENCODING
+        || name == header::TE
+        || name == header::TRAILER
+        || name.as_str() == "keep-alive"
+}
+
+pub(super) fn raw_headers(headers: &HeaderMap) -> RawHeaders {
+    headers
+        .iter()
+        .filter(|(n, _)| !hop_by_hop(n))
+        .take(MAX_HEADERS)
+        .map(|(n, v)| {
+            (
+                Bytes::copy_from_slice(n.as_str().as_bytes()),
+                Bytes::copy_from_slice(v.as_bytes()),
+            )
+        })
+        .collect()
+}
+
+/// Hostile header lists: invalid names or values are skipped.
+pub(super) fn header_map(raw: RawHeaders) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(raw.len());
+    for (n, v) in raw {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(&n),
+            HeaderValue::from_maybe_shared(v),
+        ) {
+            if !hop_by_hop(&n) {
+                map.append(n, v);
+            }
+        }
+    }
+    map
+}
+
+/// A request URI's path and query, as carried to another node.
+pub(super) fn wire_uri(uri: &http::Uri) -> Bytes {
+    uri.path_and_query().map_or_else(
+        || Bytes::from_static(b"/"),
+        |pq| Bytes::copy_from_slice(pq.as_str().as_bytes()),
+    )
+}
+
+/// The `sid` parameter of a request URI (sids are URL-safe: no decoding).
+pub(super) fn sid_of(uri: &http::Uri) -> Option<&str> {
+    uri.query()?
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("sid="))
+        .next_back()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sid_parameter() {
+        let uri: http::Uri = "/socket.io/?EIO=4&transport=polling&sid=abc&t=1"
+            .parse()
+            .unwrap();
+        assert_eq!(sid_of(&uri), Some("abc"));
+        let uri: http::Uri = "/x?sid=a&sid=b".parse().unwrap();
+        assert_eq!(
+            sid_of(&uri),
+            Some("b"),
+            "the last value wins, as the server's"
+        );
+        let uri: http::Uri = "/x?t=1".parse().unwrap();
+        assert_eq!(sid_of(&uri), None);
+    }
+
+    #[test]
+    fn headers_cross_nodes_without_hop_by_hop_ones() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        h.append("x-multi", HeaderValue::from_static("1"));
+        h.append("x-multi", HeaderValue::from_static("2"));
+        let back = header_map(raw_headers(&h));
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.get_all("x-multi").iter().count(), 2);
+        assert!(back.get(header::CONNECTION).is_none());
+        // Hostile names and values are skipped.
+        let raw = vec![
+            (Bytes::from_static(b"bad name"), Bytes::from_static(b"v")),
+            (Bytes::from_static(b"ok"), Bytes::from_static(b"bad\nvalue")),
+            (Bytes::from_static(b"ok"), Bytes::from_static(b"fine")),
+        ];
+        let m = header_map(raw);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.get("ok").map(|v| v.as_bytes()), Some(&b"fine"[..]));
+    }
+}

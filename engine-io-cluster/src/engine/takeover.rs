@@ -1,0 +1,313 @@
+//! A WebSocket that reaches a node other than its session's owner: the owner
+//! hands a young session over (takeover) or keeps it and the WebSocket's bytes
+//! are relayed (proxy); and the old owner's relay of requests for a session
+//! that moved.
+
+use super::*;
+
+/// How long a handed-over session's old owner relays requests for it (a
+/// poll or a post the client sent before it switched to the WebSocket
+/// reaches the old owner by the sid's prefix).
+const MOVED_FOR: Duration = Duration::from_secs(30);
+
+fn wire_messages(msgs: Vec<engine_io::Message>) -> Vec<WireMessage> {
+    msgs.into_iter()
+        .map(|m| match m {
+            engine_io::Message::Text(s) => WireMessage::Text(s.into_bytes()),
+            engine_io::Message::Binary(b) => WireMessage::Binary(b),
+        })
+        .collect()
+}
+
+fn to_wire(h: Box<Handover>) -> WireHandover {
+    WireHandover {
+        sid: Bytes::from(h.sid),
+        protocol: match h.protocol {
+            engine_io::ProtocolVersion::V3 => 3,
+            engine_io::ProtocolVersion::V4 => 4,
+        },
+        uri: wire_uri(&h.uri),
+        headers: raw_headers(&h.headers),
+        remote_addr: h.remote_addr,
+        outgoing: wire_messages(h.outgoing),
+        incoming: wire_messages(h.incoming),
+    }
+}
+
+/// A handover from the network; `None` if any field is invalid.
+fn from_wire(h: WireHandover) -> Option<Handover> {
+    let messages = |msgs: Vec<WireMessage>| -> Option<Vec<engine_io::Message>> {
+        msgs.into_iter()
+            .map(|m| match m {
+                WireMessage::Text(b) => engine_io::Str::from_utf8(b)
+                    .ok()
+                    .map(engine_io::Message::Text),
+                WireMessage::Binary(b) => Some(engine_io::Message::Binary(b)),
+            })
+            .collect()
+    };
+    Some(Handover {
+        sid: String::from_utf8(h.sid.to_vec()).ok()?,
+        protocol: match h.protocol {
+            3 => engine_io::ProtocolVersion::V3,
+            4 => engine_io::ProtocolVersion::V4,
+            _ => return None,
+        },
+        uri: http::Uri::from_maybe_shared(h.uri).ok()?,
+        headers: header_map(h.headers),
+        remote_addr: h.remote_addr,
+        outgoing: messages(h.outgoing)?,
+        incoming: messages(h.incoming)?,
+    })
+}
+
+/// A tunnel end's messages to the other node.
+fn tunnel_sender(
+    inner: &Arc<Inner>,
+    peer: NodeId,
+    id: u64,
+) -> impl Fn(Body) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
+    let inner = inner.clone();
+    let to = channel(&inner.config.channel_prefix, peer);
+    move |body| {
+        let inner = inner.clone();
+        let to = to.clone();
+        Box::pin(async move {
+            let msg = Message {
+                from: inner.node,
+                id,
+                body,
+            };
+            matches!(inner.link.publish(&to, msg.encode()).await, Ok(n) if n > 0)
+        })
+    }
+}
+
+/// A session this node asked to take over (see `Inner::arriving`).
+struct Arriving<'a> {
+    inner: &'a Inner,
+    sid: String,
+}
+
+impl<'a> Arriving<'a> {
+    /// `None` when an upgrade of that session is asked already.
+    fn new(inner: &'a Inner, sid: &str) -> Option<Arriving<'a>> {
+        inner
+            .arriving
+            .lock()
+            .insert(sid.to_owned())
+            .then(|| Arriving {
+                inner,
+                sid: sid.to_owned(),
+            })
+    }
+}
+
+impl Drop for Arriving<'_> {
+    fn drop(&mut self) {
+        self.inner.arriving.lock().remove(&self.sid);
+    }
+}
+
+/// Forgets a tunnel whose connection never came (the client left before
+/// the 101 was through).
+struct TunnelGuard {
+    inner: Arc<Inner>,
+    opened: Option<tunnel::Opened>,
+    /// The owner opened its end: tell it.
+    notify: bool,
+}
+
+impl Drop for TunnelGuard {
+    fn drop(&mut self) {
+        if let Some(o) = self.opened.take() {
+            let (peer, id, _) = o.key;
+            if self.inner.tunnels.remove(&o.key) && self.notify {
+                let send = tunnel_sender(&self.inner, peer, id);
+                tokio::spawn(send(Body::TunnelClose {
+                    dir: crate::message::Dir::FromOpener,
+                }));
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// The opener's side: a WebSocket for a session another node owns
+    /// reached this node. Asks the owner, which hands the session over or
+    /// keeps it (the connection is then relayed through a tunnel).
+    pub(super) async fn upgrade(
+        self: &Arc<Self>,
+        request: ForeignUpgrade,
+    ) -> Option<UpgradeAnswer> {
+        let owner = self.route(&request.sid)?;
+        let uri = wire_uri(&request.parts.uri);
+        let (id, mut replies) = self.pending.register(owner)?;
+        let _waiting = Waiting {
+            inner: self,
+            owner,
+            id,
+        };
+        let _arriving = Arriving::new(self, &request.sid)?;
+        // Registered before the owner can answer, so no tunnel byte is missed.
+        let opened = self.tunnels.open((owner, id, Role::Opener))?;
+        let mut guard = TunnelGuard {
+            inner: self.clone(),
+            opened: Some(opened),
+            notify: false,
+        };
+        let msg = Message {
+            from: self.node,
+            id,
+            body: Body::Upgrade {
+                uri,
+                headers: raw_headers(&request.parts.headers),
+            },
+        };
+        let timeout = self.config.response_timeout;
+        let owner_channel = channel(&self.config.channel_prefix, owner);
+        match tokio::time::timeout(timeout, self.link.publish(&owner_channel, msg.encode())).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return None,
+        }
+        let reply = tokio::time::timeout(timeout, replies.recv()).await.ok()??;
+        match reply {
+            Reply::Handover(h) => {
+                let h = from_wire(h).filter(|h| h.sid == request.sid)?;
+                let server = self.server.lock().clone()?;
+                let socket = server.adopt(h)?;
+                self.counters.taken_over.fetch_add(1, Ordering::Relaxed);
+                Some(UpgradeAnswer::Takeover(socket))
+            }
+            Reply::Proxied => {
+                self.counters.tunnels.fetch_add(1, Ordering::Relaxed);
+                // From now on the owner runs a tunnel end: tell it if ours never starts.
+                guard.notify = true;
+                Some(UpgradeAnswer::Proxy(Box::new(move |io| {
+                    let Some(opened) = guard.opened.take() else {
+                        return;
+                    };
+                    let inner = guard.inner.clone();
+                    let send = tunnel_sender(&inner, owner, id);
+                    tokio::spawn(async move {
+                        tunnel::pump(&inner.tunnels, opened, io, send).await;
+                    });
+                })))
+            }
+            Reply::Accepted | Reply::Response { .. } => None,
+        }
+    }
+
+    /// Remembers that `sid` moved to `to` (bounded: expired entries go
+    /// first; when full of live ones, the session is not relayed).
+    pub(super) fn set_moved(&self, sid: String, to: NodeId) {
+        let mut moved = self.moved.lock();
+        let now = tokio::time::Instant::now();
+        if moved.len() >= self.config.max_foreign {
+            moved.retain(|_, (_, until)| *until > now);
+        }
+        if moved.len() < self.config.max_foreign {
+            moved.insert(sid, (to, now + MOVED_FOR));
+        }
+    }
+
+    /// The owner's side of an upgrade another node received. Never awaits.
+    pub(super) fn on_upgrade(
+        self: &Arc<Self>,
+        from: NodeId,
+        id: u64,
+        uri: Bytes,
+        headers: RawHeaders,
+    ) {
+        if from == self.node {
+            return;
+        }
+        let Some(server) = self.server.lock().clone() else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let Ok(uri) = http::Uri::from_maybe_shared(uri) else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let mut req = Request::new(());
+        *req.uri_mut() = uri;
+        *req.headers_mut() = header_map(headers);
+        let (parts, ()) = req.into_parts();
+        let sid = sid_of(&parts.uri).map(str::to_owned);
+        // Only the owner named in the sid answers (a forged upgrade for a
+        // session another node owns, or one that moved, finds nothing here).
+        // Bounded like the requests of other nodes (refusals too: a flood of
+        // forged upgrades cannot spawn without bound).
+        let Ok(permit) = self.foreign_slots.clone().try_acquire_owned() else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let answer = match sid.as_deref() {
+            Some(sid) if NodeId::of_sid(sid) == Some(self.node) => self
+                .tunnels
+                .open((from, id, Role::Owner))
+                .map(|opened| (parts, opened)),
+            _ => None,
+        };
+        let send = tunnel_sender(self, from, id);
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            // Only a live node gets a session or a tunnel: a forged node id
+            // must not make a session leave (one Redis round trip per upgrade).
+            let alive = answer.is_some() && {
+                let asker = [channel(&inner.config.channel_prefix, from)];
+                matches!(inner.link.numsub(&asker).await.as_deref(), Ok([n]) if *n > 0)
+            };
+            let answer = match answer {
+                Some((_, opened)) if !alive => {
+                    inner.tunnels.remove(&opened.key);
+                    inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Some((parts, opened)) => {
+                    // Where requests go once the session is gone from here (set
+                    // first: no request may find it neither here nor moved).
+                    let sid = sid.clone().unwrap_or_default();
+                    inner.set_moved(sid.clone(), from);
+                    let answer = server.serve_foreign_upgrade(&parts);
+                    if !matches!(answer, Some(OwnerUpgrade::Takeover(_))) {
+                        inner.moved.lock().remove(&sid);
+                    }
+                    Some((answer, opened))
+                }
+                None => None,
+            };
+            match answer {
+                Some((Some(OwnerUpgrade::Takeover(h)), opened)) => {
+                    inner.tunnels.remove(&opened.key);
+                    inner.counters.handed_over.fetch_add(1, Ordering::Relaxed);
+                    if !send(Body::Handover(to_wire(h))).await {
+                        // The session left with a node that is gone.
+                        inner.counters.lost.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Some((Some(OwnerUpgrade::Tunnel(io)), opened)) => {
+                    inner.counters.tunnels.fetch_add(1, Ordering::Relaxed);
+                    if send(Body::Proxied).await {
+                        tunnel::pump(&inner.tunnels, opened, io, send).await;
+                    } else {
+                        inner.tunnels.remove(&opened.key);
+                    }
+                }
+                other => {
+                    if let Some((None, opened)) = other {
+                        inner.tunnels.remove(&opened.key);
+                    }
+                    let refusal = Body::Response {
+                        status: 400,
+                        headers: Vec::new(),
+                        body: Bytes::new(),
+                    };
+                    send(refusal).await;
+                }
+            }
+        });
+    }
+}
