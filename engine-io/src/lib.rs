@@ -32,7 +32,7 @@
 //! | **the session**: lifecycle, upgrade, close, polling request slots, all deadlines — no I/O | `session` |
 //! | the heartbeat rules (v3 and v4) | `heartbeat` |
 //! | the socket (public handle, outgoing queue, carrying out the session's effects) | `socket` |
-//! | the stream API's inbox and its backpressure | `inbox` |
+//! | the stream API's inbox and its backpressure; the messages kept while a cluster delays the connection | `inbox` |
 //! | the socket task (timers and WebSocket I/O around the session) | `driver` |
 //! | HTTP long-polling transport (GET / POST) | `polling` |
 //! | WebSocket transport: the HTTP upgrade request | `websocket` |
