@@ -139,6 +139,9 @@ async fn sessions_of_a_sigkilled_node_recover_on_ours_and_on_node_js() {
             .unwrap_or_else(|| panic!("{name} did not notice the crash"));
     }
     r2.io.to("bench").emit("m1", &1).unwrap();
+    // `emit` queues its XADD; let it reach the stream before the npm node adds m2, or m2 can
+    // enter the stream first and be replayed first (seen once in CI).
+    tokio::time::sleep(Duration::from_millis(300)).await;
     ok(n.command(
         json!({"op": "broadcast", "rooms": ["bench"], "event": "m2", "args": [2]}),
         WAIT,
