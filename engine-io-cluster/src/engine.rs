@@ -24,10 +24,14 @@ use http_body_util::BodyExt;
 use parking_lot::Mutex;
 use redis::{IntoConnectionInfo, PushKind};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{oneshot, Semaphore};
+
+/// The answer to another node's request, being computed.
+type AnswerFuture = std::pin::Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>;
 
 #[derive(Default)]
 struct Counters {
@@ -91,7 +95,16 @@ impl ClusterEngine {
             None => NodeId::random(),
         };
         let channel = channel(&config.channel_prefix, node);
-        let (link, pushes) = Link::connect(redis, channel, config.response_timeout).await?;
+        // The node the link's pushes go to, once it exists (nothing is sent
+        // to a node before its id is in a sid: earlier pushes are dropped).
+        let node_slot: Arc<std::sync::OnceLock<Weak<Inner>>> = Arc::default();
+        let slot = node_slot.clone();
+        let on_push = move |push: redis::PushInfo| {
+            if let Some(inner) = slot.get().and_then(Weak::upgrade) {
+                inner.on_push(push);
+            }
+        };
+        let link = Link::connect(redis, channel, config.response_timeout, on_push).await?;
         let inner = Arc::new(Inner {
             node,
             prefix: node.as_str().to_owned(),
@@ -106,7 +119,7 @@ impl ClusterEngine {
             moved: Mutex::new(HashMap::new()),
             arriving: Mutex::new(std::collections::HashSet::new()),
         });
-        tokio::spawn(dispatch(Arc::downgrade(&inner), pushes));
+        let _ = node_slot.set(Arc::downgrade(&inner));
         tokio::spawn(liveness(Arc::downgrade(&inner)));
         Ok(ClusterEngine { inner })
     }
@@ -390,6 +403,9 @@ impl Inner {
     }
 
     /// The owner side: serves another node's request on a local session.
+    /// Runs in the link's reader: an answer that is ready at once (a POST, a
+    /// GET with packets queued) is sent from here, without a task; only a
+    /// request that must wait (a long-poll, a relay) gets one.
     fn on_request(
         self: &Arc<Self>,
         from: NodeId,
@@ -414,6 +430,9 @@ impl Inner {
         let Ok(uri) = http::Uri::from_maybe_shared(uri) else {
             return drop_it();
         };
+        if self.running.lock().contains_key(&(from, id)) {
+            return drop_it();
+        }
         let mut req = Request::new(http_body_util::Full::new(body));
         *req.method_mut() = match method {
             Method::Get => http::Method::GET,
@@ -421,48 +440,49 @@ impl Inner {
         };
         *req.uri_mut() = uri;
         *req.headers_mut() = header_map(headers);
-        let (abort_tx, abort_rx) = oneshot::channel();
+        let sid = sid_of(req.uri()).map(str::to_owned);
+        let is_get = method == Method::Get;
+        let mut fut = self.answer_future(server.clone(), sid.clone(), req);
+        let waker = std::task::Waker::noop();
+        if let std::task::Poll::Ready(res) = fut
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker))
         {
-            let mut running = self.running.lock();
-            if running.contains_key(&(from, id)) {
-                drop(running);
-                return drop_it();
-            }
-            running.insert((from, id), abort_tx);
+            drop(permit);
+            return self.answer(&server, from, id, is_get, sid, res);
         }
+        let (abort_tx, abort_rx) = oneshot::channel();
+        self.running.lock().insert((from, id), abort_tx);
         let inner = self.clone();
-        // One task per request (as hyper has one per connection): a long-poll waits.
+        // The answer must wait (as hyper has a task per connection): a task.
         tokio::spawn(async move {
             let _permit = permit;
-            inner.serve(server, from, id, req, abort_rx).await;
+            inner
+                .serve(&server, from, id, is_get, sid, fut, abort_rx)
+                .await;
             inner.running.lock().remove(&(from, id));
         });
     }
 
-    async fn serve(
+    /// What answers request `req` for session `sid`: the session if it is
+    /// here; if it moved, the node it moved to; else "Session ID unknown".
+    fn answer_future(
         self: &Arc<Self>,
         server: Server,
-        from: NodeId,
-        id: u64,
+        sid: Option<String>,
         req: Request<ResponseBody>,
-        abort: oneshot::Receiver<()>,
-    ) {
-        let sid = sid_of(req.uri()).map(str::to_owned);
-        let is_get = req.method() == http::Method::GET;
-        let reply_to = channel(&self.config.channel_prefix, from);
+    ) -> AnswerFuture {
         let held = sid.as_deref().and_then(|sid| server.socket(sid)).is_some();
-        let moved = if held {
-            None
-        } else {
-            let sid = sid.as_deref().unwrap_or_default();
-            self.wait_arriving(&server, sid).await;
-            self.moved_to(sid)
-        };
-        let relay_sid = sid.clone();
-        let fut = async {
-            match (moved, relay_sid) {
+        if held {
+            return Box::pin(async move { server.serve_foreign(req).await });
+        }
+        let inner = self.clone();
+        Box::pin(async move {
+            let sid = sid.unwrap_or_default();
+            inner.wait_arriving(&server, &sid).await;
+            match inner.moved_to(&sid) {
                 // Handed over: relay to the node the session moved to.
-                (Some(to), Some(sid)) => {
+                Some(to) => {
                     let (parts, body) = req.into_parts();
                     let uri = parts.uri.clone();
                     let body = match body.collect().await {
@@ -470,20 +490,34 @@ impl Inner {
                         Err(never) => match never {},
                     };
                     let request = ForeignRequest { sid, parts, body };
-                    match self.forward_to(to, request).await {
+                    match inner.forward_to(to, request).await {
                         Some(res) => res,
                         // Gone there too: this server's own "Session ID unknown".
                         None => server.serve_foreign(unknown_request(uri)).await,
                     }
                 }
-                _ => server.serve_foreign(req).await,
+                None => server.serve_foreign(req).await,
             }
-        };
-        tokio::pin!(fut);
+        })
+    }
+
+    /// A request whose answer was not ready at once: waits for it (or the
+    /// abort), saying first that the session is here if it takes long.
+    #[allow(clippy::too_many_arguments)]
+    async fn serve(
+        self: &Arc<Self>,
+        server: &Server,
+        from: NodeId,
+        id: u64,
+        is_get: bool,
+        sid: Option<String>,
+        mut fut: AnswerFuture,
+        abort: oneshot::Receiver<()>,
+    ) {
         // The answer alone when it is ready within half the other node's
-        // timeout (a POST, a GET with data queued or soon queued: one message
-        // each way); else first say the session is here, so that the other
-        // node waits as long as a long-poll may.
+        // timeout (a GET whose data is soon queued: one message each way);
+        // else first say the session is here, so that the other node waits
+        // as long as a long-poll may.
         tokio::pin!(abort);
         let res = tokio::select! {
             res = &mut fut => res,
@@ -494,6 +528,7 @@ impl Inner {
                     id,
                     body: Body::Accepted,
                 };
+                let reply_to = channel(&self.config.channel_prefix, from);
                 let sent = self.link.publish(&reply_to, accepted.encode()).await;
                 if !matches!(sent, Ok(n) if n > 0) {
                     // The other node is gone: dropping the request ends the poll.
@@ -506,12 +541,22 @@ impl Inner {
                 }
             }
         };
+        self.answer(server, from, id, is_get, sid, res);
+    }
+
+    /// Sends the answer to request `id` of node `from`. Never awaits.
+    fn answer(
+        self: &Arc<Self>,
+        server: &Server,
+        from: NodeId,
+        id: u64,
+        is_get: bool,
+        sid: Option<String>,
+        res: Response<ResponseBody>,
+    ) {
         self.counters.served.fetch_add(1, Ordering::Relaxed);
         let (parts, body) = res.into_parts();
-        let body = match body.collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(never) => match never {},
-        };
+        let body = full_bytes(body);
         let delivered_payload = is_get && parts.status == StatusCode::OK && !body.is_empty();
         let msg = Message {
             from: self.node,
@@ -522,15 +567,34 @@ impl Inner {
                 body,
             },
         };
-        let sent = matches!(self.link.publish(&reply_to, msg.encode()).await, Ok(n) if n > 0);
-        if !sent && delivered_payload {
-            // The drained payload is lost with the node that asked: close the
-            // session rather than lose packets silently.
-            self.counters.lost.fetch_add(1, Ordering::Relaxed);
-            if let Some(socket) = sid.and_then(|sid| server.socket(&sid)) {
-                socket.close_now();
-            }
-        }
+        // The drained payload is lost with the node that asked: then close
+        // the session rather than lose packets silently.
+        let on_loss = delivered_payload
+            .then(|| sid.and_then(|sid| server.socket(&sid)))
+            .flatten()
+            .map(|socket| {
+                let inner = self.clone();
+                Box::new(move |heard: bool| {
+                    if !heard {
+                        inner.counters.lost.fetch_add(1, Ordering::Relaxed);
+                        socket.close_now();
+                    }
+                }) as Box<dyn FnOnce(bool) + Send>
+            });
+        let reply_to = channel(&self.config.channel_prefix, from);
+        self.link.send(&reply_to, msg.encode(), on_loss);
+    }
+}
+
+/// The bytes of a full body (it is ready: no waiting).
+fn full_bytes(body: ResponseBody) -> Bytes {
+    let collect = std::pin::pin!(body.collect());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match collect.poll(&mut cx) {
+        std::task::Poll::Ready(Ok(b)) => b.to_bytes(),
+        std::task::Poll::Ready(Err(never)) => match never {},
+        // A `Full` body is one frame, ready.
+        std::task::Poll::Pending => Bytes::new(),
     }
 }
 
@@ -551,40 +615,38 @@ fn response(status: u16, headers: RawHeaders, body: Bytes) -> Option<Response<Re
     Some(res)
 }
 
-/// The node's message loop: this node's channel, and the link's state.
-async fn dispatch(inner: Weak<Inner>, mut pushes: mpsc::UnboundedReceiver<redis::PushInfo>) {
-    while let Some(push) = pushes.recv().await {
-        let Some(inner) = inner.upgrade() else {
-            return;
-        };
+impl Inner {
+    /// One push from the link: a message on this node's channel, or the
+    /// link's state. Runs in the link's reader; never awaits.
+    fn on_push(self: &Arc<Self>, push: redis::PushInfo) {
         match push.kind {
             PushKind::Disconnection => {
-                inner.link.set_down();
+                self.link.set_down();
                 // No answer can arrive while Redis is away.
-                inner.pending.fail_all();
-                inner.tunnels.close_peer(None);
+                self.pending.fail_all();
+                self.tunnels.close_peer(None);
                 tracing::warn!("engine.io cluster: redis connection lost; reconnecting");
-                if !inner.link.reconnecting.swap(true, Ordering::AcqRel) {
-                    tokio::spawn(reconnect(Arc::downgrade(&inner)));
+                if !self.link.reconnecting.swap(true, Ordering::AcqRel) {
+                    tokio::spawn(reconnect(Arc::downgrade(self)));
                 }
             }
             PushKind::Message => {
                 let Some(msg) = redis::Msg::from_push_info(push) else {
-                    continue;
+                    return;
                 };
                 match msg.get_payload::<Bytes>() {
                     Ok(payload) => {
                         for frame in crate::message::split(payload) {
                             match frame {
-                                Ok(frame) => inner.on_message(frame),
+                                Ok(frame) => self.on_message(frame),
                                 Err(_) => {
-                                    inner.counters.garbage.fetch_add(1, Ordering::Relaxed);
+                                    self.counters.garbage.fetch_add(1, Ordering::Relaxed);
                                 }
                             }
                         }
                     }
                     Err(_) => {
-                        inner.counters.garbage.fetch_add(1, Ordering::Relaxed);
+                        self.counters.garbage.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }

@@ -29,7 +29,29 @@ const PUBLISH_BATCH: usize = 256;
 struct PublishJob {
     channel: String,
     payload: Bytes,
-    done: oneshot::Sender<Result<usize, redis::RedisError>>,
+    done: Done,
+}
+
+/// Who learns how many nodes got a publication.
+enum Done {
+    /// A task awaits the count ([`Link::publish`]).
+    Reply(oneshot::Sender<Result<usize, redis::RedisError>>),
+    /// Called with whether any node got it ([`Link::send`]).
+    Then(Box<dyn FnOnce(bool) + Send>),
+    /// Nobody.
+    Ignore,
+}
+
+impl Done {
+    fn complete(self, res: Result<usize, redis::RedisError>) {
+        match self {
+            Done::Reply(tx) => {
+                let _ = tx.send(res);
+            }
+            Done::Then(f) => f(matches!(res, Ok(n) if n > 0)),
+            Done::Ignore => {}
+        }
+    }
 }
 
 /// The Redis connection of one node.
@@ -57,18 +79,27 @@ impl Link {
         url: impl IntoConnectionInfo,
         channel: String,
         timeout: Duration,
-    ) -> Result<(Link, mpsc::UnboundedReceiver<PushInfo>), redis::RedisError> {
+        on_push: impl Fn(PushInfo) + Send + Sync + 'static,
+    ) -> Result<Link, redis::RedisError> {
         let info = url.into_connection_info()?;
         let settings = info
             .redis_settings()
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
-        let client = Client::open(info.set_redis_settings(settings))?;
-        // Unbounded as the redis crate's own push channel: a bound here could
-        // only stall the connection's reader. The node's loop never awaits.
-        let (push_tx, push_rx) = mpsc::unbounded_channel();
+        // Small request/answer messages: Nagle would hold a PUBLISH written
+        // while an earlier one is unacknowledged.
+        let tcp = info.tcp_settings().clone().set_nodelay(true);
+        let client = Client::open(info.set_redis_settings(settings).set_tcp_settings(tcp))?;
+        // The connection's reader hands each push to `on_push` as it parses
+        // it: no channel and no task between Redis and the node (a foreign
+        // request's message is acted on in the read that brought it).
+        // `on_push` never awaits, so it cannot stall the reader.
+        let push = move |info: PushInfo| -> Result<(), std::convert::Infallible> {
+            on_push(info);
+            Ok(())
+        };
         let mut conn = client
-            .get_connection_manager_with_config(manager_config(timeout).set_push_sender(push_tx))
+            .get_connection_manager_with_config(manager_config(timeout).set_push_sender(push))
             .await?;
         conn.subscribe(&channel).await?;
         let (queue, jobs) = mpsc::channel(PUBLISH_QUEUE);
@@ -80,7 +111,7 @@ impl Link {
             reconnecting: AtomicBool::new(false),
             channel,
         };
-        Ok((link, push_rx))
+        Ok(link)
     }
 
     /// Whether the subscription is up.
@@ -104,10 +135,33 @@ impl Link {
         let job = PublishJob {
             channel: channel.to_owned(),
             payload,
-            done,
+            done: Done::Reply(done),
         };
         self.queue.try_send(job).map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
+    }
+
+    /// Publishes `payload` on `channel` without waiting: `then`, if any, is
+    /// called with whether a node got it (`false` at once when the
+    /// publisher's queue is full or gone). For answers sent from the
+    /// link's reader, where nothing may await.
+    pub(crate) fn send(
+        &self,
+        channel: &str,
+        payload: Bytes,
+        then: Option<Box<dyn FnOnce(bool) + Send>>,
+    ) {
+        let job = PublishJob {
+            channel: channel.to_owned(),
+            payload,
+            done: then.map_or(Done::Ignore, Done::Then),
+        };
+        if let Err(e) = self.queue.try_send(job) {
+            let job = match e {
+                mpsc::error::TrySendError::Full(j) | mpsc::error::TrySendError::Closed(j) => j,
+            };
+            job.done.complete(Ok(0));
+        }
     }
 
     /// How many subscribers each channel has (`PUBSUB NUMSUB`), in order.
@@ -150,7 +204,7 @@ struct Group {
     channel: String,
     messages: Vec<Bytes>,
     bytes: usize,
-    done: Vec<oneshot::Sender<Result<usize, redis::RedisError>>>,
+    done: Vec<Done>,
 }
 
 /// Sends queued publications, as many per round trip as are waiting, and
@@ -197,21 +251,21 @@ async fn publish_loop(mut conn: ConnectionManager, mut jobs: mpsc::Receiver<Publ
         }
         match pipe.query_async::<Vec<usize>>(&mut conn).await {
             Ok(counts) => {
-                for (g, n) in groups.drain(..).zip(counts) {
+                for (i, g) in groups.drain(..).enumerate() {
+                    // Fewer replies than commands: those without one count as unheard.
+                    let n = counts.get(i).copied().unwrap_or(0);
                     for done in g.done {
-                        let _ = done.send(Ok(n));
+                        done.complete(Ok(n));
                     }
                 }
             }
             Err(e) => {
                 for g in groups.drain(..) {
                     for done in g.done {
-                        let _ = done.send(Err(e.clone()));
+                        done.complete(Err(e.clone()));
                     }
                 }
             }
         }
-        // Jobs without a reply (fewer replies than commands) learn it by the drop.
-        groups.clear();
     }
 }
