@@ -11,7 +11,7 @@ use headers::{header_map, raw_headers, sid_of, wire_uri};
 
 use crate::link::Link;
 use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage};
-use crate::pending::{Pending, Reply};
+use crate::pending::{Pending, Replies, Reply};
 use crate::tunnel::{self, Role, Tunnels};
 use crate::{ClusterError, NodeId};
 use bytes::Bytes;
@@ -236,6 +236,19 @@ impl Drop for Waiting<'_> {
 }
 
 impl Inner {
+    /// A new request to `owner`: its id (in the guard, which forgets it, and
+    /// tells the owner if it was still waiting, when dropped) and where its
+    /// replies arrive. `None` when too many requests wait already.
+    fn register(self: &Arc<Self>, owner: NodeId) -> Option<(Waiting<'_>, Replies)> {
+        let (id, replies) = self.pending.register(owner)?;
+        let waiting = Waiting {
+            inner: self,
+            owner,
+            id,
+        };
+        Some((waiting, replies))
+    }
+
     /// The borrowing side: carries `request` to the session's owner and
     /// waits for its answer. `None`: answer "Session ID unknown".
     async fn forward(self: &Arc<Self>, request: ForeignRequest) -> Option<Response<ResponseBody>> {
@@ -292,12 +305,8 @@ impl Inner {
             _ => return None,
         };
         let uri = wire_uri(&request.parts.uri);
-        let (id, mut replies) = self.pending.register(owner)?;
-        let _waiting = Waiting {
-            inner: self,
-            owner,
-            id,
-        };
+        let (waiting, mut replies) = self.register(owner)?;
+        let id = waiting.id;
         let msg = Message {
             from: self.node,
             id,

@@ -142,12 +142,8 @@ impl Inner {
     ) -> Option<UpgradeAnswer> {
         let owner = self.route(&request.sid)?;
         let uri = wire_uri(&request.parts.uri);
-        let (id, mut replies) = self.pending.register(owner)?;
-        let _waiting = Waiting {
-            inner: self,
-            owner,
-            id,
-        };
+        let (waiting, mut replies) = self.register(owner)?;
+        let id = waiting.id;
         let _arriving = Arriving::new(self, &request.sid)?;
         // Registered before the owner can answer, so no tunnel byte is missed.
         let opened = self.tunnels.open((owner, id, Role::Opener))?;
