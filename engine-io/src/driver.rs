@@ -296,14 +296,13 @@ impl Driver {
                         p.close_detached();
                     }
                 }
-                ProbeCmd::Upgraded => {
+                ProbeCmd::Upgraded { report } => {
                     if let Some(mut new_ws) = self.probe.take() {
                         // The `3probe` answer was already flushed; count nothing for it.
                         new_ws.reset_in_flight();
                         self.ws = Some(*new_ws);
                         // A delayed connection reports the upgrade once connected.
-                        let connected = self.socket.lock().connect == crate::socket::Connect::Done;
-                        if connected {
+                        if report {
                             self.socket.shared.handler.on_upgrade(&self.socket);
                         }
                     }

@@ -38,7 +38,13 @@ use tokio::time::Instant;
 pub(crate) enum ProbeCmd {
     Send(Packet),
     Close,
-    Upgraded,
+    /// The probe is the transport now. `report`: the task calls
+    /// `on_upgrade`; decided under the lock when the upgrade completed, so
+    /// that a delayed connection finishing meanwhile (which reports an
+    /// upgrade it finds done) and the task never both report it.
+    Upgraded {
+        report: bool,
+    },
 }
 
 /// Whether the handler has seen the session (`on_connect`). Only a cluster's
@@ -561,7 +567,10 @@ impl Socket {
                 st.probe_offer = None;
                 after.probe(st, ProbeCmd::Close)
             }
-            Effect::Upgraded => after.probe(st, ProbeCmd::Upgraded),
+            Effect::Upgraded => {
+                let report = st.connect == Connect::Done;
+                after.probe(st, ProbeCmd::Upgraded { report })
+            }
             Effect::Closed(reason, description) => {
                 st.close_description = description;
                 st.queue = VecDeque::new();

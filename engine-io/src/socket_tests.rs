@@ -148,3 +148,27 @@ async fn graceful_close_refuses_new_messages() {
     assert!(matches!(s.try_send("b"), Err(TrySendError::Closed(_))));
     assert_eq!(s.queued(), 1);
 }
+
+/// The task reports an upgrade only if the connection was done when it
+/// completed; otherwise the delayed connection reports it when it finishes
+/// (it finds the upgrade done): once either way, whichever runs first after.
+#[tokio::test]
+async fn an_upgrade_is_reported_by_one_side_only() {
+    let (_server, s) = socket(4);
+    for (connect, expect) in [
+        (Connect::Delayed, false),
+        (Connect::Replaying, false),
+        (Connect::Done, true),
+    ] {
+        let mut st = s.lock();
+        st.connect = connect;
+        st.probe_cmds.clear();
+        let mut after = After::default();
+        s.apply_one(&mut st, Effect::Upgraded, &mut after);
+        assert!(
+            matches!(st.probe_cmds.as_slice(), [ProbeCmd::Upgraded { report }] if *report == expect),
+            "{connect:?}: {:?}",
+            st.probe_cmds
+        );
+    }
+}
