@@ -4,9 +4,14 @@
 # load generator on CPU 1. Polling echo round trips with every request of a session on its owner
 # (local), then every request on the next node (foreign: each GET and POST crosses Redis to the
 # owner and back). Prints round trips per second, p50 / p99 latency and the CPU per round trip
-# summed over the nodes and Redis, then the ratios foreign/local.
+# summed over the nodes and Redis, then the ratios foreign/local. Then the same over WebSockets
+# (`sioload cluster-ws`): opened directly on a node, then proxied (a polling session upgraded,
+# past the 300 ms connect delay, on the next node, which relays the WebSocket's bytes to the
+# owner through Redis); the ratios proxied/direct.
 #
 #   scripts/cluster-bench.sh        # CONNS=48 SECS=5 BYTES=32 REDIS_PORT=6393 by default
+#   MEASURES=poll scripts/cluster-bench.sh   # poll, ws or poll,ws (the default)
+#   SERVER=path/to/bench_server scripts/cluster-bench.sh   # another build of the nodes
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -15,7 +20,8 @@ for tool in redis-server redis-cli taskset; do
 done
 REDIS_PORT=${REDIS_PORT:-6393}
 target="${CARGO_TARGET_DIR:-$root/target}/release"
-cargo build --release -q -p socketio-server --example bench_server
+server=${SERVER:-$target/examples/bench_server}
+[ -n "${SERVER:-}" ] || cargo build --release -q -p socketio-server --example bench_server
 cargo build --release -q -p protocol-tests --bin sioload
 
 tmp=$(mktemp -d)
@@ -34,7 +40,7 @@ ports=()
 node_pids=("$redis_pid")
 for i in 0 1 2; do
   # `listening <port>` on stdout once ready; stdin stays open so the node lives until we exit.
-  taskset -c 0 "$target/examples/bench_server" --port 0 --redis "redis://127.0.0.1:$REDIS_PORT" \
+  taskset -c 0 "$server" --port 0 --redis "redis://127.0.0.1:$REDIS_PORT" \
     --cluster-engine >"$tmp/node$i.out" 2>"$tmp/node$i.err" </dev/null &
   pid=$!
   pids+=($pid)
@@ -44,5 +50,7 @@ for i in 0 1 2; do
   [ -n "$port" ] || { echo "cluster-bench: node $i did not start: $(cat "$tmp/node$i.err")" >&2; exit 1; }
   ports+=("$port")
 done
-taskset -c 1 "$target/sioload" cluster-poll --ports "$(IFS=,; echo "${ports[*]}")" \
-  --pids "$(IFS=,; echo "${node_pids[*]}")" --conns "${CONNS:-48}" --secs "${SECS:-5}" --bytes "${BYTES:-32}"
+for measure in $(echo "${MEASURES:-poll,ws}" | tr , ' '); do
+  taskset -c 1 "$target/sioload" "cluster-$measure" --ports "$(IFS=,; echo "${ports[*]}")" \
+    --pids "$(IFS=,; echo "${node_pids[*]}")" --conns "${CONNS:-48}" --secs "${SECS:-5}" --bytes "${BYTES:-32}"
+done

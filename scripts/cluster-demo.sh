@@ -50,7 +50,7 @@ fi
 n=0
 for port in $NODE_PORTS; do
   n=$((n + 1))
-  target/release/examples/chat --port "$port" --redis "redis://127.0.0.1:$REDIS_PORT" "${node_args[@]}" </dev/null &
+  "${CARGO_TARGET_DIR:-target}/release/examples/chat" --port "$port" --redis "redis://127.0.0.1:$REDIS_PORT" "${node_args[@]}" </dev/null &
   pids+=($!)
   if [ "$sticky" = 1 ]; then
     servers+="  server node$n 127.0.0.1:$port check cookie node$n"$'\n'

@@ -16,11 +16,16 @@
 //! sioload churn --port P [--pid PID] [--transport T] [--conns 2000] [--parallel 8]
 //! sioload soak  --port P [--pid PID] [--secs 60] [--conns 64]
 //! sioload cluster-poll --ports P1,P2,P3 [--pids PID,PID,...] [--conns 48] [--secs 5] [--bytes 32]
+//! sioload cluster-ws   --ports P1,P2,P3 [--pids PID,PID,...] [--conns 48] [--secs 5] [--bytes 32]
+//!                      [--delay-ms 500]
 //! ```
 //!
 //! `cluster-poll` measures the cluster engine (nodes started with `--redis URL --cluster-engine`,
 //! see `scripts/cluster-bench.sh`): polling echo round trips with every request local, then
-//! every request foreign (sent to the next node), CPU summed over `--pids`.
+//! every request foreign (sent to the next node), CPU summed over `--pids`. `cluster-ws`: echo
+//! round trips over WebSockets opened directly, then over polling sessions upgraded after
+//! `--delay-ms` (past the 300 ms connect delay, so no takeover) on the next node, which proxies
+//! the WebSocket to the owner.
 //!
 //! `--transport webtransport` needs `--cert-hash`: the base64 SHA-256 of the server's certificate,
 //! the line `webtransport-cert-hash <base64>` that `bench_server --webtransport` (or the
@@ -44,7 +49,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol_tests::load::workloads::{
-    bcast, churn, cluster_poll, echo, fail, idle, per, soak, wait_for, Target,
+    bcast, churn, cluster_poll, cluster_ws, echo, fail, idle, per, soak, wait_for, Target,
 };
 use protocol_tests::load::{self, BenchServer, ServerKind, SioClient, Transport};
 
@@ -472,7 +477,7 @@ async fn main() {
             let parallel = o.num("parallel", 8) as usize;
             churn(target(), o.transport(), o.num("conns", 2000), parallel).await;
         }
-        "cluster-poll" => {
+        "cluster-poll" | "cluster-ws" => {
             let list = |key: &str| -> Vec<String> {
                 o.named
                     .get(key)
@@ -486,13 +491,19 @@ async fn main() {
             let ports: Vec<u16> = list("ports").iter().map(num).collect();
             let pids: Vec<u32> = list("pids").iter().map(num).collect();
             let bytes = o.num("bytes", 32) as usize;
-            cluster_poll(&ports, &pids, o.num("conns", 48), o.num("secs", 5), bytes).await;
+            let (conns, secs) = (o.num("conns", 48), o.num("secs", 5));
+            if mode == "cluster-ws" {
+                let delay = Duration::from_millis(o.num("delay-ms", 500));
+                cluster_ws(&ports, &pids, conns, secs, bytes, delay).await;
+            } else {
+                cluster_poll(&ports, &pids, conns, secs, bytes).await;
+            }
         }
         "soak" => {
             if !soak(target(), o.num("secs", 60), o.num("conns", 64)).await {
                 std::process::exit(1);
             }
         }
-        _ => fail("usage: sioload bench|scale|echo|bcast|idle|churn|soak|cluster-poll [options] (see the source's header)"),
+        _ => fail("usage: sioload bench|scale|echo|bcast|idle|churn|soak|cluster-poll|cluster-ws [options] (see the source's header)"),
     }
 }

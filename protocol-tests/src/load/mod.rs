@@ -220,6 +220,40 @@ impl SioClient {
         Ok(())
     }
 
+    /// Upgrades a polling session to a WebSocket opened on `port` (any node of a cluster: on a
+    /// node other than the owner, and once the session is past the cluster's connect delay, the
+    /// WebSocket is proxied to the owner): the probe `2probe` / `3probe`, then `5`. No request
+    /// may be pending and no packet unread.
+    pub async fn upgrade_websocket(&mut self, port: u16) -> Result<(), LoadError> {
+        let Link::Polling { pending, .. } = &self.link else {
+            return Err(LoadError::Protocol(
+                "only a polling session upgrades".into(),
+            ));
+        };
+        if !pending.is_empty() {
+            return Err(LoadError::Protocol(
+                "packets unread before the upgrade".into(),
+            ));
+        }
+        let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.set_nodelay(true)?;
+        let url = format!(
+            "ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket&sid={}",
+            self.sid
+        );
+        let (mut ws, _) =
+            tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config())).await?;
+        ws.send(Message::text("2probe")).await?;
+        let probe = tokio::time::timeout(HANDSHAKE_TIMEOUT, ws.next()).await;
+        match probe {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str() == "3probe" => {}
+            other => return Err(LoadError::Protocol(format!("no 3probe: {other:?}"))),
+        }
+        ws.send(Message::text("5")).await?;
+        self.link = Link::WebSocket(Box::new(ws));
+        Ok(())
+    }
+
     /// Sends Engine.IO text packets (e.g. `42["echo","x"]`): one WebSocket or WebTransport frame
     /// each, or one POST for all of them over polling.
     pub async fn send(&mut self, packets: &[&str]) -> Result<(), LoadError> {

@@ -224,7 +224,6 @@ pub async fn cluster_poll(ports: &[u16], pids: &[u32], conns: u64, secs: u64, by
     if ports.len() < 2 {
         fail("cluster-poll needs at least 2 --ports");
     }
-    let cpu = || -> u64 { pids.iter().filter_map(|p| super::cpu_ns(*p)).sum() };
     let mut results = Vec::new();
     for foreign in [false, true] {
         let mut clients = Vec::new();
@@ -243,44 +242,123 @@ pub async fn cluster_poll(ports: &[u16], pids: &[u32], conns: u64, secs: u64, by
             }
             clients.extend(cs);
         }
-        let each = || -> Vec<u64> {
-            pids.iter()
-                .map(|p| super::cpu_ns(*p).unwrap_or(0))
-                .collect()
-        };
-        let (cpu0, each0) = (cpu(), each());
-        let run = echo_rounds(clients, bytes, secs).await;
-        let cpu_us = per(cpu().saturating_sub(cpu0) as f64 / 1000.0, run.total);
-        // Where it goes: per process (in --pids order), µs per round trip.
-        let split: Vec<String> = each()
-            .iter()
-            .zip(&each0)
-            .map(|(a, b)| {
-                format!(
-                    "{:.1}",
-                    per(a.saturating_sub(*b) as f64 / 1000.0, run.total)
-                )
-            })
-            .collect();
+        let (run, cpu_us, split) = measured(pids, clients, bytes, secs).await;
         println!(
-            "cluster-poll requests={} conns={conns} failed={failed} total={} rtt_per_s={:.0} p50_us={} p99_us={} cluster_cpu_us_per_rtt={cpu_us:.2} per_pid_us=[{}]",
+            "cluster-poll requests={} conns={conns} failed={failed} total={} rtt_per_s={:.0} p50_us={} p99_us={} cluster_cpu_us_per_rtt={cpu_us:.2} per_pid_us=[{split}]",
             if foreign { "foreign" } else { "local" },
             run.total,
             run.per_second(),
             run.quantile(0.5),
             run.quantile(0.99),
-            split.join(",")
         );
         results.push((run, cpu_us));
     }
-    let (local, foreign) = (&results[0], &results[1]);
+    ratios("cluster-poll foreign/local", &results[0], &results[1]);
+}
+
+/// Proxied WebSockets against direct ones on a cluster (nodes with `--cluster-engine`): echo
+/// round trips over WebSockets opened directly on each node, then over polling sessions opened
+/// on a node and upgraded, after `delay` (past the connect delay: no takeover), on the next node,
+/// which relays the WebSocket's bytes to the owner through Redis. CPU is the sum over `pids`.
+pub async fn cluster_ws(
+    ports: &[u16],
+    pids: &[u32],
+    conns: u64,
+    secs: u64,
+    bytes: usize,
+    delay: Duration,
+) {
+    if ports.len() < 2 {
+        fail("cluster-ws needs at least 2 --ports");
+    }
+    let mut results = Vec::new();
+    for proxied in [false, true] {
+        let mut clients = Vec::new();
+        let mut failed = 0;
+        for (i, &port) in ports.iter().enumerate() {
+            let n = conns / ports.len() as u64 + u64::from((i as u64) < conns % ports.len() as u64);
+            let transport = if proxied {
+                Transport::Polling
+            } else {
+                Transport::WebSocket
+            };
+            let (cs, f) = connect_many(port, transport, n, 16).await;
+            failed += f;
+            clients.push((ports[(i + 1) % ports.len()], cs));
+        }
+        if proxied {
+            tokio::time::sleep(delay).await;
+        }
+        let mut all = Vec::new();
+        for (next, cs) in clients {
+            for mut c in cs {
+                if proxied {
+                    if let Err(e) = c.upgrade_websocket(next).await {
+                        fail(&format!("upgrade on node {next}: {e}"));
+                    }
+                }
+                all.push(c);
+            }
+        }
+        let (run, cpu_us, split) = measured(pids, all, bytes, secs).await;
+        println!(
+            "cluster-ws websocket={} conns={conns} failed={failed} total={} rtt_per_s={:.0} p50_us={} p99_us={} cluster_cpu_us_per_rtt={cpu_us:.2} per_pid_us=[{split}]",
+            if proxied { "proxied" } else { "direct" },
+            run.total,
+            run.per_second(),
+            run.quantile(0.5),
+            run.quantile(0.99),
+        );
+        results.push((run, cpu_us));
+    }
+    ratios("cluster-ws proxied/direct", &results[0], &results[1]);
+}
+
+/// Prints `label: ` and what `other` costs against `base` (each a run and its CPU µs per round
+/// trip): CPU and throughput ratios, added p50 and p99 latency.
+fn ratios(label: &str, base: &(EchoRun, f64), other: &(EchoRun, f64)) {
     println!(
-        "cluster-poll foreign/local: cpu_per_rtt={:.2} rtt_per_s={:.2} added_p50_us={} added_p99_us={}",
-        foreign.1 / local.1,
-        foreign.0.per_second() / local.0.per_second(),
-        foreign.0.quantile(0.5) as i64 - local.0.quantile(0.5) as i64,
-        foreign.0.quantile(0.99) as i64 - local.0.quantile(0.99) as i64,
+        "{label}: cpu_per_rtt={:.2} rtt_per_s={:.2} added_p50_us={} added_p99_us={}",
+        other.1 / base.1,
+        other.0.per_second() / base.0.per_second(),
+        other.0.quantile(0.5) as i64 - base.0.quantile(0.5) as i64,
+        other.0.quantile(0.99) as i64 - base.0.quantile(0.99) as i64,
     );
+}
+
+/// Echo rounds of `clients` with the CPU of `pids` around them: the run, the CPU µs per round
+/// trip summed over the pids, and each pid's share (µs per round trip, in `pids` order).
+async fn measured(
+    pids: &[u32],
+    clients: Vec<SioClient>,
+    bytes: usize,
+    secs: u64,
+) -> (EchoRun, f64, String) {
+    let each = || -> Vec<u64> {
+        pids.iter()
+            .map(|p| super::cpu_ns(*p).unwrap_or(0))
+            .collect()
+    };
+    let before = each();
+    let run = echo_rounds(clients, bytes, secs).await;
+    let after = each();
+    let total: u64 = after
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a.saturating_sub(*b))
+        .sum();
+    let cpu_us = per(total as f64 / 1000.0, run.total);
+    let split: Vec<String> = after
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| {
+            format!(
+                "{:.1}",
+                per(a.saturating_sub(*b) as f64 / 1000.0, run.total)
+            )
+        })
+        .collect();
+    (run, cpu_us, split.join(","))
 }
 
 /// `conns` receivers in room `bench`, one sender sends `msgs` broadcasts. Returns the server's
