@@ -30,6 +30,15 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::{oneshot, Semaphore};
 
+/// Another node's request served here: who asked, and what its answer concerns.
+struct Asked {
+    from: NodeId,
+    id: u64,
+    is_get: bool,
+    /// The session it names.
+    sid: Option<String>,
+}
+
 /// The answer to another node's request, being computed.
 type AnswerFuture = std::pin::Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>;
 
@@ -450,15 +459,20 @@ impl Inner {
         *req.uri_mut() = uri;
         *req.headers_mut() = header_map(headers);
         let sid = sid_of(req.uri()).map(str::to_owned);
-        let is_get = method == Method::Get;
         let mut fut = self.answer_future(server.clone(), sid.clone(), req);
+        let asked = Asked {
+            from,
+            id,
+            is_get: method == Method::Get,
+            sid,
+        };
         let waker = std::task::Waker::noop();
         if let std::task::Poll::Ready(res) = fut
             .as_mut()
             .poll(&mut std::task::Context::from_waker(waker))
         {
             drop(permit);
-            return self.answer(&server, from, id, is_get, sid, res);
+            return self.answer(&server, asked, res);
         }
         let (abort_tx, abort_rx) = oneshot::channel();
         self.running.lock().insert((from, id), abort_tx);
@@ -466,9 +480,7 @@ impl Inner {
         // The answer must wait (as hyper has a task per connection): a task.
         tokio::spawn(async move {
             let _permit = permit;
-            inner
-                .serve(&server, from, id, is_get, sid, fut, abort_rx)
-                .await;
+            inner.serve(&server, asked, fut, abort_rx).await;
             inner.running.lock().remove(&(from, id));
         });
     }
@@ -512,14 +524,10 @@ impl Inner {
 
     /// A request whose answer was not ready at once: waits for it (or the
     /// abort), saying first that the session is here if it takes long.
-    #[allow(clippy::too_many_arguments)]
     async fn serve(
         self: &Arc<Self>,
         server: &Server,
-        from: NodeId,
-        id: u64,
-        is_get: bool,
-        sid: Option<String>,
+        asked: Asked,
         mut fut: AnswerFuture,
         abort: oneshot::Receiver<()>,
     ) {
@@ -534,10 +542,10 @@ impl Inner {
             _ = tokio::time::sleep(self.config.response_timeout / 2) => {
                 let accepted = Message {
                     from: self.node,
-                    id,
+                    id: asked.id,
                     body: Body::Accepted,
                 };
-                let reply_to = channel(&self.config.channel_prefix, from);
+                let reply_to = channel(&self.config.channel_prefix, asked.from);
                 let sent = self.link.publish(&reply_to, accepted.encode()).await;
                 if !matches!(sent, Ok(n) if n > 0) {
                     // The other node is gone: dropping the request ends the poll.
@@ -550,19 +558,17 @@ impl Inner {
                 }
             }
         };
-        self.answer(server, from, id, is_get, sid, res);
+        self.answer(server, asked, res);
     }
 
-    /// Sends the answer to request `id` of node `from`. Never awaits.
-    fn answer(
-        self: &Arc<Self>,
-        server: &Server,
-        from: NodeId,
-        id: u64,
-        is_get: bool,
-        sid: Option<String>,
-        res: Response<ResponseBody>,
-    ) {
+    /// Sends the answer to the request `asked`. Never awaits.
+    fn answer(self: &Arc<Self>, server: &Server, asked: Asked, res: Response<ResponseBody>) {
+        let Asked {
+            from,
+            id,
+            is_get,
+            sid,
+        } = asked;
         self.counters.served.fetch_add(1, Ordering::Relaxed);
         let (parts, body) = res.into_parts();
         let body = full_bytes(body);
