@@ -108,10 +108,11 @@ pub struct ForeignUpgrade {
 /// The byte stream of a proxied WebSocket on the node the client reached,
 /// after the 101 answer: the cluster relays it, unframed, to the owner,
 /// which runs the WebSocket over the other end (see [`OwnerUpgrade::Tunnel`]).
+///
+/// Bytes the HTTP server read beyond the upgrade request are inside the transport, which
+/// reads them first.
 pub struct TunnelIo {
     pub(crate) io: crate::ws_io::WsTransport,
-    /// Bytes the HTTP server read beyond the upgrade request: read first.
-    pub(crate) read: Vec<u8>,
 }
 
 impl std::fmt::Debug for TunnelIo {
@@ -126,14 +127,7 @@ impl tokio::io::AsyncRead for TunnelIo {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        if !this.read.is_empty() {
-            let n = this.read.len().min(buf.remaining());
-            buf.put_slice(&this.read[..n]);
-            this.read.drain(..n);
-            return std::task::Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.io).poll_read(cx, buf)
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
     }
 }
 
@@ -289,7 +283,7 @@ pub(crate) fn owner_upgrade(socket: &Arc<Socket>) -> Option<OwnerUpgrade> {
     let (ours, theirs) = tokio::io::duplex(TUNNEL_BUFFER);
     let socket = socket.clone();
     tokio::spawn(async move {
-        let ws = ws_over(WsTransport::duplex(ours), Vec::new(), &socket.shared.config).await;
+        let ws = ws_over(WsTransport::duplex(ours), &socket.shared.config).await;
         offer_probe(&socket, Conn::Ws(WsIo::new(ws)), TransportType::Websocket);
     });
     Some(OwnerUpgrade::Tunnel(theirs))
@@ -374,8 +368,8 @@ pub(crate) async fn foreign_upgrade(
         Some(UpgradeAnswer::Proxy(relay)) => {
             let headers = upgrade_headers(&shared.config, &info, cors, false);
             tokio::spawn(async move {
-                if let Some((io, read)) = into_transport(on_upgrade).await {
-                    relay(TunnelIo { io, read });
+                if let Some(io) = into_transport(on_upgrade).await {
+                    relay(TunnelIo { io });
                 }
             });
             switching_protocols(accept, Some(headers))

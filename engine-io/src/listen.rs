@@ -49,7 +49,9 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let service = self.service().with_remote_addr(peer);
-            tokio::spawn(async move {
+            // Boxed: the connection's future is a few KB, and tokio moves an unboxed
+            // future three times (into the task, into its cell, and out at the end).
+            tokio::spawn(Box::pin(async move {
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(Duration::from_secs(30))
@@ -59,7 +61,7 @@ impl Server {
                 if let Err(e) = conn.await {
                     tracing::debug!("connection from {peer} ended: {e}");
                 }
-            });
+            }));
         }
     }
 }

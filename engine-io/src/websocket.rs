@@ -99,7 +99,9 @@ pub(crate) fn handshake(
         return Refusal::new(ErrorCode::BadRequest).upgrade_response();
     };
     let headers = upgrade_headers(&shared.config, &info, cors, true);
-    tokio::spawn(async move {
+    // Boxed: the upgrade's future holds the request and the WebSocket being built (a few
+    // KB), which tokio would otherwise move three times.
+    tokio::spawn(Box::pin(async move {
         let Some(ws) = into_ws(on_upgrade, &shared.config).await else {
             return;
         };
@@ -110,7 +112,7 @@ pub(crate) fn handshake(
         // A fresh task for the session: this one (with the upgrade machinery in
         // its state) ends, so an idle connection only keeps the small driver task.
         crate::driver::spawn(socket, Some(Conn::Ws(WsIo::new(ws))));
-    });
+    }));
     switching_protocols(accept, Some(headers))
 }
 

@@ -194,34 +194,26 @@ pub(crate) async fn into_ws(
     on_upgrade: hyper::upgrade::OnUpgrade,
     cfg: &crate::Config,
 ) -> Option<WsStream> {
-    let (io, read) = into_transport(on_upgrade).await?;
-    Some(ws_over(io, read, cfg).await)
+    let io = into_transport(on_upgrade).await?;
+    Some(ws_over(io, cfg).await)
 }
 
-/// The byte stream of an upgraded connection, and what hyper read beyond the
-/// upgrade request (frames the client sent right behind it). Those bytes are
-/// kept inside the transport, which reads them first, so the second part is
-/// empty.
-pub(crate) async fn into_transport(
-    on_upgrade: hyper::upgrade::OnUpgrade,
-) -> Option<(WsTransport, Vec<u8>)> {
+/// The byte stream of an upgraded connection. What hyper read beyond the
+/// upgrade request (frames the client sent right behind it) is kept inside
+/// the transport, which reads it first.
+pub(crate) async fn into_transport(on_upgrade: hyper::upgrade::OnUpgrade) -> Option<WsTransport> {
     let upgraded = on_upgrade.await.ok()?;
     let transport = match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
         // Dropping `read_buf` frees hyper's HTTP read buffer.
         Ok(parts) => WsTransport::new(RawIo::Tcp(parts.io.into_inner()), &parts.read_buf),
         Err(upgraded) => WsTransport::new(RawIo::Upgraded(TokioIo::new(upgraded)), &[]),
     };
-    Some((transport, Vec::new()))
+    Some(transport)
 }
 
 /// The server side of a WebSocket over `io`.
-pub(crate) async fn ws_over(io: WsTransport, read: Vec<u8>, cfg: &crate::Config) -> WsStream {
-    let config = Some(ws_config(cfg));
-    if read.is_empty() {
-        WebSocketStream::from_raw_socket(io, Role::Server, config).await
-    } else {
-        WebSocketStream::from_partially_read(io, read, Role::Server, config).await
-    }
+pub(crate) async fn ws_over(io: WsTransport, cfg: &crate::Config) -> WsStream {
+    WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(cfg))).await
 }
 
 /// Closes a WebSocket with a close frame, without blocking the caller.

@@ -150,9 +150,18 @@ impl Packet {
 
     /// An `EVENT` packet: the payload is `[event, ...args]`.
     pub fn event(nsp: impl Into<String>, event: impl Into<String>, args: Vec<Value>) -> Self {
-        let mut data = Vec::with_capacity(args.len() + 1);
-        data.push(Value::String(event.into()));
-        data.extend(args);
+        let event = Value::String(event.into());
+        let data = if args.len() < args.capacity() {
+            // Room for the name (arguments taken from a received event have it): no new buffer.
+            let mut args = args;
+            args.insert(0, event);
+            args
+        } else {
+            let mut data = Vec::with_capacity(args.len() + 1);
+            data.push(event);
+            data.extend(args);
+            data
+        };
         Self {
             data: Some(Value::Array(data)),
             ..Self::new(PacketType::Event, nsp)
@@ -224,9 +233,10 @@ impl Packet {
         }
         match self.data {
             Some(Value::Array(mut items)) if matches!(items.first(), Some(Value::String(_))) => {
-                let args = items.split_off(1);
-                match items.pop() {
-                    Some(Value::String(name)) => Some((name, args)),
+                // The arguments keep the payload's buffer (a shift of a few values, where
+                // `split_off` would allocate).
+                match items.remove(0) {
+                    Value::String(name) => Some((name, items)),
                     _ => None,
                 }
             }
