@@ -186,8 +186,10 @@ pub struct Config {
     /// to the largest frame received. Default 128 (most Socket.IO events fit
     /// in one copy).
     pub ws_read_buffer_size: usize,
-    /// WebSocket write buffer: frames are batched up to this many bytes before
-    /// being written. Default 4096.
+    /// WebSocket write buffer of control frames (pongs, close): they are
+    /// batched up to this many bytes before being written. Data frames do not
+    /// use it: each batch of queued packets is framed into a per-thread buffer
+    /// and written with one write, whatever its size. Default 4096.
     pub ws_write_buffer_size: usize,
     /// The cluster this server is a node of (see [`crate::Cluster`]): sids
     /// carry the node's id, and polling requests for sessions held by other

@@ -8,7 +8,6 @@ use crate::packet::ProtocolVersion;
 use crate::ws_io::{WsEvent, WsIo};
 use std::task::{Context, Poll};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// The active (or probing) transport stream of a session.
 // The WebSocket stays inline (every WebSocket session's task future holds it; no extra
@@ -64,7 +63,7 @@ impl Conn {
     /// error), or the end of the WebTransport session.
     pub(crate) fn push_close(&mut self, frame: Option<CloseFrame>) {
         match self {
-            Conn::Ws(w) => w.push_frame(WsMessage::Close(frame)),
+            Conn::Ws(w) => w.push_close(frame),
             #[cfg(feature = "webtransport")]
             Conn::Wt(w) => w.push_close(),
         }

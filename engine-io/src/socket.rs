@@ -513,11 +513,17 @@ impl Socket {
     /// every send: no clock read, no effect queue unless something happens).
     fn queued_locked(&self, st: &mut State) -> After {
         let mut after = After::default();
-        if let Some(e) = st.session.data_queued() {
-            self.apply_one(st, e, &mut after);
+        match st.session.data_queued() {
+            None => {}
+            // Over WebSocket (every send): wake the socket task, if it is parked.
+            Some(Effect::Flush) => after.wake_task(st),
+            Some(e) => self.apply_one(st, e, &mut after),
         }
-        for e in st.session.take_effects() {
-            self.apply_one(st, e, &mut after);
+        let effects = st.session.take_effects();
+        if !effects.is_empty() {
+            for e in effects {
+                self.apply_one(st, e, &mut after);
+            }
         }
         after
     }

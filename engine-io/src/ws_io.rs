@@ -2,23 +2,29 @@
 //! stream configuration (small buffers), and [`WsIo`], a poll-based writer
 //! that batches every queued frame into one flush and sorts read errors into
 //! the RFC 6455 close codes.
+//!
+//! Data frames are framed here, not by tungstenite: a server frame is never
+//! masked, so a packet's frame is a 2-10 byte header and the packet's bytes,
+//! written straight from the packet into a per-thread buffer and on to the
+//! socket ([`WsWriter`]). tungstenite reads, and writes its control frames
+//! (pongs, close) through the same [`WsWriter`], which keeps every byte in
+//! the order it was handed over.
 
-use crate::packet::{Data, Frame, ProtocolVersion};
-use bytes::Bytes;
+use crate::packet::ProtocolVersion;
 use futures_util::{Sink, Stream};
 use hyper_util::rt::TokioIo;
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
 
+mod writer;
+pub(crate) use writer::WsWriter;
+
 /// The WebSocket stream of an upgraded hyper connection.
-pub(crate) type WsStream = WebSocketStream<WsTransport>;
+pub(crate) type WsStream = WebSocketStream<WsWriter>;
 
 /// The byte stream under a WebSocket. When the connection is a plain
 /// `TcpStream` (served by [`crate::Server::serve`], `axum::serve`, or any
@@ -213,7 +219,7 @@ pub(crate) async fn into_transport(on_upgrade: hyper::upgrade::OnUpgrade) -> Opt
 
 /// The server side of a WebSocket over `io`.
 pub(crate) async fn ws_over(io: WsTransport, cfg: &crate::Config) -> WsStream {
-    WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(cfg))).await
+    WebSocketStream::from_raw_socket(WsWriter::new(io), Role::Server, Some(ws_config(cfg))).await
 }
 
 /// Closes a WebSocket with a close frame, without blocking the caller.
@@ -248,23 +254,25 @@ pub(crate) enum WsEvent {
     Packet(Result<crate::Packet, crate::DecodeError>),
 }
 
-/// A WebSocket plus its pending outgoing frames. Writing is poll-based so the
-/// owner can read, write and run timers concurrently in one task without
+/// A WebSocket plus its pending outgoing packets. Writing is poll-based so
+/// the owner can read, write and run timers concurrently in one task without
 /// holding a write future across `select!` iterations.
 pub(crate) struct WsIo {
     pub(crate) ws: WsStream,
-    out: VecDeque<WsMessage>,
-    /// Engine.IO packets in `out` / in the unflushed buffer.
+    /// Packets to write: framed by the next write, straight into one socket
+    /// write ([`WsWriter::write_packets`]).
+    packets: Vec<crate::Packet>,
+    protocol: ProtocolVersion,
+    /// A close frame to write after them (boxed: at most once per connection).
+    close: Option<Box<Option<CloseFrame>>>,
+    /// Engine.IO packets in `packets` / in the unflushed bytes.
     in_flight: u64,
     needs_flush: bool,
     /// A close frame was queued: nothing can follow it.
     close_queued: bool,
-    /// A frame handed straight to tungstenite failed: reported by the next write.
-    write_failed: Option<WriteFailure>,
 }
 
-/// Why writing failed, sorted at once (one byte is all a [`WsIo`] keeps of a
-/// failure it reports later).
+/// Why writing failed.
 #[derive(Clone, Copy)]
 enum WriteFailure {
     /// The connection ended.
@@ -282,64 +290,16 @@ impl WriteFailure {
     }
 }
 
-/// The WebSocket frames of a batch of packets. The text frames of a batch of
-/// several share one buffer (one allocation per batch, not one per packet;
-/// tungstenite copies each payload into its write buffer at once anyway).
-/// Text packets' length hints are exact, so each slice is one packet's text.
-fn encode_batch(
-    packets: &[crate::Packet],
-    protocol: ProtocolVersion,
-) -> impl Iterator<Item = WsMessage> + '_ {
-    let is_text = |p: &crate::Packet| !matches!(p.data, Data::Binary(_));
-    let texts = packets.iter().filter(|p| is_text(p)).count();
-    let shared = if texts > 1 {
-        let len = packets
-            .iter()
-            .filter(|p| is_text(p))
-            .map(|p| p.text_len_hint())
-            .sum();
-        let mut all = String::with_capacity(len);
-        for p in packets.iter().filter(|p| is_text(p)) {
-            p.encode_text_into(protocol, &mut all);
-        }
-        Bytes::from(all)
-    } else {
-        Bytes::new()
-    };
-    let mut at = 0;
-    packets.iter().map(move |p| {
-        if is_text(p) && texts > 1 {
-            // Text packets' hints are their exact lengths, so each slice is
-            // exactly one packet's encoding.
-            let end = at + p.text_len_hint();
-            let start = std::mem::replace(&mut at, end);
-            if end <= shared.len() {
-                // A raw text frame: the same header and payload as a
-                // `Message::Text`, without validating the UTF-8 of a slice of
-                // text just encoded (~140 instructions per delivered frame).
-                return WsMessage::Frame(WsFrame::message(
-                    shared.slice(start..end),
-                    OpCode::Data(OpData::Text),
-                    true,
-                ));
-            }
-        }
-        match p.encode(protocol) {
-            Frame::Text(s) => WsMessage::Text(s.into()),
-            Frame::Binary(b) => WsMessage::Binary(b),
-        }
-    })
-}
-
 impl WsIo {
     pub(crate) fn new(ws: WsStream) -> Self {
         WsIo {
             ws,
-            out: VecDeque::new(),
+            packets: Vec::new(),
+            protocol: ProtocolVersion::V4,
+            close: None,
             in_flight: 0,
             needs_flush: false,
             close_queued: false,
-            write_failed: None,
         }
     }
 
@@ -350,37 +310,31 @@ impl WsIo {
 
     /// Whether nothing is waiting to be written.
     pub(crate) fn idle(&self) -> bool {
-        self.out.is_empty() && !self.needs_flush
+        self.packets.is_empty() && self.close.is_none() && !self.needs_flush
     }
 
-    /// Writes encoded packets. When nothing else waits in `out` (the usual case:
-    /// the driver hands over a batch once the previous one was flushed), each
-    /// frame goes straight into tungstenite's write buffer, with no queue of
-    /// messages in between; the next [`poll_event`](Self::poll_event) flushes
-    /// them with one write.
+    /// Queues packets; the next [`poll_event`](Self::poll_event) frames them
+    /// and writes and flushes them with one write. Nothing follows a close.
     pub(crate) fn push_packets(&mut self, packets: Vec<crate::Packet>, protocol: ProtocolVersion) {
-        self.in_flight += packets.len() as u64;
-        let direct = self.out.is_empty() && self.write_failed.is_none();
-        if !direct {
-            self.out.reserve_exact(packets.len());
+        if self.close_queued {
+            return;
         }
-        for m in encode_batch(&packets, protocol) {
-            if !direct {
-                self.out.push_back(m);
-                continue;
-            }
-            self.needs_flush = true;
-            if let Err(e) = Pin::new(&mut self.ws).start_send(m) {
-                self.write_failed = Some(WriteFailure::of(e));
-                return;
-            }
+        self.in_flight += packets.len() as u64;
+        self.protocol = protocol;
+        if self.packets.is_empty() {
+            self.packets = packets;
+        } else {
+            self.packets.extend(packets);
         }
     }
 
-    /// Queues a raw frame (probe answers, close frames).
-    pub(crate) fn push_frame(&mut self, m: WsMessage) {
-        self.close_queued |= matches!(m, WsMessage::Close(_));
-        self.out.push_back(m);
+    /// Queues the close frame (`frame` for a protocol error), after the
+    /// packets queued before it.
+    pub(crate) fn push_close(&mut self, frame: Option<CloseFrame>) {
+        if !self.close_queued {
+            self.close_queued = true;
+            self.close = Some(Box::new(frame));
+        }
     }
 
     /// Whether a close frame was queued.
@@ -390,21 +344,28 @@ impl WsIo {
 
     /// Writes what is queued, then flushes once.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<u64, WriteFailure>> {
-        if let Some(f) = self.write_failed.take() {
-            return Poll::Ready(Err(f));
+        if !self.packets.is_empty() {
+            let packets = std::mem::take(&mut self.packets);
+            self.needs_flush = true;
+            // An I/O error means the connection ended (as tungstenite's are sorted).
+            self.ws
+                .get_mut()
+                .write_packets(cx, &packets, self.protocol)
+                .map_err(|_| WriteFailure::Closed)?;
         }
-        while !self.out.is_empty() {
+        if let Some(close) = self.close.take() {
             match Pin::new(&mut self.ws).poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteFailure::of(e))),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.close = Some(close);
+                    return Poll::Pending;
+                }
             }
-            if let Some(m) = self.out.pop_front() {
-                Pin::new(&mut self.ws)
-                    .start_send(m)
-                    .map_err(WriteFailure::of)?;
-                self.needs_flush = true;
-            }
+            Pin::new(&mut self.ws)
+                .start_send(WsMessage::Close(*close))
+                .map_err(WriteFailure::of)?;
+            self.needs_flush = true;
         }
         if self.needs_flush {
             match Pin::new(&mut self.ws).poll_flush(cx) {
@@ -414,8 +375,6 @@ impl WsIo {
             }
             self.needs_flush = false;
             let n = std::mem::take(&mut self.in_flight);
-            // Idle connections keep no frame buffer.
-            self.out = VecDeque::new();
             return Poll::Ready(Ok(n));
         }
         Poll::Pending

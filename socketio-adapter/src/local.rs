@@ -5,7 +5,7 @@ use std::sync::Arc;
 use engine_io::Message;
 use socketio_parser::{Packet, Value};
 
-use crate::{BroadcastAckSink, BroadcastFlags, SocketInfo};
+use crate::{BroadcastAckSink, BroadcastFlags, Sid, SocketInfo};
 
 /// A packet encoded once into the Engine.IO messages that carry it (one text or binary message,
 /// followed by one binary message per attachment with the JSON parser). Cloning is cheap and the
@@ -64,6 +64,16 @@ pub trait LocalNamespace: Send + Sync + 'static {
         packet: &EncodedPacket,
         flags: &BroadcastFlags,
     ) -> Result<(), DeliverError>;
+
+    /// Hands an encoded packet to each of the local sockets `sids` (a broadcast); returns how
+    /// many took it. The default calls [`deliver`](Self::deliver) for each; a namespace may
+    /// override it to reach them all in one pass (one lock for all recipients, not one each),
+    /// with the same outcome per socket.
+    fn deliver_all(&self, sids: &[Sid], packet: &EncodedPacket, flags: &BroadcastFlags) -> usize {
+        sids.iter()
+            .filter(|sid| self.deliver(sid, packet, flags).is_ok())
+            .count()
+    }
 
     /// Hands an encoded packet whose ack id is `ack_id` to a local socket and routes the
     /// socket's acknowledgement to `sink` ([`BroadcastAckSink::ack_from`]). A namespace that

@@ -140,10 +140,7 @@ impl LocalAdapter {
             return 0;
         }
         let encoded = ns.encode(packet);
-        recipients
-            .iter()
-            .filter(|sid| ns.deliver(sid, &encoded, &opts.flags).is_ok())
-            .count()
+        ns.deliver_all(&recipients, &encoded, &opts.flags)
     }
 
     /// Delivers a packet with an ack id to the targeted local sockets, routing their acks to

@@ -271,15 +271,14 @@ impl RoomIndex {
             return self.sids.keys().filter(keep).cloned().collect();
         }
         if opts.rooms.len() == 1 {
-            // One room: its member set is already free of duplicates.
-            return opts
-                .rooms
-                .iter()
-                .filter_map(|room| self.rooms.get(room))
-                .flatten()
-                .filter(keep)
-                .cloned()
-                .collect();
+            // One room: its member set is already free of duplicates. Sized at once (a
+            // flattened iterator has no size hint: the vector would grow step by step).
+            let Some(members) = opts.rooms.iter().find_map(|room| self.rooms.get(room)) else {
+                return Vec::new();
+            };
+            let mut out = Vec::with_capacity(members.len());
+            out.extend(members.iter().filter(keep).cloned());
+            return out;
         }
         let mut seen: HashSet<&Sid> = HashSet::new();
         opts.rooms

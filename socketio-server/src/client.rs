@@ -288,6 +288,14 @@ impl Client {
     /// with [`DisconnectReason::SlowConsumer`] (the client reconnects, and with connection state
     /// recovery gets what it missed) — never a silent drop, never unbounded memory.
     pub(crate) fn send(&self, encoded: &EncodedPacket, volatile: bool) -> Result<(), DeliverError> {
+        let result = self.try_send(encoded);
+        self.apply_policy(result, volatile)
+    }
+
+    /// Queues encoded messages without the full-queue policy: `Err(true)` when the queue is
+    /// full (hand it to [`apply_policy`](Self::apply_policy)), `Err(false)` when the connection
+    /// is closed.
+    pub(crate) fn try_send(&self, encoded: &EncodedPacket) -> Result<(), bool> {
         let messages = encoded.messages();
         let result = match messages {
             [] => return Ok(()),
@@ -298,7 +306,7 @@ impl Client {
             let bytes = messages.iter().map(Message::len).sum();
             self.server.config.metrics.packet_out(messages.len(), bytes);
         }
-        self.apply_policy(result, volatile)
+        result
     }
 
     /// Like [`send`](Self::send), straight from the parser's frames (one socket: no sharing).
@@ -334,7 +342,12 @@ impl Client {
         }
     }
 
-    fn apply_policy(&self, result: Result<(), bool>, volatile: bool) -> Result<(), DeliverError> {
+    /// The full-queue policy of [`send`](Self::send).
+    pub(crate) fn apply_policy(
+        &self,
+        result: Result<(), bool>,
+        volatile: bool,
+    ) -> Result<(), DeliverError> {
         match result {
             Ok(()) => Ok(()),
             Err(false) => Err(DeliverError::UnknownSocket),

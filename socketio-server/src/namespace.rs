@@ -162,6 +162,30 @@ impl LocalNamespace for NsInner {
         socket.send_encoded(packet, flags.volatile)
     }
 
+    fn deliver_all(&self, sids: &[Sid], packet: &EncodedPacket, flags: &BroadcastFlags) -> usize {
+        // One read lock and no `Arc` clone per recipient. A full queue's policy runs once the
+        // lock is released: disconnecting a slow client removes it from this map.
+        let mut full = Vec::new();
+        let mut delivered = 0;
+        {
+            let sockets = self.sockets.read();
+            for sid in sids {
+                let Some(socket) = sockets.get(&**sid) else {
+                    continue;
+                };
+                match socket.client.try_send(packet) {
+                    Ok(()) => delivered += 1,
+                    Err(true) if !flags.volatile => full.push(socket.clone()),
+                    Err(_) => {}
+                }
+            }
+        }
+        for socket in full {
+            let _ = socket.client.apply_policy(Err(true), false);
+        }
+        delivered
+    }
+
     fn deliver_with_ack(
         &self,
         sid: &str,

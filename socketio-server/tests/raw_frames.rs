@@ -671,25 +671,7 @@ async fn connection_state_recovery_replays_missed_events() {
 #[tokio::test]
 async fn full_queue_disconnects_the_slow_client_and_drops_volatile() {
     let io = SocketIo::builder().max_buffered_bytes(1).build();
-    let reason = Arc::new(Mutex::new(None));
-    let r2 = reason.clone();
-    io.ns("/", move |socket: SocketRef| {
-        let reason = r2.clone();
-        async move {
-            socket.on_disconnect(move |_s: SocketRef, r: DisconnectReason| {
-                let reason = reason.clone();
-                async move { *reason.lock().unwrap() = Some(r) }
-            });
-        }
-    });
-    let port = start(&io).await;
-    let open = http(port, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
-    let sid = open.split(r#""sid":""#).nth(1).unwrap()[..20].to_owned();
-    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
-    assert_eq!(http(port, "POST", &path, "40").await, "ok");
-    let reply = http(port, "GET", &path, "").await;
-    assert!(reply.starts_with("40{"), "{reply}");
-    let socket = io.sockets().sockets().pop().unwrap();
+    let (socket, reason) = slow_polling_client(&io).await;
     socket.emit("fill", &0).unwrap();
     // Volatile: dropped, the client stays.
     socket.volatile().emit("v", &()).unwrap();
@@ -701,6 +683,49 @@ async fn full_queue_disconnects_the_slow_client_and_drops_volatile() {
         *reason.lock().unwrap(),
         Some(DisconnectReason::SlowConsumer)
     );
+}
+
+/// The same policy when the packet comes from a broadcast (delivered to all recipients in one
+/// pass, the policy applied after it).
+#[tokio::test]
+async fn a_broadcast_to_a_full_queue_disconnects_the_slow_client_and_drops_volatile() {
+    let io = SocketIo::builder().max_buffered_bytes(1).build();
+    let (socket, reason) = slow_polling_client(&io).await;
+    io.emit("fill", &0).unwrap();
+    io.volatile().emit("v", &()).unwrap();
+    assert!(socket.connected());
+    io.emit("overflow", &()).unwrap();
+    assert!(!socket.connected());
+    assert_eq!(
+        *reason.lock().unwrap(),
+        Some(DisconnectReason::SlowConsumer)
+    );
+    assert!(io.sockets().sockets().is_empty());
+}
+
+/// A polling client connected to `/` that reads nothing after its CONNECT reply, and where its
+/// disconnect reason is recorded.
+async fn slow_polling_client(io: &SocketIo) -> (SocketRef, Arc<Mutex<Option<DisconnectReason>>>) {
+    let reason = Arc::new(Mutex::new(None));
+    let r2 = reason.clone();
+    io.ns("/", move |socket: SocketRef| {
+        let reason = r2.clone();
+        async move {
+            socket.on_disconnect(move |_s: SocketRef, r: DisconnectReason| {
+                let reason = reason.clone();
+                async move { *reason.lock().unwrap() = Some(r) }
+            });
+        }
+    });
+    let port = start(io).await;
+    let open = http(port, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+    let sid = open.split(r#""sid":""#).nth(1).unwrap()[..20].to_owned();
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(http(port, "POST", &path, "40").await, "ok");
+    let reply = http(port, "GET", &path, "").await;
+    assert!(reply.starts_with("40{"), "{reply}");
+    let socket = io.sockets().sockets().pop().unwrap();
+    (socket, reason)
 }
 
 async fn http(port: u16, method: &str, path: &str, body: &str) -> String {
