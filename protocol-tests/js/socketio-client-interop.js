@@ -289,8 +289,9 @@ const scenarios = {
   async dynamic() {
     const x = connect("/dyn-abc");
     const y = connect("/dyn-xyz");
-    const [wx] = await once(x, "welcome");
-    const [wy] = await once(y, "welcome");
+    // Both listeners before the first await: x and y share one Manager, so both welcomes can
+    // arrive in one polling payload and be emitted in the same tick, before `once(y)` would run.
+    const [[wx], [wy]] = await Promise.all([once(x, "welcome"), once(y, "welcome")]);
     const bad = connect("/dyn-NOPE!");
     const [err] = await once(bad, "connect_error");
     const gotY = [];
