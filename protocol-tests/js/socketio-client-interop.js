@@ -3,7 +3,7 @@
 //
 // Usage: node socketio-client-interop.js SCENARIO URL
 // Prints one JSON line: {"ok": true, ...observations} or {"ok": false, "error": "..."}; the Rust
-// test (protocol-tests/tests/socketio_interop.rs) asserts on the observations.
+// test (protocol-tests/tests/socketio/socketio_interop.rs) asserts on the observations.
 // Every wait is bounded; the whole script gives up after 15 s.
 "use strict";
 
