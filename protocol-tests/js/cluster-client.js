@@ -1,5 +1,5 @@
 // npm socket.io-client 4.8 (Node.js: no cookie jar) against a cluster of our servers behind a
-// round-robin balancer with no stickiness (protocol-tests/tests/cluster_engine.rs).
+// round-robin balancer with no stickiness (protocol-tests/tests/cluster/cluster_engine.rs).
 //
 // Usage: node cluster-client.js URL TRANSPORTS_JSON
 // Opens clients until one session is owned by each of 3 nodes (the owner's id is the first 8

@@ -8,7 +8,7 @@
 //   answered  a polling client emits COUNT acked events at once (the client buffers them into
 //             one POST payload while its first POST is in flight); every ack must come back
 // Prints one JSON line: {"ok": true, ...observations} or {"ok": false, "error": "..."}; the Rust
-// test (protocol-tests/tests/delivery.rs) asserts on the observations. Every wait is bounded.
+// test (protocol-tests/tests/socketio/delivery.rs) asserts on the observations. Every wait is bounded.
 "use strict";
 
 const [scenario, countArg, url] = process.argv.slice(2);

@@ -1,5 +1,5 @@
 // Runs a real npm Engine.IO client (Node) against an Engine.IO server that echoes every message,
-// and prints one JSON result line for the Rust test (protocol-tests/tests/engineio_interop.rs).
+// and prints one JSON result line for the Rust test (protocol-tests/tests/engineio/engineio_interop.rs).
 //
 // Usage: node engineio-client-interop.js <url> <polling|websocket|upgrade> [--eio3] [--server-close TEXT]
 //   polling    transports ["polling"], no upgrade

@@ -3,7 +3,7 @@
 //
 // Usage: node socketio-client-interop.js SCENARIO URL
 // Prints one JSON line: {"ok": true, ...observations} or {"ok": false, "error": "..."}; the Rust
-// test (protocol-tests/tests/socketio_interop.rs) asserts on the observations.
+// test (protocol-tests/tests/socketio/socketio_interop.rs) asserts on the observations.
 // Every wait is bounded; the whole script gives up after 15 s.
 "use strict";
 
@@ -289,8 +289,9 @@ const scenarios = {
   async dynamic() {
     const x = connect("/dyn-abc");
     const y = connect("/dyn-xyz");
-    const [wx] = await once(x, "welcome");
-    const [wy] = await once(y, "welcome");
+    // Both listeners before the first await: x and y share one Manager, so both welcomes can
+    // arrive in one polling payload and be emitted in the same tick, before `once(y)` would run.
+    const [[wx], [wy]] = await Promise.all([once(x, "welcome"), once(y, "welcome")]);
     const bad = connect("/dyn-NOPE!");
     const [err] = await once(bad, "connect_error");
     const gotY = [];

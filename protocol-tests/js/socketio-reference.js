@@ -1,5 +1,5 @@
 // The reference Socket.IO server (npm socket.io 4.8) with the conformance setup of the
-// Socket.IO v5 test suite, so the raw-frame tests in protocol-tests/tests/socketio_conformance.rs
+// Socket.IO v5 test suite, so the raw-frame tests in protocol-tests/tests/socketio/socketio_conformance.rs
 // can be proven against it. socketio-server/examples/conformance_server.rs mirrors this file
 // exactly (same flags, same handlers): keep the two in step.
 //

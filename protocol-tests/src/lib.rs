@@ -1,6 +1,7 @@
 //! Support code for the conformance and interoperability tests: starting servers, Node peers and
 //! tools, and raw HTTP and WebSocket clients that give a test full control of the wire.
 //!
+//! - [`browser::one_at_a_time`]: headless Chromium sessions take turns.
 //! - [`ensure_deps`]: install the npm peers and tools once (fails loudly, never skips).
 //! - [`NodePeer`]: a Node fixture from `protocol-tests/js` that prints `listening <port>`.
 //! - [`RustPeer`]: one of our example servers, built once per process and run.
@@ -10,6 +11,7 @@
 //! - [`engineio`]: the Engine.IO conformance targets (npm reference and ours) and packet helpers.
 //! - [`load`]: the load tool's clients (WebSocket and polling), `/proc` readings, compared servers.
 
+pub mod browser;
 pub mod deps;
 pub mod engineio;
 pub mod haproxy;

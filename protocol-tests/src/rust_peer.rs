@@ -2,8 +2,9 @@
 //! processes, exactly as a user would run them.
 //!
 //! Cargo does not expose example binaries to integration tests of another package, so the example is
-//! built once per test process with `cargo build -p PKG --example EX` (a no-op when it is already
-//! fresh), and a private copy of that package's binary is run (see [`example_binary`]).
+//! built once per test process with `cargo build --workspace --example EX` (a no-op when it is
+//! already fresh: see [`example_binary`] for why `--workspace`), and a private copy of that
+//! package's binary is run. [`bin_binary`] does the same for another package's `[[bin]]`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,8 +25,15 @@ pub struct RustPeer {
 }
 
 type BuildResult = Result<PathBuf, String>;
-/// One build slot per (package, example), shared by every thread of the test process.
-type BuildSlots = Mutex<HashMap<(String, String), Arc<OnceLock<BuildResult>>>>;
+/// One build slot per (package, kind, name), shared by every thread of the test process.
+type BuildSlots = Mutex<HashMap<(String, Kind, String), Arc<OnceLock<BuildResult>>>>;
+
+/// Which kind of cargo target a test runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Example,
+    Bin,
+}
 
 impl RustPeer {
     /// Builds (once per process) and runs `cargo run -p <package> --example <example> -- <args…>`
@@ -63,7 +71,26 @@ impl RustPeer {
 
 /// The path of a private copy of the built example (see [`RustPeer::spawn_example`]), building
 /// it on first use in this process.
+///
+/// The build is `cargo build --workspace`, which resolves features as `cargo test --workspace`
+/// does, so after the test build it compiles nothing. `-p <package>` would resolve that package's
+/// features alone (tokio without the workspace's `test-util`, serde_json, regex, … with fewer
+/// features) and compile tokio and everything above it again: over a minute on a clean CI
+/// target, spent inside the first test that needs the example.
 pub fn example_binary(package: &str, example: &str) -> BuildResult {
+    built_binary(package, Kind::Example, example)
+}
+
+/// [`example_binary`] for a `[[bin]]` of another package (e.g. `socketio-client`'s `siocat`).
+/// `cargo test` builds another package's bins only as unit-test harnesses, so this compiles the
+/// bin itself, and only it: `--examples` keeps the dev-dependencies' features in the resolution
+/// (a bins-only build would drop them, and with them the test build's tokio), and the examples
+/// are fresh after the test build.
+pub fn bin_binary(package: &str, bin: &str) -> BuildResult {
+    built_binary(package, Kind::Bin, bin)
+}
+
+fn built_binary(package: &str, kind: Kind, name: &str) -> BuildResult {
     static BUILDS: OnceLock<BuildSlots> = OnceLock::new();
     let cell = {
         let mut builds = BUILDS
@@ -72,14 +99,14 @@ pub fn example_binary(package: &str, example: &str) -> BuildResult {
             .map_err(|_| "build map poisoned".to_owned())?;
         Arc::clone(
             builds
-                .entry((package.to_owned(), example.to_owned()))
+                .entry((package.to_owned(), kind, name.to_owned()))
                 .or_default(),
         )
     };
-    cell.get_or_init(|| build_example(package, example)).clone()
+    cell.get_or_init(|| build(package, kind, name)).clone()
 }
 
-fn build_example(package: &str, example: &str) -> BuildResult {
+fn build(package: &str, kind: Kind, name: &str) -> BuildResult {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     // Without the variables cargo set for this test binary: build scripts that watch one
@@ -102,8 +129,13 @@ fn build_example(package: &str, example: &str) -> BuildResult {
             command.env_remove(&*key);
         }
     }
+    let targets: &[&str] = match kind {
+        Kind::Example => &["--example", name],
+        Kind::Bin => &["--bin", name, "--examples"],
+    };
     let output = command
-        .args(["build", "-p", package, "--example", example])
+        .args(["build", "--workspace"])
+        .args(targets)
         .args(["--message-format", "json-render-diagnostics"])
         .current_dir(workspace_root())
         .stdin(Stdio::null())
@@ -114,7 +146,8 @@ fn build_example(package: &str, example: &str) -> BuildResult {
         let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         return Err(format!(
-            "`cargo build -p {package} --example {example}` exited with {}:\n{}",
+            "`cargo build --workspace {}` exited with {}:\n{}",
+            targets.join(" "),
             output.status,
             tail.join("\n")
         ));
@@ -124,18 +157,42 @@ fn build_example(package: &str, example: &str) -> BuildResult {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find(|m| {
             m["reason"] == "compiler-artifact"
-                && m["target"]["name"] == example
+                && m["target"]["name"] == name
                 && m["executable"].is_string()
+                && is_package(&m["package_id"], package)
         })
-        .ok_or_else(|| format!("cargo did not report an executable for example {example}"))?;
+        .ok_or_else(|| format!("cargo did not report an executable for {package}'s {name}"))?;
     let executable = PathBuf::from(artifact["executable"].as_str().unwrap_or_default());
     let manifest_dir = artifact["manifest_path"]
         .as_str()
         .map(PathBuf::from)
         .and_then(|p| p.parent().map(PathBuf::from))
         .ok_or_else(|| "cargo did not report the manifest path".to_owned())?;
-    let built = own_binary(&executable, &manifest_dir, example).unwrap_or(executable);
-    private_copy(&built, package, example)
+    match kind {
+        Kind::Example => {
+            let built = own_binary(&executable, &manifest_dir, name).unwrap_or(executable);
+            // target/<profile>/examples/<name>
+            let profile_dir = built.parent().and_then(Path::parent);
+            private_copy(&built, profile_dir, package, name)
+        }
+        // target/<profile>/<name>
+        Kind::Bin => private_copy(&executable, executable.parent(), package, name),
+    }
+}
+
+/// Whether cargo's `package_id` (`path+file:///…/<dir>#<version>` when the package is named
+/// as its directory, `…#<name>@<version>` otherwise, or the older `<name> <version> (…)`) names
+/// `package`.
+fn is_package(package_id: &serde_json::Value, package: &str) -> bool {
+    let id = package_id.as_str().unwrap_or_default();
+    let name = match id.rsplit_once('#') {
+        Some((path, rest)) => match rest.split_once('@') {
+            Some((name, _version)) => name,
+            None => path.rsplit('/').next().unwrap_or_default(),
+        },
+        None => id.split(' ').next().unwrap_or_default(),
+    };
+    name == package
 }
 
 /// Examples of different packages may share a name (both `engine-io` and `socketio-server` have a
@@ -172,10 +229,13 @@ fn own_binary(executable: &Path, manifest_dir: &Path, example: &str) -> Option<P
 /// Copies the binary to `target/protocol-tests-bin/<package>--<example>` (write then rename, so
 /// a running copy is never overwritten in place) so later rebuilds by other processes cannot
 /// swap it under this test process.
-fn private_copy(built: &Path, package: &str, example: &str) -> BuildResult {
-    let target = built
-        .parent()
-        .and_then(Path::parent)
+fn private_copy(
+    built: &Path,
+    profile_dir: Option<&Path>,
+    package: &str,
+    example: &str,
+) -> BuildResult {
+    let target = profile_dir
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_else(|| workspace_root().join("target"));

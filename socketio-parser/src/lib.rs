@@ -144,7 +144,7 @@
 //!
 //! - `cargo test -p socketio-parser`: exact encodings, one test per rejection rule,
 //!   property tests (round trips with nested binary, no panics on arbitrary input).
-//! - `cargo test -p protocol-tests --test parser_crosscheck`: byte-for-byte against the
+//! - `cargo test -p protocol-tests --test socketio parser_crosscheck::`: byte-for-byte against the
 //!   npm packages, both directions.
 //! - `cargo fuzz run decode_json` / `decode_msgpack` in `socketio-parser/fuzz`.
 //! - `cargo bench -p socketio-parser --bench codec`.

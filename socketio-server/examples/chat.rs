@@ -26,7 +26,7 @@
 //! `--admin` turns on the `@socket.io/admin-ui` instrumentation (no authentication): the
 //! Admin UI page is served at `/admin/` (from the npm package installed by
 //! `scripts/install-deps.sh`); connect it to this server's URL.
-//! `protocol-tests/tests/socketio_chat_browser.rs` drives two pages in headless Chromium.
+//! `protocol-tests/tests/socketio/socketio_chat_browser.rs` drives two pages in headless Chromium.
 
 mod support;
 

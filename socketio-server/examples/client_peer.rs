@@ -1,6 +1,6 @@
 //! The server the Rust `socketio-client` is tested against, built on `socketio-server`: a
 //! one-to-one port of `protocol-tests/js/sioclient-peer.js` (the npm `socket.io` 4.8 fixture), so
-//! `protocol-tests/tests/sioclient_interop.rs` runs the same feature tests against both.
+//! `protocol-tests/tests/socketio/sioclient_interop.rs` runs the same feature tests against both.
 //!
 //! ```text
 //! cargo run -p socketio-server --example client_peer -- [--port N] [--msgpack] [--recovery]

@@ -3,7 +3,7 @@
 //! same Redis, side by side in one run.
 //!
 //! ```text
-//! cargo test --release -p protocol-tests --test redis_bench -- --ignored --nocapture redis_broadcast_benchmark
+//! cargo test --release -p protocol-tests --test cluster -- --ignored --nocapture redis_bench::
 //! ```
 //!
 //! Each node is a separate process (ours: the `bench_server` example with `--redis`); the load
@@ -12,7 +12,7 @@
 //! times; node 1 publishes each one to Redis, node 2 delivers it to its half.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod redis_support;
+use crate::redis_support;
 
 use protocol_tests::{NodePeer, RedisServer};
 use redis_support::bench::{bcast_load, our_node, MSGS, PAYLOAD, RECEIVERS};

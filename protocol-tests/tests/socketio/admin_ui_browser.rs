@@ -23,6 +23,8 @@ fn sample(text: &str, series: &str) -> f64 {
 
 #[tokio::test]
 async fn admin_ui_in_headless_chromium_lists_and_disconnects_our_sockets() {
+    // One Chromium at a time in this test process (see `protocol_tests::browser`).
+    let _one = protocol_tests::browser::one_at_a_time().await;
     ensure_deps();
     let server = RustPeer::spawn_example(
         "socketio-server",

@@ -4,7 +4,7 @@
 //! recovery across nodes with our own client (`socketio-client`) behind a switching TCP proxy.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod redis_support;
+use crate::redis_support;
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};

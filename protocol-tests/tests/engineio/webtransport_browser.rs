@@ -28,12 +28,10 @@ fn server() -> (RustPeer, String) {
     (server, hash)
 }
 
-/// One browser session at a time: each runs its own Chromium against a server whose heartbeat
-/// times out after 200 ms, and two at once on a loaded 2-core machine missed that deadline.
-static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
+/// One browser session at a time (each runs its own Chromium against a server whose heartbeat
+/// times out after 200 ms): see [`protocol_tests::browser`].
 async fn drive(mode: &str) -> Value {
-    let _one = ONE_BROWSER.lock().await;
+    let _one = protocol_tests::browser::one_at_a_time().await;
     ensure_deps();
     let (server, hash) = server();
     let url = format!("http://127.0.0.1:{}", server.port());

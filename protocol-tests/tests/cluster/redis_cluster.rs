@@ -6,7 +6,7 @@
 //! `redis_support/mixed.rs`); the npm emitter reaching clients of our servers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod redis_support;
+use crate::redis_support;
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! Every case is one `async fn(Target)`; the `conformance!` macro turns it into a module with two
 //! tests, `<case>::reference` and `<case>::ours`. Passing against the reference proves the test
 //! describes the reference, not our reading of it. `cargo test -p protocol-tests --test
-//! engineio_conformance -- ::ours` runs only ours.
+//! engineio engineio_conformance:: -- ::ours` runs only ours.
 //!
 //! Tests that are not about heartbeats start the servers with a 5 s pingInterval ([`quiet`]), so a
 //! missed pong can never be what closes a session a test expects its trigger to close. Every wait

@@ -8,7 +8,7 @@
 //! sid, rooms, data and every broadcast it missed, once and in order.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod redis_support;
+use crate::redis_support;
 
 use std::time::{Duration, Instant};
 

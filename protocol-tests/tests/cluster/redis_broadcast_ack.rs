@@ -6,7 +6,7 @@
 //! (by id on this node, anonymously on the others, whose wire carries no socket id).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod redis_support;
+use crate::redis_support;
 
 use std::time::{Duration, Instant};
 

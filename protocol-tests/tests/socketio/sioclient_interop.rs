@@ -7,7 +7,7 @@
 //! Every case is one `async fn(Target, …)`; the `both!` macro turns it into a module with two
 //! tests, `<case>::npm` and `<case>::ours`. Passing against npm proves the test describes the
 //! reference; passing against ours proves our server behaves the same.
-//! `cargo test -p protocol-tests --test sioclient_interop -- ::ours` runs only ours.
+//! `cargo test -p protocol-tests --test socketio sioclient_interop:: -- ::ours` runs only ours.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -426,7 +426,7 @@ async fn multiplexing(target: Target, transports: Transports) {
         .await
         .unwrap();
     assert_eq!(chat.namespace(), "/chat");
-    let stats = crate::stats(&admin).await;
+    let stats = crate::sioclient_interop::stats(&admin).await;
     assert_eq!(
         stats["clientsCount"], 1,
         "one Engine.IO connection: {stats}"
@@ -441,12 +441,12 @@ async fn multiplexing(target: Target, transports: Transports) {
     // reference), and so does force_new.
     let second_admin = base().namespace("/admin").connect().await.unwrap();
     let forced = base().force_new(true).connect().await.unwrap();
-    let stats = crate::stats(&forced).await;
+    let stats = crate::sioclient_interop::stats(&forced).await;
     assert_eq!(stats["clientsCount"], 3, "{stats}");
 
     // Leaving one namespace keeps the shared connection for the others.
     admin.disconnect().await;
-    let stats = crate::stats(&chat).await;
+    let stats = crate::sioclient_interop::stats(&chat).await;
     assert_eq!(stats["clientsCount"], 3, "{stats}");
     assert_eq!(stats["sockets"]["/admin"], 1, "only second_admin left");
     // Leaving the last namespace of the manager closes its connection.
@@ -454,7 +454,7 @@ async fn multiplexing(target: Target, transports: Transports) {
     chat.disconnect().await;
     let deadline = tokio::time::Instant::now() + STEP;
     loop {
-        let stats = crate::stats(&forced).await;
+        let stats = crate::sioclient_interop::stats(&forced).await;
         if stats["clientsCount"] == 2 {
             break;
         }
@@ -502,7 +502,7 @@ async fn refused(target: Target, transports: Transports) {
     // After a refusal there is no automatic retry: the server saw no new connection attempt.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let probe = builder(&server, transports).connect().await.unwrap();
-    let stats = crate::stats(&probe).await;
+    let stats = crate::sioclient_interop::stats(&probe).await;
     assert_eq!(stats["clientsCount"], 1, "{stats}");
 }
 
@@ -832,7 +832,7 @@ async fn manual_disconnect_and_drop(target: Target, transports: Transports) {
     assert_eq!(line["reason"], "client namespace disconnect");
     let probe = builder(&server, transports).connect().await.unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let stats = crate::stats(&probe).await;
+    let stats = crate::sioclient_interop::stats(&probe).await;
     assert_eq!(stats["clientsCount"], 1, "{stats}");
 }
 

@@ -3,7 +3,7 @@
 //! over a real `redis-server`. Every adapter operation, in every direction.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod redis_support;
+use crate::redis_support;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -4,38 +4,18 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use protocol_tests::{workspace_root, NodePeer};
+use protocol_tests::rust_peer::bin_binary;
+use protocol_tests::NodePeer;
 use serde_json::{json, Value as Json};
 use tokio::io::AsyncWriteExt;
 
-/// Builds `siocat` once per process (cargo does not expose another package's binaries to
-/// integration tests) and returns its path.
+/// `siocat`, built once per process (cargo does not expose another package's binaries to
+/// integration tests) with the test build's features, so only siocat itself is compiled.
 fn siocat() -> PathBuf {
-    static EXE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = std::process::Command::new(cargo)
-            .args(["build", "-p", "socketio-client", "--bin", "siocat"])
-            .args(["--message-format", "json-render-diagnostics"])
-            .current_dir(workspace_root())
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Json>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "siocat")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .ok_or_else(|| "cargo reported no siocat executable".to_owned())
-    })
-    .clone()
-    .unwrap_or_else(|e| panic!("building siocat failed: {e}"))
+    bin_binary("socketio-client", "siocat")
+        .unwrap_or_else(|e| panic!("building siocat failed: {e}"))
 }
 
 struct Run {

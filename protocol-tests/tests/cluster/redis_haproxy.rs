@@ -3,7 +3,7 @@
 //! upgrade to WebSocket land on both nodes, and a broadcast from either node reaches them all.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod redis_support;
+use crate::redis_support;
 
 use std::time::Duration;
 

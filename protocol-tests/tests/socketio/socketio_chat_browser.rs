@@ -12,6 +12,8 @@ use protocol_tests::{ensure_deps, run_node, NodePeer, RustPeer};
 use serde_json::{json, Value};
 
 async fn drive(port: u16) -> Value {
+    // One Chromium at a time in this test process (see `protocol_tests::browser`).
+    let _one = protocol_tests::browser::one_at_a_time().await;
     ensure_deps();
     let url = format!("http://127.0.0.1:{port}");
     let out = run_node(

@@ -1,7 +1,7 @@
 //! Faults in a Redis cluster: Redis killed and restarted mid-run, a node killed mid-request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod redis_support;
+use crate::redis_support;
 
 use std::time::{Duration, Instant};
 

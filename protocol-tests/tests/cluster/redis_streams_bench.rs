@@ -1,7 +1,7 @@
 //! Benchmarks of the Redis Streams adapter (not timed tests: `#[ignore]`, run by hand):
 //!
 //! ```text
-//! cargo test --release -p protocol-tests --test redis_streams_bench -- --ignored --nocapture
+//! cargo test --release -p protocol-tests --test cluster -- --ignored --nocapture redis_streams_bench::
 //! ```
 //!
 //! - `streams_broadcast_benchmark`: deliveries per second and CPU per delivery, 2 nodes, ours
@@ -16,7 +16,7 @@
 //!   per second and node CPU while idle.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod redis_support;
+use crate::redis_support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! proves the scenario), and our emitter reaching the same clients.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod redis_support;
+use crate::redis_support;
 
 use protocol_tests::redis::JsonNode;
 use protocol_tests::RedisServer;
