@@ -1309,3 +1309,37 @@ async fn packet_middlewares_nest_like_layers_and_refuse_through_the_ack() {
     c.send(r#"423["work"]"#).await;
     assert_eq!(c.packet().await.unwrap(), r#"33["done"]"#);
 }
+
+/// A socket from `fetch_sockets` acknowledges as a `SocketRef` does: `emit_with_ack(..)?.await`
+/// gives its one answer read as `R`; `timeout(d)` bounds the wait (set before the emit, as a
+/// broadcast's), and no answer is `AckError::Timeout`.
+#[tokio::test]
+async fn a_fetched_socket_acks_like_a_socket() {
+    let io = SocketIo::builder()
+        .ack_timeout(Duration::from_secs(3))
+        .build();
+    io.ns("/", |_socket: SocketRef| async move {});
+    let port = start(&io).await;
+    let (mut a, _) = Client::open(port, 4).await;
+    a.connect("").await;
+    let remote = io.fetch_sockets().await.unwrap().pop().unwrap();
+    let pending = remote.emit_with_ack::<_, u64>("question", 1).unwrap();
+    let answer = tokio::spawn(async move { pending.await });
+    let p = a.packet().await.unwrap();
+    assert!(p.ends_with(r#"["question",1]"#), "{p}");
+    a.send(&format!("43{}[7]", ack_id(&p))).await;
+    assert_eq!(answer.await.unwrap().unwrap(), 7);
+
+    let started = tokio::time::Instant::now();
+    let err = remote
+        .timeout(Duration::from_millis(200))
+        .emit_with_ack::<_, Args>("question", 2)
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AckError::Timeout), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the emitter's timeout, not ack_timeout"
+    );
+}
