@@ -104,6 +104,12 @@ impl Client {
         }
     }
 
+    /// Joins the default namespace and gives the socket id.
+    async fn connect_sid(&mut self) -> String {
+        let reply = self.connect("").await;
+        reply.get("sid").and_then(Value::as_str).unwrap().to_owned()
+    }
+
     async fn connect(&mut self, nsp_and_payload: &str) -> Value {
         self.send(&format!("40{nsp_and_payload}")).await;
         let p = self.packet().await.expect("connect reply");
@@ -407,20 +413,10 @@ async fn events_are_dispatched_in_order_and_panics_are_contained() {
 
 #[tokio::test]
 async fn acks_both_ways_and_broadcast_with_ack() {
-    let io = SocketIo::builder()
-        .ack_timeout(Duration::from_millis(500))
-        .build();
-    io.ns("/", |_socket: SocketRef| async move {});
-    let port = start(&io).await;
+    let (io, port) = ack_server(Duration::from_millis(500)).await;
     let (mut a, _) = Client::open(port, 4).await;
     let (mut b, _) = Client::open(port, 4).await;
-    let sid_a = a
-        .connect("")
-        .await
-        .get("sid")
-        .and_then(Value::as_str)
-        .unwrap()
-        .to_owned();
+    let sid_a = a.connect_sid().await;
     b.connect("").await;
 
     // Server asks one socket, the client answers.
@@ -474,13 +470,7 @@ async fn broadcast_ack_stream_keeps_partial_answers() {
     let mut sids = Vec::new();
     for _ in 0..3 {
         let (mut c, _) = Client::open(port, 4).await;
-        let sid = c
-            .connect("")
-            .await
-            .get("sid")
-            .and_then(Value::as_str)
-            .unwrap()
-            .to_owned();
+        let sid = c.connect_sid().await;
         clients.push(c);
         sids.push(sid);
     }
@@ -1053,6 +1043,14 @@ async fn conn_is_the_engine_io_connection_and_close_closes_the_transport() {
 }
 
 /// The ack id of an event packet `2<id>[...]` (or `5<n>-<id>[...]`).
+/// A server with one empty namespace whose acks wait at most `ack_timeout`, and its port.
+async fn ack_server(ack_timeout: Duration) -> (SocketIo, u16) {
+    let io = SocketIo::builder().ack_timeout(ack_timeout).build();
+    io.ns("/", |_socket: SocketRef| async move {});
+    let port = start(&io).await;
+    (io, port)
+}
+
 /// Emits "question" with an ack from `socket`, answers it from `client` with `args` (JSON
 /// text), and gives the answer read as `R`.
 async fn answer_as<R: FromAck + Send + 'static>(
@@ -1079,19 +1077,9 @@ fn ack_id(packet: &str) -> String {
 #[tokio::test]
 async fn args_acks_are_the_raw_argument_list() {
     use bytes::Bytes;
-    let io = SocketIo::builder()
-        .ack_timeout(Duration::from_secs(2))
-        .build();
-    io.ns("/", |_socket: SocketRef| async move {});
-    let port = start(&io).await;
+    let (io, port) = ack_server(Duration::from_secs(2)).await;
     let (mut a, _) = Client::open(port, 4).await;
-    let sid = a
-        .connect("")
-        .await
-        .get("sid")
-        .and_then(Value::as_str)
-        .unwrap()
-        .to_owned();
+    let sid = a.connect_sid().await;
     let socket = io.sockets().get_socket(&sid).unwrap();
 
     // (answer frames, expected argument list)
@@ -1149,13 +1137,7 @@ async fn args_acks_are_the_raw_argument_list() {
 
     // Broadcast acks: one raw argument list per recipient.
     let (mut b, _) = Client::open(port, 4).await;
-    let sid_b = b
-        .connect("")
-        .await
-        .get("sid")
-        .and_then(Value::as_str)
-        .unwrap()
-        .to_owned();
+    let sid_b = b.connect_sid().await;
     let io2 = io.clone();
     let all = tokio::spawn(async move {
         io2.timeout(Duration::from_secs(2))
@@ -1315,11 +1297,7 @@ async fn packet_middlewares_nest_like_layers_and_refuse_through_the_ack() {
 /// broadcast's), and no answer is `AckError::Timeout`.
 #[tokio::test]
 async fn a_fetched_socket_acks_like_a_socket() {
-    let io = SocketIo::builder()
-        .ack_timeout(Duration::from_secs(3))
-        .build();
-    io.ns("/", |_socket: SocketRef| async move {});
-    let port = start(&io).await;
+    let (io, port) = ack_server(Duration::from_secs(3)).await;
     let (mut a, _) = Client::open(port, 4).await;
     a.connect("").await;
     let remote = io.fetch_sockets().await.unwrap().pop().unwrap();
