@@ -133,6 +133,7 @@ both! {
     ping_timeout_over_websocket: |t| ping_timeout(t, Transports::WebSocket);
     ping_timeout_over_upgrade: |t| ping_timeout(t, Transports::Upgrade);
     typed_payloads: typed_payloads_with_binary;
+    typed_handlers: typed_handler_arguments;
     manager_namespaces_over_polling: |t| manager_namespaces(t, Transports::Polling);
     manager_namespaces_over_websocket: |t| manager_namespaces(t, Transports::WebSocket);
     manager_namespaces_over_upgrade: |t| manager_namespaces(t, Transports::Upgrade);
@@ -1112,6 +1113,78 @@ struct Profile {
     name: String,
     tags: Vec<String>,
     score: f64,
+}
+
+/// `on_typed` reads an event's arguments by the `FromAck` rule the server's `Data<T>` uses: one
+/// argument directly (a struct), several as a sequence (a tuple). An event that does not fit is
+/// skipped (logged) and the socket goes on. The fixture's `echo` emits back what it got.
+async fn typed_handler_arguments(target: Target) {
+    let server = peer(target, &[]);
+    let (profiles_tx, mut profiles) = mpsc::unbounded_channel::<Profile>();
+    let one = builder(&server, Transports::WebSocket)
+        .force_new(true)
+        .on_typed("echo", move |p: Profile, _s: Socket| {
+            let tx = profiles_tx.clone();
+            async move {
+                let _ = tx.send(p);
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    let (pairs_tx, mut pairs) = mpsc::unbounded_channel::<(String, u32)>();
+    let two = builder(&server, Transports::WebSocket)
+        .force_new(true)
+        .on_typed("echo", move |pair: (String, u32), _s: Socket| {
+            let tx = pairs_tx.clone();
+            async move {
+                let _ = tx.send(pair);
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    let ada = json!({"name": "ada", "tags": ["x"], "score": 1.5});
+    let expected = |name: &str| Profile {
+        name: name.to_owned(),
+        tags: vec!["x".to_owned()],
+        score: 1.5,
+    };
+
+    // One argument read as a struct.
+    one.emit("echo", &ada).unwrap();
+    let got = tokio::time::timeout(STEP, profiles.recv()).await.unwrap();
+    assert_eq!(got, Some(expected("ada")));
+    // Mismatches are skipped: a wrong field type, and two arguments for a struct (the old
+    // first-argument rule would have taken this one).
+    one.emit("echo", json!({"name": 3})).unwrap();
+    one.emit("echo", Args::new().arg(&ada).arg("extra"))
+        .unwrap();
+    // Events are handled in order, so the next good one arriving first proves both were skipped.
+    one.emit("echo", json!({"name": "bob", "tags": ["x"], "score": 1.5}))
+        .unwrap();
+    let got = tokio::time::timeout(STEP, profiles.recv()).await.unwrap();
+    assert_eq!(got, Some(expected("bob")));
+    assert!(profiles.try_recv().is_err());
+
+    // Two arguments read as a tuple; one argument does not fit a pair and is skipped.
+    two.emit("echo", Args::new().arg("a").arg(2)).unwrap();
+    let got = tokio::time::timeout(STEP, pairs.recv()).await.unwrap();
+    assert_eq!(got, Some(("a".to_owned(), 2)));
+    two.emit("echo", "only-one").unwrap();
+    two.emit("echo", Args::new().arg("b").arg(3)).unwrap();
+    let got = tokio::time::timeout(STEP, pairs.recv()).await.unwrap();
+    assert_eq!(got, Some(("b".to_owned(), 3)));
+    assert!(pairs.try_recv().is_err());
+
+    // Both sockets still work after the skipped events.
+    assert!(one.connected() && two.connected());
+    let n: u64 = one.emit_with_ack("ack", 5).unwrap().await.unwrap();
+    assert_eq!(n, 5);
+    let n: u64 = two.emit_with_ack("ack", 6).unwrap().await.unwrap();
+    assert_eq!(n, 6);
+    one.disconnect().await;
+    two.disconnect().await;
 }
 
 /// The answer to an ack reads as the server reads one (`FromAck`, shared through
