@@ -18,8 +18,8 @@ use bytes::Bytes;
 use protocol_tests::{NodePeer, RustPeer};
 use serde_json::{json, Value as Json};
 use socketio_client::{
-    Args, ClientBuilder, DisconnectReason, Error, Event, ManagerEvent, Parser, Socket, Transports,
-    Value,
+    Args, ClientBuilder, DisconnectReason, Error, Event, FromAck, ManagerEvent, Parser, Socket,
+    Transports, Value,
 };
 use tokio::sync::mpsc;
 
@@ -1063,6 +1063,26 @@ async fn manager_namespaces(target: Target, transports: Transports) {
     assert_eq!(whoami(&chat).await["nsp"], "/chat");
 }
 
+/// A socket of its own (`force_new`) whose `on_typed("echo")` handler forwards each `T` it reads.
+async fn typed_echo<T: FromAck + Send + 'static>(
+    server: &Peer,
+    transports: Transports,
+) -> (Socket, mpsc::UnboundedReceiver<T>) {
+    let (tx, rx) = mpsc::unbounded_channel::<T>();
+    let socket = builder(server, transports)
+        .force_new(true)
+        .on_typed("echo", move |data: T, _s: Socket| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(data);
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    (socket, rx)
+}
+
 /// Typed serde arguments with binary fields at any depth, both ways, over every transport.
 async fn typed_payloads_with_binary(target: Target) {
     let server = peer(target, &[]);
@@ -1071,17 +1091,7 @@ async fn typed_payloads_with_binary(target: Target) {
         Transports::WebSocket,
         Transports::Upgrade,
     ] {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Upload>();
-        let socket = builder(&server, transports)
-            .on_typed("echo", move |upload: Upload, _s: Socket| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send(upload);
-                }
-            })
-            .connect()
-            .await
-            .unwrap();
+        let (socket, mut rx) = typed_echo::<Upload>(&server, transports).await;
         let upload = Upload {
             name: "photo.png".to_owned(),
             data: Bytes::from_static(b"\x89PNG\r\n"),
@@ -1120,30 +1130,8 @@ struct Profile {
 /// skipped (logged) and the socket goes on. The fixture's `echo` emits back what it got.
 async fn typed_handler_arguments(target: Target) {
     let server = peer(target, &[]);
-    let (profiles_tx, mut profiles) = mpsc::unbounded_channel::<Profile>();
-    let one = builder(&server, Transports::WebSocket)
-        .force_new(true)
-        .on_typed("echo", move |p: Profile, _s: Socket| {
-            let tx = profiles_tx.clone();
-            async move {
-                let _ = tx.send(p);
-            }
-        })
-        .connect()
-        .await
-        .unwrap();
-    let (pairs_tx, mut pairs) = mpsc::unbounded_channel::<(String, u32)>();
-    let two = builder(&server, Transports::WebSocket)
-        .force_new(true)
-        .on_typed("echo", move |pair: (String, u32), _s: Socket| {
-            let tx = pairs_tx.clone();
-            async move {
-                let _ = tx.send(pair);
-            }
-        })
-        .connect()
-        .await
-        .unwrap();
+    let (one, mut profiles) = typed_echo::<Profile>(&server, Transports::WebSocket).await;
+    let (two, mut pairs) = typed_echo::<(String, u32)>(&server, Transports::WebSocket).await;
     let ada = json!({"name": "ada", "tags": ["x"], "score": 1.5});
     let expected = |name: &str| Profile {
         name: name.to_owned(),
