@@ -180,6 +180,7 @@ impl ClientBuilder {
     ///     .server_certificate_hashes([[0u8; 32]]);
     /// ```
     #[cfg(feature = "webtransport")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "webtransport")))]
     pub fn server_certificate_hashes(mut self, hashes: impl IntoIterator<Item = [u8; 32]>) -> Self {
         self.webtransport_cert_hashes.extend(hashes);
         self

@@ -186,32 +186,44 @@ mod wt_io;
 /// The WebTransport library the `webtransport` feature is built on (its
 /// endpoint, configuration and identity types).
 #[cfg(feature = "webtransport")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webtransport")))]
 pub use wtransport;
 
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use body::ResponseBody;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use cluster::{
     Cluster, ForeignRequest, ForeignUpgrade, ForwardFuture, Handover, OwnerUpgrade, TunnelFn,
     TunnelIo, UpgradeAnswer, UpgradeFuture,
 };
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use config::{
     AllowRequestFn, AllowRequestFuture, Config, ConfigBuilder, CookieConfig, HeadersFn, SameSite,
 };
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use cors::{Cors, CorsOrigin, OriginPredicate};
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use handler::Handler;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use listen::listen;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use refusal::ErrorCode;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use request::{Headers, QueryPairs, RemoteAddr, RequestInfo};
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use server::Server;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use service::{BoxFuture, EngineIoLayer, EngineIoMiddleware, EngineIoService};
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use socket::Socket;

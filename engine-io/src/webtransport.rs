@@ -76,6 +76,7 @@ impl Server {
     /// is closed. Needs [`TransportType::Webtransport`] in
     /// [`crate::Config::transports`] (it is then listed in the handshake's
     /// `upgrades`); without it every session is refused (`404`).
+    #[cfg_attr(docsrs, doc(cfg(feature = "webtransport")))]
     pub async fn serve_webtransport(&self, endpoint: Endpoint<endpoint_side::Server>) {
         loop {
             let incoming = endpoint.accept().await;

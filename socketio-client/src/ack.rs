@@ -2,12 +2,13 @@
 //! resolves a one-shot channel with the server's reply or an error.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use crate::handler::BoxFuture;
-use crate::{Error, Value};
+use crate::{Error, FromAck, Value};
 
 /// The receiving end of one pending acknowledgement.
 pub(crate) type AckReceiver = oneshot::Receiver<Result<Vec<Value>, Error>>;
@@ -86,37 +87,26 @@ pub(crate) type AckWaiter =
 
 /// The pending answer to [`Socket::emit_with_ack`](crate::Socket::emit_with_ack) (the event is
 /// already sent or queued): `.await` it, optionally after setting a
-/// [`timeout`](Self::timeout), for the server's answer read as `T` (the argument list itself
-/// for `emit_with_ack`, a deserialized tuple for `emit_with_ack_as`).
+/// [`timeout`](Self::timeout), for the server's answer read as `T` (see [`FromAck`]: any
+/// `serde` type, one answer argument read directly and several as a sequence, or
+/// [`Args`](crate::Args) for the raw argument list), as the server's `AckFuture`.
 #[must_use = "the acknowledgement is only received when awaited"]
 pub struct AckFuture<T> {
     wait: AckWaiter,
     timeout: Option<Duration>,
-    read: fn(Vec<Value>) -> Result<T, Error>,
+    _t: PhantomData<fn() -> T>,
 }
 
-impl AckFuture<Vec<Value>> {
-    /// The answer as its argument list, waited for at most `timeout` unless the caller sets
-    /// another.
+impl<T> AckFuture<T> {
+    /// The answer, waited for at most `timeout` unless the caller sets another.
     pub(crate) fn new(wait: AckWaiter, timeout: Option<Duration>) -> Self {
         AckFuture {
             wait,
             timeout,
-            read: Ok,
+            _t: PhantomData,
         }
     }
 
-    /// The same answer, read as `U`.
-    pub(crate) fn read_as<U>(self, read: fn(Vec<Value>) -> Result<U, Error>) -> AckFuture<U> {
-        AckFuture {
-            wait: self.wait,
-            timeout: self.timeout,
-            read,
-        }
-    }
-}
-
-impl<T> AckFuture<T> {
     /// How long to wait for the answer (default: the configured
     /// [`ack_timeout`](crate::ClientBuilder::ack_timeout)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -133,12 +123,13 @@ impl<T> std::fmt::Debug for AckFuture<T> {
     }
 }
 
-impl<T: Send + 'static> std::future::IntoFuture for AckFuture<T> {
+impl<T: FromAck + Send + 'static> std::future::IntoFuture for AckFuture<T> {
     type Output = Result<T, Error>;
     type IntoFuture = BoxFuture<Self::Output>;
 
+    /// The answer read as `T`; one that does not read gives [`Error::Serde`].
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { (self.read)((self.wait)(self.timeout).await?) })
+        Box::pin(async move { Ok(T::from_ack((self.wait)(self.timeout).await?)?) })
     }
 }
 

@@ -58,11 +58,7 @@ impl Event {
 
     /// All arguments deserialized into `T`, usually a tuple: `let (a, b): (A, B) = event.parse()?`.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        from_values(self.args.clone())
+        socketio_parser::from_value(Value::Array(self.args.clone()))
+            .map_err(|e| Error::Serde(e.to_string()))
     }
-}
-
-/// Deserializes an argument list (as an array) into `T`, e.g. a tuple.
-pub(crate) fn from_values<T: DeserializeOwned>(values: Vec<Value>) -> Result<T, Error> {
-    socketio_parser::from_value(Value::Array(values)).map_err(|e| Error::Serde(e.to_string()))
 }

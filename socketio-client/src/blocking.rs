@@ -15,11 +15,11 @@
 //!             }),
 //!     )?;
 //!     socket.emit("hello", json!({"from": "a thread"}))?;
-//!     let reply = socket
+//!     let pong: u64 = socket
 //!         .emit_with_ack("ping", json!(1))?
 //!         .timeout(Duration::from_secs(2))
 //!         .wait()?;
-//!     println!("{reply:?}");
+//!     println!("{pong}");
 //!     socket.volatile().emit("position", json!([12, 34]))?;
 //!     socket.disconnect();
 //!     Ok(())
@@ -30,9 +30,7 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-
-use crate::{AckFuture, ClientBuilder, Error, IntoArgs, Value};
+use crate::{AckFuture, ClientBuilder, Error, FromAck, IntoArgs};
 
 /// Connects `builder` on a dedicated runtime and blocks until connected.
 ///
@@ -89,30 +87,18 @@ impl Socket {
     }
 
     /// Emits `event` (see [`crate::Socket::emit_with_ack`]) and gives the pending
-    /// acknowledgement: [`wait`](AckHandle::wait) for the server's answer, optionally after
-    /// [`AckHandle::timeout`] — the async socket's `emit_with_ack(..)?.timeout(..).await`.
+    /// acknowledgement: [`wait`](AckHandle::wait) for the server's answer read as `R` (see
+    /// [`FromAck`]), optionally after [`AckHandle::timeout`] — the async socket's
+    /// `emit_with_ack(..)?.timeout(..).await`.
     ///
     /// # Errors
     /// Emitting: as [`crate::Socket::emit_with_ack`].
-    pub fn emit_with_ack(
+    pub fn emit_with_ack<A: IntoArgs, R: FromAck>(
         &self,
         event: &str,
-        args: impl IntoArgs,
-    ) -> Result<AckHandle<Vec<Value>>, Error> {
+        args: A,
+    ) -> Result<AckHandle<R>, Error> {
         let ack = self.inner()?.emit_with_ack(event, args)?;
-        Ok(self.handle(ack))
-    }
-
-    /// See [`crate::Socket::emit_with_ack_as`].
-    ///
-    /// # Errors
-    /// As [`crate::Socket::emit_with_ack_as`].
-    pub fn emit_with_ack_as<T: DeserializeOwned>(
-        &self,
-        event: &str,
-        args: impl IntoArgs,
-    ) -> Result<AckHandle<T>, Error> {
-        let ack = self.inner()?.emit_with_ack_as(event, args)?;
         Ok(self.handle(ack))
     }
 
@@ -166,29 +152,12 @@ impl SocketEmitter<'_> {
     ///
     /// # Errors
     /// As [`crate::Socket::emit_with_ack`].
-    pub fn emit_with_ack(
+    pub fn emit_with_ack<A: IntoArgs, R: FromAck>(
         self,
         event: &str,
-        args: impl IntoArgs,
-    ) -> Result<AckHandle<Vec<Value>>, Error> {
+        args: A,
+    ) -> Result<AckHandle<R>, Error> {
         let ack = self.socket.inner()?.volatile().emit_with_ack(event, args)?;
-        Ok(self.socket.handle(ack))
-    }
-
-    /// See [`crate::SocketEmitter::emit_with_ack_as`].
-    ///
-    /// # Errors
-    /// As [`crate::Socket::emit_with_ack`].
-    pub fn emit_with_ack_as<T: DeserializeOwned>(
-        self,
-        event: &str,
-        args: impl IntoArgs,
-    ) -> Result<AckHandle<T>, Error> {
-        let ack = self
-            .socket
-            .inner()?
-            .volatile()
-            .emit_with_ack_as(event, args)?;
         Ok(self.socket.handle(ack))
     }
 }
@@ -202,7 +171,7 @@ pub struct AckHandle<T> {
     runtime: Arc<tokio::runtime::Runtime>,
 }
 
-impl<T: Send + 'static> AckHandle<T> {
+impl<T: FromAck + Send + 'static> AckHandle<T> {
     /// How long to wait for the answer (default: the configured
     /// [`ack_timeout`](crate::ClientBuilder::ack_timeout)).
     pub fn timeout(self, timeout: Duration) -> Self {
@@ -216,8 +185,7 @@ impl<T: Send + 'static> AckHandle<T> {
     ///
     /// # Errors
     /// [`Error::AckTimeout`], [`Error::SocketDisconnected`] when the connection dropped after
-    /// the event was sent, [`Error::Serde`] for an answer of the wrong shape
-    /// (`emit_with_ack_as`).
+    /// the event was sent, [`Error::Serde`] when the answer does not read as `T`.
     ///
     /// # Panics
     /// When called from inside an async runtime, as [`connect`].

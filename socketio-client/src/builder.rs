@@ -6,7 +6,6 @@ use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use socketio_parser::Parser;
 
@@ -15,7 +14,7 @@ use crate::engine::Transports;
 use crate::handler::{BoxFuture, EventHandler, Handlers};
 use crate::manager::{ManagerOptions, ManagerShared};
 use crate::socket::SocketOptions;
-use crate::{DisconnectReason, Error, Event, IntoArgs, Manager, Socket, Value};
+use crate::{DisconnectReason, Error, Event, FromAck, IntoArgs, Manager, Socket, Value};
 
 /// Process-wide managers by server, for multiplexing (the reference's `cache` in `index.ts`).
 static CACHE: LazyLock<Mutex<HashMap<String, Weak<ManagerShared>>>> =
@@ -287,11 +286,27 @@ impl ClientBuilder {
         self
     }
 
-    /// Handles the event `name` with its first argument deserialized into `T` (events whose
-    /// argument does not fit are logged and skipped).
+    /// Handles the event `name` with its arguments read into `T` by the rule the server's
+    /// `Data<T>` and [`Socket::emit_with_ack`] follow ([`FromAck`]): one argument
+    /// directly (`emit("e", {..})` reads as a struct), several as a sequence (`emit("e", "a", 2)`
+    /// reads as `(String, u32)`), none as `()` or `None`. An event that does not fit is logged
+    /// and skipped (no handler call, no ack reply); the socket goes on.
+    ///
+    /// ```no_run
+    /// # async fn run() -> socketio_client::Result<()> {
+    /// use socketio_client::{ClientBuilder, Socket};
+    ///
+    /// let socket = ClientBuilder::new("http://localhost:3000")
+    ///     .on_typed("move", |(x, y): (i32, i32), _socket: Socket| async move {
+    ///         println!("moved to {x},{y}");
+    ///     })
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn on_typed<T, F, Fut, R>(self, name: impl Into<String>, handler: F) -> Self
     where
-        T: DeserializeOwned + Send + 'static,
+        T: FromAck + Send + 'static,
         F: Fn(T, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = R> + Send + 'static,
         R: IntoArgs + Send + 'static,
@@ -460,7 +475,7 @@ impl ClientBuilder {
     }
 }
 
-/// [`ClientBuilder::on_typed`]'s handler: deserializes the first argument.
+/// [`ClientBuilder::on_typed`]'s handler: reads the arguments as [`FromAck`] does.
 struct TypedHandler<T, F> {
     handler: F,
     _marker: std::marker::PhantomData<fn() -> T>,
@@ -468,18 +483,18 @@ struct TypedHandler<T, F> {
 
 impl<T, F, Fut, R> EventHandler for TypedHandler<T, F>
 where
-    T: DeserializeOwned + Send + 'static,
+    T: FromAck + Send + 'static,
     F: Fn(T, Socket) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = R> + Send + 'static,
     R: IntoArgs + Send + 'static,
 {
     fn call(&self, event: Event, socket: Socket) -> BoxFuture<Result<Vec<Value>, Error>> {
-        match event.arg::<T>(0) {
+        match T::from_ack(event.into_args()) {
             Ok(data) => {
                 let fut = (self.handler)(data, socket);
                 Box::pin(async move { Ok(fut.await.into_args()?) })
             }
-            Err(e) => Box::pin(async move { Err(e) }),
+            Err(e) => Box::pin(async move { Err(e.into()) }),
         }
     }
 }

@@ -2,11 +2,8 @@
 //! per-emit flags (`socket.volatile().emit(..)`): the same shapes as the server's `SocketRef`
 //! (the reference's `socket.emit`, `socket.volatile.emit(..)` on both sides).
 
-use serde::de::DeserializeOwned;
-
-use crate::args::from_values;
 use crate::socket_core::EmitFlags;
-use crate::{AckFuture, Error, IntoArgs, Socket, Value};
+use crate::{AckFuture, Error, FromAck, IntoArgs, Socket};
 
 impl Socket {
     /// Emits `event` with `args` (one `Serialize` value, or [`Args`](crate::Args) for several;
@@ -27,9 +24,11 @@ impl Socket {
     }
 
     /// Emits `event` now (as [`emit`](Self::emit), never waiting) and gives the pending
-    /// acknowledgement: `.await` it for the server's answer (its argument list), optionally
-    /// after [`AckFuture::timeout`] — the same shape as the server's
-    /// `socket.emit_with_ack(…)?.timeout(…).await`. The default timeout is the configured
+    /// acknowledgement: `.await` it for the server's answer read as `R`, optionally after
+    /// [`AckFuture::timeout`] — the same shape and the same reading as the server's
+    /// `socket.emit_with_ack::<_, R>(…)?.timeout(…).await` ([`FromAck`]: one answer argument
+    /// is read directly, several as a sequence such as a tuple; [`Args`](crate::Args) is the
+    /// argument list as it came). The default timeout is the configured
     /// [`ack_timeout`](crate::ClientBuilder::ack_timeout) (none: wait until answered or
     /// disconnected). With [`retries`](crate::ClientBuilder::retries), the event is
     /// redelivered after each `ack_timeout`; [`AckFuture::timeout`] then bounds the whole wait.
@@ -37,36 +36,28 @@ impl Socket {
     /// ```no_run
     /// # async fn f(socket: socketio_client::Socket) -> Result<(), socketio_client::Error> {
     /// use std::time::Duration;
+    /// use socketio_client::Args;
     ///
-    /// let reply = socket.emit_with_ack("question", 42)?.timeout(Duration::from_secs(2)).await?;
-    /// let (n,): (u64,) = socket.emit_with_ack_as("count", ())?.await?;
-    /// # let _ = (reply, n); Ok(()) }
+    /// // The server answers `cb(7)`:
+    /// let n: u64 = socket.emit_with_ack("count", ())?.timeout(Duration::from_secs(2)).await?;
+    /// // `cb("ok", 2)`:
+    /// let (status, tries): (String, u32) = socket.emit_with_ack("retry", 42)?.await?;
+    /// // Whatever it answers, untouched:
+    /// let Args(answer) = socket.emit_with_ack("question", "why")?.await?;
+    /// # let _ = (n, status, tries, answer); Ok(()) }
     /// ```
     ///
     /// # Errors
     /// Emitting: as [`emit`](Self::emit). Awaiting: [`Error::AckTimeout`],
-    /// [`Error::SocketDisconnected`] when the connection dropped after the event was sent.
-    pub fn emit_with_ack(
+    /// [`Error::SocketDisconnected`] when the connection dropped after the event was sent,
+    /// [`Error::Serde`] when the answer does not read as `R`.
+    pub fn emit_with_ack<A: IntoArgs, R: FromAck>(
         &self,
         event: &str,
-        args: impl IntoArgs,
-    ) -> Result<AckFuture<Vec<Value>>, Error> {
+        args: A,
+    ) -> Result<AckFuture<R>, Error> {
         self.with_flags(EmitFlags::default())
             .emit_with_ack(event, args)
-    }
-
-    /// [`emit_with_ack`](Self::emit_with_ack), the answer's arguments deserialized into `T`
-    /// (a tuple: `let (n,): (u64,) = …`; a wrong shape fails with [`Error::Serde`]).
-    ///
-    /// # Errors
-    /// As [`emit_with_ack`](Self::emit_with_ack).
-    pub fn emit_with_ack_as<T: DeserializeOwned>(
-        &self,
-        event: &str,
-        args: impl IntoArgs,
-    ) -> Result<AckFuture<T>, Error> {
-        self.with_flags(EmitFlags::default())
-            .emit_with_ack_as(event, args)
     }
 
     /// The next emit is volatile: dropped, not buffered, when the connection cannot write it
@@ -115,24 +106,12 @@ impl SocketEmitter<'_> {
     ///
     /// # Errors
     /// As [`Socket::emit_with_ack`].
-    pub fn emit_with_ack(
+    pub fn emit_with_ack<A: IntoArgs, R: FromAck>(
         self,
         event: &str,
-        args: impl IntoArgs,
-    ) -> Result<AckFuture<Vec<Value>>, Error> {
+        args: A,
+    ) -> Result<AckFuture<R>, Error> {
         self.socket
             .emit_with_ack_flagged(event, args.into_args()?, self.flags)
-    }
-
-    /// As [`Socket::emit_with_ack_as`], with this emitter's flags.
-    ///
-    /// # Errors
-    /// As [`Socket::emit_with_ack`].
-    pub fn emit_with_ack_as<T: DeserializeOwned>(
-        self,
-        event: &str,
-        args: impl IntoArgs,
-    ) -> Result<AckFuture<T>, Error> {
-        Ok(self.emit_with_ack(event, args)?.read_as(from_values::<T>))
     }
 }

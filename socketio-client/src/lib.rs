@@ -6,9 +6,10 @@
 //! - A [`Manager`] is one Engine.IO connection shared by the sockets of several namespaces
 //!   (multiplexing, on by default), reconnecting with exponential [`Backoff`] and jitter.
 //! - [`Socket`]: `emit` (any `Serialize` value, binary at any depth), `emit_with_ack` (a future
-//!   with a timeout), volatile emits (`socket.volatile().emit(..)`, as on the server), buffering
-//!   while disconnected, connection state recovery ([`Socket::recovered`]), `disconnect` (stops
-//!   reconnection for good; so does dropping the last handle).
+//!   with a timeout, the answer read as any [`FromAck`] type as on the server), volatile emits
+//!   (`socket.volatile().emit(..)`, as on the server), buffering while disconnected, connection
+//!   state recovery ([`Socket::recovered`]), `disconnect` (stops reconnection for good; so does
+//!   dropping the last handle).
 //! - Handlers are async closures; the value a handler returns is the reply when the server
 //!   asked for an acknowledgement.
 //! - [`blocking`]: the same for programs without an async runtime.
@@ -27,8 +28,8 @@
 //!         })
 //!         .connect()
 //!         .await?;
-//!     let reply = socket.emit_with_ack("join", json!({"room": "rust"}))?.await?;
-//!     println!("joined: {reply:?}");
+//!     let reply: String = socket.emit_with_ack("join", json!({"room": "rust"}))?.await?;
+//!     println!("joined: {reply}");
 //!     socket.disconnect().await;
 //!     Ok(())
 //! }
@@ -107,4 +108,4 @@ pub use handler::EventHandler;
 pub use manager::{Manager, ManagerEvent};
 pub use reason::DisconnectReason;
 pub use socket::Socket;
-pub use socketio_parser::{Args, Bytes, IntoArgs, Map, Parser, Value};
+pub use socketio_parser::{Args, Bytes, FromAck, IntoArgs, Map, Parser, Value};

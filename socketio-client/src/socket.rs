@@ -346,11 +346,11 @@ impl Drop for Guard {
 ///     .await?;
 ///
 /// socket.emit("message", json!({"text": "hello"}))?;
-/// let reply = socket
+/// let sum: i64 = socket
 ///     .emit_with_ack("sum", Args::new().arg(1).arg(2))?
 ///     .timeout(Duration::from_secs(5))
 ///     .await?;
-/// println!("sum = {:?}", reply);
+/// println!("sum = {sum}");
 /// socket.disconnect().await;
 /// # Ok(())
 /// # }
@@ -496,12 +496,12 @@ impl Socket {
     }
 
     /// [`emit_with_ack`](Self::emit_with_ack) with per-emit flags.
-    pub(crate) fn emit_with_ack_flagged(
+    pub(crate) fn emit_with_ack_flagged<R>(
         &self,
         event: &str,
         args: Vec<Value>,
         flags: EmitFlags,
-    ) -> Result<AckFuture<Vec<Value>>, Error> {
+    ) -> Result<AckFuture<R>, Error> {
         if let Some(queue) = self.retry_queue(flags) {
             check_event_name(event)?;
             let (tx, rx) = tokio::sync::oneshot::channel();

@@ -120,15 +120,20 @@ impl IntoArgs for Args {
     }
 }
 
-/// What the arguments of an acknowledgement's answer can be read as (the server's
-/// `emit_with_ack::<_, R>`).
+/// What the arguments of an acknowledgement's answer can be read as: the `R` of
+/// `emit_with_ack::<_, R>` on the server's sockets and broadcasts and on the client's sockets
+/// (async and blocking), so an answer reads the same on both sides.
 ///
 /// * Any `serde` type, as the server's `Data` extractor reads event arguments: a single
-///   argument is deserialized directly, several as a sequence (`(String, u32)` takes two).
-///   Convenient, but a single array argument then looks like several arguments.
+///   argument is deserialized directly (`cb(7)` reads as `u64`), several as a sequence
+///   (`cb("a", 2)` reads as `(String, u32)`). A one-element tuple or a `Vec` also takes a
+///   single argument; `()` and `Option<_>` (as `None`) also take no argument. Convenient, but a single array argument then looks like several
+///   arguments: `Vec<Value>` reads `cb([1, 2])` and `cb(1, 2)` alike.
 /// * [`Args`]: exactly the argument list of the answer, untouched (zero, one or many; binary
 ///   stays [`Value::Binary`]) — the unambiguous raw form, like the reference's
 ///   `(...args) => {}` callback.
+///
+/// An answer that does not read as `R` is an error ([`ValueError`]), never a panic.
 ///
 /// ```
 /// use socketio_parser::{Args, FromAck, Value};
@@ -155,6 +160,12 @@ impl<T: DeserializeOwned> FromAck for T {
                 // A one-element tuple or a `Vec<_>` also accepts a single argument.
                 Err(e) => from_value::<T>(Value::Array(vec![single])).map_err(|_| e),
             }
+        } else if args.is_empty() {
+            match from_value::<T>(Value::Array(args)) {
+                Ok(v) => Ok(v),
+                // No argument is `undefined` in JavaScript: `()` and `None` also accept it.
+                Err(e) => from_value::<T>(Value::Null).map_err(|_| e),
+            }
         } else {
             from_value::<T>(Value::Array(args))
         }
@@ -165,5 +176,62 @@ impl<T: DeserializeOwned> FromAck for T {
 impl FromAck for Args {
     fn from_ack(args: Vec<Value>) -> Result<Self, ValueError> {
         Ok(Args(args))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ack<T: FromAck>(args: Vec<Value>) -> Result<T, ValueError> {
+        T::from_ack(args)
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Point {
+        x: i32,
+        y: i32,
+    }
+
+    #[test]
+    fn one_argument_reads_directly_several_as_a_sequence() {
+        assert_eq!(ack::<u64>(vec![Value::from(7)]).unwrap(), 7);
+        assert_eq!(ack::<(u64,)>(vec![Value::from(7)]).unwrap(), (7,));
+        assert_eq!(ack::<Vec<u64>>(vec![Value::from(7)]).unwrap(), vec![7]);
+        let point = Value::from(serde_json::json!({"x": 1, "y": -2}));
+        assert_eq!(ack::<Point>(vec![point]).unwrap(), Point { x: 1, y: -2 });
+        let two = vec![Value::from("a"), Value::from(2)];
+        assert_eq!(ack::<(String, u8)>(two).unwrap(), ("a".to_owned(), 2));
+        ack::<()>(vec![]).unwrap();
+        assert_eq!(ack::<Option<u8>>(vec![]).unwrap(), None);
+        assert_eq!(ack::<Vec<u8>>(vec![]).unwrap(), Vec::<u8>::new());
+        assert_eq!(ack::<Option<u8>>(vec![Value::Null]).unwrap(), None);
+    }
+
+    #[test]
+    fn args_is_the_raw_list_where_vec_of_values_is_ambiguous() {
+        let one_array = vec![Value::Array(vec![Value::from(1), Value::from(2)])];
+        let two = vec![Value::from(1), Value::from(2)];
+        assert_eq!(
+            ack::<Args>(one_array.clone()).unwrap(),
+            Args(one_array.clone())
+        );
+        assert_eq!(ack::<Args>(two.clone()).unwrap(), Args(two.clone()));
+        assert_eq!(ack::<Args>(vec![]).unwrap(), Args(vec![]));
+        assert_eq!(ack::<Vec<Value>>(one_array).unwrap(), two);
+        assert_eq!(ack::<Vec<Value>>(two.clone()).unwrap(), two);
+        let bin = vec![Value::Binary(bytes::Bytes::from_static(b"\x00"))];
+        assert_eq!(ack::<Args>(bin.clone()).unwrap(), Args(bin));
+    }
+
+    #[test]
+    fn a_mismatch_is_an_error() {
+        assert!(ack::<u64>(vec![Value::from("seven")]).is_err());
+        assert!(ack::<u64>(vec![]).is_err());
+        assert!(ack::<(String, u8)>(vec![Value::from("a")]).is_err());
+        assert!(ack::<Point>(vec![Value::from("x"), Value::from("y")]).is_err());
+        // Extra arguments are ignored, as a JavaScript callback ignores them.
+        let three = vec![Value::from(1), Value::from(2), Value::from(3)];
+        assert_eq!(ack::<(u8, u8)>(three).unwrap(), (1, 2));
     }
 }

@@ -122,7 +122,7 @@ fn setup(io: &SocketIo, socket: &SocketRef) {
         "ack",
         |Args(args): Args, ack: Option<AckSender>| async move {
             if let Some(ack) = ack {
-                let _ = ack.send_values(args);
+                let _ = ack.send(Args(args));
             }
         },
     );
@@ -205,7 +205,7 @@ fn setup(io: &SocketIo, socket: &SocketRef) {
             report(json!({"flaky": n, "args": args}));
             if n % 3 == 0 {
                 if let Some(ack) = ack {
-                    let _ = ack.send_values(vec![Value::from("ok"), Value::from(json!(n))]);
+                    let _ = ack.send(Args::new().arg("ok").arg(n));
                 }
             }
         }

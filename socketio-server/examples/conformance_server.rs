@@ -130,7 +130,7 @@ fn conformance_main(socket: &SocketRef) {
     socket.on(
         "message-with-ack",
         |Args(args): Args, ack: AckSender| async move {
-            let _ = ack.send_values(args);
+            let _ = ack.send(Args(args));
         },
     );
 }

@@ -9,9 +9,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use serde::Serialize;
 use socketio_adapter::{AdapterError, BroadcastAckEvent, BroadcastAckSink, Sid};
-use socketio_parser::{to_value, FromAck, Packet, Value};
+use socketio_parser::{FromAck, IntoArgs, Packet, Value};
 use tokio::sync::oneshot;
 
 use crate::socket::Socket;
@@ -65,18 +64,23 @@ impl AckSender {
         self.id.is_some()
     }
 
-    /// Answers with one argument.
-    pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), EmitError> {
-        let value = to_value(data)?;
-        self.send_values(vec![value])
-    }
-
-    /// Answers with any number of arguments.
-    pub fn send_values(self, args: Vec<Value>) -> Result<(), EmitError> {
+    /// Answers with `args`, as [`SocketRef::emit`] takes them and as the client's handlers
+    /// return them ([`IntoArgs`]): one `Serialize` value is one argument, `()` none,
+    /// [`Args`](crate::Args) any number.
+    ///
+    /// ```
+    /// # fn f(ack: socketio_server::AckSender, other: socketio_server::AckSender) {
+    /// use socketio_server::Args;
+    ///
+    /// let _ = ack.send("done"); // cb("done")
+    /// let _ = other.send(Args::new().arg("ok").arg(2)); // cb("ok", 2)
+    /// # }
+    /// ```
+    pub fn send(self, args: impl IntoArgs) -> Result<(), EmitError> {
         let Some(id) = self.id else {
             return Ok(());
         };
-        let packet = Packet::ack(self.socket.ns_name(), id, args);
+        let packet = Packet::ack(self.socket.ns_name(), id, args.into_args()?);
         self.socket.send_packet(&packet, false)
     }
 }

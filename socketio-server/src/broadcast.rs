@@ -366,22 +366,39 @@ impl RemoteSocket {
         self.only_me().emit(event, args)
     }
 
-    /// Emits an event to this socket and waits for its acknowledgement (read as `R`, see
-    /// [`FromAck`](crate::FromAck)).
-    pub async fn emit_with_ack<A: IntoArgs, R: FromAck>(
+    /// Emits an event to this socket and gives its pending acknowledgement: `.await` it for
+    /// the answer read as `R` (see [`FromAck`](crate::FromAck)), within the server's
+    /// [`ack_timeout`](crate::SocketIoBuilder::ack_timeout) or [`timeout`](Self::timeout)'s.
+    ///
+    /// ```
+    /// # async fn f(io: socketio_server::SocketIo) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// for socket in io.fetch_sockets().await? {
+    ///     let n: u64 = socket.timeout(Duration::from_secs(1)).emit_with_ack("count", ())?.await?;
+    ///     println!("{}: {n}", socket.id());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn emit_with_ack<A: IntoArgs, R: FromAck>(
         &self,
         event: &str,
         args: A,
-        timeout: Duration,
-    ) -> Result<R, AckError> {
-        use futures_util::StreamExt;
-        let mut answers = self
-            .only_me()
-            .timeout(timeout)
-            .emit_with_ack::<_, R>(event, args)?;
-        match answers.next().await {
-            Some((_, answer)) => answer,
-            None => Err(AckError::Timeout),
+    ) -> Result<RemoteAck<R>, EmitError> {
+        self.emitter(None).emit_with_ack(event, args)
+    }
+
+    /// The acknowledgement of the next emit waits at most `timeout` (the reference's
+    /// `remoteSocket.timeout(ms).emitWithAck(..)`): set before emitting, as for
+    /// [`BroadcastOperator::timeout`], since the socket may be on another node.
+    pub fn timeout(&self, timeout: Duration) -> RemoteEmitter<'_> {
+        self.emitter(Some(timeout))
+    }
+
+    fn emitter(&self, timeout: Option<Duration>) -> RemoteEmitter<'_> {
+        RemoteEmitter {
+            socket: self,
+            timeout,
         }
     }
 
@@ -398,5 +415,69 @@ impl RemoteSocket {
     /// Disconnects this socket (`close`: its connection too).
     pub async fn disconnect(&self, close: bool) -> Result<(), AdapterError> {
         self.only_me().disconnect_sockets(close).await
+    }
+}
+
+/// Emits to one [`RemoteSocket`] with a timeout for its acknowledgement
+/// ([`RemoteSocket::timeout`]).
+#[derive(Debug)]
+#[must_use = "nothing is emitted until one of its emit methods is called"]
+pub struct RemoteEmitter<'a> {
+    socket: &'a RemoteSocket,
+    timeout: Option<Duration>,
+}
+
+impl RemoteEmitter<'_> {
+    /// As [`RemoteSocket::emit`].
+    pub fn emit(self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.socket.emit(event, args)
+    }
+
+    /// As [`RemoteSocket::emit_with_ack`], waiting at most this emitter's timeout.
+    pub fn emit_with_ack<A: IntoArgs, R: FromAck>(
+        self,
+        event: &str,
+        args: A,
+    ) -> Result<RemoteAck<R>, EmitError> {
+        let mut only_me = self.socket.only_me();
+        if let Some(timeout) = self.timeout {
+            only_me = only_me.timeout(timeout);
+        }
+        Ok(RemoteAck {
+            answers: only_me.emit_with_ack(event, args)?,
+        })
+    }
+}
+
+/// The pending answer of one [`RemoteSocket`] ([`RemoteSocket::emit_with_ack`]): `.await` it
+/// for the answer read as `R`, as a [`SocketRef`](crate::SocketRef)'s
+/// [`AckFuture`](crate::AckFuture).
+#[must_use = "the acknowledgement is only received when awaited"]
+pub struct RemoteAck<R> {
+    answers: AckStream<R>,
+}
+
+impl<R> fmt::Debug for RemoteAck<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteAck")
+            .field("answers", &self.answers)
+            .finish()
+    }
+}
+
+impl<R: FromAck + Send + 'static> std::future::IntoFuture for RemoteAck<R> {
+    type Output = Result<R, AckError>;
+    type IntoFuture = BoxFuture<'static, Self::Output>;
+
+    /// The answer; [`AckError::Timeout`] when none came in time (or the socket was gone).
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            use futures_util::StreamExt;
+            let mut answers = self.answers;
+            match answers.next().await {
+                Some((_, answer)) => answer,
+                None => Err(AckError::Timeout),
+            }
+        })
     }
 }

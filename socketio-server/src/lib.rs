@@ -176,7 +176,7 @@
 //! | `parent` | [`ParentNamespace`]: dynamic namespaces and their children |
 //! | `socket` | [`Socket`], [`SocketRef`]: one client in one namespace (listeners, rooms, incoming packets); `socket::emitter` holds [`SocketEmitter`] |
 //! | `ack` | acknowledgements both ways: [`AckSender`], [`AckFuture`], [`FromAck`] |
-//! | `broadcast` | [`BroadcastOperator`], [`RemoteSocket`], [`IntoRooms`] |
+//! | `broadcast` | [`BroadcastOperator`], [`RemoteSocket`] (with [`RemoteEmitter`], [`RemoteAck`]), [`IntoRooms`] |
 //! | `extract` | handler extractors: [`Data`], [`TryData`], [`Args`], [`Event`], [`EventHandler`] |
 //! | `handshake` | the socket handshake built from the Engine.IO request |
 //! | `reason` | [`DisconnectReason`] and its reference strings |
@@ -236,7 +236,7 @@ pub use ack::{AckFuture, AckSender, AckStream};
 #[cfg(feature = "admin-ui")]
 #[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
 pub use admin::{AdminAuth, AdminUiError, AdminUiOptions};
-pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
+pub use broadcast::{BroadcastOperator, IntoRooms, RemoteAck, RemoteEmitter, RemoteSocket};
 pub use config::SocketIoBuilder;
 pub use errors::{AckError, ConnectError, EmitError, PacketError};
 pub use extensions::Extensions;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use socketio_server::{
-    AckSender, Args, ConnectError, Data, DisconnectReason, RecoveryConfig, SocketIo, SocketRef,
-    Value,
+    AckError, AckSender, Args, ConnectError, Data, DisconnectReason, FromAck, RecoveryConfig,
+    SocketIo, SocketRef, Value,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -104,6 +104,12 @@ impl Client {
         }
     }
 
+    /// Joins the default namespace and gives the socket id.
+    async fn connect_sid(&mut self) -> String {
+        let reply = self.connect("").await;
+        reply.get("sid").and_then(Value::as_str).unwrap().to_owned()
+    }
+
     async fn connect(&mut self, nsp_and_payload: &str) -> Value {
         self.send(&format!("40{nsp_and_payload}")).await;
         let p = self.packet().await.expect("connect reply");
@@ -133,7 +139,7 @@ fn conformance_server() -> SocketIo {
         socket.on(
             "message-with-ack",
             |Args(args): Args, ack: AckSender| async move {
-                let _ = ack.send_values(args);
+                let _ = ack.send(Args(args));
             },
         );
     });
@@ -407,20 +413,10 @@ async fn events_are_dispatched_in_order_and_panics_are_contained() {
 
 #[tokio::test]
 async fn acks_both_ways_and_broadcast_with_ack() {
-    let io = SocketIo::builder()
-        .ack_timeout(Duration::from_millis(500))
-        .build();
-    io.ns("/", |_socket: SocketRef| async move {});
-    let port = start(&io).await;
+    let (io, port) = ack_server(Duration::from_millis(500)).await;
     let (mut a, _) = Client::open(port, 4).await;
     let (mut b, _) = Client::open(port, 4).await;
-    let sid_a = a
-        .connect("")
-        .await
-        .get("sid")
-        .and_then(Value::as_str)
-        .unwrap()
-        .to_owned();
+    let sid_a = a.connect_sid().await;
     b.connect("").await;
 
     // Server asks one socket, the client answers.
@@ -474,13 +470,7 @@ async fn broadcast_ack_stream_keeps_partial_answers() {
     let mut sids = Vec::new();
     for _ in 0..3 {
         let (mut c, _) = Client::open(port, 4).await;
-        let sid = c
-            .connect("")
-            .await
-            .get("sid")
-            .and_then(Value::as_str)
-            .unwrap()
-            .to_owned();
+        let sid = c.connect_sid().await;
         clients.push(c);
         sids.push(sid);
     }
@@ -1078,6 +1068,28 @@ async fn conn_is_the_engine_io_connection_and_close_closes_the_transport() {
 }
 
 /// The ack id of an event packet `2<id>[...]` (or `5<n>-<id>[...]`).
+/// A server with one empty namespace whose acks wait at most `ack_timeout`, and its port.
+async fn ack_server(ack_timeout: Duration) -> (SocketIo, u16) {
+    let io = SocketIo::builder().ack_timeout(ack_timeout).build();
+    io.ns("/", |_socket: SocketRef| async move {});
+    let port = start(&io).await;
+    (io, port)
+}
+
+/// Emits "question" with an ack from `socket`, answers it from `client` with `args` (JSON
+/// text), and gives the answer read as `R`.
+async fn answer_as<R: FromAck + Send + 'static>(
+    socket: &SocketRef,
+    client: &mut Client,
+    args: &str,
+) -> Result<R, AckError> {
+    let pending = socket.emit_with_ack::<_, R>("question", &1).unwrap();
+    let answer = tokio::spawn(async move { pending.await });
+    let id = ack_id(&client.packet().await.unwrap());
+    client.send(&format!("43{id}{args}")).await;
+    answer.await.unwrap()
+}
+
 fn ack_id(packet: &str) -> String {
     let rest = if packet.starts_with('5') {
         packet.split_once('-').map_or("", |(_, r)| r)
@@ -1090,19 +1102,9 @@ fn ack_id(packet: &str) -> String {
 #[tokio::test]
 async fn args_acks_are_the_raw_argument_list() {
     use bytes::Bytes;
-    let io = SocketIo::builder()
-        .ack_timeout(Duration::from_secs(2))
-        .build();
-    io.ns("/", |_socket: SocketRef| async move {});
-    let port = start(&io).await;
+    let (io, port) = ack_server(Duration::from_secs(2)).await;
     let (mut a, _) = Client::open(port, 4).await;
-    let sid = a
-        .connect("")
-        .await
-        .get("sid")
-        .and_then(Value::as_str)
-        .unwrap()
-        .to_owned();
+    let sid = a.connect_sid().await;
     let socket = io.sockets().get_socket(&sid).unwrap();
 
     // (answer frames, expected argument list)
@@ -1148,10 +1150,19 @@ async fn args_acks_are_the_raw_argument_list() {
     let id = ack_id(&a.packet().await.unwrap());
     a.send(&format!(r#"43{id}[1,"two"]"#)).await;
     assert_eq!(answer.await.unwrap().unwrap(), (1, "two".to_owned()));
+    // One argument is itself (`cb(7)` is 7), no argument reads as `()`, and an answer of
+    // another shape is `AckError::Deserialize`: the client's `emit_with_ack` reads the same.
+    assert_eq!(answer_as::<u64>(&socket, &mut a, "[7]").await.unwrap(), 7);
+    answer_as::<()>(&socket, &mut a, "[]").await.unwrap();
+    let err = answer_as::<u64>(&socket, &mut a, r#"["seven"]"#)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AckError::Deserialize(_)), "{err:?}");
+    assert!(socket.connected());
 
     // Broadcast acks: one raw argument list per recipient.
     let (mut b, _) = Client::open(port, 4).await;
-    b.connect("").await;
+    let sid_b = b.connect_sid().await;
     let io2 = io.clone();
     let all = tokio::spawn(async move {
         io2.timeout(Duration::from_secs(2))
@@ -1176,5 +1187,162 @@ async fn args_acks_are_the_raw_argument_list() {
                 Value::from("x")
             ]),
         ]
+    );
+
+    // Typed broadcast answers are read one by one with the same `FromAck`: an answer that
+    // does not read is that socket's error, the other keeps its answer.
+    let mut acks = io
+        .timeout(Duration::from_secs(2))
+        .emit_with_ack::<_, u64>("poll", &())
+        .unwrap();
+    let id = ack_id(&a.packet().await.unwrap());
+    a.send(&format!("43{id}[7]")).await;
+    let id = ack_id(&b.packet().await.unwrap());
+    b.send(&format!(r#"43{id}["x"]"#)).await;
+    let mut got = Vec::new();
+    while let Some((from, answer)) = acks.next().await {
+        got.push((from.unwrap().to_string(), answer));
+    }
+    got.sort_by_key(|(from, _)| from != &sid);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        (got[0].0.as_str(), got[0].1.as_ref().ok()),
+        (sid.as_str(), Some(&7))
+    );
+    assert_eq!(got[1].0, sid_b);
+    assert!(matches!(got[1].1, Err(AckError::Deserialize(_))), "{got:?}");
+}
+
+/// Per-packet middlewares nest like tower layers: each one is async, runs before and after the
+/// rest of the chain (the later middlewares, then the handler awaited to its end), and sees an
+/// inner one's refusal as the `Err` of `next.run`. A refusal reaches the socket's error
+/// listeners, and the client through its ack when it asked for one; without an ack it is
+/// dropped silently, as in the reference.
+#[tokio::test]
+async fn packet_middlewares_nest_like_layers_and_refuse_through_the_ack() {
+    use socketio_server::{IncomingEvent, Next, PacketError};
+    let io = SocketIo::builder().build();
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = log.clone();
+    io.ns("/", move |socket: SocketRef| {
+        let log = seen.clone();
+        async move {
+            for layer in ["outer", "inner"] {
+                let log = log.clone();
+                socket.use_packet_middleware(
+                    move |_s: SocketRef, ev: IncomingEvent, next: Next| {
+                        let log = log.clone();
+                        async move {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            log.lock()
+                                .unwrap()
+                                .push(format!("{layer} before {}", ev.event));
+                            if layer == "inner" && ev.event == "forbidden" {
+                                return Err(PacketError::new("no")
+                                    .with_data(serde_json::json!({"code": 403})));
+                            }
+                            let result = next.run(ev).await;
+                            let outcome = result.as_ref().err().map_or("ok", |e| &e.message);
+                            log.lock().unwrap().push(format!("{layer} after {outcome}"));
+                            result
+                        }
+                    },
+                );
+            }
+            let handled = log.clone();
+            socket.on("work", move |ack: AckSender| {
+                let log = handled.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    log.lock().unwrap().push("handler".to_owned());
+                    let _ = ack.send("done");
+                }
+            });
+            let errors = log.clone();
+            socket.on_error(move |_s, err| {
+                errors
+                    .lock()
+                    .unwrap()
+                    .push(format!("error {}", err.message));
+            });
+        }
+    });
+    let port = start(&io).await;
+    let (mut c, _) = Client::open(port, 4).await;
+    c.connect("").await;
+    let settled = |want: usize| {
+        let log = log.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + STEP;
+            while log.lock().unwrap().len() < want {
+                assert!(tokio::time::Instant::now() < deadline, "{log:?}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            std::mem::take(&mut *log.lock().unwrap())
+        }
+    };
+
+    c.send(r#"421["work"]"#).await;
+    assert_eq!(c.packet().await.unwrap(), r#"31["done"]"#);
+    assert_eq!(
+        settled(5).await,
+        [
+            "outer before work",
+            "inner before work",
+            "handler",
+            "inner after ok",
+            "outer after ok"
+        ]
+    );
+
+    c.send(r#"422["forbidden"]"#).await;
+    assert_eq!(
+        c.packet().await.unwrap(),
+        r#"32[{"message":"no","data":{"code":403}}]"#
+    );
+    assert_eq!(
+        settled(4).await,
+        [
+            "outer before forbidden",
+            "inner before forbidden",
+            "outer after no",
+            "error no"
+        ]
+    );
+
+    // Without an ack nothing is sent back: the next packet is the answer to the next event.
+    c.send(r#"42["forbidden"]"#).await;
+    assert_eq!(settled(4).await.last().unwrap(), "error no");
+    c.send(r#"423["work"]"#).await;
+    assert_eq!(c.packet().await.unwrap(), r#"33["done"]"#);
+}
+
+/// A socket from `fetch_sockets` acknowledges as a `SocketRef` does: `emit_with_ack(..)?.await`
+/// gives its one answer read as `R`; `timeout(d)` bounds the wait (set before the emit, as a
+/// broadcast's), and no answer is `AckError::Timeout`.
+#[tokio::test]
+async fn a_fetched_socket_acks_like_a_socket() {
+    let (io, port) = ack_server(Duration::from_secs(3)).await;
+    let (mut a, _) = Client::open(port, 4).await;
+    a.connect("").await;
+    let remote = io.fetch_sockets().await.unwrap().pop().unwrap();
+    let pending = remote.emit_with_ack::<_, u64>("question", 1).unwrap();
+    let answer = tokio::spawn(async move { pending.await });
+    let p = a.packet().await.unwrap();
+    assert!(p.ends_with(r#"["question",1]"#), "{p}");
+    a.send(&format!("43{}[7]", ack_id(&p))).await;
+    assert_eq!(answer.await.unwrap().unwrap(), 7);
+
+    let started = tokio::time::Instant::now();
+    let err = remote
+        .timeout(Duration::from_millis(200))
+        .emit_with_ack::<_, Args>("question", 2)
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AckError::Timeout), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the emitter's timeout, not ack_timeout"
     );
 }

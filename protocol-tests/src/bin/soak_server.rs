@@ -26,7 +26,7 @@ mod harness;
 use std::time::Duration;
 
 use socketio_adapter::redis::{RedisAdapterConfig, RedisAdapterFactory};
-use socketio_server::{AckSender, Args, Data, SocketIo, SocketRef, Value};
+use socketio_server::{AckSender, Args, Data, SocketIo, SocketRef};
 
 struct Options {
     port: u16,
@@ -95,7 +95,7 @@ async fn main() {
         let io = handle.clone();
         async move {
             socket.on("echo", |Args(args): Args, ack: AckSender| async move {
-                let _ = ack.send_values(args);
+                let _ = ack.send(Args(args));
             });
             socket.on(
                 "join",
@@ -117,7 +117,7 @@ async fn main() {
                 async move {
                     let engine = io.engine().count() as u64;
                     let sockets = io.sockets().len() as u64;
-                    let _ = ack.send_values(vec![Value::from(engine), Value::from(sockets)]);
+                    let _ = ack.send(Args::new().arg(engine).arg(sockets));
                 }
             });
         }

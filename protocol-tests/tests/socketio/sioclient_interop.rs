@@ -18,8 +18,8 @@ use bytes::Bytes;
 use protocol_tests::{NodePeer, RustPeer};
 use serde_json::{json, Value as Json};
 use socketio_client::{
-    Args, ClientBuilder, DisconnectReason, Error, Event, ManagerEvent, Parser, Socket, Transports,
-    Value,
+    Args, ClientBuilder, DisconnectReason, Error, Event, FromAck, ManagerEvent, Parser, Socket,
+    Transports, Value,
 };
 use tokio::sync::mpsc;
 
@@ -133,9 +133,12 @@ both! {
     ping_timeout_over_websocket: |t| ping_timeout(t, Transports::WebSocket);
     ping_timeout_over_upgrade: |t| ping_timeout(t, Transports::Upgrade);
     typed_payloads: typed_payloads_with_binary;
+    typed_handlers: typed_handler_arguments;
     manager_namespaces_over_polling: |t| manager_namespaces(t, Transports::Polling);
     manager_namespaces_over_websocket: |t| manager_namespaces(t, Transports::WebSocket);
     manager_namespaces_over_upgrade: |t| manager_namespaces(t, Transports::Upgrade);
+    ack_typing: |t| ack_result_typing(t, Parser::Json);
+    ack_typing_msgpack: |t| ack_result_typing(t, Parser::MsgPack);
     blocking: |t| async move {
         // The blocking client runs its own runtime: keep it off this one's worker threads.
         tokio::task::spawn_blocking(move || blocking_client(t)).await.unwrap()
@@ -196,12 +199,11 @@ fn server_line(peer: &Peer, pred: impl Fn(&Json) -> bool) -> Json {
 }
 
 async fn whoami(socket: &Socket) -> Json {
-    let reply = socket
+    socket
         .emit_with_ack("whoami", Args::new())
         .unwrap()
         .await
-        .unwrap();
-    serde_json::Value::from(reply[0].clone())
+        .unwrap()
 }
 
 /// Everything a single socket does, over one transport setting.
@@ -312,14 +314,14 @@ async fn single_socket_features(target: Target, transports: Transports) {
         &[payload.clone(), v(json!("second")), v(json!(42))]
     );
 
-    // Ack with binary, typed.
-    let reply = socket
+    // Ack with binary, raw and typed.
+    let Args(reply) = socket
         .emit_with_ack("ack", Args::new().arg(&payload).arg(7))
         .unwrap()
         .await
         .unwrap();
     assert_eq!(reply, vec![payload.clone(), v(json!(7))]);
-    let (n,): (u32,) = socket.emit_with_ack_as("ack", 5).unwrap().await.unwrap();
+    let n: u32 = socket.emit_with_ack("ack", 5).unwrap().await.unwrap();
     assert_eq!(n, 5);
 
     // Server-requested ack answered by our handler's return value.
@@ -358,7 +360,7 @@ async fn single_socket_features(target: Target, transports: Transports) {
 
     // An ack that never comes times out.
     let err = socket
-        .emit_with_ack("no-such-handler", 1)
+        .emit_with_ack::<_, Args>("no-such-handler", 1)
         .unwrap()
         .timeout(Duration::from_millis(300))
         .await
@@ -518,7 +520,7 @@ async fn buffering_and_lost_acks(target: Target, transports: Transports) {
     // A dropped volatile emit's ack still waits, as in the reference: here until its timeout.
     let dropped = socket
         .volatile()
-        .emit_with_ack("ack", "volatile-dropped")
+        .emit_with_ack::<_, Args>("ack", "volatile-dropped")
         .unwrap()
         .timeout(Duration::from_millis(400));
     socket.emit("echo", "early-2").unwrap();
@@ -539,7 +541,7 @@ async fn buffering_and_lost_acks(target: Target, transports: Transports) {
         let socket = socket.clone();
         tokio::spawn(async move {
             socket
-                .emit_with_ack("no-such-handler", 1)
+                .emit_with_ack::<_, Args>("no-such-handler", 1)
                 .unwrap()
                 .timeout(STEP)
                 .await
@@ -641,12 +643,12 @@ async fn reconnect_after_restart(target: Target, transports: Transports) {
         "{reasons:?}"
     );
     // The buffered emit reached the restarted server.
-    let count = socket
+    let count: u64 = socket
         .emit_with_ack("count", Args::new())
         .unwrap()
         .await
         .unwrap();
-    assert!(count[0].as_u64().unwrap() >= 1);
+    assert!(count >= 1);
     drop(server);
 }
 
@@ -731,7 +733,7 @@ async fn msgpack(target: Target, transports: Transports) {
         next_event(&mut rx, "echo").await.args(),
         std::slice::from_ref(&payload)
     );
-    let reply = socket
+    let Args(reply) = socket
         .emit_with_ack("ack", Args::new().arg(&payload).arg("two"))
         .unwrap()
         .await
@@ -755,12 +757,12 @@ async fn retries(target: Target, transports: Transports) {
         .await
         .unwrap();
     // The server acks only the third delivery.
-    let reply = socket
+    let reply: (String, u64) = socket
         .emit_with_ack("flaky", "payload")
         .unwrap()
         .await
         .unwrap();
-    assert_eq!(reply, vec![v(json!("ok")), v(json!(3))]);
+    assert_eq!(reply, ("ok".to_owned(), 3));
     let mut deliveries = 0;
     while deliveries < 3 {
         let line = server_line(&server, |j| j.get("flaky").is_some());
@@ -793,7 +795,11 @@ async fn retries(target: Target, transports: Transports) {
         .connect()
         .await
         .unwrap();
-    let err = few.emit_with_ack("flaky", 1).unwrap().await.unwrap_err();
+    let err = few
+        .emit_with_ack::<_, Args>("flaky", 1)
+        .unwrap()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::AckTimeout), "{err:?}");
 }
 
@@ -853,15 +859,32 @@ fn blocking_client(target: Target) {
     socket.emit("echo", json!({"from": "blocking"})).unwrap();
     let event = rx.recv_timeout(STEP).unwrap();
     assert_eq!(event.args(), &[v(json!({"from": "blocking"}))]);
-    let (n,): (u32,) = socket
-        .emit_with_ack_as("ack", 9)
+    // The answer reads as on the async socket and the server (`FromAck`).
+    let n: u32 = socket
+        .emit_with_ack("ack", 9)
         .unwrap()
         .timeout(STEP)
         .wait()
         .unwrap();
     assert_eq!(n, 9);
-    let reply = socket.emit_with_ack("ack", "raw").unwrap().wait().unwrap();
+    let pair: (String, u8) = socket
+        .emit_with_ack("ack", Args::new().arg("pair").arg(2))
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!(pair, ("pair".to_owned(), 2));
+    let Args(reply) = socket.emit_with_ack("ack", "raw").unwrap().wait().unwrap();
     assert_eq!(reply, vec![v(json!("raw"))]);
+    let err = socket
+        .emit_with_ack::<_, u64>("ack", "not a number")
+        .unwrap()
+        .wait()
+        .unwrap_err();
+    assert!(matches!(err, Error::Serde(_)), "{err:?}");
+    assert!(
+        socket.connected(),
+        "a mismatched answer is not a connection error"
+    );
     // Volatile while connected is delivered, with the same shape as the async socket's.
     socket
         .volatile()
@@ -872,7 +895,7 @@ fn blocking_client(target: Target) {
     // An event the server never answers: the wait ends at the timeout.
     let started = std::time::Instant::now();
     let err = socket
-        .emit_with_ack("no-such-handler", 1)
+        .emit_with_ack::<_, Args>("no-such-handler", 1)
         .unwrap()
         .timeout(Duration::from_millis(300))
         .wait()
@@ -949,14 +972,11 @@ struct Part {
 }
 
 async fn stats(socket: &Socket) -> Json {
-    Json::from(
-        socket
-            .emit_with_ack("stats", Args::new())
-            .unwrap()
-            .await
-            .unwrap()[0]
-            .clone(),
-    )
+    socket
+        .emit_with_ack("stats", Args::new())
+        .unwrap()
+        .await
+        .unwrap()
 }
 
 /// Namespaces opened from one manager (`socket.manager().socket(nsp)`) share its Engine.IO
@@ -1043,6 +1063,26 @@ async fn manager_namespaces(target: Target, transports: Transports) {
     assert_eq!(whoami(&chat).await["nsp"], "/chat");
 }
 
+/// A socket of its own (`force_new`) whose `on_typed("echo")` handler forwards each `T` it reads.
+async fn typed_echo<T: FromAck + Send + 'static>(
+    server: &Peer,
+    transports: Transports,
+) -> (Socket, mpsc::UnboundedReceiver<T>) {
+    let (tx, rx) = mpsc::unbounded_channel::<T>();
+    let socket = builder(server, transports)
+        .force_new(true)
+        .on_typed("echo", move |data: T, _s: Socket| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(data);
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    (socket, rx)
+}
+
 /// Typed serde arguments with binary fields at any depth, both ways, over every transport.
 async fn typed_payloads_with_binary(target: Target) {
     let server = peer(target, &[]);
@@ -1051,17 +1091,7 @@ async fn typed_payloads_with_binary(target: Target) {
         Transports::WebSocket,
         Transports::Upgrade,
     ] {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Upload>();
-        let socket = builder(&server, transports)
-            .on_typed("echo", move |upload: Upload, _s: Socket| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send(upload);
-                }
-            })
-            .connect()
-            .await
-            .unwrap();
+        let (socket, mut rx) = typed_echo::<Upload>(&server, transports).await;
         let upload = Upload {
             name: "photo.png".to_owned(),
             data: Bytes::from_static(b"\x89PNG\r\n"),
@@ -1082,12 +1112,176 @@ async fn typed_payloads_with_binary(target: Target) {
             .unwrap()
             .unwrap();
         assert_eq!(back, upload);
-        let (acked,): (Upload,) = socket
-            .emit_with_ack_as("ack", &upload)
-            .unwrap()
-            .await
-            .unwrap();
+        let acked: Upload = socket.emit_with_ack("ack", &upload).unwrap().await.unwrap();
         assert_eq!(acked, upload);
         socket.disconnect().await;
     }
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Profile {
+    name: String,
+    tags: Vec<String>,
+    score: f64,
+}
+
+/// `on_typed` reads an event's arguments by the `FromAck` rule the server's `Data<T>` uses: one
+/// argument directly (a struct), several as a sequence (a tuple). An event that does not fit is
+/// skipped (logged) and the socket goes on. The fixture's `echo` emits back what it got.
+async fn typed_handler_arguments(target: Target) {
+    let server = peer(target, &[]);
+    let (one, mut profiles) = typed_echo::<Profile>(&server, Transports::WebSocket).await;
+    let (two, mut pairs) = typed_echo::<(String, u32)>(&server, Transports::WebSocket).await;
+    let ada = json!({"name": "ada", "tags": ["x"], "score": 1.5});
+    let expected = |name: &str| Profile {
+        name: name.to_owned(),
+        tags: vec!["x".to_owned()],
+        score: 1.5,
+    };
+
+    // One argument read as a struct.
+    one.emit("echo", &ada).unwrap();
+    let got = tokio::time::timeout(STEP, profiles.recv()).await.unwrap();
+    assert_eq!(got, Some(expected("ada")));
+    // Mismatches are skipped: a wrong field type, and two arguments for a struct (the old
+    // first-argument rule would have taken this one).
+    one.emit("echo", json!({"name": 3})).unwrap();
+    one.emit("echo", Args::new().arg(&ada).arg("extra"))
+        .unwrap();
+    // Events are handled in order, so the next good one arriving first proves both were skipped.
+    one.emit("echo", json!({"name": "bob", "tags": ["x"], "score": 1.5}))
+        .unwrap();
+    let got = tokio::time::timeout(STEP, profiles.recv()).await.unwrap();
+    assert_eq!(got, Some(expected("bob")));
+    assert!(profiles.try_recv().is_err());
+
+    // Two arguments read as a tuple; one argument does not fit a pair and is skipped.
+    two.emit("echo", Args::new().arg("a").arg(2)).unwrap();
+    let got = tokio::time::timeout(STEP, pairs.recv()).await.unwrap();
+    assert_eq!(got, Some(("a".to_owned(), 2)));
+    two.emit("echo", "only-one").unwrap();
+    two.emit("echo", Args::new().arg("b").arg(3)).unwrap();
+    let got = tokio::time::timeout(STEP, pairs.recv()).await.unwrap();
+    assert_eq!(got, Some(("b".to_owned(), 3)));
+    assert!(pairs.try_recv().is_err());
+
+    // Both sockets still work after the skipped events.
+    assert!(one.connected() && two.connected());
+    let n: u64 = one.emit_with_ack("ack", 5).unwrap().await.unwrap();
+    assert_eq!(n, 5);
+    let n: u64 = two.emit_with_ack("ack", 6).unwrap().await.unwrap();
+    assert_eq!(n, 6);
+    one.disconnect().await;
+    two.disconnect().await;
+}
+
+/// The answer to an ack reads as the server reads one (`FromAck`, shared through
+/// `socketio-parser`): one argument directly, several as a sequence (a tuple), `Args` as the
+/// raw list, no argument as `()` or `None`, and an answer of another shape as a typed error that
+/// leaves the socket working. The fixture's `ack` answers with the arguments it got
+/// (`cb(...args)`).
+async fn ack_result_typing(target: Target, parser: Parser) {
+    let flags: &[&str] = if parser == Parser::MsgPack {
+        &["--msgpack"]
+    } else {
+        &[]
+    };
+    let server = peer(target, flags);
+    let socket = builder(&server, Transports::WebSocket)
+        .parser(parser)
+        .connect()
+        .await
+        .unwrap();
+    // `cb(7)` is 7, not `[7]`.
+    let n: u64 = socket.emit_with_ack("ack", 7).unwrap().await.unwrap();
+    assert_eq!(n, 7);
+    let n = socket
+        .emit_with_ack::<_, u64>("ack", 8)
+        .unwrap()
+        .timeout(STEP)
+        .await
+        .unwrap();
+    assert_eq!(n, 8);
+    // A struct.
+    let profile: Profile = socket
+        .emit_with_ack(
+            "ack",
+            json!({"name": "ada", "tags": ["x", "y"], "score": 1.5}),
+        )
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(
+        profile,
+        Profile {
+            name: "ada".to_owned(),
+            tags: vec!["x".to_owned(), "y".to_owned()],
+            score: 1.5
+        }
+    );
+    // Several answers as a tuple; a one-element tuple takes one answer.
+    let (text, count, flag): (String, u32, bool) = socket
+        .emit_with_ack("ack", Args::new().arg("a").arg(2).arg(true))
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!((text.as_str(), count, flag), ("a", 2, true));
+    let (one,): (String,) = socket.emit_with_ack("ack", "solo").unwrap().await.unwrap();
+    assert_eq!(one, "solo");
+    // Binary.
+    let bytes: Bytes = socket
+        .emit_with_ack("ack", Bytes::from_static(b"\x00\xffbin"))
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(bytes, Bytes::from_static(b"\x00\xffbin"));
+    // The raw answers: `Args` keeps one array argument as one argument; `Vec<Value>` follows
+    // the serde rule, so `cb([1, 2])` and `cb(1, 2)` read alike.
+    let Args(raw) = socket
+        .emit_with_ack("ack", vec![1, 2])
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(raw, vec![v(json!([1, 2]))]);
+    let Args(raw) = socket
+        .emit_with_ack("ack", Args::new().arg(1).arg("two"))
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(raw, vec![v(json!(1)), v(json!("two"))]);
+    let flat: Vec<Value> = socket
+        .emit_with_ack("ack", vec![1, 2])
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(flat, vec![v(json!(1)), v(json!(2))]);
+    // No argument (`cb()`).
+    let Args(none) = socket.emit_with_ack("ack", ()).unwrap().await.unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    let () = socket.emit_with_ack("ack", ()).unwrap().await.unwrap();
+    let nothing: Option<String> = socket.emit_with_ack("ack", ()).unwrap().await.unwrap();
+    assert_eq!(nothing, None);
+    // An answer of another shape is `Error::Serde`, not a panic, and the socket goes on.
+    let err = socket
+        .emit_with_ack::<_, u64>("ack", "seven")
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Serde(_)), "{err:?}");
+    let err = socket
+        .emit_with_ack::<_, (String, u32)>("ack", "only-one")
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Serde(_)), "{err:?}");
+    let err = socket
+        .emit_with_ack::<_, Profile>("ack", json!({"name": 3}))
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Serde(_)), "{err:?}");
+    assert!(socket.connected());
+    let n: u64 = socket.emit_with_ack("ack", 9).unwrap().await.unwrap();
+    assert_eq!(n, 9);
+    socket.disconnect().await;
 }

@@ -58,21 +58,18 @@ async fn with_jar(transports: Transports) {
         .expect("connect through haproxy");
     let id = socket.id().unwrap();
     for i in 0..ROUND_TRIPS {
-        let reply = socket
+        let (n, round): (u64, Json) = socket
             .emit_with_ack("ack", Args::new().arg(i).arg(json!({"round": i})))
             .unwrap()
             .await
             .unwrap_or_else(|e| panic!("round trip {i}: {e}"));
-        assert_eq!(Json::from(reply[0].clone()), json!(i));
+        assert_eq!((n, round), (i, json!({"round": i})));
     }
-    let me = Json::from(
-        socket
-            .emit_with_ack("whoami", Args::new())
-            .unwrap()
-            .await
-            .unwrap()[0]
-            .clone(),
-    );
+    let me: Json = socket
+        .emit_with_ack("whoami", Args::new())
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(
         me["id"].as_str(),
         Some(id.as_str()),
@@ -114,7 +111,7 @@ async fn polling_without_the_jar_fails() {
         Ok(socket) => {
             let mut failed = false;
             for i in 0..ROUND_TRIPS {
-                let answer = match socket.emit_with_ack("ack", i) {
+                let answer = match socket.emit_with_ack::<_, Args>("ack", i) {
                     Ok(pending) => pending.await,
                     Err(e) => Err(e),
                 };

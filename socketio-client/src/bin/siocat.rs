@@ -317,7 +317,7 @@ async fn run(args: Options) -> Result<(), String> {
                     Err(e) => Err(e),
                 };
                 match answer {
-                    Ok(reply) => {
+                    Ok(socketio_client::Args(reply)) => {
                         let reply: Vec<Json> = reply.iter().map(to_json).collect();
                         print_line(&serde_json::json!({ "ack": reply }));
                     }
