@@ -243,13 +243,14 @@ pub async fn cluster_poll(ports: &[u16], pids: &[u32], conns: u64, secs: u64, by
             clients.extend(cs);
         }
         let (run, cpu_us, split) = measured(pids, clients, bytes, secs).await;
-        println!(
-            "cluster-poll requests={} conns={conns} failed={failed} total={} rtt_per_s={:.0} p50_us={} p99_us={} cluster_cpu_us_per_rtt={cpu_us:.2} per_pid_us=[{split}]",
-            if foreign { "foreign" } else { "local" },
-            run.total,
-            run.per_second(),
-            run.quantile(0.5),
-            run.quantile(0.99),
+        let kind = if foreign { "foreign" } else { "local" };
+        report_cluster_run(
+            &format!("cluster-poll requests={kind}"),
+            conns,
+            failed,
+            &run,
+            cpu_us,
+            &split,
         );
         results.push((run, cpu_us));
     }
@@ -301,17 +302,36 @@ pub async fn cluster_ws(
             }
         }
         let (run, cpu_us, split) = measured(pids, all, bytes, secs).await;
-        println!(
-            "cluster-ws websocket={} conns={conns} failed={failed} total={} rtt_per_s={:.0} p50_us={} p99_us={} cluster_cpu_us_per_rtt={cpu_us:.2} per_pid_us=[{split}]",
-            if proxied { "proxied" } else { "direct" },
-            run.total,
-            run.per_second(),
-            run.quantile(0.5),
-            run.quantile(0.99),
+        let kind = if proxied { "proxied" } else { "direct" };
+        report_cluster_run(
+            &format!("cluster-ws websocket={kind}"),
+            conns,
+            failed,
+            &run,
+            cpu_us,
+            &split,
         );
         results.push((run, cpu_us));
     }
     ratios("cluster-ws proxied/direct", &results[0], &results[1]);
+}
+
+/// Prints one measured cluster run as one line, `head` first (the mode and what it measured).
+fn report_cluster_run(
+    head: &str,
+    conns: u64,
+    failed: u64,
+    run: &EchoRun,
+    cpu_us: f64,
+    split: &str,
+) {
+    println!(
+        "{head} conns={conns} failed={failed} total={} rtt_per_s={:.0} p50_us={} p99_us={} cluster_cpu_us_per_rtt={cpu_us:.2} per_pid_us=[{split}]",
+        run.total,
+        run.per_second(),
+        run.quantile(0.5),
+        run.quantile(0.99),
+    );
 }
 
 /// Prints `label: ` and what `other` costs against `base` (each a run and its CPU µs per round
