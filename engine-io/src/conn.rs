@@ -5,9 +5,8 @@
 //! either.
 
 use crate::packet::ProtocolVersion;
-use crate::ws_io::{WsEvent, WsIo};
+use crate::ws_io::{CloseFrame, WsEvent, WsIo};
 use std::task::{Context, Poll};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 /// The active (or probing) transport stream of a session.
 // The WebSocket stays inline (every WebSocket session's task future holds it; no extra
@@ -81,7 +80,7 @@ impl Conn {
     /// Closes the transport without blocking the caller.
     pub(crate) fn close_detached(self) {
         match self {
-            Conn::Ws(w) => crate::ws_io::close_detached(w.ws),
+            Conn::Ws(w) => crate::ws_io::close_detached(w),
             #[cfg(feature = "webtransport")]
             Conn::Wt(w) => w.close_now(),
         }

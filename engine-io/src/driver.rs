@@ -11,9 +11,8 @@ use crate::packet::{Packet, PacketType};
 use crate::session::{Answer, Event};
 use crate::shared::Shared;
 use crate::socket::{ProbeCmd, Socket};
-use crate::ws_io::WsEvent;
+use crate::ws_io::{WsData, WsEvent};
 use crate::CloseReason;
-use crate::Str;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -21,8 +20,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// Spawns the task of a new polling session.
 pub(crate) fn spawn(socket: Arc<Socket>, ws: Option<Conn>) {
@@ -40,15 +37,11 @@ impl Drop for TaskCount {
     }
 }
 
-/// Decodes a data frame into a packet.
-fn decode_frame(m: WsMessage, socket: &Socket) -> Result<Packet, crate::DecodeError> {
+/// Decodes a data message into a packet (text was validated by the reader).
+fn decode_frame(m: WsData, socket: &Socket) -> Result<Packet, crate::DecodeError> {
     match m {
-        WsMessage::Text(t) => {
-            let s = Str::from_utf8(bytes::Bytes::from(t)).map_err(|_| crate::DecodeError::Utf8)?;
-            Packet::decode_text(&s, socket.protocol())
-        }
-        WsMessage::Binary(b) => Packet::decode_binary(b, socket.protocol()),
-        _ => Err(crate::DecodeError::Empty),
+        WsData::Text(s) => Packet::decode_text(&s, socket.protocol()),
+        WsData::Binary(b) => Packet::decode_binary(b, socket.protocol()),
     }
 }
 
@@ -222,7 +215,7 @@ impl Driver {
                 });
             }
             WsEvent::Error(frame) => {
-                let desc = if frame.code == CloseCode::Size {
+                let desc = if frame.code == crate::ws_io::CLOSE_TOO_BIG {
                     "message too big"
                 } else {
                     "websocket error"
@@ -234,13 +227,6 @@ impl Driver {
                 socket.event(Event::TransportEnded {
                     reason: CloseReason::TransportError,
                     description: Some(desc.into()),
-                });
-            }
-            WsEvent::WriteFailed => {
-                self.ws = None;
-                socket.event(Event::TransportEnded {
-                    reason: CloseReason::TransportError,
-                    description: Some("websocket error".into()),
                 });
             }
         }

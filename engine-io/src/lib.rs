@@ -27,6 +27,7 @@
 //! | --- | --- |
 //! | packets, payloads (the codec) | `packet`, `payload`, `message`, `str`, `decode_error` |
 //! | WebTransport frames (the codec) | `wt_codec` |
+//! | WebSocket client frames (the reader, no I/O) | `ws_frame` |
 //! | vocabulary shared with the client | `close_reason`, `transport`, `send_error` |
 //! | the handshake (open packet JSON; opening a session) | `handshake` |
 //! | **the session**: lifecycle, upgrade, close, polling request slots, all deadlines — no I/O | `session` |
@@ -36,7 +37,7 @@
 //! | the socket task (timers and WebSocket I/O around the session) | `driver` |
 //! | HTTP long-polling transport (GET / POST) | `polling` |
 //! | WebSocket transport: the HTTP upgrade request | `websocket` |
-//! | WebSocket transport: the stream, batching writer, close codes | `ws_io` |
+//! | WebSocket transport: the stream, its reads and control frames, batching writer, close codes | `ws_io` |
 //! | the transport stream a socket task drives (WebSocket or WebTransport) | `conn` |
 //! | WebTransport transport (feature `webtransport`): sessions, first frame; the stream | `webtransport`, `wt_io` |
 //! | request routing and verification, the registry | `server`, `shared` |
@@ -126,6 +127,7 @@ pub mod payload;
 mod send_error;
 mod str;
 mod transport;
+pub mod ws_frame;
 pub mod wt_codec;
 
 pub use close_reason::CloseReason;

@@ -1,30 +1,28 @@
-//! The WebSocket I/O under a session: the byte stream ([`WsTransport`]), the
-//! stream configuration (small buffers), and [`WsIo`], a poll-based writer
-//! that batches every queued frame into one flush and sorts read errors into
-//! the RFC 6455 close codes.
+//! The WebSocket I/O under a session, after the handshake: the byte stream
+//! ([`WsTransport`]), its frames read ([`WsStream`], with the decoder of
+//! [`crate::ws_frame`]) and written ([`WsWriter`]), and [`WsIo`], the
+//! poll-based side a session's task drives: it batches every queued frame
+//! into one flush, answers pings and the close handshake, and sorts read
+//! errors into the RFC 6455 close codes.
 //!
-//! Data frames are framed here, not by tungstenite: a server frame is never
-//! masked, so a packet's frame is a 2-10 byte header and the packet's bytes,
-//! written straight from the packet into a per-thread buffer and on to the
-//! socket ([`WsWriter`]). tungstenite reads, and writes its control frames
-//! (pongs, close) through the same [`WsWriter`], which keeps every byte in
-//! the order it was handed over.
+//! No WebSocket library is on this path (tungstenite only derives the
+//! handshake's accept key). A server frame is never masked, so every frame
+//! written is a 2-10 byte header and the bytes: data frames straight from the
+//! packets into a per-thread buffer and on to the socket, control frames
+//! (pong, close) through the same [`WsWriter`], which keeps every byte in the
+//! order it was handed over.
 
 use crate::packet::ProtocolVersion;
-use futures_util::{Sink, Stream};
+use crate::ws_frame::{close_reply, Frame, FrameReader, ReadError};
+use bytes::BytesMut;
 use hyper_util::rt::TokioIo;
 use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::WebSocketStream;
+use std::task::{ready, Context, Poll};
+use tokio::io::AsyncWrite;
 
 mod writer;
 pub(crate) use writer::WsWriter;
-
-/// The WebSocket stream of an upgraded hyper connection.
-pub(crate) type WsStream = WebSocketStream<WsWriter>;
+use writer::{OP_CLOSE, OP_PONG};
 
 /// The byte stream under a WebSocket. When the connection is a plain
 /// `TcpStream` (served by [`crate::Server::serve`], `axum::serve`, or any
@@ -34,12 +32,12 @@ pub(crate) type WsStream = WebSocketStream<WsWriter>;
 /// buffer, and a second `TokioIo` adapter), and the HTTP read buffer is freed
 /// at once rather than kept until the first WebSocket read.
 ///
-/// Reads go through a per-thread scratch buffer ([`SCRATCH_LEN`]): the socket
-/// is read in large chunks while bytes are available, and only what the frame
-/// decoder has not taken yet is kept per connection (`ahead`), released as soon
-/// as it is consumed. So tungstenite's own read buffer can be tiny (it is held
-/// for the connection's whole life) without more read syscalls: an idle
-/// connection holds no read-ahead bytes at all.
+/// The frame reader ([`WsStream`]) reads it straight into its own buffer
+/// ([`WsTransport::poll_read_buf`]). Read as a plain byte stream (a cluster
+/// tunnel's relay), small reads go through a per-thread scratch buffer
+/// ([`SCRATCH_LEN`]): the socket is read in large chunks while bytes are
+/// available, and only what the reader has not taken yet is kept per
+/// connection (`ahead`), released as soon as it is consumed.
 pub(crate) struct WsTransport {
     io: RawIo,
     /// Bytes read from the socket that the decoder has not asked for yet
@@ -84,10 +82,31 @@ impl WsTransport {
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match &mut self.io {
-            RawIo::Tcp(t) => tokio::io::AsyncRead::poll_read(Pin::new(t), cx, buf),
-            RawIo::Upgraded(u) => tokio::io::AsyncRead::poll_read(Pin::new(u), cx, buf),
-            RawIo::Duplex(d) => tokio::io::AsyncRead::poll_read(Pin::new(d), cx, buf),
+        tokio::io::AsyncRead::poll_read(Pin::new(&mut self.io), cx, buf)
+    }
+
+    /// Reads into `buf`'s spare capacity, straight from the socket (what was
+    /// read ahead is taken by [`ws_over`] before the first read).
+    pub(crate) fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<std::io::Result<usize>> {
+        debug_assert!(self.ahead.is_none());
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, buf)
+    }
+}
+
+impl tokio::io::AsyncRead for RawIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            RawIo::Tcp(t) => Pin::new(t).poll_read(cx, buf),
+            RawIo::Upgraded(u) => Pin::new(u).poll_read(cx, buf),
+            RawIo::Duplex(d) => Pin::new(d).poll_read(cx, buf),
         }
     }
 }
@@ -186,16 +205,6 @@ impl tokio::io::AsyncWrite for WsTransport {
     }
 }
 
-fn ws_config(socket_cfg: &crate::Config) -> WebSocketConfig {
-    let limit = socket_cfg.max_http_buffer_size;
-    WebSocketConfig::default()
-        .read_buffer_size(socket_cfg.ws_read_buffer_size)
-        .write_buffer_size(socket_cfg.ws_write_buffer_size)
-        .max_write_buffer_size(usize::MAX)
-        .max_message_size(Some(limit))
-        .max_frame_size(Some(limit))
-}
-
 pub(crate) async fn into_ws(
     on_upgrade: hyper::upgrade::OnUpgrade,
     cfg: &crate::Config,
@@ -217,41 +226,211 @@ pub(crate) async fn into_transport(on_upgrade: hyper::upgrade::OnUpgrade) -> Opt
     Some(transport)
 }
 
-/// The server side of a WebSocket over `io`.
-pub(crate) async fn ws_over(io: WsTransport, cfg: &crate::Config) -> WsStream {
-    WebSocketStream::from_raw_socket(WsWriter::new(io), Role::Server, Some(ws_config(cfg))).await
+/// The server side of a WebSocket over `io` (the handshake is done).
+pub(crate) async fn ws_over(mut io: WsTransport, cfg: &crate::Config) -> WsStream {
+    // What was read ahead of the first frame is the reader's first input.
+    let carry = io.ahead.take().map(|b| Box::new(BytesMut::from(&b[..])));
+    WsStream {
+        reader: FrameReader::new(cfg.max_http_buffer_size),
+        carry,
+        io: WsWriter::new(io),
+    }
 }
 
 /// Closes a WebSocket with a close frame, without blocking the caller.
-pub(crate) fn close_detached(mut ws: WsStream) {
+pub(crate) fn close_detached(mut ws: WsIo) {
+    ws.push_close(None);
     tokio::spawn(async move {
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(2),
-            futures_util::SinkExt::close(&mut ws),
-        )
-        .await;
+        let flush = std::future::poll_fn(|cx| loop {
+            if ws.idle() {
+                return Poll::Ready(());
+            }
+            match ws.poll_event(cx, false) {
+                Poll::Ready(WsEvent::Flushed(_)) => continue,
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        });
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), flush).await;
     });
+}
+
+/// A close frame this server sends: a status code and a fixed reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CloseFrame {
+    /// The status code (RFC 6455 §7.4.1).
+    pub(crate) code: u16,
+    pub(crate) reason: &'static str,
+}
+
+/// The close code of a message over the size limit.
+pub(crate) const CLOSE_TOO_BIG: u16 = 1009;
+
+impl CloseFrame {
+    /// The close frame that answers a read error (as the `ws` package sends).
+    fn of(e: ReadError) -> Self {
+        let reason = match e {
+            ReadError::TooBig => "Max payload size exceeded",
+            _ => "",
+        };
+        CloseFrame {
+            code: e.close_code(),
+            reason,
+        }
+    }
+}
+
+/// The server side of one WebSocket: the socket under a [`WsWriter`], and
+/// the frame reader ([`crate::ws_frame`]) with the bytes it has not decoded.
+///
+/// Reads go through a per-thread scratch buffer ([`READ_SCRATCH`]): the socket
+/// is read in chunks of up to [`SCRATCH_LEN`] bytes, and a text or binary
+/// message is a slice of that chunk, unmasked in place (no copy). Only the
+/// bytes of a frame that has not fully arrived (or of frames not decoded
+/// yet) are kept per connection, in `carry`, released once decoded: an idle
+/// connection holds no read buffer at all.
+pub(crate) struct WsStream {
+    io: WsWriter,
+    reader: FrameReader,
+    /// Bytes read and not decoded yet (boxed: rare, and the field sits in
+    /// every session's task).
+    carry: Option<Box<BytesMut>>,
+}
+
+/// The least room a socket read is given.
+const MIN_READ: usize = 4 * 1024;
+
+/// Up to this many undecoded bytes are copied out of the scratch buffer when
+/// a read would block; more (the start of a large frame) keep their buffer,
+/// which was sized for the whole frame.
+const CARRY_COPY_MAX: usize = 512;
+
+thread_local! {
+    /// The buffer socket reads go into, shared by every connection polled on
+    /// this thread (see [`WsStream`]). Received messages are slices of it:
+    /// a chunk is reused once none of them is alive any more, and a new one
+    /// is allocated while some are.
+    static READ_SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
+/// What reading a WebSocket gave.
+enum Read {
+    Frame(Frame),
+    /// The connection ended (EOF, reset, any I/O error).
+    Ended,
+    Failed(ReadError),
+}
+
+impl WsStream {
+    /// The next frame (a data frame once it ends its message).
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Read> {
+        // Frames already read (several arrive in one read) come first.
+        if let Some(carry) = self.carry.as_deref_mut() {
+            match self.reader.decode(carry) {
+                Ok(Some(f)) => {
+                    if carry.is_empty() {
+                        self.carry = None;
+                    }
+                    return Poll::Ready(Read::Frame(f));
+                }
+                Ok(None) => {}
+                Err(e) => return Poll::Ready(Read::Failed(e)),
+            }
+            if carry.len() > CARRY_COPY_MAX {
+                // The start of a large frame: read the rest straight after it.
+                let mut carry = self.carry.take().unwrap_or_default();
+                let got = self.read_into(cx, &mut carry);
+                if !carry.is_empty() {
+                    self.carry = Some(carry);
+                }
+                return got;
+            }
+        }
+        READ_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                scratch.clear();
+                if let Some(carry) = self.carry.take() {
+                    scratch.extend_from_slice(&carry);
+                }
+                let got = self.read_into(cx, &mut scratch);
+                if !scratch.is_empty() {
+                    self.carry = Some(Box::new(if scratch.len() <= CARRY_COPY_MAX {
+                        // Exactly the bytes, not the chunk they sit in.
+                        let kept = BytesMut::from(&scratch[..]);
+                        scratch.clear();
+                        kept
+                    } else {
+                        scratch.split()
+                    }));
+                }
+                got
+            }
+            // Not reachable (no read re-enters another), but safe anyway.
+            Err(_) => {
+                let mut buf = self.carry.take().map(|b| *b).unwrap_or_default();
+                let got = self.read_into(cx, &mut buf);
+                if !buf.is_empty() {
+                    self.carry = Some(Box::new(buf));
+                }
+                got
+            }
+        })
+    }
+
+    /// Reads into `buf` (after what it holds) until a frame is complete or
+    /// the socket has nothing more. What is left in `buf` is undecoded.
+    fn read_into(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<Read> {
+        loop {
+            // Room for the whole frame once its header is known (a frame is
+            // bounded by the limit), and at least MIN_READ.
+            let want = self
+                .reader
+                .frame_len(buf)
+                .map_or(0, |n| n.saturating_sub(buf.len()));
+            buf.reserve(want.max(MIN_READ));
+            match self.io.transport().poll_read_buf(cx, buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    buf.clear();
+                    return Poll::Ready(Read::Ended);
+                }
+                Poll::Ready(Ok(_)) => match self.reader.decode(buf) {
+                    Ok(Some(f)) => return Poll::Ready(Read::Frame(f)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        buf.clear();
+                        return Poll::Ready(Read::Failed(e));
+                    }
+                },
+            }
+        }
+    }
 }
 
 /// What happened on a WebSocket.
 pub(crate) enum WsEvent {
-    /// A data frame.
-    Message(WsMessage),
+    /// A data message.
+    Message(WsData),
     /// Everything buffered was written and flushed; `n` Engine.IO packets.
     Flushed(u64),
     /// The peer closed the connection (close frame or EOF). With a close
-    /// frame, tungstenite's echo of it is queued: flush before dropping.
+    /// frame, the answering close frame is queued: flush before dropping.
     Closed,
     /// A protocol violation, answered with this close frame (RFC 6455 §7.4.1,
     /// as the `ws` package does): 1009 message too big, 1007 invalid UTF-8,
     /// 1002 anything else.
     Error(CloseFrame),
-    /// Writing failed other than by the connection ending.
-    WriteFailed,
     /// A packet the transport's own framing decoded (WebTransport), or why
     /// its data could not be decoded.
     #[cfg(feature = "webtransport")]
     Packet(Result<crate::Packet, crate::DecodeError>),
+}
+
+/// A WebSocket data message, as the session takes it: text already
+/// validated ([`Str`](crate::Str)), binary as received.
+pub(crate) enum WsData {
+    Text(crate::Str),
+    Binary(bytes::Bytes),
 }
 
 /// A WebSocket plus its pending outgoing packets. Writing is poll-based so
@@ -270,23 +449,18 @@ pub(crate) struct WsIo {
     needs_flush: bool,
     /// A close frame was queued: nothing can follow it.
     close_queued: bool,
+    /// The read side is done (the peer's close frame, EOF, or a protocol
+    /// error): nothing more is read.
+    read_done: bool,
 }
 
-/// Why writing failed.
-#[derive(Clone, Copy)]
-enum WriteFailure {
-    /// The connection ended.
-    Closed,
-    /// Any other write error.
-    Failed,
-}
+/// Writing failed: the connection ended (every I/O error is taken as that,
+/// as tungstenite sorted them).
+struct WriteFailed;
 
-impl WriteFailure {
-    fn of(e: tungstenite::Error) -> Self {
-        match classify(e) {
-            WsEvent::Closed => WriteFailure::Closed,
-            _ => WriteFailure::Failed,
-        }
+impl From<std::io::Error> for WriteFailed {
+    fn from(_: std::io::Error) -> Self {
+        WriteFailed
     }
 }
 
@@ -300,6 +474,7 @@ impl WsIo {
             in_flight: 0,
             needs_flush: false,
             close_queued: false,
+            read_done: false,
         }
     }
 
@@ -343,36 +518,23 @@ impl WsIo {
     }
 
     /// Writes what is queued, then flushes once.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<u64, WriteFailure>> {
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<u64, WriteFailed>> {
         if !self.packets.is_empty() {
             let packets = std::mem::take(&mut self.packets);
             self.needs_flush = true;
-            // An I/O error means the connection ended (as tungstenite's are sorted).
-            self.ws
-                .get_mut()
-                .write_packets(cx, &packets, self.protocol)
-                .map_err(|_| WriteFailure::Closed)?;
+            self.ws.io.write_packets(cx, &packets, self.protocol)?;
         }
         if let Some(close) = self.close.take() {
-            match Pin::new(&mut self.ws).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteFailure::of(e))),
-                Poll::Pending => {
-                    self.close = Some(close);
-                    return Poll::Pending;
-                }
+            let mut payload = Vec::new();
+            if let Some(f) = *close {
+                payload.extend_from_slice(&f.code.to_be_bytes());
+                payload.extend_from_slice(f.reason.as_bytes());
             }
-            Pin::new(&mut self.ws)
-                .start_send(WsMessage::Close(*close))
-                .map_err(WriteFailure::of)?;
+            self.ws.io.write_control(cx, OP_CLOSE, &payload)?;
             self.needs_flush = true;
         }
         if self.needs_flush {
-            match Pin::new(&mut self.ws).poll_flush(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteFailure::of(e))),
-                Poll::Pending => return Poll::Pending,
-            }
+            ready!(Pin::new(&mut self.ws.io).poll_flush(cx))?;
             self.needs_flush = false;
             let n = std::mem::take(&mut self.in_flight);
             return Poll::Ready(Ok(n));
@@ -381,74 +543,66 @@ impl WsIo {
     }
 
     /// Makes write progress and, when `read`, reads the next frame (not
-    /// reading is the backpressure of a full stream-API inbox).
+    /// reading is the backpressure of a full stream-API inbox). Pings are
+    /// answered and a close frame with the close handshake's reply, written
+    /// through the same [`WsWriter`] in order with the data frames.
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>, read: bool) -> Poll<WsEvent> {
-        match self.poll_write(cx) {
-            Poll::Ready(Ok(n)) => return Poll::Ready(WsEvent::Flushed(n)),
-            // Writing failed: no close frame can follow.
-            Poll::Ready(Err(WriteFailure::Closed)) => return Poll::Ready(WsEvent::Closed),
-            Poll::Ready(Err(WriteFailure::Failed)) => return Poll::Ready(WsEvent::WriteFailed),
-            Poll::Pending => {}
-        }
-        if !read {
-            return Poll::Pending;
-        }
         loop {
-            return match Pin::new(&mut self.ws).poll_next(cx) {
-                Poll::Ready(Some(Ok(WsMessage::Close(_)))) => {
-                    // tungstenite queued the echo of the peer's close frame
-                    // (the close handshake); it is written by a flush, and
-                    // nothing may be sent after it.
-                    self.close_queued = true;
-                    self.needs_flush = true;
-                    Poll::Ready(WsEvent::Closed)
+            match self.poll_write(cx) {
+                Poll::Ready(Ok(n)) => return Poll::Ready(WsEvent::Flushed(n)),
+                // Writing failed: no close frame can follow.
+                Poll::Ready(Err(WriteFailed)) => return Poll::Ready(WsEvent::Closed),
+                Poll::Pending => {}
+            }
+            if !read || self.read_done {
+                return Poll::Pending;
+            }
+            let frame = match ready!(self.ws.poll_frame(cx)) {
+                Read::Frame(f) => f,
+                Read::Ended => {
+                    self.read_done = true;
+                    return Poll::Ready(WsEvent::Closed);
                 }
-                Poll::Ready(None) => Poll::Ready(WsEvent::Closed),
-                // Control frames are answered by tungstenite itself.
-                Poll::Ready(Some(Ok(
-                    WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_),
-                ))) => continue,
-                Poll::Ready(Some(Ok(m))) => Poll::Ready(WsEvent::Message(m)),
-                Poll::Ready(Some(Err(e))) => Poll::Ready(classify(e)),
-                Poll::Pending => Poll::Pending,
+                Read::Failed(e) => {
+                    self.read_done = true;
+                    return Poll::Ready(WsEvent::Error(CloseFrame::of(e)));
+                }
             };
+            match frame {
+                Frame::Text(t) => return Poll::Ready(WsEvent::Message(WsData::Text(t))),
+                Frame::Binary(b) => return Poll::Ready(WsEvent::Message(WsData::Binary(b))),
+                Frame::Pong(_) => {}
+                // No answer once our close is queued (nothing follows it).
+                Frame::Ping(_) if self.close_queued => {}
+                Frame::Ping(p) => {
+                    if self.ws.io.write_control(cx, OP_PONG, &p).is_err() {
+                        return Poll::Ready(WsEvent::Closed);
+                    }
+                    // Flushed by the next pass of this loop.
+                    self.needs_flush = true;
+                }
+                Frame::Close(close) => {
+                    self.read_done = true;
+                    if self.close_queued {
+                        // The peer answered ours: the handshake is complete.
+                        return Poll::Ready(WsEvent::Closed);
+                    }
+                    // The close handshake: the reply is the last frame (written
+                    // by a flush before the connection is dropped); packets not
+                    // written yet would follow it, so they are dropped.
+                    self.close_queued = true;
+                    self.in_flight = self.in_flight.saturating_sub(self.packets.len() as u64);
+                    self.packets.clear();
+                    let mut payload = Vec::new();
+                    close_reply(&close, &mut payload);
+                    if self.ws.io.write_control(cx, OP_CLOSE, &payload).is_ok() {
+                        self.needs_flush = true;
+                    }
+                    return Poll::Ready(WsEvent::Closed);
+                }
+            }
         }
     }
-}
-
-/// Sorts a read error as the reference does: the `ws` package emits `error`
-/// (→ "transport error", and a close frame with the RFC 6455 code) only for
-/// protocol violations such as a bad or oversized frame; a connection that
-/// just ends — EOF without a close frame, reset, broken pipe, a frame after
-/// the close handshake — only emits `close` (→ "transport close").
-fn classify(e: tungstenite::Error) -> WsEvent {
-    use tungstenite::error::ProtocolError;
-    let code = match e {
-        tungstenite::Error::Capacity(_) => {
-            return WsEvent::Error(CloseFrame {
-                code: CloseCode::Size,
-                reason: "Max payload size exceeded".into(),
-            })
-        }
-        tungstenite::Error::Utf8(_) => CloseCode::Invalid,
-        tungstenite::Error::Protocol(
-            ProtocolError::NonZeroReservedBits
-            | ProtocolError::UnmaskedFrameFromClient
-            | ProtocolError::FragmentedControlFrame
-            | ProtocolError::ControlFrameTooBig
-            | ProtocolError::UnknownControlFrameType(_)
-            | ProtocolError::UnknownDataFrameType(_)
-            | ProtocolError::UnexpectedContinueFrame
-            | ProtocolError::ExpectedFragment(_)
-            | ProtocolError::InvalidOpcode(_)
-            | ProtocolError::InvalidCloseSequence,
-        ) => CloseCode::Protocol,
-        _ => return WsEvent::Closed,
-    };
-    WsEvent::Error(CloseFrame {
-        code,
-        reason: "".into(),
-    })
 }
 
 #[cfg(test)]

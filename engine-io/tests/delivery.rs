@@ -199,6 +199,35 @@ async fn frame_after_the_close_handshake_is_1000() {
     assert!(!events.iter().any(|e| e.contains("late")), "{events:?}");
 }
 
+/// Pings are answered with a pong carrying their payload, in order with the
+/// data frames; a fragmented message (a ping between its fragments, a
+/// character cut by a fragment boundary) reaches the session whole; the close
+/// handshake echoes the client's code and reason.
+#[tokio::test]
+async fn pings_fragments_and_the_close_handshake() {
+    const FIN_PING: u8 = 0x89;
+    let (addr, server, rec) = start(fast_config().build()).await;
+    let mut ws = RawWs::connect(addr).await;
+    rec.wait_for("connect ").await;
+    ws.send(FIN_PING, b"abc", true).await;
+    assert_eq!(ws.frame().await, (0xA, b"abc".to_vec()));
+    let msg = "4h€llo".as_bytes();
+    ws.send(0x01, &msg[..3], true).await; // "4h" and the first byte of €
+    ws.send(FIN_PING, b"", true).await;
+    ws.send(0x00, &msg[3..4], true).await;
+    ws.send(0x80, &msg[4..], true).await;
+    assert_eq!(ws.frame().await, (0xA, Vec::new()));
+    rec.wait_for("message Text(\"h€llo\")").await;
+    // The test server echoes it.
+    assert_eq!(ws.frame().await, (0x1, msg.to_vec()));
+    let mut close = 4000u16.to_be_bytes().to_vec();
+    close.extend_from_slice(b"bye");
+    ws.send(FIN_CLOSE, &close, true).await;
+    assert_eq!(ws.frame().await, (0x8, close));
+    rec.wait_for("close transport close").await;
+    assert_eq!(server.count(), 0);
+}
+
 fn rss_kb() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     status

@@ -1,19 +1,17 @@
-//! [`WsWriter`]: the write side under tungstenite, and the WebSocket frames
-//! of Engine.IO packets, framed here rather than by tungstenite (a server
-//! frame is never masked, so a packet's frame is a 2-10 byte header and the
-//! packet's bytes).
+//! [`WsWriter`]: the write side of a server WebSocket, and its frames: data
+//! frames of Engine.IO packets and the control frames (pong, close). A server
+//! frame is never masked, so a frame is a 2-10 byte header and the bytes.
 
 use super::WsTransport;
 use crate::packet::{Data, ProtocolVersion};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-/// The byte stream under tungstenite: a [`WsTransport`] whose writes are
-/// always taken whole. What the socket does not take at once is kept
-/// (`pending`) and written before anything handed over later, so the frames
-/// written here ([`WsWriter::write_packets`]) and tungstenite's own (its
-/// buffer is always empty after a write, never a frame cut in two) reach the
-/// wire in order. Bounded by what is handed over: the session's queue bounds
+/// A [`WsTransport`] whose writes are always taken whole. What the socket
+/// does not take at once is kept (`pending`) and written before anything
+/// handed over later, so data frames ([`WsWriter::write_packets`]) and control
+/// frames ([`WsWriter::write_control`]) reach the wire in order, never a frame
+/// cut in two. Bounded by what is handed over: the session's queue bounds
 /// the batches, and a batch is only taken once the previous one is flushed.
 pub(crate) struct WsWriter {
     io: WsTransport,
@@ -102,6 +100,34 @@ impl WsWriter {
             }
             result
         })
+    }
+}
+
+/// The close frame's opcode (RFC 6455 §5.5.1).
+pub(super) const OP_CLOSE: u8 = 0x8;
+/// The pong frame's opcode (RFC 6455 §5.5.3).
+pub(super) const OP_PONG: u8 = 0xA;
+
+impl WsWriter {
+    /// The stream under the writer, for reading.
+    pub(super) fn transport(&mut self) -> &mut WsTransport {
+        &mut self.io
+    }
+
+    /// Writes one final control frame (`payload` at most 125 bytes: a ping's
+    /// or a close frame's), after everything handed over before.
+    pub(super) fn write_control(
+        &mut self,
+        cx: &mut Context<'_>,
+        opcode: u8,
+        payload: &[u8],
+    ) -> std::io::Result<()> {
+        let mut frame = [0u8; 2 + crate::ws_frame::MAX_CONTROL_PAYLOAD];
+        let len = payload.len().min(crate::ws_frame::MAX_CONTROL_PAYLOAD);
+        frame[0] = 0x80 | opcode;
+        frame[1] = len as u8;
+        frame[2..2 + len].copy_from_slice(&payload[..len]);
+        self.accept(cx, &frame[..2 + len])
     }
 }
 
