@@ -177,19 +177,16 @@ pub struct Config {
     /// reading (WebSocket) or the `POST` waits for room (polling): backpressure,
     /// never a closed session.
     pub inbox_capacity: usize,
-    /// The WebSocket frame decoder's buffer, in bytes, held for the connection's
-    /// whole life: small to keep idle connections cheap. It is not the socket
-    /// read size: the socket is read in chunks of up to 16 KiB through a
-    /// per-thread buffer, and only bytes not yet decoded are kept per
-    /// connection (released once decoded), so a smaller buffer costs no read
-    /// syscalls, only more copies into it for messages larger than it. It grows
-    /// to the largest frame received. Default 128 (most Socket.IO events fit
-    /// in one copy).
+    /// No longer used: the server reads WebSocket frames itself
+    /// ([`crate::ws_frame`]) and holds no read buffer per connection (the
+    /// socket is read in chunks of up to 16 KiB through a per-thread buffer,
+    /// and only bytes of a frame that has not fully arrived are kept per
+    /// connection). Kept so that existing configurations still build.
+    /// Default 128.
     pub ws_read_buffer_size: usize,
-    /// WebSocket write buffer of control frames (pongs, close): they are
-    /// batched up to this many bytes before being written. Data frames do not
-    /// use it: each batch of queued packets is framed into a per-thread buffer
-    /// and written with one write, whatever its size. Default 4096.
+    /// No longer used: every frame, data or control, is written as soon as
+    /// it is queued, data frames batched into one write per flush. Kept so
+    /// that existing configurations still build. Default 4096.
     pub ws_write_buffer_size: usize,
     /// The cluster this server is a node of (see [`crate::Cluster`]): sids
     /// carry the node's id, and polling requests for sessions held by other

@@ -97,10 +97,11 @@
 //!
 //! # Resource use
 //! One task per session (heartbeat, WebSocket I/O, upgrade), no task per
-//! message, no lock held across `.await`. WebSocket buffers are small by
-//! default ([`Config::ws_read_buffer_size`]), and bytes read ahead of the
-//! frame decoder are kept only until decoded: an idle Socket.IO WebSocket
-//! session costs about 4 KB of server memory. Request bodies are read incrementally and
+//! message, no lock held across `.await`. A WebSocket holds no read or write
+//! buffer of its own: socket reads go through a per-thread buffer that
+//! messages are sliced from, and only the bytes of a frame that has not fully
+//! arrived are kept per connection: an idle Socket.IO WebSocket session costs
+//! about 4 KB of server memory. Request bodies are read incrementally and
 //! refused (413) as soon as they exceed [`Config::max_http_buffer_size`].
 //!
 //! # Example: the codec alone

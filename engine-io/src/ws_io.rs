@@ -298,11 +298,12 @@ pub(crate) struct WsStream {
 }
 
 /// The least room a socket read is given.
-const MIN_READ: usize = 4 * 1024;
+const MIN_READ: usize = 2 * 1024;
 
 /// Up to this many undecoded bytes are copied out of the scratch buffer when
-/// a read would block; more (the start of a large frame) keep their buffer,
-/// which was sized for the whole frame.
+/// a read would block (so an idle connection never keeps a chunk alive);
+/// more (the start of a large frame) keep their buffer, sized for the whole
+/// frame.
 const CARRY_COPY_MAX: usize = 512;
 
 thread_local! {
@@ -354,7 +355,11 @@ impl WsStream {
                 }
                 let got = self.read_into(cx, &mut scratch);
                 if !scratch.is_empty() {
-                    self.carry = Some(Box::new(if scratch.len() <= CARRY_COPY_MAX {
+                    // Frames behind the one decoded are taken by the next call
+                    // (a slice of the chunk); the start of a frame still to
+                    // arrive may wait long, so small ones are copied out.
+                    let waiting = got.is_pending();
+                    self.carry = Some(Box::new(if waiting && scratch.len() <= CARRY_COPY_MAX {
                         // Exactly the bytes, not the chunk they sit in.
                         let kept = BytesMut::from(&scratch[..]);
                         scratch.clear();
@@ -382,12 +387,16 @@ impl WsStream {
     fn read_into(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<Read> {
         loop {
             // Room for the whole frame once its header is known (a frame is
-            // bounded by the limit), and at least MIN_READ.
+            // bounded by the limit), and at least MIN_READ; a new chunk is
+            // SCRATCH_LEN (a chunk whose messages are all dropped is reused
+            // in place).
             let want = self
                 .reader
                 .frame_len(buf)
                 .map_or(0, |n| n.saturating_sub(buf.len()));
-            buf.reserve(want.max(MIN_READ));
+            if buf.capacity() - buf.len() < want.max(MIN_READ) {
+                buf.reserve(want.max(SCRATCH_LEN));
+            }
             match self.io.transport().poll_read_buf(cx, buf) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
@@ -453,6 +462,10 @@ pub(crate) struct WsIo {
     /// error): nothing more is read.
     read_done: bool,
 }
+
+/// While more than this many written bytes wait for the socket, pings are not
+/// answered.
+const PONG_BACKLOG_MAX: usize = 64 * 1024;
 
 /// Writing failed: the connection ended (every I/O error is taken as that,
 /// as tungstenite sorted them).
@@ -572,8 +585,12 @@ impl WsIo {
                 Frame::Text(t) => return Poll::Ready(WsEvent::Message(WsData::Text(t))),
                 Frame::Binary(b) => return Poll::Ready(WsEvent::Message(WsData::Binary(b))),
                 Frame::Pong(_) => {}
-                // No answer once our close is queued (nothing follows it).
-                Frame::Ping(_) if self.close_queued => {}
+                // No answer once our close is queued (nothing follows it), nor
+                // while the peer leaves much unread (RFC 6455 §5.5.3 lets an
+                // endpoint answer only the latest ping): a client sending pings
+                // and reading nothing cannot grow what is kept for it.
+                Frame::Ping(_)
+                    if self.close_queued || self.ws.io.pending_len() > PONG_BACKLOG_MAX => {}
                 Frame::Ping(p) => {
                     if self.ws.io.write_control(cx, OP_PONG, &p).is_err() {
                         return Poll::Ready(WsEvent::Closed);
@@ -609,6 +626,58 @@ impl WsIo {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A peer that sends pings and reads nothing cannot grow what the server
+    /// keeps for it: pongs stop while much is unread; the close handshake
+    /// still gets its reply.
+    #[tokio::test]
+    async fn pings_from_a_peer_that_reads_nothing_keep_memory_bounded() {
+        let ls = tokio::net::TcpSocket::new_v4().unwrap();
+        ls.set_send_buffer_size(8192).unwrap();
+        ls.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = ls.listen(1).unwrap();
+        let cs = tokio::net::TcpSocket::new_v4().unwrap();
+        cs.set_recv_buffer_size(8192).unwrap();
+        let mut client = cs.connect(listener.local_addr().unwrap()).await.unwrap();
+        let (sock, _) = listener.accept().await.unwrap();
+        let ws = ws_over(
+            WsTransport::new(RawIo::Tcp(sock), &[]),
+            &crate::Config::default(),
+        )
+        .await;
+        let mut io = WsIo::new(ws);
+        let writer = tokio::spawn(async move {
+            let mut ping = vec![0x89, 0x80 | 125, 0, 0, 0, 0];
+            ping.extend_from_slice(&[b'p'; 125]);
+            for _ in 0..5000 {
+                client.write_all(&ping).await.unwrap();
+            }
+            client.write_all(&[0x88, 0x80, 0, 0, 0, 0]).await.unwrap();
+            client // kept open, unread
+        });
+        let mut most = 0;
+        let done = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            loop {
+                let ev = std::future::poll_fn(|cx| io.poll_event(cx, true)).await;
+                most = most.max(io.ws.io.pending_len());
+                if matches!(ev, WsEvent::Closed) {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(done.is_ok(), "the close frame was never read");
+        assert!(io.close_queued(), "the close handshake was not answered");
+        assert!(
+            most <= PONG_BACKLOG_MAX + 127 + 2,
+            "kept {most} bytes for a peer that reads nothing"
+        );
+        assert!(
+            most > PONG_BACKLOG_MAX / 2,
+            "the socket took every pong ({most} kept)"
+        );
+        drop(writer.await.unwrap());
+    }
 
     /// Small reads are served from one large socket read; what is left is
     /// kept only until it is read, and the bytes come out whole and in order.

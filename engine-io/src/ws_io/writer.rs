@@ -109,6 +109,11 @@ pub(super) const OP_CLOSE: u8 = 0x8;
 pub(super) const OP_PONG: u8 = 0xA;
 
 impl WsWriter {
+    /// How many accepted bytes the socket has not taken yet.
+    pub(super) fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
     /// The stream under the writer, for reading.
     pub(super) fn transport(&mut self) -> &mut WsTransport {
         &mut self.io
