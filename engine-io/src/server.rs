@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::handler::{Handler, StreamHandler};
 use crate::packet::ProtocolVersion;
 use crate::refusal::{ErrorCode, Refusal};
-use crate::request::{parse_query, RequestInfo};
+use crate::request::{query_pairs, RequestInfo};
 use crate::shared::Shared;
 use crate::socket::Socket;
 use crate::TransportType;
@@ -56,13 +56,15 @@ impl Query {
             eio: None,
         };
         // Later values win, as `Object.fromEntries(searchParams)` in the reference.
-        for (k, v) in parse_query(uri.query().unwrap_or("")) {
-            match k.as_str() {
-                "transport" => q.transport = Some(v),
-                "sid" => q.sid = Some(v),
-                "EIO" => q.eio = Some(v),
-                _ => {}
-            }
+        // Only the three kept values are copied.
+        for (k, v) in query_pairs(uri.query().unwrap_or("")) {
+            let slot = match &*k {
+                "transport" => &mut q.transport,
+                "sid" => &mut q.sid,
+                "EIO" => &mut q.eio,
+                _ => continue,
+            };
+            *slot = Some(v.into_owned());
         }
         q
     }
@@ -211,13 +213,14 @@ impl Server {
     /// forwards again, so a request naming an sid this node does not hold is
     /// answered 400 "Session ID unknown".
     pub async fn serve_foreign(&self, req: Request<ResponseBody>) -> Response<ResponseBody> {
-        let has_sid = Query::parse(req.uri()).sid.is_some_and(|s| !s.is_empty());
+        let query = Query::parse(req.uri());
+        let has_sid = query.sid.as_ref().is_some_and(|s| !s.is_empty());
         if !has_sid || is_upgrade_request(req.headers()) {
             let r = Refusal::new(ErrorCode::UnknownSid);
             self.shared.handler.on_refused(r.code);
             return r.http_response(None);
         }
-        self.route(req, false).await
+        self.route_parsed(req, query, false).await
     }
 
     /// Serves a WebSocket upgrade that another node of the cluster received
@@ -260,13 +263,27 @@ impl Server {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let query = Query::parse(req.uri());
+        self.route_parsed(req, query, forward).await
+    }
+
+    /// [`Server::route`] with the request's query parsed already.
+    async fn route_parsed<B>(
+        &self,
+        req: Request<B>,
+        query: Query,
+        forward: bool,
+    ) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let (parts, body) = req.into_parts();
         let cfg = &self.shared.config;
         // Without the websocket transport the reference installs no upgrade
         // handler, so upgrade requests are answered like plain HTTP requests.
         let upgrade =
             is_upgrade_request(&parts.headers) && cfg.transport_enabled(TransportType::Websocket);
-        let query = Query::parse(&parts.uri);
 
         // The CORS middleware runs before verification, like the reference's.
         let cors_headers = cfg
