@@ -43,9 +43,11 @@ impl fmt::Debug for Server {
 
 /// The parameters of a request that routing needs.
 struct Query {
-    transport: Option<String>,
+    /// `None`: missing or unknown.
+    transport: Option<TransportType>,
     sid: Option<String>,
-    eio: Option<String>,
+    /// Whether `EIO` is `4`.
+    v4: bool,
 }
 
 impl Query {
@@ -53,25 +55,24 @@ impl Query {
         let mut q = Query {
             transport: None,
             sid: None,
-            eio: None,
+            v4: false,
         };
-        // Later values win, as `Object.fromEntries(searchParams)` in the reference.
-        // Only the three kept values are copied.
+        // Later values win, as `Object.fromEntries(searchParams)` in the
+        // reference. Only the sid is copied.
         for (k, v) in query_pairs(uri.query().unwrap_or("")) {
-            let slot = match &*k {
-                "transport" => &mut q.transport,
-                "sid" => &mut q.sid,
-                "EIO" => &mut q.eio,
-                _ => continue,
-            };
-            *slot = Some(v.into_owned());
+            match &*k {
+                "transport" => q.transport = TransportType::from_query(&v),
+                "sid" => q.sid = Some(v.into_owned()),
+                "EIO" => q.v4 = v == "4",
+                _ => {}
+            }
         }
         q
     }
 
     /// The reference: `EIO === "4" ? 4 : 3`.
     fn protocol(&self) -> ProtocolVersion {
-        if self.eio.as_deref() == Some("4") {
+        if self.v4 {
             ProtocolVersion::V4
         } else {
             ProtocolVersion::V3
@@ -233,7 +234,7 @@ impl Server {
         parts: &http::request::Parts,
     ) -> Option<crate::cluster::OwnerUpgrade> {
         let query = Query::parse(&parts.uri);
-        let websocket = query.transport.as_deref() == Some("websocket")
+        let websocket = query.transport == Some(TransportType::Websocket)
             && self
                 .shared
                 .config
@@ -311,11 +312,7 @@ impl Server {
         };
 
         // 1. transport
-        let transport = match query
-            .transport
-            .as_deref()
-            .and_then(TransportType::from_query)
-        {
+        let transport = match query.transport {
             // WebTransport never comes over HTTP/1 (the reference refuses it here too).
             Some(t) if cfg.transport_enabled(t) && t != TransportType::Webtransport => t,
             _ => return refuse(Refusal::new(ErrorCode::UnknownTransport)),
