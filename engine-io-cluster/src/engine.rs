@@ -7,7 +7,7 @@ mod headers;
 mod takeover;
 
 pub use config::{ClusterConfig, ClusterStats};
-use headers::{header_map, raw_headers, sid_of, wire_uri};
+use headers::{header_map, raw_headers, sid_of, wire_pairs, wire_uri};
 
 use crate::link::Link;
 use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage};
@@ -35,7 +35,9 @@ struct Asked {
     from: NodeId,
     id: u64,
     is_get: bool,
-    /// The session it names.
+    /// The session it names, when it is here (looked up once).
+    socket: Option<Arc<engine_io::Socket>>,
+    /// Else the sid it names (a session that may arrive meanwhile).
     sid: Option<String>,
 }
 
@@ -183,7 +185,13 @@ impl ClusterEngine {
 }
 
 fn channel(prefix: &str, node: NodeId) -> String {
-    format!("{prefix}#{node}")
+    // Built by hand: `format!` costs more than the whole copy (twice per
+    // foreign request).
+    let mut channel = String::with_capacity(prefix.len() + 1 + crate::NODE_ID_LEN);
+    channel.push_str(prefix);
+    channel.push('#');
+    channel.push_str(node.as_str());
+    channel
 }
 
 impl Cluster for ClusterEngine {
@@ -313,28 +321,31 @@ impl Inner {
             http::Method::POST => Method::Post,
             _ => return None,
         };
-        let uri = wire_uri(&request.parts.uri);
         let (waiting, mut replies) = self.register(owner)?;
         let id = waiting.id;
-        let msg = Message {
-            from: self.node,
+        let msg = Message::encode_request(
+            self.node,
             id,
-            body: Body::Request {
-                method,
-                uri,
-                headers: raw_headers(&request.parts.headers),
-                body: request.body,
-            },
+            method,
+            wire_uri(&request.parts.uri),
+            || wire_pairs(&request.parts.headers),
+            &request.body,
+        );
+        // Not awaited: the owner's answer is what this request waits for.
+        // Nobody listening on the owner's channel (it is dead, or never
+        // was) fails the request at once; so does a publication that
+        // cannot be queued.
+        let inner = self.clone();
+        let unheard = move |heard: bool| {
+            if !heard {
+                inner.pending.remove(id);
+            }
         };
-        let timeout = self.config.response_timeout;
         let owner_channel = channel(&self.config.channel_prefix, owner);
-        match tokio::time::timeout(timeout, self.link.publish(&owner_channel, msg.encode())).await {
-            // Nobody listens on the owner's channel: it is dead (or never was).
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
-            Ok(Ok(_)) => {}
-        }
+        self.link.send(&owner_channel, msg, Some(Box::new(unheard)));
         // The owner answers or says it serves the request within the timeout;
         // then a long-poll may wait up to a heartbeat, watched by the liveness check.
+        let timeout = self.config.response_timeout;
         match tokio::time::timeout(timeout, replies.recv()).await {
             Ok(Some(Reply::Response {
                 status,
@@ -458,12 +469,15 @@ impl Inner {
         };
         *req.uri_mut() = uri;
         *req.headers_mut() = header_map(headers);
-        let sid = sid_of(req.uri()).map(str::to_owned);
-        let mut fut = self.answer_future(server.clone(), sid.clone(), req);
+        let sid = sid_of(req.uri());
+        let socket = sid.and_then(|sid| server.socket(sid));
+        let sid = socket.is_none().then(|| sid.map(str::to_owned)).flatten();
+        let mut fut = self.answer_future(server.clone(), socket.is_some(), sid.clone(), req);
         let asked = Asked {
             from,
             id,
             is_get: method == Method::Get,
+            socket,
             sid,
         };
         let waker = std::task::Waker::noop();
@@ -490,10 +504,10 @@ impl Inner {
     fn answer_future(
         self: &Arc<Self>,
         server: Server,
+        held: bool,
         sid: Option<String>,
         req: Request<ResponseBody>,
     ) -> AnswerFuture {
-        let held = sid.as_deref().and_then(|sid| server.socket(sid)).is_some();
         if held {
             return Box::pin(async move { server.serve_foreign(req).await });
         }
@@ -567,25 +581,24 @@ impl Inner {
             from,
             id,
             is_get,
+            socket,
             sid,
         } = asked;
         self.counters.served.fetch_add(1, Ordering::Relaxed);
         let (parts, body) = res.into_parts();
         let body = full_bytes(body);
         let delivered_payload = is_get && parts.status == StatusCode::OK && !body.is_empty();
-        let msg = Message {
-            from: self.node,
+        let msg = Message::encode_response(
+            self.node,
             id,
-            body: Body::Response {
-                status: parts.status.as_u16(),
-                headers: raw_headers(&parts.headers),
-                body,
-            },
-        };
+            parts.status.as_u16(),
+            || wire_pairs(&parts.headers),
+            &body,
+        );
         // The drained payload is lost with the node that asked: then close
         // the session rather than lose packets silently.
         let on_loss = delivered_payload
-            .then(|| sid.and_then(|sid| server.socket(&sid)))
+            .then(|| socket.or_else(|| sid.and_then(|sid| server.socket(&sid))))
             .flatten()
             .map(|socket| {
                 let inner = self.clone();
@@ -597,19 +610,19 @@ impl Inner {
                 }) as Box<dyn FnOnce(bool) + Send>
             });
         let reply_to = channel(&self.config.channel_prefix, from);
-        self.link.send(&reply_to, msg.encode(), on_loss);
+        self.link.send(&reply_to, msg, on_loss);
     }
 }
 
-/// The bytes of a full body (it is ready: no waiting).
-fn full_bytes(body: ResponseBody) -> Bytes {
-    let collect = std::pin::pin!(body.collect());
+/// The bytes of a full body (it is ready: no waiting). Its one frame is
+/// taken as it is (collecting would gather it into a list first).
+fn full_bytes(mut body: ResponseBody) -> Bytes {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match collect.poll(&mut cx) {
-        std::task::Poll::Ready(Ok(b)) => b.to_bytes(),
-        std::task::Poll::Ready(Err(never)) => match never {},
-        // A `Full` body is one frame, ready.
-        std::task::Poll::Pending => Bytes::new(),
+    match std::pin::pin!(body.frame()).poll(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        std::task::Poll::Ready(Some(Err(never))) => match never {},
+        // A `Full` body is one frame, ready; an empty one has none.
+        std::task::Poll::Ready(None) | std::task::Poll::Pending => Bytes::new(),
     }
 }
 

@@ -199,39 +199,144 @@ pub enum DecodeError {
     TooLarge,
 }
 
+fn raw_pairs(headers: &[(Bytes, Bytes)]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    headers.iter().map(|(n, v)| (&n[..], &v[..]))
+}
+
 fn put_headers(out: &mut BytesMut, headers: &[(Bytes, Bytes)]) {
-    let headers = &headers[..headers.len().min(MAX_HEADERS)];
-    out.put_u16(headers.len() as u16);
-    for (name, value) in headers {
+    put_header_pairs(out, raw_pairs(headers));
+}
+
+/// Writes a header list from borrowed name / value pairs (at most
+/// [`MAX_HEADERS`]; the count is written once they are).
+fn put_header_pairs<'a>(out: &mut BytesMut, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
+    let at = out.len();
+    out.put_u16(0);
+    let mut count: u16 = 0;
+    for (name, value) in pairs.take(MAX_HEADERS) {
         let name = &name[..name.len().min(u16::MAX as usize)];
         out.put_u16(name.len() as u16);
         out.put_slice(name);
         out.put_u32(value.len() as u32);
         out.put_slice(value);
+        count += 1;
     }
+    out[at..at + 2].copy_from_slice(&count.to_be_bytes());
 }
 
 fn headers_len(headers: &[(Bytes, Bytes)]) -> usize {
-    2 + headers
-        .iter()
-        .map(|(n, v)| 6 + n.len() + v.len())
-        .sum::<usize>()
+    pairs_len(raw_pairs(headers))
+}
+
+fn pairs_len<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> usize {
+    2 + pairs.map(|(n, v)| 6 + n.len() + v.len()).sum::<usize>()
+}
+
+/// The fixed start of every message.
+fn start(out: &mut BytesMut, kind: u8, from: NodeId, id: u64) {
+    out.put_u8(VERSION);
+    out.put_u8(kind);
+    out.put_slice(from.as_bytes());
+    out.put_u64(id);
+}
+
+impl Message {
+    /// Encodes a Request from borrowed parts: the bytes of [`Message::encode`]
+    /// of the same [`Body::Request`], without copying the parts into one
+    /// first. `headers` makes the header pairs (called twice: to size the
+    /// message, then to write it).
+    pub fn encode_request<'a, I>(
+        from: NodeId,
+        id: u64,
+        method: Method,
+        uri: &[u8],
+        headers: impl Fn() -> I,
+        body: &[u8],
+    ) -> Bytes
+    where
+        I: Iterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        let uri = &uri[..uri.len().min(MAX_URI)];
+        let len = 18 + 1 + 2 + uri.len() + pairs_len(headers()) + 4 + body.len();
+        let mut out = BytesMut::with_capacity(len);
+        start(&mut out, 1, from, id);
+        out.put_u8(match method {
+            Method::Get => 0,
+            Method::Post => 1,
+        });
+        out.put_u16(uri.len() as u16);
+        out.put_slice(uri);
+        put_header_pairs(&mut out, headers());
+        out.put_u32(body.len() as u32);
+        out.put_slice(body);
+        out.freeze()
+    }
+
+    /// Encodes a Response from borrowed parts: the bytes of
+    /// [`Message::encode`] of the same [`Body::Response`] (see
+    /// [`Message::encode_request`]).
+    pub fn encode_response<'a, I>(
+        from: NodeId,
+        id: u64,
+        status: u16,
+        headers: impl Fn() -> I,
+        body: &[u8],
+    ) -> Bytes
+    where
+        I: Iterator<Item = (&'a [u8], &'a [u8])>,
+    {
+        let len = 18 + 2 + pairs_len(headers()) + 4 + body.len();
+        let mut out = BytesMut::with_capacity(len);
+        start(&mut out, 3, from, id);
+        out.put_u16(status);
+        put_header_pairs(&mut out, headers());
+        out.put_u32(body.len() as u32);
+        out.put_slice(body);
+        out.freeze()
+    }
 }
 
 impl Message {
     /// Encodes the message (one allocation).
     pub fn encode(&self) -> Bytes {
-        let extra = match &self.body {
+        match &self.body {
             Body::Request {
-                uri, headers, body, ..
-            } => 1 + 2 + uri.len() + headers_len(headers) + 4 + body.len(),
-            Body::Response { headers, body, .. } => 2 + headers_len(headers) + 4 + body.len(),
+                method,
+                uri,
+                headers,
+                body,
+            } => {
+                return Message::encode_request(
+                    self.from,
+                    self.id,
+                    *method,
+                    uri,
+                    || raw_pairs(headers),
+                    body,
+                );
+            }
+            Body::Response {
+                status,
+                headers,
+                body,
+            } => {
+                return Message::encode_response(
+                    self.from,
+                    self.id,
+                    *status,
+                    || raw_pairs(headers),
+                    body,
+                );
+            }
+            _ => {}
+        }
+        let extra = match &self.body {
             Body::Accepted | Body::Abort => 0,
             other => session_kind_len(other),
         };
         let mut out = BytesMut::with_capacity(18 + extra);
-        out.put_u8(VERSION);
-        out.put_u8(match self.body {
+        start(&mut out, 0, self.from, self.id);
+        out[1] = match self.body {
             Body::Request { .. } => 1,
             Body::Accepted => 2,
             Body::Response { .. } => 3,
@@ -242,40 +347,8 @@ impl Message {
             Body::TunnelData { .. } => 8,
             Body::TunnelAck { .. } => 9,
             Body::TunnelClose { .. } => 10,
-        });
-        out.put_slice(self.from.as_bytes());
-        out.put_u64(self.id);
-        match &self.body {
-            Body::Request {
-                method,
-                uri,
-                headers,
-                body,
-            } => {
-                out.put_u8(match method {
-                    Method::Get => 0,
-                    Method::Post => 1,
-                });
-                let uri = &uri[..uri.len().min(MAX_URI)];
-                out.put_u16(uri.len() as u16);
-                out.put_slice(uri);
-                put_headers(&mut out, headers);
-                out.put_u32(body.len() as u32);
-                out.put_slice(body);
-            }
-            Body::Response {
-                status,
-                headers,
-                body,
-            } => {
-                out.put_u16(*status);
-                put_headers(&mut out, headers);
-                out.put_u32(body.len() as u32);
-                out.put_slice(body);
-            }
-            Body::Accepted | Body::Abort => {}
-            other => put_session_kind(&mut out, other),
-        }
+        };
+        put_session_kind(&mut out, &self.body);
         out.freeze()
     }
 
@@ -751,6 +824,26 @@ mod tests {
                 body,
             })
             .collect()
+    }
+
+    #[test]
+    fn at_most_max_headers_travel() {
+        let many: RawHeaders = (0..MAX_HEADERS + 10)
+            .map(|i| (Bytes::from(format!("x-{i}")), Bytes::from_static(b"v")))
+            .collect();
+        let msg = Message {
+            from: node(),
+            id: 1,
+            body: Body::Response {
+                status: 200,
+                headers: many.clone(),
+                body: Bytes::from_static(b"ok"),
+            },
+        };
+        let Body::Response { headers, .. } = Message::decode(msg.encode()).unwrap().body else {
+            panic!("a response");
+        };
+        assert_eq!(headers, many[..MAX_HEADERS]);
     }
 
     #[test]

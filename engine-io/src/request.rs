@@ -371,18 +371,25 @@ impl std::fmt::Write for ByteWriter<'_> {
 /// `application/x-www-form-urlencoded` parsing as `URLSearchParams` does it:
 /// `+` is a space, bad percent escapes are kept verbatim, invalid UTF-8 becomes U+FFFD.
 pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode_component(k), decode_component(v))
-        })
+    query_pairs(q)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
-fn decode_component(s: &str) -> String {
+/// [`parse_query`]'s pairs, borrowed from `q` where nothing is escaped (no
+/// allocation for them).
+pub(crate) fn query_pairs(
+    q: &str,
+) -> impl Iterator<Item = (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> {
+    q.split('&').filter(|p| !p.is_empty()).map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (decode_component(k), decode_component(v))
+    })
+}
+
+fn decode_component(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.bytes().any(|b| b == b'%' || b == b'+') {
-        return s.to_owned();
+        return std::borrow::Cow::Borrowed(s);
     }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -415,7 +422,7 @@ fn decode_component(s: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::handler::{Handler, StreamHandler};
 use crate::packet::ProtocolVersion;
 use crate::refusal::{ErrorCode, Refusal};
-use crate::request::{parse_query, RequestInfo};
+use crate::request::{query_pairs, RequestInfo};
 use crate::shared::Shared;
 use crate::socket::Socket;
 use crate::TransportType;
@@ -43,9 +43,11 @@ impl fmt::Debug for Server {
 
 /// The parameters of a request that routing needs.
 struct Query {
-    transport: Option<String>,
+    /// `None`: missing or unknown.
+    transport: Option<TransportType>,
     sid: Option<String>,
-    eio: Option<String>,
+    /// Whether `EIO` is `4`.
+    v4: bool,
 }
 
 impl Query {
@@ -53,14 +55,15 @@ impl Query {
         let mut q = Query {
             transport: None,
             sid: None,
-            eio: None,
+            v4: false,
         };
-        // Later values win, as `Object.fromEntries(searchParams)` in the reference.
-        for (k, v) in parse_query(uri.query().unwrap_or("")) {
-            match k.as_str() {
-                "transport" => q.transport = Some(v),
-                "sid" => q.sid = Some(v),
-                "EIO" => q.eio = Some(v),
+        // Later values win, as `Object.fromEntries(searchParams)` in the
+        // reference. Only the sid is copied.
+        for (k, v) in query_pairs(uri.query().unwrap_or("")) {
+            match &*k {
+                "transport" => q.transport = TransportType::from_query(&v),
+                "sid" => q.sid = Some(v.into_owned()),
+                "EIO" => q.v4 = v == "4",
                 _ => {}
             }
         }
@@ -69,7 +72,7 @@ impl Query {
 
     /// The reference: `EIO === "4" ? 4 : 3`.
     fn protocol(&self) -> ProtocolVersion {
-        if self.eio.as_deref() == Some("4") {
+        if self.v4 {
             ProtocolVersion::V4
         } else {
             ProtocolVersion::V3
@@ -211,13 +214,14 @@ impl Server {
     /// forwards again, so a request naming an sid this node does not hold is
     /// answered 400 "Session ID unknown".
     pub async fn serve_foreign(&self, req: Request<ResponseBody>) -> Response<ResponseBody> {
-        let has_sid = Query::parse(req.uri()).sid.is_some_and(|s| !s.is_empty());
+        let query = Query::parse(req.uri());
+        let has_sid = query.sid.as_ref().is_some_and(|s| !s.is_empty());
         if !has_sid || is_upgrade_request(req.headers()) {
             let r = Refusal::new(ErrorCode::UnknownSid);
             self.shared.handler.on_refused(r.code);
             return r.http_response(None);
         }
-        self.route(req, false).await
+        self.route_parsed(req, query, false).await
     }
 
     /// Serves a WebSocket upgrade that another node of the cluster received
@@ -230,7 +234,7 @@ impl Server {
         parts: &http::request::Parts,
     ) -> Option<crate::cluster::OwnerUpgrade> {
         let query = Query::parse(&parts.uri);
-        let websocket = query.transport.as_deref() == Some("websocket")
+        let websocket = query.transport == Some(TransportType::Websocket)
             && self
                 .shared
                 .config
@@ -260,13 +264,27 @@ impl Server {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let query = Query::parse(req.uri());
+        self.route_parsed(req, query, forward).await
+    }
+
+    /// [`Server::route`] with the request's query parsed already.
+    async fn route_parsed<B>(
+        &self,
+        req: Request<B>,
+        query: Query,
+        forward: bool,
+    ) -> Response<ResponseBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let (parts, body) = req.into_parts();
         let cfg = &self.shared.config;
         // Without the websocket transport the reference installs no upgrade
         // handler, so upgrade requests are answered like plain HTTP requests.
         let upgrade =
             is_upgrade_request(&parts.headers) && cfg.transport_enabled(TransportType::Websocket);
-        let query = Query::parse(&parts.uri);
 
         // The CORS middleware runs before verification, like the reference's.
         let cors_headers = cfg
@@ -294,11 +312,7 @@ impl Server {
         };
 
         // 1. transport
-        let transport = match query
-            .transport
-            .as_deref()
-            .and_then(TransportType::from_query)
-        {
+        let transport = match query.transport {
             // WebTransport never comes over HTTP/1 (the reference refuses it here too).
             Some(t) if cfg.transport_enabled(t) && t != TransportType::Webtransport => t,
             _ => return refuse(Refusal::new(ErrorCode::UnknownTransport)),

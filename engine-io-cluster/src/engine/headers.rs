@@ -17,6 +17,15 @@ fn hop_by_hop(name: &HeaderName) -> bool {
         || name.as_str() == "keep-alive"
 }
 
+/// The headers that travel, borrowed (for `Message::encode_request` and
+/// `Message::encode_response`: no copy before the message's own).
+pub(super) fn wire_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&[u8], &[u8])> {
+    headers
+        .iter()
+        .filter(|(n, _)| !hop_by_hop(n))
+        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+}
+
 pub(super) fn raw_headers(headers: &HeaderMap) -> RawHeaders {
     headers
         .iter()
@@ -48,11 +57,9 @@ pub(super) fn header_map(raw: RawHeaders) -> HeaderMap {
 }
 
 /// A request URI's path and query, as carried to another node.
-pub(super) fn wire_uri(uri: &http::Uri) -> Bytes {
-    uri.path_and_query().map_or_else(
-        || Bytes::from_static(b"/"),
-        |pq| Bytes::copy_from_slice(pq.as_str().as_bytes()),
-    )
+pub(super) fn wire_uri(uri: &http::Uri) -> &[u8] {
+    uri.path_and_query()
+        .map_or(b"/", |pq| pq.as_str().as_bytes())
 }
 
 /// The `sid` parameter of a request URI (sids are URL-safe: no decoding).
@@ -81,6 +88,44 @@ mod tests {
         );
         let uri: http::Uri = "/x?t=1".parse().unwrap();
         assert_eq!(sid_of(&uri), None);
+    }
+
+    #[test]
+    fn borrowed_headers_encode_as_copied_ones() {
+        use crate::message::{Body, Message, Method};
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("example.com"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        h.append("x-multi", HeaderValue::from_static("1"));
+        h.append("x-multi", HeaderValue::from_static("2"));
+        let node = crate::NodeId::parse("nodeAAAA").unwrap();
+        let uri: http::Uri = "/engine.io/?EIO=4&sid=abc".parse().unwrap();
+        let direct = Message::encode_request(
+            node,
+            7,
+            Method::Post,
+            wire_uri(&uri),
+            || wire_pairs(&h),
+            b"4hi",
+        );
+        let copied = Message {
+            from: node,
+            id: 7,
+            body: Body::Request {
+                method: Method::Post,
+                uri: Bytes::copy_from_slice(wire_uri(&uri)),
+                headers: raw_headers(&h),
+                body: Bytes::from_static(b"4hi"),
+            },
+        };
+        assert_eq!(direct, copied.encode());
+        assert_eq!(Message::decode(direct).unwrap(), copied);
+        let direct = Message::encode_response(node, 8, 200, || wire_pairs(&h), b"ok");
+        let Body::Response { headers, .. } = Message::decode(direct).unwrap().body else {
+            panic!("a response");
+        };
+        assert_eq!(headers, raw_headers(&h));
+        assert_eq!(headers.len(), 3, "no hop-by-hop header travels");
     }
 
     #[test]

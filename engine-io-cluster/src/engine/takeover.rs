@@ -26,7 +26,7 @@ fn to_wire(h: Box<Handover>) -> WireHandover {
             engine_io::ProtocolVersion::V3 => 3,
             engine_io::ProtocolVersion::V4 => 4,
         },
-        uri: wire_uri(&h.uri),
+        uri: Bytes::copy_from_slice(wire_uri(&h.uri)),
         headers: raw_headers(&h.headers),
         remote_addr: h.remote_addr,
         outgoing: wire_messages(h.outgoing),
@@ -141,7 +141,7 @@ impl Inner {
         request: ForeignUpgrade,
     ) -> Option<UpgradeAnswer> {
         let owner = self.route(&request.sid)?;
-        let uri = wire_uri(&request.parts.uri);
+        let uri = Bytes::copy_from_slice(wire_uri(&request.parts.uri));
         let (waiting, mut replies) = self.register(owner)?;
         let id = waiting.id;
         let _arriving = Arriving::new(self, &request.sid)?;

@@ -16,13 +16,15 @@
 //! sioload churn --port P [--pid PID] [--transport T] [--conns 2000] [--parallel 8]
 //! sioload soak  --port P [--pid PID] [--secs 60] [--conns 64]
 //! sioload cluster-poll --ports P1,P2,P3 [--pids PID,PID,...] [--conns 48] [--secs 5] [--bytes 32]
+//!                      [--requests local,foreign]
 //! sioload cluster-ws   --ports P1,P2,P3 [--pids PID,PID,...] [--conns 48] [--secs 5] [--bytes 32]
 //!                      [--delay-ms 500]
 //! ```
 //!
 //! `cluster-poll` measures the cluster engine (nodes started with `--redis URL --cluster-engine`,
 //! see `scripts/cluster-bench.sh`): polling echo round trips with every request local, then
-//! every request foreign (sent to the next node), CPU summed over `--pids`. `cluster-ws`: echo
+//! every request foreign (sent to the next node), CPU summed over `--pids`; `--requests foreign`
+//! runs one of the two only (e.g. to profile a node). `cluster-ws`: echo
 //! round trips over WebSockets opened directly, then over polling sessions upgraded after
 //! `--delay-ms` (past the 300 ms connect delay, so no takeover) on the next node, which proxies
 //! the WebSocket to the owner.
@@ -496,7 +498,18 @@ async fn main() {
                 let delay = Duration::from_millis(o.num("delay-ms", 500));
                 cluster_ws(&ports, &pids, conns, secs, bytes, delay).await;
             } else {
-                cluster_poll(&ports, &pids, conns, secs, bytes).await;
+                let kinds: Vec<bool> = match list("requests") {
+                    k if k.is_empty() => vec![false, true],
+                    k => k
+                        .iter()
+                        .map(|k| match k.as_str() {
+                            "local" => false,
+                            "foreign" => true,
+                            _ => fail(&format!("--requests {k}: local or foreign")),
+                        })
+                        .collect(),
+                };
+                cluster_poll(&ports, &pids, conns, secs, bytes, &kinds).await;
             }
         }
         "soak" => {

@@ -220,12 +220,19 @@ pub async fn echo_rounds(clients: Vec<SioClient>, bytes: usize, secs: u64) -> Ec
 /// (local), then with every request on the next node (foreign: each GET and POST crosses Redis
 /// to the owner). CPU is the sum over `pids` (the nodes and redis-server). Prints one line per
 /// phase and the ratios.
-pub async fn cluster_poll(ports: &[u16], pids: &[u32], conns: u64, secs: u64, bytes: usize) {
+pub async fn cluster_poll(
+    ports: &[u16],
+    pids: &[u32],
+    conns: u64,
+    secs: u64,
+    bytes: usize,
+    kinds: &[bool],
+) {
     if ports.len() < 2 {
         fail("cluster-poll needs at least 2 --ports");
     }
     let mut results = Vec::new();
-    for foreign in [false, true] {
+    for &foreign in kinds {
         let mut clients = Vec::new();
         let mut failed = 0;
         for (i, &port) in ports.iter().enumerate() {
@@ -254,7 +261,9 @@ pub async fn cluster_poll(ports: &[u16], pids: &[u32], conns: u64, secs: u64, by
         );
         results.push((run, cpu_us));
     }
-    ratios("cluster-poll foreign/local", &results[0], &results[1]);
+    if let [local, foreign] = &results[..] {
+        ratios("cluster-poll foreign/local", local, foreign);
+    }
 }
 
 /// Proxied WebSockets against direct ones on a cluster (nodes with `--cluster-engine`): echo
