@@ -153,8 +153,29 @@ impl Driver {
             let read = !socket.inbox_full();
             if let Some(w) = self.ws.as_mut() {
                 if let Poll::Ready(e) = w.poll_event(cx, read) {
-                    self.on_ws_event(e);
-                    continue;
+                    let open = match e {
+                        WsEvent::Flushed(n) => self.on_flushed(n),
+                        other => {
+                            self.on_ws_event(other);
+                            false
+                        }
+                    };
+                    if !open {
+                        // Also after a flush while closing: the top sees it drained.
+                        continue;
+                    }
+                    // A batch was written (an answer, most often) and the session is open:
+                    // read on in this pass rather than in one more (a frame that came
+                    // meanwhile is handled now, and otherwise the read registers the task
+                    // for the next one). What the flush changed (a sender woken by
+                    // `mark_written` queueing more) set `wake_requested`, which the park
+                    // below sees: a pass through the top follows then.
+                    if let Some(w) = self.ws.as_mut() {
+                        if let Poll::Ready(e) = w.poll_event(cx, read) {
+                            self.on_ws_event(e);
+                            continue;
+                        }
+                    }
                 }
             }
             if let Some(p) = self.probe.as_mut() {
@@ -191,14 +212,7 @@ impl Driver {
         let socket = &self.socket;
         match event {
             WsEvent::Flushed(n) => {
-                let open = {
-                    let mut st = socket.lock();
-                    socket.mark_written(&mut st, n);
-                    st.session.is_open()
-                };
-                if n > 0 && open {
-                    socket.shared.handler.on_drain(socket);
-                }
+                self.on_flushed(n);
             }
             WsEvent::Message(m) => Self::on_packet(socket, decode_frame(m, socket)),
             #[cfg(feature = "webtransport")]
@@ -230,6 +244,21 @@ impl Driver {
                 });
             }
         }
+    }
+
+    /// `n` packets were written: counts them and tells the handler. Returns whether the
+    /// session is open.
+    fn on_flushed(&self, n: u64) -> bool {
+        let socket = &self.socket;
+        let open = {
+            let mut st = socket.lock();
+            socket.mark_written(&mut st, n);
+            st.session.is_open()
+        };
+        if n > 0 && open {
+            socket.shared.handler.on_drain(socket);
+        }
+        open
     }
 
     /// A packet (or undecodable data) on the active transport.

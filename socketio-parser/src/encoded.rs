@@ -60,59 +60,96 @@ impl Frame {
             Frame::Binary(b) => Ok(Message::Binary(b.clone())),
         }
     }
+
+    /// Like [`to_message`](Self::to_message), taking the bytes instead of sharing them.
+    pub fn into_message(self) -> Result<Message, EncodeError> {
+        match self {
+            Frame::Text(b) => Str::from_utf8(b)
+                .map(Message::Text)
+                .map_err(|_| EncodeError::InvalidUtf8),
+            Frame::Binary(b) => Ok(Message::Binary(b)),
+        }
+    }
 }
 
 /// The frames of one encoded packet, in sending order: the text packet then its binary
 /// attachments (JSON parser), or a single binary frame (msgpack parser).
 ///
-/// Cloning is one reference-count increment, so a broadcast encodes once and hands the
-/// same `Encoded` to every recipient. The frames must be sent back to back on one
+/// Cloning is cheap (reference-count increments, no copy), so a broadcast encodes once and
+/// hands the same `Encoded` to every recipient. The frames must be sent back to back on one
 /// connection (an atomic multi-message enqueue), or the peer's decoder fails.
+///
+/// A packet of one frame (every packet without binary attachments) is held inline: encoding
+/// it allocates only its bytes, and [`into_iter`](IntoIterator::into_iter) hands them over
+/// without touching a reference count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {
-    frames: Arc<[Frame]>,
+    frames: Frames,
+}
+
+/// One frame inline, or several behind one shared allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Frames {
+    One(Frame),
+    Many(Arc<[Frame]>),
 }
 
 impl Encoded {
     /// Wraps frames (normally only the encoder builds these).
-    pub fn new(frames: Vec<Frame>) -> Self {
-        Self {
-            frames: frames.into(),
-        }
+    pub fn new(mut frames: Vec<Frame>) -> Self {
+        let frames = match frames.pop() {
+            Some(only) if frames.is_empty() => Frames::One(only),
+            Some(last) => {
+                frames.push(last);
+                Frames::Many(frames.into())
+            }
+            None => Frames::Many(Arc::new([])),
+        };
+        Self { frames }
     }
 
     /// One text frame followed by binary attachments, in one allocation.
     pub(crate) fn from_parts(first: Frame, attachments: Vec<Bytes>) -> Self {
+        if attachments.is_empty() {
+            return Self {
+                frames: Frames::One(first),
+            };
+        }
         Self {
-            frames: std::iter::once(first)
-                .chain(attachments.into_iter().map(Frame::Binary))
-                .collect(),
+            frames: Frames::Many(
+                std::iter::once(first)
+                    .chain(attachments.into_iter().map(Frame::Binary))
+                    .collect(),
+            ),
         }
     }
 
     /// The frames in sending order.
     pub fn frames(&self) -> &[Frame] {
-        &self.frames
+        match &self.frames {
+            Frames::One(frame) => std::slice::from_ref(frame),
+            Frames::Many(frames) => frames,
+        }
     }
 
     /// Iterates over the frames in sending order.
     pub fn iter(&self) -> std::slice::Iter<'_, Frame> {
-        self.frames.iter()
+        self.frames().iter()
     }
 
     /// The number of frames (1 + number of binary attachments for JSON).
     pub fn len(&self) -> usize {
-        self.frames.len()
+        self.frames().len()
     }
 
     /// Always false for encoder output; present for API completeness.
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.frames().is_empty()
     }
 
     /// Total payload bytes over all frames.
     pub fn byte_len(&self) -> usize {
-        self.frames.iter().map(|f| f.bytes().len()).sum()
+        self.iter().map(|f| f.bytes().len()).sum()
     }
 
     /// The Engine.IO messages to send, in order (see [`Frame::to_message`]). A packet is
@@ -132,7 +169,7 @@ impl Encoded {
     /// # Ok::<(), socketio_parser::EncodeError>(())
     /// ```
     pub fn to_messages(&self) -> Result<Vec<Message>, EncodeError> {
-        self.frames.iter().map(Frame::to_message).collect()
+        self.iter().map(Frame::to_message).collect()
     }
 }
 
@@ -140,6 +177,66 @@ impl<'a> IntoIterator for &'a Encoded {
     type Item = &'a Frame;
     type IntoIter = std::slice::Iter<'a, Frame>;
     fn into_iter(self) -> Self::IntoIter {
-        self.frames.iter()
+        self.iter()
     }
 }
+
+/// The frames in sending order, owned: a one-frame packet gives its frame itself (no
+/// reference count touched, so a sender that is the bytes' only holder passes them on as
+/// they are); the frames of a shared packet are cloned.
+///
+/// ```
+/// use socketio_parser::{Packet, Parser};
+///
+/// let encoded = Parser::Json.encode(&Packet::event("/", "hi", vec![]))?;
+/// let messages = encoded
+///     .into_iter()
+///     .map(|frame| frame.into_message())
+///     .collect::<Result<Vec<_>, _>>()?;
+/// assert_eq!(messages[0].as_text(), Some(r#"2["hi"]"#));
+/// # Ok::<(), socketio_parser::EncodeError>(())
+/// ```
+impl IntoIterator for Encoded {
+    type Item = Frame;
+    type IntoIter = IntoFrames;
+    fn into_iter(self) -> IntoFrames {
+        IntoFrames(match self.frames {
+            Frames::One(frame) => Remaining::One(Some(frame)),
+            Frames::Many(frames) => Remaining::Many(frames, 0),
+        })
+    }
+}
+
+/// The owned frames of an [`Encoded`] (its [`IntoIterator`]).
+#[derive(Debug)]
+pub struct IntoFrames(Remaining);
+
+#[derive(Debug)]
+enum Remaining {
+    One(Option<Frame>),
+    Many(Arc<[Frame]>, usize),
+}
+
+impl Iterator for IntoFrames {
+    type Item = Frame;
+    fn next(&mut self) -> Option<Frame> {
+        match &mut self.0 {
+            Remaining::One(frame) => frame.take(),
+            Remaining::Many(frames, next) => {
+                let frame = frames.get(*next)?.clone();
+                *next += 1;
+                Some(frame)
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match &self.0 {
+            Remaining::One(frame) => usize::from(frame.is_some()),
+            Remaining::Many(frames, next) => frames.len() - next,
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for IntoFrames {}

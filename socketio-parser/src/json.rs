@@ -2,6 +2,7 @@
 //! `<type>[<attachments>-][<nsp>,][<ack id>][<JSON payload>]`.
 
 use std::cell::RefCell;
+use std::ops::Range;
 
 use bytes::Bytes;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -179,6 +180,59 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[start..]);
 }
 
+/// Writes the head of a text packet: its type, the attachment count of a binary packet,
+/// the namespace (unless `/`) and the ack id.
+fn write_head(
+    out: &mut Vec<u8>,
+    wire_kind: PacketType,
+    binaries: usize,
+    nsp: Option<&str>,
+    id: Option<u64>,
+) {
+    out.push(b'0' + wire_kind.code());
+    if binaries > 0 {
+        push_decimal(out, binaries as u64);
+        out.push(b'-');
+    }
+    if let Some(nsp) = nsp {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = id {
+        push_decimal(out, id);
+    }
+}
+
+/// Most a per-thread encoding buffer keeps between packets.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What `write` writes, in an allocation of exactly its size. It writes into a per-thread
+/// buffer first: a `Bytes` made from a `Vec` with spare room allocates a shared header of
+/// its own (`bytes`' `From<Vec<u8>>`), one of exactly its length does not, and a packet
+/// sent to one socket then costs one allocation.
+fn exact_bytes(size_hint: usize, write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
+    SCRATCH.with(|scratch| {
+        let Ok(mut out) = scratch.try_borrow_mut() else {
+            // Not reachable (no encoding re-enters another), but correct anyway.
+            let mut out = Vec::with_capacity(size_hint);
+            write(&mut out);
+            return Bytes::from(out);
+        };
+        out.clear();
+        out.reserve(size_hint);
+        write(&mut out);
+        let bytes = Bytes::copy_from_slice(&out);
+        if out.capacity() > SCRATCH_KEEP {
+            *out = Vec::new();
+        }
+        bytes
+    })
+}
+
 /// Encodes a packet as the reference `Encoder` does.
 pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
     let nsp = wire_namespace(&packet.nsp)?;
@@ -186,49 +240,84 @@ pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
     let data = packet.data.as_ref().filter(|d| !d.is_null());
     let stats = data.map(binary::scan).unwrap_or_default();
     let binary = matches!(kind, PacketType::Event | PacketType::Ack) && stats.binaries > 0;
-
-    let mut out = Vec::with_capacity(24 + nsp.map_or(0, str::len) + stats.json_len_estimate);
     let wire_kind = match (kind, binary) {
         (PacketType::Event, true) => PacketType::BinaryEvent,
         (PacketType::Ack, true) => PacketType::BinaryAck,
         (kind, _) => kind,
     };
-    out.push(b'0' + wire_kind.code());
-    if binary {
-        push_decimal(&mut out, stats.binaries as u64);
-        out.push(b'-');
-    }
-    if let Some(nsp) = nsp {
-        out.extend_from_slice(nsp.as_bytes());
-        out.push(b',');
-    }
-    if let Some(id) = packet.id {
-        push_decimal(&mut out, id);
-    }
+    let binaries = if binary { stats.binaries } else { 0 };
     let mut attachments = Vec::new();
-    if let Some(data) = data {
-        let mode = if binary {
-            BinaryMode::Placeholder(RefCell::new(Vec::with_capacity(stats.binaries)))
-        } else {
-            BinaryMode::NodeBuffer
-        };
-        // Serializing a `Value` into a Vec cannot fail: keys are strings, floats are
-        // handled by the formatter, and the writer never errors.
-        let written = if stats.binaries == 0 {
-            write_plain(&mut out, data)
-        } else {
-            write_json(&mut out, data, &mode)
-        };
-        if written.is_ok() {
-            if let BinaryMode::Placeholder(buffers) = mode {
-                attachments = buffers.into_inner();
+    let text = exact_bytes(
+        24 + nsp.map_or(0, str::len) + stats.json_len_estimate,
+        |out| {
+            write_head(out, wire_kind, binaries, nsp, packet.id);
+            let Some(data) = data else { return };
+            // Serializing a `Value` into a Vec cannot fail: keys are strings, floats are
+            // handled by the formatter, and the writer never errors.
+            if stats.binaries == 0 {
+                let _ = write_plain(out, data);
+                return;
             }
+            let mode = if binary {
+                BinaryMode::Placeholder(RefCell::new(Vec::with_capacity(stats.binaries)))
+            } else {
+                BinaryMode::NodeBuffer
+            };
+            if write_json(out, data, &mode).is_ok() {
+                if let BinaryMode::Placeholder(buffers) = mode {
+                    attachments = buffers.into_inner();
+                }
+            }
+        },
+    );
+    Ok(Encoded::from_parts(Frame::Text(text), attachments))
+}
+
+/// Encodes an `EVENT` (`name` given) or `ACK` packet from its parts, byte for byte as
+/// [`encode`] encodes the packet they make, without building it. `None` when an argument
+/// holds binary: the caller builds the packet (attachments are rare).
+pub(crate) fn encode_array(
+    nsp: &str,
+    id: Option<u64>,
+    name: Option<&str>,
+    args: &[Value],
+) -> Option<Result<Encoded, EncodeError>> {
+    let mut estimate = 2 + name.map_or(0, |n| n.len() + 3);
+    for arg in args {
+        let stats = binary::scan(arg);
+        if stats.binaries > 0 {
+            return None;
         }
+        estimate += stats.json_len_estimate + 1;
     }
-    Ok(Encoded::from_parts(
-        Frame::Text(Bytes::from(out)),
-        attachments,
-    ))
+    let wire_nsp = match wire_namespace(nsp) {
+        Ok(n) => n,
+        Err(e) => return Some(Err(e)),
+    };
+    let kind = if name.is_some() {
+        PacketType::Event
+    } else {
+        PacketType::Ack
+    };
+    let text = exact_bytes(24 + wire_nsp.map_or(0, str::len) + estimate, |out| {
+        write_head(out, kind, 0, wire_nsp, id);
+        out.push(b'[');
+        let mut first = true;
+        if let Some(name) = name {
+            // As in `encode`: writing into a Vec cannot fail.
+            let _ = write_str(out, name);
+            first = false;
+        }
+        for arg in args {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let _ = write_plain(out, arg);
+        }
+        out.push(b']');
+    });
+    Some(Ok(Encoded::from_parts(Frame::Text(text), Vec::new())))
 }
 
 /// A decoded text packet; `attachments > 0` when binary attachments must follow.
@@ -322,6 +411,54 @@ pub(crate) fn decode_text(text: &str, max_attachments: usize) -> Result<DecodedT
             data,
         },
         attachments,
+    })
+}
+
+/// An `EVENT` in its common form, its namespace and name as ranges of the decoded text.
+pub(crate) struct EventSpans {
+    /// `None`: the default namespace.
+    pub(crate) nsp: Option<Range<usize>>,
+    pub(crate) id: Option<u64>,
+    pub(crate) name: Range<usize>,
+    pub(crate) args: Vec<Value>,
+}
+
+/// The common `EVENT` (no attachments; a payload in the fast subset whose name needs no
+/// escape and is not reserved), read as [`decode_text`] reads it, without copying the
+/// namespace or the name. `None` for anything else, which `decode_text` decodes or refuses.
+pub(crate) fn event_spans(text: &str) -> Option<EventSpans> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'2') {
+        return None;
+    }
+    let mut i = 1;
+    let nsp = if bytes.get(i) == Some(&b'/') {
+        // Without a `,` there is no payload: `decode_text`'s case.
+        let end = memchr_byte(b',', bytes, i)?;
+        let nsp = i..end;
+        i = end + 1;
+        Some(nsp)
+    } else {
+        None
+    };
+    let mut id = None;
+    if bytes.get(i).is_some_and(u8::is_ascii_digit) {
+        let start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        id = Some(text.get(start..i)?.parse::<u64>().ok()?);
+    }
+    let (name, args) = fast::parse_event(text.get(i..)?)?;
+    let name = name.start + i..name.end + i;
+    if is_reserved_event(text.get(name.clone())?) {
+        return None;
+    }
+    Some(EventSpans {
+        nsp,
+        id,
+        name,
+        args,
     })
 }
 

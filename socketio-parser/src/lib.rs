@@ -168,8 +168,8 @@ mod value;
 
 pub use args::{Args, FromAck, IntoArgs};
 pub use bytes::Bytes;
-pub use decoder::{Decoder, DEFAULT_MAX_ATTACHMENTS};
-pub use encoded::{Encoded, Frame};
+pub use decoder::{Decoded, Decoder, ReceivedEvent, DEFAULT_MAX_ATTACHMENTS};
+pub use encoded::{Encoded, Frame, IntoFrames};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{is_reserved_event, Packet, PacketType, DEFAULT_NAMESPACE, RESERVED_EVENTS};
 pub use parser::Parser;

@@ -4,6 +4,7 @@ use crate::encoded::Encoded;
 use crate::error::EncodeError;
 use crate::json;
 use crate::packet::Packet;
+use crate::value::Value;
 
 /// The packet format, chosen once per server or client; both peers must use the same.
 ///
@@ -45,6 +46,61 @@ impl Parser {
         }
     }
 
+    /// Encodes an `EVENT` packet from its parts: the same messages as
+    /// [`encode`](Self::encode) gives for `Packet::event(nsp, event, args)` (with `id` as its
+    /// ack id), without building that packet, so neither the namespace, the name nor the
+    /// arguments are copied (the JSON format, for arguments without binary; anything else
+    /// takes the packet's way).
+    ///
+    /// ```
+    /// use socketio_parser::{Packet, Parser, Value};
+    ///
+    /// let args = [Value::from("hi"), Value::from(1)];
+    /// let encoded = Parser::Json.encode_event("/chat", "say", &args, Some(3))?;
+    /// let packet = Packet::event("/chat", "say", args.to_vec()).with_id(3);
+    /// assert_eq!(encoded, Parser::Json.encode(&packet)?);
+    /// assert_eq!(encoded.frames()[0].as_text(), Some(r#"2/chat,3["say","hi",1]"#));
+    /// # Ok::<(), socketio_parser::EncodeError>(())
+    /// ```
+    pub fn encode_event(
+        &self,
+        nsp: &str,
+        event: &str,
+        args: &[Value],
+        id: Option<u64>,
+    ) -> Result<Encoded, EncodeError> {
+        if *self == Parser::Json {
+            if let Some(encoded) = json::encode_array(nsp, id, Some(event), args) {
+                return encoded;
+            }
+        }
+        let packet = Packet::event(nsp, event, args.to_vec());
+        self.encode(&match id {
+            Some(id) => packet.with_id(id),
+            None => packet,
+        })
+    }
+
+    /// Encodes an `ACK` packet from its parts: the same messages as
+    /// [`encode`](Self::encode) gives for `Packet::ack(nsp, id, args)`, without building
+    /// that packet (see [`encode_event`](Self::encode_event)).
+    ///
+    /// ```
+    /// use socketio_parser::{Packet, Parser, Value};
+    ///
+    /// let encoded = Parser::Json.encode_ack("/", 7, &[Value::from("ok")])?;
+    /// assert_eq!(encoded.frames()[0].as_text(), Some(r#"37["ok"]"#));
+    /// # Ok::<(), socketio_parser::EncodeError>(())
+    /// ```
+    pub fn encode_ack(&self, nsp: &str, id: u64, args: &[Value]) -> Result<Encoded, EncodeError> {
+        if *self == Parser::Json {
+            if let Some(encoded) = json::encode_array(nsp, Some(id), None, args) {
+                return encoded;
+            }
+        }
+        self.encode(&Packet::ack(nsp, id, args.to_vec()))
+    }
+
     /// Whether packets of this format travel as binary Engine.IO messages only.
     pub fn is_binary(&self) -> bool {
         match self {
@@ -52,5 +108,90 @@ impl Parser {
             #[cfg(feature = "msgpack")]
             Parser::MsgPack => true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Parser;
+    use crate::{Encoded, Map, Packet, Value};
+
+    /// `encode_event` and `encode_ack` give what `encode` gives for the packet they stand
+    /// for: every namespace form, ack ids, escapes, numbers, nesting, no arguments, binary
+    /// (the packet's way) and both formats; and an invalid namespace fails the same way.
+    #[test]
+    fn encoding_from_parts_matches_the_packet() {
+        let mut map = Map::new();
+        map.insert("k\"ey".to_owned(), Value::from(-3));
+        map.insert("f".to_owned(), Value::from_f64(1.5e21));
+        let arg_lists = vec![
+            vec![],
+            vec![Value::from("hi")],
+            vec![
+                Value::Null,
+                Value::Bool(true),
+                Value::from(0.000001),
+                Value::from(u64::MAX),
+                Value::from("tab\t quote\" é 🎉 \u{2028}"),
+                Value::Object(map),
+                Value::Array(vec![Value::from(1), Value::Array(vec![])]),
+            ],
+            vec![
+                Value::from("x"),
+                Value::from(bytes::Bytes::from_static(b"\x00\x01")),
+            ],
+        ];
+        let mut parsers = vec![Parser::Json];
+        #[cfg(feature = "msgpack")]
+        parsers.push(Parser::MsgPack);
+        for parser in parsers {
+            for nsp in ["/", "", "/chat"] {
+                for args in &arg_lists {
+                    for id in [None, Some(0), Some(42)] {
+                        let packet = Packet::event(nsp, "ev\"nt", args.clone());
+                        let packet = match id {
+                            Some(id) => packet.with_id(id),
+                            None => packet,
+                        };
+                        let parts: Encoded = parser.encode_event(nsp, "ev\"nt", args, id).unwrap();
+                        assert_eq!(
+                            parts,
+                            parser.encode(&packet).unwrap(),
+                            "{parser:?} {nsp} {id:?}"
+                        );
+                    }
+                    let parts = parser.encode_ack(nsp, 9, args).unwrap();
+                    let packet = Packet::ack(nsp, 9, args.clone());
+                    assert_eq!(
+                        parts,
+                        parser.encode(&packet).unwrap(),
+                        "{parser:?} {nsp} ack"
+                    );
+                }
+            }
+        }
+        let bad = Parser::Json
+            .encode_event("/a,b", "e", &[], None)
+            .unwrap_err();
+        let expected = Parser::Json
+            .encode(&Packet::event("/a,b", "e", vec![]))
+            .unwrap_err();
+        assert_eq!(bad, expected);
+    }
+
+    /// A one-frame packet hands its bytes over without copying them.
+    #[test]
+    fn a_single_frame_is_handed_over_as_it_is() {
+        let encoded = Parser::Json
+            .encode(&Packet::event("/", "hi", vec![]))
+            .unwrap();
+        let ptr = encoded.frames()[0].bytes().as_ptr();
+        let frames: Vec<_> = encoded.into_iter().collect();
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].bytes().as_ptr(), ptr);
+        let attached = Packet::event("/", "f", vec![Value::from(vec![1u8])]);
+        let encoded = Parser::Json.encode(&attached).unwrap();
+        let owned: Vec<_> = encoded.clone().into_iter().collect();
+        assert_eq!(owned, encoded.frames());
     }
 }

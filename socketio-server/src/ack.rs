@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use socketio_adapter::{AdapterError, BroadcastAckEvent, BroadcastAckSink, Sid};
-use socketio_parser::{FromAck, IntoArgs, Packet, Value};
+use socketio_parser::{FromAck, IntoArgs, Value};
 use tokio::sync::oneshot;
 
 use crate::socket::Socket;
@@ -80,8 +80,7 @@ impl AckSender {
         let Some(id) = self.id else {
             return Ok(());
         };
-        let packet = Packet::ack(self.socket.ns_name(), id, args.into_args()?);
-        self.socket.send_packet(&packet, false)
+        self.socket.send_ack(id, &args.into_args()?)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use engine_io::{Message, Socket as EioSocket, TrySendError};
 use socketio_adapter::{DeliverError, EncodedPacket};
 use socketio_parser::{
-    split_namespace_query, Decoder, Map, Packet, PacketType, ProtocolVersion, Value,
+    split_namespace_query, Decoded, Decoder, Map, Packet, PacketType, ProtocolVersion, Value,
 };
 
 use crate::server::ServerInner;
@@ -17,7 +17,7 @@ use crate::DisconnectReason;
 enum Entry {
     /// CONNECT received, middlewares running: packets that arrive meanwhile wait here, so the
     /// connection handler always registers its event handlers before any event is dispatched.
-    Connecting(Vec<Packet>),
+    Connecting(Vec<Decoded>),
     Connected(Arc<Socket>),
 }
 
@@ -156,8 +156,11 @@ impl Client {
         let decoded = {
             let mut decoder = self.decoder.lock();
             match msg {
-                Message::Text(text) => decoder.decode_text(&text),
-                Message::Binary(data) => decoder.decode_binary(data),
+                // Events come out with their namespace and name sliced from `text`.
+                Message::Text(text) => decoder.decode_str(&text),
+                Message::Binary(data) => {
+                    decoder.decode_binary(data).map(|p| p.map(Decoded::Packet))
+                }
             }
         };
         match decoded {
@@ -173,12 +176,13 @@ impl Client {
         }
     }
 
-    fn on_packet(self: &Arc<Self>, packet: Packet) {
-        let is_connect = packet.kind == PacketType::Connect;
-        let is_connect_like = is_connect || packet.kind == PacketType::ConnectError;
+    fn on_packet(self: &Arc<Self>, packet: Decoded) {
+        let kind = packet.kind();
+        let is_connect = kind == PacketType::Connect;
+        let is_connect_like = is_connect || kind == PacketType::ConnectError;
         let nsp: &str = match self.protocol {
-            ProtocolVersion::V4 => split_namespace_query(&packet.nsp).0,
-            ProtocolVersion::V5 => &packet.nsp,
+            ProtocolVersion::V4 => split_namespace_query(packet.nsp()).0,
+            ProtocolVersion::V5 => packet.nsp(),
         };
         let mut st = self.lock_state();
         if st.closed {
@@ -192,8 +196,8 @@ impl Client {
                 drop(st);
                 let auth = match self.protocol {
                     // Protocol v4: the query string of the namespace plays the role of auth.
-                    ProtocolVersion::V4 => query_to_auth(split_namespace_query(&packet.nsp).1),
-                    ProtocolVersion::V5 => match packet.data {
+                    ProtocolVersion::V4 => query_to_auth(split_namespace_query(packet.nsp()).1),
+                    ProtocolVersion::V5 => match packet.into_packet().data {
                         Some(v @ Value::Object(_)) => v,
                         _ => Value::Object(Map::new()),
                     },
@@ -210,7 +214,7 @@ impl Client {
             }
             _ => {
                 drop(st);
-                tracing::debug!(sid = self.conn.id(), nsp = %packet.nsp, kind = %packet.kind, "invalid state, closing the connection");
+                tracing::debug!(sid = self.conn.id(), nsp = %packet.nsp(), %kind, "invalid state, closing the connection");
                 self.close(DisconnectReason::ForcedServerClose);
             }
         }
@@ -309,27 +313,30 @@ impl Client {
         result
     }
 
-    /// Like [`send`](Self::send), straight from the parser's frames (one socket: no sharing).
+    /// Like [`send`](Self::send), straight from the parser's frames (one socket: no sharing,
+    /// so a one-frame packet's bytes are handed over as they are).
     pub(crate) fn send_frames(
         &self,
-        encoded: &socketio_parser::Encoded,
+        encoded: socketio_parser::Encoded,
         volatile: bool,
     ) -> Result<(), DeliverError> {
-        let frames = encoded.frames();
-        let result = match frames {
-            [] => return Ok(()),
-            [single] => single
-                .to_message()
+        let (count, bytes) = (encoded.len(), encoded.byte_len());
+        let mut frames = encoded.into_iter();
+        let result = match (frames.next(), frames.len()) {
+            (None, _) => return Ok(()),
+            (Some(only), 0) => only
+                .into_message()
                 .map(|m| self.conn.try_send(m).map_err(is_full)),
-            _ => encoded
-                .to_messages()
+            (Some(first), _) => std::iter::once(first)
+                .chain(frames)
+                .map(socketio_parser::Frame::into_message)
+                .collect::<Result<Vec<_>, _>>()
                 .map(|m| self.conn.try_send_many(m).map_err(is_full)),
         };
         match result {
             Ok(sent) => {
                 if sent.is_ok() {
-                    let bytes = frames.iter().map(|f| f.bytes().len()).sum();
-                    self.server.config.metrics.packet_out(frames.len(), bytes);
+                    self.server.config.metrics.packet_out(count, bytes);
                 }
                 self.apply_policy(sent, volatile)
             }

@@ -20,7 +20,8 @@ use crate::{AckSender, SocketRef};
 #[derive(Debug)]
 pub struct EventParts {
     pub(crate) socket: SocketRef,
-    pub(crate) event: String,
+    /// Shares the buffer of the message it came in.
+    pub(crate) event: engine_io::Str,
     pub(crate) args: Vec<Value>,
     pub(crate) ack_id: Option<u64>,
 }
@@ -105,7 +106,7 @@ impl FromEvent for Args {
 
 impl FromEvent for Event {
     fn from_event(parts: &mut EventParts) -> Result<Self, ExtractError> {
-        Ok(Event(parts.event.clone()))
+        Ok(Event(parts.event.to_string()))
     }
 }
 

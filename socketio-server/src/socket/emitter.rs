@@ -31,10 +31,10 @@ impl SocketEmitter<'_> {
             return Err(EmitError::Disconnected);
         }
         notify_outgoing(socket, event, &args);
-        let packet = Packet::event(&*socket.ns.name, event, args);
         if socket.ns.config.recovery.is_some() {
             // Through the adapter, so the packet gets an offset and is stored for replay
             // (reference behaviour with connection state recovery).
+            let packet = Packet::event(&*socket.ns.name, event, args);
             let opts = BroadcastOptions {
                 flags: self.flags,
                 ..BroadcastOptions::socket(socket.id.clone())
@@ -42,7 +42,7 @@ impl SocketEmitter<'_> {
             socket.ns.adapter().broadcast(packet, opts)?;
             return Ok(());
         }
-        socket.send_packet(&packet, self.flags.volatile)
+        socket.send_event(event, &args, None, self.flags.volatile)
     }
 
     /// Emits an event (`args` as in [`emit`](Self::emit)) and waits for the acknowledgement.
@@ -59,10 +59,9 @@ impl SocketEmitter<'_> {
         }
         notify_outgoing(socket, event, &args);
         let id = socket.ns.next_ack_id();
-        let packet = Packet::event(&*socket.ns.name, event, args).with_id(id);
         let (tx, rx) = oneshot::channel();
         socket.register_ack(id, AckSlot::Single(tx));
-        if let Err(e) = socket.send_packet(&packet, self.flags.volatile) {
+        if let Err(e) = socket.send_event(event, &args, Some(id), self.flags.volatile) {
             socket.forget_ack(id);
             return Err(e);
         }

@@ -104,7 +104,7 @@ impl Next {
         }
         if let Some(fut) = self.socket.call_handler(EventParts {
             socket: self.socket.clone(),
-            event: event.event,
+            event: event.event.into(),
             args: event.args,
             ack_id: event.ack_id,
         }) {

@@ -15,13 +15,14 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use engine_io::Str;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use socketio_adapter::{
     BroadcastFlags, DeliverError, EncodedPacket, Handshake, PersistedSession, Room, Sid,
 };
 use socketio_parser::{
-    from_value, is_reserved_event, to_value, Packet, PacketType, Value, ValueError,
+    from_value, is_reserved_event, to_value, Decoded, Packet, PacketType, Value, ValueError,
 };
 
 use crate::ack::{AckFuture, AckSlot};
@@ -298,7 +299,45 @@ impl Socket {
             return Err(EmitError::Disconnected);
         }
         let encoded = self.ns.config.parser.encode(packet)?;
-        match self.client.send_frames(&encoded, volatile) {
+        self.send_encoded_frames(encoded, volatile)
+    }
+
+    /// Sends an `EVENT` (`id`: asking for an acknowledgement) straight to this socket,
+    /// encoded from its parts (no packet built).
+    pub(crate) fn send_event(
+        &self,
+        event: &str,
+        args: &[Value],
+        id: Option<u64>,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let encoded = self
+            .ns
+            .config
+            .parser
+            .encode_event(&self.ns.name, event, args, id)?;
+        self.send_encoded_frames(encoded, volatile)
+    }
+
+    /// Answers the client's acknowledgement `id` with `args`, encoded from its parts.
+    pub(crate) fn send_ack(&self, id: u64, args: &[Value]) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let encoded = self.ns.config.parser.encode_ack(&self.ns.name, id, args)?;
+        self.send_encoded_frames(encoded, false)
+    }
+
+    /// Hands a packet encoded for this socket alone to the connection.
+    fn send_encoded_frames(
+        &self,
+        encoded: socketio_parser::Encoded,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        match self.client.send_frames(encoded, volatile) {
             // Dropped on purpose: that is what volatile means.
             Ok(()) | Err(DeliverError::VolatileDropped) => Ok(()),
             Err(DeliverError::UnknownSocket | DeliverError::SlowConsumer) => {
@@ -533,9 +572,20 @@ impl SocketRef {
     }
 
     /// Dispatches an incoming packet (the client routed it here, in order).
-    pub(crate) fn on_packet(&self, packet: Packet) {
+    pub(crate) fn on_packet(&self, packet: Decoded) {
+        let packet = match packet {
+            Decoded::Event(e) => return self.on_event(e.event, e.args, e.id),
+            Decoded::Packet(p) => p,
+        };
         match packet.kind {
-            PacketType::Event | PacketType::BinaryEvent => self.on_event(packet),
+            PacketType::Event | PacketType::BinaryEvent => {
+                let ack_id = packet.id;
+                // `None`: an event named by a number, valid on the wire, but nothing can
+                // listen to it.
+                if let Some((event, args)) = packet.into_event() {
+                    self.on_event(Str::from(event), args, ack_id);
+                }
+            }
             PacketType::Ack | PacketType::BinaryAck => {
                 let Some(id) = packet.id else { return };
                 let slot = self.acks.lock().as_mut().and_then(|acks| acks.remove(&id));
@@ -553,12 +603,7 @@ impl SocketRef {
         }
     }
 
-    fn on_event(&self, packet: Packet) {
-        let ack_id = packet.id;
-        let Some((event, args)) = packet.into_event() else {
-            // An event named by a number: valid on the wire, but nothing can listen to it.
-            return;
-        };
+    fn on_event(&self, event: Str, args: Vec<Value>, ack_id: Option<u64>) {
         let (any, handler, middlewares) = {
             let l = self.listeners();
             (
@@ -579,7 +624,7 @@ impl SocketRef {
             }
         }
         if let Some(chain) = middlewares {
-            middleware::dispatch(self.clone(), chain, event, args, ack_id);
+            middleware::dispatch(self.clone(), chain, event.to_string(), args, ack_id);
             return;
         }
         if !self.connected() {
