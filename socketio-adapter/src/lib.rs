@@ -86,7 +86,7 @@ pub use local_adapter::LocalAdapter;
 pub use memory::{InMemoryAdapter, InMemoryAdapterFactory};
 pub use options::{BroadcastFlags, BroadcastOptions};
 pub use room_event::RoomEvent;
-pub use rooms::{Members, MembersIter, RoomIndex};
+pub use rooms::{Connection, Member, Members, MembersIter, RoomIndex};
 pub use session::{
     PersistedSession, RecoveryConfig, RestoredSession, SessionStore, MAX_STORED_PACKETS,
 };

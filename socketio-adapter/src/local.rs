@@ -27,6 +27,32 @@ impl EncodedPacket {
     pub fn messages(&self) -> &[Message] {
         &self.messages
     }
+
+    /// Queues the messages on a connection without waiting, all of them or none (a binary
+    /// packet's attachments must not be split by a full queue). `Err(true)` when its outgoing
+    /// queue is full, `Err(false)` when it is closing or closed: no policy is applied here.
+    pub fn try_send_to(&self, conn: &engine_io::Socket) -> Result<(), bool> {
+        use engine_io::TrySendError::Full;
+        match &*self.messages {
+            [] => Ok(()),
+            [single] => conn
+                .try_send(single.clone())
+                .map_err(|e| matches!(e, Full(_))),
+            many => conn
+                .try_send_many(many.to_vec())
+                .map_err(|e| matches!(e, Full(_))),
+        }
+    }
+
+    /// The bytes of the messages (what outgoing metrics count once per recipient).
+    pub fn len(&self) -> usize {
+        self.messages.iter().map(Message::len).sum()
+    }
+
+    /// Whether it carries no message (a packet the encoder refused).
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
 }
 
 /// Why a packet was not handed to a local socket.
@@ -73,6 +99,25 @@ pub trait LocalNamespace: Send + Sync + 'static {
         sids.iter()
             .filter(|sid| self.deliver(sid, packet, flags).is_ok())
             .count()
+    }
+
+    /// The Engine.IO connection of a local socket, for the adapter's room index to hold: a
+    /// broadcast then hands its packet to each recipient's queue directly
+    /// ([`EncodedPacket::try_send_to`]), with no lookup by id, and reports what it delivered so
+    /// with [`delivered`](Self::delivered). A recipient whose queue is full (unless the packet
+    /// is volatile), or whose connection is not known, goes through
+    /// [`deliver_all`](Self::deliver_all) instead, which applies the full-queue policy. The
+    /// default knows no connection.
+    fn connection(&self, sid: &str) -> Option<Arc<engine_io::Socket>> {
+        let _ = sid;
+        None
+    }
+
+    /// `count` local sockets took `packet` straight through their connection (see
+    /// [`connection`](Self::connection)): for the namespace's outgoing counts. The default
+    /// ignores it.
+    fn delivered(&self, packet: &EncodedPacket, count: usize) {
+        let _ = (packet, count);
     }
 
     /// Hands an encoded packet whose ack id is `ack_id` to a local socket and routes the

@@ -75,9 +75,12 @@ impl LocalAdapter {
         }
     }
 
-    /// Adds a local socket to rooms.
+    /// Adds a local socket to rooms. The index holds the socket's connection, when the
+    /// namespace gives it ([`LocalNamespace::connection`]), for broadcasts to reach it directly.
     pub fn add_all_local(&self, sid: &Sid, rooms: &[Room]) {
-        self.change_membership(|idx, on_event| idx.add_all_notify(sid, rooms, on_event));
+        // Asked before the index is locked: the namespace takes its own lock.
+        let conn = self.namespace().and_then(|ns| ns.connection(sid));
+        self.change_membership(|idx, on_event| idx.add_all_with(sid, conn, rooms, on_event));
     }
 
     /// Removes a local socket from one room.
@@ -131,16 +134,42 @@ impl LocalAdapter {
     }
 
     /// Delivers a packet to the targeted local sockets; returns how many took it.
+    ///
+    /// One pass over the index under its read lock, straight into each recipient's queue
+    /// through the connection the index holds: no list of recipients and no lookup by id. Nothing that runs under the lock calls back into the
+    /// adapter: a recipient whose queue is full (the slow-consumer policy may disconnect it,
+    /// which changes the index) or whose connection is not known is handed to the namespace's
+    /// [`deliver_all`](LocalNamespace::deliver_all) once the lock is released; a volatile
+    /// packet is dropped for a full queue, as there.
     pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) -> usize {
         let Some(ns) = self.namespace() else {
             return 0;
         };
-        let recipients = self.local_recipients(opts);
-        if recipients.is_empty() {
+        let mut encoded = None;
+        let mut direct = 0;
+        let mut later: Vec<Sid> = Vec::new();
+        self.with_index(|idx| {
+            idx.for_each_recipient(opts, |sid, conn| {
+                let encoded = encoded.get_or_insert_with(|| ns.encode(packet));
+                match conn.map(|c| encoded.try_send_to(c)) {
+                    Some(Ok(())) => direct += 1,
+                    // Closing: like a socket that already left.
+                    Some(Err(false)) => {}
+                    Some(Err(true)) if opts.flags.volatile => {}
+                    Some(Err(true)) | None => later.push(sid.clone()),
+                }
+            })
+        });
+        let Some(encoded) = encoded else {
             return 0;
+        };
+        if direct > 0 {
+            ns.delivered(&encoded, direct);
         }
-        let encoded = ns.encode(packet);
-        ns.deliver_all(&recipients, &encoded, &opts.flags)
+        if !later.is_empty() {
+            direct += ns.deliver_all(&later, &encoded, &opts.flags);
+        }
+        direct
     }
 
     /// Delivers a packet with an ack id to the targeted local sockets, routing their acks to

@@ -1,28 +1,88 @@
 //! Room membership of the sockets connected to this node: the index every adapter keeps.
 
+use std::borrow::Borrow;
 use std::collections::{hash_set, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::{BroadcastOptions, Room, RoomEvent, Sid};
 
-/// A set of socket ids or room names, as [`RoomIndex`] keeps them. Most sets hold one element
-/// (every socket is alone in its own room, and is often in that room only), so one element is
-/// kept inline: no hash table, hasher state or allocation per socket for it.
-#[derive(Debug, Clone, Default)]
-pub struct Members(Repr);
+/// The Engine.IO connection of a local socket, as the room index holds it: a broadcast hands
+/// its packet to each recipient's outgoing queue through it, with no lookup by id.
+pub type Connection = Arc<engine_io::Socket>;
+
+/// A member of a room: a socket id and, when the namespace gave one
+/// ([`LocalNamespace::connection`](crate::LocalNamespace::connection)), the socket's connection.
+/// Compared and hashed by id alone.
+#[derive(Debug, Clone)]
+pub struct Member {
+    sid: Sid,
+    conn: Option<Connection>,
+}
+
+impl Member {
+    /// The socket id.
+    pub fn sid(&self) -> &Sid {
+        &self.sid
+    }
+
+    /// The socket's connection, when the index knows it.
+    pub fn connection(&self) -> Option<&Connection> {
+        self.conn.as_ref()
+    }
+}
+
+impl Borrow<str> for Member {
+    fn borrow(&self) -> &str {
+        &self.sid
+    }
+}
+
+impl PartialEq for Member {
+    fn eq(&self, other: &Self) -> bool {
+        self.sid == other.sid
+    }
+}
+
+impl Eq for Member {}
+
+impl Hash for Member {
+    // As `str` hashes: lookups by `&str` find it.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (*self.sid).hash(state)
+    }
+}
+
+/// A set of socket ids or room names (or [`Member`]s of a room), as [`RoomIndex`] keeps them.
+/// Most sets hold one element (every socket is alone in its own room, and is often in that
+/// room only), so one element is kept inline: no hash table, hasher state or allocation per
+/// socket for it.
+#[derive(Debug, Clone)]
+pub struct Members<E = Arc<str>>(Repr<E>);
+
+impl<E> Default for Members<E> {
+    fn default() -> Self {
+        Members(Repr::default())
+    }
+}
 
 #[derive(Debug, Clone, Default)]
-enum Repr {
+enum Repr<E> {
     #[default]
     Empty,
-    One(Arc<str>),
+    One(E),
     /// Boxed: keeps every index entry small (the hash set and its hasher state are 48 bytes;
     /// the box costs an allocation only for sets of two or more).
     #[allow(clippy::box_collection)]
-    Many(Box<HashSet<Arc<str>>>),
+    Many(Box<HashSet<E>>),
 }
 
-impl Members {
+/// The id or name an element is compared by.
+fn key<E: Borrow<str>>(e: &E) -> &str {
+    e.borrow()
+}
+
+impl<E: Borrow<str> + Hash + Eq> Members<E> {
     /// Number of elements.
     pub fn len(&self) -> usize {
         match &self.0 {
@@ -41,13 +101,13 @@ impl Members {
     pub fn contains(&self, x: &str) -> bool {
         match &self.0 {
             Repr::Empty => false,
-            Repr::One(one) => **one == *x,
+            Repr::One(one) => key(one) == x,
             Repr::Many(set) => set.contains(x),
         }
     }
 
     /// The elements, in no particular order.
-    pub fn iter(&self) -> MembersIter<'_> {
+    pub fn iter(&self) -> MembersIter<'_, E> {
         MembersIter(match &self.0 {
             Repr::Empty => IterRepr::One(None),
             Repr::One(one) => IterRepr::One(Some(one)),
@@ -56,10 +116,10 @@ impl Members {
     }
 
     /// Adds `x`; whether it was not there yet.
-    fn insert(&mut self, x: Arc<str>) -> bool {
+    fn insert(&mut self, x: E) -> bool {
         match &mut self.0 {
             Repr::Empty => self.0 = Repr::One(x),
-            Repr::One(one) if *one == x => return false,
+            Repr::One(one) if key(one) == key(&x) => return false,
             Repr::One(_) => {
                 let Repr::One(one) = std::mem::take(&mut self.0) else {
                     unreachable!("matched above")
@@ -72,10 +132,10 @@ impl Members {
     }
 
     /// Removes `x` and gives it back.
-    fn take(&mut self, x: &str) -> Option<Arc<str>> {
+    fn take(&mut self, x: &str) -> Option<E> {
         match &mut self.0 {
             Repr::Empty => None,
-            Repr::One(one) if **one == *x => match std::mem::take(&mut self.0) {
+            Repr::One(one) if key(one) == x => match std::mem::take(&mut self.0) {
                 Repr::One(one) => Some(one),
                 _ => None,
             },
@@ -85,17 +145,17 @@ impl Members {
     }
 }
 
-impl<'a> IntoIterator for &'a Members {
-    type Item = &'a Arc<str>;
-    type IntoIter = MembersIter<'a>;
-    fn into_iter(self) -> MembersIter<'a> {
+impl<'a, E: Borrow<str> + Hash + Eq> IntoIterator for &'a Members<E> {
+    type Item = &'a E;
+    type IntoIter = MembersIter<'a, E>;
+    fn into_iter(self) -> MembersIter<'a, E> {
         self.iter()
     }
 }
 
-impl IntoIterator for Members {
-    type Item = Arc<str>;
-    type IntoIter = std::iter::Chain<std::option::IntoIter<Arc<str>>, hash_set::IntoIter<Arc<str>>>;
+impl<E> IntoIterator for Members<E> {
+    type Item = E;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<E>, hash_set::IntoIter<E>>;
     fn into_iter(self) -> Self::IntoIter {
         let (one, many) = match self.0 {
             Repr::Empty => (None, HashSet::new()),
@@ -108,17 +168,17 @@ impl IntoIterator for Members {
 
 /// The iterator of [`Members::iter`].
 #[derive(Debug, Clone)]
-pub struct MembersIter<'a>(IterRepr<'a>);
+pub struct MembersIter<'a, E = Arc<str>>(IterRepr<'a, E>);
 
 #[derive(Debug, Clone)]
-enum IterRepr<'a> {
-    One(Option<&'a Arc<str>>),
-    Many(hash_set::Iter<'a, Arc<str>>),
+enum IterRepr<'a, E> {
+    One(Option<&'a E>),
+    Many(hash_set::Iter<'a, E>),
 }
 
-impl<'a> Iterator for MembersIter<'a> {
-    type Item = &'a Arc<str>;
-    fn next(&mut self) -> Option<&'a Arc<str>> {
+impl<'a, E> Iterator for MembersIter<'a, E> {
+    type Item = &'a E;
+    fn next(&mut self) -> Option<&'a E> {
         match &mut self.0 {
             IterRepr::One(one) => one.take(),
             IterRepr::Many(it) => it.next(),
@@ -126,9 +186,18 @@ impl<'a> Iterator for MembersIter<'a> {
     }
 }
 
+/// What the index knows of a socket: its rooms and its connection.
+#[derive(Debug, Default)]
+struct Entry {
+    rooms: Members,
+    conn: Option<Connection>,
+}
+
 /// Two-way index of room membership (room → sockets and socket → rooms), as the reference
 /// in-memory adapter keeps it. Every lookup is O(members of the rooms involved), never
-/// O(all sockets), except broadcasts to the whole namespace.
+/// O(all sockets), except broadcasts to the whole namespace. Each room member carries the
+/// socket's connection when it is known ([`RoomIndex::add_all_with`]), so a broadcast reaches
+/// every recipient without a lookup ([`RoomIndex::for_each_recipient`]).
 ///
 /// Public so that cluster adapters keep their local membership the same way.
 ///
@@ -143,28 +212,49 @@ impl<'a> Iterator for MembersIter<'a> {
 /// ```
 #[derive(Debug, Default)]
 pub struct RoomIndex {
-    rooms: HashMap<Room, Members>,
-    sids: HashMap<Sid, Members>,
+    rooms: HashMap<Room, Members<Member>>,
+    sids: HashMap<Sid, Entry>,
 }
 
 impl RoomIndex {
     /// Adds a socket to rooms (creating them as needed).
     pub fn add_all(&mut self, sid: &Sid, rooms: &[Room]) {
-        self.add_all_notify(sid, rooms, |_| {});
+        self.add_all_with(sid, None, rooms, |_| {});
     }
 
     /// [`add_all`](Self::add_all), reporting each change to `on_event` as the reference
     /// adapter emits it: [`RoomEvent::Create`] when a room is created, then [`RoomEvent::Join`]
     /// when the socket was not already a member, room by room.
-    pub fn add_all_notify(
+    pub fn add_all_notify(&mut self, sid: &Sid, rooms: &[Room], on_event: impl FnMut(RoomEvent)) {
+        self.add_all_with(sid, None, rooms, on_event);
+    }
+
+    /// [`add_all_notify`](Self::add_all_notify), and the socket's connection for the index to
+    /// hold (`None` keeps what it holds). A connection other than the one held replaces it in
+    /// every room of the socket.
+    pub fn add_all_with(
         &mut self,
         sid: &Sid,
+        conn: Option<Connection>,
         rooms: &[Room],
         mut on_event: impl FnMut(RoomEvent),
     ) {
-        let socket_rooms = self.sids.entry(sid.clone()).or_default();
+        let entry = self.sids.entry(sid.clone()).or_default();
+        if let Some(conn) = conn {
+            if !entry.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, &conn)) {
+                entry.conn = Some(conn);
+                for room in &entry.rooms {
+                    if let Some(members) = self.rooms.get_mut(room) {
+                        if let Some(mut m) = members.take(sid) {
+                            m.conn = entry.conn.clone();
+                            members.insert(m);
+                        }
+                    }
+                }
+            }
+        }
         for room in rooms {
-            socket_rooms.insert(room.clone());
+            entry.rooms.insert(room.clone());
             let members = match self.rooms.get_mut(room) {
                 Some(members) => members,
                 None => {
@@ -172,7 +262,11 @@ impl RoomIndex {
                     self.rooms.entry(room.clone()).or_default()
                 }
             };
-            if members.insert(sid.clone()) {
+            let member = Member {
+                sid: sid.clone(),
+                conn: entry.conn.clone(),
+            };
+            if members.insert(member) {
                 on_event(RoomEvent::Join(room.clone(), sid.clone()));
             }
         }
@@ -186,8 +280,8 @@ impl RoomIndex {
     /// [`del`](Self::del), reporting [`RoomEvent::Leave`] if the socket was a member, then
     /// [`RoomEvent::Delete`] if the room became empty.
     pub fn del_notify(&mut self, sid: &str, room: &str, mut on_event: impl FnMut(RoomEvent)) {
-        if let Some(socket_rooms) = self.sids.get_mut(sid) {
-            socket_rooms.take(room);
+        if let Some(entry) = self.sids.get_mut(sid) {
+            entry.rooms.take(room);
         }
         self.remove_member(room, sid, &mut on_event);
     }
@@ -200,10 +294,10 @@ impl RoomIndex {
     /// [`del_all`](Self::del_all), reporting [`RoomEvent::Leave`] then (if the room became
     /// empty) [`RoomEvent::Delete`] for each room of the socket.
     pub fn del_all_notify(&mut self, sid: &str, mut on_event: impl FnMut(RoomEvent)) {
-        let Some(socket_rooms) = self.sids.remove(sid) else {
+        let Some(entry) = self.sids.remove(sid) else {
             return;
         };
-        for room in socket_rooms {
+        for room in entry.rooms {
             self.remove_member(&room, sid, &mut on_event);
         }
     }
@@ -213,7 +307,7 @@ impl RoomIndex {
         let Some(members) = self.rooms.get_mut(room) else {
             return;
         };
-        let left = members.take(sid);
+        let left = members.take(sid).map(|m| m.sid);
         if members.is_empty() {
             if let Some((room, _)) = self.rooms.remove_entry(room) {
                 if let Some(sid) = left {
@@ -228,11 +322,11 @@ impl RoomIndex {
 
     /// The rooms a socket is in (`None` for an unknown socket).
     pub fn socket_rooms(&self, sid: &str) -> Option<&Members> {
-        self.sids.get(sid)
+        self.sids.get(sid).map(|e| &e.rooms)
     }
 
     /// The members of a room.
-    pub fn room(&self, room: &str) -> Option<&Members> {
+    pub fn room(&self, room: &str) -> Option<&Members<Member>> {
         self.rooms.get(room)
     }
 
@@ -259,35 +353,64 @@ impl RoomIndex {
     /// The sockets targeted by `opts`: the union of its rooms (every socket when none) minus the
     /// members of its except rooms, each socket once.
     pub fn recipients(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        // One room: sized at once (its member count is known).
+        let one_room = match opts.rooms.len() {
+            1 => opts.rooms.iter().next().and_then(|r| self.rooms.get(r)),
+            _ => None,
+        };
+        let mut out = Vec::with_capacity(one_room.map_or(0, Members::len));
+        self.for_each_recipient(opts, |sid, _| out.push(sid.clone()));
+        out
+    }
+
+    /// Calls `f` with each socket targeted by `opts` (as [`recipients`](Self::recipients)
+    /// lists them) and its connection when known: a broadcast's one pass, with no list of
+    /// recipients built.
+    pub fn for_each_recipient(
+        &self,
+        opts: &BroadcastOptions,
+        mut f: impl FnMut(&Sid, Option<&Connection>),
+    ) {
         // Sockets to skip: the members of every except room, O(members of those rooms).
-        let excluded: HashSet<&Sid> = opts
+        let excluded: HashSet<&str> = opts
             .except
             .iter()
             .filter_map(|room| self.rooms.get(room))
             .flatten()
+            .map(|m| &*m.sid)
             .collect();
-        let keep = |sid: &&Sid| !excluded.contains(*sid);
+        // No except set (the common case): no hashing per recipient.
+        let keep = |sid: &str| excluded.is_empty() || !excluded.contains(sid);
         if opts.rooms.is_empty() {
-            return self.sids.keys().filter(keep).cloned().collect();
+            for (sid, entry) in &self.sids {
+                if keep(sid) {
+                    f(sid, entry.conn.as_ref());
+                }
+            }
+            return;
         }
         if opts.rooms.len() == 1 {
-            // One room: its member set is already free of duplicates. Sized at once (a
-            // flattened iterator has no size hint: the vector would grow step by step).
-            let Some(members) = opts.rooms.iter().find_map(|room| self.rooms.get(room)) else {
-                return Vec::new();
-            };
-            let mut out = Vec::with_capacity(members.len());
-            out.extend(members.iter().filter(keep).cloned());
-            return out;
+            // One room: its member set is already free of duplicates.
+            if let Some(members) = opts.rooms.iter().find_map(|room| self.rooms.get(room)) {
+                for m in members {
+                    if keep(&m.sid) {
+                        f(&m.sid, m.conn.as_ref());
+                    }
+                }
+            }
+            return;
         }
-        let mut seen: HashSet<&Sid> = HashSet::new();
-        opts.rooms
+        let mut seen: HashSet<&str> = HashSet::new();
+        for m in opts
+            .rooms
             .iter()
             .filter_map(|room| self.rooms.get(room))
             .flatten()
-            .filter(|sid| !excluded.contains(*sid) && seen.insert(*sid))
-            .cloned()
-            .collect()
+        {
+            if keep(&m.sid) && seen.insert(&m.sid) {
+                f(&m.sid, m.conn.as_ref());
+            }
+        }
     }
 }
 

@@ -300,15 +300,12 @@ impl Client {
     /// full (hand it to [`apply_policy`](Self::apply_policy)), `Err(false)` when the connection
     /// is closed.
     pub(crate) fn try_send(&self, encoded: &EncodedPacket) -> Result<(), bool> {
-        let messages = encoded.messages();
-        let result = match messages {
-            [] => return Ok(()),
-            [single] => self.conn.try_send(single.clone()).map_err(is_full),
-            many => self.conn.try_send_many(many.to_vec()).map_err(is_full),
-        };
+        if encoded.is_empty() {
+            return Ok(());
+        }
+        let result = encoded.try_send_to(&self.conn);
         if result.is_ok() {
-            let bytes = messages.iter().map(Message::len).sum();
-            self.server.config.metrics.packet_out(messages.len(), bytes);
+            self.server.config.metrics.packets_out(1, encoded);
         }
         result
     }

@@ -72,6 +72,36 @@ impl ServerMetrics {
         }
     }
 
+    /// Whether anything records: the hot paths skip computing what nobody reads.
+    #[inline]
+    fn observed(&self) -> bool {
+        let on = false;
+        #[cfg(feature = "metrics")]
+        let on = on || self.inner.is_some();
+        #[cfg(feature = "admin-ui")]
+        let on = on || self.admin().is_some();
+        on
+    }
+
+    /// `count` sockets took `packet` (a broadcast counts once per recipient).
+    #[inline]
+    pub(crate) fn packets_out(&self, count: usize, packet: &socketio_adapter::EncodedPacket) {
+        if !self.observed() {
+            return;
+        }
+        let messages = packet.messages().len();
+        let bytes = packet.len();
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.inner {
+            m.packets_out(count, messages * count, bytes * count);
+        }
+        #[cfg(feature = "admin-ui")]
+        if let Some(a) = self.admin() {
+            a.record("packetsOut", None, messages * count);
+            a.record("bytesOut", None, bytes * count);
+        }
+    }
+
     /// A Socket.IO packet (`messages` Engine.IO messages, `bytes` long) was queued.
     #[inline]
     pub(crate) fn packet_out(&self, messages: usize, bytes: usize) {
@@ -278,7 +308,11 @@ mod enabled {
 
         #[inline]
         pub(super) fn packet_out(&self, messages: usize, bytes: usize) {
-            self.packets_out.inc();
+            self.packets_out(1, messages, bytes);
+        }
+
+        pub(super) fn packets_out(&self, packets: usize, messages: usize, bytes: usize) {
+            self.packets_out.inc_by(packets as u64);
             self.messages_out.inc_by(messages as u64);
             self.bytes_out.inc_by(bytes as u64);
         }

@@ -186,6 +186,14 @@ impl LocalNamespace for NsInner {
         delivered
     }
 
+    fn connection(&self, sid: &str) -> Option<Arc<engine_io::Socket>> {
+        self.sockets.read().get(sid).map(|s| s.client.conn.clone())
+    }
+
+    fn delivered(&self, packet: &EncodedPacket, count: usize) {
+        self.config.metrics.packets_out(count, packet);
+    }
+
     fn deliver_with_ack(
         &self,
         sid: &str,
