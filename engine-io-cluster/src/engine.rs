@@ -9,7 +9,7 @@ mod takeover;
 pub use config::{ClusterConfig, ClusterStats};
 use headers::{header_map, raw_headers, sid_of, wire_uri};
 
-use crate::link::Link;
+use crate::link::{Link, Push};
 use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage};
 use crate::pending::{Pending, Replies, Reply};
 use crate::tunnel::{self, Role, Tunnels};
@@ -22,7 +22,7 @@ use engine_io::{
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use parking_lot::Mutex;
-use redis::{IntoConnectionInfo, PushKind};
+use redis::IntoConnectionInfo;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,7 +108,7 @@ impl ClusterEngine {
         // to a node before its id is in a sid: earlier pushes are dropped).
         let node_slot: Arc<std::sync::OnceLock<Weak<Inner>>> = Arc::default();
         let slot = node_slot.clone();
-        let on_push = move |push: redis::PushInfo| {
+        let on_push = move |push: Push| {
             if let Some(inner) = slot.get().and_then(Weak::upgrade) {
                 inner.on_push(push);
             }
@@ -328,11 +328,17 @@ impl Inner {
         };
         let timeout = self.config.response_timeout;
         let owner_channel = channel(&self.config.channel_prefix, owner);
-        match tokio::time::timeout(timeout, self.link.publish(&owner_channel, msg.encode())).await {
-            // Nobody listens on the owner's channel: it is dead (or never was).
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
-            Ok(Ok(_)) => {}
-        }
+        // Written at once, not awaited: when nobody listens on the owner's
+        // channel (it is dead, or never was) or the link fails, the request is
+        // forgotten and `replies` ends.
+        let inner = self.clone();
+        let unheard = move |heard: bool| {
+            if !heard {
+                inner.pending.remove(id);
+            }
+        };
+        self.link
+            .send(&owner_channel, msg.encode(), Some(Box::new(unheard)));
         // The owner answers or says it serves the request within the timeout;
         // then a long-poll may wait up to a heartbeat, watched by the liveness check.
         match tokio::time::timeout(timeout, replies.recv()).await {
@@ -633,9 +639,9 @@ fn response(status: u16, headers: RawHeaders, body: Bytes) -> Option<Response<Re
 impl Inner {
     /// One push from the link: a message on this node's channel, or the
     /// link's state. Runs in the link's reader; never awaits.
-    fn on_push(self: &Arc<Self>, push: redis::PushInfo) {
-        match push.kind {
-            PushKind::Disconnection => {
+    fn on_push(self: &Arc<Self>, push: Push) {
+        match push {
+            Push::Disconnected => {
                 self.link.set_down();
                 // No answer can arrive while Redis is away.
                 self.pending.fail_all();
@@ -645,27 +651,19 @@ impl Inner {
                     tokio::spawn(reconnect(Arc::downgrade(self)));
                 }
             }
-            PushKind::Message => {
-                let Some(msg) = redis::Msg::from_push_info(push) else {
-                    return;
-                };
-                match msg.get_payload::<Bytes>() {
-                    Ok(payload) => {
-                        for frame in crate::message::split(payload) {
-                            match frame {
-                                Ok(frame) => self.on_message(frame),
-                                Err(_) => {
-                                    self.counters.garbage.fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
+            Push::Message(payload) => {
+                for frame in crate::message::split(payload) {
+                    match frame {
+                        Ok(frame) => self.on_message(frame),
+                        Err(_) => {
+                            self.counters.garbage.fetch_add(1, Ordering::Relaxed);
                         }
-                    }
-                    Err(_) => {
-                        self.counters.garbage.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
-            _ => {}
+            Push::Garbage => {
+                self.counters.garbage.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
