@@ -9,7 +9,7 @@ mod takeover;
 pub use config::{ClusterConfig, ClusterStats};
 use headers::{header_map, raw_headers, sid_of, wire_pairs, wire_uri};
 
-use crate::link::Link;
+use crate::link::{Link, Push};
 use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage};
 use crate::pending::{Pending, Replies, Reply};
 use crate::tunnel::{self, Role, Tunnels};
@@ -22,7 +22,7 @@ use engine_io::{
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use parking_lot::Mutex;
-use redis::{IntoConnectionInfo, PushKind};
+use redis::IntoConnectionInfo;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -110,7 +110,7 @@ impl ClusterEngine {
         // to a node before its id is in a sid: earlier pushes are dropped).
         let node_slot: Arc<std::sync::OnceLock<Weak<Inner>>> = Arc::default();
         let slot = node_slot.clone();
-        let on_push = move |push: redis::PushInfo| {
+        let on_push = move |push: Push| {
             if let Some(inner) = slot.get().and_then(Weak::upgrade) {
                 inner.on_push(push);
             }
@@ -646,9 +646,9 @@ fn response(status: u16, headers: RawHeaders, body: Bytes) -> Option<Response<Re
 impl Inner {
     /// One push from the link: a message on this node's channel, or the
     /// link's state. Runs in the link's reader; never awaits.
-    fn on_push(self: &Arc<Self>, push: redis::PushInfo) {
-        match push.kind {
-            PushKind::Disconnection => {
+    fn on_push(self: &Arc<Self>, push: Push) {
+        match push {
+            Push::Disconnected => {
                 self.link.set_down();
                 // No answer can arrive while Redis is away.
                 self.pending.fail_all();
@@ -658,27 +658,19 @@ impl Inner {
                     tokio::spawn(reconnect(Arc::downgrade(self)));
                 }
             }
-            PushKind::Message => {
-                let Some(msg) = redis::Msg::from_push_info(push) else {
-                    return;
-                };
-                match msg.get_payload::<Bytes>() {
-                    Ok(payload) => {
-                        for frame in crate::message::split(payload) {
-                            match frame {
-                                Ok(frame) => self.on_message(frame),
-                                Err(_) => {
-                                    self.counters.garbage.fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
+            Push::Message(payload) => {
+                for frame in crate::message::split(payload) {
+                    match frame {
+                        Ok(frame) => self.on_message(frame),
+                        Err(_) => {
+                            self.counters.garbage.fetch_add(1, Ordering::Relaxed);
                         }
-                    }
-                    Err(_) => {
-                        self.counters.garbage.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
-            _ => {}
+            Push::Garbage => {
+                self.counters.garbage.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }

@@ -61,7 +61,8 @@
 //! | which headers and which sid a foreign request carries | `engine::headers` |
 //! | a node's options and counters | `engine::config` |
 //! | the messages between nodes and their codec | [`message`] |
-//! | the node's Redis connections | `link` |
+//! | the node's Redis connection | `link` |
+//! | the RESP3 codec of that connection | [`resp`] |
 //! | the requests waiting on their owners | `pending` |
 //! | proxied WebSockets: tunnels and their flow control | `tunnel` |
 //! | node ids and sids | `node_id` |
@@ -93,6 +94,7 @@ mod link;
 pub mod message;
 mod node_id;
 mod pending;
+pub mod resp;
 mod tunnel;
 
 pub use engine::{ClusterConfig, ClusterEngine, ClusterStats};

@@ -1,5 +1,7 @@
-//! The node's Redis link: one connection, subscribed to the node's own
-//! channel, that also publishes; it reconnects by itself.
+//! The link over the `redis` crate's `ConnectionManager`: for the URL forms
+//! the node's own connection ([`super::direct`]) does not handle (`rediss://`,
+//! `unix:`). One connection, subscribed to the node's own channel, that also
+//! publishes; it reconnects by itself.
 //!
 //! Over RESP3 a subscribed connection takes any command, and the
 //! subscription's messages arrive as push messages. One connection rather
@@ -15,9 +17,10 @@
 
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, IntoConnectionInfo, ProtocolVersion, PushInfo};
-use std::sync::atomic::{AtomicBool, Ordering};
+use redis::{Client, ConnectionInfo, ProtocolVersion, PushInfo, PushKind};
 use std::time::Duration;
+
+use super::Push;
 use tokio::sync::{mpsc, oneshot};
 
 /// How many publications may wait for the publisher (bounded: when Redis
@@ -54,12 +57,10 @@ impl Done {
     }
 }
 
-/// The Redis connection of one node.
-pub(crate) struct Link {
+/// The Redis connection of one node, over the `redis` crate.
+pub(super) struct Fallback {
     queue: mpsc::Sender<PublishJob>,
     conn: ConnectionManager,
-    up: AtomicBool,
-    pub(crate) reconnecting: AtomicBool,
     channel: String,
 }
 
@@ -71,17 +72,30 @@ fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
         .set_number_of_retries(2)
 }
 
-impl Link {
-    /// Connects and subscribes to `channel`. The push
-    /// messages (the channel's messages, disconnection notices) arrive on the
-    /// returned receiver.
-    pub(crate) async fn connect(
-        url: impl IntoConnectionInfo,
+/// What the node learns from a push of the `redis` crate.
+fn push_of(info: PushInfo) -> Option<Push> {
+    match info.kind {
+        PushKind::Disconnection => Some(Push::Disconnected),
+        PushKind::Message => {
+            let msg = redis::Msg::from_push_info(info)?;
+            Some(match msg.get_payload::<Bytes>() {
+                Ok(payload) => Push::Message(payload),
+                Err(_) => Push::Garbage,
+            })
+        }
+        _ => None,
+    }
+}
+
+impl Fallback {
+    /// Connects and subscribes to `channel`. The push messages (the
+    /// channel's messages, disconnection notices) go to `on_push`.
+    pub(super) async fn connect(
+        info: ConnectionInfo,
         channel: String,
         timeout: Duration,
-        on_push: impl Fn(PushInfo) + Send + Sync + 'static,
-    ) -> Result<Link, redis::RedisError> {
-        let info = url.into_connection_info()?;
+        on_push: impl Fn(Push) + Send + Sync + 'static,
+    ) -> Result<Fallback, redis::RedisError> {
         let settings = info
             .redis_settings()
             .clone()
@@ -95,7 +109,9 @@ impl Link {
         // request's message is acted on in the read that brought it).
         // `on_push` never awaits, so it cannot stall the reader.
         let push = move |info: PushInfo| -> Result<(), std::convert::Infallible> {
-            on_push(info);
+            if let Some(push) = push_of(info) {
+                on_push(push);
+            }
             Ok(())
         };
         let mut conn = client
@@ -104,28 +120,16 @@ impl Link {
         conn.subscribe(&channel).await?;
         let (queue, jobs) = mpsc::channel(PUBLISH_QUEUE);
         tokio::spawn(publish_loop(conn.clone(), jobs));
-        let link = Link {
+        Ok(Fallback {
             queue,
             conn,
-            up: AtomicBool::new(true),
-            reconnecting: AtomicBool::new(false),
             channel,
-        };
-        Ok(link)
-    }
-
-    /// Whether the subscription is up.
-    pub(crate) fn is_up(&self) -> bool {
-        self.up.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_down(&self) {
-        self.up.store(false, Ordering::Release);
+        })
     }
 
     /// Publishes `payload` on `channel`; the number of nodes that got it.
     /// Concurrent publications share round trips (one pipeline).
-    pub(crate) async fn publish(
+    pub(super) async fn publish(
         &self,
         channel: &str,
         payload: Bytes,
@@ -145,7 +149,7 @@ impl Link {
     /// called with whether a node got it (`false` at once when the
     /// publisher's queue is full or gone). For answers sent from the
     /// link's reader, where nothing may await.
-    pub(crate) fn send(
+    pub(super) fn send(
         &self,
         channel: &str,
         payload: Bytes,
@@ -165,7 +169,7 @@ impl Link {
     }
 
     /// How many subscribers each channel has (`PUBSUB NUMSUB`), in order.
-    pub(crate) async fn numsub(
+    pub(super) async fn numsub(
         &self,
         channels: &[String],
     ) -> Result<Vec<usize>, redis::RedisError> {
@@ -179,17 +183,14 @@ impl Link {
 
     /// One attempt to come back: the connection answers, the channel is
     /// subscribed again; then the link is up.
-    pub(crate) async fn resubscribe(&self) -> Result<(), redis::RedisError> {
+    pub(super) async fn resubscribe(&self) -> Result<(), redis::RedisError> {
         let mut conn = self.conn.clone();
         redis::cmd("PING").exec_async(&mut conn).await?;
-        conn.subscribe(&self.channel).await?;
-        self.reconnecting.store(false, Ordering::Release);
-        self.up.store(true, Ordering::Release);
-        Ok(())
+        conn.subscribe(&self.channel).await
     }
 
     /// Leaves the node's channel.
-    pub(crate) async fn unsubscribe(&self) -> Result<(), redis::RedisError> {
+    pub(super) async fn unsubscribe(&self) -> Result<(), redis::RedisError> {
         self.conn.clone().unsubscribe(&self.channel).await
     }
 }

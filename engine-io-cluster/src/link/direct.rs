@@ -1,0 +1,582 @@
+//! The node's own RESP3 connection to Redis over TCP (the codec is
+//! [`crate::resp`]).
+//!
+//! Written from the caller: a command is appended to the connection's write
+//! buffer under a short lock and written at once (`try_write`) when no
+//! flush is in flight; only when the socket is full does a flush task take
+//! over, and what is queued meanwhile goes out in one write. No task hop,
+//! channel or oneshot per publication. While the reader dispatches what one
+//! read brought, the writes of the answers it sends are held back and go
+//! out in one write after it (corked).
+//!
+//! Replies come in the order of the commands: each command that expects one
+//! queues who waits for it, under the same lock as its bytes. Pushes
+//! (messages on the node's channel) go straight to the node from the
+//! reader; the confirmation of a SUBSCRIBE or UNSUBSCRIBE is a push too, and
+//! completes that command.
+
+use super::{Push, Then};
+use crate::resp::{encode_command, Decoder, Value};
+use bytes::{Buf, Bytes, BytesMut};
+use parking_lot::Mutex;
+use redis::{ErrorKind, RedisConnectionInfo, RedisError};
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
+
+/// How many commands may wait for their replies (bounded: when Redis cannot
+/// keep up, publishing fails and the request gets its 400).
+const MAX_WAITING: usize = 16 * 1024;
+/// How many bytes may wait to be written.
+const MAX_UNWRITTEN: usize = 32 * 1024 * 1024;
+/// The most bytes of frames still incomplete that the reader holds.
+const MAX_READ_BUFFER: usize = crate::resp::MAX_BULK + 64 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Who waits for a reply.
+enum Done {
+    /// A task awaits the reply ([`Direct::command`]).
+    Reply(oneshot::Sender<Result<Value, RedisError>>),
+    /// Called with whether a node got the publication ([`Direct::send`]).
+    Then(Then),
+    /// Nobody.
+    Ignore,
+}
+
+impl Done {
+    fn complete(self, res: Result<Value, RedisError>) {
+        match self {
+            Done::Reply(tx) => {
+                let _ = tx.send(res);
+            }
+            Done::Then(f) => f(matches!(res, Ok(Value::Int(n)) if n > 0)),
+            Done::Ignore => {}
+        }
+    }
+}
+
+/// What completes a command: its reply, or the push confirming it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Reply,
+    Push(&'static [u8]),
+}
+
+/// One TCP connection to Redis, while it lasts.
+struct Conn {
+    id: u64,
+    stream: Arc<TcpStream>,
+    /// Bytes not written yet.
+    out: BytesMut,
+    /// A flush task owns the writing (the socket was full).
+    flushing: bool,
+    /// The reader is dispatching a read: writes wait for its end.
+    corked: bool,
+    waiting: VecDeque<(Expect, Done)>,
+    reader: Option<AbortHandle>,
+}
+
+impl Conn {
+    /// Writes what it can now. `Err`: the connection is broken.
+    fn write_now(&mut self) -> io::Result<()> {
+        while !self.out.is_empty() {
+            match self.stream.try_write(&self.out) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.flushing = true;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+struct State {
+    conn: Option<Conn>,
+    next_id: u64,
+}
+
+struct Shared {
+    addr: (String, u16),
+    db: i64,
+    username: Option<String>,
+    password: Option<String>,
+    channel: String,
+    timeout: Duration,
+    on_push: Box<dyn Fn(Push) + Send + Sync>,
+    state: Mutex<State>,
+}
+
+/// The node's own Redis connection (see the module docs).
+pub(super) struct Direct {
+    shared: Arc<Shared>,
+}
+
+fn closed() -> RedisError {
+    RedisError::from((ErrorKind::Io, "redis connection down"))
+}
+
+impl Direct {
+    /// Connects, greets (HELLO 3, with AUTH from the URL; SELECT) and
+    /// subscribes to `channel`.
+    pub(super) async fn connect(
+        addr: (String, u16),
+        settings: &RedisConnectionInfo,
+        channel: String,
+        timeout: Duration,
+        on_push: impl Fn(Push) + Send + Sync + 'static,
+    ) -> Result<Direct, RedisError> {
+        let shared = Arc::new(Shared {
+            addr,
+            db: settings.db(),
+            username: settings.username().map(str::to_owned),
+            password: settings.password().map(str::to_owned),
+            channel,
+            timeout,
+            on_push: Box::new(on_push),
+            state: Mutex::new(State {
+                conn: None,
+                next_id: 0,
+            }),
+        });
+        let link = Direct { shared };
+        link.resubscribe().await?;
+        Ok(link)
+    }
+
+    /// One attempt to (re)connect: a new TCP connection, greeted and
+    /// subscribed; it replaces the old one, if any.
+    pub(super) async fn resubscribe(&self) -> Result<(), RedisError> {
+        let shared = &self.shared;
+        let connect = TcpStream::connect((shared.addr.0.as_str(), shared.addr.1));
+        let stream =
+            match tokio::time::timeout(shared.timeout.max(Duration::from_secs(2)), connect).await {
+                Ok(s) => s?,
+                Err(_) => return Err(RedisError::from((ErrorKind::Io, "redis connect timed out"))),
+            };
+        // Small request/answer messages: Nagle would hold a PUBLISH written
+        // while an earlier one is unacknowledged.
+        stream.set_nodelay(true)?;
+        let stream = Arc::new(stream);
+        let id = {
+            let mut st = shared.state.lock();
+            st.next_id += 1;
+            let id = st.next_id;
+            let old = st.conn.replace(Conn {
+                id,
+                stream: stream.clone(),
+                out: BytesMut::with_capacity(4096),
+                flushing: false,
+                corked: false,
+                waiting: VecDeque::new(),
+                reader: None,
+            });
+            let reader = tokio::spawn(read_loop(Arc::downgrade(shared), stream, id));
+            if let Some(c) = st.conn.as_mut() {
+                c.reader = Some(reader.abort_handle());
+            }
+            drop(st);
+            if let Some(old) = old {
+                fail(old);
+            }
+            id
+        };
+        let res = self.greet().await;
+        if res.is_err() {
+            shared.lost(id, false);
+        }
+        res
+    }
+
+    /// HELLO 3 (with AUTH), SELECT, SUBSCRIBE: written together, awaited in order.
+    async fn greet(&self) -> Result<(), RedisError> {
+        let s = &self.shared;
+        let hello = match (&s.username, &s.password) {
+            (user, Some(pass)) => {
+                let user = user.as_deref().unwrap_or("default");
+                self.start(&[b"HELLO", b"3", b"AUTH", user.as_bytes(), pass.as_bytes()])
+            }
+            _ => self.start(&[b"HELLO", b"3"]),
+        };
+        let db = s.db.to_string();
+        let select = (s.db != 0).then(|| self.start(&[b"SELECT", db.as_bytes()]));
+        let subscribe = self.start_expecting(
+            &[b"SUBSCRIBE", s.channel.as_bytes()],
+            Expect::Push(b"subscribe"),
+        );
+        ok(self.finish(hello).await?)?;
+        if let Some(select) = select {
+            ok(self.finish(select).await?)?;
+        }
+        ok(self.finish(subscribe).await?)?;
+        Ok(())
+    }
+
+    /// Queues a command whose reply a task awaits.
+    fn start(&self, args: &[&[u8]]) -> oneshot::Receiver<Result<Value, RedisError>> {
+        self.start_expecting(args, Expect::Reply)
+    }
+
+    fn start_expecting(
+        &self,
+        args: &[&[u8]],
+        expect: Expect,
+    ) -> oneshot::Receiver<Result<Value, RedisError>> {
+        let (tx, rx) = oneshot::channel();
+        self.shared
+            .submit(|out| encode_command(out, args), expect, Done::Reply(tx));
+        rx
+    }
+
+    /// The reply of a command started with [`Direct::start`], within the
+    /// timeout. A connection that does not answer in time is dropped.
+    async fn finish(
+        &self,
+        rx: oneshot::Receiver<Result<Value, RedisError>>,
+    ) -> Result<Value, RedisError> {
+        let id = self.shared.state.lock().conn.as_ref().map(|c| c.id);
+        match tokio::time::timeout(self.shared.timeout, rx).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(_)) => Err(closed()),
+            Err(_) => {
+                if let Some(id) = id {
+                    self.shared.lost(id, true);
+                }
+                Err(RedisError::from((
+                    ErrorKind::Io,
+                    "redis did not answer in time",
+                )))
+            }
+        }
+    }
+
+    async fn command(&self, args: &[&[u8]]) -> Result<Value, RedisError> {
+        let rx = self.start(args);
+        self.finish(rx).await
+    }
+
+    /// Publishes `payload` on `channel`; the number of nodes that got it.
+    pub(super) async fn publish(&self, channel: &str, payload: Bytes) -> Result<usize, RedisError> {
+        match self
+            .command(&[b"PUBLISH", channel.as_bytes(), &payload])
+            .await?
+        {
+            Value::Int(n) => Ok(usize::try_from(n).unwrap_or(0)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Publishes without waiting; `then` learns whether a node got it.
+    pub(super) fn send(&self, channel: &str, payload: Bytes, then: Option<Then>) {
+        let done = then.map_or(Done::Ignore, Done::Then);
+        self.shared.submit(
+            |out| encode_command(out, &[b"PUBLISH", channel.as_bytes(), &payload]),
+            Expect::Reply,
+            done,
+        );
+    }
+
+    /// How many subscribers each channel has (`PUBSUB NUMSUB`), in order.
+    pub(super) async fn numsub(&self, channels: &[String]) -> Result<Vec<usize>, RedisError> {
+        let mut args: Vec<&[u8]> = vec![b"PUBSUB", b"NUMSUB"];
+        args.extend(channels.iter().map(|c| c.as_bytes()));
+        let pairs = match self.command(&args).await? {
+            // RESP3 answers a map; RESP2 a flat array.
+            Value::Map(pairs) => pairs,
+            Value::Array(flat) => {
+                let mut it = flat.into_iter();
+                let mut pairs = Vec::new();
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    pairs.push((k, v));
+                }
+                pairs
+            }
+            other => return Err(unexpected(&other)),
+        };
+        Ok(channels
+            .iter()
+            .map(|c| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k.as_bytes().is_some_and(|k| k == c.as_bytes()))
+                    .and_then(|(_, v)| match v {
+                        Value::Int(n) => usize::try_from(*n).ok(),
+                        _ => None,
+                    })
+                    .unwrap_or(0)
+            })
+            .collect())
+    }
+
+    /// Leaves the node's channel.
+    pub(super) async fn unsubscribe(&self) -> Result<(), RedisError> {
+        let rx = self.start_expecting(
+            &[b"UNSUBSCRIBE", self.shared.channel.as_bytes()],
+            Expect::Push(b"unsubscribe"),
+        );
+        ok(self.finish(rx).await?)
+    }
+}
+
+impl Drop for Direct {
+    fn drop(&mut self) {
+        let conn = self.shared.state.lock().conn.take();
+        if let Some(conn) = conn {
+            fail(conn);
+        }
+    }
+}
+
+/// An error reply as an error.
+fn ok(v: Value) -> Result<(), RedisError> {
+    match v {
+        Value::Error(e) => Err(RedisError::from((
+            ErrorKind::Client,
+            "redis refused",
+            String::from_utf8_lossy(&e).into_owned(),
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn unexpected(v: &Value) -> RedisError {
+    if let Value::Error(e) = v {
+        return RedisError::from((
+            ErrorKind::Client,
+            "redis refused",
+            String::from_utf8_lossy(e).into_owned(),
+        ));
+    }
+    RedisError::from((ErrorKind::UnexpectedReturnType, "unexpected redis reply"))
+}
+
+/// Ends a connection that is no longer the link's: its reader stops, and
+/// whoever waits for a reply on it gets an error.
+fn fail(conn: Conn) {
+    if let Some(reader) = &conn.reader {
+        reader.abort();
+    }
+    for (_, done) in conn.waiting {
+        done.complete(Err(closed()));
+    }
+}
+
+impl Shared {
+    /// Appends a command and writes it now if the socket takes it. `done`
+    /// fails at once when the link is down or too much waits already.
+    fn submit(self: &Arc<Self>, encode: impl FnOnce(&mut BytesMut), expect: Expect, done: Done) {
+        let mut st = self.state.lock();
+        let Some(conn) = st.conn.as_mut() else {
+            drop(st);
+            return done.complete(Err(closed()));
+        };
+        if conn.waiting.len() >= MAX_WAITING || conn.out.len() >= MAX_UNWRITTEN {
+            drop(st);
+            let full = RedisError::from((ErrorKind::Io, "redis link queue full"));
+            return done.complete(Err(full));
+        }
+        encode(&mut conn.out);
+        conn.waiting.push_back((expect, done));
+        if conn.flushing || conn.corked {
+            return;
+        }
+        self.write_out(st);
+    }
+
+    /// Writes the current connection's queued bytes now; if the socket is
+    /// full, a flush task writes the rest.
+    fn write_out(self: &Arc<Self>, mut st: parking_lot::MutexGuard<'_, State>) {
+        let Some(conn) = st.conn.as_mut() else {
+            return;
+        };
+        let id = conn.id;
+        match conn.write_now() {
+            Ok(()) if conn.flushing => {
+                let stream = conn.stream.clone();
+                drop(st);
+                flush_task(self.clone(), stream, id);
+            }
+            Ok(()) => {}
+            Err(_) => {
+                drop(st);
+                self.lost(id, true);
+            }
+        }
+    }
+
+    /// Connection `id` is gone (or must be dropped): it is forgotten, those
+    /// waiting on it fail, and the node learns that the link is down.
+    fn lost(&self, id: u64, notify: bool) {
+        let conn = {
+            let mut st = self.state.lock();
+            if st.conn.as_ref().is_some_and(|c| c.id == id) {
+                st.conn.take()
+            } else {
+                None
+            }
+        };
+        if let Some(conn) = conn {
+            fail(conn);
+            if notify {
+                (self.on_push)(Push::Disconnected);
+            }
+        }
+    }
+}
+
+/// Reads connection `id`: replies complete their commands, pushes go to the node.
+async fn read_loop(shared: std::sync::Weak<Shared>, stream: Arc<TcpStream>, id: u64) {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut decoder = Decoder::default();
+    loop {
+        if stream.readable().await.is_err() {
+            break;
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(READ_CHUNK);
+        }
+        match stream.try_read_buf(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(_) => break,
+        }
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if !shared.dispatch(id, &mut decoder, &mut buf) || buf.len() > MAX_READ_BUFFER {
+            shared.lost(id, true);
+            return;
+        }
+    }
+    if let Some(shared) = shared.upgrade() {
+        shared.lost(id, true);
+    }
+}
+
+impl Shared {
+    /// Handles the complete frames in `buf`. `false`: the connection's bytes
+    /// are not RESP3, or a reply nobody waits for (out of step): drop it.
+    fn dispatch(self: &Arc<Self>, id: u64, decoder: &mut Decoder, buf: &mut BytesMut) -> bool {
+        self.cork(id, true);
+        let mut healthy = true;
+        loop {
+            let frame = match decoder.decode(buf) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("engine.io cluster: bad bytes from redis: {e}");
+                    healthy = false;
+                    break;
+                }
+            };
+            if !self.on_frame(id, frame) {
+                healthy = false;
+                break;
+            }
+        }
+        self.cork(id, false);
+        healthy
+    }
+
+    /// Holds back (`true`) or releases and writes (`false`) the writes of connection `id`.
+    fn cork(self: &Arc<Self>, id: u64, on: bool) {
+        let mut st = self.state.lock();
+        let Some(conn) = st.conn.as_mut().filter(|c| c.id == id) else {
+            return;
+        };
+        conn.corked = on;
+        if on || conn.flushing || conn.out.is_empty() {
+            return;
+        }
+        self.write_out(st);
+    }
+
+    fn on_frame(&self, id: u64, frame: Value) -> bool {
+        if let Value::Push(items) = frame {
+            return self.on_push_frame(id, items);
+        }
+        let waiter = {
+            let mut st = self.state.lock();
+            match st.conn.as_mut().filter(|c| c.id == id) {
+                Some(conn) => conn.waiting.pop_front(),
+                None => return true,
+            }
+        };
+        match waiter {
+            // An error reply to a SUBSCRIBE (its confirmation is a push otherwise).
+            Some((_, done)) => {
+                done.complete(Ok(frame));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn on_push_frame(&self, id: u64, mut items: Vec<Value>) -> bool {
+        let kind = items.first().and_then(Value::as_bytes).cloned();
+        match kind.as_deref() {
+            Some(b"message") if items.len() == 3 => {
+                let payload = items.pop();
+                let on_channel = items[1].as_bytes().map(|c| c == self.channel.as_bytes());
+                match (on_channel, payload) {
+                    (Some(true), Some(Value::Bulk(payload))) => {
+                        (self.on_push)(Push::Message(payload))
+                    }
+                    (Some(true), _) => (self.on_push)(Push::Garbage),
+                    // Not our channel: nothing we asked for.
+                    _ => {}
+                }
+                true
+            }
+            Some(kind @ (b"subscribe" | b"unsubscribe")) => {
+                let waiter = {
+                    let mut st = self.state.lock();
+                    let Some(conn) = st.conn.as_mut().filter(|c| c.id == id) else {
+                        return true;
+                    };
+                    match conn.waiting.front() {
+                        Some((Expect::Push(k), _)) if *k == kind => conn.waiting.pop_front(),
+                        _ => None,
+                    }
+                };
+                if let Some((_, done)) = waiter {
+                    done.complete(Ok(Value::Int(1)));
+                }
+                true
+            }
+            // Other pushes (invalidations, …): nothing we asked for.
+            _ => true,
+        }
+    }
+}
+
+/// Writes connection `id`'s queued bytes as the socket takes them.
+fn flush_task(shared: Arc<Shared>, stream: Arc<TcpStream>, id: u64) {
+    tokio::spawn(async move {
+        loop {
+            if stream.writable().await.is_err() {
+                return shared.lost(id, true);
+            }
+            let mut st = shared.state.lock();
+            let Some(conn) = st.conn.as_mut().filter(|c| c.id == id) else {
+                return;
+            };
+            conn.flushing = false;
+            if conn.write_now().is_err() {
+                drop(st);
+                return shared.lost(id, true);
+            }
+            if !conn.flushing {
+                return;
+            }
+        }
+    });
+}
