@@ -45,6 +45,8 @@ enum Done {
     Then(Then),
     /// Nobody.
     Ignore,
+    /// The publications of one batch (one PUBLISH, one reply).
+    Each(Vec<Done>),
 }
 
 impl Done {
@@ -55,8 +57,29 @@ impl Done {
             }
             Done::Then(f) => f(matches!(res, Ok(Value::Int(n)) if n > 0)),
             Done::Ignore => {}
+            Done::Each(all) => {
+                for done in all {
+                    done.complete(res.clone());
+                }
+            }
         }
     }
+}
+
+/// Past this size a batch is closed and the next publication starts
+/// another: Redis's pub/sub output buffers are bounded (32 MB by default),
+/// and a large message gains nothing from company.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// Publications to one channel held while the connection cannot write
+/// (corked or flushing): they go out as one PUBLISH of a
+/// [`crate::message::batch`], so a burst to one node costs Redis one
+/// message, not one per request.
+struct Held {
+    channel: String,
+    messages: Vec<Bytes>,
+    bytes: usize,
+    done: Vec<Done>,
 }
 
 /// What completes a command: its reply, or the push confirming it.
@@ -77,12 +100,16 @@ struct Conn {
     /// The reader is dispatching a read: writes wait for its end.
     corked: bool,
     waiting: VecDeque<(Expect, Done)>,
+    /// Publications not encoded yet, by channel (few: one per other node).
+    held: Vec<Held>,
+    held_bytes: usize,
     reader: Option<AbortHandle>,
 }
 
 impl Conn {
     /// Writes what it can now. `Err`: the connection is broken.
     fn write_now(&mut self) -> io::Result<()> {
+        self.encode_held();
         while !self.out.is_empty() {
             match self.stream.try_write(&self.out) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -95,6 +122,47 @@ impl Conn {
             }
         }
         Ok(())
+    }
+}
+
+impl Conn {
+    /// Encodes the held publications behind what is queued, each channel's
+    /// as one PUBLISH whose reply completes all of them.
+    fn encode_held(&mut self) {
+        for h in self.held.drain(..) {
+            let payload = crate::message::batch(&h.messages);
+            encode_command(&mut self.out, &[b"PUBLISH", h.channel.as_bytes(), &payload]);
+            let done = match <[Done; 1]>::try_from(h.done) {
+                Ok([one]) => one,
+                Err(all) => Done::Each(all),
+            };
+            self.waiting.push_back((Expect::Reply, done));
+        }
+        self.held_bytes = 0;
+    }
+
+    /// Holds a publication for the next write, in its channel's batch.
+    fn hold(&mut self, channel: &str, payload: Bytes, done: Done) {
+        self.held_bytes += payload.len();
+        let open = self
+            .held
+            .iter_mut()
+            .rev()
+            .find(|h| h.channel == channel)
+            .filter(|h| h.bytes + payload.len() <= BATCH_BYTES);
+        match open {
+            Some(h) => {
+                h.bytes += payload.len();
+                h.messages.push(payload);
+                h.done.push(done);
+            }
+            None => self.held.push(Held {
+                channel: channel.to_owned(),
+                bytes: payload.len(),
+                messages: vec![payload],
+                done: vec![done],
+            }),
+        }
     }
 }
 
@@ -176,6 +244,8 @@ impl Direct {
                 flushing: false,
                 corked: false,
                 waiting: VecDeque::new(),
+                held: Vec::new(),
+                held_bytes: 0,
                 reader: None,
             });
             let reader = tokio::spawn(read_loop(Arc::downgrade(shared), stream, id));
@@ -274,8 +344,20 @@ impl Direct {
     }
 
     /// Publishes without waiting; `then` learns whether a node got it.
+    /// While the connection cannot write (the reader is dispatching, or a
+    /// flush is in flight), publications to one channel wait as one batch.
     pub(super) fn send(&self, channel: &str, payload: Bytes, then: Option<Then>) {
         let done = then.map_or(Done::Ignore, Done::Then);
+        {
+            let mut st = self.shared.state.lock();
+            if let Some(conn) = st.conn.as_mut().filter(|c| c.corked || c.flushing) {
+                if conn.waiting.len() + conn.held.len() < MAX_WAITING
+                    && conn.out.len() + conn.held_bytes < MAX_UNWRITTEN
+                {
+                    return conn.hold(channel, payload, done);
+                }
+            }
+        }
         self.shared.submit(
             |out| encode_command(out, &[b"PUBLISH", channel.as_bytes(), &payload]),
             Expect::Reply,
@@ -366,6 +448,11 @@ fn fail(conn: Conn) {
     for (_, done) in conn.waiting {
         done.complete(Err(closed()));
     }
+    for held in conn.held {
+        for done in held.done {
+            done.complete(Err(closed()));
+        }
+    }
 }
 
 impl Shared {
@@ -377,11 +464,15 @@ impl Shared {
             drop(st);
             return done.complete(Err(closed()));
         };
-        if conn.waiting.len() >= MAX_WAITING || conn.out.len() >= MAX_UNWRITTEN {
+        if conn.waiting.len() + conn.held.len() >= MAX_WAITING
+            || conn.out.len() + conn.held_bytes >= MAX_UNWRITTEN
+        {
             drop(st);
             let full = RedisError::from((ErrorKind::Io, "redis link queue full"));
             return done.complete(Err(full));
         }
+        // Replies come in command order: what is held goes first.
+        conn.encode_held();
         encode(&mut conn.out);
         conn.waiting.push_back((expect, done));
         if conn.flushing || conn.corked {
@@ -493,7 +584,7 @@ impl Shared {
             return;
         };
         conn.corked = on;
-        if on || conn.flushing || conn.out.is_empty() {
+        if on || conn.flushing || (conn.out.is_empty() && conn.held.is_empty()) {
             return;
         }
         self.write_out(st);
