@@ -15,7 +15,7 @@
 //! reader; the confirmation of a SUBSCRIBE or UNSUBSCRIBE is a push too, and
 //! completes that command.
 
-use super::{Push, Then};
+use super::{add_to_batch, Batch, Push, Then};
 use crate::resp::{encode_command, Decoder, Value};
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -66,22 +66,6 @@ impl Done {
     }
 }
 
-/// Past this size a batch is closed and the next publication starts
-/// another: Redis's pub/sub output buffers are bounded (32 MB by default),
-/// and a large message gains nothing from company.
-const BATCH_BYTES: usize = 64 * 1024;
-
-/// Publications to one channel held while the connection cannot write
-/// (corked or flushing): they go out as one PUBLISH of a
-/// [`crate::message::batch`], so a burst to one node costs Redis one
-/// message, not one per request.
-struct Held {
-    channel: String,
-    messages: Vec<Bytes>,
-    bytes: usize,
-    done: Vec<Done>,
-}
-
 /// What completes a command: its reply, or the push confirming it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -101,7 +85,7 @@ struct Conn {
     corked: bool,
     waiting: VecDeque<(Expect, Done)>,
     /// Publications not encoded yet, by channel (few: one per other node).
-    held: Vec<Held>,
+    held: Vec<Batch<Done>>,
     held_bytes: usize,
     reader: Option<AbortHandle>,
 }
@@ -141,28 +125,11 @@ impl Conn {
         self.held_bytes = 0;
     }
 
-    /// Holds a publication for the next write, in its channel's batch.
+    /// Holds a publication for the next write, in its channel's batch
+    /// (a burst to one node costs Redis one message, not one per request).
     fn hold(&mut self, channel: &str, payload: Bytes, done: Done) {
         self.held_bytes += payload.len();
-        let open = self
-            .held
-            .iter_mut()
-            .rev()
-            .find(|h| h.channel == channel)
-            .filter(|h| h.bytes + payload.len() <= BATCH_BYTES);
-        match open {
-            Some(h) => {
-                h.bytes += payload.len();
-                h.messages.push(payload);
-                h.done.push(done);
-            }
-            None => self.held.push(Held {
-                channel: channel.to_owned(),
-                bytes: payload.len(),
-                messages: vec![payload],
-                done: vec![done],
-            }),
-        }
+        add_to_batch(&mut self.held, channel, payload, done);
     }
 }
 

@@ -195,24 +195,11 @@ impl Fallback {
     }
 }
 
-/// Past this size a batch is closed and the next message starts another:
-/// Redis's pub/sub output buffers are bounded (32 MB by default), and a
-/// large message gains nothing from company.
-const BATCH_BYTES: usize = 64 * 1024;
-
-/// One `PUBLISH`: the messages queued for one channel, and who waits on them.
-struct Group {
-    channel: String,
-    messages: Vec<Bytes>,
-    bytes: usize,
-    done: Vec<Done>,
-}
-
 /// Sends queued publications, as many per round trip as are waiting, and
 /// those for one channel in one Redis message (a batch).
 async fn publish_loop(mut conn: ConnectionManager, mut jobs: mpsc::Receiver<PublishJob>) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
-    let mut groups: Vec<Group> = Vec::new();
+    let mut groups: Vec<super::Batch<Done>> = Vec::new();
     while jobs.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
         // Let the rest of this scheduler tick (the other requests that are
         // ready now) queue theirs too: one write to Redis for all of them.
@@ -224,25 +211,7 @@ async fn publish_loop(mut conn: ConnectionManager, mut jobs: mpsc::Receiver<Publ
             }
         }
         for job in batch.drain(..) {
-            // Few channels (one per other node): a linear search is the fastest.
-            let open = groups
-                .iter_mut()
-                .rev()
-                .find(|g| g.channel == job.channel)
-                .filter(|g| g.bytes + job.payload.len() <= BATCH_BYTES);
-            match open {
-                Some(g) => {
-                    g.bytes += job.payload.len();
-                    g.messages.push(job.payload);
-                    g.done.push(job.done);
-                }
-                None => groups.push(Group {
-                    channel: job.channel,
-                    bytes: job.payload.len(),
-                    messages: vec![job.payload],
-                    done: vec![job.done],
-                }),
-            }
+            super::add_to_batch(&mut groups, &job.channel, job.payload, job.done);
         }
         let mut pipe = redis::pipe();
         for g in &groups {

@@ -42,6 +42,43 @@ pub(crate) enum Push {
 /// the link is down or its queue is full).
 pub(crate) type Then = Box<dyn FnOnce(bool) + Send>;
 
+/// Past this size a batch is closed and the next publication starts
+/// another: Redis's pub/sub output buffers are bounded (32 MB by default),
+/// and a large message gains nothing from company.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// Publications to one channel that go out as one PUBLISH of a
+/// [`crate::message::batch`], and who learns of each (`D`).
+struct Batch<D> {
+    channel: String,
+    messages: Vec<Bytes>,
+    bytes: usize,
+    done: Vec<D>,
+}
+
+/// Adds a publication to its channel's open batch, or opens one. Few
+/// channels (one per other node): a linear search is the fastest.
+fn add_to_batch<D>(batches: &mut Vec<Batch<D>>, channel: &str, payload: Bytes, done: D) {
+    let open = batches
+        .iter_mut()
+        .rev()
+        .find(|b| b.channel == channel)
+        .filter(|b| b.bytes + payload.len() <= BATCH_BYTES);
+    match open {
+        Some(b) => {
+            b.bytes += payload.len();
+            b.messages.push(payload);
+            b.done.push(done);
+        }
+        None => batches.push(Batch {
+            channel: channel.to_owned(),
+            bytes: payload.len(),
+            messages: vec![payload],
+            done: vec![done],
+        }),
+    }
+}
+
 enum Conn {
     Direct(direct::Direct),
     Fallback(fallback::Fallback),
