@@ -167,9 +167,8 @@ impl Driver {
                     // A batch was written (an answer, most often) and the session is open:
                     // read on in this pass rather than in one more (a frame that came
                     // meanwhile is handled now, and otherwise the read registers the task
-                    // for the next one). What the flush changed (a sender woken by
-                    // `mark_written` queueing more) set `wake_requested`, which the park
-                    // below sees: a pass through the top follows then.
+                    // for the next one). Packets queued while the batch was in flight are
+                    // seen by the park below, which then passes through the top.
                     if let Some(w) = self.ws.as_mut() {
                         if let Poll::Ready(e) = w.poll_event(cx, read) {
                             self.on_ws_event(e);
@@ -194,9 +193,14 @@ impl Driver {
                 self.sleep_registered = true;
             }
 
-            // Nothing to do: park, unless something changed meanwhile.
+            // Nothing to do: park, unless something changed meanwhile, or packets wait
+            // for a WebSocket that can take them now. Those were queued while its last
+            // write was in flight (e.g. a write that waited for tokio's cooperative
+            // budget): the wake-up they asked for was spent on a pass that could not
+            // drain them, and no sender will ask again.
             let mut st = socket.lock();
-            if st.wake_requested || st.session.is_closed() {
+            let ws_can_take = !st.queue.is_empty() && self.ws.as_ref().is_some_and(Conn::idle);
+            if st.wake_requested || st.session.is_closed() || ws_can_take {
                 continue;
             }
             st.parked = true;

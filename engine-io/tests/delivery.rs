@@ -98,6 +98,12 @@ impl RawWs {
 
     /// Sends one frame; `mask` false sends it unmasked (forbidden from a client).
     async fn send(&mut self, first_byte: u8, payload: &[u8], mask: bool) {
+        let f = Self::frame_bytes(first_byte, payload, mask);
+        self.tcp.write_all(&f).await.unwrap();
+    }
+
+    /// The bytes of one client frame.
+    fn frame_bytes(first_byte: u8, payload: &[u8], mask: bool) -> Vec<u8> {
         let mut f = vec![first_byte];
         let m = if mask { 0x80 } else { 0 };
         match payload.len() {
@@ -118,12 +124,34 @@ impl RawWs {
         } else {
             f.extend_from_slice(payload);
         }
-        self.tcp.write_all(&f).await.unwrap();
+        f
     }
 }
 
 const FIN_TEXT: u8 = 0x81;
 const FIN_CLOSE: u8 = 0x88;
+
+/// A burst that arrives in one read and is answered inline, one answer per message, makes
+/// the socket task write more times in one poll than tokio's cooperative budget allows (128
+/// operations): a write then waits for the next poll. Answers queued meanwhile must still go
+/// out once that write is through, not wait for the peer's next frame.
+#[tokio::test]
+async fn a_burst_answered_inline_is_written_in_full() {
+    const N: usize = 1000;
+    let (addr, server, _rec) = start(engine_io::Config::default()).await;
+    let mut ws = RawWs::connect(addr).await;
+    let burst: Vec<u8> = (0..N)
+        .flat_map(|i| RawWs::frame_bytes(FIN_TEXT, format!("4m{i}").as_bytes(), true))
+        .collect();
+    ws.tcp.write_all(&burst).await.unwrap();
+    for i in 0..N {
+        let (op, payload) = tokio::time::timeout(Duration::from_secs(4), ws.frame())
+            .await
+            .unwrap_or_else(|_| panic!("echo {i} of {N} never came"));
+        assert_eq!((op, payload), (1, format!("4m{i}").into_bytes()));
+    }
+    drop(server);
+}
 
 async fn close_code_after(send: impl AsyncFnOnce(&mut RawWs)) -> (u16, Vec<String>) {
     let (addr, server, rec) = start(fast_config().max_http_buffer_size(100).build()).await;
