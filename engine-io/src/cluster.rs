@@ -219,18 +219,23 @@ const TUNNEL_BUFFER: usize = 64 * 1024;
 
 impl Socket {
     /// Hands a young session over to another node: only while its
-    /// connection is delayed (the handler never saw it), over polling and
-    /// with no upgrade under way. The session leaves this server without a
-    /// close; a pending GET is answered with a noop, as during an upgrade.
+    /// connection is delayed (the handler never saw it), over polling, with
+    /// no upgrade under way and no POST in flight (its packets would reach a
+    /// session that left; the session is then proxied instead). The session
+    /// leaves this server without a close; a pending GET is answered with a
+    /// noop, as during an upgrade, and requests that found it before it left
+    /// are forwarded to its new node ([`Socket::arrive`]).
     fn hand_over(self: &Arc<Self>) -> Option<Handover> {
         let mut st = self.lock();
         let young = st.connect == Connect::Delayed
             && st.session.is_open()
             && st.session.transport() == TransportType::Polling
-            && st.session.upgrade() == Upgrade::Idle;
+            && st.session.upgrade() == Upgrade::Idle
+            && !st.session.post_in_flight();
         if !young {
             return None;
         }
+        st.handed_over = true;
         let outgoing: Vec<Message> = self
             .drain_queue(&mut st)
             .into_iter()
@@ -503,5 +508,71 @@ mod tests {
         assert_eq!(socket.queued(), 1);
         assert!(new.socket(&sid).is_some());
         socket.close_now();
+    }
+
+    /// A POST body that arrives when `tx` sends it.
+    fn slow_body(
+        rx: tokio::sync::oneshot::Receiver<Bytes>,
+    ) -> impl http_body::Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static {
+        http_body_util::StreamBody::new(futures_util::stream::once(async move {
+            Ok(http_body::Frame::data(rx.await.unwrap_or_default()))
+        }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_with_a_post_in_flight_is_proxied_not_handed_over() {
+        let log = Log::default();
+        let server = server(&log);
+        let sid = handshake(&server).await;
+        let uri = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut req = http::Request::new(slow_body(rx));
+        *req.method_mut() = http::Method::POST;
+        *req.uri_mut() = uri.parse().unwrap();
+        let s = server.clone();
+        let post = tokio::spawn(async move { s.handle(req).await });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Handed over now, the POST's packets would reach a session that left.
+        assert!(matches!(
+            server.serve_foreign_upgrade(&upgrade_parts(&sid)),
+            Some(OwnerUpgrade::Tunnel(_))
+        ));
+        tx.send(Bytes::from_static(b"4a")).unwrap();
+        let res = post.await.unwrap();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "ok");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(*log.0.lock(), ["connect", "a"]);
+        server.socket(&sid).unwrap().close_now();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_that_found_the_session_before_it_left_are_not_served_by_it() {
+        let log = Log::default();
+        let server = server(&log);
+        let sid = handshake(&server).await;
+        let socket = server.socket(&sid).unwrap();
+        assert!(matches!(
+            server.serve_foreign_upgrade(&upgrade_parts(&sid)),
+            Some(OwnerUpgrade::Takeover(_))
+        ));
+        let uri = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        let parts = |method| {
+            let mut req = http::Request::new(());
+            *req.method_mut() = method;
+            *req.uri_mut() = uri.parse().unwrap();
+            req.into_parts().0
+        };
+        let body = http_body_util::Full::new(Bytes::from_static(b"4a"));
+        let post_parts = parts(http::Method::POST);
+        let post = crate::polling::post(socket.clone(), &post_parts, body, None);
+        let Err(body) = post.await else {
+            panic!("a POST reached a session that moved");
+        };
+        assert_eq!(body.collect().await.unwrap().to_bytes(), "4a", "unread");
+        let get = crate::polling::get(socket, &parts(http::Method::GET), None).await;
+        assert!(get.is_none(), "a GET reached a session that moved");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(log.0.lock().is_empty(), "{:?}", log.0.lock());
     }
 }

@@ -151,16 +151,17 @@ fn next_id(socket: &Socket) -> RequestId {
 }
 
 /// A polling `GET`: answers at once with what is queued, or waits until the
-/// session has an answer (data, a noop during an upgrade, a close).
+/// session has an answer (data, a noop during an upgrade, a close). `None`:
+/// the session was handed over to another node, where the request goes.
 pub(crate) async fn get(
     socket: Arc<Socket>,
     parts: &http::request::Parts,
     cors: Option<HeaderMap>,
-) -> Response<ResponseBody> {
+) -> Option<Response<ResponseBody>> {
     let id = next_id(&socket);
-    if socket.event(Event::GetArrived(id)) {
+    if socket.arrive(Event::GetArrived(id))? {
         // An overlapping GET: the first gets the close packet, this one a bare 400.
-        return bare(StatusCode::BAD_REQUEST, cors);
+        return Some(bare(StatusCode::BAD_REQUEST, cors));
     }
     let mut guard = Guard {
         socket: &socket,
@@ -183,7 +184,13 @@ pub(crate) async fn get(
     if socket.is_open() {
         socket.shared.handler.on_drain(&socket);
     }
-    payload_response(&socket, &parts.headers, &packets, cors, false)
+    Some(payload_response(
+        &socket,
+        &parts.headers,
+        &packets,
+        cors,
+        false,
+    ))
 }
 
 pub(crate) enum BodyError {
@@ -222,12 +229,14 @@ where
 }
 
 /// A polling `POST`: decodes the payload and delivers its packets in order.
+/// `Err(body)`: the session was handed over to another node, where the
+/// request goes (its body unread).
 pub(crate) async fn post<B>(
     socket: Arc<Socket>,
     parts: &http::request::Parts,
     body: B,
     cors: Option<HeaderMap>,
-) -> Response<ResponseBody>
+) -> Result<Response<ResponseBody>, B>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -237,12 +246,15 @@ where
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
     let id = next_id(&socket);
-    if socket.event(Event::PostArrived {
+    let arrival = Event::PostArrived {
         id,
         binary: is_binary,
-    }) {
+    };
+    match socket.arrive(arrival) {
+        None => return Err(body),
         // An overlapping POST, or binary content over v4.
-        return bare(StatusCode::BAD_REQUEST, cors);
+        Some(true) => return Ok(bare(StatusCode::BAD_REQUEST, cors)),
+        Some(false) => {}
     }
     let mut guard = Guard {
         socket: &socket,
@@ -260,10 +272,10 @@ where
             guard.abort = None;
             drop(guard);
             socket.event(Event::PostEnded(id));
-            return bare(StatusCode::PAYLOAD_TOO_LARGE, cors);
+            return Ok(bare(StatusCode::PAYLOAD_TOO_LARGE, cors));
         }
         // The guard closes the session.
-        Err(BodyError::Failed) => return bare(StatusCode::BAD_REQUEST, cors),
+        Err(BodyError::Failed) => return Ok(bare(StatusCode::BAD_REQUEST, cors)),
     }
     guard.abort = None;
     drop(guard);
@@ -273,7 +285,7 @@ where
     common_headers(&socket, &parts.headers, &mut headers, false);
     let mut res = Response::new(full(Bytes::from_static(b"ok")));
     *res.headers_mut() = headers;
-    res
+    Ok(res)
 }
 
 /// Decodes a POST body and hands its packets to the socket, waiting for room

@@ -257,6 +257,42 @@ impl Server {
         crate::cluster::adopt(&self.shared, handover)
     }
 
+    /// Carries a polling request (GET or POST) for a session this node does
+    /// not serve to the cluster's node that does. `None`: no cluster, another
+    /// method, or no live node holds the session ("Session ID unknown").
+    async fn forward<B>(
+        &self,
+        sid: &str,
+        parts: http::request::Parts,
+        body: B,
+        cors: &Option<HeaderMap>,
+    ) -> Option<Response<ResponseBody>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let cluster = self.shared.config.cluster.as_ref()?;
+        if parts.method != Method::GET && parts.method != Method::POST {
+            return None;
+        }
+        let limit = self.shared.config.max_http_buffer_size;
+        let body = match crate::polling::read_limited(Box::pin(body), limit).await {
+            Ok(b) => b,
+            Err(crate::polling::BodyError::TooLarge) => {
+                return Some(crate::polling::bare(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    cors.clone(),
+                ))
+            }
+            Err(crate::polling::BodyError::Failed) => {
+                return Some(crate::polling::bare(StatusCode::BAD_REQUEST, cors.clone()))
+            }
+        };
+        let sid = sid.to_owned();
+        let request = crate::cluster::ForeignRequest { sid, parts, body };
+        cluster.forward(request).await
+    }
+
     /// Routes a request; `forward`: a request for an sid this node does not
     /// hold may be carried to its owner by the cluster.
     async fn route<B>(&self, req: Request<B>, forward: bool) -> Response<ResponseBody>
@@ -337,25 +373,9 @@ impl Server {
                         .await;
                     }
                 }
-                let cluster = cfg.cluster.as_ref().filter(|_| forward && !upgrade);
-                if let Some(cluster) = cluster {
-                    if parts.method == Method::GET || parts.method == Method::POST {
-                        let sid = sid.to_owned();
-                        let cors = cors_headers.clone();
-                        let limit = cfg.max_http_buffer_size;
-                        let body = match crate::polling::read_limited(Box::pin(body), limit).await {
-                            Ok(b) => b,
-                            Err(crate::polling::BodyError::TooLarge) => {
-                                return crate::polling::bare(StatusCode::PAYLOAD_TOO_LARGE, cors)
-                            }
-                            Err(crate::polling::BodyError::Failed) => {
-                                return crate::polling::bare(StatusCode::BAD_REQUEST, cors)
-                            }
-                        };
-                        let request = crate::cluster::ForeignRequest { sid, parts, body };
-                        if let Some(res) = cluster.forward(request).await {
-                            return res;
-                        }
+                if forward && !upgrade {
+                    if let Some(res) = self.forward(sid, parts, body, &cors_headers).await {
+                        return res;
                     }
                 }
                 return refuse(Refusal::new(ErrorCode::UnknownSid));
@@ -377,9 +397,27 @@ impl Server {
                 }
                 return crate::websocket::upgrade_existing(socket, parts, cors_headers);
             }
+            // A session handed over meanwhile (see `Socket::arrive`) is served
+            // by its new node, also when this request came from another node.
             return match parts.method {
-                Method::GET => crate::polling::get(socket, &parts, cors_headers).await,
-                Method::POST => crate::polling::post(socket, &parts, body, cors_headers).await,
+                Method::GET => {
+                    match crate::polling::get(socket, &parts, cors_headers.clone()).await {
+                        Some(res) => res,
+                        None => match self.forward(sid, parts, body, &cors_headers).await {
+                            Some(res) => res,
+                            None => refuse(Refusal::new(ErrorCode::UnknownSid)),
+                        },
+                    }
+                }
+                Method::POST => {
+                    match crate::polling::post(socket, &parts, body, cors_headers.clone()).await {
+                        Ok(res) => res,
+                        Err(body) => match self.forward(sid, parts, body, &cors_headers).await {
+                            Some(res) => res,
+                            None => refuse(Refusal::new(ErrorCode::UnknownSid)),
+                        },
+                    }
+                }
                 _ => {
                     let mut res = Response::new(empty());
                     *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;

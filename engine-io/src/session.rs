@@ -435,6 +435,11 @@ impl Session {
         self.write_ready();
     }
 
+    /// Whether a POST is being read or delivered.
+    pub(crate) fn post_in_flight(&self) -> bool {
+        self.post.is_some()
+    }
+
     fn on_post(&mut self, id: RequestId, binary: bool) {
         if self.post.is_some() {
             self.effects.push(Effect::Refuse(id));

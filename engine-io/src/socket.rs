@@ -91,6 +91,10 @@ pub(crate) struct State {
     pub(crate) parked: bool,
     /// See [`Connect`].
     pub(crate) connect: Connect,
+    /// The session left for another node of a cluster (see
+    /// [`crate::cluster`]): a polling request that found it before it left is
+    /// forwarded there rather than served by the closed session.
+    pub(crate) handed_over: bool,
     pub(crate) task_waker: Option<std::task::Waker>,
 }
 
@@ -207,6 +211,7 @@ impl Socket {
                 wake_requested: false,
                 parked: false,
                 connect: Connect::Done,
+                handed_over: false,
                 task_waker: None,
             }),
             shared,
@@ -495,7 +500,23 @@ impl Socket {
     /// Feeds `event` to the session now and carries out its effects.
     /// Returns whether the event's request was refused.
     pub(crate) fn event(self: &Arc<Self>, event: Event) -> bool {
-        let mut st = self.lock();
+        self.event_locked(self.lock(), event)
+    }
+
+    /// A polling request's arrival ([`Event::GetArrived`] or
+    /// [`Event::PostArrived`]), unless the session was handed over to another
+    /// node: then `None`, checked under the same lock as the handover, so
+    /// that a request either reaches the session before it leaves or is
+    /// forwarded after it. Otherwise whether the request was refused.
+    pub(crate) fn arrive(self: &Arc<Self>, event: Event) -> Option<bool> {
+        let st = self.lock();
+        if st.handed_over {
+            return None;
+        }
+        Some(self.event_locked(st, event))
+    }
+
+    fn event_locked(self: &Arc<Self>, mut st: MutexGuard<'_, State>, event: Event) -> bool {
         let before = st.session.poll_timeout();
         st.session.handle_event(Instant::now().into_std(), event);
         let mut after = self.apply(&mut st);
