@@ -229,6 +229,8 @@ struct Waiting<'a> {
     inner: &'a Arc<Inner>,
     owner: NodeId,
     id: u64,
+    /// The owner answered a request lately ([`Pending::register`]).
+    owner_heard: bool,
 }
 
 impl Drop for Waiting<'_> {
@@ -257,11 +259,12 @@ impl Inner {
     /// tells the owner if it was still waiting, when dropped) and where its
     /// replies arrive. `None` when too many requests wait already.
     fn register(self: &Arc<Self>, owner: NodeId) -> Option<(Waiting<'_>, Replies)> {
-        let (id, replies) = self.pending.register(owner)?;
+        let (id, replies, owner_heard) = self.pending.register(owner)?;
         let waiting = Waiting {
             inner: self,
             owner,
             id,
+            owner_heard,
         };
         Some((waiting, replies))
     }
@@ -334,15 +337,20 @@ impl Inner {
         // Not awaited: the owner's answer is what this request waits for.
         // Nobody listening on the owner's channel (it is dead, or never
         // was) fails the request at once; so does a publication that
-        // cannot be queued.
-        let inner = self.clone();
-        let unheard = move |heard: bool| {
-            if !heard {
-                inner.pending.remove(id);
-            }
-        };
+        // cannot be queued. An owner that answered lately is not asked
+        // about: Redis then sends this node no reply (one wake-up less per
+        // request), and if the owner died since, the request fails on the
+        // timeout below or the liveness check, within `response_timeout`.
+        let unheard = (!waiting.owner_heard).then(|| {
+            let inner = self.clone();
+            Box::new(move |heard: bool| {
+                if !heard {
+                    inner.pending.remove(id);
+                }
+            }) as crate::link::Then
+        });
         let owner_channel = channel(&self.config.channel_prefix, owner);
-        self.link.send(&owner_channel, msg, Some(Box::new(unheard)));
+        self.link.send(&owner_channel, msg, unheard);
         // The owner answers or says it serves the request within the timeout;
         // then a long-poll may wait up to a heartbeat, watched by the liveness check.
         let timeout = self.config.response_timeout;
@@ -706,6 +714,7 @@ async fn liveness(inner: Weak<Inner>) {
         let Some(inner) = inner.upgrade() else {
             return;
         };
+        inner.pending.tick();
         if !inner.link.is_up() {
             continue;
         }

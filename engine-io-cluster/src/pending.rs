@@ -80,11 +80,24 @@ impl Replies {
     }
 }
 
+/// How many owners [`Pending`] remembers as heard from (a cluster has few
+/// nodes; the bound holds against replies forged for many node ids).
+const MAX_HEARD: usize = 64;
+
 /// The requests waiting on their owners, bounded in number.
 pub(crate) struct Pending {
     next: AtomicU64,
     max: usize,
-    map: Mutex<HashMap<u64, Entry>>,
+    map: Mutex<Map>,
+    /// Advanced by the liveness check, once per period ([`Pending::tick`]).
+    epoch: AtomicU64,
+}
+
+#[derive(Default)]
+struct Map {
+    entries: HashMap<u64, Entry>,
+    /// Owners a reply came from, with the epoch of the last one.
+    heard: Vec<(NodeId, u64)>,
 }
 
 impl Pending {
@@ -92,21 +105,30 @@ impl Pending {
         Pending {
             next: AtomicU64::new(1),
             max,
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Map::default()),
+            epoch: AtomicU64::new(0),
         }
     }
 
-    /// A new request to `owner`: its id and where its replies arrive. `None`
-    /// when this node already waits on as many requests as allowed.
-    pub(crate) fn register(&self, owner: NodeId) -> Option<(u64, Replies)> {
+    /// A new request to `owner`: its id, where its replies arrive, and
+    /// whether `owner` was heard from in this liveness period or the one
+    /// before (then it is very likely alive, and the request need not ask
+    /// Redis whether anyone heard it). `None` when this node already waits
+    /// on as many requests as allowed.
+    pub(crate) fn register(&self, owner: NodeId) -> Option<(u64, Replies, bool)> {
+        let epoch = self.epoch.load(Ordering::Relaxed);
         let mut map = self.map.lock();
-        if map.len() >= self.max {
+        if map.entries.len() >= self.max {
             return None;
         }
+        let heard = map
+            .heard
+            .iter()
+            .any(|&(node, at)| node == owner && at + 1 >= epoch);
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (accepted, accepted_rx) = oneshot::channel();
         let (response, response_rx) = oneshot::channel();
-        map.insert(
+        map.entries.insert(
             id,
             Entry {
                 owner,
@@ -118,29 +140,35 @@ impl Pending {
             accepted: Some(accepted_rx),
             response: Some(response_rx),
         };
-        Some((id, replies))
+        Some((id, replies, heard))
     }
 
     /// Hands a reply from `from` to request `id`. Replies for unknown
     /// requests, or from a node other than the request's owner (forged), are
     /// dropped, and so is a second Accepted. Any reply but Accepted ends the request.
     pub(crate) fn deliver(&self, from: NodeId, id: u64, reply: Reply) -> bool {
+        let epoch = self.epoch.load(Ordering::Relaxed);
         let mut map = self.map.lock();
-        let Some(entry) = map.get_mut(&id).filter(|e| e.owner == from) else {
-            return false;
-        };
         match reply {
-            Reply::Accepted => match entry.accepted.take() {
-                Some(tx) => {
-                    drop(map);
-                    tx.send(()).is_ok()
-                }
-                None => false,
-            },
-            _ => {
-                let Some(entry) = map.remove(&id) else {
+            Reply::Accepted => {
+                let Some(entry) = map.entries.get_mut(&id).filter(|e| e.owner == from) else {
                     return false;
                 };
+                let tx = entry.accepted.take();
+                map.heard_from(from, epoch);
+                drop(map);
+                tx.is_some_and(|tx| tx.send(()).is_ok())
+            }
+            _ => {
+                let entry = match map.entries.remove(&id) {
+                    Some(e) if e.owner == from => e,
+                    Some(theirs) => {
+                        map.entries.insert(id, theirs);
+                        return false;
+                    }
+                    None => return false,
+                };
+                map.heard_from(from, epoch);
                 drop(map);
                 entry.response.send(reply).is_ok()
             }
@@ -150,35 +178,57 @@ impl Pending {
     /// Forgets request `id` (its client went away, or it ended). Whether it
     /// was still waiting.
     pub(crate) fn remove(&self, id: u64) -> bool {
-        self.map.lock().remove(&id).is_some()
+        self.map.lock().entries.remove(&id).is_some()
+    }
+
+    /// A new liveness period: owners not heard from in this one or the
+    /// next are no longer taken as alive.
+    pub(crate) fn tick(&self) {
+        let epoch = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
+        self.map.lock().heard.retain(|&(_, at)| at + 1 >= epoch);
     }
 
     /// The owners that requests wait on, each once.
     pub(crate) fn owners(&self) -> Vec<NodeId> {
-        let mut owners: Vec<NodeId> = self.map.lock().values().map(|e| e.owner).collect();
+        let mut owners: Vec<NodeId> = self.map.lock().entries.values().map(|e| e.owner).collect();
         owners.sort_unstable();
         owners.dedup();
         owners
     }
 
     /// Fails every request waiting on `owner` (it is gone): their receivers
-    /// end without a response. How many there were.
+    /// end without a response, and it is no longer taken as alive. How many
+    /// there were.
     pub(crate) fn fail_owner(&self, owner: NodeId) -> usize {
         let mut map = self.map.lock();
-        let before = map.len();
-        map.retain(|_, e| e.owner != owner);
-        before - map.len()
+        let before = map.entries.len();
+        map.entries.retain(|_, e| e.owner != owner);
+        map.heard.retain(|&(node, _)| node != owner);
+        before - map.entries.len()
     }
 
-    /// Fails every waiting request (the link to Redis is down).
+    /// Fails every waiting request (the link to Redis is down); no owner is
+    /// taken as alive any more.
     pub(crate) fn fail_all(&self) {
-        self.map.lock().clear();
+        let mut map = self.map.lock();
+        map.entries.clear();
+        map.heard.clear();
     }
 
     /// How many requests wait.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.map.lock().len()
+        self.map.lock().entries.len()
+    }
+}
+
+impl Map {
+    fn heard_from(&mut self, node: NodeId, epoch: u64) {
+        if let Some(h) = self.heard.iter_mut().find(|(n, _)| *n == node) {
+            h.1 = epoch;
+        } else if self.heard.len() < MAX_HEARD {
+            self.heard.push((node, epoch));
+        }
     }
 }
 
@@ -205,7 +255,7 @@ mod tests {
     async fn accepted_then_response_reach_the_request() {
         let (a, _) = ids();
         let p = Pending::new(10);
-        let (id, mut rx) = p.register(a).unwrap();
+        let (id, mut rx, _) = p.register(a).unwrap();
         assert!(p.deliver(a, id, Reply::Accepted));
         assert!(p.deliver(a, id, response()));
         assert!(matches!(rx.recv().await, Some(Reply::Accepted)));
@@ -223,7 +273,7 @@ mod tests {
     fn forged_and_unknown_replies_are_dropped() {
         let (a, b) = ids();
         let p = Pending::new(10);
-        let (id, mut rx) = p.register(a).unwrap();
+        let (id, mut rx, _) = p.register(a).unwrap();
         assert!(!p.deliver(b, id, response()), "a reply from another node");
         assert!(!p.deliver(a, id + 100, response()), "an unknown request");
         assert!(rx.try_recv().is_err());
@@ -239,9 +289,9 @@ mod tests {
     async fn a_dead_owner_fails_its_requests_only() {
         let (a, b) = ids();
         let p = Pending::new(10);
-        let (_, mut ra) = p.register(a).unwrap();
-        let (_, mut ra2) = p.register(a).unwrap();
-        let (_, mut rb) = p.register(b).unwrap();
+        let (_, mut ra, _) = p.register(a).unwrap();
+        let (_, mut ra2, _) = p.register(a).unwrap();
+        let (_, mut rb, _) = p.register(b).unwrap();
         assert_eq!(p.owners(), vec![a, b]);
         assert_eq!(p.fail_owner(a), 2);
         assert!(ra.recv().await.is_none());
@@ -256,11 +306,41 @@ mod tests {
     fn bounded() {
         let (a, _) = ids();
         let p = Pending::new(2);
-        let (first, _r1) = p.register(a).unwrap();
+        let (first, _r1, _) = p.register(a).unwrap();
         let _r2 = p.register(a).unwrap();
         assert!(p.register(a).is_none());
         assert!(p.remove(first));
         assert!(!p.remove(first));
         assert!(p.register(a).is_some());
+    }
+
+    #[test]
+    fn an_owner_counts_as_heard_for_two_periods_after_its_last_reply() {
+        let (a, b) = ids();
+        let p = Pending::new(10);
+        let (id, _rx, heard) = p.register(a).unwrap();
+        assert!(!heard, "never heard from");
+        // A forged reply (from b) does not count for a, nor for b.
+        assert!(!p.deliver(b, id, response()));
+        assert!(p.deliver(a, id, response()));
+        assert!(p.register(a).unwrap().2, "it just answered");
+        assert!(!p.register(b).unwrap().2, "b never answered");
+        p.tick();
+        assert!(p.register(a).unwrap().2, "heard in the period before");
+        p.tick();
+        assert!(!p.register(a).unwrap().2, "silent for a whole period");
+        // Heard again; then declared dead by the liveness check.
+        let (id, _rx, _) = p.register(a).unwrap();
+        assert!(p.deliver(a, id, Reply::Accepted));
+        assert!(p.register(a).unwrap().2);
+        p.fail_owner(a);
+        assert!(
+            !p.register(a).unwrap().2,
+            "a dead owner is asked about again"
+        );
+        let (id, _rx, _) = p.register(a).unwrap();
+        assert!(p.deliver(a, id, response()));
+        p.fail_all();
+        assert!(!p.register(a).unwrap().2, "the link went down");
     }
 }
