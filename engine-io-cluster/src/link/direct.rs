@@ -28,6 +28,8 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
@@ -80,7 +82,7 @@ enum Expect {
 /// One TCP connection to Redis, while it lasts.
 struct Conn {
     id: u64,
-    stream: Arc<TcpStream>,
+    stream: Arc<OwnedWriteHalf>,
     /// Bytes not written yet.
     out: BytesMut,
     /// A flush task owns the writing (the socket was full).
@@ -215,14 +217,18 @@ impl Direct {
         // Small request/answer messages: Nagle would hold a PUBLISH written
         // while an earlier one is unacknowledged.
         stream.set_nodelay(true)?;
-        let stream = Arc::new(stream);
+        // The reader owns its half: its reads go through `AsyncRead`, which
+        // takes a short read as the socket drained (no read that only
+        // finds it empty before each wait).
+        let (read, write) = stream.into_split();
+        let stream = Arc::new(write);
         let id = {
             let mut st = shared.state.lock();
             st.next_id += 1;
             let id = st.next_id;
             let old = st.conn.replace(Conn {
                 id,
-                stream: stream.clone(),
+                stream,
                 out: BytesMut::with_capacity(4096),
                 flushing: false,
                 corked: false,
@@ -231,7 +237,7 @@ impl Direct {
                 held_bytes: 0,
                 reader: None,
             });
-            let reader = tokio::spawn(read_loop(Arc::downgrade(shared), stream, id));
+            let reader = tokio::spawn(read_loop(Arc::downgrade(shared), read, id));
             if let Some(c) = st.conn.as_mut() {
                 c.reader = Some(reader.abort_handle());
             }
@@ -512,21 +518,16 @@ impl Shared {
 }
 
 /// Reads connection `id`: replies complete their commands, pushes go to the node.
-async fn read_loop(shared: std::sync::Weak<Shared>, stream: Arc<TcpStream>, id: u64) {
+async fn read_loop(shared: std::sync::Weak<Shared>, mut stream: OwnedReadHalf, id: u64) {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = Decoder::default();
     loop {
-        if stream.readable().await.is_err() {
-            break;
-        }
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(READ_CHUNK);
         }
-        match stream.try_read_buf(&mut buf) {
-            Ok(0) => break,
+        match stream.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(_) => break,
         }
         let Some(shared) = shared.upgrade() else {
             return;
@@ -639,7 +640,7 @@ impl Shared {
 }
 
 /// Writes connection `id`'s queued bytes as the socket takes them.
-fn flush_task(shared: Arc<Shared>, stream: Arc<TcpStream>, id: u64) {
+fn flush_task(shared: Arc<Shared>, stream: Arc<OwnedWriteHalf>, id: u64) {
     tokio::spawn(async move {
         loop {
             if stream.writable().await.is_err() {
