@@ -33,6 +33,9 @@ struct Entry {
     // 32 slots (2 KB here) per channel, one per forwarded request.
     accepted: Option<oneshot::Sender<()>>,
     response: oneshot::Sender<Reply>,
+    /// The epoch at which [`Pending::tick`] fails it, if it has no reply by
+    /// then; `u64::MAX`: never (its future bounds its own wait).
+    deadline: u64,
 }
 
 /// Where the replies to one request arrive: at most one Accepted, then the
@@ -83,6 +86,8 @@ impl Replies {
 /// How many owners [`Pending`] remembers as heard from (a cluster has few
 /// nodes; the bound holds against replies forged for many node ids).
 const MAX_HEARD: usize = 64;
+/// An owner heard from within this many ticks counts as alive.
+const HEARD_TICKS: u64 = 3;
 
 /// The requests waiting on their owners, bounded in number.
 pub(crate) struct Pending {
@@ -111,11 +116,17 @@ impl Pending {
     }
 
     /// A new request to `owner`: its id, where its replies arrive, and
-    /// whether `owner` was heard from in this liveness period or the one
-    /// before (then it is very likely alive, and the request need not ask
-    /// Redis whether anyone heard it). `None` when this node already waits
-    /// on as many requests as allowed.
-    pub(crate) fn register(&self, owner: NodeId) -> Option<(u64, Replies, bool)> {
+    /// whether `owner` was heard from within the last [`HEARD_TICKS`] ticks
+    /// (then it is very likely alive, and the request need not ask Redis
+    /// whether anyone heard it). With `ticks`, the request fails (its
+    /// receiver ends) if no reply came within `ticks` to `ticks + 1` ticks:
+    /// one shared deadline check rather than a timer per request. `None`
+    /// when this node already waits on as many requests as allowed.
+    pub(crate) fn register(
+        &self,
+        owner: NodeId,
+        ticks: Option<u64>,
+    ) -> Option<(u64, Replies, bool)> {
         let epoch = self.epoch.load(Ordering::Relaxed);
         let mut map = self.map.lock();
         if map.entries.len() >= self.max {
@@ -124,7 +135,7 @@ impl Pending {
         let heard = map
             .heard
             .iter()
-            .any(|&(node, at)| node == owner && at + 1 >= epoch);
+            .any(|&(node, at)| node == owner && at + HEARD_TICKS >= epoch);
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (accepted, accepted_rx) = oneshot::channel();
         let (response, response_rx) = oneshot::channel();
@@ -134,6 +145,7 @@ impl Pending {
                 owner,
                 accepted: Some(accepted),
                 response,
+                deadline: ticks.map_or(u64::MAX, |t| epoch + t + 1),
             },
         );
         let replies = Replies {
@@ -155,6 +167,8 @@ impl Pending {
                     return false;
                 };
                 let tx = entry.accepted.take();
+                // Accepted: the request's future bounds the rest of its wait.
+                entry.deadline = u64::MAX;
                 map.heard_from(from, epoch);
                 drop(map);
                 tx.is_some_and(|tx| tx.send(()).is_ok())
@@ -181,11 +195,22 @@ impl Pending {
         self.map.lock().entries.remove(&id).is_some()
     }
 
-    /// A new liveness period: owners not heard from in this one or the
-    /// next are no longer taken as alive.
-    pub(crate) fn tick(&self) {
+    /// One tick of the liveness check: owners not heard from lately are no
+    /// longer taken as alive, and the requests past their deadline fail.
+    /// Returns those requests (owner and id), to tell their owners.
+    pub(crate) fn tick(&self) -> Vec<(NodeId, u64)> {
         let epoch = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
-        self.map.lock().heard.retain(|&(_, at)| at + 1 >= epoch);
+        let mut map = self.map.lock();
+        map.heard.retain(|&(_, at)| at + HEARD_TICKS >= epoch);
+        let mut expired = Vec::new();
+        map.entries.retain(|&id, e| {
+            let live = e.deadline > epoch;
+            if !live {
+                expired.push((e.owner, id));
+            }
+            live
+        });
+        expired
     }
 
     /// The owners that requests wait on, each once.
@@ -255,7 +280,7 @@ mod tests {
     async fn accepted_then_response_reach_the_request() {
         let (a, _) = ids();
         let p = Pending::new(10);
-        let (id, mut rx, _) = p.register(a).unwrap();
+        let (id, mut rx, _) = p.register(a, None).unwrap();
         assert!(p.deliver(a, id, Reply::Accepted));
         assert!(p.deliver(a, id, response()));
         assert!(matches!(rx.recv().await, Some(Reply::Accepted)));
@@ -273,7 +298,7 @@ mod tests {
     fn forged_and_unknown_replies_are_dropped() {
         let (a, b) = ids();
         let p = Pending::new(10);
-        let (id, mut rx, _) = p.register(a).unwrap();
+        let (id, mut rx, _) = p.register(a, None).unwrap();
         assert!(!p.deliver(b, id, response()), "a reply from another node");
         assert!(!p.deliver(a, id + 100, response()), "an unknown request");
         assert!(rx.try_recv().is_err());
@@ -289,9 +314,9 @@ mod tests {
     async fn a_dead_owner_fails_its_requests_only() {
         let (a, b) = ids();
         let p = Pending::new(10);
-        let (_, mut ra, _) = p.register(a).unwrap();
-        let (_, mut ra2, _) = p.register(a).unwrap();
-        let (_, mut rb, _) = p.register(b).unwrap();
+        let (_, mut ra, _) = p.register(a, None).unwrap();
+        let (_, mut ra2, _) = p.register(a, None).unwrap();
+        let (_, mut rb, _) = p.register(b, None).unwrap();
         assert_eq!(p.owners(), vec![a, b]);
         assert_eq!(p.fail_owner(a), 2);
         assert!(ra.recv().await.is_none());
@@ -306,41 +331,66 @@ mod tests {
     fn bounded() {
         let (a, _) = ids();
         let p = Pending::new(2);
-        let (first, _r1, _) = p.register(a).unwrap();
-        let _r2 = p.register(a).unwrap();
-        assert!(p.register(a).is_none());
+        let (first, _r1, _) = p.register(a, None).unwrap();
+        let _r2 = p.register(a, None).unwrap();
+        assert!(p.register(a, None).is_none());
         assert!(p.remove(first));
         assert!(!p.remove(first));
-        assert!(p.register(a).is_some());
+        assert!(p.register(a, None).is_some());
     }
 
     #[test]
-    fn an_owner_counts_as_heard_for_two_periods_after_its_last_reply() {
+    fn an_owner_counts_as_heard_for_a_few_ticks_after_its_last_reply() {
         let (a, b) = ids();
-        let p = Pending::new(10);
-        let (id, _rx, heard) = p.register(a).unwrap();
+        let p = Pending::new(100);
+        let (id, _rx, heard) = p.register(a, None).unwrap();
         assert!(!heard, "never heard from");
         // A forged reply (from b) does not count for a, nor for b.
         assert!(!p.deliver(b, id, response()));
         assert!(p.deliver(a, id, response()));
-        assert!(p.register(a).unwrap().2, "it just answered");
-        assert!(!p.register(b).unwrap().2, "b never answered");
+        assert!(p.register(a, None).unwrap().2, "it just answered");
+        assert!(!p.register(b, None).unwrap().2, "b never answered");
+        for _ in 0..HEARD_TICKS {
+            p.tick();
+            assert!(p.register(a, None).unwrap().2, "heard lately");
+        }
         p.tick();
-        assert!(p.register(a).unwrap().2, "heard in the period before");
-        p.tick();
-        assert!(!p.register(a).unwrap().2, "silent for a whole period");
+        assert!(!p.register(a, None).unwrap().2, "silent for too long");
         // Heard again; then declared dead by the liveness check.
-        let (id, _rx, _) = p.register(a).unwrap();
+        let (id, _rx, _) = p.register(a, None).unwrap();
         assert!(p.deliver(a, id, Reply::Accepted));
-        assert!(p.register(a).unwrap().2);
+        assert!(p.register(a, None).unwrap().2);
         p.fail_owner(a);
         assert!(
-            !p.register(a).unwrap().2,
+            !p.register(a, None).unwrap().2,
             "a dead owner is asked about again"
         );
-        let (id, _rx, _) = p.register(a).unwrap();
+        let (id, _rx, _) = p.register(a, None).unwrap();
         assert!(p.deliver(a, id, response()));
         p.fail_all();
-        assert!(!p.register(a).unwrap().2, "the link went down");
+        assert!(!p.register(a, None).unwrap().2, "the link went down");
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_reply_fails_at_its_deadline_tick() {
+        let (a, _) = ids();
+        let p = Pending::new(10);
+        let (quiet, mut rq, _) = p.register(a, Some(2)).unwrap();
+        let (accepted, mut ra, _) = p.register(a, Some(2)).unwrap();
+        let (_, mut forever, _) = p.register(a, None).unwrap();
+        assert!(p.deliver(a, accepted, Reply::Accepted));
+        assert!(p.tick().is_empty());
+        assert!(p.tick().is_empty());
+        // Between 2 and 3 ticks after it was registered.
+        assert_eq!(p.tick(), vec![(a, quiet)]);
+        assert!(rq.recv().await.is_none(), "its receiver ended");
+        assert!(matches!(ra.recv().await, Some(Reply::Accepted)));
+        for _ in 0..10 {
+            assert!(p.tick().is_empty(), "accepted, and no deadline: left alone");
+        }
+        assert_eq!(p.len(), 2);
+        assert!(p.deliver(a, accepted, response()));
+        assert!(matches!(ra.recv().await, Some(Reply::Response { .. })));
+        assert!(forever.try_recv().is_err(), "still waiting");
     }
 }
