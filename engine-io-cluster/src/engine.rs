@@ -229,6 +229,8 @@ struct Waiting<'a> {
     inner: &'a Arc<Inner>,
     owner: NodeId,
     id: u64,
+    /// The owner answered a request lately ([`Pending::register`]).
+    owner_heard: bool,
 }
 
 impl Drop for Waiting<'_> {
@@ -257,11 +259,22 @@ impl Inner {
     /// tells the owner if it was still waiting, when dropped) and where its
     /// replies arrive. `None` when too many requests wait already.
     fn register(self: &Arc<Self>, owner: NodeId) -> Option<(Waiting<'_>, Replies)> {
-        let (id, replies) = self.pending.register(owner)?;
+        self.register_until(owner, None)
+    }
+
+    /// [`Inner::register`], failed by the liveness check after `ticks` of it
+    /// (see [`Pending::register`]).
+    fn register_until(
+        self: &Arc<Self>,
+        owner: NodeId,
+        ticks: Option<u64>,
+    ) -> Option<(Waiting<'_>, Replies)> {
+        let (id, replies, owner_heard) = self.pending.register(owner, ticks)?;
         let waiting = Waiting {
             inner: self,
             owner,
             id,
+            owner_heard,
         };
         Some((waiting, replies))
     }
@@ -321,7 +334,9 @@ impl Inner {
             http::Method::POST => Method::Post,
             _ => return None,
         };
-        let (waiting, mut replies) = self.register(owner)?;
+        // No timer per request: the liveness check fails it if the owner
+        // neither answers nor accepts it within `response_timeout` (to 1.5×).
+        let (waiting, mut replies) = self.register_until(owner, Some(ANSWER_TICKS))?;
         let id = waiting.id;
         let msg = Message::encode_request(
             self.node,
@@ -334,27 +349,32 @@ impl Inner {
         // Not awaited: the owner's answer is what this request waits for.
         // Nobody listening on the owner's channel (it is dead, or never
         // was) fails the request at once; so does a publication that
-        // cannot be queued.
-        let inner = self.clone();
-        let unheard = move |heard: bool| {
-            if !heard {
-                inner.pending.remove(id);
-            }
-        };
+        // cannot be queued. An owner that answered lately is not asked
+        // about: Redis then sends this node no reply (one wake-up less per
+        // request), and if the owner died since, the request fails on the
+        // timeout below or the liveness check, within `response_timeout`.
+        let unheard = (!waiting.owner_heard).then(|| {
+            let inner = self.clone();
+            Box::new(move |heard: bool| {
+                if !heard {
+                    inner.pending.remove(id);
+                }
+            }) as crate::link::Then
+        });
         let owner_channel = channel(&self.config.channel_prefix, owner);
-        self.link.send(&owner_channel, msg, Some(Box::new(unheard)));
+        self.link.send(&owner_channel, msg, unheard);
         // The owner answers or says it serves the request within the timeout;
         // then a long-poll may wait up to a heartbeat, watched by the liveness check.
-        let timeout = self.config.response_timeout;
-        match tokio::time::timeout(timeout, replies.recv()).await {
-            Ok(Some(Reply::Response {
+        match replies.recv().await {
+            Some(Reply::Response {
                 status,
                 headers,
                 body,
-            })) => return response(status, headers, body),
-            Ok(Some(Reply::Accepted)) => {}
-            // An upgrade's answer to a polling request: a confused or forged owner.
-            Ok(Some(Reply::Handover(_) | Reply::Proxied)) | Ok(None) | Err(_) => return None,
+            }) => return response(status, headers, body),
+            Some(Reply::Accepted) => {}
+            // An upgrade's answer to a polling request: a confused or forged
+            // owner; `None`: no answer in time, or the owner is gone.
+            Some(Reply::Handover(_) | Reply::Proxied) | None => return None,
         }
         let wait = self.long_poll_bound();
         match tokio::time::timeout(wait, replies.recv()).await {
@@ -695,17 +715,37 @@ async fn reconnect(inner: Weak<Inner>) {
     }
 }
 
-/// Every `response_timeout`, asks Redis whether the owners that requests
-/// wait on are still subscribed, and fails the requests of those that are not.
+/// Ticks of the liveness check in `response_timeout` (a forwarded request
+/// without an answer fails after `ANSWER_TICKS` to `ANSWER_TICKS + 1` ticks).
+const TICKS_PER_TIMEOUT: u32 = 2;
+const ANSWER_TICKS: u64 = TICKS_PER_TIMEOUT as u64;
+
+/// Every tick (half a `response_timeout`), fails the forwarded requests past
+/// their deadline (telling their owners), then asks Redis whether the owners
+/// that requests wait on are still subscribed, and fails the requests of
+/// those that are not.
 async fn liveness(inner: Weak<Inner>) {
     loop {
-        let Some(period) = inner.upgrade().map(|i| i.config.response_timeout) else {
+        let Some(period) = inner
+            .upgrade()
+            .map(|i| i.config.response_timeout / TICKS_PER_TIMEOUT)
+        else {
             return;
         };
         tokio::time::sleep(period).await;
         let Some(inner) = inner.upgrade() else {
             return;
         };
+        for (owner, id) in inner.pending.tick() {
+            // What dropping a waiting request does: the owner may serve it still.
+            let abort = Message {
+                from: inner.node,
+                id,
+                body: Body::Abort,
+            };
+            let to = channel(&inner.config.channel_prefix, owner);
+            inner.link.send(&to, abort.encode(), None);
+        }
         if !inner.link.is_up() {
             continue;
         }

@@ -33,6 +33,9 @@ struct Entry {
     // 32 slots (2 KB here) per channel, one per forwarded request.
     accepted: Option<oneshot::Sender<()>>,
     response: oneshot::Sender<Reply>,
+    /// The epoch at which [`Pending::tick`] fails it, if it has no reply by
+    /// then; `u64::MAX`: never (its future bounds its own wait).
+    deadline: u64,
 }
 
 /// Where the replies to one request arrive: at most one Accepted, then the
@@ -80,11 +83,26 @@ impl Replies {
     }
 }
 
+/// How many owners [`Pending`] remembers as heard from (a cluster has few
+/// nodes; the bound holds against replies forged for many node ids).
+const MAX_HEARD: usize = 64;
+/// An owner heard from within this many ticks counts as alive.
+const HEARD_TICKS: u64 = 3;
+
 /// The requests waiting on their owners, bounded in number.
 pub(crate) struct Pending {
     next: AtomicU64,
     max: usize,
-    map: Mutex<HashMap<u64, Entry>>,
+    map: Mutex<Map>,
+    /// Advanced by the liveness check, once per period ([`Pending::tick`]).
+    epoch: AtomicU64,
+}
+
+#[derive(Default)]
+struct Map {
+    entries: HashMap<u64, Entry>,
+    /// Owners a reply came from, with the epoch of the last one.
+    heard: Vec<(NodeId, u64)>,
 }
 
 impl Pending {
@@ -92,55 +110,79 @@ impl Pending {
         Pending {
             next: AtomicU64::new(1),
             max,
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Map::default()),
+            epoch: AtomicU64::new(0),
         }
     }
 
-    /// A new request to `owner`: its id and where its replies arrive. `None`
+    /// A new request to `owner`: its id, where its replies arrive, and
+    /// whether `owner` was heard from within the last [`HEARD_TICKS`] ticks
+    /// (then it is very likely alive, and the request need not ask Redis
+    /// whether anyone heard it). With `ticks`, the request fails (its
+    /// receiver ends) if no reply came within `ticks` to `ticks + 1` ticks:
+    /// one shared deadline check rather than a timer per request. `None`
     /// when this node already waits on as many requests as allowed.
-    pub(crate) fn register(&self, owner: NodeId) -> Option<(u64, Replies)> {
+    pub(crate) fn register(
+        &self,
+        owner: NodeId,
+        ticks: Option<u64>,
+    ) -> Option<(u64, Replies, bool)> {
+        let epoch = self.epoch.load(Ordering::Relaxed);
         let mut map = self.map.lock();
-        if map.len() >= self.max {
+        if map.entries.len() >= self.max {
             return None;
         }
+        let heard = map
+            .heard
+            .iter()
+            .any(|&(node, at)| node == owner && at + HEARD_TICKS >= epoch);
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (accepted, accepted_rx) = oneshot::channel();
         let (response, response_rx) = oneshot::channel();
-        map.insert(
+        map.entries.insert(
             id,
             Entry {
                 owner,
                 accepted: Some(accepted),
                 response,
+                deadline: ticks.map_or(u64::MAX, |t| epoch + t + 1),
             },
         );
         let replies = Replies {
             accepted: Some(accepted_rx),
             response: Some(response_rx),
         };
-        Some((id, replies))
+        Some((id, replies, heard))
     }
 
     /// Hands a reply from `from` to request `id`. Replies for unknown
     /// requests, or from a node other than the request's owner (forged), are
     /// dropped, and so is a second Accepted. Any reply but Accepted ends the request.
     pub(crate) fn deliver(&self, from: NodeId, id: u64, reply: Reply) -> bool {
+        let epoch = self.epoch.load(Ordering::Relaxed);
         let mut map = self.map.lock();
-        let Some(entry) = map.get_mut(&id).filter(|e| e.owner == from) else {
-            return false;
-        };
         match reply {
-            Reply::Accepted => match entry.accepted.take() {
-                Some(tx) => {
-                    drop(map);
-                    tx.send(()).is_ok()
-                }
-                None => false,
-            },
-            _ => {
-                let Some(entry) = map.remove(&id) else {
+            Reply::Accepted => {
+                let Some(entry) = map.entries.get_mut(&id).filter(|e| e.owner == from) else {
                     return false;
                 };
+                let tx = entry.accepted.take();
+                // Accepted: the request's future bounds the rest of its wait.
+                entry.deadline = u64::MAX;
+                map.heard_from(from, epoch);
+                drop(map);
+                tx.is_some_and(|tx| tx.send(()).is_ok())
+            }
+            _ => {
+                let entry = match map.entries.remove(&id) {
+                    Some(e) if e.owner == from => e,
+                    Some(theirs) => {
+                        map.entries.insert(id, theirs);
+                        return false;
+                    }
+                    None => return false,
+                };
+                map.heard_from(from, epoch);
                 drop(map);
                 entry.response.send(reply).is_ok()
             }
@@ -150,35 +192,68 @@ impl Pending {
     /// Forgets request `id` (its client went away, or it ended). Whether it
     /// was still waiting.
     pub(crate) fn remove(&self, id: u64) -> bool {
-        self.map.lock().remove(&id).is_some()
+        self.map.lock().entries.remove(&id).is_some()
+    }
+
+    /// One tick of the liveness check: owners not heard from lately are no
+    /// longer taken as alive, and the requests past their deadline fail.
+    /// Returns those requests (owner and id), to tell their owners.
+    pub(crate) fn tick(&self) -> Vec<(NodeId, u64)> {
+        let epoch = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut map = self.map.lock();
+        map.heard.retain(|&(_, at)| at + HEARD_TICKS >= epoch);
+        let mut expired = Vec::new();
+        map.entries.retain(|&id, e| {
+            let live = e.deadline > epoch;
+            if !live {
+                expired.push((e.owner, id));
+            }
+            live
+        });
+        expired
     }
 
     /// The owners that requests wait on, each once.
     pub(crate) fn owners(&self) -> Vec<NodeId> {
-        let mut owners: Vec<NodeId> = self.map.lock().values().map(|e| e.owner).collect();
+        let mut owners: Vec<NodeId> = self.map.lock().entries.values().map(|e| e.owner).collect();
         owners.sort_unstable();
         owners.dedup();
         owners
     }
 
     /// Fails every request waiting on `owner` (it is gone): their receivers
-    /// end without a response. How many there were.
+    /// end without a response, and it is no longer taken as alive. How many
+    /// there were.
     pub(crate) fn fail_owner(&self, owner: NodeId) -> usize {
         let mut map = self.map.lock();
-        let before = map.len();
-        map.retain(|_, e| e.owner != owner);
-        before - map.len()
+        let before = map.entries.len();
+        map.entries.retain(|_, e| e.owner != owner);
+        map.heard.retain(|&(node, _)| node != owner);
+        before - map.entries.len()
     }
 
-    /// Fails every waiting request (the link to Redis is down).
+    /// Fails every waiting request (the link to Redis is down); no owner is
+    /// taken as alive any more.
     pub(crate) fn fail_all(&self) {
-        self.map.lock().clear();
+        let mut map = self.map.lock();
+        map.entries.clear();
+        map.heard.clear();
     }
 
     /// How many requests wait.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.map.lock().len()
+        self.map.lock().entries.len()
+    }
+}
+
+impl Map {
+    fn heard_from(&mut self, node: NodeId, epoch: u64) {
+        if let Some(h) = self.heard.iter_mut().find(|(n, _)| *n == node) {
+            h.1 = epoch;
+        } else if self.heard.len() < MAX_HEARD {
+            self.heard.push((node, epoch));
+        }
     }
 }
 
@@ -205,7 +280,7 @@ mod tests {
     async fn accepted_then_response_reach_the_request() {
         let (a, _) = ids();
         let p = Pending::new(10);
-        let (id, mut rx) = p.register(a).unwrap();
+        let (id, mut rx, _) = p.register(a, None).unwrap();
         assert!(p.deliver(a, id, Reply::Accepted));
         assert!(p.deliver(a, id, response()));
         assert!(matches!(rx.recv().await, Some(Reply::Accepted)));
@@ -223,7 +298,7 @@ mod tests {
     fn forged_and_unknown_replies_are_dropped() {
         let (a, b) = ids();
         let p = Pending::new(10);
-        let (id, mut rx) = p.register(a).unwrap();
+        let (id, mut rx, _) = p.register(a, None).unwrap();
         assert!(!p.deliver(b, id, response()), "a reply from another node");
         assert!(!p.deliver(a, id + 100, response()), "an unknown request");
         assert!(rx.try_recv().is_err());
@@ -239,9 +314,9 @@ mod tests {
     async fn a_dead_owner_fails_its_requests_only() {
         let (a, b) = ids();
         let p = Pending::new(10);
-        let (_, mut ra) = p.register(a).unwrap();
-        let (_, mut ra2) = p.register(a).unwrap();
-        let (_, mut rb) = p.register(b).unwrap();
+        let (_, mut ra, _) = p.register(a, None).unwrap();
+        let (_, mut ra2, _) = p.register(a, None).unwrap();
+        let (_, mut rb, _) = p.register(b, None).unwrap();
         assert_eq!(p.owners(), vec![a, b]);
         assert_eq!(p.fail_owner(a), 2);
         assert!(ra.recv().await.is_none());
@@ -256,11 +331,66 @@ mod tests {
     fn bounded() {
         let (a, _) = ids();
         let p = Pending::new(2);
-        let (first, _r1) = p.register(a).unwrap();
-        let _r2 = p.register(a).unwrap();
-        assert!(p.register(a).is_none());
+        let (first, _r1, _) = p.register(a, None).unwrap();
+        let _r2 = p.register(a, None).unwrap();
+        assert!(p.register(a, None).is_none());
         assert!(p.remove(first));
         assert!(!p.remove(first));
-        assert!(p.register(a).is_some());
+        assert!(p.register(a, None).is_some());
+    }
+
+    #[test]
+    fn an_owner_counts_as_heard_for_a_few_ticks_after_its_last_reply() {
+        let (a, b) = ids();
+        let p = Pending::new(100);
+        let (id, _rx, heard) = p.register(a, None).unwrap();
+        assert!(!heard, "never heard from");
+        // A forged reply (from b) does not count for a, nor for b.
+        assert!(!p.deliver(b, id, response()));
+        assert!(p.deliver(a, id, response()));
+        assert!(p.register(a, None).unwrap().2, "it just answered");
+        assert!(!p.register(b, None).unwrap().2, "b never answered");
+        for _ in 0..HEARD_TICKS {
+            p.tick();
+            assert!(p.register(a, None).unwrap().2, "heard lately");
+        }
+        p.tick();
+        assert!(!p.register(a, None).unwrap().2, "silent for too long");
+        // Heard again; then declared dead by the liveness check.
+        let (id, _rx, _) = p.register(a, None).unwrap();
+        assert!(p.deliver(a, id, Reply::Accepted));
+        assert!(p.register(a, None).unwrap().2);
+        p.fail_owner(a);
+        assert!(
+            !p.register(a, None).unwrap().2,
+            "a dead owner is asked about again"
+        );
+        let (id, _rx, _) = p.register(a, None).unwrap();
+        assert!(p.deliver(a, id, response()));
+        p.fail_all();
+        assert!(!p.register(a, None).unwrap().2, "the link went down");
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_reply_fails_at_its_deadline_tick() {
+        let (a, _) = ids();
+        let p = Pending::new(10);
+        let (quiet, mut rq, _) = p.register(a, Some(2)).unwrap();
+        let (accepted, mut ra, _) = p.register(a, Some(2)).unwrap();
+        let (_, mut forever, _) = p.register(a, None).unwrap();
+        assert!(p.deliver(a, accepted, Reply::Accepted));
+        assert!(p.tick().is_empty());
+        assert!(p.tick().is_empty());
+        // Between 2 and 3 ticks after it was registered.
+        assert_eq!(p.tick(), vec![(a, quiet)]);
+        assert!(rq.recv().await.is_none(), "its receiver ended");
+        assert!(matches!(ra.recv().await, Some(Reply::Accepted)));
+        for _ in 0..10 {
+            assert!(p.tick().is_empty(), "accepted, and no deadline: left alone");
+        }
+        assert_eq!(p.len(), 2);
+        assert!(p.deliver(a, accepted, response()));
+        assert!(matches!(ra.recv().await, Some(Reply::Response { .. })));
+        assert!(forever.try_recv().is_err(), "still waiting");
     }
 }

@@ -12,9 +12,10 @@ pub struct ClusterConfig {
     /// This node's id; `None` (default): a random one. See [`NodeId`].
     pub node_id: Option<String>,
     /// How long the owner may take to take up a request (answer it, or say
-    /// it is serving it) before the request is answered "Session ID unknown";
-    /// also the period of the liveness check of owners that long-polls wait
-    /// on. Default 500 ms (the reference waits 1000 ms for a lock).
+    /// it is serving it) before the request is answered "Session ID unknown"
+    /// (checked twice per this period, so after 1 to 1.5 times it); the
+    /// liveness check of owners that long-polls wait on runs as often.
+    /// Default 500 ms (the reference waits 1000 ms for a lock).
     pub response_timeout: Duration,
     /// The most foreign requests this node may wait on at once; beyond it a
     /// foreign request is answered "Session ID unknown". Default 10 000.

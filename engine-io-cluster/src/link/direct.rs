@@ -10,7 +10,11 @@
 //! out in one write after it (corked).
 //!
 //! Replies come in the order of the commands: each command that expects one
-//! queues who waits for it, under the same lock as its bytes. Pushes
+//! queues who waits for it, under the same lock as its bytes. A publication
+//! whose subscriber count nobody needs goes out under `CLIENT REPLY SKIP`:
+//! Redis then writes this node nothing for it, which saves a wake-up (a read
+//! of its own, when the reply does not arrive with other bytes) per
+//! publication. Pushes
 //! (messages on the node's channel) go straight to the node from the
 //! reader; the confirmation of a SUBSCRIBE or UNSUBSCRIBE is a push too, and
 //! completes that command.
@@ -24,6 +28,8 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
@@ -43,7 +49,7 @@ enum Done {
     Reply(oneshot::Sender<Result<Value, RedisError>>),
     /// Called with whether a node got the publication ([`Direct::send`]).
     Then(Then),
-    /// Nobody.
+    /// Nobody: the command is sent with its reply skipped.
     Ignore,
     /// The publications of one batch (one PUBLISH, one reply).
     Each(Vec<Done>),
@@ -76,7 +82,7 @@ enum Expect {
 /// One TCP connection to Redis, while it lasts.
 struct Conn {
     id: u64,
-    stream: Arc<TcpStream>,
+    stream: Arc<OwnedWriteHalf>,
     /// Bytes not written yet.
     out: BytesMut,
     /// A flush task owns the writing (the socket was full).
@@ -88,6 +94,15 @@ struct Conn {
     held: Vec<Batch<Done>>,
     held_bytes: usize,
     reader: Option<AbortHandle>,
+}
+
+/// Encodes `PUBLISH channel payload`; with `answered` false, behind
+/// `CLIENT REPLY SKIP` (which has no reply either), so no reply comes.
+fn encode_publish(out: &mut BytesMut, channel: &str, payload: &[u8], answered: bool) {
+    if !answered {
+        encode_command(out, &[b"CLIENT", b"REPLY", b"SKIP"]);
+    }
+    encode_command(out, &[b"PUBLISH", channel.as_bytes(), payload]);
 }
 
 impl Conn {
@@ -115,12 +130,15 @@ impl Conn {
     fn encode_held(&mut self) {
         for h in self.held.drain(..) {
             let payload = crate::message::batch(&h.messages);
-            encode_command(&mut self.out, &[b"PUBLISH", h.channel.as_bytes(), &payload]);
-            let done = match <[Done; 1]>::try_from(h.done) {
-                Ok([one]) => one,
-                Err(all) => Done::Each(all),
-            };
-            self.waiting.push_back((Expect::Reply, done));
+            let answered = h.done.iter().any(|d| !matches!(d, Done::Ignore));
+            encode_publish(&mut self.out, &h.channel, &payload, answered);
+            if answered {
+                let done = match <[Done; 1]>::try_from(h.done) {
+                    Ok([one]) => one,
+                    Err(all) => Done::Each(all),
+                };
+                self.waiting.push_back((Expect::Reply, done));
+            }
         }
         self.held_bytes = 0;
     }
@@ -199,14 +217,18 @@ impl Direct {
         // Small request/answer messages: Nagle would hold a PUBLISH written
         // while an earlier one is unacknowledged.
         stream.set_nodelay(true)?;
-        let stream = Arc::new(stream);
+        // The reader owns its half: its reads go through `AsyncRead`, which
+        // takes a short read as the socket drained (no read that only
+        // finds it empty before each wait).
+        let (read, write) = stream.into_split();
+        let stream = Arc::new(write);
         let id = {
             let mut st = shared.state.lock();
             st.next_id += 1;
             let id = st.next_id;
             let old = st.conn.replace(Conn {
                 id,
-                stream: stream.clone(),
+                stream,
                 out: BytesMut::with_capacity(4096),
                 flushing: false,
                 corked: false,
@@ -215,7 +237,7 @@ impl Direct {
                 held_bytes: 0,
                 reader: None,
             });
-            let reader = tokio::spawn(read_loop(Arc::downgrade(shared), stream, id));
+            let reader = tokio::spawn(read_loop(Arc::downgrade(shared), read, id));
             if let Some(c) = st.conn.as_mut() {
                 c.reader = Some(reader.abort_handle());
             }
@@ -310,9 +332,10 @@ impl Direct {
         }
     }
 
-    /// Publishes without waiting; `then` learns whether a node got it.
-    /// While the connection cannot write (the reader is dispatching, or a
-    /// flush is in flight), publications to one channel wait as one batch.
+    /// Publishes without waiting; `then` learns whether a node got it
+    /// (without `then`, Redis is told not to reply). While the connection
+    /// cannot write (the reader is dispatching, or a flush is in flight),
+    /// publications to one channel wait as one batch.
     pub(super) fn send(&self, channel: &str, payload: Bytes, then: Option<Then>) {
         let done = then.map_or(Done::Ignore, Done::Then);
         {
@@ -325,8 +348,9 @@ impl Direct {
                 }
             }
         }
+        let answered = !matches!(done, Done::Ignore);
         self.shared.submit(
-            |out| encode_command(out, &[b"PUBLISH", channel.as_bytes(), &payload]),
+            |out| encode_publish(out, channel, &payload, answered),
             Expect::Reply,
             done,
         );
@@ -424,7 +448,9 @@ fn fail(conn: Conn) {
 
 impl Shared {
     /// Appends a command and writes it now if the socket takes it. `done`
-    /// fails at once when the link is down or too much waits already.
+    /// fails at once when the link is down or too much waits already;
+    /// [`Done::Ignore`] waits for no reply (the command was encoded to get
+    /// none).
     fn submit(self: &Arc<Self>, encode: impl FnOnce(&mut BytesMut), expect: Expect, done: Done) {
         let mut st = self.state.lock();
         let Some(conn) = st.conn.as_mut() else {
@@ -441,7 +467,9 @@ impl Shared {
         // Replies come in command order: what is held goes first.
         conn.encode_held();
         encode(&mut conn.out);
-        conn.waiting.push_back((expect, done));
+        if !matches!(done, Done::Ignore) {
+            conn.waiting.push_back((expect, done));
+        }
         if conn.flushing || conn.corked {
             return;
         }
@@ -490,21 +518,16 @@ impl Shared {
 }
 
 /// Reads connection `id`: replies complete their commands, pushes go to the node.
-async fn read_loop(shared: std::sync::Weak<Shared>, stream: Arc<TcpStream>, id: u64) {
+async fn read_loop(shared: std::sync::Weak<Shared>, mut stream: OwnedReadHalf, id: u64) {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = Decoder::default();
     loop {
-        if stream.readable().await.is_err() {
-            break;
-        }
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(READ_CHUNK);
         }
-        match stream.try_read_buf(&mut buf) {
-            Ok(0) => break,
+        match stream.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(_) => break,
         }
         let Some(shared) = shared.upgrade() else {
             return;
@@ -617,7 +640,7 @@ impl Shared {
 }
 
 /// Writes connection `id`'s queued bytes as the socket takes them.
-fn flush_task(shared: Arc<Shared>, stream: Arc<TcpStream>, id: u64) {
+fn flush_task(shared: Arc<Shared>, stream: Arc<OwnedWriteHalf>, id: u64) {
     tokio::spawn(async move {
         loop {
             if stream.writable().await.is_err() {
@@ -637,4 +660,103 @@ fn flush_task(shared: Arc<Shared>, stream: Arc<TcpStream>, id: u64) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A real redis-server on a free port, killed on drop.
+    struct Redis(std::process::Child, u16);
+
+    impl Redis {
+        fn start() -> Redis {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server is needed (Debian package redis-server)");
+            Redis(child, port)
+        }
+    }
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Connects (retrying while redis-server starts), subscribed to `t#node`.
+    async fn connect(port: u16, on_push: Arc<dyn Fn(Push) + Send + Sync>) -> Direct {
+        let settings = redis::RedisConnectionInfo::default();
+        let mut last = None;
+        for _ in 0..100 {
+            let on_push = on_push.clone();
+            let addr = ("127.0.0.1".to_owned(), port);
+            let timeout = Duration::from_secs(2);
+            match Direct::connect(addr, &settings, "t#node".into(), timeout, move |p| {
+                on_push(p)
+            })
+            .await
+            {
+                Ok(d) => return d,
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("cannot connect to redis-server on {port}: {last:?}");
+    }
+
+    #[tokio::test]
+    async fn publications_nobody_waits_on_get_no_reply_and_replies_stay_in_step() {
+        let redis = Redis::start();
+        let got = Arc::new(AtomicUsize::new(0));
+        let seen = got.clone();
+        let link = connect(
+            redis.1,
+            Arc::new(move |p| {
+                if let Push::Message(m) = p {
+                    assert_eq!(&m[..], b"x");
+                    seen.fetch_add(1, Ordering::Relaxed);
+                }
+            }),
+        )
+        .await;
+        let (tx, rx) = oneshot::channel();
+        let then: Then = Box::new(move |heard| {
+            let _ = tx.send(heard);
+        });
+        // Unanswered, answered, unanswered: the answered one still gets its own reply.
+        link.send("t#node", Bytes::from_static(b"x"), None);
+        link.send("t#node", Bytes::from_static(b"x"), Some(then));
+        link.send("t#node", Bytes::from_static(b"x"), None);
+        assert!(
+            rx.await.expect("a reply"),
+            "the node's own subscription heard it"
+        );
+        assert_eq!(
+            link.publish("t#node", Bytes::from_static(b"x")).await.ok(),
+            Some(1)
+        );
+        let stats = link
+            .command(&[b"INFO", b"commandstats"])
+            .await
+            .expect("INFO");
+        let stats =
+            String::from_utf8_lossy(stats.as_bytes().expect("INFO is a string")).into_owned();
+        assert!(stats.contains("cmdstat_client|reply:calls=2,"), "{stats}");
+        assert!(stats.contains("cmdstat_publish:calls=4,"), "{stats}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while got.load(Ordering::Relaxed) < 4 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(got.load(Ordering::Relaxed), 4, "every publication arrived");
+    }
 }
