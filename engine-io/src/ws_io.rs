@@ -288,7 +288,9 @@ impl CloseFrame {
 /// message is a slice of that chunk, unmasked in place (no copy). Only the
 /// bytes of a frame that has not fully arrived (or of frames not decoded
 /// yet) are kept per connection, in `carry`, released once decoded: an idle
-/// connection holds no read buffer at all.
+/// connection holds no read buffer at all. An application that keeps
+/// received messages would keep a chunk alive per message: once a chunk is
+/// found still in use, small messages are copied out ([`COPY_SMALL`]).
 pub(crate) struct WsStream {
     io: WsWriter,
     reader: FrameReader,
@@ -306,12 +308,55 @@ const MIN_READ: usize = 2 * 1024;
 /// frame.
 const CARRY_COPY_MAX: usize = 512;
 
+/// Messages up to this size are copied out of their read chunk while
+/// [`COPY_SMALL`] says the application keeps messages: one kept message then
+/// holds its own bytes, not a chunk of [`SCRATCH_LEN`] or more; a larger one
+/// holds at most about four times its size.
+const UNPIN_MAX: usize = SCRATCH_LEN / 4;
+
+/// How many small messages are copied out once a chunk was found still in
+/// use: after that, slicing (no copy, no allocation) is tried again, so an
+/// application that keeps messages pins at most one chunk per this many.
+const UNPIN_MESSAGES: u32 = 4096;
+
 thread_local! {
     /// The buffer socket reads go into, shared by every connection polled on
     /// this thread (see [`WsStream`]). Received messages are slices of it:
     /// a chunk is reused once none of them is alive any more, and a new one
     /// is allocated while some are.
-    static READ_SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+    static READ_SCRATCH: std::cell::RefCell<BytesMut> =
+        std::cell::RefCell::new(BytesMut::with_capacity(SCRATCH_LEN));
+    /// Small messages still to be copied out of their chunk ([`UNPIN_MAX`]):
+    /// set when a full chunk could not be reused because a message sliced
+    /// from it is still alive (the application keeps messages), so that
+    /// each kept message does not keep a whole chunk alive.
+    static COPY_SMALL: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// `t`, copied out of its read chunk if it is small and messages are being
+/// kept ([`COPY_SMALL`]); as it is otherwise.
+fn unpinned_text(t: crate::Str) -> crate::Str {
+    if t.len() > UNPIN_MAX || !take_copy() {
+        return t;
+    }
+    crate::Str::from(t.as_str().to_owned())
+}
+
+/// [`unpinned_text`] for a binary message.
+fn unpinned_binary(b: bytes::Bytes) -> bytes::Bytes {
+    if b.len() > UNPIN_MAX || !take_copy() {
+        return b;
+    }
+    bytes::Bytes::copy_from_slice(&b)
+}
+
+/// Whether the next small message is to be copied (one fewer to copy).
+fn take_copy() -> bool {
+    COPY_SMALL.with(|c| {
+        let left = c.get();
+        c.set(left.saturating_sub(1));
+        left > 0
+    })
 }
 
 /// What reading a WebSocket gave.
@@ -350,6 +395,12 @@ impl WsStream {
         READ_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut scratch) => {
                 scratch.clear();
+                // A full chunk that cannot be taken back is held by a message
+                // still alive: messages are being kept, so small ones are
+                // copied out for a while (see `COPY_SMALL`).
+                if scratch.capacity() < MIN_READ && !scratch.try_reclaim(SCRATCH_LEN) {
+                    COPY_SMALL.with(|c| c.set(UNPIN_MESSAGES));
+                }
                 if let Some(carry) = self.carry.take() {
                     scratch.extend_from_slice(&carry);
                 }
@@ -582,8 +633,12 @@ impl WsIo {
                 }
             };
             match frame {
-                Frame::Text(t) => return Poll::Ready(WsEvent::Message(WsData::Text(t))),
-                Frame::Binary(b) => return Poll::Ready(WsEvent::Message(WsData::Binary(b))),
+                Frame::Text(t) => {
+                    return Poll::Ready(WsEvent::Message(WsData::Text(unpinned_text(t))))
+                }
+                Frame::Binary(b) => {
+                    return Poll::Ready(WsEvent::Message(WsData::Binary(unpinned_binary(b))))
+                }
                 Frame::Pong(_) => {}
                 // No answer once our close is queued (nothing follows it), nor
                 // while the peer leaves much unread (RFC 6455 §5.5.3 lets an

@@ -1,6 +1,8 @@
 //! Test helpers: a server on a free port and a minimal raw HTTP/1.1 client.
 #![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod raw_ws;
+
 use engine_io::{CloseReason, Config, Handler, Message, Server, Socket};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
