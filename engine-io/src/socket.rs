@@ -73,6 +73,10 @@ pub(crate) struct State {
     /// Packets ever queued / ever handed to the transport (for `flush`).
     pub(crate) enqueued: u64,
     pub(crate) written: u64,
+    /// `flush` calls waiting for `written` to grow: a write wakes the
+    /// waiters only while there are some (each `notify_waiters` takes
+    /// `Notify`'s own lock, once per write on every session otherwise).
+    pub(crate) flush_waiters: u32,
     /// Ids of polling requests (GET and POST).
     pub(crate) request_seq: RequestId,
     /// Answers to pending GETs, taken by their tasks.
@@ -198,6 +202,7 @@ impl Socket {
                 over_since: None,
                 enqueued: 0,
                 written: 0,
+                flush_waiters: 0,
                 request_seq: 0,
                 answers: Vec::new(),
                 probe_offer: None,
@@ -422,18 +427,33 @@ impl Socket {
     /// transport (written to the WebSocket, or returned in a polling response):
     /// the completion signal for sends. Fails if the socket closes first.
     pub async fn flush(&self) -> Result<(), Closed> {
+        /// Counts this call among `flush_waiters` until it returns or is dropped.
+        struct Waiting<'a>(&'a Socket);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.lock().flush_waiters -= 1;
+            }
+        }
         let target = self.lock().enqueued;
+        let mut waiting = None;
         loop {
             let notified = self.waiters.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
-                let st = self.lock();
+                let mut st = self.lock();
                 if st.written >= target {
                     return Ok(());
                 }
                 if st.session.is_closed() {
                     return Err(Closed);
+                }
+                // Counted under the lock `mark_written` takes: a write after
+                // this check sees the count and wakes `notified`.
+                if waiting.is_none() {
+                    st.flush_waiters += 1;
+                    drop(st);
+                    waiting = Some(Waiting(self));
                 }
             }
             notified.await;
@@ -639,18 +659,26 @@ impl Socket {
     /// Counts `n` packets as written and wakes `flush` callers.
     pub(crate) fn mark_written(&self, st: &mut State, n: u64) {
         st.written += n;
-        self.waiters.notify_waiters();
+        if st.flush_waiters > 0 {
+            self.waiters.notify_waiters();
+        }
     }
 
     /// The read path: a packet received on the active transport. Its type
     /// goes to the session (heartbeat, close); its message to the handler.
     pub(crate) fn handle_packet(self: &Arc<Self>, p: Packet) {
+        self.handle_packet_at(p, Instant::now());
+    }
+
+    /// [`handle_packet`](Self::handle_packet) with the clock already read
+    /// (the socket task reads it once per pass).
+    pub(crate) fn handle_packet_at(self: &Arc<Self>, p: Packet, now: Instant) {
         let mut st = self.lock();
         if !st.session.is_open() {
             return;
         }
         st.session
-            .handle_event(Instant::now().into_std(), Event::Received(p.packet_type));
+            .handle_event(now.into_std(), Event::Received(p.packet_type));
         let after = self.apply(&mut st);
         let open = st.session.is_open();
         let mut msg = p.into_message();
