@@ -156,7 +156,7 @@ impl Driver {
                     let open = match e {
                         WsEvent::Flushed(n) => self.on_flushed(n),
                         other => {
-                            self.on_ws_event(other);
+                            self.on_ws_event(other, now);
                             false
                         }
                     };
@@ -171,7 +171,7 @@ impl Driver {
                     // seen by the park below, which then passes through the top.
                     if let Some(w) = self.ws.as_mut() {
                         if let Poll::Ready(e) = w.poll_event(cx, read) {
-                            self.on_ws_event(e);
+                            self.on_ws_event(e, now);
                             continue;
                         }
                     }
@@ -212,15 +212,16 @@ impl Driver {
         }
     }
 
-    fn on_ws_event(&mut self, event: WsEvent) {
+    /// `now`: the pass's clock read, for the session's timers.
+    fn on_ws_event(&mut self, event: WsEvent, now: Instant) {
         let socket = &self.socket;
         match event {
             WsEvent::Flushed(n) => {
                 self.on_flushed(n);
             }
-            WsEvent::Message(m) => Self::on_packet(socket, decode_frame(m, socket)),
+            WsEvent::Message(m) => Self::on_packet(socket, decode_frame(m, socket), now),
             #[cfg(feature = "webtransport")]
-            WsEvent::Packet(p) => Self::on_packet(socket, p),
+            WsEvent::Packet(p) => Self::on_packet(socket, p, now),
             WsEvent::Closed => {
                 // After a close frame the echo is still to be flushed (at the
                 // end of the task); after EOF or a reset nothing can be written.
@@ -266,12 +267,12 @@ impl Driver {
     }
 
     /// A packet (or undecodable data) on the active transport.
-    fn on_packet(socket: &Arc<Socket>, packet: Result<Packet, crate::DecodeError>) {
+    fn on_packet(socket: &Arc<Socket>, packet: Result<Packet, crate::DecodeError>, now: Instant) {
         match packet {
             // Over WebSocket the reference ignores close packets (clients
             // close the WebSocket itself).
             Ok(p) if p.packet_type == PacketType::Close => {}
-            Ok(p) => socket.handle_packet(p),
+            Ok(p) => socket.handle_packet_at(p, now),
             Err(e) => socket.finalize(CloseReason::ParseError, Some(e.to_string()), Answer::Close),
         }
     }

@@ -59,6 +59,23 @@ pub(crate) enum Connect {
     Replaying,
 }
 
+/// Counts a `send`, `send_many` or `flush` call in [`State::waiting`] until
+/// it returns or is dropped.
+struct Waiting<'a>(&'a Socket);
+
+impl<'a> Waiting<'a> {
+    fn count(socket: &'a Socket, st: &mut State) -> Self {
+        st.waiting += 1;
+        Waiting(socket)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.lock().waiting -= 1;
+    }
+}
+
 pub(crate) struct State {
     /// The protocol state.
     pub(crate) session: Session,
@@ -73,6 +90,11 @@ pub(crate) struct State {
     /// Packets ever queued / ever handed to the transport (for `flush`).
     pub(crate) enqueued: u64,
     pub(crate) written: u64,
+    /// `send`, `send_many` and `flush` calls waiting on `waiters` (for room
+    /// in the queue, or for `written` to grow): a drain or a write wakes
+    /// them only while there are some (each `notify_waiters` takes `Notify`'s
+    /// own lock, twice per echo on every session otherwise).
+    pub(crate) waiting: u32,
     /// Ids of polling requests (GET and POST).
     pub(crate) request_seq: RequestId,
     /// Answers to pending GETs, taken by their tasks.
@@ -202,6 +224,7 @@ impl Socket {
                 over_since: None,
                 enqueued: 0,
                 written: 0,
+                waiting: 0,
                 request_seq: 0,
                 answers: Vec::new(),
                 probe_offer: None,
@@ -394,6 +417,7 @@ impl Socket {
     /// Fails only when the socket is closed.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), SendError<Message>> {
         let mut msg = msg.into();
+        let mut waiting = None;
         loop {
             let notified = self.waiters.notified();
             tokio::pin!(notified);
@@ -403,6 +427,12 @@ impl Socket {
                 Err(TrySendError::Closed(m)) => return Err(SendError(m)),
                 Err(TrySendError::Full(m)) => msg = m,
             }
+            if waiting.is_none() {
+                // Counted first, then checked once more: a drain after the
+                // count wakes `notified`, one before it made room.
+                waiting = Some(Waiting::count(self, &mut self.lock()));
+                continue;
+            }
             notified.await;
         }
     }
@@ -410,6 +440,7 @@ impl Socket {
     /// Queues several messages atomically, waiting for room.
     pub async fn send_many(&self, msgs: Vec<Message>) -> Result<(), SendError<Vec<Message>>> {
         let mut msgs = msgs;
+        let mut waiting = None;
         loop {
             let notified = self.waiters.notified();
             tokio::pin!(notified);
@@ -418,6 +449,12 @@ impl Socket {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Closed(m)) => return Err(SendError(m)),
                 Err(TrySendError::Full(m)) => msgs = m,
+            }
+            if waiting.is_none() {
+                // Counted first, then checked once more: a drain after the
+                // count wakes `notified`, one before it made room.
+                waiting = Some(Waiting::count(self, &mut self.lock()));
+                continue;
             }
             notified.await;
         }
@@ -428,17 +465,23 @@ impl Socket {
     /// the completion signal for sends. Fails if the socket closes first.
     pub async fn flush(&self) -> Result<(), Closed> {
         let target = self.lock().enqueued;
+        let mut waiting = None;
         loop {
             let notified = self.waiters.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
-                let st = self.lock();
+                let mut st = self.lock();
                 if st.written >= target {
                     return Ok(());
                 }
                 if st.session.is_closed() {
                     return Err(Closed);
+                }
+                // Counted under the lock `mark_written` takes: a write after
+                // this check sees the count and wakes `notified`.
+                if waiting.is_none() {
+                    waiting = Some(Waiting::count(self, &mut st));
                 }
             }
             notified.await;
@@ -652,7 +695,9 @@ impl Socket {
         if st.queued_messages > 0 {
             st.queued_messages = 0;
             st.queued_bytes = 0;
-            self.waiters.notify_waiters();
+            if st.waiting > 0 {
+                self.waiters.notify_waiters();
+            }
         }
         packets
     }
@@ -660,18 +705,26 @@ impl Socket {
     /// Counts `n` packets as written and wakes `flush` callers.
     pub(crate) fn mark_written(&self, st: &mut State, n: u64) {
         st.written += n;
-        self.waiters.notify_waiters();
+        if st.waiting > 0 {
+            self.waiters.notify_waiters();
+        }
     }
 
     /// The read path: a packet received on the active transport. Its type
     /// goes to the session (heartbeat, close); its message to the handler.
     pub(crate) fn handle_packet(self: &Arc<Self>, p: Packet) {
+        self.handle_packet_at(p, Instant::now());
+    }
+
+    /// [`handle_packet`](Self::handle_packet) with the clock already read
+    /// (the socket task reads it once per pass).
+    pub(crate) fn handle_packet_at(self: &Arc<Self>, p: Packet, now: Instant) {
         let mut st = self.lock();
         if !st.session.is_open() {
             return;
         }
         st.session
-            .handle_event(Instant::now().into_std(), Event::Received(p.packet_type));
+            .handle_event(now.into_std(), Event::Received(p.packet_type));
         let after = self.apply(&mut st);
         let open = st.session.is_open();
         let mut msg = p.into_message();

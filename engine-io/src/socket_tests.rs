@@ -172,3 +172,49 @@ async fn an_upgrade_is_reported_by_one_side_only() {
         );
     }
 }
+
+/// A write wakes a waiting `flush` (writes notify only while some flush
+/// waits), and a `flush` dropped while waiting is no longer counted.
+#[tokio::test]
+async fn a_write_wakes_flush_and_a_dropped_flush_is_uncounted() {
+    let (_server, s) = socket(4);
+    s.try_send("a").unwrap();
+    let cancelled = tokio::time::timeout(std::time::Duration::from_millis(20), s.flush()).await;
+    assert!(cancelled.is_err(), "flush returned before the write");
+    assert_eq!(s.lock().waiting, 0);
+    let s2 = s.clone();
+    let flushing = tokio::spawn(async move { s2.flush().await });
+    while s.lock().waiting == 0 {
+        tokio::task::yield_now().await;
+    }
+    {
+        let mut st = s.lock();
+        let n = s.drain_queue(&mut st).len() as u64;
+        s.mark_written(&mut st, n);
+    }
+    let done = tokio::time::timeout(std::time::Duration::from_secs(5), flushing).await;
+    assert_eq!(done.expect("the write did not wake flush").unwrap(), Ok(()));
+    assert_eq!(s.lock().waiting, 0);
+    s.close_now();
+}
+
+/// A drain wakes a `send` waiting for room, which is counted while it waits.
+#[tokio::test]
+async fn a_drain_wakes_a_send_waiting_for_room() {
+    let (_server, s) = socket(1);
+    s.try_send("a").unwrap();
+    let s2 = s.clone();
+    let sending = tokio::spawn(async move { s2.send("b").await });
+    while s.lock().waiting == 0 {
+        tokio::task::yield_now().await;
+    }
+    {
+        let mut st = s.lock();
+        s.drain_queue(&mut st);
+    }
+    let done = tokio::time::timeout(std::time::Duration::from_secs(5), sending).await;
+    assert_eq!(done.expect("the drain did not wake send").unwrap(), Ok(()));
+    assert_eq!(s.queued(), 1);
+    assert_eq!(s.lock().waiting, 0);
+    s.close_now();
+}
