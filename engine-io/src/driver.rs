@@ -194,9 +194,12 @@ impl Driver {
                 self.sleep_registered = true;
             }
 
-            // Nothing to do: park, unless something changed meanwhile.
+            // Nothing to do: park, unless something changed meanwhile, or the writer became
+            // idle with packets queued while it was busy (their senders found the task
+            // awake and will not wake it again).
             let mut st = socket.lock();
-            if st.wake_requested || st.session.is_closed() {
+            let drainable = !st.queue.is_empty() && self.ws.as_ref().is_some_and(Conn::idle);
+            if st.wake_requested || st.session.is_closed() || drainable {
                 continue;
             }
             st.parked = true;

@@ -19,7 +19,17 @@ struct RawWs {
 
 impl RawWs {
     async fn connect(addr: SocketAddr) -> RawWs {
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        RawWs::connect_with(addr, None).await
+    }
+
+    /// Connects with a receive buffer of `recv_buffer` bytes, if given (a client whose
+    /// window fills fast when it does not read).
+    async fn connect_with(addr: SocketAddr, recv_buffer: Option<u32>) -> RawWs {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(n) = recv_buffer {
+            sock.set_recv_buffer_size(n).unwrap();
+        }
+        let mut tcp = sock.connect(addr).await.unwrap();
         let req = format!(
             "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
              Upgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -359,6 +369,28 @@ async fn reading_polling_client_is_never_a_slow_consumer() {
         received += r.text().split('\x1e').count();
     }
     assert_eq!(received, 10_000);
+    assert!(socket.is_open());
+}
+
+/// A message queued while the writer still waits for the socket to take the previous batch
+/// is written once that batch is, with nothing else sent meanwhile: the socket task must not
+/// park with a queue it can drain (no further send, and no timer, would wake it before the
+/// next ping, a minute away here).
+#[tokio::test]
+async fn message_queued_while_the_socket_is_full_follows_without_another_send() {
+    let (addr, server, rec) = start(stall_config()).await;
+    let mut ws = RawWs::connect_with(addr, Some(4096)).await;
+    rec.wait_for("connect ").await;
+    let socket = server.sockets().pop().unwrap();
+    // More than the socket takes at once: the writer keeps the rest and waits.
+    let big = "x".repeat(4 << 20);
+    socket.try_send(big.clone()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket.try_send("tail").unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (op, payload) = ws.frame().await;
+    assert_eq!((op, payload.len()), (1, 1 + big.len()));
+    assert_eq!(ws.frame().await, (1, b"4tail".to_vec()));
     assert!(socket.is_open());
 }
 
