@@ -31,6 +31,16 @@ impl Conn {
         }
     }
 
+    /// Takes every packet of the session's queue for writing (see
+    /// [`WsIo::push_queue`]).
+    pub(crate) fn push_queue(&mut self, queue: &mut Vec<crate::Packet>, protocol: ProtocolVersion) {
+        match self {
+            Conn::Ws(w) => w.push_queue(queue, protocol),
+            #[cfg(feature = "webtransport")]
+            Conn::Wt(w) => w.push_packets(std::mem::take(queue)),
+        }
+    }
+
     /// Queues encoded packets for writing.
     pub(crate) fn push_packets(&mut self, packets: Vec<crate::Packet>, protocol: ProtocolVersion) {
         match self {

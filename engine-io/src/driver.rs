@@ -122,8 +122,7 @@ impl Driver {
                 }
                 if let Some(w) = self.ws.as_mut() {
                     if w.idle() && !st.queue.is_empty() {
-                        let packets = socket.drain_queue(&mut st);
-                        w.push_packets(packets, socket.protocol());
+                        w.push_queue(socket.take_queue(&mut st), socket.protocol());
                     }
                     if !st.session.is_open() && w.idle() && st.queue.is_empty() {
                         // Graceful close over WebSocket: everything was written.

@@ -79,7 +79,10 @@ impl Drop for Waiting<'_> {
 pub(crate) struct State {
     /// The protocol state.
     pub(crate) session: Session,
-    pub(crate) queue: VecDeque<Packet>,
+    /// Only ever appended to and taken whole (a `Vec`, not a deque). Over WebSocket it
+    /// trades buffers with the writer ([`Socket::take_queue`]), so a burst reuses the
+    /// capacity of the one before it instead of growing a new queue each time.
+    pub(crate) queue: Vec<Packet>,
     /// Application messages in `queue`.
     pub(crate) queued_messages: usize,
     /// Their weight ([`message_weight`]): what the bounds limit.
@@ -218,7 +221,7 @@ impl Socket {
             b64,
             state: Mutex::new(State {
                 session,
-                queue: VecDeque::new(),
+                queue: Vec::new(),
                 queued_messages: 0,
                 queued_bytes: 0,
                 over_since: None,
@@ -244,6 +247,7 @@ impl Socket {
         })
     }
 
+    #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
     }
@@ -372,21 +376,28 @@ impl Socket {
     /// either way the message is given back.
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError<Message>> {
         let msg = msg.into();
+        let weight = message_weight(&msg);
         let mut st = self.lock();
         if !st.session.is_open() {
             return Err(TrySendError::Closed(msg));
         }
-        let weight = message_weight(&msg);
         if !self.admit(&mut st, weight) {
             return Err(TrySendError::Full(msg));
         }
+        // Messages already waiting: their consumer knows (the first one told the session,
+        // which answered a pending GET or woke the socket task; a GET finding a queue takes
+        // it, and the task does not park while it can drain one), so this one only joins
+        // them: the hot path of a broadcast burst, with no session call and no wake-up.
+        let first = st.queued_messages == 0;
         st.queued_messages += 1;
         st.queued_bytes += weight;
         st.enqueued += 1;
-        st.queue.push_back(Packet::message(msg));
-        let after = self.queued_locked(&mut st);
-        drop(st);
-        self.wake(after);
+        st.queue.push(Packet::message(msg));
+        if first {
+            let after = self.queued_locked(&mut st);
+            drop(st);
+            self.wake(after);
+        }
         Ok(())
     }
 
@@ -643,7 +654,7 @@ impl Socket {
             }
             Effect::Closed(reason, description) => {
                 st.close_description = description;
-                st.queue = VecDeque::new();
+                st.queue = Vec::new();
                 st.queued_messages = 0;
                 st.queued_bytes = 0;
                 st.over_since = None;
@@ -684,13 +695,19 @@ impl Socket {
     /// Queues a control packet (ping, pong), bypassing the capacity limit.
     pub(crate) fn push_control(st: &mut State, p: Packet) {
         st.enqueued += 1;
-        st.queue.push_back(p);
+        st.queue.push(p);
     }
 
     /// Takes everything queued for the transport, counting it as written.
     pub(crate) fn drain_queue(&self, st: &mut State) -> Vec<Packet> {
-        // Taking the deque leaves no allocation behind: idle sockets stay small.
-        let packets = Vec::from(std::mem::take(&mut st.queue));
+        // Taking the queue leaves no allocation behind: idle sockets stay small.
+        std::mem::take(self.take_queue(st))
+    }
+
+    /// Empties the queue's counts for the transport taking what it holds: the
+    /// caller takes the packets out of the returned queue (by swapping buffers,
+    /// or [`Socket::drain_queue`]).
+    pub(crate) fn take_queue<'a>(&self, st: &'a mut State) -> &'a mut Vec<Packet> {
         st.over_since = None;
         if st.queued_messages > 0 {
             st.queued_messages = 0;
@@ -699,7 +716,7 @@ impl Socket {
                 self.waiters.notify_waiters();
             }
         }
-        packets
+        &mut st.queue
     }
 
     /// Counts `n` packets as written and wakes `flush` callers.

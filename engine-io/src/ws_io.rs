@@ -514,6 +514,12 @@ pub(crate) struct WsIo {
     read_done: bool,
 }
 
+/// A batch of fewer packets than this gives its buffer up once written (see
+/// [`WsIo::push_queue`]): an echo, a heartbeat or the last packets of a burst
+/// leave the socket with no queue memory, as before buffers were traded;
+/// within a burst, batches are far larger.
+const KEEP_BATCH_MIN: usize = 8;
+
 /// While more than this many written bytes wait for the socket, pings are not
 /// answered.
 const PONG_BACKLOG_MAX: usize = 64 * 1024;
@@ -552,6 +558,21 @@ impl WsIo {
         self.packets.is_empty() && self.close.is_none() && !self.needs_flush
     }
 
+    /// Takes every packet of the session's `queue` (leaving it empty), as
+    /// [`push_packets`](Self::push_packets) does. The two trade buffers: the
+    /// queue gets the one the last batch was written from, with its capacity,
+    /// so a burst fills a queue the size of the previous batch without growing
+    /// it step by step (see [`KEEP_BATCH_MIN`] for when that buffer is let go).
+    pub(crate) fn push_queue(&mut self, queue: &mut Vec<crate::Packet>, protocol: ProtocolVersion) {
+        if self.packets.is_empty() && !self.close_queued {
+            self.in_flight += queue.len() as u64;
+            self.protocol = protocol;
+            std::mem::swap(&mut self.packets, queue);
+        } else {
+            self.push_packets(std::mem::take(queue), protocol);
+        }
+    }
+
     /// Queues packets; the next [`poll_event`](Self::poll_event) frames them
     /// and writes and flushes them with one write. Nothing follows a close.
     pub(crate) fn push_packets(&mut self, packets: Vec<crate::Packet>, protocol: ProtocolVersion) {
@@ -584,9 +605,17 @@ impl WsIo {
     /// Writes what is queued, then flushes once.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<u64, WriteFailed>> {
         if !self.packets.is_empty() {
-            let packets = std::mem::take(&mut self.packets);
             self.needs_flush = true;
-            self.ws.io.write_packets(cx, &packets, self.protocol)?;
+            let written = self.ws.io.write_packets(cx, &self.packets, self.protocol);
+            let n = self.packets.len();
+            self.packets.clear();
+            // The buffer goes back to the session's queue for the next batch
+            // (`push_queue`), unless that batch was small or far smaller than the
+            // buffer: an idle socket then holds no queue memory.
+            if n < KEEP_BATCH_MIN || self.packets.capacity() > 4 * n {
+                self.packets = Vec::new();
+            }
+            written?;
         }
         if let Some(close) = self.close.take() {
             let mut payload = Vec::new();

@@ -263,6 +263,28 @@ async fn reading_polling_client_is_never_a_slow_consumer() {
     assert!(socket.is_open());
 }
 
+/// A message queued while the writer still waits for the socket to take the previous batch
+/// is written once that batch is, with nothing else sent meanwhile: the socket task must not
+/// park with a queue it can drain (no further send, and no timer, would wake it before the
+/// next ping, a minute away here).
+#[tokio::test]
+async fn message_queued_while_the_socket_is_full_follows_without_another_send() {
+    let (addr, server, rec) = start(stall_config()).await;
+    let mut ws = RawWs::connect_with(addr, Some(4096)).await;
+    rec.wait_for("connect ").await;
+    let socket = server.sockets().pop().unwrap();
+    // More than the socket takes at once: the writer keeps the rest and waits.
+    let big = "x".repeat(4 << 20);
+    socket.try_send(big.clone()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket.try_send("tail").unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (op, payload) = ws.frame().await;
+    assert_eq!((op, payload.len()), (1, 1 + big.len()));
+    assert_eq!(ws.frame().await, (1, b"4tail".to_vec()));
+    assert!(socket.is_open());
+}
+
 /// A stream-API server with a 16-message inbox.
 async fn start_stream() -> (SocketAddr, engine_io::Server) {
     let server = engine_io::Server::new_stream(

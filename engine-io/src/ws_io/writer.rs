@@ -163,8 +163,14 @@ fn put_frame(out: &mut Vec<u8>, p: &crate::Packet, protocol: ProtocolVersion) {
             out.extend_from_slice(b);
         }
         Data::Text(t) => {
-            put_header(out, FIN_TEXT, 1 + t.len());
-            out.push(b'0' + kind);
+            let len = 1 + t.len();
+            if len < 126 {
+                // A short frame (most broadcasts): its header and type byte in one step.
+                out.extend_from_slice(&[FIN_TEXT, len as u8, b'0' + kind]);
+            } else {
+                put_header(out, FIN_TEXT, len);
+                out.push(b'0' + kind);
+            }
             out.extend_from_slice(t.as_bytes());
         }
         Data::Empty => {

@@ -13,7 +13,17 @@ pub struct RawWs {
 
 impl RawWs {
     pub async fn connect(addr: SocketAddr) -> RawWs {
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        RawWs::connect_with(addr, None).await
+    }
+
+    /// Connects with a receive buffer of `recv_buffer` bytes, if given (a client whose
+    /// window fills fast when it does not read).
+    pub async fn connect_with(addr: SocketAddr, recv_buffer: Option<u32>) -> RawWs {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(n) = recv_buffer {
+            sock.set_recv_buffer_size(n).unwrap();
+        }
+        let mut tcp = sock.connect(addr).await.unwrap();
         let req = format!(
             "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
              Upgrade: websocket\r\nConnection: Upgrade\r\n\
