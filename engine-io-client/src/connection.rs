@@ -216,6 +216,7 @@ impl Connection {
                 }
             }
             Input::TransportClosed(err) => {
+                tracing::debug!(transport = %self.transport, ?err, "engine.io client: transport ended");
                 let reason = if self.close != Close::Open {
                     CloseReason::ForcedClose
                 } else {
@@ -297,6 +298,7 @@ impl Connection {
                     }
                 }
                 PacketType::Close => {
+                    tracing::debug!(transport = %self.transport, "engine.io client: close packet from the server");
                     self.finish(if self.close == Close::Open {
                         CloseReason::TransportClose
                     } else {

@@ -374,7 +374,10 @@ impl Inner {
             Some(Reply::Accepted) => {}
             // An upgrade's answer to a polling request: a confused or forged
             // owner; `None`: no answer in time, or the owner is gone.
-            Some(Reply::Handover(_) | Reply::Proxied) | None => return None,
+            Some(Reply::Handover(_) | Reply::Proxied) | None => {
+                tracing::debug!(sid = %request.sid, %owner, "engine.io cluster: no answer from the owner");
+                return None;
+            }
         }
         let wait = self.long_poll_bound();
         match tokio::time::timeout(wait, replies.recv()).await {
@@ -383,7 +386,10 @@ impl Inner {
                 headers,
                 body,
             })) => response(status, headers, body),
-            _ => None,
+            _ => {
+                tracing::debug!(sid = %request.sid, %owner, "engine.io cluster: an accepted request got no answer");
+                None
+            }
         }
     }
 
@@ -427,6 +433,7 @@ impl Inner {
                 );
             }
             Body::Abort => {
+                tracing::debug!(from = %msg.from, id = msg.id, "engine.io cluster: request aborted by its node");
                 if let Some(abort) = self.running.lock().remove(&(msg.from, msg.id)) {
                     let _ = abort.send(());
                 }
@@ -737,6 +744,7 @@ async fn liveness(inner: Weak<Inner>) {
             return;
         };
         for (owner, id) in inner.pending.tick() {
+            tracing::debug!(%owner, id, "engine.io cluster: a forwarded request timed out");
             // What dropping a waiting request does: the owner may serve it still.
             let abort = Message {
                 from: inner.node,

@@ -684,9 +684,14 @@ impl Socket {
         if let Some(reason) = self.wake(after) {
             self.shared.remove(self.sid());
             self.waiters.notify_waiters();
+            let (connect, description) = {
+                let st = self.lock();
+                (st.connect, st.close_description.clone())
+            };
+            tracing::debug!(sid = %self.sid(), %reason, ?description, "engine.io: session closed");
             // A session whose connection was delayed and never emitted (it
             // closed or moved to another node first) is unknown to the handler.
-            if self.lock().connect != Connect::Delayed {
+            if connect != Connect::Delayed {
                 self.shared.handler.on_close(self, reason);
             }
         }

@@ -22,6 +22,7 @@ pub mod raw_http;
 pub mod redis;
 pub mod rust_peer;
 pub mod socketio;
+pub mod test_log;
 pub mod ws;
 
 pub use deps::{ensure_deps, js_dir, workspace_root};

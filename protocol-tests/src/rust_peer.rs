@@ -42,12 +42,29 @@ impl RustPeer {
     /// # Panics
     /// When the build fails or the server does not start in time.
     pub fn spawn_example(package: &str, example: &str, args: &[&str]) -> RustPeer {
+        RustPeer::spawn_example_with_env(package, example, args, &[])
+    }
+
+    /// [`RustPeer::spawn_example`] with environment variables set for the server (e.g.
+    /// `RUST_LOG`: its stderr is forwarded to the test's output, shown when the test fails).
+    ///
+    /// # Panics
+    /// When the build fails or the server does not start in time.
+    pub fn spawn_example_with_env(
+        package: &str,
+        example: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> RustPeer {
         let exe = match example_binary(package, example) {
             Ok(exe) => exe,
             Err(e) => panic!("building example {package}/{example} failed: {e}"),
         };
         let mut command = Command::new(exe);
-        command.args(args).current_dir(workspace_root());
+        command
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(workspace_root());
         RustPeer {
             process: ServerProcess::spawn(example, command, RUST_START_TIMEOUT),
         }

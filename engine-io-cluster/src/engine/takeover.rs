@@ -166,7 +166,10 @@ impl Inner {
             Ok(Ok(n)) if n > 0 => {}
             _ => return None,
         }
-        let reply = tokio::time::timeout(timeout, replies.recv()).await.ok()??;
+        let Ok(Some(reply)) = tokio::time::timeout(timeout, replies.recv()).await else {
+            tracing::debug!(sid = %request.sid, %owner, "engine.io cluster: the owner did not answer the upgrade in time");
+            return None;
+        };
         match reply {
             Reply::Handover(h) => {
                 let h = from_wire(h).filter(|h| h.sid == request.sid)?;
@@ -275,6 +278,12 @@ impl Inner {
                 }
                 None => None,
             };
+            let decision = match &answer {
+                Some((Some(OwnerUpgrade::Takeover(_)), _)) => "handed over",
+                Some((Some(OwnerUpgrade::Tunnel(_)), _)) => "tunneled",
+                _ => "refused",
+            };
+            tracing::debug!(?sid, %from, "engine.io cluster: upgrade from another node {decision}");
             match answer {
                 Some((Some(OwnerUpgrade::Takeover(h)), opened)) => {
                     inner.tunnels.remove(&opened.key);

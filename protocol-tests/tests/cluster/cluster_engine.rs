@@ -46,7 +46,17 @@ fn node(redis: &RedisServer, cluster: bool) -> RustPeer {
     if cluster {
         args.push("--cluster-engine");
     }
-    RustPeer::spawn_example("socketio-server", "socketio_conformance_server", &args)
+    // Shown only when a test fails: which sessions closed and why, which upgrades moved.
+    let env = [
+        ("RUST_LOG", protocol_tests::test_log::SERVER_DEBUG),
+        ("NO_COLOR", "1"),
+    ];
+    RustPeer::spawn_example_with_env(
+        "socketio-server",
+        "socketio_conformance_server",
+        &args,
+        &env,
+    )
 }
 
 fn nodes(redis: &RedisServer, n: usize, cluster: bool) -> Vec<RustPeer> {
@@ -530,6 +540,7 @@ async fn redis_restart_local_requests_work_foreign_ones_fail_then_recover() {
 /// order, acks both ways, binary.
 async fn rust_client(transports: socketio_client::Transports) {
     use socketio_client::{Args, ClientBuilder, Event, Socket, Value as SioValue};
+    protocol_tests::test_log::capture("warn,engine_io_client=debug,socketio_client=debug");
     let redis = RedisServer::start();
     let nodes = nodes(&redis, 3, true);
     let lb = Haproxy::round_robin(&ports(&nodes));
