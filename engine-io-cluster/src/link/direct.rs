@@ -172,6 +172,12 @@ pub(super) struct Direct {
     shared: Arc<Shared>,
 }
 
+/// How long a reply may be missing before the connection counts as dead:
+/// four times the timeout a caller waits, and at least 2 s.
+fn dead_after(timeout: Duration) -> Duration {
+    (timeout * 4).max(Duration::from_secs(2))
+}
+
 fn closed() -> RedisError {
     RedisError::from((ErrorKind::Io, "redis connection down"))
 }
@@ -295,18 +301,28 @@ impl Direct {
     }
 
     /// The reply of a command started with [`Direct::start`], within the
-    /// timeout. A connection that does not answer in time is dropped.
+    /// timeout. A connection whose reply is still missing at [`dead_after`]
+    /// is dropped.
     async fn finish(
         &self,
-        rx: oneshot::Receiver<Result<Value, RedisError>>,
+        mut rx: oneshot::Receiver<Result<Value, RedisError>>,
     ) -> Result<Value, RedisError> {
         let id = self.shared.state.lock().conn.as_ref().map(|c| c.id);
-        match tokio::time::timeout(self.shared.timeout, rx).await {
+        match tokio::time::timeout(self.shared.timeout, &mut rx).await {
             Ok(Ok(res)) => res,
             Ok(Err(_)) => Err(closed()),
             Err(_) => {
                 if let Some(id) = id {
-                    self.shared.lost(id, true);
+                    // Late is not dead: a stall of the machine or of Redis
+                    // (a slow command, a fork) must not drop a connection
+                    // that every session's tunnels and requests ride on.
+                    let shared = self.shared.clone();
+                    let rest = dead_after(shared.timeout).saturating_sub(shared.timeout);
+                    tokio::spawn(async move {
+                        if tokio::time::timeout(rest, rx).await.is_err() {
+                            shared.lost(id, true);
+                        }
+                    });
                 }
                 Err(RedisError::from((
                     ErrorKind::Io,
@@ -695,12 +711,19 @@ mod tests {
 
     /// Connects (retrying while redis-server starts), subscribed to `t#node`.
     async fn connect(port: u16, on_push: Arc<dyn Fn(Push) + Send + Sync>) -> Direct {
+        connect_with(port, Duration::from_secs(2), on_push).await
+    }
+
+    async fn connect_with(
+        port: u16,
+        timeout: Duration,
+        on_push: Arc<dyn Fn(Push) + Send + Sync>,
+    ) -> Direct {
         let settings = redis::RedisConnectionInfo::default();
         let mut last = None;
         for _ in 0..100 {
             let on_push = on_push.clone();
             let addr = ("127.0.0.1".to_owned(), port);
-            let timeout = Duration::from_secs(2);
             match Direct::connect(addr, &settings, "t#node".into(), timeout, move |p| {
                 on_push(p)
             })
@@ -758,5 +781,66 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(got.load(Ordering::Relaxed), 4, "every publication arrived");
+    }
+
+    fn signal(redis: &Redis, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .args([sig, &redis.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {sig}");
+    }
+
+    #[tokio::test]
+    async fn a_late_reply_fails_its_command_but_keeps_the_connection_a_missing_one_drops_it() {
+        let redis = Redis::start();
+        let downs = Arc::new(AtomicUsize::new(0));
+        let seen = downs.clone();
+        let timeout = Duration::from_millis(300);
+        let link = connect_with(
+            redis.1,
+            timeout,
+            Arc::new(move |p| {
+                if let Push::Disconnected = p {
+                    seen.fetch_add(1, Ordering::Relaxed);
+                }
+            }),
+        )
+        .await;
+        // Redis stalls for 1 s: past the command's timeout, well within dead_after (2 s).
+        signal(&redis, "-STOP");
+        let started = tokio::time::Instant::now();
+        let late = link.publish("t#other", Bytes::from_static(b"x")).await;
+        assert!(
+            late.is_err(),
+            "a reply later than the timeout fails the command"
+        );
+        assert!(started.elapsed() < Duration::from_millis(900));
+        tokio::time::sleep(Duration::from_millis(1000).saturating_sub(started.elapsed())).await;
+        signal(&redis, "-CONT");
+        assert_eq!(
+            link.publish("t#other", Bytes::from_static(b"x")).await.ok(),
+            Some(0),
+            "the same connection serves on"
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(downs.load(Ordering::Relaxed), 0, "a stall is not a death");
+        // Redis stops answering for good (3 s): the connection is dropped at about 2 s.
+        signal(&redis, "-STOP");
+        let stopped = tokio::time::Instant::now();
+        assert!(link
+            .publish("t#other", Bytes::from_static(b"x"))
+            .await
+            .is_err());
+        while downs.load(Ordering::Relaxed) == 0 && stopped.elapsed() < Duration::from_secs(3) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        signal(&redis, "-CONT");
+        assert_eq!(
+            downs.load(Ordering::Relaxed),
+            1,
+            "a missing reply drops the connection"
+        );
+        assert!(stopped.elapsed() >= dead_after(timeout) - Duration::from_millis(50));
     }
 }
