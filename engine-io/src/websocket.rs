@@ -10,7 +10,7 @@ use crate::refusal::{ErrorCode, Refusal};
 use crate::request::RequestInfo;
 use crate::shared::Shared;
 use crate::socket::Socket;
-use crate::ws_io::{into_ws, WsIo};
+use crate::ws_io::{into_new_ws, into_ws, WsIo};
 use crate::TransportType;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use std::sync::Arc;
@@ -102,7 +102,7 @@ pub(crate) fn handshake(
     // Boxed: the upgrade's future holds the request and the WebSocket being built (a few
     // KB), which tokio would otherwise move three times.
     tokio::spawn(Box::pin(async move {
-        let Some(ws) = into_ws(on_upgrade, &shared.config).await else {
+        let Some(ws) = into_new_ws(on_upgrade, &shared.config).await else {
             return;
         };
         let socket =

@@ -25,8 +25,9 @@ pub(crate) use writer::WsWriter;
 use writer::{OP_CLOSE, OP_PONG};
 
 /// The byte stream under a WebSocket. When the connection is a plain
-/// `TcpStream` (served by [`crate::Server::serve`], `axum::serve`, or any
-/// embedder using hyper-util's `TokioIo<TcpStream>`), the socket is taken back
+/// `TcpStream` (served by [`crate::Server::serve`], through
+/// [`crate::listen::ServedTcp`], or by `axum::serve` or any embedder using
+/// hyper-util's `TokioIo<TcpStream>`), the socket is taken back
 /// from hyper: reads and writes then go straight to the socket instead of
 /// through hyper's type-erased `Upgraded` (a boxed `dyn Io` behind a rewind
 /// buffer, and a second `TokioIo` adapter), and the HTTP read buffer is freed
@@ -213,17 +214,50 @@ pub(crate) async fn into_ws(
     Some(ws_over(io, cfg).await)
 }
 
+/// [`into_ws`] for a new session, whose open packet is queued: the 101 that
+/// [`crate::Server::serve`] held back goes out in front of it, with one
+/// socket write (the first write, or else the first flush, carries it).
+pub(crate) async fn into_new_ws(
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    cfg: &crate::Config,
+) -> Option<WsStream> {
+    let (io, held) = upgraded(on_upgrade).await?;
+    let mut ws = ws_over(io, cfg).await;
+    ws.io.keep(held);
+    Some(ws)
+}
+
 /// The byte stream of an upgraded connection. What hyper read beyond the
 /// upgrade request (frames the client sent right behind it) is kept inside
-/// the transport, which reads it first.
+/// the transport, which reads it first; a 101 held back by
+/// [`crate::Server::serve`] is written first.
 pub(crate) async fn into_transport(on_upgrade: hyper::upgrade::OnUpgrade) -> Option<WsTransport> {
+    let (mut io, held) = upgraded(on_upgrade).await?;
+    if !held.is_empty() {
+        tokio::io::AsyncWriteExt::write_all(&mut io, &held)
+            .await
+            .ok()?;
+    }
+    Some(io)
+}
+
+/// The transport of an upgraded connection, and the bytes of its 101 not
+/// written yet (see [`crate::listen::ServedTcp`]).
+async fn upgraded(on_upgrade: hyper::upgrade::OnUpgrade) -> Option<(WsTransport, Vec<u8>)> {
     let upgraded = on_upgrade.await.ok()?;
+    // Dropping `read_buf` frees hyper's HTTP read buffer.
+    let upgraded = match upgraded.downcast::<TokioIo<crate::listen::ServedTcp>>() {
+        Ok(parts) => {
+            let (tcp, held) = parts.io.into_inner().into_parts();
+            return Some((WsTransport::new(RawIo::Tcp(tcp), &parts.read_buf), held));
+        }
+        Err(upgraded) => upgraded,
+    };
     let transport = match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
-        // Dropping `read_buf` frees hyper's HTTP read buffer.
         Ok(parts) => WsTransport::new(RawIo::Tcp(parts.io.into_inner()), &parts.read_buf),
         Err(upgraded) => WsTransport::new(RawIo::Upgraded(TokioIo::new(upgraded)), &[]),
     };
-    Some(transport)
+    Some((transport, Vec::new()))
 }
 
 /// The server side of a WebSocket over `io` (the handshake is done).
@@ -617,6 +651,10 @@ impl WsIo {
             }
             written?;
         }
+        if !self.needs_flush && self.ws.io.pending_len() > 0 {
+            // A held 101 (see `into_new_ws`) that no packet took along.
+            self.needs_flush = true;
+        }
         if let Some(close) = self.close.take() {
             let mut payload = Vec::new();
             if let Some(f) = *close {
@@ -761,6 +799,38 @@ mod tests {
             "the socket took every pong ({most} kept)"
         );
         drop(writer.await.unwrap());
+    }
+
+    /// A held 101 goes out in front of the first frames, and also on its
+    /// own when no packet comes to take it along.
+    #[tokio::test]
+    async fn a_held_101_goes_out_first_with_or_without_packets() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        for with_packet in [true, false] {
+            let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (sock, _) = listener.accept().await.unwrap();
+            let mut ws = ws_over(
+                WsTransport::new(RawIo::Tcp(sock), &[]),
+                &crate::Config::default(),
+            )
+            .await;
+            ws.io.keep(b"HEAD".to_vec());
+            let mut io = WsIo::new(ws);
+            if with_packet {
+                io.push_packets(vec![crate::Packet::message("x")], ProtocolVersion::V4);
+            }
+            let ev = std::future::poll_fn(|cx| io.poll_event(cx, false)).await;
+            assert!(matches!(ev, WsEvent::Flushed(_)));
+            let mut expected = b"HEAD".to_vec();
+            if with_packet {
+                expected.extend_from_slice(&[0x81, 2, b'4', b'x']);
+            }
+            let mut got = vec![0u8; expected.len()];
+            client.read_exact(&mut got).await.unwrap();
+            assert_eq!(got, expected, "with a packet: {with_packet}");
+            assert!(io.idle() && io.ws.io.pending_len() == 0);
+        }
     }
 
     /// Small reads are served from one large socket read; what is left is

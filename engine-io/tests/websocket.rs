@@ -252,3 +252,50 @@ async fn client_closing_the_websocket_is_transport_close() {
     rec.wait_for("close transport close").await;
     assert_eq!(server.count(), 0);
 }
+
+/// `Server::serve` writes a new WebSocket session's 101 and its open packet
+/// with one socket write: a client blocked in a read gets both from that read
+/// (two writes would wake it with the 101 alone). The probe of an upgrade,
+/// which waits for the 101 before it sends anything, is `upgrade_from_polling`.
+#[tokio::test]
+async fn new_websocket_gets_its_101_and_open_packet_in_one_write() {
+    let (addr, _server, rec) = start(fast_config().build()).await;
+    let first_read = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        tcp.write_all(
+            b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+              Upgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tcp.read(&mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    })
+    .await
+    .unwrap();
+    let head_end = first_read
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no complete 101 in the first read")
+        + 4;
+    let head = std::str::from_utf8(&first_read[..head_end]).unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    assert!(head
+        .to_ascii_lowercase()
+        .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"));
+    let frame = &first_read[head_end..];
+    assert!(frame.len() > 2, "the open packet came in a later write");
+    assert_eq!(frame[0], 0x81, "not a final text frame");
+    let len = usize::from(frame[1]);
+    assert!(len < 126);
+    assert_eq!(frame.len(), 2 + len, "not exactly one whole frame");
+    assert!(frame[2..].starts_with(b"0{\"sid\":\""));
+    rec.wait_for("connect").await;
+}

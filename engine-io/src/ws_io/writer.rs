@@ -37,6 +37,16 @@ impl WsWriter {
         }
     }
 
+    /// Keeps `bytes` (a 101 not written yet) to go out first, with what is
+    /// written next.
+    pub(super) fn keep(&mut self, bytes: Vec<u8>) {
+        if self.pending.is_empty() {
+            self.pending = bytes;
+        } else {
+            self.pending.splice(..0, bytes);
+        }
+    }
+
     /// Writes what is pending; ready once nothing is.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         while !self.pending.is_empty() {
@@ -59,19 +69,21 @@ impl WsWriter {
     /// kept, after what was kept before.
     fn accept(&mut self, cx: &mut Context<'_>, mut buf: &[u8]) -> std::io::Result<()> {
         if !self.pending.is_empty() {
-            if let Poll::Ready(Err(e)) = self.poll_pending(cx) {
-                return Err(e);
-            }
+            // Behind what is kept, in the same socket write (a held 101 and
+            // the open packet go out together).
+            self.pending.extend_from_slice(buf);
+            return match self.poll_pending(cx) {
+                Poll::Ready(Err(e)) => Err(e),
+                _ => Ok(()),
+            };
         }
-        if self.pending.is_empty() {
-            match tokio::io::AsyncWrite::poll_write(Pin::new(&mut self.io), cx, buf) {
-                Poll::Ready(Ok(0)) if !buf.is_empty() => {
-                    return Err(std::io::ErrorKind::WriteZero.into())
-                }
-                Poll::Ready(Ok(n)) => buf = &buf[n..],
-                Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => {}
+        match tokio::io::AsyncWrite::poll_write(Pin::new(&mut self.io), cx, buf) {
+            Poll::Ready(Ok(0)) if !buf.is_empty() => {
+                return Err(std::io::ErrorKind::WriteZero.into())
             }
+            Poll::Ready(Ok(n)) => buf = &buf[n..],
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => {}
         }
         self.pending.extend_from_slice(buf);
         Ok(())
