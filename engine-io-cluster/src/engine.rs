@@ -4,6 +4,9 @@
 
 mod config;
 mod headers;
+#[cfg(test)]
+mod peer_tests;
+mod route;
 mod takeover;
 
 pub use config::{ClusterConfig, ClusterStats};
@@ -11,6 +14,7 @@ use headers::{header_map, raw_headers, sid_of, wire_pairs, wire_uri};
 
 use crate::link::{Link, Push};
 use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage};
+use crate::peer::{PeerLink, Peers};
 use crate::pending::{Pending, Replies, Reply};
 use crate::tunnel::{self, Role, Tunnels};
 use crate::{ClusterError, NodeId};
@@ -35,6 +39,8 @@ struct Asked {
     from: NodeId,
     id: u64,
     is_get: bool,
+    /// The direct link it came over (its answer goes back on it), if any.
+    via: Option<Arc<PeerLink>>,
     /// The session it names, when it is here (looked up once).
     socket: Option<Arc<engine_io::Socket>>,
     /// Else the sid it names (a session that may arrive meanwhile).
@@ -55,6 +61,10 @@ struct Counters {
     taken_over: AtomicU64,
     handed_over: AtomicU64,
     tunnels: AtomicU64,
+    sent_direct: AtomicU64,
+    sent_redis: AtomicU64,
+    links_opened: AtomicU64,
+    links_lost: AtomicU64,
 }
 
 struct Inner {
@@ -62,9 +72,13 @@ struct Inner {
     prefix: String,
     config: ClusterConfig,
     link: Link,
+    /// The direct links to the other nodes (`None`: off, or no address).
+    peers: Option<Arc<Peers>>,
     pending: Pending,
     /// Requests of other nodes being served, by (node, request id): how to abort them.
-    running: Mutex<HashMap<(NodeId, u64), oneshot::Sender<()>>>,
+    /// The way each came (its link's id; `None`: Redis), which alone
+    /// may abort it.
+    running: Mutex<HashMap<(NodeId, u64), (Option<u64>, oneshot::Sender<()>)>>,
     foreign_slots: Arc<Semaphore>,
     server: Mutex<Option<Server>>,
     counters: Counters,
@@ -116,6 +130,13 @@ impl ClusterEngine {
             }
         };
         let link = Link::connect(redis, channel, config.response_timeout, on_push).await?;
+        let slot = node_slot.clone();
+        let on_event: crate::peer::OnEvent = Arc::new(move |event| {
+            if let Some(inner) = slot.get().and_then(Weak::upgrade) {
+                inner.on_peer_event(event);
+            }
+        });
+        let peers = Inner::listen_for_peers(&config, node, &link, on_event).await;
         let inner = Arc::new(Inner {
             node,
             prefix: node.as_str().to_owned(),
@@ -123,6 +144,7 @@ impl ClusterEngine {
             pending: Pending::new(config.max_pending),
             config,
             link,
+            peers,
             running: Mutex::new(HashMap::new()),
             server: Mutex::new(None),
             counters: Counters::default(),
@@ -156,6 +178,12 @@ impl ClusterEngine {
     /// lets go of the server.
     pub async fn detach(&self) {
         self.inner.server.lock().take();
+        if let Some(peers) = &self.inner.peers {
+            // The other nodes' requests then go over Redis, and fail fast.
+            peers.close();
+            let key = route::addr_key(&self.inner.config.channel_prefix, self.inner.node);
+            let _ = self.inner.link.del(&key).await;
+        }
         if let Err(e) = self.inner.link.unsubscribe().await {
             tracing::debug!("engine.io cluster: unsubscribe failed: {e}");
         }
@@ -180,6 +208,10 @@ impl ClusterEngine {
             taken_over: get(&c.taken_over),
             handed_over: get(&c.handed_over),
             tunnels: get(&c.tunnels),
+            sent_direct: get(&c.sent_direct),
+            sent_redis: get(&c.sent_redis),
+            links_opened: get(&c.links_opened),
+            links_lost: get(&c.links_lost),
         }
     }
 }
@@ -236,20 +268,12 @@ struct Waiting<'a> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if self.inner.pending.remove(self.id) && self.inner.link.is_up() {
-            let inner = self.inner.clone();
-            let (owner, id) = (self.owner, self.id);
-            // Rare (a client that drops its poll): not worth a queue.
-            tokio::spawn(async move {
-                let msg = Message {
-                    from: inner.node,
-                    id,
-                    body: Body::Abort,
-                };
-                let _ = inner
-                    .link
-                    .publish(&channel(&inner.config.channel_prefix, owner), msg.encode())
-                    .await;
-            });
+            let msg = Message {
+                from: self.inner.node,
+                id: self.id,
+                body: Body::Abort,
+            };
+            self.inner.send_to(self.owner, msg.encode(), None);
         }
     }
 }
@@ -361,8 +385,7 @@ impl Inner {
                 }
             }) as crate::link::Then
         });
-        let owner_channel = channel(&self.config.channel_prefix, owner);
-        self.link.send(&owner_channel, msg, unheard);
+        self.send_to(owner, msg, unheard);
         // The owner answers or says it serves the request within the timeout;
         // then a long-poll may wait up to a heartbeat, watched by the liveness check.
         match replies.recv().await {
@@ -397,8 +420,9 @@ impl Inner {
         heartbeat + self.config.response_timeout
     }
 
-    /// Handles one message on this node's channel. Never awaits.
-    fn on_message(self: &Arc<Self>, payload: Bytes) {
+    /// Handles one message on this node's channel, or from the direct link
+    /// `via`. Never awaits.
+    fn on_message(self: &Arc<Self>, payload: Bytes, via: Option<&Arc<PeerLink>>) {
         let msg = match Message::decode(payload) {
             Ok(m) => m,
             Err(e) => {
@@ -407,6 +431,10 @@ impl Inner {
                 return;
             }
         };
+        if via.is_some_and(|link| !route::fits(link, msg.from, &msg.body)) {
+            self.counters.garbage.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         match msg.body {
             Body::Accepted => {
                 self.pending.deliver(msg.from, msg.id, Reply::Accepted);
@@ -427,7 +455,15 @@ impl Inner {
                 );
             }
             Body::Abort => {
-                if let Some(abort) = self.running.lock().remove(&(msg.from, msg.id)) {
+                let mut running = self.running.lock();
+                // Only the way the request came may abort it.
+                let same_way = running
+                    .get(&(msg.from, msg.id))
+                    .is_some_and(|(way, _)| *way == via.map(|l| l.id()));
+                if let Some((_, abort)) = same_way
+                    .then(|| running.remove(&(msg.from, msg.id)))
+                    .flatten()
+                {
                     let _ = abort.send(());
                 }
             }
@@ -436,8 +472,10 @@ impl Inner {
                 uri,
                 headers,
                 body,
-            } => self.on_request(msg.from, msg.id, method, uri, headers, body),
-            Body::Upgrade { uri, headers } => self.on_upgrade(msg.from, msg.id, uri, headers),
+            } => self.on_request(msg.from, msg.id, method, uri, headers, body, via),
+            Body::Upgrade { uri, headers } => {
+                self.on_upgrade(msg.from, msg.id, uri, headers, via.cloned())
+            }
             Body::Handover(h) => {
                 self.pending.deliver(msg.from, msg.id, Reply::Handover(h));
             }
@@ -455,6 +493,7 @@ impl Inner {
     /// Runs in the link's reader: an answer that is ready at once (a POST, a
     /// GET with packets queued) is sent from here, without a task; only a
     /// request that must wait (a long-poll, a relay) gets one.
+    #[allow(clippy::too_many_arguments)]
     fn on_request(
         self: &Arc<Self>,
         from: NodeId,
@@ -463,6 +502,7 @@ impl Inner {
         uri: Bytes,
         headers: RawHeaders,
         body: Bytes,
+        via: Option<&Arc<PeerLink>>,
     ) {
         let drop_it = || {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -497,6 +537,7 @@ impl Inner {
             from,
             id,
             is_get: method == Method::Get,
+            via: via.cloned(),
             socket,
             sid,
         };
@@ -509,7 +550,8 @@ impl Inner {
             return self.answer(&server, asked, res);
         }
         let (abort_tx, abort_rx) = oneshot::channel();
-        self.running.lock().insert((from, id), abort_tx);
+        let way = via.map(|l| l.id());
+        self.running.lock().insert((from, id), (way, abort_tx));
         let inner = self.clone();
         // The answer must wait (as hyper has a task per connection): a task.
         tokio::spawn(async move {
@@ -579,9 +621,8 @@ impl Inner {
                     id: asked.id,
                     body: Body::Accepted,
                 };
-                let reply_to = channel(&self.config.channel_prefix, asked.from);
-                let sent = self.link.publish(&reply_to, accepted.encode()).await;
-                if !matches!(sent, Ok(n) if n > 0) {
+                let via = asked.via.as_ref();
+                if !self.publish_via(via, asked.from, accepted.encode(), false).await {
                     // The other node is gone: dropping the request ends the poll.
                     return;
                 }
@@ -601,6 +642,7 @@ impl Inner {
             from,
             id,
             is_get,
+            via,
             socket,
             sid,
         } = asked;
@@ -629,8 +671,7 @@ impl Inner {
                     }
                 }) as Box<dyn FnOnce(bool) + Send>
             });
-        let reply_to = channel(&self.config.channel_prefix, from);
-        self.link.send(&reply_to, msg, on_loss);
+        self.send_via(via.as_ref(), from, msg, on_loss);
     }
 }
 
@@ -681,7 +722,7 @@ impl Inner {
             Push::Message(payload) => {
                 for frame in crate::message::split(payload) {
                     match frame {
-                        Ok(frame) => self.on_message(frame),
+                        Ok(frame) => self.on_message(frame, None),
                         Err(_) => {
                             self.counters.garbage.fetch_add(1, Ordering::Relaxed);
                         }
@@ -705,6 +746,8 @@ async fn reconnect(inner: Weak<Inner>) {
         match strong.link.resubscribe().await {
             Ok(()) => {
                 tracing::info!("engine.io cluster: redis reconnected and resubscribed");
+                // A restarted Redis forgot the address too.
+                strong.advertise().await;
                 return;
             }
             Err(e) => tracing::debug!("engine.io cluster: redis still unavailable: {e}"),
@@ -725,6 +768,7 @@ const ANSWER_TICKS: u64 = TICKS_PER_TIMEOUT as u64;
 /// that requests wait on are still subscribed, and fails the requests of
 /// those that are not.
 async fn liveness(inner: Weak<Inner>) {
+    let mut last_advert = tokio::time::Instant::now();
     loop {
         let Some(period) = inner
             .upgrade()
@@ -743,11 +787,14 @@ async fn liveness(inner: Weak<Inner>) {
                 id,
                 body: Body::Abort,
             };
-            let to = channel(&inner.config.channel_prefix, owner);
-            inner.link.send(&to, abort.encode(), None);
+            inner.send_to(owner, abort.encode(), None);
         }
         if !inner.link.is_up() {
             continue;
+        }
+        if last_advert.elapsed() >= route::ADDR_REFRESH {
+            last_advert = tokio::time::Instant::now();
+            let _ = tokio::time::timeout(period, inner.advertise()).await;
         }
         let mut owners = inner.pending.owners();
         owners.extend(inner.tunnels.peers());

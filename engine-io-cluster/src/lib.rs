@@ -93,8 +93,11 @@ mod engine;
 mod link;
 pub mod message;
 mod node_id;
+mod peer;
 mod pending;
 pub mod resp;
+#[cfg(test)]
+mod test_redis;
 mod tunnel;
 
 pub use engine::{ClusterConfig, ClusterEngine, ClusterStats};
