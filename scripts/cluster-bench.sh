@@ -24,6 +24,7 @@
 #   MEASURES=poll scripts/cluster-bench.sh   # poll, ws or poll,ws (the default)
 #   SERVER=path/to/bench_server scripts/cluster-bench.sh   # another build of the nodes
 #   CONNS=1 scripts/cluster-bench.sh   # the unsaturated run only (it is the main run then)
+#   DIRECT=0 scripts/cluster-bench.sh   # nodes without direct links: every message over Redis
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -31,6 +32,8 @@ for tool in redis-server redis-cli taskset; do
   command -v "$tool" >/dev/null || { echo "cluster-bench: $tool is missing: run scripts/install-deps.sh" >&2; exit 1; }
 done
 REDIS_PORT=${REDIS_PORT:-6393}
+direct_flag=""
+[ "${DIRECT:-1}" = 0 ] && direct_flag=--no-direct-links
 target="${CARGO_TARGET_DIR:-$root/target}/release"
 server=${SERVER:-$target/examples/bench_server}
 [ -n "${SERVER:-}" ] || cargo build --release -q -p socketio-server --example bench_server
@@ -53,7 +56,7 @@ node_pids=("$redis_pid")
 for i in 0 1 2; do
   # `listening <port>` on stdout once ready; stdin stays open so the node lives until we exit.
   taskset -c 0 "$server" --port 0 --redis "redis://127.0.0.1:$REDIS_PORT" \
-    --cluster-engine >"$tmp/node$i.out" 2>"$tmp/node$i.err" </dev/null &
+    --cluster-engine $direct_flag >"$tmp/node$i.out" 2>"$tmp/node$i.err" </dev/null &
   pid=$!
   pids+=($pid)
   node_pids+=($pid)
