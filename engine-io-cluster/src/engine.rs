@@ -263,6 +263,8 @@ struct Waiting<'a> {
     id: u64,
     /// The owner answered a request lately ([`Pending::register`]).
     owner_heard: bool,
+    /// The direct link the request went over, if any (its abort goes the same way).
+    via: Option<Arc<PeerLink>>,
 }
 
 impl Drop for Waiting<'_> {
@@ -273,7 +275,8 @@ impl Drop for Waiting<'_> {
                 id: self.id,
                 body: Body::Abort,
             };
-            self.inner.send_to(self.owner, msg.encode(), None);
+            self.inner
+                .send_via(self.via.as_ref(), self.owner, msg.encode(), None);
         }
     }
 }
@@ -299,6 +302,7 @@ impl Inner {
             owner,
             id,
             owner_heard,
+            via: None,
         };
         Some((waiting, replies))
     }
@@ -360,7 +364,7 @@ impl Inner {
         };
         // No timer per request: the liveness check fails it if the owner
         // neither answers nor accepts it within `response_timeout` (to 1.5×).
-        let (waiting, mut replies) = self.register_until(owner, Some(ANSWER_TICKS))?;
+        let (mut waiting, mut replies) = self.register_until(owner, Some(ANSWER_TICKS))?;
         let id = waiting.id;
         let msg = Message::encode_request(
             self.node,
@@ -385,7 +389,8 @@ impl Inner {
                 }
             }) as crate::link::Then
         });
-        self.send_to(owner, msg, unheard);
+        waiting.via = self.ask_link(owner);
+        self.send_via(waiting.via.as_ref(), owner, msg, unheard);
         // The owner answers or says it serves the request within the timeout;
         // then a long-poll may wait up to a heartbeat, watched by the liveness check.
         match replies.recv().await {
@@ -456,10 +461,11 @@ impl Inner {
             }
             Body::Abort => {
                 let mut running = self.running.lock();
-                // Only the way the request came may abort it.
+                // Over a link, only a request that came over it (a link
+                // may be opened in any node's name; Redis is trusted as before).
                 let same_way = running
                     .get(&(msg.from, msg.id))
-                    .is_some_and(|(way, _)| *way == via.map(|l| l.id()));
+                    .is_some_and(|(way, _)| via.is_none() || *way == via.map(|l| l.id()));
                 if let Some((_, abort)) = same_way
                     .then(|| running.remove(&(msg.from, msg.id)))
                     .flatten()
@@ -484,7 +490,7 @@ impl Inner {
             }
             body
             @ (Body::TunnelData { .. } | Body::TunnelAck { .. } | Body::TunnelClose { .. }) => {
-                self.tunnels.deliver(msg.from, msg.id, body)
+                self.tunnels.deliver(msg.from, msg.id, body, via.map(|l| l.id()))
             }
         }
     }
@@ -787,7 +793,8 @@ async fn liveness(inner: Weak<Inner>) {
                 id,
                 body: Body::Abort,
             };
-            inner.send_to(owner, abort.encode(), None);
+            // Over Redis, which may abort a request that went either way.
+            inner.send_via(None, owner, abort.encode(), None);
         }
         if !inner.link.is_up() {
             continue;

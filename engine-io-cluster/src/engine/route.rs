@@ -189,12 +189,6 @@ impl Inner {
         sent
     }
 
-    /// Sends a request, an upgrade or an abort to `node` (see [`Inner::send_via`]).
-    pub(super) fn send_to(self: &Arc<Self>, node: NodeId, msg: Bytes, then: Option<Then>) {
-        let via = self.ask_link(node);
-        self.send_via(via.as_ref(), node, msg, then);
-    }
-
     /// [`Inner::send_via`], awaited: whether a node got it. With `pinned`,
     /// never over Redis when `via` is a link that is gone: a tunnel keeps
     /// to one path (two could reorder its bytes).
@@ -248,10 +242,12 @@ impl Inner {
                         "engine.io cluster: direct link to {node} lost; {failed} requests failed"
                     );
                 } else {
-                    // The requests that came over it: nobody waits for their
-                    // answers there any more (dropping their abort ends them).
+                    // The requests and tunnels that came over it: nobody
+                    // waits at its other end any more (dropping a request's
+                    // abort ends it).
                     let id = Some(link.id());
                     self.running.lock().retain(|_, (way, _)| *way != id);
+                    self.tunnels.close_way(link.id());
                 }
             }
         }

@@ -147,13 +147,16 @@ impl Inner {
     ) -> Option<UpgradeAnswer> {
         let owner = self.route(&request.sid)?;
         let uri = Bytes::copy_from_slice(wire_uri(&request.parts.uri));
-        let (waiting, mut replies) = self.register(owner)?;
+        let (mut waiting, mut replies) = self.register(owner)?;
         let id = waiting.id;
         let _arriving = Arriving::new(self, &request.sid)?;
-        // Registered before the owner can answer, so no tunnel byte is missed.
-        let opened = self.tunnels.open((owner, id, Role::Opener))?;
         // The tunnel's path, for good: the link to the owner if it is up.
         let via = self.ask_link(owner);
+        waiting.via = via.clone();
+        // Registered before the owner can answer, so no tunnel byte is missed.
+        let opened = self
+            .tunnels
+            .open((owner, id, Role::Opener), via.as_ref().map(|l| l.id()))?;
         let mut guard = TunnelGuard {
             inner: self.clone(),
             opened: Some(opened),
@@ -250,7 +253,7 @@ impl Inner {
         let answer = match sid.as_deref() {
             Some(sid) if NodeId::of_sid(sid) == Some(self.node) => self
                 .tunnels
-                .open((from, id, Role::Owner))
+                .open((from, id, Role::Owner), via.as_ref().map(|l| l.id()))
                 .map(|opened| (parts, opened)),
             _ => None,
         };
