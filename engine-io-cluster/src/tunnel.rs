@@ -396,7 +396,10 @@ mod tests {
         t.deliver(peer(), 3, close(), Some(7));
         assert!(matches!(d.rx.try_recv(), Ok(Event::Close)));
         t.close_way(7);
-        assert!(matches!(d.rx.try_recv(), Ok(Event::Close)), "its link is gone");
+        assert!(
+            matches!(d.rx.try_recv(), Ok(Event::Close)),
+            "its link is gone"
+        );
         assert!(t.remove(&(peer(), 3, Role::Owner)));
         assert_eq!(t.peers(), vec![peer()]);
         assert!(t.remove(&(peer(), 1, Role::Owner)));
