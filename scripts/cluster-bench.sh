@@ -2,12 +2,13 @@
 # The cluster engine's cost, measured with the project's load tool (protocol-tests `sioload`):
 # redis-server and 3 bench_server nodes (`--redis URL --cluster-engine`) pinned to CPU 0, the
 # load generator on CPU 1. Polling echo round trips with every request of a session on its owner
-# (local), then every request on the next node (foreign: each GET and POST crosses Redis to the
-# owner and back). Prints round trips per second, p50 / p99 latency and the CPU per round trip
-# summed over the nodes and Redis, then the ratios foreign/local. Then the same over WebSockets
-# (`sioload cluster-ws`): opened directly on a node, then proxied (a polling session upgraded,
-# past the 300 ms connect delay, on the next node, which relays the WebSocket's bytes to the
-# owner through Redis); the ratios proxied/direct.
+# (local), then every request on the next node (foreign: each GET and POST goes to the owner and
+# back over the nodes' direct link, or with DIRECT=0 over Redis pub/sub). Prints round trips
+# per second, p50 / p99 latency and the CPU per round trip summed over the nodes and Redis,
+# then the ratios foreign/local. Then the same over WebSockets (`sioload cluster-ws`): opened
+# directly on a node, then proxied (a polling session upgraded, past the 300 ms connect delay,
+# on the next node, which relays the WebSocket's bytes to the owner through the direct link or
+# Redis); the ratios proxied/direct.
 #
 # Everything sits on one CPU and the load is a closed loop, so at CONNS=3 or 48 the latency is
 # about CONNS × the CPU per round trip: its "added" latency measures CPU, not the path. The
