@@ -2,12 +2,13 @@
 # The cluster engine's cost, measured with the project's load tool (protocol-tests `sioload`):
 # redis-server and 3 bench_server nodes (`--redis URL --cluster-engine`) pinned to CPU 0, the
 # load generator on CPU 1. Polling echo round trips with every request of a session on its owner
-# (local), then every request on the next node (foreign: each GET and POST crosses Redis to the
-# owner and back). Prints round trips per second, p50 / p99 latency and the CPU per round trip
-# summed over the nodes and Redis, then the ratios foreign/local. Then the same over WebSockets
-# (`sioload cluster-ws`): opened directly on a node, then proxied (a polling session upgraded,
-# past the 300 ms connect delay, on the next node, which relays the WebSocket's bytes to the
-# owner through Redis); the ratios proxied/direct.
+# (local), then every request on the next node (foreign: each GET and POST goes to the owner and
+# back over the nodes' direct link, or with DIRECT=0 over Redis pub/sub). Prints round trips
+# per second, p50 / p99 latency and the CPU per round trip summed over the nodes and Redis,
+# then the ratios foreign/local. Then the same over WebSockets (`sioload cluster-ws`): opened
+# directly on a node, then proxied (a polling session upgraded, past the 300 ms connect delay,
+# on the next node, which relays the WebSocket's bytes to the owner through the direct link or
+# Redis); the ratios proxied/direct.
 #
 # Everything sits on one CPU and the load is a closed loop, so at CONNS=3 or 48 the latency is
 # about CONNS × the CPU per round trip: its "added" latency measures CPU, not the path. The
@@ -24,6 +25,7 @@
 #   MEASURES=poll scripts/cluster-bench.sh   # poll, ws or poll,ws (the default)
 #   SERVER=path/to/bench_server scripts/cluster-bench.sh   # another build of the nodes
 #   CONNS=1 scripts/cluster-bench.sh   # the unsaturated run only (it is the main run then)
+#   DIRECT=0 scripts/cluster-bench.sh   # nodes without direct links: every message over Redis
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -31,6 +33,8 @@ for tool in redis-server redis-cli taskset; do
   command -v "$tool" >/dev/null || { echo "cluster-bench: $tool is missing: run scripts/install-deps.sh" >&2; exit 1; }
 done
 REDIS_PORT=${REDIS_PORT:-6393}
+direct_flag=""
+[ "${DIRECT:-1}" = 0 ] && direct_flag=--no-direct-links
 target="${CARGO_TARGET_DIR:-$root/target}/release"
 server=${SERVER:-$target/examples/bench_server}
 [ -n "${SERVER:-}" ] || cargo build --release -q -p socketio-server --example bench_server
@@ -53,7 +57,7 @@ node_pids=("$redis_pid")
 for i in 0 1 2; do
   # `listening <port>` on stdout once ready; stdin stays open so the node lives until we exit.
   taskset -c 0 "$server" --port 0 --redis "redis://127.0.0.1:$REDIS_PORT" \
-    --cluster-engine >"$tmp/node$i.out" 2>"$tmp/node$i.err" </dev/null &
+    --cluster-engine $direct_flag >"$tmp/node$i.out" 2>"$tmp/node$i.err" </dev/null &
   pid=$!
   pids+=($pid)
   node_pids+=($pid)

@@ -4,13 +4,19 @@
 
 mod config;
 mod headers;
+mod health;
+#[cfg(test)]
+mod peer_tests;
+mod route;
 mod takeover;
 
 pub use config::{ClusterConfig, ClusterStats};
 use headers::{header_map, raw_headers, sid_of, wire_pairs, wire_uri};
+use health::{liveness, ANSWER_TICKS};
 
 use crate::link::{Link, Push};
 use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage};
+use crate::peer::{PeerLink, Peers};
 use crate::pending::{Pending, Replies, Reply};
 use crate::tunnel::{self, Role, Tunnels};
 use crate::{ClusterError, NodeId};
@@ -35,11 +41,17 @@ struct Asked {
     from: NodeId,
     id: u64,
     is_get: bool,
+    /// The direct link it came over (its answer goes back on it), if any.
+    via: Option<Arc<PeerLink>>,
     /// The session it names, when it is here (looked up once).
     socket: Option<Arc<engine_io::Socket>>,
     /// Else the sid it names (a session that may arrive meanwhile).
     sid: Option<String>,
 }
+
+/// A request of another node being served: the direct link it came over
+/// (its id; `None`: Redis), and how to abort it.
+type Running = (Option<u64>, oneshot::Sender<()>);
 
 /// The answer to another node's request, being computed.
 type AnswerFuture = std::pin::Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>;
@@ -55,6 +67,10 @@ struct Counters {
     taken_over: AtomicU64,
     handed_over: AtomicU64,
     tunnels: AtomicU64,
+    sent_direct: AtomicU64,
+    sent_redis: AtomicU64,
+    links_opened: AtomicU64,
+    links_lost: AtomicU64,
 }
 
 struct Inner {
@@ -62,9 +78,13 @@ struct Inner {
     prefix: String,
     config: ClusterConfig,
     link: Link,
+    /// The direct links to the other nodes (`None`: off, or no address).
+    peers: Option<Arc<Peers>>,
     pending: Pending,
     /// Requests of other nodes being served, by (node, request id): how to abort them.
-    running: Mutex<HashMap<(NodeId, u64), oneshot::Sender<()>>>,
+    /// The way each came (its link's id; `None`: Redis), which alone
+    /// may abort it.
+    running: Mutex<HashMap<(NodeId, u64), Running>>,
     foreign_slots: Arc<Semaphore>,
     server: Mutex<Option<Server>>,
     counters: Counters,
@@ -116,6 +136,13 @@ impl ClusterEngine {
             }
         };
         let link = Link::connect(redis, channel, config.response_timeout, on_push).await?;
+        let slot = node_slot.clone();
+        let on_event: crate::peer::OnEvent = Arc::new(move |event| {
+            if let Some(inner) = slot.get().and_then(Weak::upgrade) {
+                inner.on_peer_event(event);
+            }
+        });
+        let peers = Inner::listen_for_peers(&config, node, &link, on_event).await;
         let inner = Arc::new(Inner {
             node,
             prefix: node.as_str().to_owned(),
@@ -123,6 +150,7 @@ impl ClusterEngine {
             pending: Pending::new(config.max_pending),
             config,
             link,
+            peers,
             running: Mutex::new(HashMap::new()),
             server: Mutex::new(None),
             counters: Counters::default(),
@@ -156,6 +184,12 @@ impl ClusterEngine {
     /// lets go of the server.
     pub async fn detach(&self) {
         self.inner.server.lock().take();
+        if let Some(peers) = &self.inner.peers {
+            // The other nodes' requests then go over Redis, and fail fast.
+            peers.close();
+            let key = route::addr_key(&self.inner.config.channel_prefix, self.inner.node);
+            let _ = self.inner.link.del(&key).await;
+        }
         if let Err(e) = self.inner.link.unsubscribe().await {
             tracing::debug!("engine.io cluster: unsubscribe failed: {e}");
         }
@@ -180,6 +214,10 @@ impl ClusterEngine {
             taken_over: get(&c.taken_over),
             handed_over: get(&c.handed_over),
             tunnels: get(&c.tunnels),
+            sent_direct: get(&c.sent_direct),
+            sent_redis: get(&c.sent_redis),
+            links_opened: get(&c.links_opened),
+            links_lost: get(&c.links_lost),
         }
     }
 }
@@ -231,25 +269,20 @@ struct Waiting<'a> {
     id: u64,
     /// The owner answered a request lately ([`Pending::register`]).
     owner_heard: bool,
+    /// The direct link the request went over, if any (its abort goes the same way).
+    via: Option<Arc<PeerLink>>,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if self.inner.pending.remove(self.id) && self.inner.link.is_up() {
-            let inner = self.inner.clone();
-            let (owner, id) = (self.owner, self.id);
-            // Rare (a client that drops its poll): not worth a queue.
-            tokio::spawn(async move {
-                let msg = Message {
-                    from: inner.node,
-                    id,
-                    body: Body::Abort,
-                };
-                let _ = inner
-                    .link
-                    .publish(&channel(&inner.config.channel_prefix, owner), msg.encode())
-                    .await;
-            });
+            let msg = Message {
+                from: self.inner.node,
+                id: self.id,
+                body: Body::Abort,
+            };
+            self.inner
+                .send_via(self.via.as_ref(), self.owner, msg.encode(), None);
         }
     }
 }
@@ -275,6 +308,7 @@ impl Inner {
             owner,
             id,
             owner_heard,
+            via: None,
         };
         Some((waiting, replies))
     }
@@ -336,7 +370,7 @@ impl Inner {
         };
         // No timer per request: the liveness check fails it if the owner
         // neither answers nor accepts it within `response_timeout` (to 1.5×).
-        let (waiting, mut replies) = self.register_until(owner, Some(ANSWER_TICKS))?;
+        let (mut waiting, mut replies) = self.register_until(owner, Some(ANSWER_TICKS))?;
         let id = waiting.id;
         let msg = Message::encode_request(
             self.node,
@@ -361,8 +395,8 @@ impl Inner {
                 }
             }) as crate::link::Then
         });
-        let owner_channel = channel(&self.config.channel_prefix, owner);
-        self.link.send(&owner_channel, msg, unheard);
+        waiting.via = self.ask_link(owner);
+        self.send_via(waiting.via.as_ref(), owner, msg, unheard);
         // The owner answers or says it serves the request within the timeout;
         // then a long-poll may wait up to a heartbeat, watched by the liveness check.
         match replies.recv().await {
@@ -403,8 +437,9 @@ impl Inner {
         heartbeat + self.config.response_timeout
     }
 
-    /// Handles one message on this node's channel. Never awaits.
-    fn on_message(self: &Arc<Self>, payload: Bytes) {
+    /// Handles one message on this node's channel, or from the direct link
+    /// `via`. Never awaits.
+    fn on_message(self: &Arc<Self>, payload: Bytes, via: Option<&Arc<PeerLink>>) {
         let msg = match Message::decode(payload) {
             Ok(m) => m,
             Err(e) => {
@@ -413,6 +448,10 @@ impl Inner {
                 return;
             }
         };
+        if via.is_some_and(|link| !route::fits(link, msg.from, &msg.body)) {
+            self.counters.garbage.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         match msg.body {
             Body::Accepted => {
                 self.pending.deliver(msg.from, msg.id, Reply::Accepted);
@@ -434,7 +473,16 @@ impl Inner {
             }
             Body::Abort => {
                 tracing::debug!(from = %msg.from, id = msg.id, "engine.io cluster: request aborted by its node");
-                if let Some(abort) = self.running.lock().remove(&(msg.from, msg.id)) {
+                let mut running = self.running.lock();
+                // Over a link, only a request that came over it (a link
+                // may be opened in any node's name; Redis is trusted as before).
+                let same_way = running
+                    .get(&(msg.from, msg.id))
+                    .is_some_and(|(way, _)| via.is_none() || *way == via.map(|l| l.id()));
+                if let Some((_, abort)) = same_way
+                    .then(|| running.remove(&(msg.from, msg.id)))
+                    .flatten()
+                {
                     let _ = abort.send(());
                 }
             }
@@ -443,8 +491,10 @@ impl Inner {
                 uri,
                 headers,
                 body,
-            } => self.on_request(msg.from, msg.id, method, uri, headers, body),
-            Body::Upgrade { uri, headers } => self.on_upgrade(msg.from, msg.id, uri, headers),
+            } => self.on_request(msg.from, msg.id, method, uri, headers, body, via),
+            Body::Upgrade { uri, headers } => {
+                self.on_upgrade(msg.from, msg.id, uri, headers, via.cloned())
+            }
             Body::Handover(h) => {
                 self.pending.deliver(msg.from, msg.id, Reply::Handover(h));
             }
@@ -452,9 +502,9 @@ impl Inner {
                 self.pending.deliver(msg.from, msg.id, Reply::Proxied);
             }
             body
-            @ (Body::TunnelData { .. } | Body::TunnelAck { .. } | Body::TunnelClose { .. }) => {
-                self.tunnels.deliver(msg.from, msg.id, body)
-            }
+            @ (Body::TunnelData { .. } | Body::TunnelAck { .. } | Body::TunnelClose { .. }) => self
+                .tunnels
+                .deliver(msg.from, msg.id, body, via.map(|l| l.id())),
         }
     }
 
@@ -462,6 +512,7 @@ impl Inner {
     /// Runs in the link's reader: an answer that is ready at once (a POST, a
     /// GET with packets queued) is sent from here, without a task; only a
     /// request that must wait (a long-poll, a relay) gets one.
+    #[allow(clippy::too_many_arguments)]
     fn on_request(
         self: &Arc<Self>,
         from: NodeId,
@@ -470,6 +521,7 @@ impl Inner {
         uri: Bytes,
         headers: RawHeaders,
         body: Bytes,
+        via: Option<&Arc<PeerLink>>,
     ) {
         let drop_it = || {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -504,6 +556,7 @@ impl Inner {
             from,
             id,
             is_get: method == Method::Get,
+            via: via.cloned(),
             socket,
             sid,
         };
@@ -516,7 +569,8 @@ impl Inner {
             return self.answer(&server, asked, res);
         }
         let (abort_tx, abort_rx) = oneshot::channel();
-        self.running.lock().insert((from, id), abort_tx);
+        let way = via.map(|l| l.id());
+        self.running.lock().insert((from, id), (way, abort_tx));
         let inner = self.clone();
         // The answer must wait (as hyper has a task per connection): a task.
         tokio::spawn(async move {
@@ -586,9 +640,8 @@ impl Inner {
                     id: asked.id,
                     body: Body::Accepted,
                 };
-                let reply_to = channel(&self.config.channel_prefix, asked.from);
-                let sent = self.link.publish(&reply_to, accepted.encode()).await;
-                if !matches!(sent, Ok(n) if n > 0) {
+                let via = asked.via.as_ref();
+                if !self.publish_via(via, asked.from, accepted.encode(), false).await {
                     // The other node is gone: dropping the request ends the poll.
                     return;
                 }
@@ -608,6 +661,7 @@ impl Inner {
             from,
             id,
             is_get,
+            via,
             socket,
             sid,
         } = asked;
@@ -636,8 +690,7 @@ impl Inner {
                     }
                 }) as Box<dyn FnOnce(bool) + Send>
             });
-        let reply_to = channel(&self.config.channel_prefix, from);
-        self.link.send(&reply_to, msg, on_loss);
+        self.send_via(via.as_ref(), from, msg, on_loss);
     }
 }
 
@@ -668,118 +721,6 @@ fn response(status: u16, headers: RawHeaders, body: Bytes) -> Option<Response<Re
     *res.status_mut() = status;
     *res.headers_mut() = header_map(headers);
     Some(res)
-}
-
-impl Inner {
-    /// One push from the link: a message on this node's channel, or the
-    /// link's state. Runs in the link's reader; never awaits.
-    fn on_push(self: &Arc<Self>, push: Push) {
-        match push {
-            Push::Disconnected => {
-                self.link.set_down();
-                // No answer can arrive while Redis is away.
-                self.pending.fail_all();
-                self.tunnels.close_peer(None);
-                tracing::warn!("engine.io cluster: redis connection lost; reconnecting");
-                if !self.link.reconnecting.swap(true, Ordering::AcqRel) {
-                    tokio::spawn(reconnect(Arc::downgrade(self)));
-                }
-            }
-            Push::Message(payload) => {
-                for frame in crate::message::split(payload) {
-                    match frame {
-                        Ok(frame) => self.on_message(frame),
-                        Err(_) => {
-                            self.counters.garbage.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-            }
-            Push::Garbage => {
-                self.counters.garbage.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
-/// Tries to come back until Redis answers.
-async fn reconnect(inner: Weak<Inner>) {
-    let mut delay = Duration::from_millis(50);
-    loop {
-        let Some(strong) = inner.upgrade() else {
-            return;
-        };
-        match strong.link.resubscribe().await {
-            Ok(()) => {
-                tracing::info!("engine.io cluster: redis reconnected and resubscribed");
-                return;
-            }
-            Err(e) => tracing::debug!("engine.io cluster: redis still unavailable: {e}"),
-        }
-        drop(strong);
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(1));
-    }
-}
-
-/// Ticks of the liveness check in `response_timeout` (a forwarded request
-/// without an answer fails after `ANSWER_TICKS` to `ANSWER_TICKS + 1` ticks).
-const TICKS_PER_TIMEOUT: u32 = 2;
-const ANSWER_TICKS: u64 = TICKS_PER_TIMEOUT as u64;
-
-/// Every tick (half a `response_timeout`), fails the forwarded requests past
-/// their deadline (telling their owners), then asks Redis whether the owners
-/// that requests wait on are still subscribed, and fails the requests of
-/// those that are not.
-async fn liveness(inner: Weak<Inner>) {
-    loop {
-        let Some(period) = inner
-            .upgrade()
-            .map(|i| i.config.response_timeout / TICKS_PER_TIMEOUT)
-        else {
-            return;
-        };
-        tokio::time::sleep(period).await;
-        let Some(inner) = inner.upgrade() else {
-            return;
-        };
-        for (owner, id) in inner.pending.tick() {
-            tracing::debug!(%owner, id, "engine.io cluster: a forwarded request timed out");
-            // What dropping a waiting request does: the owner may serve it still.
-            let abort = Message {
-                from: inner.node,
-                id,
-                body: Body::Abort,
-            };
-            let to = channel(&inner.config.channel_prefix, owner);
-            inner.link.send(&to, abort.encode(), None);
-        }
-        if !inner.link.is_up() {
-            continue;
-        }
-        let mut owners = inner.pending.owners();
-        owners.extend(inner.tunnels.peers());
-        owners.sort_unstable();
-        owners.dedup();
-        if owners.is_empty() {
-            continue;
-        }
-        let channels: Vec<String> = owners
-            .iter()
-            .map(|o| channel(&inner.config.channel_prefix, *o))
-            .collect();
-        if let Ok(Ok(counts)) = tokio::time::timeout(period, inner.link.numsub(&channels)).await {
-            for (owner, n) in owners.into_iter().zip(counts) {
-                if n == 0 {
-                    let failed = inner.pending.fail_owner(owner);
-                    inner.tunnels.close_peer(Some(owner));
-                    tracing::debug!(
-                        "engine.io cluster: node {owner} is gone; {failed} requests failed"
-                    );
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,13 +10,23 @@
 //! its owner for that one request. It goes further in three ways:
 //! * **Routed, not broadcast.** Every sid starts with its owner's
 //!   [`NodeId`] (8 characters, then 20 random ones: 120 bits), so a foreign
-//!   request is one message on the owner's own channel.
+//!   request is one message to the owner.
+//! * **Node to node.** The messages between nodes travel over direct TCP
+//!   links between them ([`ClusterConfig::direct_links`], on by default):
+//!   each node listens, advertises its address in Redis, and opens one link
+//!   to each node it has requests for; the answers come back on it. A
+//!   foreign request then costs a write and a read on each node, where over
+//!   Redis pub/sub it crossed Redis twice. Redis keeps what it is good at:
+//!   membership (each node's channel), the addresses, and the fallback path
+//!   — with no address, a refused link, or links off, a message goes on
+//!   the owner's Redis channel as before.
 //! * **Batched.** The owner runs the request against the session as if it
 //!   were local — the session's own rules apply: one GET and one POST at a
 //!   time, close, upgrade — and sends back the whole answer (for a GET, the
 //!   drained payload) in one message.
 //! * **Fail fast.** A request for a dead node's session is answered 400
-//!   `{"code":1,"message":"Session ID unknown"}` at once when Redis reports no
+//!   `{"code":1,"message":"Session ID unknown"}` at once when the direct
+//!   link to the owner breaks or Redis reports no
 //!   subscriber on the owner's channel, within
 //!   [`ClusterConfig::response_timeout`] when the owner does not answer, and a
 //!   long-poll already waiting on an owner that dies is failed by a liveness
@@ -43,7 +53,9 @@
 //!   tunnel ends with either side, and with the owner's death (the liveness
 //!   check).
 //!
-//! Every message between nodes is hostile input: garbage is dropped, replies
+//! Every message between nodes is hostile input: garbage is dropped (on a
+//! direct link, so is the link: a bad hello, an oversized frame, a message
+//! that names another sender or travels the wrong way), replies
 //! from a node other than the request's owner are ignored, requests naming
 //! sessions the node does not hold are answered "Session ID unknown", a
 //! session is handed over or tunneled only to a node subscribed to its
@@ -56,11 +68,14 @@
 //! # Module map
 //! | concept | module |
 //! | --- | --- |
-//! | the node: borrowing and owner sides, liveness | `engine` |
+//! | the node: borrowing and owner sides | `engine` |
+//! | the Redis link's reports, the liveness check, advertising | `engine::health` |
 //! | a WebSocket on a non-owner: takeover or proxy; relaying a moved session | `engine::takeover` |
 //! | which headers and which sid a foreign request carries | `engine::headers` |
 //! | a node's options and counters | `engine::config` |
 //! | the messages between nodes and their codec | [`message`] |
+//! | where a message to a node goes (direct link or Redis); the links' side of the node | `engine::route` |
+//! | direct TCP links between nodes: listener, hello, framing, writes | `peer` |
 //! | the node's Redis connection | `link` |
 //! | the RESP3 codec of that connection | [`resp`] |
 //! | the requests waiting on their owners | `pending` |
@@ -93,8 +108,11 @@ mod engine;
 mod link;
 pub mod message;
 mod node_id;
+mod peer;
 mod pending;
 pub mod resp;
+#[cfg(test)]
+mod test_redis;
 mod tunnel;
 
 pub use engine::{ClusterConfig, ClusterEngine, ClusterStats};
@@ -109,7 +127,8 @@ pub enum ClusterError {
     /// A configured node id is not 8 characters of `A-Z a-z 0-9 - _`.
     #[error("invalid node id {0:?}: 8 characters of A-Z a-z 0-9 - _")]
     InvalidNodeId(String),
-    /// I/O (in the crate's example; the cluster itself does none outside Redis).
+    /// I/O (in the crate's example; the cluster's own, Redis and the peer
+    /// links, is survived, not reported).
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -1,7 +1,9 @@
 //! The messages between nodes and their binary codec.
 //!
-//! Every message is one Redis pub/sub message on the receiving node's own
-//! channel. Layout (integers big-endian):
+//! Every message is one frame on a direct link between the nodes
+//! (`peer`: a `u32` length, then the message or a batch), or one Redis
+//! pub/sub message on the receiving node's own channel. Layout (integers
+//! big-endian):
 //!
 //! ```text
 //! version u8 (1) | kind u8 | sender node id [8] | request id u64 | kind-specific fields

@@ -67,6 +67,8 @@ struct Entry {
     tx: mpsc::UnboundedSender<Event>,
     /// Credit received and not written yet (bounded by the window).
     queued: Arc<AtomicU32>,
+    /// The direct link the tunnel's messages travel (its id), if any.
+    way: Option<u64>,
 }
 
 /// The tunnels of this node.
@@ -83,9 +85,10 @@ pub(crate) struct Opened {
 }
 
 impl Tunnels {
-    /// Registers a tunnel (before anything can arrive for it). `None` if
+    /// Registers a tunnel (before anything can arrive for it), whose
+    /// messages travel the direct link `way` (its id), or Redis. `None` if
     /// the key is taken (a replayed request).
-    pub(crate) fn open(&self, key: Key) -> Option<Opened> {
+    pub(crate) fn open(&self, key: Key, way: Option<u64>) -> Option<Opened> {
         let mut map = self.map.lock();
         if map.contains_key(&key) {
             return None;
@@ -97,6 +100,7 @@ impl Tunnels {
             Entry {
                 tx,
                 queued: queued.clone(),
+                way,
             },
         );
         Some(Opened { key, rx, queued })
@@ -106,9 +110,12 @@ impl Tunnels {
         self.map.lock().remove(key).is_some()
     }
 
-    /// A tunnel message from `from`. Unknown tunnels are ignored; data
-    /// beyond the sender's credit closes the tunnel.
-    pub(crate) fn deliver(&self, from: NodeId, id: u64, body: Body) {
+    /// A tunnel message from `from`, over the direct link `way` (its id)
+    /// or Redis (`None`). Unknown tunnels are ignored, and so are messages
+    /// over a link other than the tunnel's (a link may be opened in any
+    /// node's name; Redis is trusted as before); data beyond the sender's
+    /// credit closes the tunnel.
+    pub(crate) fn deliver(&self, from: NodeId, id: u64, body: Body, way: Option<u64>) {
         let (dir, event) = match body {
             Body::TunnelData { dir, data } => (dir, Event::Data(data)),
             Body::TunnelAck { dir, credit } => (dir, Event::Credit(credit)),
@@ -117,7 +124,7 @@ impl Tunnels {
         };
         let key = (from, id, Role::receiving(dir));
         let map = self.map.lock();
-        let Some(entry) = map.get(&key) else {
+        let Some(entry) = map.get(&key).filter(|e| way.is_none() || e.way == way) else {
             return;
         };
         let event = match event {
@@ -149,6 +156,15 @@ impl Tunnels {
     pub(crate) fn close_peer(&self, peer: Option<NodeId>) {
         for (key, entry) in self.map.lock().iter() {
             if peer.is_none_or(|p| p == key.0) {
+                let _ = entry.tx.send(Event::Close);
+            }
+        }
+    }
+
+    /// Closes the tunnels that travel the direct link `way` (it is gone).
+    pub(crate) fn close_way(&self, way: u64) {
+        for entry in self.map.lock().values() {
+            if entry.way == Some(way) {
                 let _ = entry.tx.send(Event::Close);
             }
         }
@@ -248,8 +264,8 @@ mod tests {
     #[test]
     fn data_beyond_the_credit_closes_the_tunnel() {
         let t = Tunnels::default();
-        let mut o = t.open((peer(), 1, Role::Owner)).unwrap();
-        assert!(t.open((peer(), 1, Role::Owner)).is_none(), "a replay");
+        let mut o = t.open((peer(), 1, Role::Owner), None).unwrap();
+        assert!(t.open((peer(), 1, Role::Owner), None).is_none(), "a replay");
         let data = Bytes::from(vec![0u8; 100 * 1024]);
         for _ in 0..2 {
             t.deliver(
@@ -259,6 +275,7 @@ mod tests {
                     dir: Dir::FromOpener,
                     data: data.clone(),
                 },
+                None,
             );
         }
         assert!(matches!(o.rx.try_recv(), Ok(Event::Data(_))));
@@ -270,6 +287,7 @@ mod tests {
                 dir: Dir::FromOpener,
                 data,
             },
+            None,
         );
         assert!(matches!(o.rx.try_recv(), Ok(Event::Close)));
     }
@@ -279,14 +297,14 @@ mod tests {
     async fn a_reader_that_does_not_read_stops_the_writer_at_the_window() {
         let (owner, opener) = (Arc::new(Tunnels::default()), Arc::new(Tunnels::default()));
         let (n_owner, n_opener) = (peer(), NodeId::parse("peer-BBB").unwrap());
-        let o_owner = owner.open((n_opener, 1, Role::Owner)).unwrap();
-        let o_opener = opener.open((n_owner, 1, Role::Opener)).unwrap();
+        let o_owner = owner.open((n_opener, 1, Role::Owner), None).unwrap();
+        let o_opener = opener.open((n_owner, 1, Role::Opener), None).unwrap();
         let (mut writer, owner_io) = tokio::io::duplex(1024);
         let (mut client, opener_io) = tokio::io::duplex(1024);
         let to = |t: &Arc<Tunnels>, from: NodeId| {
             let t = t.clone();
             move |body: Body| {
-                t.deliver(from, 1, body);
+                t.deliver(from, 1, body, None);
                 std::future::ready(true)
             }
         };
@@ -331,7 +349,7 @@ mod tests {
     #[test]
     fn messages_for_other_tunnels_are_ignored() {
         let t = Tunnels::default();
-        let mut o = t.open((peer(), 1, Role::Owner)).unwrap();
+        let mut o = t.open((peer(), 1, Role::Owner), None).unwrap();
         let other = NodeId::parse("peer-BBB").unwrap();
         // Another node, another id, the wrong direction: none reach the tunnel.
         t.deliver(
@@ -340,6 +358,7 @@ mod tests {
             Body::TunnelClose {
                 dir: Dir::FromOpener,
             },
+            None,
         );
         t.deliver(
             peer(),
@@ -347,6 +366,7 @@ mod tests {
             Body::TunnelClose {
                 dir: Dir::FromOpener,
             },
+            None,
         );
         t.deliver(
             peer(),
@@ -354,6 +374,7 @@ mod tests {
             Body::TunnelClose {
                 dir: Dir::FromOwner,
             },
+            None,
         );
         assert!(o.rx.try_recv().is_err());
         t.deliver(
@@ -362,8 +383,24 @@ mod tests {
             Body::TunnelClose {
                 dir: Dir::FromOpener,
             },
+            None,
         );
         assert!(matches!(o.rx.try_recv(), Ok(Event::Close)));
+        // A tunnel over a direct link takes its messages from that link (or Redis) only.
+        let mut d = t.open((peer(), 3, Role::Owner), Some(7)).unwrap();
+        let close = || Body::TunnelClose {
+            dir: Dir::FromOpener,
+        };
+        t.deliver(peer(), 3, close(), Some(8));
+        assert!(d.rx.try_recv().is_err(), "another link");
+        t.deliver(peer(), 3, close(), Some(7));
+        assert!(matches!(d.rx.try_recv(), Ok(Event::Close)));
+        t.close_way(7);
+        assert!(
+            matches!(d.rx.try_recv(), Ok(Event::Close)),
+            "its link is gone"
+        );
+        assert!(t.remove(&(peer(), 3, Role::Owner)));
         assert_eq!(t.peers(), vec![peer()]);
         assert!(t.remove(&(peer(), 1, Role::Owner)));
         assert_eq!(t.len(), 0);

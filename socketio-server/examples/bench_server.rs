@@ -17,7 +17,9 @@
 //! `--cluster-engine` (with `--redis` or `--redis-streams`): any node serves any HTTP
 //! long-polling request of any session over the same Redis (crate `engine-io-cluster`), so a
 //! round-robin balancer needs no sticky sessions; the load tool measures local against foreign
-//! polling round trips with it.
+//! polling round trips with it. `--no-direct-links` keeps the messages between its nodes on
+//! Redis pub/sub (the path before direct links: the comparison of `scripts/cluster-bench.sh`
+//! with `DIRECT=0`).
 //! `--ping-interval MS` sets the Engine.IO heartbeat interval (default 25 s, as the reference): the
 //! load tool's scale mode uses a short one to measure the CPU that heartbeats cost.
 //! `--redis-streams redis://HOST:PORT` joins a cluster through the Redis Streams adapter
@@ -54,11 +56,12 @@ struct Options {
     recovery: bool,
     ping_interval: Option<std::time::Duration>,
     cluster_engine: bool,
+    direct_links: bool,
     webtransport: bool,
 }
 
 /// `--port P`, `--redis URL`, `--redis-streams URL`, `--recovery`, `--ping-interval MS` and
-/// `--cluster-engine`, `--webtransport`.
+/// `--cluster-engine`, `--no-direct-links`, `--webtransport`.
 fn options_from_args() -> Result<Options, String> {
     let mut port = 3100;
     let mut redis = None;
@@ -66,6 +69,7 @@ fn options_from_args() -> Result<Options, String> {
     let mut recovery = false;
     let mut ping_interval = None;
     let mut cluster_engine = false;
+    let mut direct_links = true;
     let mut webtransport = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -95,6 +99,7 @@ fn options_from_args() -> Result<Options, String> {
             }
             "--recovery" => recovery = true,
             "--cluster-engine" => cluster_engine = true,
+            "--no-direct-links" => direct_links = false,
             "--webtransport" if cfg!(feature = "webtransport") => webtransport = true,
             // Also accept the port alone, like the Node peer.
             other => {
@@ -111,6 +116,7 @@ fn options_from_args() -> Result<Options, String> {
         redis_streams,
         recovery,
         cluster_engine,
+        direct_links,
         webtransport,
     })
 }
@@ -124,6 +130,7 @@ async fn main() {
         redis_streams,
         recovery,
         cluster_engine,
+        direct_links,
         webtransport,
     } = match options_from_args() {
         Ok(options) => options,
@@ -168,7 +175,9 @@ async fn main() {
             eprintln!("bench_server: --cluster-engine needs --redis or --redis-streams");
             std::process::exit(2);
         };
-        match ClusterEngine::connect(url.as_str(), ClusterConfig::default()).await {
+        let mut config = ClusterConfig::default();
+        config.direct_links = direct_links;
+        match ClusterEngine::connect(url.as_str(), config).await {
             Ok(engine) => Some(engine),
             Err(e) => {
                 eprintln!("bench_server: cannot connect to redis {url}: {e}");

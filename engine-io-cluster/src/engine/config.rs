@@ -31,6 +31,21 @@ pub struct ClusterConfig {
     /// upgrade on another node is then proxied). Default 300 ms, as the
     /// reference.
     pub connect_delay: Option<Duration>,
+    /// Whether the messages between nodes travel over direct TCP links
+    /// between them (Redis then carries only membership, the nodes'
+    /// addresses and the fallback path). Default `true`. Without them, or
+    /// when a node cannot be reached directly, they go over Redis pub/sub.
+    pub direct_links: bool,
+    /// Where this node listens for the other nodes' links. Default: the IP
+    /// of this node's connection to Redis (one the other nodes reach in the
+    /// usual deployments: the same network as Redis), any free port. With a
+    /// `rediss://` or `unix:` Redis URL there is no such IP: set it (or
+    /// `peer_advertise`) for direct links there.
+    pub peer_listen: Option<std::net::SocketAddr>,
+    /// The address the other nodes connect to (behind NAT, a container's
+    /// published port). Default: where the node listens (with the IP of
+    /// its Redis connection when it listens on every interface).
+    pub peer_advertise: Option<std::net::SocketAddr>,
 }
 
 impl Default for ClusterConfig {
@@ -42,6 +57,9 @@ impl Default for ClusterConfig {
             max_pending: 10_000,
             max_foreign: 10_000,
             connect_delay: Some(Duration::from_millis(300)),
+            direct_links: true,
+            peer_listen: None,
+            peer_advertise: None,
         }
     }
 }
@@ -71,4 +89,12 @@ pub struct ClusterStats {
     pub handed_over: u64,
     /// WebSockets relayed through a tunnel (counted on both ends).
     pub tunnels: u64,
+    /// Messages this node sent to other nodes over a direct link.
+    pub sent_direct: u64,
+    /// Messages this node sent to other nodes over Redis pub/sub.
+    pub sent_redis: u64,
+    /// Direct links to other nodes that this node opened.
+    pub links_opened: u64,
+    /// Direct links (either side) that failed or were closed.
+    pub links_lost: u64,
 }

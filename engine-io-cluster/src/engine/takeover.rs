@@ -61,24 +61,27 @@ fn from_wire(h: WireHandover) -> Option<Handover> {
     })
 }
 
-/// A tunnel end's messages to the other node.
+/// A tunnel end's messages to the other node, all the way `via` (a direct
+/// link, or Redis): one path keeps the tunnel's bytes in order.
 fn tunnel_sender(
     inner: &Arc<Inner>,
     peer: NodeId,
     id: u64,
+    via: Option<Arc<PeerLink>>,
 ) -> impl Fn(Body) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
     let inner = inner.clone();
-    let to = channel(&inner.config.channel_prefix, peer);
     move |body| {
         let inner = inner.clone();
-        let to = to.clone();
+        let via = via.clone();
         Box::pin(async move {
             let msg = Message {
                 from: inner.node,
                 id,
                 body,
             };
-            matches!(inner.link.publish(&to, msg.encode()).await, Ok(n) if n > 0)
+            inner
+                .publish_via(via.as_ref(), peer, msg.encode(), true)
+                .await
         })
     }
 }
@@ -116,6 +119,8 @@ struct TunnelGuard {
     opened: Option<tunnel::Opened>,
     /// The owner opened its end: tell it.
     notify: bool,
+    /// The tunnel's path.
+    via: Option<Arc<PeerLink>>,
 }
 
 impl Drop for TunnelGuard {
@@ -123,7 +128,7 @@ impl Drop for TunnelGuard {
         if let Some(o) = self.opened.take() {
             let (peer, id, _) = o.key;
             if self.inner.tunnels.remove(&o.key) && self.notify {
-                let send = tunnel_sender(&self.inner, peer, id);
+                let send = tunnel_sender(&self.inner, peer, id, self.via.take());
                 tokio::spawn(send(Body::TunnelClose {
                     dir: crate::message::Dir::FromOpener,
                 }));
@@ -142,15 +147,21 @@ impl Inner {
     ) -> Option<UpgradeAnswer> {
         let owner = self.route(&request.sid)?;
         let uri = Bytes::copy_from_slice(wire_uri(&request.parts.uri));
-        let (waiting, mut replies) = self.register(owner)?;
+        let (mut waiting, mut replies) = self.register(owner)?;
         let id = waiting.id;
         let _arriving = Arriving::new(self, &request.sid)?;
+        // The tunnel's path, for good: the link to the owner if it is up.
+        let via = self.ask_link(owner);
+        waiting.via = via.clone();
         // Registered before the owner can answer, so no tunnel byte is missed.
-        let opened = self.tunnels.open((owner, id, Role::Opener))?;
+        let opened = self
+            .tunnels
+            .open((owner, id, Role::Opener), via.as_ref().map(|l| l.id()))?;
         let mut guard = TunnelGuard {
             inner: self.clone(),
             opened: Some(opened),
             notify: false,
+            via: via.clone(),
         };
         let msg = Message {
             from: self.node,
@@ -161,10 +172,9 @@ impl Inner {
             },
         };
         let timeout = self.config.response_timeout;
-        let owner_channel = channel(&self.config.channel_prefix, owner);
-        match tokio::time::timeout(timeout, self.link.publish(&owner_channel, msg.encode())).await {
-            Ok(Ok(n)) if n > 0 => {}
-            _ => return None,
+        let sent = self.publish_via(via.as_ref(), owner, msg.encode(), true);
+        if !tokio::time::timeout(timeout, sent).await.unwrap_or(false) {
+            return None;
         }
         let Ok(Some(reply)) = tokio::time::timeout(timeout, replies.recv()).await else {
             tracing::debug!(sid = %request.sid, %owner, "engine.io cluster: the owner did not answer the upgrade in time");
@@ -187,7 +197,7 @@ impl Inner {
                         return;
                     };
                     let inner = guard.inner.clone();
-                    let send = tunnel_sender(&inner, owner, id);
+                    let send = tunnel_sender(&inner, owner, id, guard.via.take());
                     tokio::spawn(async move {
                         tunnel::pump(&inner.tunnels, opened, io, send).await;
                     });
@@ -217,6 +227,7 @@ impl Inner {
         id: u64,
         uri: Bytes,
         headers: RawHeaders,
+        via: Option<Arc<PeerLink>>,
     ) {
         if from == self.node {
             return;
@@ -245,11 +256,11 @@ impl Inner {
         let answer = match sid.as_deref() {
             Some(sid) if NodeId::of_sid(sid) == Some(self.node) => self
                 .tunnels
-                .open((from, id, Role::Owner))
+                .open((from, id, Role::Owner), via.as_ref().map(|l| l.id()))
                 .map(|opened| (parts, opened)),
             _ => None,
         };
-        let send = tunnel_sender(self, from, id);
+        let send = tunnel_sender(self, from, id, via);
         let inner = self.clone();
         tokio::spawn(async move {
             let _permit = permit;

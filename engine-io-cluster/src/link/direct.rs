@@ -154,6 +154,9 @@ impl Conn {
 struct State {
     conn: Option<Conn>,
     next_id: u64,
+    /// The local address of the last connection (other nodes reach this
+    /// node at its IP in the usual deployments).
+    local_ip: Option<std::net::IpAddr>,
 }
 
 struct Shared {
@@ -203,6 +206,7 @@ impl Direct {
             state: Mutex::new(State {
                 conn: None,
                 next_id: 0,
+                local_ip: None,
             }),
         });
         let link = Direct { shared };
@@ -223,6 +227,7 @@ impl Direct {
         // Small request/answer messages: Nagle would hold a PUBLISH written
         // while an earlier one is unacknowledged.
         stream.set_nodelay(true)?;
+        let local_ip = stream.local_addr().ok().map(|a| a.ip());
         // The reader owns its half: its reads go through `AsyncRead`, which
         // takes a short read as the socket drained (no read that only
         // finds it empty before each wait).
@@ -231,6 +236,7 @@ impl Direct {
         let id = {
             let mut st = shared.state.lock();
             st.next_id += 1;
+            st.local_ip = local_ip;
             let id = st.next_id;
             let old = st.conn.replace(Conn {
                 id,
@@ -332,7 +338,13 @@ impl Direct {
         }
     }
 
-    async fn command(&self, args: &[&[u8]]) -> Result<Value, RedisError> {
+    /// The local IP of the connection to Redis.
+    pub(super) fn local_ip(&self) -> Option<std::net::IpAddr> {
+        self.shared.state.lock().local_ip
+    }
+
+    /// Runs one command; its reply.
+    pub(super) async fn command(&self, args: &[&[u8]]) -> Result<Value, RedisError> {
         let rx = self.start(args);
         self.finish(rx).await
     }
@@ -424,7 +436,7 @@ impl Drop for Direct {
 }
 
 /// An error reply as an error.
-fn ok(v: Value) -> Result<(), RedisError> {
+pub(super) fn ok(v: Value) -> Result<(), RedisError> {
     match v {
         Value::Error(e) => Err(RedisError::from((
             ErrorKind::Client,
@@ -435,7 +447,7 @@ fn ok(v: Value) -> Result<(), RedisError> {
     }
 }
 
-fn unexpected(v: &Value) -> RedisError {
+pub(super) fn unexpected(v: &Value) -> RedisError {
     if let Value::Error(e) = v {
         return RedisError::from((
             ErrorKind::Client,
@@ -683,31 +695,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A real redis-server on a free port, killed on drop.
-    struct Redis(std::process::Child, u16);
-
-    impl Redis {
-        fn start() -> Redis {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("a free port");
-            let child = std::process::Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("redis-server is needed (Debian package redis-server)");
-            Redis(child, port)
-        }
-    }
-
-    impl Drop for Redis {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    use crate::test_redis::Redis;
 
     /// Connects (retrying while redis-server starts), subscribed to `t#node`.
     async fn connect(port: u16, on_push: Arc<dyn Fn(Push) + Send + Sync>) -> Direct {

@@ -181,6 +181,38 @@ impl Fallback {
         Ok(reply.into_iter().map(|(_, n)| n).collect())
     }
 
+    /// The value of `key`, if it has one.
+    pub(super) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, redis::RedisError> {
+        redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut self.conn.clone())
+            .await
+    }
+
+    /// Sets `key` to `value` for `secs` seconds.
+    pub(super) async fn set_ex(
+        &self,
+        key: &str,
+        value: &[u8],
+        secs: u64,
+    ) -> Result<(), redis::RedisError> {
+        redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("EX")
+            .arg(secs)
+            .exec_async(&mut self.conn.clone())
+            .await
+    }
+
+    /// Deletes `key`.
+    pub(super) async fn del(&self, key: &str) -> Result<(), redis::RedisError> {
+        redis::cmd("DEL")
+            .arg(key)
+            .exec_async(&mut self.conn.clone())
+            .await
+    }
+
     /// One attempt to come back: the connection answers, the channel is
     /// subscribed again; then the link is up.
     pub(super) async fn resubscribe(&self) -> Result<(), redis::RedisError> {

@@ -22,6 +22,7 @@
 mod direct;
 mod fallback;
 
+use crate::resp::Value;
 use bytes::Bytes;
 use redis::{ConnectionAddr, IntoConnectionInfo, RedisError};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,6 +155,52 @@ impl Link {
         match &self.conn {
             Conn::Direct(c) => c.numsub(channels).await,
             Conn::Fallback(c) => c.numsub(channels).await,
+        }
+    }
+
+    /// The local IP of the connection to Redis, when it is TCP (the
+    /// address other nodes reach this one at, by default).
+    pub(crate) fn local_ip(&self) -> Option<std::net::IpAddr> {
+        match &self.conn {
+            Conn::Direct(c) => c.local_ip(),
+            Conn::Fallback(_) => None,
+        }
+    }
+
+    /// The value of `key`, if it has one.
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RedisError> {
+        match &self.conn {
+            Conn::Direct(c) => match c.command(&[b"GET", key.as_bytes()]).await? {
+                Value::Bulk(b) => Ok(Some(b.to_vec())),
+                Value::Nil => Ok(None),
+                other => Err(direct::unexpected(&other)),
+            },
+            Conn::Fallback(c) => c.get(key).await,
+        }
+    }
+
+    /// Sets `key` to `value` for `secs` seconds.
+    pub(crate) async fn set_ex(
+        &self,
+        key: &str,
+        value: &[u8],
+        secs: u64,
+    ) -> Result<(), RedisError> {
+        match &self.conn {
+            Conn::Direct(c) => {
+                let secs = secs.to_string();
+                let args: [&[u8]; 5] = [b"SET", key.as_bytes(), value, b"EX", secs.as_bytes()];
+                direct::ok(c.command(&args).await?)
+            }
+            Conn::Fallback(c) => c.set_ex(key, value, secs).await,
+        }
+    }
+
+    /// Deletes `key`.
+    pub(crate) async fn del(&self, key: &str) -> Result<(), RedisError> {
+        match &self.conn {
+            Conn::Direct(c) => direct::ok(c.command(&[b"DEL", key.as_bytes()]).await?),
+            Conn::Fallback(c) => c.del(key).await,
         }
     }
 

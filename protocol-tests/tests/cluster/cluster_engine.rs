@@ -12,7 +12,8 @@
 //!   the balancer works;
 //! * hostile cluster traffic: garbage on the nodes' channels, forged requests and replies, and
 //!   forged node ids in sids crash nothing and change nothing; so do forged upgrades, handovers
-//!   and tunnel messages;
+//!   and tunnel messages; so do garbage, forged links and oversized frames on the direct links'
+//!   port;
 //! * a WebSocket upgrade reaching a node other than the owner: early (within the delayed
 //!   connection's 300 ms) the session is taken over — it lives on after its old owner is killed —
 //!   and late it is proxied through a tunnel — it ends with its owner; both ways every packet
@@ -28,6 +29,7 @@ use engine_io_cluster::NodeId;
 use protocol_tests::haproxy::Haproxy;
 use protocol_tests::{http, HttpRequest, HttpResponse, RedisServer, RustPeer, WsClient, WsFrame};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PATH: &str = "/socket.io/?EIO=4&transport=polling";
 
@@ -387,6 +389,54 @@ async fn hostile_cluster_traffic_crashes_nothing() {
         bomb.extend_from_slice(&[0, 1, b's', 4, 0, 1, b'/', 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
         publish(&mut conn, id, &bomb).await;
     }
+    // The direct links' port: garbage, a hello for another node, a forged link's request for
+    // a session another node owns, and an oversized frame.
+    for (i, &id) in ids.iter().enumerate() {
+        let key = format!("engine.io-cluster#peer#{id}");
+        let addr: String = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .expect("each node advertises its address");
+        let hello = |from: &str, to: NodeId| {
+            let mut h = b"EIOC\x01".to_vec();
+            h.extend_from_slice(from.as_bytes());
+            h.extend_from_slice(to.to_string().as_bytes());
+            h
+        };
+        for junk in [vec![0xffu8; 64], hello("forged00", forged_from)] {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            s.write_all(&junk).await.unwrap();
+            assert!(closed_by_peer(&mut s).await, "{junk:?} on {addr}");
+        }
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(&hello("forged00", id)).await.unwrap();
+        let mut echo = [0u8; 21];
+        s.read_exact(&mut echo).await.unwrap();
+        let other = &sessions[(i + 1) % sessions.len()];
+        let forged = Message {
+            from: forged_from,
+            id: 1,
+            body: Body::Request {
+                method: Method::Post,
+                uri: Bytes::from(other.target()),
+                headers: vec![],
+                body: Bytes::from_static(b"1"),
+            },
+        }
+        .encode();
+        let mut frame = (forged.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&forged);
+        s.write_all(&frame).await.unwrap();
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).await.unwrap();
+        let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut answer).await.unwrap();
+        let answer = Message::decode(Bytes::from(answer)).unwrap();
+        assert!(matches!(answer.body, Body::Response { status: 400, .. }));
+        s.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+        assert!(closed_by_peer(&mut s).await, "an oversized frame on {addr}");
+    }
     // A sid naming a node that does not exist, and one of the wrong shape: 400 at once.
     for sid in ["zzzzzzzz0123456789abcdefghij", "short", &"a".repeat(300)] {
         let t = Instant::now();
@@ -400,6 +450,22 @@ async fn hostile_cluster_traffic_crashes_nothing() {
         assert_eq!(got, (0..20).collect::<Vec<_>>());
     }
     assert_healthy(nodes);
+}
+
+/// Reads until the other end closes the connection (`true`), up to 10 s.
+async fn closed_by_peer(s: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = [0u8; 256];
+    let read = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .unwrap_or(false)
 }
 
 /// Runs `cluster-client.js` over `transports` against 3 cluster nodes behind round-robin.
