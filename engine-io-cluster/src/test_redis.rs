@@ -18,6 +18,15 @@ impl Redis {
         Redis(child, port)
     }
 
+    /// Sends `sig` (`-STOP`, `-CONT`: a Redis that stalls) to the server.
+    pub(crate) fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .args([sig, &self.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {sig}");
+    }
+
     pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.1)
     }

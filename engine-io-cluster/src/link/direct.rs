@@ -771,14 +771,6 @@ mod tests {
         assert_eq!(got.load(Ordering::Relaxed), 4, "every publication arrived");
     }
 
-    fn signal(redis: &Redis, sig: &str) {
-        let status = std::process::Command::new("kill")
-            .args([sig, &redis.0.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill {sig}");
-    }
-
     #[tokio::test]
     async fn a_late_reply_fails_its_command_but_keeps_the_connection_a_missing_one_drops_it() {
         let redis = Redis::start();
@@ -796,7 +788,7 @@ mod tests {
         )
         .await;
         // Redis stalls for 1 s: past the command's timeout, well within dead_after (2 s).
-        signal(&redis, "-STOP");
+        redis.signal("-STOP");
         let started = tokio::time::Instant::now();
         let late = link.publish("t#other", Bytes::from_static(b"x")).await;
         assert!(
@@ -805,7 +797,7 @@ mod tests {
         );
         assert!(started.elapsed() < Duration::from_millis(900));
         tokio::time::sleep(Duration::from_millis(1000).saturating_sub(started.elapsed())).await;
-        signal(&redis, "-CONT");
+        redis.signal("-CONT");
         assert_eq!(
             link.publish("t#other", Bytes::from_static(b"x")).await.ok(),
             Some(0),
@@ -814,7 +806,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(downs.load(Ordering::Relaxed), 0, "a stall is not a death");
         // Redis stops answering for good (3 s): the connection is dropped at about 2 s.
-        signal(&redis, "-STOP");
+        redis.signal("-STOP");
         let stopped = tokio::time::Instant::now();
         assert!(link
             .publish("t#other", Bytes::from_static(b"x"))
@@ -823,7 +815,7 @@ mod tests {
         while downs.load(Ordering::Relaxed) == 0 && stopped.elapsed() < Duration::from_secs(3) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        signal(&redis, "-CONT");
+        redis.signal("-CONT");
         assert_eq!(
             downs.load(Ordering::Relaxed),
             1,
