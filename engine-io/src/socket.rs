@@ -349,6 +349,7 @@ impl Socket {
     /// hard cap, or over the slow-consumer bound once the queue has not been
     /// drained for the slow-consumer timeout. An empty queue takes anything, so
     /// a message larger than the cap can still be sent.
+    #[inline]
     fn admit(&self, st: &mut State, bytes: usize) -> bool {
         let cfg = &self.shared.config;
         if st.queued_bytes == 0 {
