@@ -349,6 +349,7 @@ impl Socket {
     /// hard cap, or over the slow-consumer bound once the queue has not been
     /// drained for the slow-consumer timeout. An empty queue takes anything, so
     /// a message larger than the cap can still be sent.
+    #[inline]
     fn admit(&self, st: &mut State, bytes: usize) -> bool {
         let cfg = &self.shared.config;
         if st.queued_bytes == 0 {
@@ -374,6 +375,7 @@ impl Socket {
     /// Queues a message without waiting. Fails with `Full` when the outgoing
     /// queue is at capacity and `Closed` when the socket is closing or closed;
     /// either way the message is given back.
+    #[inline]
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError<Message>> {
         let msg = msg.into();
         let weight = message_weight(&msg);
@@ -394,11 +396,19 @@ impl Socket {
         st.enqueued += 1;
         st.queue.push(Packet::message(msg));
         if first {
-            let after = self.queued_locked(&mut st);
-            drop(st);
-            self.wake(after);
+            self.first_queued(st);
         }
         Ok(())
+    }
+
+    /// The first message of an empty queue was queued: tells the session, and wakes the
+    /// consumer once the lock is released. Out of line, so that `try_send` stays small
+    /// enough to inline into a broadcast's loop (its later messages take none of this).
+    #[inline(never)]
+    fn first_queued(&self, mut st: MutexGuard<'_, State>) {
+        let after = self.queued_locked(&mut st);
+        drop(st);
+        self.wake(after);
     }
 
     /// Queues several messages atomically: all of them or none (a Socket.IO

@@ -31,6 +31,7 @@ impl EncodedPacket {
     /// Queues the messages on a connection without waiting, all of them or none (a binary
     /// packet's attachments must not be split by a full queue). `Err(true)` when its outgoing
     /// queue is full, `Err(false)` when it is closing or closed: no policy is applied here.
+    #[inline]
     pub fn try_send_to(&self, conn: &engine_io::Socket) -> Result<(), bool> {
         use engine_io::TrySendError::Full;
         match &*self.messages {
