@@ -210,6 +210,7 @@ impl Driver {
                 // when the last is drained, so the channel has room. A failure means the writer
                 // is gone; its `Closed` event is on its way.
                 Effect::Write(packets) => {
+                    tracing::trace!(transport = %self.conn.transport(), packets = packets.len(), "engine.io client: write");
                     let _ = self.transport.writer.try_send(WriteCmd::Packets(packets));
                 }
                 Effect::WriteClose => {

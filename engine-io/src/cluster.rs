@@ -257,6 +257,12 @@ impl Socket {
         drop(st);
         self.finish(after);
         let request = self.request();
+        tracing::debug!(
+            sid = %self.id(),
+            outgoing = outgoing.len(),
+            incoming = incoming.len(),
+            "engine.io: session handed over"
+        );
         Some(Handover {
             sid: self.id().to_owned(),
             protocol: self.protocol(),
@@ -299,6 +305,12 @@ pub(crate) fn owner_upgrade(socket: &Arc<Socket>) -> Option<OwnerUpgrade> {
 /// told, and the messages the client sent meanwhile delivered. `None` if the
 /// sid is taken here.
 pub(crate) fn adopt(shared: &Arc<Shared>, h: Handover) -> Option<Arc<Socket>> {
+    tracing::debug!(
+        sid = %h.sid,
+        outgoing = h.outgoing.len(),
+        incoming = h.incoming.len(),
+        "engine.io: session adopted"
+    );
     let info = RequestInfo::new(http::Method::GET, h.uri, &h.headers, h.remote_addr);
     let socket = {
         let mut map = shared.sockets.lock();

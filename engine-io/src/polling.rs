@@ -307,6 +307,7 @@ async fn deliver(socket: &Arc<Socket>, data: Bytes, is_binary: bool) {
             // A close packet closes the session (the session answers a
             // pending GET with a noop), like any packet through the session.
             Ok(p) => {
+                tracing::trace!(sid = %socket.id(), packet = ?p.packet_type, "engine.io: POST delivers");
                 socket.inbox_room().await;
                 socket.handle_packet(p);
                 if !socket.is_open() {

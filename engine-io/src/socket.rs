@@ -575,6 +575,7 @@ impl Socket {
     pub(crate) fn arrive(self: &Arc<Self>, event: Event) -> Option<bool> {
         let st = self.lock();
         if st.handed_over {
+            tracing::debug!(sid = %self.id(), ?event, "engine.io: a request found the session as it left");
             return None;
         }
         Some(self.event_locked(st, event))

@@ -9,7 +9,7 @@ use std::sync::Once;
 
 /// The `RUST_LOG` a test gives the servers it starts so that their stderr (forwarded into its
 /// output) tells what the Engine.IO and cluster layers did.
-pub const SERVER_DEBUG: &str = "warn,engine_io=debug,engine_io_cluster=debug";
+pub const SERVER_DEBUG: &str = "warn,engine_io=trace,engine_io_cluster=debug";
 
 /// Logs this process's events that pass `filter` (an `EnvFilter` directive) into the output of the
 /// test that emitted them. The first call in a process sets the filter; later calls do nothing.

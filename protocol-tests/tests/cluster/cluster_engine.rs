@@ -606,7 +606,7 @@ async fn redis_restart_local_requests_work_foreign_ones_fail_then_recover() {
 /// order, acks both ways, binary.
 async fn rust_client(transports: socketio_client::Transports) {
     use socketio_client::{Args, ClientBuilder, Event, Socket, Value as SioValue};
-    protocol_tests::test_log::capture("warn,engine_io_client=debug,socketio_client=debug");
+    protocol_tests::test_log::capture("warn,engine_io_client=trace,socketio_client=debug");
     let redis = RedisServer::start();
     let nodes = nodes(&redis, 3, true);
     let lb = Haproxy::round_robin(&ports(&nodes));
