@@ -44,7 +44,7 @@
 //! | HTTP refusals (error codes) | `refusal` |
 //! | the hook through which cluster nodes serve each other's sessions (foreign requests, delayed connection, takeover and tunneled upgrades) | `cluster` |
 //! | configuration, CORS, request info, compression | `config`, `cors`, `request`, `compression` |
-//! | embedding (hyper / tower / axum, listener) | `service`, `listen`, `body` |
+//! | embedding (hyper / tower / axum, listener) | `service`, `listen`, `served_tcp`, `body` |
 //!
 //! The session core is what the transports drive: they feed it events
 //! (packet received, GET / POST arrived or ended, probe, timer, close) with
@@ -168,6 +168,8 @@ mod polling;
 mod refusal;
 #[cfg(feature = "server")]
 mod request;
+#[cfg(feature = "server")]
+mod served_tcp;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]

@@ -26,7 +26,7 @@ use writer::{OP_CLOSE, OP_PONG};
 
 /// The byte stream under a WebSocket. When the connection is a plain
 /// `TcpStream` (served by [`crate::Server::serve`], through
-/// [`crate::listen::ServedTcp`], or by `axum::serve` or any embedder using
+/// [`crate::served_tcp::ServedTcp`], or by `axum::serve` or any embedder using
 /// hyper-util's `TokioIo<TcpStream>`), the socket is taken back
 /// from hyper: reads and writes then go straight to the socket instead of
 /// through hyper's type-erased `Upgraded` (a boxed `dyn Io` behind a rewind
@@ -242,11 +242,11 @@ pub(crate) async fn into_transport(on_upgrade: hyper::upgrade::OnUpgrade) -> Opt
 }
 
 /// The transport of an upgraded connection, and the bytes of its 101 not
-/// written yet (see [`crate::listen::ServedTcp`]).
+/// written yet (see [`crate::served_tcp::ServedTcp`]).
 async fn upgraded(on_upgrade: hyper::upgrade::OnUpgrade) -> Option<(WsTransport, Vec<u8>)> {
     let upgraded = on_upgrade.await.ok()?;
     // Dropping `read_buf` frees hyper's HTTP read buffer.
-    let upgraded = match upgraded.downcast::<TokioIo<crate::listen::ServedTcp>>() {
+    let upgraded = match upgraded.downcast::<TokioIo<crate::served_tcp::ServedTcp>>() {
         Ok(parts) => {
             let (tcp, held) = parts.io.into_inner().into_parts();
             return Some((WsTransport::new(RawIo::Tcp(tcp), &parts.read_buf), held));
