@@ -119,16 +119,21 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
+    /// A client's socket and the server's end of it, as `Server::serve` wraps it.
+    async fn connected() -> (TcpStream, ServedTcp) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (tcp, _) = listener.accept().await.unwrap();
+        (client, ServedTcp::new(tcp))
+    }
+
     /// hyper's 101 (written and flushed) stays off the wire until it is
     /// taken with the socket; any other write goes straight out.
     #[tokio::test]
     async fn a_101_is_held_and_anything_else_is_written() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut served = ServedTcp::new(tcp);
+        let (mut client, mut served) = connected().await;
         served.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
         let mut got = [0u8; 19];
         client.read_exact(&mut got).await.unwrap();
@@ -149,12 +154,7 @@ mod tests {
     /// A shutdown (hyper closing the connection) writes what was held first.
     #[tokio::test]
     async fn a_shutdown_writes_the_held_101() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut served = ServedTcp::new(tcp);
+        let (mut client, mut served) = connected().await;
         let switching = b"HTTP/1.1 101 Switching Protocols\r\n\r\n";
         served.write_all(switching).await.unwrap();
         served.shutdown().await.unwrap();
