@@ -95,6 +95,9 @@ struct Inner {
     /// Sessions this node asked to take over, until the answer is in:
     /// requests the old owner relays here meanwhile wait for the session.
     arriving: Mutex<std::collections::HashSet<String>>,
+    /// Upgrades whose answer came too late for their WebSocket, by owner
+    /// and request id: a handover that still comes is adopted, not lost.
+    late: Mutex<HashMap<(NodeId, u64), takeover::Late>>,
 }
 
 /// One node of an Engine.IO cluster (see the crate docs). A cheap, clonable
@@ -157,6 +160,7 @@ impl ClusterEngine {
             tunnels: Tunnels::default(),
             moved: Mutex::new(HashMap::new()),
             arriving: Mutex::new(std::collections::HashSet::new()),
+            late: Mutex::new(HashMap::new()),
         });
         let _ = node_slot.set(Arc::downgrade(&inner));
         tokio::spawn(liveness(Arc::downgrade(&inner)));
@@ -338,7 +342,7 @@ impl Inner {
     /// owner before the handover was through here: waits (briefly) for it.
     async fn wait_arriving(&self, server: &Server, sid: &str) {
         let deadline = tokio::time::Instant::now() + self.config.response_timeout;
-        while self.arriving.lock().contains(sid)
+        while (self.arriving.lock().contains(sid) || self.late_for(sid))
             && server.socket(sid).is_none()
             && tokio::time::Instant::now() < deadline
         {
@@ -454,14 +458,14 @@ impl Inner {
         }
         match msg.body {
             Body::Accepted => {
-                self.pending.deliver(msg.from, msg.id, Reply::Accepted);
+                let _ = self.pending.deliver(msg.from, msg.id, Reply::Accepted);
             }
             Body::Response {
                 status,
                 headers,
                 body,
             } => {
-                self.pending.deliver(
+                let _ = self.pending.deliver(
                     msg.from,
                     msg.id,
                     Reply::Response {
@@ -496,10 +500,17 @@ impl Inner {
                 self.on_upgrade(msg.from, msg.id, uri, headers, via.cloned())
             }
             Body::Handover(h) => {
-                self.pending.deliver(msg.from, msg.id, Reply::Handover(h));
+                if let Err(late) =
+                    self.pending
+                        .deliver(msg.from, msg.id, Reply::Handover(Box::new(h)))
+                {
+                    self.on_late_answer(msg.from, msg.id, late, via);
+                }
             }
             Body::Proxied => {
-                self.pending.deliver(msg.from, msg.id, Reply::Proxied);
+                if let Err(late) = self.pending.deliver(msg.from, msg.id, Reply::Proxied) {
+                    self.on_late_answer(msg.from, msg.id, late, via);
+                }
             }
             body
             @ (Body::TunnelData { .. } | Body::TunnelAck { .. } | Body::TunnelClose { .. }) => self

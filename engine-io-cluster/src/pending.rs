@@ -22,7 +22,7 @@ pub(crate) enum Reply {
         body: Bytes,
     },
     /// The answer to an upgrade: the session moves here.
-    Handover(crate::message::WireHandover),
+    Handover(Box<crate::message::WireHandover>),
     /// The answer to an upgrade: the owner keeps the session; the tunnel is open.
     Proxied,
 }
@@ -70,8 +70,7 @@ impl Replies {
         res.ok()
     }
 
-    /// The next reply if one is there (tests).
-    #[cfg(test)]
+    /// The next reply if one is there already.
     pub(crate) fn try_recv(&mut self) -> Result<Reply, ()> {
         if let Some(accepted) = &mut self.accepted {
             if accepted.try_recv().is_ok() {
@@ -157,34 +156,37 @@ impl Pending {
 
     /// Hands a reply from `from` to request `id`. Replies for unknown
     /// requests, or from a node other than the request's owner (forged), are
-    /// dropped, and so is a second Accepted. Any reply but Accepted ends the request.
-    pub(crate) fn deliver(&self, from: NodeId, id: u64, reply: Reply) -> bool {
+    /// given back, and so is a second Accepted. Any reply but Accepted ends the request.
+    pub(crate) fn deliver(&self, from: NodeId, id: u64, reply: Reply) -> Result<(), Reply> {
         let epoch = self.epoch.load(Ordering::Relaxed);
         let mut map = self.map.lock();
         match reply {
             Reply::Accepted => {
                 let Some(entry) = map.entries.get_mut(&id).filter(|e| e.owner == from) else {
-                    return false;
+                    return Err(reply);
                 };
                 let tx = entry.accepted.take();
                 // Accepted: the request's future bounds the rest of its wait.
                 entry.deadline = u64::MAX;
                 map.heard_from(from, epoch);
                 drop(map);
-                tx.is_some_and(|tx| tx.send(()).is_ok())
+                match tx.map(|tx| tx.send(())) {
+                    Some(Ok(())) => Ok(()),
+                    _ => Err(Reply::Accepted),
+                }
             }
             _ => {
                 let entry = match map.entries.remove(&id) {
                     Some(e) if e.owner == from => e,
                     Some(theirs) => {
                         map.entries.insert(id, theirs);
-                        return false;
+                        return Err(reply);
                     }
-                    None => return false,
+                    None => return Err(reply),
                 };
                 map.heard_from(from, epoch);
                 drop(map);
-                entry.response.send(reply).is_ok()
+                entry.response.send(reply)
             }
         }
     }
@@ -281,15 +283,15 @@ mod tests {
         let (a, _) = ids();
         let p = Pending::new(10);
         let (id, mut rx, _) = p.register(a, None).unwrap();
-        assert!(p.deliver(a, id, Reply::Accepted));
-        assert!(p.deliver(a, id, response()));
+        assert!(p.deliver(a, id, Reply::Accepted).is_ok());
+        assert!(p.deliver(a, id, response()).is_ok());
         assert!(matches!(rx.recv().await, Some(Reply::Accepted)));
         assert!(matches!(
             rx.recv().await,
             Some(Reply::Response { status: 200, .. })
         ));
         // The response ended it: later replies are dropped, the channel is closed.
-        assert!(!p.deliver(a, id, response()));
+        assert!(p.deliver(a, id, response()).is_err());
         assert!(rx.recv().await.is_none());
         assert_eq!(p.len(), 0);
     }
@@ -299,13 +301,19 @@ mod tests {
         let (a, b) = ids();
         let p = Pending::new(10);
         let (id, mut rx, _) = p.register(a, None).unwrap();
-        assert!(!p.deliver(b, id, response()), "a reply from another node");
-        assert!(!p.deliver(a, id + 100, response()), "an unknown request");
+        assert!(
+            p.deliver(b, id, response()).is_err(),
+            "a reply from another node"
+        );
+        assert!(
+            p.deliver(a, id + 100, response()).is_err(),
+            "an unknown request"
+        );
         assert!(rx.try_recv().is_err());
         assert_eq!(p.len(), 1);
         // A second Accepted is dropped.
-        assert!(p.deliver(a, id, Reply::Accepted));
-        assert!(!p.deliver(a, id, Reply::Accepted));
+        assert!(p.deliver(a, id, Reply::Accepted).is_ok());
+        assert!(p.deliver(a, id, Reply::Accepted).is_err());
         assert!(matches!(rx.try_recv(), Ok(Reply::Accepted)));
         assert!(rx.try_recv().is_err());
     }
@@ -346,8 +354,8 @@ mod tests {
         let (id, _rx, heard) = p.register(a, None).unwrap();
         assert!(!heard, "never heard from");
         // A forged reply (from b) does not count for a, nor for b.
-        assert!(!p.deliver(b, id, response()));
-        assert!(p.deliver(a, id, response()));
+        assert!(p.deliver(b, id, response()).is_err());
+        assert!(p.deliver(a, id, response()).is_ok());
         assert!(p.register(a, None).unwrap().2, "it just answered");
         assert!(!p.register(b, None).unwrap().2, "b never answered");
         for _ in 0..HEARD_TICKS {
@@ -358,7 +366,7 @@ mod tests {
         assert!(!p.register(a, None).unwrap().2, "silent for too long");
         // Heard again; then declared dead by the liveness check.
         let (id, _rx, _) = p.register(a, None).unwrap();
-        assert!(p.deliver(a, id, Reply::Accepted));
+        assert!(p.deliver(a, id, Reply::Accepted).is_ok());
         assert!(p.register(a, None).unwrap().2);
         p.fail_owner(a);
         assert!(
@@ -366,7 +374,7 @@ mod tests {
             "a dead owner is asked about again"
         );
         let (id, _rx, _) = p.register(a, None).unwrap();
-        assert!(p.deliver(a, id, response()));
+        assert!(p.deliver(a, id, response()).is_ok());
         p.fail_all();
         assert!(!p.register(a, None).unwrap().2, "the link went down");
     }
@@ -378,7 +386,7 @@ mod tests {
         let (quiet, mut rq, _) = p.register(a, Some(2)).unwrap();
         let (accepted, mut ra, _) = p.register(a, Some(2)).unwrap();
         let (_, mut forever, _) = p.register(a, None).unwrap();
-        assert!(p.deliver(a, accepted, Reply::Accepted));
+        assert!(p.deliver(a, accepted, Reply::Accepted).is_ok());
         assert!(p.tick().is_empty());
         assert!(p.tick().is_empty());
         // Between 2 and 3 ticks after it was registered.
@@ -389,7 +397,7 @@ mod tests {
             assert!(p.tick().is_empty(), "accepted, and no deadline: left alone");
         }
         assert_eq!(p.len(), 2);
-        assert!(p.deliver(a, accepted, response()));
+        assert!(p.deliver(a, accepted, response()).is_ok());
         assert!(matches!(ra.recv().await, Some(Reply::Response { .. })));
         assert!(forever.try_recv().is_err(), "still waiting");
     }

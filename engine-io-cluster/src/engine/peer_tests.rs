@@ -1,6 +1,7 @@
 //! Nodes over direct links, with a real redis-server: foreign requests
 //! travel over the link, a lost link fails its requests at once and falls
-//! back to Redis, and hostile bytes on the peer port are dropped.
+//! back to Redis, hostile bytes on the peer port are dropped, and a session
+//! handed over after its upgrade was given up is adopted, not lost.
 
 use super::*;
 use crate::message::Message;
@@ -22,6 +23,11 @@ async fn node(redis: &Redis, response_timeout: Duration) -> Node {
         connect_delay: None,
         ..ClusterConfig::default()
     };
+    node_with(redis, config).await
+}
+
+/// [`node`] with `config`.
+async fn node_with(redis: &Redis, config: ClusterConfig) -> Node {
     let mut cluster = None;
     for _ in 0..100 {
         match ClusterEngine::connect(redis.url().as_str(), config.clone()).await {
@@ -299,4 +305,62 @@ async fn hostile_bytes_on_the_peer_port_are_dropped() {
     let sid = handshake(a.port).await;
     assert_eq!(post(a.port, &sid, "4ok").await, (200, "ok".into()));
     assert_eq!(get(a.port, &sid).await, (200, "4ok".into()));
+}
+
+/// The status of a WebSocket upgrade request for `sid` on `port`.
+async fn upgrade_status(port: u16, sid: &str) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let req = format!(
+        "GET /engine.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).await.unwrap();
+    std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_handed_over_after_its_upgrade_was_given_up_is_adopted() {
+    let redis = Redis::start();
+    // Young sessions (a long connect delay) are handed over. B gives up on
+    // an upgrade after 300 ms; A waits for Redis for up to 3 s.
+    let config = |response_timeout| ClusterConfig {
+        response_timeout,
+        connect_delay: Some(Duration::from_secs(5)),
+        ..ClusterConfig::default()
+    };
+    let a = node_with(&redis, config(Duration::from_secs(3))).await;
+    let b = node_with(&redis, config(Duration::from_millis(300))).await;
+    let sid = handshake(a.port).await;
+    assert_eq!(post(b.port, &sid, "4first").await, (200, "ok".into()));
+    until("B's link to A", || b.cluster.stats().links_opened == 1).await;
+
+    // A asks Redis whether B is alive before it hands the session over:
+    // with Redis stopped for 800 ms, A's handover comes after B gave up.
+    redis.signal("-STOP");
+    let started = Instant::now();
+    let status = upgrade_status(b.port, &sid).await;
+    let refused_after = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(800).saturating_sub(refused_after)).await;
+    redis.signal("-CONT");
+    assert_eq!(status, 400, "B gave up the upgrade");
+    assert!(
+        refused_after < Duration::from_millis(800),
+        "{refused_after:?}"
+    );
+    until("A's handover", || a.cluster.stats().handed_over == 1).await;
+    until("B to adopt the session", || {
+        b.cluster.stats().taken_over == 1
+    })
+    .await;
+
+    // The client goes on polling: A relays its requests to B, which serves
+    // the session with its first message delivered.
+    assert_eq!(post(a.port, &sid, "4again").await, (200, "ok".into()));
+    let (status, body) = get(a.port, &sid).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("4first") && body.contains("4again"), "{body}");
+    assert_eq!(b.cluster.stats().lost, 0);
 }

@@ -10,6 +10,20 @@ use super::*;
 /// reaches the old owner by the sid's prefix).
 const MOVED_FOR: Duration = Duration::from_secs(30);
 
+/// How long an upgrade this node gave up waiting for may still be answered:
+/// the owner may have handed the session over already (its answer was on
+/// the way), and a session nobody adopts is lost.
+const LATE_FOR: Duration = Duration::from_secs(10);
+
+/// An upgrade whose answer came too late for its WebSocket (see `Inner::late`).
+pub(super) struct Late {
+    sid: String,
+    /// The way it was asked (a direct link's id; `None`: Redis): the only
+    /// way its answer is taken from.
+    way: Option<u64>,
+    until: tokio::time::Instant,
+}
+
 fn wire_messages(msgs: Vec<engine_io::Message>) -> Vec<WireMessage> {
     msgs.into_iter()
         .map(|m| match m {
@@ -176,13 +190,23 @@ impl Inner {
         if !tokio::time::timeout(timeout, sent).await.unwrap_or(false) {
             return None;
         }
-        let Ok(Some(reply)) = tokio::time::timeout(timeout, replies.recv()).await else {
-            tracing::debug!(sid = %request.sid, %owner, "engine.io cluster: the owner did not answer the upgrade in time");
-            return None;
+        let reply = match tokio::time::timeout(timeout, replies.recv()).await {
+            Ok(Some(reply)) => reply,
+            Ok(None) => return None,
+            Err(_) => {
+                tracing::debug!(sid = %request.sid, %owner, "engine.io cluster: the owner did not answer the upgrade in time");
+                // Noted before the request is forgotten: an answer after
+                // this is given back by `Pending::deliver` and finds the note.
+                self.expect_late(owner, id, &request.sid, via.as_ref().map(|l| l.id()));
+                self.pending.remove(id);
+                let reply = replies.try_recv().ok()?;
+                self.late.lock().remove(&(owner, id));
+                reply
+            }
         };
         match reply {
             Reply::Handover(h) => {
-                let h = from_wire(h).filter(|h| h.sid == request.sid)?;
+                let h = from_wire(*h).filter(|h| h.sid == request.sid)?;
                 let server = self.server.lock().clone()?;
                 let socket = server.adopt(h)?;
                 self.counters.taken_over.fetch_add(1, Ordering::Relaxed);
@@ -204,6 +228,71 @@ impl Inner {
                 })))
             }
             Reply::Accepted | Reply::Response { .. } => None,
+        }
+    }
+
+    /// Notes that upgrade `id` of `sid`, asked of `owner`, may still be
+    /// answered (bounded: expired notes go first; when full of live ones,
+    /// none is kept).
+    fn expect_late(&self, owner: NodeId, id: u64, sid: &str, way: Option<u64>) {
+        let mut late = self.late.lock();
+        let now = tokio::time::Instant::now();
+        if late.len() >= self.config.max_foreign {
+            late.retain(|_, l| l.until > now);
+        }
+        if late.len() < self.config.max_foreign {
+            let note = Late {
+                sid: sid.to_owned(),
+                way,
+                until: now + LATE_FOR,
+            };
+            late.insert((owner, id), note);
+        }
+    }
+
+    /// Whether an upgrade of `sid` may still be answered late.
+    pub(super) fn late_for(&self, sid: &str) -> bool {
+        let late = self.late.lock();
+        !late.is_empty() && late.values().any(|l| l.sid == sid)
+    }
+
+    /// An upgrade's answer that came after its WebSocket was refused: a
+    /// session handed over is adopted (the client goes on polling, through
+    /// the old owner's relay, on this node); a tunnel opened for nothing is
+    /// closed. Anything else, or an answer nobody asked for, is dropped.
+    pub(super) fn on_late_answer(
+        self: &Arc<Self>,
+        from: NodeId,
+        id: u64,
+        answer: Reply,
+        via: Option<&Arc<PeerLink>>,
+    ) {
+        let noted = self.late.lock().remove(&(from, id));
+        let now = tokio::time::Instant::now();
+        let Some(note) = noted.filter(|n| n.until > now && n.way == via.map(|l| l.id())) else {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        match answer {
+            Reply::Handover(h) => {
+                let server = self.server.lock().clone();
+                let adopted = from_wire(*h)
+                    .filter(|h| h.sid == note.sid)
+                    .zip(server)
+                    .and_then(|(h, server)| server.adopt(h));
+                tracing::debug!(sid = %note.sid, %from, adopted = adopted.is_some(), "engine.io cluster: a late handover");
+                match adopted {
+                    Some(_) => self.counters.taken_over.fetch_add(1, Ordering::Relaxed),
+                    None => self.counters.lost.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+            Reply::Proxied => {
+                let send = tunnel_sender(self, from, id, via.cloned());
+                tokio::spawn(send(Body::TunnelClose {
+                    dir: crate::message::Dir::FromOpener,
+                }));
+            }
+            Reply::Accepted | Reply::Response { .. } => {}
         }
     }
 
