@@ -513,9 +513,17 @@ impl Inner {
                 }
             }
             body
-            @ (Body::TunnelData { .. } | Body::TunnelAck { .. } | Body::TunnelClose { .. }) => self
-                .tunnels
-                .deliver(msg.from, msg.id, body, via.map(|l| l.id())),
+            @ (Body::TunnelData { .. } | Body::TunnelAck { .. } | Body::TunnelClose { .. }) => {
+                let way = via.map(|l| l.id());
+                if let Some(close) = self.tunnels.deliver(msg.from, msg.id, body, way) {
+                    let close = Message {
+                        from: self.node,
+                        id: msg.id,
+                        body: close,
+                    };
+                    self.send_via(via, msg.from, close.encode(), None);
+                }
+            }
         }
     }
 

@@ -114,18 +114,29 @@ impl Tunnels {
     /// or Redis (`None`). Unknown tunnels are ignored, and so are messages
     /// over a link other than the tunnel's (a link may be opened in any
     /// node's name; Redis is trusted as before); data beyond the sender's
-    /// credit closes the tunnel.
-    pub(crate) fn deliver(&self, from: NodeId, id: u64, body: Body, way: Option<u64>) {
+    /// credit closes the tunnel. `Some(close)`: data or credit for a tunnel
+    /// that has no end here (it ended while the other node could not be
+    /// told), the close to answer it with.
+    pub(crate) fn deliver(
+        &self,
+        from: NodeId,
+        id: u64,
+        body: Body,
+        way: Option<u64>,
+    ) -> Option<Body> {
         let (dir, event) = match body {
             Body::TunnelData { dir, data } => (dir, Event::Data(data)),
             Body::TunnelAck { dir, credit } => (dir, Event::Credit(credit)),
             Body::TunnelClose { dir } => (dir, Event::Close),
-            _ => return,
+            _ => return None,
         };
-        let key = (from, id, Role::receiving(dir));
+        let ours = Role::receiving(dir);
+        let key = (from, id, ours);
         let map = self.map.lock();
         let Some(entry) = map.get(&key).filter(|e| way.is_none() || e.way == way) else {
-            return;
+            // Never a close for a close: two ended ends do not talk forever.
+            let unknown = !map.contains_key(&key) && !matches!(event, Event::Close);
+            return unknown.then(|| Body::TunnelClose { dir: ours.dir() });
         };
         let event = match event {
             Event::Data(data) => {
@@ -141,6 +152,7 @@ impl Tunnels {
             other => other,
         };
         let _ = entry.tx.send(event);
+        None
     }
 
     /// The nodes that tunnels lead to, each once (for the liveness check).
@@ -151,20 +163,21 @@ impl Tunnels {
         peers
     }
 
-    /// Closes the tunnels to `peer` (gone), or every tunnel (`None`: the
-    /// link to Redis is down).
-    pub(crate) fn close_peer(&self, peer: Option<NodeId>) {
+    /// Closes the tunnels to `peer` (gone).
+    pub(crate) fn close_peer(&self, peer: NodeId) {
         for (key, entry) in self.map.lock().iter() {
-            if peer.is_none_or(|p| p == key.0) {
+            if key.0 == peer {
                 let _ = entry.tx.send(Event::Close);
             }
         }
     }
 
-    /// Closes the tunnels that travel the direct link `way` (it is gone).
-    pub(crate) fn close_way(&self, way: u64) {
+    /// Closes the tunnels that travel the direct link `way` (it is gone), or
+    /// Redis (`None`: the link to Redis is down; tunnels over direct links
+    /// do not need it).
+    pub(crate) fn close_way(&self, way: Option<u64>) {
         for entry in self.map.lock().values() {
-            if entry.way == Some(way) {
+            if entry.way == way {
                 let _ = entry.tx.send(Event::Close);
             }
         }
@@ -347,6 +360,52 @@ mod tests {
     }
 
     #[test]
+    fn data_for_a_tunnel_with_no_end_here_is_answered_with_a_close() {
+        let t = Tunnels::default();
+        let data = || Body::TunnelData {
+            dir: Dir::FromOwner,
+            data: Bytes::from_static(b"x"),
+        };
+        let ack = Body::TunnelAck {
+            dir: Dir::FromOwner,
+            credit: 10,
+        };
+        let close = || Body::TunnelClose {
+            dir: Dir::FromOwner,
+        };
+        // This node's opener end is gone: the owner's data and credit get
+        // the opener's close; its close gets nothing.
+        for body in [data(), ack] {
+            assert!(matches!(
+                t.deliver(peer(), 4, body, Some(7)),
+                Some(Body::TunnelClose {
+                    dir: Dir::FromOpener
+                })
+            ));
+        }
+        assert!(t.deliver(peer(), 4, close(), Some(7)).is_none());
+        // A live end takes them; one on another link answers nothing.
+        let mut o = t.open((peer(), 4, Role::Opener), Some(7)).unwrap();
+        assert!(t.deliver(peer(), 4, data(), Some(7)).is_none());
+        assert!(matches!(o.rx.try_recv(), Ok(Event::Data(_))));
+        assert!(t.deliver(peer(), 4, data(), Some(8)).is_none());
+        assert!(o.rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn redis_down_closes_the_tunnels_over_redis_only() {
+        let t = Tunnels::default();
+        let mut over_redis = t.open((peer(), 1, Role::Owner), None).unwrap();
+        let mut direct = t.open((peer(), 2, Role::Owner), Some(7)).unwrap();
+        t.close_way(None);
+        assert!(matches!(over_redis.rx.try_recv(), Ok(Event::Close)));
+        assert!(
+            direct.rx.try_recv().is_err(),
+            "its link does not need Redis"
+        );
+    }
+
+    #[test]
     fn messages_for_other_tunnels_are_ignored() {
         let t = Tunnels::default();
         let mut o = t.open((peer(), 1, Role::Owner), None).unwrap();
@@ -395,7 +454,7 @@ mod tests {
         assert!(d.rx.try_recv().is_err(), "another link");
         t.deliver(peer(), 3, close(), Some(7));
         assert!(matches!(d.rx.try_recv(), Ok(Event::Close)));
-        t.close_way(7);
+        t.close_way(Some(7));
         assert!(
             matches!(d.rx.try_recv(), Ok(Event::Close)),
             "its link is gone"

@@ -13,7 +13,7 @@ impl Inner {
                 self.link.set_down();
                 // No answer can arrive while Redis is away.
                 self.pending.fail_all();
-                self.tunnels.close_peer(None);
+                self.tunnels.close_way(None);
                 tracing::warn!("engine.io cluster: redis connection lost; reconnecting");
                 if !self.link.reconnecting.swap(true, Ordering::AcqRel) {
                     tokio::spawn(reconnect(Arc::downgrade(self)));
@@ -113,7 +113,7 @@ pub(super) async fn liveness(inner: Weak<Inner>) {
             for (owner, n) in owners.into_iter().zip(counts) {
                 if n == 0 {
                     let failed = inner.pending.fail_owner(owner);
-                    inner.tunnels.close_peer(Some(owner));
+                    inner.tunnels.close_peer(owner);
                     tracing::debug!(
                         "engine.io cluster: node {owner} is gone; {failed} requests failed"
                     );

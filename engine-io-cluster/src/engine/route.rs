@@ -237,7 +237,7 @@ impl Inner {
                 if link.side() == Side::Opened {
                     let node = link.peer();
                     let failed = self.pending.fail_owner(node);
-                    self.tunnels.close_peer(Some(node));
+                    self.tunnels.close_peer(node);
                     tracing::debug!(
                         "engine.io cluster: direct link to {node} lost; {failed} requests failed"
                     );
@@ -247,7 +247,7 @@ impl Inner {
                     // abort ends it).
                     let id = Some(link.id());
                     self.running.lock().retain(|_, (way, _)| *way != id);
-                    self.tunnels.close_way(link.id());
+                    self.tunnels.close_way(Some(link.id()));
                 }
             }
         }
