@@ -9,7 +9,7 @@ pub struct ClusterConfig {
     /// Prefix of the nodes' channels (`<prefix>#<node id>`). Default
     /// `engine.io-cluster`. Every node of one cluster uses the same.
     pub channel_prefix: String,
-    /// This node's id; `None` (default): a random one. See [`NodeId`].
+    /// This node's id; `None` (default): a random one. See [`NodeId`](crate::NodeId).
     pub node_id: Option<String>,
     /// How long the owner may take to take up a request (answer it, or say
     /// it is serving it) before the request is answered "Session ID unknown"
@@ -78,7 +78,7 @@ pub struct ClusterStats {
     /// Messages on this node's channel that were not valid messages.
     pub garbage: u64,
     /// Requests of other nodes dropped: over [`ClusterConfig::max_foreign`],
-    /// duplicates, or before [`ClusterEngine::attach`].
+    /// duplicates, or before [`ClusterEngine::attach`](crate::ClusterEngine::attach).
     pub dropped: u64,
     /// Answers lost because the node that asked was gone (the session was
     /// then closed, so that nothing is lost silently).
