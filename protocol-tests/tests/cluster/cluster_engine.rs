@@ -253,6 +253,21 @@ async fn publish(redis: &mut redis::aio::MultiplexedConnection, node: NodeId, pa
         .unwrap();
 }
 
+/// A request from `from`, a node that does not own `session`, that would close it (a POST of
+/// Engine.IO's close packet, `1`).
+fn forged_close(from: NodeId, session: &Session) -> Message {
+    Message {
+        from,
+        id: 1,
+        body: Body::Request {
+            method: Method::Post,
+            uri: Bytes::from(session.target()),
+            headers: vec![],
+            body: Bytes::from_static(b"1"),
+        },
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_cluster_traffic_crashes_nothing() {
     let redis = RedisServer::start();
@@ -289,17 +304,7 @@ async fn hostile_cluster_traffic_crashes_nothing() {
         publish(&mut conn, id, &header_bomb).await;
         // A forged request for a session another node owns: this node does not hold it.
         let other = &sessions[(i + 1) % sessions.len()];
-        let forged = Message {
-            from: forged_from,
-            id: 1,
-            body: Body::Request {
-                method: Method::Post,
-                uri: Bytes::from(other.target()),
-                headers: vec![],
-                body: Bytes::from_static(b"1"),
-            },
-        };
-        publish(&mut conn, id, &forged.encode()).await;
+        publish(&mut conn, id, &forged_close(forged_from, other).encode()).await;
         // A forged request with a URI that is no URI, and replies nobody asked for.
         let bad_uri = Message {
             from: forged_from,
@@ -414,17 +419,7 @@ async fn hostile_cluster_traffic_crashes_nothing() {
         let mut echo = [0u8; 21];
         s.read_exact(&mut echo).await.unwrap();
         let other = &sessions[(i + 1) % sessions.len()];
-        let forged = Message {
-            from: forged_from,
-            id: 1,
-            body: Body::Request {
-                method: Method::Post,
-                uri: Bytes::from(other.target()),
-                headers: vec![],
-                body: Bytes::from_static(b"1"),
-            },
-        }
-        .encode();
+        let forged = forged_close(forged_from, other).encode();
         let mut frame = (forged.len() as u32).to_be_bytes().to_vec();
         frame.extend_from_slice(&forged);
         s.write_all(&frame).await.unwrap();
