@@ -325,6 +325,14 @@ pub(crate) fn adopt(shared: &Arc<Shared>, h: Handover) -> Option<Arc<Socket>> {
             TransportType::Polling,
             shared.clone(),
         );
+        {
+            // Found in the map, it may get a POST (one its old owner relays
+            // here) before the handler has seen it: those messages wait
+            // behind the ones it brings, as in a delayed connection.
+            let mut st = socket.lock();
+            st.connect = Connect::Replaying;
+            st.inbox.extend(h.incoming);
+        }
         map.insert(sid, socket.clone());
         socket
     };
@@ -332,10 +340,7 @@ pub(crate) fn adopt(shared: &Arc<Shared>, h: Handover) -> Option<Arc<Socket>> {
         let _ = socket.try_send(m);
     }
     crate::driver::spawn(socket.clone(), None);
-    shared.handler.on_connect(socket.clone());
-    for m in h.incoming {
-        socket.handle_packet(Packet::message(m));
-    }
+    socket.replay_connect();
     Some(socket)
 }
 
@@ -519,6 +524,48 @@ mod tests {
         assert_eq!(*log2.0.lock(), ["connect", "a"]);
         assert_eq!(socket.queued(), 1);
         assert!(new.socket(&sid).is_some());
+        socket.close_now();
+    }
+
+    /// A handler whose `on_connect` takes 200 ms (a busy application's).
+    #[derive(Clone, Default)]
+    struct SlowConnect(Log);
+
+    impl Handler for SlowConnect {
+        fn on_connect(&self, socket: Arc<Socket>) {
+            std::thread::sleep(Duration::from_millis(200));
+            self.0.on_connect(socket);
+        }
+        fn on_message(&self, socket: &Arc<Socket>, msg: Message) {
+            self.0.on_message(socket, msg);
+        }
+        fn on_close(&self, socket: &Arc<Socket>, reason: CloseReason) {
+            self.0.on_close(socket, reason);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_post_that_reaches_an_adopted_session_before_its_connect_waits_for_it() {
+        let (log, log2) = (Log::default(), SlowConnect::default());
+        let old = server(&log);
+        let config = Config::builder().cluster(Arc::new(Delayed)).build();
+        let new = crate::Server::new(config, log2.clone());
+        let sid = handshake(&old).await;
+        let uri = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        assert_eq!(request(&old, http::Method::POST, &uri, "4a").await, "ok");
+        let Some(OwnerUpgrade::Takeover(h)) = old.serve_foreign_upgrade(&upgrade_parts(&sid))
+        else {
+            panic!("a young session is handed over");
+        };
+        let adopting = new.clone();
+        let adopted = tokio::task::spawn_blocking(move || adopting.adopt(*h));
+        // The old owner relays the client's next POST as soon as the session is found here.
+        while new.socket(&sid).is_none() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(request(&new, http::Method::POST, &uri, "4b").await, "ok");
+        let socket = adopted.await.unwrap().expect("adopted");
+        assert_eq!(*log2.0 .0.lock(), ["connect", "a", "b"]);
         socket.close_now();
     }
 

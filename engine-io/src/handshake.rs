@@ -172,6 +172,12 @@ mod server_side {
                 }
                 st.connect = crate::socket::Connect::Replaying;
             }
+            self.replay_connect();
+        }
+
+        /// The end of a delayed connection (the socket is `Replaying`):
+        /// `on_connect`, then the messages kept, then `on_upgrade` if due.
+        pub(crate) fn replay_connect(self: &Arc<Self>) {
             self.shared.handler.on_connect(self.clone());
             loop {
                 let mut st = self.lock();
