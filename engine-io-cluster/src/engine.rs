@@ -49,9 +49,11 @@ struct Asked {
     sid: Option<String>,
 }
 
-/// A request of another node being served: the direct link it came over
-/// (its id; `None`: Redis), and how to abort it.
-type Running = (Option<u64>, oneshot::Sender<()>);
+/// A request of another node being served: that node, its request id, and
+/// the direct link it came over (its id; `None`: Redis). A request id is
+/// another node's only on its own way: a link opened in that node's name
+/// cannot take the ids of its real requests.
+type RunningKey = (NodeId, u64, Option<u64>);
 
 /// The answer to another node's request, being computed.
 type AnswerFuture = std::pin::Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>;
@@ -81,10 +83,9 @@ struct Inner {
     /// The direct links to the other nodes (`None`: off, or no address).
     peers: Option<Arc<Peers>>,
     pending: Pending,
-    /// Requests of other nodes being served, by (node, request id): how to abort them.
-    /// The way each came (its link's id; `None`: Redis), which alone
-    /// may abort it.
-    running: Mutex<HashMap<(NodeId, u64), Running>>,
+    /// Requests of other nodes being served: how to abort them. Only the
+    /// way each came may abort it (or Redis, which is trusted).
+    running: Mutex<HashMap<RunningKey, oneshot::Sender<()>>>,
     foreign_slots: Arc<Semaphore>,
     server: Mutex<Option<Server>>,
     counters: Counters,
@@ -479,15 +480,26 @@ impl Inner {
                 tracing::debug!(from = %msg.from, id = msg.id, "engine.io cluster: request aborted by its node");
                 let mut running = self.running.lock();
                 // Over a link, only a request that came over it (a link
-                // may be opened in any node's name; Redis is trusted as before).
-                let same_way = running
-                    .get(&(msg.from, msg.id))
-                    .is_some_and(|(way, _)| via.is_none() || *way == via.map(|l| l.id()));
-                if let Some((_, abort)) = same_way
-                    .then(|| running.remove(&(msg.from, msg.id)))
-                    .flatten()
-                {
-                    let _ = abort.send(());
+                // may be opened in any node's name); Redis aborts one that
+                // came either way (the liveness check sends its aborts there).
+                match via {
+                    Some(link) => {
+                        if let Some(abort) = running.remove(&(msg.from, msg.id, Some(link.id()))) {
+                            let _ = abort.send(());
+                        }
+                    }
+                    None => {
+                        let asked: Vec<RunningKey> = running
+                            .keys()
+                            .filter(|&&(from, id, _)| (from, id) == (msg.from, msg.id))
+                            .copied()
+                            .collect();
+                        for key in asked {
+                            if let Some(abort) = running.remove(&key) {
+                                let _ = abort.send(());
+                            }
+                        }
+                    }
                 }
             }
             Body::Request {
@@ -557,7 +569,8 @@ impl Inner {
         let Ok(uri) = http::Uri::from_maybe_shared(uri) else {
             return drop_it();
         };
-        if self.running.lock().contains_key(&(from, id)) {
+        let key = (from, id, via.map(|l| l.id()));
+        if self.running.lock().contains_key(&key) {
             return drop_it();
         }
         let mut req = Request::new(http_body_util::Full::new(body));
@@ -588,14 +601,13 @@ impl Inner {
             return self.answer(&server, asked, res);
         }
         let (abort_tx, abort_rx) = oneshot::channel();
-        let way = via.map(|l| l.id());
-        self.running.lock().insert((from, id), (way, abort_tx));
+        self.running.lock().insert(key, abort_tx);
         let inner = self.clone();
         // The answer must wait (as hyper has a task per connection): a task.
         tokio::spawn(async move {
             let _permit = permit;
             inner.serve(&server, asked, fut, abort_rx).await;
-            inner.running.lock().remove(&(from, id));
+            inner.running.lock().remove(&key);
         });
     }
 

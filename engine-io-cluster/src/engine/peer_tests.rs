@@ -1,7 +1,8 @@
 //! Nodes over direct links, with a real redis-server: foreign requests
 //! travel over the link, a lost link fails its requests at once and falls
 //! back to Redis, hostile bytes on the peer port are dropped, and a session
-//! handed over after its upgrade was given up is adopted, not lost.
+//! handed over after its upgrade was given up is adopted, not lost, and a
+//! link forged in a node's name cannot take that node's request ids.
 
 use super::*;
 use crate::message::Message;
@@ -363,4 +364,45 @@ async fn a_session_handed_over_after_its_upgrade_was_given_up_is_adopted() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("4first") && body.contains("4again"), "{body}");
     assert_eq!(b.cluster.stats().lost, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_link_cannot_take_the_request_ids_of_the_node_it_claims_to_be() {
+    let redis = Redis::start();
+    let a = node(&redis, Duration::from_secs(1)).await;
+    let b = node(&redis, Duration::from_secs(1)).await;
+    let (a_id, b_id) = (a.cluster.node_id(), b.cluster.node_id());
+    let addr = a.cluster.inner.peers.as_ref().expect("direct links").addr();
+    // A link in B's name holds B's first request ids with long-polls on A
+    // (one session each: a second GET on a session would close it).
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&hello(b_id.as_str(), a_id)).await.unwrap();
+    let mut echo = [0u8; 21];
+    s.read_exact(&mut echo).await.unwrap();
+    for id in 1..=4 {
+        let held = handshake(a.port).await;
+        let poll = Message {
+            from: b_id,
+            id,
+            body: Body::Request {
+                method: Method::Get,
+                uri: Bytes::from(format!("{PATH}&sid={held}")),
+                headers: vec![],
+                body: Bytes::new(),
+            },
+        };
+        s.write_all(&frame(&poll.encode())).await.unwrap();
+    }
+    until("the forged polls to wait on A", || {
+        a.cluster.inner.running.lock().len() == 4
+    })
+    .await;
+    // B's own requests (ids 1, 2, ...) are served all the same.
+    let sid = handshake(a.port).await;
+    for i in 0..3 {
+        let msg = format!("4real {i}");
+        assert_eq!(post(b.port, &sid, &msg).await, (200, "ok".into()));
+        assert_eq!(get(b.port, &sid).await, (200, msg));
+    }
+    assert_eq!(a.cluster.stats().dropped, 0);
 }

@@ -246,7 +246,7 @@ impl Inner {
                     // waits at its other end any more (dropping a request's
                     // abort ends it).
                     let id = Some(link.id());
-                    self.running.lock().retain(|_, (way, _)| *way != id);
+                    self.running.lock().retain(|&(_, _, way), _| way != id);
                     self.tunnels.close_way(Some(link.id()));
                 }
             }
