@@ -104,8 +104,12 @@ impl engine_io::Handler for EngineHandler {
     }
 
     fn on_message(&self, socket: &Arc<EioSocket>, msg: Message) {
-        if let Some(client) = self.client(socket) {
-            client.on_message(msg);
+        match self.client(socket) {
+            Some(client) => client.on_message(msg),
+            // engine-io calls on_connect first; this would lose the message.
+            None => {
+                tracing::debug!(sid = %socket.id(), "socket.io: a message before its connection, dropped")
+            }
         }
     }
 
