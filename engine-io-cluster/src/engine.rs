@@ -583,7 +583,7 @@ impl Inner {
         let sid = sid_of(req.uri());
         let socket = sid.and_then(|sid| server.socket(sid));
         let sid = socket.is_none().then(|| sid.map(str::to_owned)).flatten();
-        let mut fut = self.answer_future(server.clone(), socket.is_some(), sid.clone(), req);
+        let mut fut = self.answer_future(server.clone(), socket.clone(), sid.clone(), req);
         let asked = Asked {
             from,
             id,
@@ -612,16 +612,17 @@ impl Inner {
     }
 
     /// What answers request `req` for session `sid`: the session if it is
-    /// here; if it moved, the node it moved to; else "Session ID unknown".
+    /// here (`held`, also if it is handed over meanwhile: the request then
+    /// follows it); if it moved, the node it moved to; else "Session ID unknown".
     fn answer_future(
         self: &Arc<Self>,
         server: Server,
-        held: bool,
+        held: Option<Arc<engine_io::Socket>>,
         sid: Option<String>,
         req: Request<ResponseBody>,
     ) -> AnswerFuture {
-        if held {
-            return Box::pin(async move { server.serve_foreign(req).await });
+        if let Some(held) = held {
+            return Box::pin(async move { server.serve_foreign_held(held, req).await });
         }
         let inner = self.clone();
         Box::pin(async move {

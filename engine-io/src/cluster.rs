@@ -423,6 +423,21 @@ mod tests {
         }
     }
 
+    /// [`Delayed`] whose forwards reach a node that answers "relayed".
+    struct Relaying;
+
+    impl Cluster for Relaying {
+        fn sid_prefix(&self) -> &str {
+            "nodeAAAA"
+        }
+        fn forward(&self, _request: ForeignRequest) -> ForwardFuture {
+            Box::pin(async { Some(Response::new(crate::body::full("relayed"))) })
+        }
+        fn connect_delay(&self) -> Option<Duration> {
+            Some(Duration::from_millis(300))
+        }
+    }
+
     /// Records the handler's calls.
     #[derive(Clone, Default)]
     struct Log(Arc<Mutex<Vec<String>>>);
@@ -567,6 +582,37 @@ mod tests {
         let socket = adopted.await.unwrap().expect("adopted");
         assert_eq!(*log2.0 .0.lock(), ["connect", "a", "b"]);
         socket.close_now();
+    }
+
+    /// Another node's request found the session here, which then left (its
+    /// upgrade on a third node): it follows the session, not "Session ID unknown".
+    #[tokio::test(start_paused = true)]
+    async fn a_foreign_request_for_a_session_handed_over_meanwhile_follows_it() {
+        let config = Config::builder().cluster(Arc::new(Relaying)).build();
+        let server = crate::Server::new(config, Log::default());
+        let sid = handshake(&server).await;
+        let held = server.socket(&sid).expect("held");
+        assert!(matches!(
+            server.serve_foreign_upgrade(&upgrade_parts(&sid)),
+            Some(OwnerUpgrade::Takeover(_))
+        ));
+        let uri = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        let req = |method| {
+            let mut req = http::Request::new(crate::body::full(""));
+            *req.method_mut() = method;
+            *req.uri_mut() = uri.parse().unwrap();
+            req
+        };
+        let text = |res: Response<ResponseBody>| async move {
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            String::from_utf8(body.to_vec()).unwrap()
+        };
+        let unknown = server.serve_foreign(req(http::Method::GET)).await;
+        assert!(text(unknown).await.contains("Session ID unknown"));
+        for method in [http::Method::GET, http::Method::POST] {
+            let res = server.serve_foreign_held(held.clone(), req(method)).await;
+            assert_eq!(text(res).await, "relayed");
+        }
     }
 
     /// A POST body that arrives when `tx` sends it.

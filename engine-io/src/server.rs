@@ -221,7 +221,25 @@ impl Server {
             self.shared.handler.on_refused(r.code);
             return r.http_response(None);
         }
-        self.route_parsed(req, query, false).await
+        self.route_parsed(req, query, false, None).await
+    }
+
+    /// [`Server::serve_foreign`] for the session `held`, which this node held
+    /// when the request came ([`Server::socket`]): if it has been handed over
+    /// to another node since (a young session's upgrade there), the request
+    /// follows it through the cluster instead of being answered "Session ID
+    /// unknown" by the node it just left.
+    pub async fn serve_foreign_held(
+        &self,
+        held: Arc<Socket>,
+        req: Request<ResponseBody>,
+    ) -> Response<ResponseBody> {
+        let query = Query::parse(req.uri());
+        let names_it = query.sid.as_deref() == Some(held.id());
+        if !names_it || is_upgrade_request(req.headers()) {
+            return self.serve_foreign(req).await;
+        }
+        self.route_parsed(req, query, false, Some(held)).await
     }
 
     /// Serves a WebSocket upgrade that another node of the cluster received
@@ -301,15 +319,18 @@ impl Server {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let query = Query::parse(req.uri());
-        self.route_parsed(req, query, forward).await
+        self.route_parsed(req, query, forward, None).await
     }
 
-    /// [`Server::route`] with the request's query parsed already.
+    /// [`Server::route`] with the request's query parsed already; `held`:
+    /// the session the request names, looked up before (it is served even if
+    /// it left the map since by a handover, which it then follows).
     async fn route_parsed<B>(
         &self,
         req: Request<B>,
         query: Query,
         forward: bool,
+        held: Option<Arc<Socket>>,
     ) -> Response<ResponseBody>
     where
         B: Body<Data = Bytes> + Send + 'static,
@@ -359,7 +380,11 @@ impl Server {
         }
         // 3. sid
         if let Some(sid) = query.sid.as_deref().filter(|s| !s.is_empty()) {
-            let Some(socket) = self.shared.get(sid) else {
+            let found = self
+                .shared
+                .get(sid)
+                .or_else(|| held.filter(|s| s.was_handed_over()));
+            let Some(socket) = found else {
                 if let Some(cluster) = cfg.cluster.as_ref().filter(|_| forward && upgrade) {
                     if transport == TransportType::Websocket {
                         let sid = sid.to_owned();

@@ -567,6 +567,11 @@ impl Socket {
         self.event_locked(self.lock(), event)
     }
 
+    /// Whether the session left this server for another node (a handover).
+    pub(crate) fn was_handed_over(&self) -> bool {
+        self.lock().handed_over
+    }
+
     /// A polling request's arrival ([`Event::GetArrived`] or
     /// [`Event::PostArrived`]), unless the session was handed over to another
     /// node: then `None`, checked under the same lock as the handover, so
