@@ -644,7 +644,12 @@ impl Inner {
                         None => server.serve_foreign(unknown_request(uri)).await,
                     }
                 }
-                None => server.serve_foreign(req).await,
+                None => {
+                    if server.socket(&sid).is_none() {
+                        tracing::debug!(%sid, "engine.io cluster: a request from another node for a session neither here nor moved");
+                    }
+                    server.serve_foreign(req).await
+                }
             }
         })
     }
