@@ -5,6 +5,7 @@
 //! either.
 
 use crate::packet::ProtocolVersion;
+use crate::packet_queue::PacketQueue;
 use crate::ws_io::{CloseFrame, WsEvent, WsIo};
 use std::task::{Context, Poll};
 
@@ -33,11 +34,11 @@ impl Conn {
 
     /// Takes every packet of the session's queue for writing (see
     /// [`WsIo::push_queue`]).
-    pub(crate) fn push_queue(&mut self, queue: &mut Vec<crate::Packet>, protocol: ProtocolVersion) {
+    pub(crate) fn push_queue(&mut self, queue: &mut PacketQueue, protocol: ProtocolVersion) {
         match self {
             Conn::Ws(w) => w.push_queue(queue, protocol),
             #[cfg(feature = "webtransport")]
-            Conn::Wt(w) => w.push_packets(std::mem::take(queue)),
+            Conn::Wt(w) => w.push_packets(std::mem::take(queue).into_vec()),
         }
     }
 

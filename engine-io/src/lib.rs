@@ -32,7 +32,7 @@
 //! | the handshake (open packet JSON; opening a session) | `handshake` |
 //! | **the session**: lifecycle, upgrade, close, polling request slots, all deadlines — no I/O | `session` |
 //! | the heartbeat rules (v3 and v4) | `heartbeat` |
-//! | the socket (public handle, outgoing queue, carrying out the session's effects) | `socket` |
+//! | the socket (public handle, outgoing queue, carrying out the session's effects) | `socket`, `packet_queue` |
 //! | the stream API's inbox and its backpressure; the messages kept while a cluster delays the connection | `inbox` |
 //! | the socket task (timers and WebSocket I/O around the session) | `driver` |
 //! | HTTP long-polling transport (GET / POST) | `polling` |
@@ -162,6 +162,8 @@ mod heartbeat;
 mod inbox;
 #[cfg(feature = "server")]
 mod listen;
+#[cfg(feature = "server")]
+mod packet_queue;
 #[cfg(feature = "server")]
 mod polling;
 #[cfg(feature = "server")]

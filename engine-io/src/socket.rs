@@ -21,6 +21,7 @@
 //! an `.await`; waiters use `tokio::sync::Notify`.
 
 use crate::packet::{Packet, PacketType, ProtocolVersion};
+use crate::packet_queue::PacketQueue;
 use crate::request::RequestInfo;
 use crate::session::{Answer, Effect, Event, RequestId, Session, SessionConfig};
 use crate::shared::Shared;
@@ -79,10 +80,10 @@ impl Drop for Waiting<'_> {
 pub(crate) struct State {
     /// The protocol state.
     pub(crate) session: Session,
-    /// Only ever appended to and taken whole (a `Vec`, not a deque). Over WebSocket it
-    /// trades buffers with the writer ([`Socket::take_queue`]), so a burst reuses the
-    /// capacity of the one before it instead of growing a new queue each time.
-    pub(crate) queue: Vec<Packet>,
+    /// Only ever appended to and taken whole ([`PacketQueue`]: a burst never moves what it
+    /// queued). Over WebSocket it trades buffers with the writer ([`Socket::take_queue`]), so
+    /// a burst reuses the buffer of the one before it.
+    pub(crate) queue: PacketQueue,
     /// Application messages in `queue`.
     pub(crate) queued_messages: usize,
     /// Their weight ([`message_weight`]): what the bounds limit.
@@ -221,7 +222,7 @@ impl Socket {
             b64,
             state: Mutex::new(State {
                 session,
-                queue: Vec::new(),
+                queue: PacketQueue::new(),
                 queued_messages: 0,
                 queued_bytes: 0,
                 over_since: None,
@@ -670,7 +671,7 @@ impl Socket {
             }
             Effect::Closed(reason, description) => {
                 st.close_description = description;
-                st.queue = Vec::new();
+                st.queue = PacketQueue::new();
                 st.queued_messages = 0;
                 st.queued_bytes = 0;
                 st.over_since = None;
@@ -722,13 +723,13 @@ impl Socket {
     /// Takes everything queued for the transport, counting it as written.
     pub(crate) fn drain_queue(&self, st: &mut State) -> Vec<Packet> {
         // Taking the queue leaves no allocation behind: idle sockets stay small.
-        std::mem::take(self.take_queue(st))
+        std::mem::take(self.take_queue(st)).into_vec()
     }
 
     /// Empties the queue's counts for the transport taking what it holds: the
     /// caller takes the packets out of the returned queue (by swapping buffers,
     /// or [`Socket::drain_queue`]).
-    pub(crate) fn take_queue<'a>(&self, st: &'a mut State) -> &'a mut Vec<Packet> {
+    pub(crate) fn take_queue<'a>(&self, st: &'a mut State) -> &'a mut PacketQueue {
         st.over_since = None;
         if st.queued_messages > 0 {
             st.queued_messages = 0;

@@ -13,6 +13,7 @@
 //! order it was handed over.
 
 use crate::packet::ProtocolVersion;
+use crate::packet_queue::PacketQueue;
 use crate::ws_frame::{close_reply, Frame, FrameReader, ReadError};
 use bytes::BytesMut;
 use std::pin::Pin;
@@ -321,7 +322,7 @@ pub(crate) struct WsIo {
     pub(crate) ws: WsStream,
     /// Packets to write: framed by the next write, straight into one socket
     /// write ([`WsWriter::write_packets`]).
-    packets: Vec<crate::Packet>,
+    packets: PacketQueue,
     protocol: ProtocolVersion,
     /// A close frame to write after them (boxed: at most once per connection).
     close: Option<Box<Option<CloseFrame>>>,
@@ -359,7 +360,7 @@ impl WsIo {
     pub(crate) fn new(ws: WsStream) -> Self {
         WsIo {
             ws,
-            packets: Vec::new(),
+            packets: PacketQueue::new(),
             protocol: ProtocolVersion::V4,
             close: None,
             in_flight: 0,
@@ -384,29 +385,29 @@ impl WsIo {
     /// queue gets the one the last batch was written from, with its capacity,
     /// so a burst fills a queue the size of the previous batch without growing
     /// it step by step (see [`KEEP_BATCH_MIN`] for when that buffer is let go).
-    pub(crate) fn push_queue(&mut self, queue: &mut Vec<crate::Packet>, protocol: ProtocolVersion) {
+    pub(crate) fn push_queue(&mut self, queue: &mut PacketQueue, protocol: ProtocolVersion) {
         if self.packets.is_empty() && !self.close_queued {
             self.in_flight += queue.len() as u64;
             self.protocol = protocol;
             std::mem::swap(&mut self.packets, queue);
         } else {
-            self.push_packets(std::mem::take(queue), protocol);
+            self.push(std::mem::take(queue), protocol);
         }
     }
 
     /// Queues packets; the next [`poll_event`](Self::poll_event) frames them
     /// and writes and flushes them with one write. Nothing follows a close.
     pub(crate) fn push_packets(&mut self, packets: Vec<crate::Packet>, protocol: ProtocolVersion) {
+        self.push(packets.into(), protocol);
+    }
+
+    fn push(&mut self, packets: PacketQueue, protocol: ProtocolVersion) {
         if self.close_queued {
             return;
         }
         self.in_flight += packets.len() as u64;
         self.protocol = protocol;
-        if self.packets.is_empty() {
-            self.packets = packets;
-        } else {
-            self.packets.extend(packets);
-        }
+        self.packets.append(packets);
     }
 
     /// Queues the close frame (`frame` for a protocol error), after the
@@ -433,8 +434,8 @@ impl WsIo {
             // The buffer goes back to the session's queue for the next batch
             // (`push_queue`), unless that batch was small or far smaller than the
             // buffer: an idle socket then holds no queue memory.
-            if n < KEEP_BATCH_MIN || self.packets.capacity() > 4 * n {
-                self.packets = Vec::new();
+            if n < KEEP_BATCH_MIN || self.packets.tail_capacity() > 4 * n {
+                self.packets = PacketQueue::new();
             }
             written?;
         }

@@ -4,6 +4,7 @@
 
 use super::WsTransport;
 use crate::packet::{Data, ProtocolVersion};
+use crate::packet_queue::PacketQueue;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -94,18 +95,23 @@ impl WsWriter {
     pub(super) fn write_packets(
         &mut self,
         cx: &mut Context<'_>,
-        packets: &[crate::Packet],
+        packets: &PacketQueue,
         protocol: ProtocolVersion,
     ) -> std::io::Result<()> {
+        let put_all = |out: &mut Vec<u8>| {
+            for chunk in packets.chunks() {
+                put_frames(out, chunk, protocol);
+            }
+        };
         OUT_SCRATCH.with(|scratch| {
             let Ok(mut out) = scratch.try_borrow_mut() else {
                 // Not reachable (no write re-enters another), but safe anyway.
                 let mut out = Vec::new();
-                put_frames(&mut out, packets, protocol);
+                put_all(&mut out);
                 return self.accept(cx, &out);
             };
             out.clear();
-            put_frames(&mut out, packets, protocol);
+            put_all(&mut out);
             let result = self.accept(cx, &out);
             if out.capacity() > OUT_SCRATCH_KEEP {
                 *out = Vec::new();
@@ -148,10 +154,9 @@ impl WsWriter {
     }
 }
 
-/// Appends the frames of `packets` to `out`.
+/// Appends the frames of `packets` to `out`, in one pass (`out`, the per-thread scratch, keeps
+/// its capacity across batches: a pass to size it first would only read every packet twice).
 fn put_frames(out: &mut Vec<u8>, packets: &[crate::Packet], protocol: ProtocolVersion) {
-    let len: usize = packets.iter().map(|p| 10 + p.text_len_hint()).sum();
-    out.reserve(len);
     for p in packets {
         put_frame(out, p, protocol);
     }

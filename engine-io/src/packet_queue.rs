@@ -1,0 +1,182 @@
+//! [`PacketQueue`]: a socket's outgoing packets, appended one by one and taken whole.
+//!
+//! A broadcast burst queues hundreds of packets on each recipient before its writer runs. In one
+//! `Vec` that growth doubles the buffer again and again, copying every packet queued so far each
+//! time (about one extra copy of each packet, and the old buffer's memory touched once more). Here
+//! a buffer that reaches [`CHUNK`] packets is set aside whole and the next ones go to a new
+//! buffer: nothing queued is ever moved.
+
+use crate::Packet;
+
+/// Packets per buffer once a queue holds this many: a new buffer is started, none is grown.
+pub(crate) const CHUNK: usize = 64;
+
+/// Outgoing packets in order: the full buffers (oldest first), then the one being filled.
+/// Only ever appended to and taken whole.
+#[derive(Debug, Default)]
+pub(crate) struct PacketQueue {
+    /// Full buffers, none empty (no allocation while a queue holds fewer than [`CHUNK`]).
+    full: Vec<Vec<Packet>>,
+    /// The buffer being filled: grows as a `Vec` does up to [`CHUNK`] packets.
+    tail: Vec<Packet>,
+}
+
+impl PacketQueue {
+    /// An empty queue, without allocation.
+    pub(crate) const fn new() -> Self {
+        PacketQueue {
+            full: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+
+    /// Appends a packet.
+    #[inline]
+    pub(crate) fn push(&mut self, p: Packet) {
+        if self.tail.len() == self.tail.capacity() && self.tail.len() >= CHUNK {
+            self.set_tail_aside();
+        }
+        self.tail.push(p);
+    }
+
+    /// The tail is full: it joins the full buffers and a new one takes its place.
+    #[inline(never)]
+    fn set_tail_aside(&mut self) {
+        let full = std::mem::replace(&mut self.tail, Vec::with_capacity(CHUNK));
+        self.full.push(full);
+    }
+
+    /// Appends packets, in order.
+    pub(crate) fn extend(&mut self, packets: impl IntoIterator<Item = Packet>) {
+        for p in packets {
+            self.push(p);
+        }
+    }
+
+    /// Appends every packet of `other`, in order.
+    pub(crate) fn append(&mut self, other: PacketQueue) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        for chunk in other.full {
+            self.extend(chunk);
+        }
+        self.extend(other.tail);
+    }
+
+    /// Number of packets.
+    pub(crate) fn len(&self) -> usize {
+        self.full.iter().map(Vec::len).sum::<usize>() + self.tail.len()
+    }
+
+    /// Whether it holds no packet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tail.is_empty() && self.full.is_empty()
+    }
+
+    /// The packets in order, buffer by buffer.
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = &[Packet]> {
+        self.full
+            .iter()
+            .map(Vec::as_slice)
+            .chain(std::iter::once(self.tail.as_slice()))
+    }
+
+    /// Drops every packet; keeps the buffer being filled (its capacity serves the next
+    /// packets) and releases the others.
+    pub(crate) fn clear(&mut self) {
+        self.full = Vec::new();
+        self.tail.clear();
+    }
+
+    /// The capacity of the buffer being filled.
+    pub(crate) fn tail_capacity(&self) -> usize {
+        self.tail.capacity()
+    }
+
+    /// The packets as one `Vec` (copied together only when they fill more than one buffer).
+    pub(crate) fn into_vec(self) -> Vec<Packet> {
+        if self.full.is_empty() {
+            return self.tail;
+        }
+        let mut all = Vec::with_capacity(self.len());
+        for chunk in self.full {
+            all.extend(chunk);
+        }
+        all.extend(self.tail);
+        all
+    }
+}
+
+impl From<Vec<Packet>> for PacketQueue {
+    fn from(tail: Vec<Packet>) -> Self {
+        PacketQueue {
+            full: Vec::new(),
+            tail,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered(n: usize) -> Packet {
+        Packet::message(n.to_string())
+    }
+
+    fn texts(packets: impl IntoIterator<Item = Packet>) -> Vec<String> {
+        packets
+            .into_iter()
+            .map(|p| {
+                p.into_message()
+                    .and_then(|m| m.as_text().map(str::to_owned))
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    /// Past one full buffer the packets go to new buffers: a full one is never grown or moved,
+    /// and every way of reading the queue gives them in order.
+    #[test]
+    fn a_burst_fills_new_buffers_in_order_without_moving_the_first() {
+        let mut q = PacketQueue::new();
+        let n = 5 * CHUNK + 3;
+        q.extend((0..CHUNK).map(numbered));
+        let first = q.tail.as_ptr();
+        q.extend((CHUNK..n).map(numbered));
+        assert_eq!(q.len(), n);
+        assert_eq!(q.full.len(), 5);
+        assert_eq!(q.full[0].as_ptr(), first, "the first buffer moved");
+        assert!(q
+            .full
+            .iter()
+            .all(|c| c.len() == CHUNK && c.capacity() == CHUNK));
+        let expected: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let by_chunks: Vec<Packet> = q.chunks().flatten().cloned().collect();
+        assert_eq!(texts(by_chunks), expected);
+        assert_eq!(texts(q.into_vec()), expected);
+    }
+
+    /// `append` keeps the order of both queues, also when each spans several buffers; `clear`
+    /// empties and keeps only the buffer being filled.
+    #[test]
+    fn append_keeps_order_and_clear_keeps_one_buffer() {
+        let mut a = PacketQueue::new();
+        a.extend((0..CHUNK + 10).map(numbered));
+        let mut b = PacketQueue::new();
+        b.extend((CHUNK + 10..3 * CHUNK).map(numbered));
+        a.append(b);
+        let expected: Vec<String> = (0..3 * CHUNK).map(|i| i.to_string()).collect();
+        let all: Vec<Packet> = a.chunks().flatten().cloned().collect();
+        assert_eq!(texts(all), expected);
+        a.clear();
+        assert!(a.is_empty() && a.full.capacity() == 0);
+        assert_eq!(a.len(), 0);
+        assert_eq!(a.tail_capacity(), CHUNK);
+        let mut empty = PacketQueue::new();
+        empty.append(PacketQueue::from(vec![numbered(7)]));
+        assert_eq!(texts(empty.into_vec()), ["7"]);
+    }
+}
