@@ -218,6 +218,7 @@ impl ClusterEngine {
             sent_redis: get(&c.sent_redis),
             links_opened: get(&c.links_opened),
             links_lost: get(&c.links_lost),
+            link_writes: self.inner.peers.as_ref().map_or(0, |p| p.writes()),
         }
     }
 }
