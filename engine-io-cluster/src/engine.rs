@@ -11,7 +11,7 @@ mod route;
 mod takeover;
 
 pub use config::{ClusterConfig, ClusterStats};
-use headers::{header_map, raw_headers, sid_of, wire_pairs, wire_uri};
+use headers::{header_map, raw_headers, sid_of, wire_pairs, wire_uri, LastHeaders};
 use health::{liveness, ANSWER_TICKS};
 
 use crate::link::{Link, Push};
@@ -95,6 +95,8 @@ struct Inner {
     /// Sessions this node asked to take over, until the answer is in:
     /// requests the old owner relays here meanwhile wait for the session.
     arriving: Mutex<std::collections::HashSet<String>>,
+    /// The headers of the owners' last answer, validated.
+    answer_headers: LastHeaders,
 }
 
 /// One node of an Engine.IO cluster (see the crate docs). A cheap, clonable
@@ -157,6 +159,7 @@ impl ClusterEngine {
             tunnels: Tunnels::default(),
             moved: Mutex::new(HashMap::new()),
             arriving: Mutex::new(std::collections::HashSet::new()),
+            answer_headers: LastHeaders::default(),
         });
         let _ = node_slot.set(Arc::downgrade(&inner));
         tokio::spawn(liveness(Arc::downgrade(&inner)));
@@ -405,7 +408,7 @@ impl Inner {
                 status,
                 headers,
                 body,
-            }) => return response(status, headers, body),
+            }) => return self.response(status, headers, body),
             Some(Reply::Accepted) => {}
             // An upgrade's answer to a polling request: a confused or forged
             // owner; `None`: no answer in time, or the owner is gone.
@@ -420,7 +423,7 @@ impl Inner {
                 status,
                 headers,
                 body,
-            })) => response(status, headers, body),
+            })) => self.response(status, headers, body),
             _ => {
                 tracing::debug!(sid = %request.sid, %owner, "engine.io cluster: an accepted request got no answer");
                 None
@@ -715,12 +718,24 @@ fn unknown_request(uri: http::Uri) -> Request<ResponseBody> {
     req
 }
 
-/// The owner's answer as an HTTP response; `None` if it is not a valid one.
-fn response(status: u16, headers: RawHeaders, body: Bytes) -> Option<Response<ResponseBody>> {
+impl Inner {
+    /// The owner's answer as an HTTP response; `None` if it is not a valid one.
+    fn response(
+        &self,
+        status: u16,
+        headers: RawHeaders,
+        body: Bytes,
+    ) -> Option<Response<ResponseBody>> {
+        response(status, self.answer_headers.header_map(headers), body)
+    }
+}
+
+/// An HTTP response of `status`; `None` if it is not a valid one.
+fn response(status: u16, headers: http::HeaderMap, body: Bytes) -> Option<Response<ResponseBody>> {
     let status = StatusCode::from_u16(status).ok()?;
     let mut res = Response::new(http_body_util::Full::new(body));
     *res.status_mut() = status;
-    *res.headers_mut() = header_map(headers);
+    *res.headers_mut() = headers;
     Some(res)
 }
 
@@ -730,8 +745,9 @@ mod tests {
 
     #[test]
     fn invalid_statuses_are_no_answer() {
-        assert!(response(200, vec![], Bytes::new()).is_some());
-        assert!(response(1000, vec![], Bytes::new()).is_none());
-        assert!(response(0, vec![], Bytes::new()).is_none());
+        let none = http::HeaderMap::new;
+        assert!(response(200, none(), Bytes::new()).is_some());
+        assert!(response(1000, none(), Bytes::new()).is_none());
+        assert!(response(0, none(), Bytes::new()).is_none());
     }
 }
