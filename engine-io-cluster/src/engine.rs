@@ -2,6 +2,7 @@
 //! foreign request to its owner, wait for the answer) and the owner side
 //! (serve another node's request on a local session, send the answer back).
 
+mod borrow;
 mod config;
 mod headers;
 mod health;
@@ -11,13 +12,13 @@ mod route;
 mod takeover;
 
 pub use config::{ClusterConfig, ClusterStats};
-use headers::{header_map, raw_headers, sid_of, wire_pairs, wire_uri};
-use health::{liveness, ANSWER_TICKS};
+use headers::{header_map, raw_headers, sid_of, wire_pairs, wire_uri, LastHeaders};
+use health::liveness;
 
 use crate::link::{Link, Push};
 use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage};
 use crate::peer::{PeerLink, Peers};
-use crate::pending::{Pending, Replies, Reply};
+use crate::pending::{Pending, Reply};
 use crate::tunnel::{self, Role, Tunnels};
 use crate::{ClusterError, NodeId};
 use bytes::Bytes;
@@ -99,6 +100,8 @@ struct Inner {
     /// Upgrades whose answer came too late for their WebSocket, by owner
     /// and request id: a handover that still comes is adopted, not lost.
     late: Mutex<HashMap<(NodeId, u64), takeover::Late>>,
+    /// The headers of the owners' last answer, validated.
+    answer_headers: LastHeaders,
 }
 
 /// One node of an Engine.IO cluster (see the crate docs). A cheap, clonable
@@ -162,6 +165,7 @@ impl ClusterEngine {
             moved: Mutex::new(HashMap::new()),
             arriving: Mutex::new(std::collections::HashSet::new()),
             late: Mutex::new(HashMap::new()),
+            answer_headers: LastHeaders::default(),
         });
         let _ = node_slot.set(Arc::downgrade(&inner));
         tokio::spawn(liveness(Arc::downgrade(&inner)));
@@ -223,6 +227,7 @@ impl ClusterEngine {
             sent_redis: get(&c.sent_redis),
             links_opened: get(&c.links_opened),
             links_lost: get(&c.links_lost),
+            link_writes: self.inner.peers.as_ref().map_or(0, |p| p.writes()),
         }
     }
 }
@@ -244,8 +249,17 @@ impl Cluster for ClusterEngine {
 
     fn forward(&self, request: ForeignRequest) -> ForwardFuture {
         let inner = self.inner.clone();
+        // Sent now: the future only waits (see `borrow`).
+        let ForeignRequest { sid, parts, body } = request;
+        let sent = inner
+            .route(&sid)
+            .and_then(|owner| inner.send_request(owner, &parts, &body));
+        drop((parts, body));
         Box::pin(async move {
-            let res = inner.forward(request).await;
+            let res = match sent {
+                Some(sent) => inner.answer_of(sent, &sid).await,
+                None => None,
+            };
             let counter = if res.is_some() {
                 &inner.counters.forwarded
             } else {
@@ -266,65 +280,7 @@ impl Cluster for ClusterEngine {
     }
 }
 
-/// Forgets a forwarded request when its future ends; if the client went away
-/// before the answer, tells the owner to drop the request.
-struct Waiting<'a> {
-    inner: &'a Arc<Inner>,
-    owner: NodeId,
-    id: u64,
-    /// The owner answered a request lately ([`Pending::register`]).
-    owner_heard: bool,
-    /// The direct link the request went over, if any (its abort goes the same way).
-    via: Option<Arc<PeerLink>>,
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        if self.inner.pending.remove(self.id) && self.inner.link.is_up() {
-            let msg = Message {
-                from: self.inner.node,
-                id: self.id,
-                body: Body::Abort,
-            };
-            self.inner
-                .send_via(self.via.as_ref(), self.owner, msg.encode(), None);
-        }
-    }
-}
-
 impl Inner {
-    /// A new request to `owner`: its id (in the guard, which forgets it, and
-    /// tells the owner if it was still waiting, when dropped) and where its
-    /// replies arrive. `None` when too many requests wait already.
-    fn register(self: &Arc<Self>, owner: NodeId) -> Option<(Waiting<'_>, Replies)> {
-        self.register_until(owner, None)
-    }
-
-    /// [`Inner::register`], failed by the liveness check after `ticks` of it
-    /// (see [`Pending::register`]).
-    fn register_until(
-        self: &Arc<Self>,
-        owner: NodeId,
-        ticks: Option<u64>,
-    ) -> Option<(Waiting<'_>, Replies)> {
-        let (id, replies, owner_heard) = self.pending.register(owner, ticks)?;
-        let waiting = Waiting {
-            inner: self,
-            owner,
-            id,
-            owner_heard,
-            via: None,
-        };
-        Some((waiting, replies))
-    }
-
-    /// The borrowing side: carries `request` to the session's owner and
-    /// waits for its answer. `None`: answer "Session ID unknown".
-    async fn forward(self: &Arc<Self>, request: ForeignRequest) -> Option<Response<ResponseBody>> {
-        let owner = self.route(&request.sid)?;
-        self.forward_to(owner, request).await
-    }
-
     /// Where requests for `sid` go: the node in its prefix, or for a session
     /// this node handed over, the node it moved to. `None`: no live node.
     fn route(&self, sid: &str) -> Option<NodeId> {
@@ -360,86 +316,6 @@ impl Inner {
             moved.remove(sid);
             None
         }
-    }
-
-    /// Carries `request` to `owner` and waits for its answer.
-    async fn forward_to(
-        self: &Arc<Self>,
-        owner: NodeId,
-        request: ForeignRequest,
-    ) -> Option<Response<ResponseBody>> {
-        let method = match request.parts.method {
-            http::Method::GET => Method::Get,
-            http::Method::POST => Method::Post,
-            _ => return None,
-        };
-        // No timer per request: the liveness check fails it if the owner
-        // neither answers nor accepts it within `response_timeout` (to 1.5×).
-        let (mut waiting, mut replies) = self.register_until(owner, Some(ANSWER_TICKS))?;
-        let id = waiting.id;
-        let msg = Message::encode_request(
-            self.node,
-            id,
-            method,
-            wire_uri(&request.parts.uri),
-            || wire_pairs(&request.parts.headers),
-            &request.body,
-        );
-        // Not awaited: the owner's answer is what this request waits for.
-        // Nobody listening on the owner's channel (it is dead, or never
-        // was) fails the request at once; so does a publication that
-        // cannot be queued. An owner that answered lately is not asked
-        // about: Redis then sends this node no reply (one wake-up less per
-        // request), and if the owner died since, the request fails on the
-        // timeout below or the liveness check, within `response_timeout`.
-        let unheard = (!waiting.owner_heard).then(|| {
-            let inner = self.clone();
-            Box::new(move |heard: bool| {
-                if !heard {
-                    inner.pending.remove(id);
-                }
-            }) as crate::link::Then
-        });
-        waiting.via = self.ask_link(owner);
-        self.send_via(waiting.via.as_ref(), owner, msg, unheard);
-        // The owner answers or says it serves the request within the timeout;
-        // then a long-poll may wait up to a heartbeat, watched by the liveness check.
-        match replies.recv().await {
-            Some(Reply::Response {
-                status,
-                headers,
-                body,
-            }) => return response(status, headers, body),
-            Some(Reply::Accepted) => {}
-            // An upgrade's answer to a polling request: a confused or forged
-            // owner; `None`: no answer in time, or the owner is gone.
-            Some(Reply::Handover(_) | Reply::Proxied) | None => {
-                tracing::debug!(sid = %request.sid, %owner, "engine.io cluster: no answer from the owner");
-                return None;
-            }
-        }
-        let wait = self.long_poll_bound();
-        match tokio::time::timeout(wait, replies.recv()).await {
-            Ok(Some(Reply::Response {
-                status,
-                headers,
-                body,
-            })) => response(status, headers, body),
-            _ => {
-                tracing::debug!(sid = %request.sid, %owner, "engine.io cluster: an accepted request got no answer");
-                None
-            }
-        }
-    }
-
-    /// How long an accepted request may wait for its answer: the owner
-    /// answers a GET at the latest with the next ping.
-    fn long_poll_bound(&self) -> Duration {
-        let server = self.server.lock().clone();
-        let heartbeat = server.map_or(Duration::from_secs(60), |s| {
-            s.config().ping_interval + s.config().ping_timeout
-        });
-        heartbeat + self.config.response_timeout
     }
 
     /// Handles one message on this node's channel, or from the direct link
@@ -749,25 +625,4 @@ fn unknown_request(uri: http::Uri) -> Request<ResponseBody> {
     let mut req = Request::new(http_body_util::Full::new(Bytes::new()));
     *req.uri_mut() = uri;
     req
-}
-
-/// The owner's answer as an HTTP response; `None` if it is not a valid one.
-fn response(status: u16, headers: RawHeaders, body: Bytes) -> Option<Response<ResponseBody>> {
-    let status = StatusCode::from_u16(status).ok()?;
-    let mut res = Response::new(http_body_util::Full::new(body));
-    *res.status_mut() = status;
-    *res.headers_mut() = header_map(headers);
-    Some(res)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invalid_statuses_are_no_answer() {
-        assert!(response(200, vec![], Bytes::new()).is_some());
-        assert!(response(1000, vec![], Bytes::new()).is_none());
-        assert!(response(0, vec![], Bytes::new()).is_none());
-    }
 }

@@ -69,6 +69,7 @@
 //! | concept | module |
 //! | --- | --- |
 //! | the node: borrowing and owner sides | `engine` |
+//! | a foreign polling request on its way to the owner and back | `engine::borrow` |
 //! | the Redis link's reports, the liveness check, advertising | `engine::health` |
 //! | a WebSocket on a non-owner: takeover or proxy; relaying a moved session | `engine::takeover` |
 //! | which headers and which sid a foreign request carries | `engine::headers` |

@@ -15,9 +15,11 @@
 //! link only ever gets the answers to its own requests.
 //!
 //! Frames are a big-endian `u32` length and one message or batch of the
-//! codec ([`crate::message::split`]), at most [`MAX_FRAME`] bytes. Writes go
-//! as the Redis link's do: by the caller at once under a short lock, a
-//! flush task only when the socket is full, and while a link's reader
+//! codec ([`crate::message::split`]), at most [`MAX_FRAME`] bytes. A sender
+//! frames its message into the link's buffer under a short lock and wakes
+//! the link's writer task, which writes what the tasks ready meanwhile
+//! added too (one write for many connections' requests under load); a
+//! flush task waits when the socket is full; and while a link's reader
 //! dispatches one read, the answers written to that link are held back and
 //! go out in one write after it (corked). Hostile input — garbage, an
 //! oversized frame, a hello that never comes or names another node — ends
@@ -35,6 +37,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
@@ -81,6 +84,8 @@ struct Out {
     flushing: bool,
     /// The reader is dispatching a read: writes wait for its end.
     corked: bool,
+    /// The writer task is woken to write what waits ([`PeerLink::send`]).
+    scheduled: bool,
 }
 
 /// One TCP link to another node.
@@ -89,6 +94,10 @@ pub(crate) struct PeerLink {
     peer: NodeId,
     side: Side,
     out: Mutex<Out>,
+    /// Wakes the link's writer task ([`write_loop`]).
+    wake_writer: Notify,
+    /// The node's count of writes on its links ([`Peers::writes`]).
+    writes: Arc<AtomicU64>,
     reader: Mutex<Option<AbortHandle>>,
     on_event: OnEvent,
     /// An accepted link holds one of [`MAX_INBOUND`] places.
@@ -125,9 +134,11 @@ impl PeerLink {
         self.out.lock().stream.is_some()
     }
 
-    /// Frames `msg` and writes it now if the socket takes it (later, with
-    /// what follows, when the link is corked or full). `false`: the link is
-    /// gone or too much waits on it: send it another way.
+    /// Frames `msg` for the link's writer task, which writes it with what
+    /// the other tasks ready now add meanwhile (under load, one write for
+    /// the requests of many connections); when the link is corked, the
+    /// reader writes it at the end of its read. `false`: the link is gone
+    /// or too much waits on it: send it another way.
     pub(crate) fn send(self: &Arc<Self>, msg: &[u8]) -> bool {
         let Ok(len) = u32::try_from(msg.len()) else {
             return false;
@@ -142,8 +153,10 @@ impl PeerLink {
         out.buf.reserve(4 + msg.len());
         out.buf.put_u32(len);
         out.buf.put_slice(msg);
-        if !out.flushing && !out.corked {
-            self.write_out(out);
+        if !out.flushing && !out.corked && !out.scheduled {
+            out.scheduled = true;
+            drop(out);
+            self.wake_writer.notify_one();
         }
         true
     }
@@ -156,7 +169,10 @@ impl PeerLink {
         while !out.buf.is_empty() {
             match stream.try_write(&out.buf) {
                 Ok(0) => break,
-                Ok(n) => out.buf.advance(n),
+                Ok(n) => {
+                    self.writes.fetch_add(1, Ordering::Relaxed);
+                    out.buf.advance(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     out.flushing = true;
                     drop(out);
@@ -212,6 +228,8 @@ impl PeerLink {
             return;
         }
         drop(stream);
+        // The writer task sees the link gone and ends.
+        self.wake_writer.notify_one();
         if let Some(reader) = self.reader.lock().take() {
             reader.abort();
         }
@@ -311,6 +329,24 @@ async fn read_loop(link: Arc<PeerLink>, mut read: OwnedReadHalf) {
     link.fail();
 }
 
+/// Writes what [`PeerLink::send`] framed, each time it is woken, until the
+/// link ends. Woken rather than writing in `send`: the task runs after the
+/// tasks that are ready now (a current-thread runtime runs them in order),
+/// so what they all send goes out in one write.
+async fn write_loop(link: Arc<PeerLink>) {
+    loop {
+        link.wake_writer.notified().await;
+        let mut out = link.out.lock();
+        if out.stream.is_none() {
+            return;
+        }
+        out.scheduled = false;
+        if !out.flushing && !out.corked && !out.buf.is_empty() {
+            link.write_out(out);
+        }
+    }
+}
+
 /// What this node knows of its link to one other node.
 enum Route {
     Up(Arc<PeerLink>),
@@ -329,6 +365,8 @@ pub(crate) struct Peers {
     accepted: Mutex<HashMap<u64, std::sync::Weak<PeerLink>>>,
     inbound: Arc<AtomicUsize>,
     next_id: AtomicU64,
+    /// Writes on the links (system calls), both sides.
+    writes: Arc<AtomicU64>,
     listener: Mutex<Option<AbortHandle>>,
 }
 
@@ -354,6 +392,7 @@ impl Peers {
             accepted: Mutex::new(HashMap::new()),
             inbound: Arc::new(AtomicUsize::new(0)),
             next_id: AtomicU64::new(1),
+            writes: Arc::default(),
             listener: Mutex::new(None),
         });
         let task = tokio::spawn(accept_loop(Arc::downgrade(&peers), listener));
@@ -364,6 +403,11 @@ impl Peers {
     /// Where other nodes reach this one.
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many writes the links made so far (each a system call).
+    pub(crate) fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
     }
 
     /// The link this node opened to `node`, if it is up. `Err(true)`: there
@@ -440,7 +484,10 @@ impl Peers {
                 buf: BytesMut::new(),
                 flushing: false,
                 corked: false,
+                scheduled: false,
             }),
+            wake_writer: Notify::new(),
+            writes: self.writes.clone(),
             reader: Mutex::new(None),
             on_event: self.on_event.clone(),
             _place: place,
@@ -448,6 +495,7 @@ impl Peers {
         let mut reader = link.reader.lock();
         *reader = Some(tokio::spawn(read_loop(link.clone(), read)).abort_handle());
         drop(reader);
+        tokio::spawn(write_loop(link.clone()));
         link
     }
 
@@ -587,6 +635,62 @@ mod tests {
         let mut huge = BytesMut::new();
         huge.put_u32(MAX_FRAME as u32 + 1);
         assert_eq!(next_frame(&mut huge), Err(()));
+    }
+
+    /// Two nodes' [`Peers`] on localhost; the frames the second gets.
+    async fn two_nodes() -> (Arc<Peers>, Arc<Peers>, Arc<Mutex<Vec<Bytes>>>) {
+        let local = "127.0.0.1:0".parse().unwrap();
+        let got: Arc<Mutex<Vec<Bytes>>> = Arc::default();
+        let sink = got.clone();
+        let on_event: OnEvent = Arc::new(move |event| {
+            if let Event::Frame(_, frame) = event {
+                sink.lock().push(frame);
+            }
+        });
+        let timeout = Duration::from_secs(2);
+        let a = NodeId::parse("node-_0a").unwrap();
+        let b = NodeId::parse("node-_0b").unwrap();
+        let on_a: OnEvent = Arc::new(|_| {});
+        let a = Peers::listen(a, local, |addr| addr, timeout, on_a)
+            .await
+            .unwrap();
+        let b = Peers::listen(b, local, |addr| addr, timeout, on_event)
+            .await
+            .unwrap();
+        (a, b, got)
+    }
+
+    #[tokio::test]
+    async fn messages_sent_by_tasks_ready_together_go_out_in_one_write() {
+        let (a, b, got) = two_nodes().await;
+        let link = a.open(b.me, b.addr()).await.unwrap();
+        let before = a.writes();
+        // Eight connections' tasks, woken together, each sending a request.
+        let tasks: Vec<_> = (0..8u8)
+            .map(|i| {
+                let link = link.clone();
+                tokio::spawn(async move { assert!(link.send(&[i; 3])) })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while got.lock().len() < 8 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let frames: Vec<Bytes> = got.lock().clone();
+        let sent: Vec<Bytes> = (0..8u8).map(|i| Bytes::from(vec![i; 3])).collect();
+        assert_eq!(frames, sent, "every message arrives, in order");
+        assert_eq!(a.writes() - before, 1, "one write for the eight");
+        // Alone, a message still goes at once (no wait for company).
+        assert!(link.send(b"late"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while got.lock().len() < 9 && Instant::now() < deadline {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(got.lock().last().map(|f| &f[..]), Some(&b"late"[..]));
+        assert_eq!(a.writes() - before, 2);
     }
 
     #[test]

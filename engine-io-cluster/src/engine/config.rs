@@ -97,4 +97,7 @@ pub struct ClusterStats {
     pub links_opened: u64,
     /// Direct links (either side) that failed or were closed.
     pub links_lost: u64,
+    /// Writes (system calls) on the direct links: `sent_direct` over it
+    /// is how many messages a write carries.
+    pub link_writes: u64,
 }

@@ -56,6 +56,52 @@ pub(super) fn header_map(raw: RawHeaders) -> HeaderMap {
     map
 }
 
+/// The last few header lists [`LastHeaders::header_map`] validated, and
+/// what they gave: the owner's answers to one node's polls carry few
+/// distinct lists (a POST's, a GET's), and a clone costs a fraction of
+/// validating one again.
+#[derive(Default)]
+pub(super) struct LastHeaders(parking_lot::Mutex<Seen>);
+
+/// How many header lists [`LastHeaders`] keeps.
+const SEEN: usize = 4;
+/// The largest list it keeps (names and values).
+const SEEN_BYTES: usize = 4096;
+
+#[derive(Default)]
+pub(super) struct Seen {
+    lists: [Option<(RawHeaders, HeaderMap)>; SEEN],
+    /// The place the next new list takes.
+    next: usize,
+}
+
+impl LastHeaders {
+    /// [`header_map`], remembered for the next list with the same bytes.
+    pub(super) fn header_map(&self, raw: RawHeaders) -> HeaderMap {
+        let mut seen = self.0.lock();
+        let hit = seen.lists.iter().flatten().find(|(list, _)| *list == raw);
+        if let Some((_, map)) = hit {
+            return map.clone();
+        }
+        let size: usize = raw.iter().map(|(n, v)| n.len() + v.len()).sum();
+        if size > SEEN_BYTES {
+            drop(seen);
+            return header_map(raw);
+        }
+        // Copied: the received lists are slices of a whole read buffer,
+        // which a kept slice would keep alive.
+        let own: RawHeaders = raw
+            .iter()
+            .map(|(n, v)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(v)))
+            .collect();
+        let map = header_map(own.clone());
+        let at = seen.next;
+        seen.lists[at] = Some((own, map.clone()));
+        seen.next = (at + 1) % SEEN;
+        map
+    }
+}
+
 /// A request URI's path and query, as carried to another node.
 pub(super) fn wire_uri(uri: &http::Uri) -> &[u8] {
     uri.path_and_query()
@@ -126,6 +172,41 @@ mod tests {
         };
         assert_eq!(headers, raw_headers(&h));
         assert_eq!(headers.len(), 3, "no hop-by-hop header travels");
+    }
+
+    #[test]
+    fn remembered_header_lists_give_what_validating_gives() {
+        let list = |i: usize| -> RawHeaders {
+            vec![
+                (
+                    Bytes::from_static(b"content-type"),
+                    Bytes::from(format!("t/{i}")),
+                ),
+                (
+                    Bytes::from_static(b"connection"),
+                    Bytes::from_static(b"close"),
+                ),
+                (Bytes::from_static(b"bad name"), Bytes::from_static(b"v")),
+            ]
+        };
+        let seen = LastHeaders::default();
+        // More distinct lists than are kept, in turns, each twice.
+        for i in (0..3 * SEEN).chain(0..3 * SEEN).map(|i| i % (SEEN + 1)) {
+            let map = seen.header_map(list(i));
+            assert_eq!(map, header_map(list(i)), "list {i}");
+            assert_eq!(map.len(), 1, "hostile and hop-by-hop headers stay out");
+        }
+        let big = || {
+            vec![(
+                Bytes::from_static(b"x-big"),
+                Bytes::from(vec![b'a'; SEEN_BYTES]),
+            )]
+        };
+        assert_eq!(
+            seen.header_map(big()),
+            header_map(big()),
+            "too big to keep, still valid"
+        );
     }
 
     #[test]
