@@ -67,6 +67,9 @@ pub(crate) enum Event {
     ProbeFailed,
     /// Graceful close requested: flush, then close.
     Close,
+    /// Close gracefully (as [`Event::Close`]) once this long has passed, unless set again
+    /// first; `None` cancels it (the application's deadline: Socket.IO's connect timeout).
+    CloseAfter(Option<Duration>),
     /// Close at once for `reason`; a pending GET is answered with `answer`.
     Abort {
         reason: CloseReason,
@@ -152,11 +155,13 @@ pub(crate) enum Timer {
     Upgrade = 1,
     /// A graceful polling close waits this long for a GET.
     Close = 2,
+    /// The application's deadline ([`Event::CloseAfter`]): a graceful close then.
+    CloseAfter = 3,
 }
 
 /// Every deadline of a session, in one table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Timers([Option<Instant>; 3]);
+pub(crate) struct Timers([Option<Instant>; 4]);
 
 impl Timers {
     fn set(&mut self, t: Timer, at: Instant) {
@@ -315,6 +320,10 @@ impl Session {
         }
         if self.timers.take_due(Timer::Close, now) {
             self.close_with(CloseReason::ForcedClose, None, Answer::Close);
+            return;
+        }
+        if self.timers.take_due(Timer::CloseAfter, now) {
+            self.on_close(now);
         }
     }
 
@@ -365,6 +374,11 @@ impl Session {
                 }
             }
             Event::Close => self.on_close(now),
+            Event::CloseAfter(after) => match after.and_then(|d| now.checked_add(d)) {
+                Some(at) if self.is_open() => self.timers.set(Timer::CloseAfter, at),
+                // Too far to reach (`Duration::MAX`): never.
+                _ => self.timers.stop(Timer::CloseAfter),
+            },
             Event::Abort {
                 reason,
                 description,

@@ -482,6 +482,77 @@ fn graceful_polling_close_waits_30_s_for_a_get() {
     );
 }
 
+fn close_after(ms: Option<u64>) -> In {
+    Ev(Event::CloseAfter(ms.map(Duration::from_millis)))
+}
+
+#[test]
+fn close_after_closes_gracefully_at_its_deadline_and_a_new_one_replaces_it() {
+    let ws = || SessionConfig {
+        transport: TransportType::Websocket,
+        ..quiet()
+    };
+    let s = table(
+        ws(),
+        &[
+            (0, close_after(Some(100)), &[]),
+            // Replaced before it was due: 50 + 100.
+            (50, close_after(Some(100)), &[]),
+            (120, Tick, &[]),
+            (150, Tick, &[Flush]),
+            (
+                151,
+                Ev(Event::Drained),
+                &[CloseTransport, Closed(ForcedClose, None)],
+            ),
+        ],
+    );
+    assert!(s.is_closed());
+    // It is the next deadline, before the heartbeat's.
+    let s = table(ws(), &[(0, close_after(Some(100)), &[])]);
+    let t0 = s.timers().get(Timer::Heartbeat).unwrap() - Duration::from_secs(60);
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(100)));
+    // Over polling: the close packet waits for the next GET, as `Close`'s does.
+    table(
+        quiet(),
+        &[
+            (0, close_after(Some(100)), &[]),
+            (100, Tick, &[]),
+            (
+                110,
+                get(1),
+                &[
+                    AnswerGet(1, Answer::QueuedThenClose),
+                    Closed(ForcedClose, None),
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn close_after_none_cancels_and_an_unreachable_deadline_is_never() {
+    let ws = SessionConfig {
+        transport: TransportType::Websocket,
+        ..quiet()
+    };
+    let s = table(
+        ws,
+        &[
+            (0, close_after(Some(100)), &[]),
+            (10, close_after(None), &[]),
+            (100, Tick, &[]),
+            (1000, Tick, &[]),
+        ],
+    );
+    assert!(s.is_open());
+    assert_eq!(s.timers().get(Timer::CloseAfter), None);
+    let mut s = table(ws, &[]);
+    s.handle_event(Instant::now(), Event::CloseAfter(Some(Duration::MAX)));
+    assert_eq!(s.timers().get(Timer::CloseAfter), None);
+    assert!(s.is_open());
+}
+
 #[test]
 fn graceful_websocket_close_flushes_then_closes() {
     table(

@@ -540,6 +540,14 @@ impl Socket {
         self.waiters.notify_waiters();
     }
 
+    /// Closes the socket gracefully, as [`close`](Self::close), once `timeout` has passed,
+    /// unless this is called again first: `None` cancels it, a new timeout replaces it.
+    /// Socket.IO's connect timeout is one. It rides on the session's own timer: no task or
+    /// timer of its own per socket.
+    pub fn close_after(self: &Arc<Self>, timeout: Option<std::time::Duration>) {
+        self.event(Event::CloseAfter(timeout));
+    }
+
     /// Closes the socket at once, dropping queued messages (as the reference's
     /// `close(true)` / server shutdown): a pending poll gets the close packet, a
     /// WebSocket gets a close frame.

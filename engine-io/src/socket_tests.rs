@@ -149,6 +149,39 @@ async fn graceful_close_refuses_new_messages() {
     assert_eq!(s.queued(), 1);
 }
 
+/// Lets the socket task run what is due.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The deadline rides on the socket task's timer: the task, parked on its heartbeat (25 s
+/// away), wakes for the earlier deadline and closes the session then, not before.
+#[tokio::test(start_paused = true)]
+async fn close_after_closes_at_the_deadline_and_none_cancels_it() {
+    let ms = std::time::Duration::from_millis;
+    let (_server, s) = socket(4);
+    crate::driver::spawn(s.clone(), None);
+    settle().await;
+    s.close_after(Some(ms(1000)));
+    tokio::time::advance(ms(999)).await;
+    settle().await;
+    assert!(s.is_open());
+    tokio::time::advance(ms(2)).await;
+    settle().await;
+    assert!(!s.is_open(), "closing once the deadline passed");
+
+    let (_server, s) = socket(4);
+    crate::driver::spawn(s.clone(), None);
+    s.close_after(Some(ms(1000)));
+    settle().await;
+    s.close_after(None);
+    tokio::time::advance(ms(5000)).await;
+    settle().await;
+    assert!(s.is_open(), "a cancelled deadline does not close");
+}
+
 /// The task reports an upgrade only if the connection was done when it
 /// completed; otherwise the delayed connection reports it when it finishes
 /// (it finds the upgrade done): once either way, whichever runs first after.

@@ -77,7 +77,8 @@ pub(crate) struct Client {
     pub(crate) protocol: ProtocolVersion,
     decoder: Mutex<Decoder>,
     state: Mutex<State>,
-    connect_timer: Mutex<Option<tokio::task::AbortHandle>>,
+    /// No namespace joined yet: the connect timeout is running.
+    joining: std::sync::atomic::AtomicBool,
     /// The connection's span, boxed and only when a subscriber wants it: a disabled span
     /// still takes 40 bytes in every connection.
     span: Option<Box<tracing::Span>>,
@@ -98,28 +99,17 @@ impl Client {
             protocol,
             decoder: Mutex::new(decoder),
             state: Mutex::new(State::default()),
-            connect_timer: Mutex::new(None),
+            joining: std::sync::atomic::AtomicBool::new(true),
             span,
         })
     }
 
     /// Starts the connect timeout; Socket.IO 2.x clients are connected to `/` at once.
     pub(crate) fn start(self: &Arc<Self>) {
-        let weak = Arc::downgrade(self);
-        let timeout = self.server.config.connect_timeout;
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if let Some(client) = weak.upgrade() {
-                if !client.has_connected_namespace() {
-                    tracing::debug!(
-                        sid = client.conn.id(),
-                        "no namespace joined in time, closing"
-                    );
-                    client.close(DisconnectReason::ForcedServerClose);
-                }
-            }
-        });
-        *self.connect_timer.lock() = Some(timer.abort_handle());
+        // The engine's session closes the connection unless a namespace joins in time
+        // ([`connected`](Self::connected) cancels it): no task or timer per connection.
+        self.conn
+            .close_after(Some(self.server.config.connect_timeout));
         if self.protocol == ProtocolVersion::V4 {
             self.lock_state()
                 .nsps
@@ -130,13 +120,6 @@ impl Client {
 
     fn lock_state(&self) -> parking_lot::MutexGuard<'_, State> {
         self.state.lock()
-    }
-
-    fn has_connected_namespace(&self) -> bool {
-        self.lock_state()
-            .nsps
-            .values()
-            .any(|e| matches!(e, Entry::Connected(_)))
     }
 
     pub(crate) fn transport(&self) -> &'static str {
@@ -249,8 +232,11 @@ impl Client {
     /// The socket joined: packets that arrived meanwhile are dispatched in order, then the
     /// namespace routes directly to the socket.
     pub(crate) fn connected(&self, nsp: &str, socket: &Arc<Socket>) {
-        if let Some(timer) = self.connect_timer.lock().take() {
-            timer.abort();
+        if self
+            .joining
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.conn.close_after(None);
         }
         loop {
             let pending = {
@@ -417,9 +403,6 @@ impl Client {
                 })
                 .collect()
         };
-        if let Some(timer) = self.connect_timer.lock().take() {
-            timer.abort();
-        }
         for socket in sockets {
             crate::SocketRef(socket).on_close(reason);
         }
