@@ -560,13 +560,7 @@ impl NsInner {
             self.adapter().track_session(socket.id(), pid);
         }
         socket.set_connected();
-        let reply = Packet::connect_reply(
-            protocol,
-            &*self.name,
-            socket.id(),
-            socket.pid().map(|p| &**p),
-        );
-        let _ = socket.send_packet(&reply, false);
+        let _ = socket.send_connect_reply(protocol);
         for data in missed {
             let packet = Packet {
                 data: Some(Value::Array(data)),

@@ -302,6 +302,21 @@ impl Socket {
         self.send_encoded_frames(encoded, volatile)
     }
 
+    /// Sends the `CONNECT` reply (the socket's id, and its pid for recovery), encoded from its
+    /// parts (no packet built).
+    pub(crate) fn send_connect_reply(
+        &self,
+        protocol: socketio_parser::ProtocolVersion,
+    ) -> Result<(), EmitError> {
+        let encoded = self.ns.config.parser.encode_connect_reply(
+            protocol,
+            &self.ns.name,
+            &self.id,
+            self.pid.as_deref(),
+        )?;
+        self.send_encoded_frames(encoded, false)
+    }
+
     /// Sends an `EVENT` (`id`: asking for an acknowledgement) straight to this socket,
     /// encoded from its parts (no packet built).
     pub(crate) fn send_event(
