@@ -43,6 +43,82 @@ pub struct Handshake {
 }
 
 #[cfg(feature = "server")]
+impl Handshake {
+    /// The JSON of the `open` packet, byte for byte as `serde_json::to_string` writes this
+    /// struct, straight into a string of exactly its length when no string needs an escape
+    /// (session ids and transport names never do): one allocation per session, and a `Str`
+    /// made from it allocates no shared header (a `Bytes` from a `Vec` with spare room does).
+    pub(crate) fn open_json(
+        sid: &str,
+        upgrades: &[&str],
+        ping_interval: u64,
+        ping_timeout: u64,
+        max_payload: Option<u64>,
+    ) -> String {
+        let plain = |s: &str| s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+        if !plain(sid) || !upgrades.iter().all(|u| plain(u)) {
+            let handshake = Handshake {
+                sid: sid.to_owned(),
+                upgrades: upgrades.iter().map(|u| (*u).to_owned()).collect(),
+                ping_interval,
+                ping_timeout,
+                max_payload,
+            };
+            return serde_json::to_string(&handshake).unwrap_or_default();
+        }
+        let [mut interval, mut timeout, mut max] = [[0u8; 20]; 3];
+        let interval = decimal(ping_interval, &mut interval);
+        let timeout = decimal(ping_timeout, &mut timeout);
+        let max = max_payload.map(|m| decimal(m, &mut max));
+        let parts = [r#"{"sid":""#, sid, r#"","upgrades":["#];
+        let tail = [
+            r#"],"pingInterval":"#,
+            interval,
+            r#","pingTimeout":"#,
+            timeout,
+        ];
+        let upgrades_len: usize = upgrades.iter().map(|u| u.len() + 3).sum::<usize>();
+        let len = parts.iter().chain(&tail).map(|p| p.len()).sum::<usize>()
+            + upgrades_len.saturating_sub(1)
+            + max.map_or(0, |m| m.len() + 14)
+            + 1;
+        let mut out = String::with_capacity(len);
+        parts.iter().for_each(|p| out.push_str(p));
+        for (i, u) in upgrades.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(u);
+            out.push('"');
+        }
+        tail.iter().for_each(|p| out.push_str(p));
+        if let Some(max) = max {
+            out.push_str(r#","maxPayload":"#);
+            out.push_str(max);
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+#[cfg(feature = "server")]
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    std::str::from_utf8(&buf[start..]).unwrap_or("0")
+}
+
+#[cfg(feature = "server")]
 pub(crate) use server_side::{create_socket, polling};
 
 #[cfg(feature = "server")]
@@ -88,27 +164,26 @@ mod server_side {
             socket
         };
         // The reference's order (polling's `upgradesTo`), of those enabled.
-        let upgrades = if cfg.allow_upgrades && transport == TransportType::Polling {
-            [TransportType::Websocket, TransportType::Webtransport]
-                .into_iter()
+        let mut upgrades = [""; 2];
+        let mut upgrade_count = 0;
+        if cfg.allow_upgrades && transport == TransportType::Polling {
+            for t in [TransportType::Websocket, TransportType::Webtransport] {
                 // Only what this build can serve.
-                .filter(|t| {
-                    cfg.transport_enabled(*t)
-                        && (cfg!(feature = "webtransport") || *t != TransportType::Webtransport)
-                })
-                .map(|t| t.as_str().to_owned())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let handshake = Handshake {
-            sid: socket.id().to_owned(),
-            upgrades,
-            ping_interval: cfg.ping_interval.as_millis() as u64,
-            ping_timeout: cfg.ping_timeout.as_millis() as u64,
-            max_payload: Some(cfg.max_http_buffer_size as u64),
-        };
-        let json = serde_json::to_string(&handshake).unwrap_or_default();
+                if cfg.transport_enabled(t)
+                    && (cfg!(feature = "webtransport") || t != TransportType::Webtransport)
+                {
+                    upgrades[upgrade_count] = t.as_str();
+                    upgrade_count += 1;
+                }
+            }
+        }
+        let json = Handshake::open_json(
+            socket.id(),
+            &upgrades[..upgrade_count],
+            cfg.ping_interval.as_millis() as u64,
+            cfg.ping_timeout.as_millis() as u64,
+            Some(cfg.max_http_buffer_size as u64),
+        );
         {
             let mut st = socket.lock();
             Socket::push_control(&mut st, Packet::open(json));
@@ -203,5 +278,55 @@ mod server_side {
                 }
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use super::Handshake;
+
+    /// `open_json` writes what serde writes for the same handshake: ids with and without
+    /// characters to escape (a cluster prefix could hold any), no, one or two upgrades, any
+    /// number and no `maxPayload`; and its string has no spare capacity.
+    #[test]
+    fn open_json_matches_serde() {
+        let sids = ["AAAAAAAAAAAAAAAAAAAA", "", "node\"1\\x\u{1}é", "n1~Ab-_"];
+        let upgrade_lists: [&[&str]; 4] = [
+            &[],
+            &["websocket"],
+            &["websocket", "webtransport"],
+            &["a\"b"],
+        ];
+        for sid in sids {
+            for upgrades in upgrade_lists {
+                for (interval, timeout, max) in [
+                    (25000, 20000, Some(1_000_000)),
+                    (0, 9, None),
+                    (u64::MAX, 10, Some(0)),
+                ] {
+                    let json = Handshake::open_json(sid, upgrades, interval, timeout, max);
+                    let handshake = Handshake {
+                        sid: sid.to_owned(),
+                        upgrades: upgrades.iter().map(|u| (*u).to_owned()).collect(),
+                        ping_interval: interval,
+                        ping_timeout: timeout,
+                        max_payload: max,
+                    };
+                    let serde = serde_json::to_string(&handshake).unwrap();
+                    assert_eq!(json, serde, "{sid} {upgrades:?}");
+                    let back: Handshake = serde_json::from_str(&json).unwrap();
+                    assert_eq!(back, handshake);
+                    if !sid.contains(['"', '\\', '\u{1}'])
+                        && !upgrades.iter().any(|u| u.contains('"'))
+                    {
+                        assert_eq!(json.len(), json.capacity(), "{json}");
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            Handshake::open_json("abc", &["websocket"], 25000, 20000, Some(1_000_000)),
+            r#"{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
+        );
     }
 }

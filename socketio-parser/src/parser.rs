@@ -220,7 +220,8 @@ mod tests {
                 for nsp in ["/", "", "/chat", "/a/b-c_d"] {
                     for sid in ["AAAAAAAAAAAAAAAAAAAA", "q\"uo\\te\u{1}é🎉", ""] {
                         for pid in [None, Some("BBBBBBBBBBBBBBBBBBBB"), Some("p\"\n")] {
-                            let parts = parser.encode_connect_reply(version, nsp, sid, pid).unwrap();
+                            let parts =
+                                parser.encode_connect_reply(version, nsp, sid, pid).unwrap();
                             let packet = Packet::connect_reply(version, nsp, sid, pid);
                             assert_eq!(
                                 parts,
@@ -240,7 +241,10 @@ mod tests {
             encoded.frames()[0].as_text().map(str::to_owned)
         };
         // The reference's bytes (`socket.io` 4: `{ sid: this.id, pid: this.pid }`).
-        assert_eq!(reply("/", None).as_deref(), Some(r#"0{"sid":"AAAAAAAAAAAAAAAAAAAA"}"#));
+        assert_eq!(
+            reply("/", None).as_deref(),
+            Some(r#"0{"sid":"AAAAAAAAAAAAAAAAAAAA"}"#)
+        );
         assert_eq!(
             reply("/chat", Some("P")).as_deref(),
             Some(r#"0/chat,{"sid":"AAAAAAAAAAAAAAAAAAAA","pid":"P"}"#)
@@ -249,7 +253,12 @@ mod tests {
             .encode_connect_reply(ProtocolVersion::V5, "/a,b", sid, None)
             .unwrap_err();
         let expected = Parser::Json
-            .encode(&Packet::connect_reply(ProtocolVersion::V5, "/a,b", sid, None))
+            .encode(&Packet::connect_reply(
+                ProtocolVersion::V5,
+                "/a,b",
+                sid,
+                None,
+            ))
             .unwrap_err();
         assert_eq!(bad, expected);
     }
