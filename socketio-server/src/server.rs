@@ -20,7 +20,9 @@ use crate::{
     RemoteSocket, SocketIoBuilder, SocketRef,
 };
 
-type ClientMap = RwLock<HashMap<Box<str>, Arc<Client>>>;
+/// The clients by Engine.IO session id (the server's choice): keyed by the session's own
+/// shared id, so an insert allocates no key.
+type ClientMap = RwLock<HashMap<engine_io::Str, Arc<Client>, socketio_adapter::SidHashBuilder>>;
 
 pub(crate) struct ServerInner {
     pub(crate) config: Arc<ServerConfig>,
@@ -99,7 +101,7 @@ impl engine_io::Handler for EngineHandler {
         let _ = socket.set_data(Arc::downgrade(&client));
         self.clients
             .write()
-            .insert(socket.id().into(), client.clone());
+            .insert(socket.sid().clone(), client.clone());
         client.start();
     }
 
