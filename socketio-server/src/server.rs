@@ -45,6 +45,11 @@ impl ServerInner {
 
     /// The namespace named `name`, creating a dynamic child if a parent matches.
     pub(crate) async fn resolve_namespace(&self, name: &str, auth: &Value) -> Option<Arc<NsInner>> {
+        // Nearly every connection joins `/`: no lock or hashing for it (it is never replaced
+        // nor removed, and no dynamic child can take its name: the map is looked up first).
+        if name == "/" {
+            return Some(self.main_ns());
+        }
         if let Some(ns) = self.namespaces.read().get(name) {
             return Some(ns.clone());
         }
