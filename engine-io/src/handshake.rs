@@ -131,6 +131,7 @@ mod server_side {
     use crate::{Socket, Str, TransportType};
     use base64::Engine as _;
     use http::{HeaderMap, Response};
+    use std::collections::hash_map::Entry;
     use std::sync::Arc;
 
     /// A fresh session id: 15 bytes from a CSPRNG, URL-safe base64 (20 chars),
@@ -155,13 +156,14 @@ mod server_side {
         let socket = {
             let mut map = shared.sockets.lock();
             let prefix = cfg.cluster.as_ref().map_or("", |c| c.sid_prefix());
-            let mut sid = generate_sid(prefix);
-            while map.contains_key(&sid) {
-                sid = generate_sid(prefix);
+            // One lookup per id tried (a taken id, 120 random bits, is all but impossible).
+            loop {
+                if let Entry::Vacant(slot) = map.entry(generate_sid(prefix)) {
+                    let sid = slot.key().clone();
+                    let socket = Socket::new(sid, protocol, info, transport, shared.clone());
+                    break slot.insert(socket).clone();
+                }
             }
-            let socket = Socket::new(sid.clone(), protocol, info, transport, shared.clone());
-            map.insert(sid, socket.clone());
-            socket
         };
         // The reference's order (polling's `upgradesTo`), of those enabled.
         let mut upgrades = [""; 2];

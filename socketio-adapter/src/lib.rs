@@ -67,7 +67,6 @@ mod options;
 mod room_event;
 mod rooms;
 mod session;
-mod sid_hash;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -91,7 +90,6 @@ pub use rooms::{Connection, Member, Members, MembersIter, RoomIndex};
 pub use session::{
     PersistedSession, RecoveryConfig, RestoredSession, SessionStore, MAX_STORED_PACKETS,
 };
-pub use sid_hash::{SidHashBuilder, SidHasher};
 
 /// A room name. Every socket is in the room named by its own id.
 pub type Room = Arc<str>;

@@ -6,7 +6,9 @@ use std::collections::{hash_set, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use crate::{BroadcastOptions, Room, RoomEvent, Sid, SidHashBuilder};
+use engine_io::SidHashBuilder;
+
+use crate::{BroadcastOptions, Room, RoomEvent, Sid};
 
 /// The Engine.IO connection of a local socket, as the room index holds it: a broadcast hands
 /// its packet to each recipient's outgoing queue through it, with no lookup by id.

@@ -28,7 +28,7 @@ pub(crate) struct NsInner {
     pub(crate) name: Arc<str>,
     pub(crate) config: Arc<ServerConfig>,
     adapter: Arc<dyn Adapter>,
-    sockets: RwLock<HashMap<Sid, Arc<Socket>, socketio_adapter::SidHashBuilder>>,
+    sockets: RwLock<HashMap<Sid, Arc<Socket>, engine_io::SidHashBuilder>>,
     pub(crate) middlewares: RwLock<Vec<Middleware>>,
     pub(crate) connect_handler: RwLock<Option<ConnectHandler>>,
     server_side: RwLock<HashMap<String, ServerSideHandler>>,

@@ -22,7 +22,7 @@ use crate::{
 
 /// The clients by Engine.IO session id (the server's choice): keyed by the session's own
 /// shared id, so an insert allocates no key.
-type ClientMap = RwLock<HashMap<engine_io::Str, Arc<Client>, socketio_adapter::SidHashBuilder>>;
+type ClientMap = RwLock<HashMap<engine_io::Str, Arc<Client>, engine_io::SidHashBuilder>>;
 
 pub(crate) struct ServerInner {
     pub(crate) config: Arc<ServerConfig>,

@@ -20,7 +20,7 @@ pub(crate) fn generate_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use socketio_adapter::SidHashBuilder;
+    use engine_io::SidHashBuilder;
     use std::hash::BuildHasher;
 
     #[test]

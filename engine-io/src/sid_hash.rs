@@ -1,7 +1,7 @@
-//! [`SidHashBuilder`]: the hasher of maps keyed by socket or session ids.
+//! [`SidHashBuilder`]: the hasher of maps keyed by session or socket ids.
 
-/// The hasher of maps keyed by ids the servers choose: socket ids ([`Sid`](crate::Sid), 120
-/// random bits; a recovered socket keeps an id a server issued) and Engine.IO session ids,
+/// The hasher of maps keyed by ids the servers choose: Engine.IO session ids and Socket.IO
+/// socket ids (120 random bits each; a recovered socket keeps an id a server issued),
 /// never by a client. A client may look a key up, but cannot choose what is inserted, so the
 /// protection of SipHash against chosen keys buys nothing here while costing a large share of
 /// a lookup (one per delivery of every broadcast, several per connection). This is a
@@ -10,11 +10,11 @@
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use socketio_adapter::{Sid, SidHashBuilder};
+/// use engine_io::SidHashBuilder;
 ///
-/// let mut sockets: HashMap<Sid, u32, SidHashBuilder> = HashMap::default();
-/// sockets.insert("Cx5s2fFkq3Y8Ab0zQwEr".into(), 1);
-/// assert_eq!(sockets.get("Cx5s2fFkq3Y8Ab0zQwEr"), Some(&1));
+/// let mut sessions: HashMap<Box<str>, u32, SidHashBuilder> = HashMap::default();
+/// sessions.insert("Cx5s2fFkq3Y8Ab0zQwEr".into(), 1);
+/// assert_eq!(sessions.get("Cx5s2fFkq3Y8Ab0zQwEr"), Some(&1));
 /// ```
 #[derive(Clone, Debug)]
 pub struct SidHashBuilder(u64);
