@@ -66,24 +66,28 @@ impl Handshake {
             };
             return serde_json::to_string(&handshake).unwrap_or_default();
         }
-        let [mut interval, mut timeout, mut max] = [[0u8; 20]; 3];
-        let interval = decimal(ping_interval, &mut interval);
-        let timeout = decimal(ping_timeout, &mut timeout);
-        let max = max_payload.map(|m| decimal(m, &mut max));
-        let parts = [r#"{"sid":""#, sid, r#"","upgrades":["#];
-        let tail = [
-            r#"],"pingInterval":"#,
-            interval,
-            r#","pingTimeout":"#,
-            timeout,
-        ];
+        let (interval, timeout) = (Decimal::new(ping_interval), Decimal::new(ping_timeout));
+        let max = max_payload.map(Decimal::new);
+        const SID: &str = r#"{"sid":""#;
+        const UPGRADES: &str = r#"","upgrades":["#;
+        const INTERVAL: &str = r#"],"pingInterval":"#;
+        const TIMEOUT: &str = r#","pingTimeout":"#;
+        const MAX: &str = r#","maxPayload":"#;
         let upgrades_len: usize = upgrades.iter().map(|u| u.len() + 3).sum::<usize>();
-        let len = parts.iter().chain(&tail).map(|p| p.len()).sum::<usize>()
+        let len = SID.len()
+            + sid.len()
+            + UPGRADES.len()
             + upgrades_len.saturating_sub(1)
-            + max.map_or(0, |m| m.len() + 14)
+            + INTERVAL.len()
+            + interval.len()
+            + TIMEOUT.len()
+            + timeout.len()
+            + max.as_ref().map_or(0, |m| MAX.len() + m.len())
             + 1;
         let mut out = String::with_capacity(len);
-        parts.iter().for_each(|p| out.push_str(p));
+        out.push_str(SID);
+        out.push_str(sid);
+        out.push_str(UPGRADES);
         for (i, u) in upgrades.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -92,30 +96,51 @@ impl Handshake {
             out.push_str(u);
             out.push('"');
         }
-        tail.iter().for_each(|p| out.push_str(p));
+        out.push_str(INTERVAL);
+        interval.push_to(&mut out);
+        out.push_str(TIMEOUT);
+        timeout.push_to(&mut out);
         if let Some(max) = max {
-            out.push_str(r#","maxPayload":"#);
-            out.push_str(max);
+            out.push_str(MAX);
+            max.push_to(&mut out);
         }
         out.push('}');
         out
     }
 }
 
-/// The decimal digits of `n`, written at the end of `buf`.
+/// The decimal digits of a number, written without `fmt` or a UTF-8 check.
 #[cfg(feature = "server")]
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+#[cfg(feature = "server")]
+impl Decimal {
+    fn new(mut n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal { digits, start }
+    }
+
+    fn len(&self) -> usize {
+        self.digits.len() - self.start
+    }
+
+    fn push_to(&self, out: &mut String) {
+        for &d in &self.digits[self.start..] {
+            out.push(char::from(d));
         }
     }
-    // ASCII digits only.
-    std::str::from_utf8(&buf[start..]).unwrap_or("0")
 }
 
 #[cfg(feature = "server")]
