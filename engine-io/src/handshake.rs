@@ -43,6 +43,107 @@ pub struct Handshake {
 }
 
 #[cfg(feature = "server")]
+impl Handshake {
+    /// The JSON of the `open` packet, byte for byte as `serde_json::to_string` writes this
+    /// struct, straight into a string of exactly its length when no string needs an escape
+    /// (session ids and transport names never do): one allocation per session, and a `Str`
+    /// made from it allocates no shared header (a `Bytes` from a `Vec` with spare room does).
+    pub(crate) fn open_json(
+        sid: &str,
+        upgrades: &[&str],
+        ping_interval: u64,
+        ping_timeout: u64,
+        max_payload: Option<u64>,
+    ) -> String {
+        let plain = |s: &str| s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+        if !plain(sid) || !upgrades.iter().all(|u| plain(u)) {
+            let handshake = Handshake {
+                sid: sid.to_owned(),
+                upgrades: upgrades.iter().map(|u| (*u).to_owned()).collect(),
+                ping_interval,
+                ping_timeout,
+                max_payload,
+            };
+            return serde_json::to_string(&handshake).unwrap_or_default();
+        }
+        let (interval, timeout) = (Decimal::new(ping_interval), Decimal::new(ping_timeout));
+        let max = max_payload.map(Decimal::new);
+        const SID: &str = r#"{"sid":""#;
+        const UPGRADES: &str = r#"","upgrades":["#;
+        const INTERVAL: &str = r#"],"pingInterval":"#;
+        const TIMEOUT: &str = r#","pingTimeout":"#;
+        const MAX: &str = r#","maxPayload":"#;
+        let upgrades_len: usize = upgrades.iter().map(|u| u.len() + 3).sum::<usize>();
+        let len = SID.len()
+            + sid.len()
+            + UPGRADES.len()
+            + upgrades_len.saturating_sub(1)
+            + INTERVAL.len()
+            + interval.len()
+            + TIMEOUT.len()
+            + timeout.len()
+            + max.as_ref().map_or(0, |m| MAX.len() + m.len())
+            + 1;
+        let mut out = String::with_capacity(len);
+        out.push_str(SID);
+        out.push_str(sid);
+        out.push_str(UPGRADES);
+        for (i, u) in upgrades.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(u);
+            out.push('"');
+        }
+        out.push_str(INTERVAL);
+        interval.push_to(&mut out);
+        out.push_str(TIMEOUT);
+        timeout.push_to(&mut out);
+        if let Some(max) = max {
+            out.push_str(MAX);
+            max.push_to(&mut out);
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// The decimal digits of a number, written without `fmt` or a UTF-8 check.
+#[cfg(feature = "server")]
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+#[cfg(feature = "server")]
+impl Decimal {
+    fn new(mut n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal { digits, start }
+    }
+
+    fn len(&self) -> usize {
+        self.digits.len() - self.start
+    }
+
+    fn push_to(&self, out: &mut String) {
+        for &d in &self.digits[self.start..] {
+            out.push(char::from(d));
+        }
+    }
+}
+
+#[cfg(feature = "server")]
 pub(crate) use server_side::{create_socket, polling};
 
 #[cfg(feature = "server")]
@@ -55,6 +156,7 @@ mod server_side {
     use crate::{Socket, Str, TransportType};
     use base64::Engine as _;
     use http::{HeaderMap, Response};
+    use std::collections::hash_map::Entry;
     use std::sync::Arc;
 
     /// A fresh session id: 15 bytes from a CSPRNG, URL-safe base64 (20 chars),
@@ -79,36 +181,36 @@ mod server_side {
         let socket = {
             let mut map = shared.sockets.lock();
             let prefix = cfg.cluster.as_ref().map_or("", |c| c.sid_prefix());
-            let mut sid = generate_sid(prefix);
-            while map.contains_key(&sid) {
-                sid = generate_sid(prefix);
+            // One lookup per id tried (a taken id, 120 random bits, is all but impossible).
+            loop {
+                if let Entry::Vacant(slot) = map.entry(generate_sid(prefix)) {
+                    let sid = slot.key().clone();
+                    let socket = Socket::new(sid, protocol, info, transport, shared.clone());
+                    break slot.insert(socket).clone();
+                }
             }
-            let socket = Socket::new(sid.clone(), protocol, info, transport, shared.clone());
-            map.insert(sid, socket.clone());
-            socket
         };
         // The reference's order (polling's `upgradesTo`), of those enabled.
-        let upgrades = if cfg.allow_upgrades && transport == TransportType::Polling {
-            [TransportType::Websocket, TransportType::Webtransport]
-                .into_iter()
+        let mut upgrades = [""; 2];
+        let mut upgrade_count = 0;
+        if cfg.allow_upgrades && transport == TransportType::Polling {
+            for t in [TransportType::Websocket, TransportType::Webtransport] {
                 // Only what this build can serve.
-                .filter(|t| {
-                    cfg.transport_enabled(*t)
-                        && (cfg!(feature = "webtransport") || *t != TransportType::Webtransport)
-                })
-                .map(|t| t.as_str().to_owned())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let handshake = Handshake {
-            sid: socket.id().to_owned(),
-            upgrades,
-            ping_interval: cfg.ping_interval.as_millis() as u64,
-            ping_timeout: cfg.ping_timeout.as_millis() as u64,
-            max_payload: Some(cfg.max_http_buffer_size as u64),
-        };
-        let json = serde_json::to_string(&handshake).unwrap_or_default();
+                if cfg.transport_enabled(t)
+                    && (cfg!(feature = "webtransport") || t != TransportType::Webtransport)
+                {
+                    upgrades[upgrade_count] = t.as_str();
+                    upgrade_count += 1;
+                }
+            }
+        }
+        let json = Handshake::open_json(
+            socket.id(),
+            &upgrades[..upgrade_count],
+            cfg.ping_interval.as_millis() as u64,
+            cfg.ping_timeout.as_millis() as u64,
+            Some(cfg.max_http_buffer_size as u64),
+        );
         {
             let mut st = socket.lock();
             Socket::push_control(&mut st, Packet::open(json));
@@ -203,5 +305,55 @@ mod server_side {
                 }
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use super::Handshake;
+
+    /// `open_json` writes what serde writes for the same handshake: ids with and without
+    /// characters to escape (a cluster prefix could hold any), no, one or two upgrades, any
+    /// number and no `maxPayload`; and its string has no spare capacity.
+    #[test]
+    fn open_json_matches_serde() {
+        let sids = ["AAAAAAAAAAAAAAAAAAAA", "", "node\"1\\x\u{1}é", "n1~Ab-_"];
+        let upgrade_lists: [&[&str]; 4] = [
+            &[],
+            &["websocket"],
+            &["websocket", "webtransport"],
+            &["a\"b"],
+        ];
+        for sid in sids {
+            for upgrades in upgrade_lists {
+                for (interval, timeout, max) in [
+                    (25000, 20000, Some(1_000_000)),
+                    (0, 9, None),
+                    (u64::MAX, 10, Some(0)),
+                ] {
+                    let json = Handshake::open_json(sid, upgrades, interval, timeout, max);
+                    let handshake = Handshake {
+                        sid: sid.to_owned(),
+                        upgrades: upgrades.iter().map(|u| (*u).to_owned()).collect(),
+                        ping_interval: interval,
+                        ping_timeout: timeout,
+                        max_payload: max,
+                    };
+                    let serde = serde_json::to_string(&handshake).unwrap();
+                    assert_eq!(json, serde, "{sid} {upgrades:?}");
+                    let back: Handshake = serde_json::from_str(&json).unwrap();
+                    assert_eq!(back, handshake);
+                    if !sid.contains(['"', '\\', '\u{1}'])
+                        && !upgrades.iter().any(|u| u.contains('"'))
+                    {
+                        assert_eq!(json.len(), json.capacity(), "{json}");
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            Handshake::open_json("abc", &["websocket"], 25000, 20000, Some(1_000_000)),
+            r#"{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
+        );
     }
 }

@@ -126,6 +126,7 @@ mod message;
 pub mod packet;
 pub mod payload;
 mod send_error;
+mod sid_hash;
 mod str;
 mod transport;
 pub mod ws_frame;
@@ -137,6 +138,7 @@ pub use handshake::Handshake;
 pub use message::Message;
 pub use packet::{Data, Frame, Packet, PacketType, ProtocolVersion};
 pub use send_error::{Closed, SendError, TrySendError};
+pub use sid_hash::{SidHashBuilder, SidHasher};
 pub use str::Str;
 pub use transport::TransportType;
 

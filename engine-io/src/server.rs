@@ -128,7 +128,7 @@ impl Server {
             shared: Arc::new(Shared {
                 config,
                 handler,
-                sockets: Mutex::new(HashMap::new()),
+                sockets: Mutex::new(HashMap::default()),
                 path,
                 accept_rx: rx.map(tokio::sync::Mutex::new),
                 tasks: AtomicUsize::new(0),

@@ -1,7 +1,7 @@
 //! [`Shared`]: what the server handle, its services, its sockets and their
 //! tasks share: the configuration, the handler, and the registry of sessions.
 
-use crate::{Config, Handler, Socket, Str};
+use crate::{Config, Handler, SidHashBuilder, Socket, Str};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
@@ -12,7 +12,8 @@ use tokio::sync::Notify;
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) handler: Arc<dyn Handler>,
-    pub(crate) sockets: Mutex<HashMap<Str, Arc<Socket>>>,
+    /// Keyed by session ids, the servers' choice (a client only looks one up).
+    pub(crate) sockets: Mutex<HashMap<Str, Arc<Socket>, SidHashBuilder>>,
     pub(crate) path: String,
     pub(crate) accept_rx: Option<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Arc<Socket>>>>,
     /// Socket tasks still running (for graceful shutdown).

@@ -320,6 +320,30 @@ pub(crate) fn encode_array(
     Some(Ok(Encoded::from_parts(Frame::Text(text), Vec::new())))
 }
 
+/// Encodes the server's v5 `CONNECT` reply, `0{"sid":…}` or `0/nsp,{"sid":…,"pid":…}`, byte
+/// for byte as [`encode`] encodes [`Packet::connect_reply`], without building its object: no
+/// map, key or value is allocated for a packet every connection sends once.
+pub(crate) fn encode_connect_reply(
+    nsp: &str,
+    sid: &str,
+    pid: Option<&str>,
+) -> Result<Encoded, EncodeError> {
+    let wire_nsp = wire_namespace(nsp)?;
+    let size = 16 + wire_nsp.map_or(0, str::len) + sid.len() + pid.map_or(0, |p| p.len() + 9);
+    let text = exact_bytes(size, |out| {
+        write_head(out, PacketType::Connect, 0, wire_nsp, None);
+        // As in `encode`: writing into a Vec cannot fail.
+        out.extend_from_slice(br#"{"sid":"#);
+        let _ = write_str(out, sid);
+        if let Some(pid) = pid {
+            out.extend_from_slice(br#","pid":"#);
+            let _ = write_str(out, pid);
+        }
+        out.push(b'}');
+    });
+    Ok(Encoded::from_parts(Frame::Text(text), Vec::new()))
+}
+
 /// A decoded text packet; `attachments > 0` when binary attachments must follow.
 pub(crate) struct DecodedText {
     pub(crate) packet: Packet,

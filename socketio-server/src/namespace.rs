@@ -28,7 +28,7 @@ pub(crate) struct NsInner {
     pub(crate) name: Arc<str>,
     pub(crate) config: Arc<ServerConfig>,
     adapter: Arc<dyn Adapter>,
-    sockets: RwLock<HashMap<Sid, Arc<Socket>, crate::sid::SidHashBuilder>>,
+    sockets: RwLock<HashMap<Sid, Arc<Socket>, engine_io::SidHashBuilder>>,
     pub(crate) middlewares: RwLock<Vec<Middleware>>,
     pub(crate) connect_handler: RwLock<Option<ConnectHandler>>,
     server_side: RwLock<HashMap<String, ServerSideHandler>>,
@@ -560,13 +560,7 @@ impl NsInner {
             self.adapter().track_session(socket.id(), pid);
         }
         socket.set_connected();
-        let reply = Packet::connect_reply(
-            protocol,
-            &*self.name,
-            socket.id(),
-            socket.pid().map(|p| &**p),
-        );
-        let _ = socket.send_packet(&reply, false);
+        let _ = socket.send_connect_reply(protocol);
         for data in missed {
             let packet = Packet {
                 data: Some(Value::Array(data)),

@@ -20,7 +20,9 @@ use crate::{
     RemoteSocket, SocketIoBuilder, SocketRef,
 };
 
-type ClientMap = RwLock<HashMap<Box<str>, Arc<Client>>>;
+/// The clients by Engine.IO session id (the server's choice): keyed by the session's own
+/// shared id, so an insert allocates no key.
+type ClientMap = RwLock<HashMap<engine_io::Str, Arc<Client>, engine_io::SidHashBuilder>>;
 
 pub(crate) struct ServerInner {
     pub(crate) config: Arc<ServerConfig>,
@@ -43,6 +45,11 @@ impl ServerInner {
 
     /// The namespace named `name`, creating a dynamic child if a parent matches.
     pub(crate) async fn resolve_namespace(&self, name: &str, auth: &Value) -> Option<Arc<NsInner>> {
+        // Nearly every connection joins `/`: no lock or hashing for it (it is never replaced
+        // nor removed, and no dynamic child can take its name: the map is looked up first).
+        if name == "/" {
+            return Some(self.main_ns());
+        }
         if let Some(ns) = self.namespaces.read().get(name) {
             return Some(ns.clone());
         }
@@ -99,7 +106,7 @@ impl engine_io::Handler for EngineHandler {
         let _ = socket.set_data(Arc::downgrade(&client));
         self.clients
             .write()
-            .insert(socket.id().into(), client.clone());
+            .insert(socket.sid().clone(), client.clone());
         client.start();
     }
 

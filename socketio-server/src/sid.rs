@@ -17,73 +17,10 @@ pub(crate) fn generate_id() -> String {
     out
 }
 
-/// The hasher of maps keyed by socket id (a namespace's sockets, looked up once per delivery of
-/// every broadcast). Socket ids are chosen by the server ([`generate_id`]: 120 random bits; a
-/// recovered socket keeps an id this server issued), never by a client, so the protection of
-/// SipHash against chosen keys buys nothing here while costing a large share of a delivery. This
-/// is a multiply-rotate over 8-byte words, seeded per map from std's random keys.
-#[derive(Clone)]
-pub(crate) struct SidHashBuilder(u64);
-
-impl Default for SidHashBuilder {
-    fn default() -> Self {
-        use std::hash::BuildHasher;
-        SidHashBuilder(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
-    }
-}
-
-impl std::hash::BuildHasher for SidHashBuilder {
-    type Hasher = SidHasher;
-    fn build_hasher(&self) -> SidHasher {
-        SidHasher(self.0)
-    }
-}
-
-/// See [`SidHashBuilder`].
-pub(crate) struct SidHasher(u64);
-
-const K: u64 = 0x9e37_79b9_7f4a_7c15;
-
-impl SidHasher {
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0 ^ word).wrapping_mul(K).rotate_left(29);
-    }
-}
-
-impl std::hash::Hasher for SidHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(w);
-            self.mix(u64::from_le_bytes(b));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 56));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.mix(u64::from(i));
-    }
-
-    fn finish(&self) -> u64 {
-        // murmur3's finalizer: every input bit reaches the top bits hashbrown's control bytes use.
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine_io::SidHashBuilder;
     use std::hash::BuildHasher;
 
     #[test]

@@ -95,8 +95,8 @@ pub struct Socket {
     pid: Option<Sid>,
     pub(crate) ns: Arc<NsInner>,
     pub(crate) client: Arc<Client>,
-    /// Boxed, and `None` for `null` (as are `data`'s): most sockets have neither, and a
-    /// `Value` takes 40 bytes.
+    /// Boxed, and `None` for `{}` (the auth of a client that sends none: always an object,
+    /// see [`boxed_auth`]): most sockets have no auth, and a `Value` takes 40 bytes.
     auth: Option<Box<Value>>,
     issued: u64,
     // Boxed: an idle socket that never reads its handshake only pays for a pointer.
@@ -172,7 +172,7 @@ impl Socket {
             pid,
             ns,
             client,
-            auth: boxed_value(auth),
+            auth: boxed_auth(auth),
             issued: crate::handshake::now_millis(),
             handshake: OnceLock::new(),
             connected: AtomicBool::new(false),
@@ -203,7 +203,10 @@ impl Socket {
         self.handshake.get_or_init(|| {
             Box::new(crate::handshake::build(
                 self.client.conn.request(),
-                self.auth.as_deref().cloned().unwrap_or_default(),
+                self.auth
+                    .as_deref()
+                    .cloned()
+                    .unwrap_or_else(|| Value::Object(Default::default())),
                 self.issued,
             ))
         })
@@ -300,6 +303,21 @@ impl Socket {
         }
         let encoded = self.ns.config.parser.encode(packet)?;
         self.send_encoded_frames(encoded, volatile)
+    }
+
+    /// Sends the `CONNECT` reply (the socket's id, and its pid for recovery), encoded from its
+    /// parts (no packet built).
+    pub(crate) fn send_connect_reply(
+        &self,
+        protocol: socketio_parser::ProtocolVersion,
+    ) -> Result<(), EmitError> {
+        let encoded = self.ns.config.parser.encode_connect_reply(
+            protocol,
+            &self.ns.name,
+            &self.id,
+            self.pid.as_deref(),
+        )?;
+        self.send_encoded_frames(encoded, false)
     }
 
     /// Sends an `EVENT` (`id`: asking for an acknowledgement) straight to this socket,
@@ -708,6 +726,16 @@ impl SocketRef {
 }
 
 /// A value kept by a socket: boxed, and nothing for `null`.
+/// The auth payload as a socket keeps it: `None` for the empty object (no allocation for
+/// the auth of the many clients that send none), boxed otherwise (`null` included, though
+/// the connect sequence always gives an object).
+fn boxed_auth(v: Value) -> Option<Box<Value>> {
+    match &v {
+        Value::Object(map) if map.is_empty() => None,
+        _ => Some(Box::new(v)),
+    }
+}
+
 fn boxed_value(v: Value) -> Option<Box<Value>> {
     (!matches!(v, Value::Null)).then(|| Box::new(v))
 }
