@@ -18,7 +18,7 @@ pub(crate) enum Reply {
     /// The owner's answer.
     Response {
         status: u16,
-        headers: crate::message::RawHeaders,
+        headers: crate::message::HeaderBlock,
         body: Bytes,
     },
     /// The answer to an upgrade: the session moves here.
@@ -122,7 +122,7 @@ impl std::hash::Hasher for IdHasher {
 
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0 << 8 | self.0 >> 56) ^ u64::from(b);
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
 
@@ -312,7 +312,7 @@ mod tests {
     fn response() -> Reply {
         Reply::Response {
             status: 200,
-            headers: vec![],
+            headers: crate::message::HeaderBlock::default(),
             body: Bytes::from_static(b"ok"),
         }
     }

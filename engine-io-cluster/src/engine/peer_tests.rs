@@ -257,7 +257,7 @@ async fn hostile_bytes_on_the_peer_port_are_dropped() {
         id: 1,
         body: Body::Response {
             status: 200,
-            headers: vec![],
+            headers: crate::message::HeaderBlock::default(),
             body: Bytes::from_static(b"6"),
         },
     };
