@@ -158,6 +158,22 @@ impl HeaderBlock {
         &self.0
     }
 
+    /// The pairs, each value a slice of the block (no copy).
+    pub fn shared_pairs(&self) -> impl Iterator<Item = (&[u8], Bytes)> {
+        let start = self.0.as_ptr() as usize;
+        self.iter().filter_map(move |(n, v)| {
+            let at = (v.as_ptr() as usize).checked_sub(start)?;
+            let end = at.checked_add(v.len()).filter(|&end| end <= self.0.len())?;
+            Some((n, self.0.slice(at..end)))
+        })
+    }
+
+    /// The same block in bytes of its own (a received one is a slice of a
+    /// whole read buffer, which a kept slice would keep alive).
+    pub fn copied(&self) -> HeaderBlock {
+        HeaderBlock(Bytes::copy_from_slice(&self.0))
+    }
+
     /// The pairs, each copied.
     pub fn to_raw(&self) -> RawHeaders {
         self.iter()
@@ -196,7 +212,7 @@ pub enum Body {
         /// Path and query, as the client sent them.
         uri: Bytes,
         /// The client's request headers.
-        headers: RawHeaders,
+        headers: HeaderBlock,
         /// The POST body (empty for a GET).
         body: Bytes,
     },
@@ -384,7 +400,7 @@ impl Message {
                     self.id,
                     *method,
                     uri,
-                    || raw_pairs(headers),
+                    || headers.iter(),
                     body,
                 );
             }
@@ -447,7 +463,7 @@ impl Message {
                     return Err(DecodeError::TooLarge);
                 }
                 let uri = r.bytes(len)?;
-                let headers = r.headers()?;
+                let headers = r.header_block()?;
                 let len = r.u32()? as usize;
                 Body::Request {
                     method,
@@ -833,7 +849,7 @@ mod tests {
                 body: Body::Request {
                     method: Method::Get,
                     uri: Bytes::from_static(b"/socket.io/?EIO=4&transport=polling&sid=x"),
-                    headers: headers.clone(),
+                    headers: HeaderBlock::from_pairs(raw_pairs(&headers)),
                     body: Bytes::new(),
                 },
             },
@@ -843,7 +859,7 @@ mod tests {
                 body: Body::Request {
                     method: Method::Post,
                     uri: Bytes::from_static(b"/"),
-                    headers: vec![],
+                    headers: HeaderBlock::default(),
                     body: Bytes::from_static(b"4hello\x1e4world"),
                 },
             },
@@ -975,6 +991,16 @@ mod tests {
             panic!("a response");
         };
         assert_eq!(headers, block);
+        let shared: Vec<(Vec<u8>, Bytes)> = headers
+            .shared_pairs()
+            .map(|(n, v)| (n.to_vec(), v))
+            .collect();
+        assert_eq!(shared.len(), 2);
+        for ((n, v), (rn, rv)) in shared.iter().zip(&pairs) {
+            assert_eq!((&n[..], &v[..]), (&rn[..], &rv[..]));
+        }
+        let inside = headers.as_bytes().as_ptr_range();
+        assert!(inside.contains(&shared[0].1.as_ptr()), "no copy");
         // A value longer than the message, a count beyond the limit.
         let mut long = list.to_vec();
         long[2 + 2 + 12 + 3] = 0xff;

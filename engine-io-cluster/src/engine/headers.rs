@@ -53,14 +53,14 @@ pub(super) fn header_map(raw: RawHeaders) -> HeaderMap {
     map
 }
 
-/// [`header_map`] of a block's pairs (copied into the map).
-fn block_map(block: &HeaderBlock) -> HeaderMap {
+/// [`header_map`] of a block's pairs (the values share its bytes).
+pub(super) fn block_map(block: &HeaderBlock) -> HeaderMap {
     let mut map = HeaderMap::new();
-    for (n, v) in block.iter() {
+    for (n, v) in block.shared_pairs() {
         append_valid(
             &mut map,
             HeaderName::from_bytes(n),
-            HeaderValue::from_bytes(v),
+            HeaderValue::from_maybe_shared(v),
         );
     }
     map
@@ -112,11 +112,10 @@ impl LastHeaders {
             drop(seen);
             return block_map(block);
         }
-        let map = block_map(block);
-        // Copied: a received block is a slice of a whole read buffer, which
-        // a kept slice would keep alive.
+        let own = block.copied();
+        let map = block_map(&own);
         let at = seen.next;
-        seen.lists[at] = Some((Bytes::copy_from_slice(bytes), map.clone()));
+        seen.lists[at] = Some((Bytes::copy_from_slice(own.as_bytes()), map.clone()));
         seen.next = (at + 1) % SEEN;
         map
     }
@@ -180,7 +179,9 @@ mod tests {
             body: Body::Request {
                 method: Method::Post,
                 uri: Bytes::copy_from_slice(wire_uri(&uri)),
-                headers: raw_headers(&h),
+                headers: HeaderBlock::from_pairs(
+                    raw_headers(&h).iter().map(|(n, v)| (&n[..], &v[..])),
+                ),
                 body: Bytes::from_static(b"4hi"),
             },
         };
