@@ -12,11 +12,11 @@ mod route;
 mod takeover;
 
 pub use config::{ClusterConfig, ClusterStats};
-use headers::{header_map, raw_headers, sid_of, wire_pairs, wire_uri, LastHeaders};
+use headers::{block_map, header_map, raw_headers, sid_of, wire_pairs, wire_uri, LastHeaders};
 use health::liveness;
 
 use crate::link::{Link, Push};
-use crate::message::{Body, Message, Method, RawHeaders, WireHandover, WireMessage};
+use crate::message::{Body, HeaderBlock, Message, Method, RawHeaders, WireHandover, WireMessage};
 use crate::peer::{PeerLink, Peers};
 use crate::pending::{Pending, Reply};
 use crate::tunnel::{self, Role, Tunnels};
@@ -426,7 +426,7 @@ impl Inner {
         id: u64,
         method: Method,
         uri: Bytes,
-        headers: RawHeaders,
+        headers: HeaderBlock,
         body: Bytes,
         via: Option<&Arc<PeerLink>>,
     ) {
@@ -455,7 +455,7 @@ impl Inner {
             Method::Post => http::Method::POST,
         };
         *req.uri_mut() = uri;
-        *req.headers_mut() = header_map(headers);
+        *req.headers_mut() = block_map(&headers);
         let sid = sid_of(req.uri());
         let socket = sid.and_then(|sid| server.socket(sid));
         let sid = socket.is_none().then(|| sid.map(str::to_owned)).flatten();

@@ -115,6 +115,93 @@ pub enum Method {
 /// Headers as raw name / value pairs (validated when turned into HTTP types).
 pub type RawHeaders = Vec<(Bytes, Bytes)>;
 
+/// A header list as it travels (a count, then length-prefixed names and
+/// values), kept as the one slice of the message it came in: an answer's
+/// headers need no list of their own, and equal lists compare as bytes
+/// (the receiving node remembers the few it validated). Its framing is
+/// checked when decoded; its names and values when turned into HTTP types.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HeaderBlock(Bytes);
+
+impl Default for HeaderBlock {
+    fn default() -> HeaderBlock {
+        HeaderBlock(Bytes::from_static(&[0, 0]))
+    }
+}
+
+impl std::fmt::Debug for HeaderBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|(n, v)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(v))),
+            )
+            .finish()
+    }
+}
+
+impl HeaderBlock {
+    /// The block of `pairs` (at most [`MAX_HEADERS`]).
+    pub fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> HeaderBlock {
+        let mut out = BytesMut::new();
+        put_header_pairs(&mut out, pairs);
+        HeaderBlock(out.freeze())
+    }
+
+    /// The name / value pairs, in order.
+    pub fn iter(&self) -> HeaderPairs<'_> {
+        HeaderPairs(self.0.get(2..).unwrap_or_default())
+    }
+
+    /// The encoded block (count included).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The pairs, each value a slice of the block (no copy).
+    pub fn shared_pairs(&self) -> impl Iterator<Item = (&[u8], Bytes)> {
+        let start = self.0.as_ptr() as usize;
+        self.iter().filter_map(move |(n, v)| {
+            let at = (v.as_ptr() as usize).checked_sub(start)?;
+            let end = at.checked_add(v.len()).filter(|&end| end <= self.0.len())?;
+            Some((n, self.0.slice(at..end)))
+        })
+    }
+
+    /// The same block in bytes of its own (a received one is a slice of a
+    /// whole read buffer, which a kept slice would keep alive).
+    pub fn copied(&self) -> HeaderBlock {
+        HeaderBlock(Bytes::copy_from_slice(&self.0))
+    }
+
+    /// The pairs, each copied.
+    pub fn to_raw(&self) -> RawHeaders {
+        self.iter()
+            .map(|(n, v)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(v)))
+            .collect()
+    }
+}
+
+/// The pairs of a [`HeaderBlock`].
+pub struct HeaderPairs<'a>(&'a [u8]);
+
+impl<'a> Iterator for HeaderPairs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // The framing was checked (or written here): a short block only ends early.
+        let b = self.0;
+        let n = usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
+        let name = b.get(2..2 + n)?;
+        let at = 2 + n;
+        let m = b.get(at..at + 4)?;
+        let m = u32::from_be_bytes([m[0], m[1], m[2], m[3]]) as usize;
+        let value = b.get(at + 4..(at + 4).checked_add(m)?)?;
+        self.0 = b.get(at + 4 + m..).unwrap_or_default();
+        Some((name, value))
+    }
+}
+
 /// What one node tells another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -125,7 +212,7 @@ pub enum Body {
         /// Path and query, as the client sent them.
         uri: Bytes,
         /// The client's request headers.
-        headers: RawHeaders,
+        headers: HeaderBlock,
         /// The POST body (empty for a GET).
         body: Bytes,
     },
@@ -136,7 +223,7 @@ pub enum Body {
         /// HTTP status.
         status: u16,
         /// Response headers.
-        headers: RawHeaders,
+        headers: HeaderBlock,
         /// Response body (the drained payload, or `ok`, or an error).
         body: Bytes,
     },
@@ -313,7 +400,7 @@ impl Message {
                     self.id,
                     *method,
                     uri,
-                    || raw_pairs(headers),
+                    || headers.iter(),
                     body,
                 );
             }
@@ -326,7 +413,7 @@ impl Message {
                     self.from,
                     self.id,
                     *status,
-                    || raw_pairs(headers),
+                    || headers.iter(),
                     body,
                 );
             }
@@ -376,7 +463,7 @@ impl Message {
                     return Err(DecodeError::TooLarge);
                 }
                 let uri = r.bytes(len)?;
-                let headers = r.headers()?;
+                let headers = r.header_block()?;
                 let len = r.u32()? as usize;
                 Body::Request {
                     method,
@@ -388,7 +475,7 @@ impl Message {
             2 => Body::Accepted,
             3 => {
                 let status = r.u16()?;
-                let headers = r.headers()?;
+                let headers = r.header_block()?;
                 let len = r.u32()? as usize;
                 Body::Response {
                     status,
@@ -697,6 +784,31 @@ impl Reader<'_> {
         })
     }
 
+    /// A header list's framing, checked as [`Reader::headers`] checks it,
+    /// taken as one slice.
+    fn header_block(&mut self) -> Result<HeaderBlock, DecodeError> {
+        let b: &[u8] = self.0;
+        let field = |at: usize, len: usize| -> Result<usize, DecodeError> {
+            let f = b.get(at..at + len).ok_or(DecodeError::Truncated)?;
+            Ok(f.iter().fold(0usize, |n, &d| n << 8 | usize::from(d)))
+        };
+        let count = field(0, 2)?;
+        if count > MAX_HEADERS {
+            return Err(DecodeError::TooLarge);
+        }
+        let mut at = 2;
+        for _ in 0..count {
+            at += 2 + field(at, 2)?;
+            at = at
+                .checked_add(4 + field(at, 4)?)
+                .ok_or(DecodeError::Truncated)?;
+            if at > b.len() {
+                return Err(DecodeError::Truncated);
+            }
+        }
+        self.bytes(at).map(HeaderBlock)
+    }
+
     fn headers(&mut self) -> Result<RawHeaders, DecodeError> {
         let count = self.u16()? as usize;
         if count > MAX_HEADERS {
@@ -737,7 +849,7 @@ mod tests {
                 body: Body::Request {
                     method: Method::Get,
                     uri: Bytes::from_static(b"/socket.io/?EIO=4&transport=polling&sid=x"),
-                    headers: headers.clone(),
+                    headers: HeaderBlock::from_pairs(raw_pairs(&headers)),
                     body: Bytes::new(),
                 },
             },
@@ -747,7 +859,7 @@ mod tests {
                 body: Body::Request {
                     method: Method::Post,
                     uri: Bytes::from_static(b"/"),
-                    headers: vec![],
+                    headers: HeaderBlock::default(),
                     body: Bytes::from_static(b"4hello\x1e4world"),
                 },
             },
@@ -761,7 +873,7 @@ mod tests {
                 id: 8,
                 body: Body::Response {
                     status: 200,
-                    headers,
+                    headers: HeaderBlock::from_pairs(raw_pairs(&headers)),
                     body: Bytes::from_static(&[0, 1, 2, 255]),
                 },
             },
@@ -838,14 +950,63 @@ mod tests {
             id: 1,
             body: Body::Response {
                 status: 200,
-                headers: many.clone(),
+                headers: HeaderBlock::from_pairs(raw_pairs(&many)),
                 body: Bytes::from_static(b"ok"),
             },
         };
         let Body::Response { headers, .. } = Message::decode(msg.encode()).unwrap().body else {
             panic!("a response");
         };
-        assert_eq!(headers, many[..MAX_HEADERS]);
+        assert_eq!(headers.to_raw(), many[..MAX_HEADERS]);
+        assert_eq!(headers.iter().count(), MAX_HEADERS);
+    }
+
+    #[test]
+    fn a_response_header_block_is_framed_as_a_request_header_list() {
+        let pairs: RawHeaders = vec![
+            (
+                Bytes::from_static(b"content-type"),
+                Bytes::from_static(b"text/plain"),
+            ),
+            (Bytes::from_static(b"x-e"), Bytes::new()),
+        ];
+        let block = HeaderBlock::from_pairs(raw_pairs(&pairs));
+        assert_eq!(block.to_raw(), pairs);
+        let mut list = BytesMut::new();
+        put_headers(&mut list, &pairs);
+        assert_eq!(block.as_bytes(), &list[..], "the same framing");
+        let response = |block: &[u8]| {
+            let mut out = BytesMut::new();
+            start(&mut out, 3, node(), 1);
+            out.put_u16(200);
+            out.put_slice(block);
+            out.put_u32(0);
+            Message::decode(out.freeze())
+        };
+        let Ok(Message {
+            body: Body::Response { headers, .. },
+            ..
+        }) = response(block.as_bytes())
+        else {
+            panic!("a response");
+        };
+        assert_eq!(headers, block);
+        let shared: Vec<(Vec<u8>, Bytes)> = headers
+            .shared_pairs()
+            .map(|(n, v)| (n.to_vec(), v))
+            .collect();
+        assert_eq!(shared.len(), 2);
+        for ((n, v), (rn, rv)) in shared.iter().zip(&pairs) {
+            assert_eq!((&n[..], &v[..]), (&rn[..], &rv[..]));
+        }
+        let inside = headers.as_bytes().as_ptr_range();
+        assert!(inside.contains(&shared[0].1.as_ptr()), "no copy");
+        // A value longer than the message, a count beyond the limit.
+        let mut long = list.to_vec();
+        long[2 + 2 + 12 + 3] = 0xff;
+        assert_eq!(response(&long), Err(DecodeError::Truncated));
+        let too_many = (MAX_HEADERS as u16 + 1).to_be_bytes();
+        assert_eq!(response(&too_many), Err(DecodeError::TooLarge));
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(crate) enum Reply {
     /// The owner's answer.
     Response {
         status: u16,
-        headers: crate::message::RawHeaders,
+        headers: crate::message::HeaderBlock,
         body: Bytes,
     },
     /// The answer to an upgrade: the session moves here.
@@ -27,12 +27,21 @@ pub(crate) enum Reply {
     Proxied,
 }
 
+/// What one request's channel carries: an Accepted, with the channel the
+/// rest comes on, or the last reply.
+enum Delivery {
+    Accepted(oneshot::Receiver<Delivery>),
+    Last(Reply),
+}
+
 struct Entry {
     owner: NodeId,
-    // Two oneshots rather than a channel: a tokio mpsc allocates a block of
-    // 32 slots (2 KB here) per channel, one per forwarded request.
-    accepted: Option<oneshot::Sender<()>>,
-    response: oneshot::Sender<Reply>,
+    // One oneshot, and a second only after an Accepted (rare: a long-poll):
+    // a tokio mpsc allocates a block of 32 slots (2 KB here) per channel,
+    // and a pair of oneshots is two allocations and a select per request.
+    tx: oneshot::Sender<Delivery>,
+    /// An Accepted came (a second one is refused).
+    accepted: bool,
     /// The epoch at which [`Pending::tick`] fails it, if it has no reply by
     /// then; `u64::MAX`: never (its future bounds its own wait).
     deadline: u64,
@@ -41,44 +50,44 @@ struct Entry {
 /// Where the replies to one request arrive: at most one Accepted, then the
 /// Response.
 pub(crate) struct Replies {
-    accepted: Option<oneshot::Receiver<()>>,
-    /// `None` once it resolved (a oneshot may not be polled again).
-    response: Option<oneshot::Receiver<Reply>>,
+    /// `None` once the request ended (a oneshot may not be polled again).
+    rx: Option<oneshot::Receiver<Delivery>>,
 }
 
 impl Replies {
     /// The next reply; `None` once the request is failed or ended.
+    /// Cancel-safe: a reply is never lost to a dropped call.
     pub(crate) async fn recv(&mut self) -> Option<Reply> {
-        let response = self.response.as_mut()?;
-        if let Some(accepted) = &mut self.accepted {
-            // Accepted first: it was sent before any response.
-            tokio::select! {
-                biased;
-                res = accepted => {
-                    self.accepted = None;
-                    if res.is_ok() {
-                        return Some(Reply::Accepted);
-                    }
-                }
-                res = &mut *response => {
-                    self.response = None;
-                    return res.ok();
-                }
-            }
-        }
-        let res = self.response.take()?.await;
-        res.ok()
+        let res = self.rx.as_mut()?.await;
+        self.take(res.ok())
     }
 
     /// The next reply if one is there already.
     pub(crate) fn try_recv(&mut self) -> Result<Reply, ()> {
-        if let Some(accepted) = &mut self.accepted {
-            if accepted.try_recv().is_ok() {
-                self.accepted = None;
-                return Ok(Reply::Accepted);
+        let res = self.rx.as_mut().ok_or(())?.try_recv();
+        match res {
+            Err(oneshot::error::TryRecvError::Empty) => Err(()),
+            res => self.take(res.ok()).ok_or(()),
+        }
+    }
+
+    /// The reply out of what the channel gave; an Accepted leaves the
+    /// channel of the rest in its place.
+    fn take(&mut self, got: Option<Delivery>) -> Option<Reply> {
+        match got {
+            Some(Delivery::Accepted(rest)) => {
+                self.rx = Some(rest);
+                Some(Reply::Accepted)
+            }
+            Some(Delivery::Last(reply)) => {
+                self.rx = None;
+                Some(reply)
+            }
+            None => {
+                self.rx = None;
+                None
             }
         }
-        self.response.as_mut().ok_or(())?.try_recv().map_err(|_| ())
     }
 }
 
@@ -97,9 +106,36 @@ pub(crate) struct Pending {
     epoch: AtomicU64,
 }
 
+/// Hashes the request ids: this node's own counter, never a peer's choice
+/// (a forged id only looks up), so no keyed hash (SipHash) is needed
+/// against flooding; three lookups per request.
+#[derive(Clone, Copy, Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        // A folded multiply: every bit of the id reaches the high bits
+        // (hashbrown's control bytes) and the low ones (its buckets).
+        let wide = u128::from(self.0) * 0x9e37_79b9_7f4a_7c15;
+        (wide as u64) ^ ((wide >> 64) as u64)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id;
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 #[derive(Default)]
 struct Map {
-    entries: HashMap<u64, Entry>,
+    entries: IdMap<Entry>,
     /// Owners a reply came from, with the epoch of the last one.
     heard: Vec<(NodeId, u64)>,
 }
@@ -136,21 +172,17 @@ impl Pending {
             .iter()
             .any(|&(node, at)| node == owner && at + HEARD_TICKS >= epoch);
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let (accepted, accepted_rx) = oneshot::channel();
-        let (response, response_rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel();
         map.entries.insert(
             id,
             Entry {
                 owner,
-                accepted: Some(accepted),
-                response,
+                tx,
+                accepted: false,
                 deadline: ticks.map_or(u64::MAX, |t| epoch + t + 1),
             },
         );
-        let replies = Replies {
-            accepted: Some(accepted_rx),
-            response: Some(response_rx),
-        };
+        let replies = Replies { rx: Some(rx) };
         Some((id, replies, heard))
     }
 
@@ -162,18 +194,22 @@ impl Pending {
         let mut map = self.map.lock();
         match reply {
             Reply::Accepted => {
-                let Some(entry) = map.entries.get_mut(&id).filter(|e| e.owner == from) else {
+                let Some(entry) = map
+                    .entries
+                    .get_mut(&id)
+                    .filter(|e| e.owner == from && !e.accepted)
+                else {
                     return Err(reply);
                 };
-                let tx = entry.accepted.take();
+                let (rest, rest_rx) = oneshot::channel();
+                let tx = std::mem::replace(&mut entry.tx, rest);
+                entry.accepted = true;
                 // Accepted: the request's future bounds the rest of its wait.
                 entry.deadline = u64::MAX;
                 map.heard_from(from, epoch);
                 drop(map);
-                match tx.map(|tx| tx.send(())) {
-                    Some(Ok(())) => Ok(()),
-                    _ => Err(Reply::Accepted),
-                }
+                tx.send(Delivery::Accepted(rest_rx))
+                    .map_err(|_| Reply::Accepted)
             }
             _ => {
                 let entry = match map.entries.remove(&id) {
@@ -186,7 +222,10 @@ impl Pending {
                 };
                 map.heard_from(from, epoch);
                 drop(map);
-                entry.response.send(reply)
+                entry.tx.send(Delivery::Last(reply)).map_err(|d| match d {
+                    Delivery::Last(reply) => reply,
+                    Delivery::Accepted(_) => Reply::Accepted,
+                })
             }
         }
     }
@@ -273,9 +312,39 @@ mod tests {
     fn response() -> Reply {
         Reply::Response {
             status: 200,
-            headers: vec![],
+            headers: crate::message::HeaderBlock::default(),
             body: Bytes::from_static(b"ok"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_reply_outlives_a_dropped_wait_for_it() {
+        let (a, _) = ids();
+        let p = Pending::new(10);
+        let (id, mut rx, _) = p.register(a, None).unwrap();
+        let nothing = std::time::Duration::from_millis(1);
+        assert!(tokio::time::timeout(nothing, rx.recv()).await.is_err());
+        assert!(p.deliver(a, id, Reply::Accepted).is_ok());
+        assert!(matches!(rx.recv().await, Some(Reply::Accepted)));
+        assert!(tokio::time::timeout(nothing, rx.recv()).await.is_err());
+        assert!(p.deliver(a, id, response()).is_ok());
+        assert!(matches!(
+            rx.recv().await,
+            Some(Reply::Response { status: 200, .. })
+        ));
+        assert!(rx.recv().await.is_none());
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn sequential_ids_spread_over_buckets_and_control_bytes() {
+        use std::hash::BuildHasher;
+        let build = std::hash::BuildHasherDefault::<IdHasher>::default();
+        let hashes: Vec<u64> = (1..=1024u64).map(|id| build.hash_one(id)).collect();
+        let low: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 1023).collect();
+        let top: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert!(low.len() > 600, "{} buckets of 1024", low.len());
+        assert_eq!(top.len(), 128, "every control byte is used");
     }
 
     #[tokio::test]

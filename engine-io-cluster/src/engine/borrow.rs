@@ -9,7 +9,7 @@
 use super::headers::{wire_pairs, wire_uri};
 use super::health::ANSWER_TICKS;
 use super::Inner;
-use crate::message::{Body, Message, Method, RawHeaders};
+use crate::message::{Body, HeaderBlock, Message, Method};
 use crate::peer::PeerLink;
 use crate::pending::{Replies, Reply};
 use crate::NodeId;
@@ -186,10 +186,10 @@ impl Inner {
     fn response(
         &self,
         status: u16,
-        headers: RawHeaders,
+        headers: HeaderBlock,
         body: Bytes,
     ) -> Option<Response<ResponseBody>> {
-        response(status, self.answer_headers.header_map(headers), body)
+        response(status, self.answer_headers.header_map(&headers), body)
     }
 }
 

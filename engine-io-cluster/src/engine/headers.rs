@@ -1,7 +1,7 @@
 //! The HTTP parts a foreign request carries between nodes: which headers
 //! travel, and the sid a request names.
 
-use crate::message::{RawHeaders, MAX_HEADERS};
+use crate::message::{HeaderBlock, RawHeaders, MAX_HEADERS};
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 
@@ -44,59 +44,78 @@ pub(super) fn raw_headers(headers: &HeaderMap) -> RawHeaders {
 pub(super) fn header_map(raw: RawHeaders) -> HeaderMap {
     let mut map = HeaderMap::with_capacity(raw.len());
     for (n, v) in raw {
-        if let (Ok(n), Ok(v)) = (
+        append_valid(
+            &mut map,
             HeaderName::from_bytes(&n),
             HeaderValue::from_maybe_shared(v),
-        ) {
-            if !hop_by_hop(&n) {
-                map.append(n, v);
-            }
-        }
+        );
     }
     map
 }
 
-/// The last few header lists [`LastHeaders::header_map`] validated, and
+/// [`header_map`] of a block's pairs (the values share its bytes).
+pub(super) fn block_map(block: &HeaderBlock) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (n, v) in block.shared_pairs() {
+        append_valid(
+            &mut map,
+            HeaderName::from_bytes(n),
+            HeaderValue::from_maybe_shared(v),
+        );
+    }
+    map
+}
+
+/// Appends a header that is valid and not hop-by-hop.
+fn append_valid<E, F>(
+    map: &mut HeaderMap,
+    name: Result<HeaderName, E>,
+    value: Result<HeaderValue, F>,
+) {
+    if let (Ok(n), Ok(v)) = (name, value) {
+        if !hop_by_hop(&n) {
+            map.append(n, v);
+        }
+    }
+}
+
+/// The last few header blocks [`LastHeaders::header_map`] validated, and
 /// what they gave: the owner's answers to one node's polls carry few
 /// distinct lists (a POST's, a GET's), and a clone costs a fraction of
 /// validating one again.
 #[derive(Default)]
 pub(super) struct LastHeaders(parking_lot::Mutex<Seen>);
 
-/// How many header lists [`LastHeaders`] keeps.
+/// How many header blocks [`LastHeaders`] keeps.
 const SEEN: usize = 4;
-/// The largest list it keeps (names and values).
+/// The largest block it keeps.
 const SEEN_BYTES: usize = 4096;
 
 #[derive(Default)]
 pub(super) struct Seen {
-    lists: [Option<(RawHeaders, HeaderMap)>; SEEN],
-    /// The place the next new list takes.
+    lists: [Option<(Bytes, HeaderMap)>; SEEN],
+    /// The place the next new block takes.
     next: usize,
 }
 
 impl LastHeaders {
-    /// [`header_map`], remembered for the next list with the same bytes.
-    pub(super) fn header_map(&self, raw: RawHeaders) -> HeaderMap {
+    /// The valid, not hop-by-hop headers of `block`, remembered for the
+    /// next block with the same bytes (one comparison of the whole block).
+    pub(super) fn header_map(&self, block: &HeaderBlock) -> HeaderMap {
+        let bytes = block.as_bytes();
         let mut seen = self.0.lock();
-        let hit = seen.lists.iter().flatten().find(|(list, _)| *list == raw);
+        let hit = seen.lists.iter().flatten().find(|(b, _)| b[..] == *bytes);
         if let Some((_, map)) = hit {
             return map.clone();
         }
-        let size: usize = raw.iter().map(|(n, v)| n.len() + v.len()).sum();
-        if size > SEEN_BYTES {
+        if bytes.len() > SEEN_BYTES {
             drop(seen);
-            return header_map(raw);
+            return block_map(block);
         }
-        // Copied: the received lists are slices of a whole read buffer,
-        // which a kept slice would keep alive.
-        let own: RawHeaders = raw
-            .iter()
-            .map(|(n, v)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(v)))
-            .collect();
-        let map = header_map(own.clone());
+        let own = block.copied();
+        let map = block_map(&own);
         let at = seen.next;
-        seen.lists[at] = Some((own, map.clone()));
+        seen.lists[at] = Some((Bytes::copy_from_slice(own.as_bytes()), map.clone()));
         seen.next = (at + 1) % SEEN;
         map
     }
@@ -160,7 +179,9 @@ mod tests {
             body: Body::Request {
                 method: Method::Post,
                 uri: Bytes::copy_from_slice(wire_uri(&uri)),
-                headers: raw_headers(&h),
+                headers: HeaderBlock::from_pairs(
+                    raw_headers(&h).iter().map(|(n, v)| (&n[..], &v[..])),
+                ),
                 body: Bytes::from_static(b"4hi"),
             },
         };
@@ -170,8 +191,8 @@ mod tests {
         let Body::Response { headers, .. } = Message::decode(direct).unwrap().body else {
             panic!("a response");
         };
-        assert_eq!(headers, raw_headers(&h));
-        assert_eq!(headers.len(), 3, "no hop-by-hop header travels");
+        assert_eq!(headers.to_raw(), raw_headers(&h));
+        assert_eq!(headers.iter().count(), 3, "no hop-by-hop header travels");
     }
 
     #[test]
@@ -189,10 +210,12 @@ mod tests {
                 (Bytes::from_static(b"bad name"), Bytes::from_static(b"v")),
             ]
         };
+        let block =
+            |raw: RawHeaders| HeaderBlock::from_pairs(raw.iter().map(|(n, v)| (&n[..], &v[..])));
         let seen = LastHeaders::default();
         // More distinct lists than are kept, in turns, each twice.
         for i in (0..3 * SEEN).chain(0..3 * SEEN).map(|i| i % (SEEN + 1)) {
-            let map = seen.header_map(list(i));
+            let map = seen.header_map(&block(list(i)));
             assert_eq!(map, header_map(list(i)), "list {i}");
             assert_eq!(map.len(), 1, "hostile and hop-by-hop headers stay out");
         }
@@ -203,7 +226,7 @@ mod tests {
             )]
         };
         assert_eq!(
-            seen.header_map(big()),
+            seen.header_map(&block(big())),
             header_map(big()),
             "too big to keep, still valid"
         );

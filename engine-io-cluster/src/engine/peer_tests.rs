@@ -257,7 +257,7 @@ async fn hostile_bytes_on_the_peer_port_are_dropped() {
         id: 1,
         body: Body::Response {
             status: 200,
-            headers: vec![],
+            headers: crate::message::HeaderBlock::default(),
             body: Bytes::from_static(b"6"),
         },
     };
@@ -267,7 +267,7 @@ async fn hostile_bytes_on_the_peer_port_are_dropped() {
         body: Body::Request {
             method: Method::Get,
             uri: Bytes::from(format!("{PATH}&sid={sid}")),
-            headers: vec![],
+            headers: crate::message::HeaderBlock::default(),
             body: Bytes::new(),
         },
     };
@@ -387,7 +387,7 @@ async fn a_forged_link_cannot_take_the_request_ids_of_the_node_it_claims_to_be()
             body: Body::Request {
                 method: Method::Get,
                 uri: Bytes::from(format!("{PATH}&sid={held}")),
-                headers: vec![],
+                headers: crate::message::HeaderBlock::default(),
                 body: Bytes::new(),
             },
         };

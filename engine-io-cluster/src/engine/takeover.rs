@@ -407,7 +407,7 @@ impl Inner {
                     }
                     let refusal = Body::Response {
                         status: 400,
-                        headers: Vec::new(),
+                        headers: crate::message::HeaderBlock::default(),
                         body: Bytes::new(),
                     };
                     send(refusal).await;

@@ -24,7 +24,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use engine_io_cluster::message::{Body, Dir, Message, Method};
+use engine_io_cluster::message::{Body, Dir, HeaderBlock, Message, Method};
 use engine_io_cluster::NodeId;
 use protocol_tests::haproxy::Haproxy;
 use protocol_tests::{http, HttpRequest, HttpResponse, RedisServer, RustPeer, WsClient, WsFrame};
@@ -262,7 +262,7 @@ fn forged_close(from: NodeId, session: &Session) -> Message {
         body: Body::Request {
             method: Method::Post,
             uri: Bytes::from(session.target()),
-            headers: vec![],
+            headers: HeaderBlock::default(),
             body: Bytes::from_static(b"1"),
         },
     }
@@ -312,7 +312,7 @@ async fn hostile_cluster_traffic_crashes_nothing() {
             body: Body::Request {
                 method: Method::Get,
                 uri: Bytes::from_static(b"\x00 not a uri"),
-                headers: vec![(Bytes::from_static(b"bad name"), Bytes::from_static(b"\n"))],
+                headers: HeaderBlock::from_pairs([(&b"bad name"[..], &b"\n"[..])].into_iter()),
                 body: Bytes::new(),
             },
         };
@@ -322,7 +322,7 @@ async fn hostile_cluster_traffic_crashes_nothing() {
             Body::Abort,
             Body::Response {
                 status: 200,
-                headers: vec![],
+                headers: HeaderBlock::default(),
                 body: Bytes::from_static(b"6"),
             },
         ] {
