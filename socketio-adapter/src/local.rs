@@ -194,7 +194,8 @@ mod tests {
     fn encoded_packet_keeps_its_messages_in_order() {
         let text = |s: &'static str| Message::from(s);
         let none = EncodedPacket::new(Vec::new());
-        assert!(none.is_empty() && none.messages().is_empty() && none.len() == 0);
+        assert!(none.is_empty() && none.messages().is_empty());
+        assert_eq!(none.len(), 0);
         for one in [
             EncodedPacket::one(text("2[\"a\"]")),
             EncodedPacket::new(vec![text("2[\"a\"]")]),
