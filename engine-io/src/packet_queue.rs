@@ -94,11 +94,13 @@ impl PacketQueue {
     /// Drops every packet; keeps the first buffer (its capacity, at most [`CHUNK`] packets,
     /// serves the next ones) and releases the others.
     pub(crate) fn clear(&mut self) {
-        let mut full = std::mem::take(&mut self.full).into_iter();
-        if let Some(first) = full.next() {
-            self.tail = first;
+        // One buffer (an echo, a heartbeat): nothing to choose or release.
+        if !self.full.is_empty() {
+            let mut full = std::mem::take(&mut self.full).into_iter();
+            if let Some(first) = full.next() {
+                self.tail = first;
+            }
         }
-        drop(full);
         self.tail.clear();
     }
 
