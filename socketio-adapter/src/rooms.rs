@@ -75,7 +75,7 @@ enum Repr<E> {
     #[default]
     Empty,
     One(E),
-    /// Boxed: keeps every index entry small (the set and its hasher state are 72 bytes; the
+    /// Boxed: keeps every index entry small (the set and its hasher state take nine words; the
     /// box costs an allocation only for sets of two or more).
     Many(Box<IndexSet<E>>),
 }
