@@ -4,12 +4,17 @@
 //! `Vec` that growth doubles the buffer again and again, copying every packet queued so far each
 //! time (about one extra copy of each packet, and the old buffer's memory touched once more). Here
 //! a buffer that reaches [`CHUNK`] packets is set aside whole and the next ones go to a new
-//! buffer: nothing queued is ever moved.
+//! buffer twice its size (up to [`CHUNK_MAX`]): nothing queued is ever moved, and a deep queue
+//! takes few allocations. Emptied, a queue keeps only its first buffer (at most [`CHUNK`]
+//! packets), so what a burst allocated does not stay with an idle socket.
 
 use crate::Packet;
 
 /// Packets per buffer once a queue holds this many: a new buffer is started, none is grown.
 pub(crate) const CHUNK: usize = 64;
+
+/// The largest buffer a queue starts (each new one is twice the size of the one before).
+pub(crate) const CHUNK_MAX: usize = 1024;
 
 /// Outgoing packets in order: the full buffers (oldest first), then the one being filled.
 /// Only ever appended to and taken whole.
@@ -17,7 +22,8 @@ pub(crate) const CHUNK: usize = 64;
 pub(crate) struct PacketQueue {
     /// Full buffers, none empty (no allocation while a queue holds fewer than [`CHUNK`]).
     full: Vec<Vec<Packet>>,
-    /// The buffer being filled: grows as a `Vec` does up to [`CHUNK`] packets.
+    /// The buffer being filled: grows as a `Vec` does up to [`CHUNK`] packets; the later
+    /// ones are allocated at their size.
     tail: Vec<Packet>,
 }
 
@@ -39,10 +45,12 @@ impl PacketQueue {
         self.tail.push(p);
     }
 
-    /// The tail is full: it joins the full buffers and a new one takes its place.
+    /// The tail is full: it joins the full buffers and a new one, twice its size, takes its
+    /// place.
     #[inline(never)]
     fn set_tail_aside(&mut self) {
-        let full = std::mem::replace(&mut self.tail, Vec::with_capacity(CHUNK));
+        let size = (2 * self.tail.capacity()).clamp(CHUNK, CHUNK_MAX);
+        let full = std::mem::replace(&mut self.tail, Vec::with_capacity(size));
         self.full.push(full);
     }
 
@@ -83,10 +91,16 @@ impl PacketQueue {
             .chain(std::iter::once(self.tail.as_slice()))
     }
 
-    /// Drops every packet; keeps the buffer being filled (its capacity serves the next
-    /// packets) and releases the others.
+    /// Drops every packet; keeps the first buffer (its capacity, at most [`CHUNK`] packets,
+    /// serves the next ones) and releases the others.
     pub(crate) fn clear(&mut self) {
-        self.full = Vec::new();
+        // One buffer (an echo, a heartbeat): nothing to choose or release.
+        if !self.full.is_empty() {
+            let mut full = std::mem::take(&mut self.full).into_iter();
+            if let Some(first) = full.next() {
+                self.tail = first;
+            }
+        }
         self.tail.clear();
     }
 
@@ -142,17 +156,23 @@ mod tests {
     #[test]
     fn a_burst_fills_new_buffers_in_order_without_moving_the_first() {
         let mut q = PacketQueue::new();
-        let n = 5 * CHUNK + 3;
+        let n = 3 * CHUNK_MAX + 3;
         q.extend((0..CHUNK).map(numbered));
         let first = q.tail.as_ptr();
         q.extend((CHUNK..n).map(numbered));
         assert_eq!(q.len(), n);
-        assert_eq!(q.full.len(), 5);
         assert_eq!(q.full[0].as_ptr(), first, "the first buffer moved");
-        assert!(q
-            .full
-            .iter()
-            .all(|c| c.len() == CHUNK && c.capacity() == CHUNK));
+        // Each buffer full, twice the size of the one before it up to the largest size.
+        let mut size = CHUNK;
+        for c in &q.full {
+            assert_eq!((c.len(), c.capacity()), (size, size));
+            size = (2 * size).min(CHUNK_MAX);
+        }
+        assert_eq!(q.tail.capacity(), size);
+        assert!(
+            q.full.len() < n / CHUNK,
+            "no fewer allocations than one per CHUNK"
+        );
         let expected: Vec<String> = (0..n).map(|i| i.to_string()).collect();
         let by_chunks: Vec<Packet> = q.chunks().flatten().cloned().collect();
         assert_eq!(texts(by_chunks), expected);
@@ -171,10 +191,12 @@ mod tests {
         let expected: Vec<String> = (0..3 * CHUNK).map(|i| i.to_string()).collect();
         let all: Vec<Packet> = a.chunks().flatten().cloned().collect();
         assert_eq!(texts(all), expected);
+        let first = a.full[0].as_ptr();
         a.clear();
         assert!(a.is_empty() && a.full.capacity() == 0);
         assert_eq!(a.len(), 0);
         assert_eq!(a.tail_capacity(), CHUNK);
+        assert_eq!(a.tail.as_ptr(), first, "the first buffer is the one kept");
         let mut empty = PacketQueue::new();
         empty.append(PacketQueue::from(vec![numbered(7)]));
         assert_eq!(texts(empty.into_vec()), ["7"]);

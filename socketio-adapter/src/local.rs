@@ -12,20 +12,44 @@ use crate::{BroadcastAckSink, BroadcastFlags, Sid, SocketInfo};
 /// same bytes are handed to every recipient.
 #[derive(Debug, Clone)]
 pub struct EncodedPacket {
-    messages: Arc<[Message]>,
+    messages: Messages,
+}
+
+/// Most packets are one message: kept inline, with no shared slice to allocate per broadcast
+/// nor to reach through per recipient.
+#[derive(Debug, Clone)]
+enum Messages {
+    One(Message),
+    Many(Arc<[Message]>),
 }
 
 impl EncodedPacket {
     /// Wraps encoded messages.
-    pub fn new(messages: Vec<Message>) -> Self {
+    pub fn new(mut messages: Vec<Message>) -> Self {
+        let messages = match messages.pop() {
+            Some(one) if messages.is_empty() => Messages::One(one),
+            Some(last) => {
+                messages.push(last);
+                Messages::Many(messages.into())
+            }
+            None => Messages::Many(Arc::new([])),
+        };
+        Self { messages }
+    }
+
+    /// Wraps a packet encoded as one message (the common case), without a `Vec`.
+    pub fn one(message: Message) -> Self {
         Self {
-            messages: messages.into(),
+            messages: Messages::One(message),
         }
     }
 
     /// The Engine.IO messages, in order.
     pub fn messages(&self) -> &[Message] {
-        &self.messages
+        match &self.messages {
+            Messages::One(one) => std::slice::from_ref(one),
+            Messages::Many(many) => many,
+        }
     }
 
     /// Queues the messages on a connection without waiting, all of them or none (a binary
@@ -34,12 +58,12 @@ impl EncodedPacket {
     #[inline]
     pub fn try_send_to(&self, conn: &engine_io::Socket) -> Result<(), bool> {
         use engine_io::TrySendError::Full;
-        match &*self.messages {
-            [] => Ok(()),
-            [single] => conn
+        match &self.messages {
+            Messages::One(single) => conn
                 .try_send(single.clone())
                 .map_err(|e| matches!(e, Full(_))),
-            many => conn
+            Messages::Many(many) if many.is_empty() => Ok(()),
+            Messages::Many(many) => conn
                 .try_send_many(many.to_vec())
                 .map_err(|e| matches!(e, Full(_))),
         }
@@ -47,12 +71,12 @@ impl EncodedPacket {
 
     /// The bytes of the messages (what outgoing metrics count once per recipient).
     pub fn len(&self) -> usize {
-        self.messages.iter().map(Message::len).sum()
+        self.messages().iter().map(Message::len).sum()
     }
 
     /// Whether it carries no message (a packet the encoder refused).
     pub fn is_empty(&self) -> bool {
-        self.messages.is_empty()
+        self.messages().is_empty()
     }
 }
 
@@ -157,5 +181,32 @@ pub trait LocalNamespace: Send + Sync + 'static {
     /// callee may query or change membership). The default ignores events.
     fn on_room_event(&self, event: crate::RoomEvent) {
         let _ = event;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// However it is built, an encoded packet gives its messages back in order, and counts
+    /// their bytes once.
+    #[test]
+    fn encoded_packet_keeps_its_messages_in_order() {
+        let text = |s: &'static str| Message::from(s);
+        let none = EncodedPacket::new(Vec::new());
+        assert!(none.is_empty() && none.messages().is_empty());
+        assert_eq!(none.len(), 0);
+        for one in [
+            EncodedPacket::one(text("2[\"a\"]")),
+            EncodedPacket::new(vec![text("2[\"a\"]")]),
+        ] {
+            assert_eq!(one.messages(), [text("2[\"a\"]")]);
+            assert_eq!((one.len(), one.is_empty()), (6, false));
+            assert_eq!(one.clone().messages(), one.messages());
+        }
+        let bin = Message::from(vec![1u8, 2, 3]);
+        let many = EncodedPacket::new(vec![text("51-[\"b\"]"), bin.clone(), bin.clone()]);
+        assert_eq!(many.messages(), [text("51-[\"b\"]"), bin.clone(), bin]);
+        assert_eq!(many.len(), 8 + 3 + 3);
     }
 }

@@ -205,9 +205,19 @@ impl BroadcastOperator {
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         check_event(event)?;
         let args = args.into_args()?;
-        for ns in self.target.namespaces() {
-            let packet = Packet::event(&*ns.name, event, args.clone());
-            ns.adapter().broadcast(packet, self.opts.clone())?;
+        let emit_to = |ns: &NsInner, args| {
+            let packet = Packet::event(&*ns.name, event, args);
+            ns.adapter().broadcast(packet, self.opts.clone())
+        };
+        match &self.target {
+            // One namespace (the common case): the arguments are moved into its packet, not
+            // cloned, and no list of namespaces is built.
+            Target::Ns(ns) => emit_to(ns, args)?,
+            Target::Parent(p) => {
+                for ns in p.children() {
+                    emit_to(&ns, args.clone())?;
+                }
+            }
         }
         Ok(())
     }

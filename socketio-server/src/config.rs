@@ -62,9 +62,15 @@ impl ServerConfig {
     /// Encodes a packet with the server's parser into the Engine.IO messages to queue, once
     /// for every recipient.
     pub(crate) fn encode(&self, packet: &Packet) -> Result<EncodedPacket, EmitError> {
-        Ok(EncodedPacket::new(
-            self.parser.encode(packet)?.to_messages()?,
-        ))
+        // One message (most packets): without a `Vec`. Shared (`to_message`), not taken: the
+        // bytes of a clone are in the shared form, which every recipient's clone then takes at
+        // the cheapest (a taken `Vec`'s bytes would go through the promotable form's check
+        // on each clone).
+        let encoded = self.parser.encode(packet)?;
+        if let [one] = encoded.frames() {
+            return Ok(EncodedPacket::one(one.to_message()?));
+        }
+        Ok(EncodedPacket::new(encoded.to_messages()?))
     }
 }
 
