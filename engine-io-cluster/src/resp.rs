@@ -124,21 +124,10 @@ pub fn encode_command(out: &mut BytesMut, args: &[&[u8]]) {
     }
 }
 
-/// `<kind><n>\r\n`, the number written without `fmt`.
+/// `<kind><n>\r\n`.
 fn put_header(out: &mut BytesMut, kind: u8, n: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
     out.put_u8(kind);
-    out.put_slice(&digits[i..]);
+    out.put_slice(itoa::Buffer::new().format(n).as_bytes());
     out.put_slice(b"\r\n");
 }
 

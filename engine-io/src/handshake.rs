@@ -66,8 +66,12 @@ impl Handshake {
             };
             return serde_json::to_string(&handshake).unwrap_or_default();
         }
-        let (interval, timeout) = (Decimal::new(ping_interval), Decimal::new(ping_timeout));
-        let max = max_payload.map(Decimal::new);
+        let mut interval_digits = itoa::Buffer::new();
+        let mut timeout_digits = itoa::Buffer::new();
+        let mut max_digits = itoa::Buffer::new();
+        let interval = interval_digits.format(ping_interval);
+        let timeout = timeout_digits.format(ping_timeout);
+        let max = max_payload.map(|m| max_digits.format(m));
         const SID: &str = r#"{"sid":""#;
         const UPGRADES: &str = r#"","upgrades":["#;
         const INTERVAL: &str = r#"],"pingInterval":"#;
@@ -97,49 +101,15 @@ impl Handshake {
             out.push('"');
         }
         out.push_str(INTERVAL);
-        interval.push_to(&mut out);
+        out.push_str(interval);
         out.push_str(TIMEOUT);
-        timeout.push_to(&mut out);
+        out.push_str(timeout);
         if let Some(max) = max {
             out.push_str(MAX);
-            max.push_to(&mut out);
+            out.push_str(max);
         }
         out.push('}');
         out
-    }
-}
-
-/// The decimal digits of a number, written without `fmt` or a UTF-8 check.
-#[cfg(feature = "server")]
-struct Decimal {
-    digits: [u8; 20],
-    start: usize,
-}
-
-#[cfg(feature = "server")]
-impl Decimal {
-    fn new(mut n: u64) -> Self {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        Decimal { digits, start }
-    }
-
-    fn len(&self) -> usize {
-        self.digits.len() - self.start
-    }
-
-    fn push_to(&self, out: &mut String) {
-        for &d in &self.digits[self.start..] {
-            out.push(char::from(d));
-        }
     }
 }
 

@@ -166,18 +166,8 @@ pub(crate) fn write_plain_json(out: &mut Vec<u8>, value: &Value) -> Result<(), s
 }
 
 /// Appends the decimal digits of `n`.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Writes the head of a text packet: its type, the attachment count of a binary packet,
