@@ -13,6 +13,9 @@ use crate::Packet;
 /// Packets per buffer once a queue holds this many: a new buffer is started, none is grown.
 pub(crate) const CHUNK: usize = 64;
 
+/// The packets a queue's first buffer holds: the capacity `Vec` gives its first growth.
+const FIRST: usize = 4;
+
 /// The largest buffer a queue starts (each new one is twice the size of the one before).
 pub(crate) const CHUNK_MAX: usize = 1024;
 
@@ -39,8 +42,15 @@ impl PacketQueue {
     /// Appends a packet.
     #[inline]
     pub(crate) fn push(&mut self, p: Packet) {
-        if self.tail.len() == self.tail.capacity() && self.tail.len() >= CHUNK {
-            self.set_tail_aside();
+        if self.tail.len() == self.tail.capacity() {
+            if self.tail.capacity() == 0 {
+                // The first packet of an empty queue (every echo: a small batch gives its
+                // buffer up once written, see `WsIo::push_queue`): allocated at once rather
+                // than through `Vec`'s growth path, which runs more code for the same buffer.
+                self.tail = Vec::with_capacity(FIRST);
+            } else if self.tail.len() >= CHUNK {
+                self.set_tail_aside();
+            }
         }
         self.tail.push(p);
     }
@@ -177,6 +187,25 @@ mod tests {
         let by_chunks: Vec<Packet> = q.chunks().flatten().cloned().collect();
         assert_eq!(texts(by_chunks), expected);
         assert_eq!(texts(q.into_vec()), expected);
+    }
+
+    /// An empty queue's first packet gets a buffer of `FIRST` packets (what `Vec`'s first growth
+    /// gives), which the next ones fill before it grows as a `Vec` does.
+    #[test]
+    fn the_first_packet_allocates_a_small_buffer_the_next_ones_fill_it() {
+        let mut q = PacketQueue::new();
+        assert_eq!(q.tail_capacity(), 0);
+        q.push(numbered(0));
+        assert_eq!(q.tail_capacity(), FIRST);
+        let first = q.tail.as_ptr();
+        q.extend((1..FIRST).map(numbered));
+        assert_eq!(q.tail.as_ptr(), first, "filled without a new allocation");
+        q.push(numbered(FIRST));
+        assert!(q.tail_capacity() > FIRST);
+        assert_eq!(
+            texts(q.into_vec()),
+            (0..=FIRST).map(|i| i.to_string()).collect::<Vec<_>>()
+        );
     }
 
     /// `append` keeps the order of both queues, also when each spans several buffers; `clear`
