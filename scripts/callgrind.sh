@@ -16,7 +16,9 @@
 #             bcast  instructions per broadcast delivery (100 receivers, 100 against 500 broadcasts)
 #     SERVER_BINARY  default: the release bench_server (built first); any server that takes
 #             `--port P` and prints `listening P`, e.g. target/release/floor-peer.
-# Environment: PORT (default 3190), KEEP=1 keeps the callgrind.out files for callgrind_annotate.
+# Environment: PORT (default 3190), KEEP=1 keeps the callgrind.out files for callgrind_annotate;
+# with VALGRIND_OPTS=--dump-instr=yes too, scripts/callgrind-hot.py reads them (code footprint and
+# atomic instructions per operation).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

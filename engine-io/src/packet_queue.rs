@@ -9,12 +9,26 @@
 //! packets), so what a burst allocated does not stay with an idle socket.
 
 use crate::Packet;
+use std::cell::Cell;
+use std::mem::ManuallyDrop;
 
 /// Packets per buffer once a queue holds this many: a new buffer is started, none is grown.
 pub(crate) const CHUNK: usize = 64;
 
+/// The packets a queue's first buffer holds: the capacity `Vec` gives its first growth.
+const FIRST: usize = 4;
+
 /// The largest buffer a queue starts (each new one is twice the size of the one before).
 pub(crate) const CHUNK_MAX: usize = 1024;
+
+thread_local! {
+    /// One emptied small buffer per thread (see [`PacketQueue::release`]): the next queue that
+    /// starts on this thread takes it, so an echo's answer is queued in the buffer the last one
+    /// was written from, with no allocation; at most one buffer of [`CHUNK`] packets a thread.
+    /// Not dropped at the thread's exit (an empty buffer, left to the allocator): without a
+    /// destructor the slot needs no registration, and each use is a plain load and store.
+    static SPARE: Cell<ManuallyDrop<Vec<Packet>>> = const { Cell::new(ManuallyDrop::new(Vec::new())) };
+}
 
 /// Outgoing packets in order: the full buffers (oldest first), then the one being filled.
 /// Only ever appended to and taken whole.
@@ -39,8 +53,21 @@ impl PacketQueue {
     /// Appends a packet.
     #[inline]
     pub(crate) fn push(&mut self, p: Packet) {
-        if self.tail.len() == self.tail.capacity() && self.tail.len() >= CHUNK {
-            self.set_tail_aside();
+        if self.tail.len() == self.tail.capacity() {
+            if self.tail.capacity() == 0 {
+                // The first packet of an empty queue (every echo: a small batch gives its
+                // buffer up once written, see `WsIo::push_queue`): the thread's spare buffer,
+                // else one allocated at once rather than through `Vec`'s growth path, which
+                // runs more code for the same buffer.
+                let spare = ManuallyDrop::into_inner(SPARE.with(Cell::take));
+                self.tail = if spare.capacity() > 0 {
+                    spare
+                } else {
+                    Vec::with_capacity(FIRST)
+                };
+            } else if self.tail.len() >= CHUNK {
+                self.set_tail_aside();
+            }
         }
         self.tail.push(p);
     }
@@ -104,6 +131,26 @@ impl PacketQueue {
         self.tail.clear();
     }
 
+    /// Drops every packet and gives the queue's memory up: a single buffer of at most
+    /// [`CHUNK`] packets becomes the thread's spare (unless it has one), for the next queue's
+    /// first packet; the socket keeps no queue memory either way.
+    pub(crate) fn release(&mut self) {
+        let PacketQueue { full, mut tail } = std::mem::take(self);
+        if !full.is_empty() || tail.capacity() == 0 || tail.capacity() > CHUNK {
+            return;
+        }
+        tail.clear();
+        SPARE.with(|spare| {
+            let old = spare.take();
+            if old.capacity() > 0 {
+                // The thread has one: this buffer is freed.
+                spare.set(old);
+            } else {
+                spare.set(ManuallyDrop::new(tail));
+            }
+        });
+    }
+
     /// The capacity of the buffer being filled.
     pub(crate) fn tail_capacity(&self) -> usize {
         self.tail.capacity()
@@ -138,6 +185,11 @@ mod tests {
 
     fn numbered(n: usize) -> Packet {
         Packet::message(n.to_string())
+    }
+
+    /// Frees the thread's spare buffer: the tests may share a thread (`--test-threads 1`).
+    fn free_spare() {
+        drop(ManuallyDrop::into_inner(SPARE.with(Cell::take)));
     }
 
     fn texts(packets: impl IntoIterator<Item = Packet>) -> Vec<String> {
@@ -177,6 +229,55 @@ mod tests {
         let by_chunks: Vec<Packet> = q.chunks().flatten().cloned().collect();
         assert_eq!(texts(by_chunks), expected);
         assert_eq!(texts(q.into_vec()), expected);
+    }
+
+    /// An empty queue's first packet gets a buffer of `FIRST` packets (what `Vec`'s first growth
+    /// gives), which the next ones fill before it grows as a `Vec` does.
+    #[test]
+    fn the_first_packet_allocates_a_small_buffer_the_next_ones_fill_it() {
+        free_spare();
+        let mut q = PacketQueue::new();
+        assert_eq!(q.tail_capacity(), 0);
+        q.push(numbered(0));
+        assert_eq!(q.tail_capacity(), FIRST);
+        let first = q.tail.as_ptr();
+        q.extend((1..FIRST).map(numbered));
+        assert_eq!(q.tail.as_ptr(), first, "filled without a new allocation");
+        q.push(numbered(FIRST));
+        assert!(q.tail_capacity() > FIRST);
+        assert_eq!(
+            texts(q.into_vec()),
+            (0..=FIRST).map(|i| i.to_string()).collect::<Vec<_>>()
+        );
+    }
+
+    /// A released queue holds no memory; its small buffer serves the next queue started on the
+    /// thread (one spare a thread: a second buffer, or one over `CHUNK` packets, is freed).
+    #[test]
+    fn a_released_small_buffer_serves_the_next_queue_of_the_thread() {
+        free_spare();
+        let mut a = PacketQueue::new();
+        a.push(numbered(0));
+        let buffer = a.tail.as_ptr();
+        let mut big = PacketQueue::new();
+        big.extend((0..CHUNK + 1).map(numbered));
+        let mut other = PacketQueue::new();
+        other.push(numbered(1));
+        a.release();
+        assert!(a.is_empty());
+        assert_eq!(a.tail_capacity(), 0, "the queue kept its buffer");
+        big.release();
+        other.release();
+        let mut b = PacketQueue::new();
+        b.push(numbered(2));
+        assert_eq!(b.tail.as_ptr(), buffer, "the spare was not reused");
+        assert_eq!(texts(b.into_vec()), ["2"]);
+        // The spare was taken: the next queue allocates its own.
+        assert_eq!(
+            SPARE.with(Cell::take).capacity(),
+            0,
+            "a second spare was kept"
+        );
     }
 
     /// `append` keeps the order of both queues, also when each spans several buffers; `clear`

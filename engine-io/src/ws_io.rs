@@ -433,9 +433,10 @@ impl WsIo {
             self.packets.clear();
             // The buffer goes back to the session's queue for the next batch
             // (`push_queue`), unless that batch was small or far smaller than the
-            // buffer: an idle socket then holds no queue memory.
+            // buffer: an idle socket then holds no queue memory (a small buffer becomes
+            // the thread's spare, which the next queue to start takes).
             if n < KEEP_BATCH_MIN || self.packets.tail_capacity() > 4 * n {
-                self.packets = PacketQueue::new();
+                self.packets.release();
             }
             written?;
         }

@@ -53,7 +53,13 @@ pub(super) fn parse_event(text: &str) -> Option<(Range<usize>, Vec<Value>)> {
             b',' => {
                 p.at += 1;
                 // The elements of the top-level array, as `parse` reads them.
-                args.push(p.value(1)?);
+                let arg = p.value(1)?;
+                if args.capacity() == 0 {
+                    // The first argument: allocated at once (the capacity `Vec`'s first
+                    // growth gives), not through its growth path, which runs more code.
+                    args = Vec::with_capacity(4);
+                }
+                args.push(arg);
             }
             b']' => {
                 p.at += 1;
@@ -243,7 +249,24 @@ impl Cursor<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, plain_len};
+    use super::{parse, parse_event, plain_len};
+
+    /// An event's arguments in order; one without arguments allocates none, the first argument
+    /// a buffer for four.
+    #[test]
+    fn parse_event_reads_the_arguments_and_allocates_only_for_some() {
+        let (name, args) = parse_event(r#"["ping"]"#).unwrap();
+        assert_eq!((name, args.len(), args.capacity()), (2..6, 0, 0));
+        let text = r#"[ "echo" , "a", 1,[],{},null ]"#;
+        let (name, args) = parse_event(text).unwrap();
+        assert_eq!(&text[name], "echo");
+        assert_eq!(args.len(), 5);
+        assert_eq!(args[0], parse(r#""a""#).unwrap());
+        assert_eq!(args[4], parse("null").unwrap());
+        let (_, args) = parse_event(r#"["echo",true]"#).unwrap();
+        assert_eq!((args.len(), args.capacity()), (1, 4));
+        assert!(parse_event(r#"["echo",]"#).is_none());
+    }
 
     /// The word-at-a-time scan stops where a byte-by-byte one does, at every offset.
     #[test]
