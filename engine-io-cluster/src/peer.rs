@@ -15,7 +15,7 @@
 //! link only ever gets the answers to its own requests.
 //!
 //! Frames are a big-endian `u32` length and one message or batch of the
-//! codec ([`crate::message::split`]), at most [`MAX_FRAME`] bytes. A sender
+//! codec ([`crate::message::split`]), at most [`MAX_FRAME`](wire::MAX_FRAME) bytes. A sender
 //! frames its message into the link's buffer under a short lock and wakes
 //! the link's writer task, which writes what the tasks ready meanwhile
 //! added too (one write for many connections' requests under load); a
@@ -23,10 +23,19 @@
 //! dispatches one read, the answers written to that link are held back and
 //! go out in one write after it (corked). Hostile input — garbage, an
 //! oversized frame, a hello that never comes or names another node — ends
-//! the link; the number of accepted links is bounded ([`MAX_INBOUND`]).
+//! the link; the number of accepted links is bounded ([`MAX_INBOUND`](link::MAX_INBOUND)).
+//!
+//! The hello and the frames are in `wire`, one link (its buffer, writer
+//! and reader) in `link`, and the node's set of links ([`Peers`]) here.
+
+mod link;
+mod wire;
+
+use link::Place;
+pub(crate) use link::{Event, OnEvent, PeerLink, Side};
+use wire::{hello, parse_hello, HELLO_LEN};
 
 use crate::NodeId;
-use bytes::{Buf, BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::io;
@@ -35,317 +44,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-/// The largest frame a link takes (as a Redis bulk string).
-pub(crate) const MAX_FRAME: usize = crate::resp::MAX_BULK;
-/// How many bytes may wait to be written on one link.
-const MAX_UNWRITTEN: usize = 32 * 1024 * 1024;
-/// The most links other nodes may have open to this one (handshakes included).
-pub(crate) const MAX_INBOUND: usize = 1024;
-const READ_CHUNK: usize = 64 * 1024;
-/// A hello: magic, version, the sender's id, the id of the node it means.
-const HELLO_LEN: usize = 4 + 1 + 2 * crate::NODE_ID_LEN;
-const MAGIC: &[u8; 4] = b"EIOC";
-const VERSION: u8 = 1;
 /// After a failed open, how long messages to that node go over Redis
 /// before the next attempt.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-
-/// Which node opened a link, and so what it carries each way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Side {
-    /// This node opened it: it sends its requests, and gets their answers.
-    Opened,
-    /// The peer opened it: it gets the peer's requests, and sends their answers.
-    Accepted,
-}
-
-/// What a link tells the node (from its reader; the callback never awaits).
-pub(crate) enum Event<'a> {
-    /// One frame: a message or a batch, untrusted.
-    Frame(&'a Arc<PeerLink>, Bytes),
-    /// The link is gone (broken, closed, or hostile).
-    Lost(&'a PeerLink),
-}
-
-/// Where a node's peer links report.
-pub(crate) type OnEvent = Arc<dyn Fn(Event<'_>) + Send + Sync>;
-
-struct Out {
-    /// `None` once the link failed (dropping it shuts the socket down).
-    stream: Option<Arc<OwnedWriteHalf>>,
-    buf: BytesMut,
-    /// A flush task owns the writing (the socket was full).
-    flushing: bool,
-    /// The reader is dispatching a read: writes wait for its end.
-    corked: bool,
-    /// The writer task is woken to write what waits ([`PeerLink::send`]).
-    scheduled: bool,
-}
-
-/// One TCP link to another node.
-pub(crate) struct PeerLink {
-    id: u64,
-    peer: NodeId,
-    side: Side,
-    out: Mutex<Out>,
-    /// Wakes the link's writer task ([`write_loop`]).
-    wake_writer: Notify,
-    /// The node's count of writes on its links ([`Peers::writes`]).
-    writes: Arc<AtomicU64>,
-    reader: Mutex<Option<AbortHandle>>,
-    on_event: OnEvent,
-    /// An accepted link holds one of [`MAX_INBOUND`] places.
-    _place: Option<Place>,
-}
-
-impl std::fmt::Debug for PeerLink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeerLink")
-            .field("peer", &self.peer)
-            .field("side", &self.side)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PeerLink {
-    /// The link's id (unique in this node).
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The node at the other end (as its hello said).
-    pub(crate) fn peer(&self) -> NodeId {
-        self.peer
-    }
-
-    /// Who opened the link.
-    pub(crate) fn side(&self) -> Side {
-        self.side
-    }
-
-    /// Whether the link still works.
-    pub(crate) fn is_up(&self) -> bool {
-        self.out.lock().stream.is_some()
-    }
-
-    /// Frames `msg` for the link's writer task, which writes it with what
-    /// the other tasks ready now add meanwhile (under load, one write for
-    /// the requests of many connections); when the link is corked, the
-    /// reader writes it at the end of its read. `false`: the link is gone
-    /// or too much waits on it: send it another way.
-    pub(crate) fn send(self: &Arc<Self>, msg: &[u8]) -> bool {
-        let Ok(len) = u32::try_from(msg.len()) else {
-            return false;
-        };
-        if msg.len() > MAX_FRAME {
-            return false;
-        }
-        let mut out = self.out.lock();
-        if out.stream.is_none() || out.buf.len() + msg.len() > MAX_UNWRITTEN {
-            return false;
-        }
-        out.buf.reserve(4 + msg.len());
-        out.buf.put_u32(len);
-        out.buf.put_slice(msg);
-        if !out.flushing && !out.corked && !out.scheduled {
-            out.scheduled = true;
-            drop(out);
-            self.wake_writer.notify_one();
-        }
-        true
-    }
-
-    /// Writes what waits; when the socket is full, a flush task writes the rest.
-    fn write_out(self: &Arc<Self>, mut out: parking_lot::MutexGuard<'_, Out>) {
-        let Some(stream) = out.stream.clone() else {
-            return;
-        };
-        while !out.buf.is_empty() {
-            match stream.try_write(&out.buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    self.writes.fetch_add(1, Ordering::Relaxed);
-                    out.buf.advance(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    out.flushing = true;
-                    drop(out);
-                    let link = self.clone();
-                    tokio::spawn(async move { link.flush(stream).await });
-                    return;
-                }
-                Err(_) => break,
-            }
-        }
-        if out.buf.is_empty() {
-            return;
-        }
-        drop(out);
-        self.fail();
-    }
-
-    /// Waits until the socket takes more, then writes what waits (the
-    /// reader writes it instead if it corked the link meanwhile).
-    async fn flush(self: Arc<Self>, stream: Arc<OwnedWriteHalf>) {
-        if stream.writable().await.is_err() {
-            return self.fail();
-        }
-        let mut out = self.out.lock();
-        if out.stream.is_none() {
-            return;
-        }
-        out.flushing = false;
-        if out.corked || out.buf.is_empty() {
-            return;
-        }
-        self.write_out(out);
-    }
-
-    /// Holds back (`true`) or releases and writes (`false`) the link's writes.
-    fn cork(self: &Arc<Self>, on: bool) {
-        let mut out = self.out.lock();
-        out.corked = on;
-        if !on && !out.flushing && !out.buf.is_empty() {
-            self.write_out(out);
-        }
-    }
-
-    /// Ends the link (once): its socket closes, its reader stops, and the
-    /// node learns of it.
-    pub(crate) fn fail(&self) {
-        let stream = {
-            let mut out = self.out.lock();
-            out.buf.clear();
-            out.stream.take()
-        };
-        if stream.is_none() {
-            return;
-        }
-        drop(stream);
-        // The writer task sees the link gone and ends.
-        self.wake_writer.notify_one();
-        if let Some(reader) = self.reader.lock().take() {
-            reader.abort();
-        }
-        (self.on_event)(Event::Lost(self));
-    }
-}
-
-/// One of the [`MAX_INBOUND`] places, given back on drop.
-struct Place(Arc<AtomicUsize>);
-
-impl Place {
-    fn take(count: &Arc<AtomicUsize>) -> Option<Place> {
-        let mut n = count.load(Ordering::Relaxed);
-        loop {
-            if n >= MAX_INBOUND {
-                return None;
-            }
-            match count.compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return Some(Place(count.clone())),
-                Err(now) => n = now,
-            }
-        }
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-fn hello(from: NodeId, to: NodeId) -> [u8; HELLO_LEN] {
-    let mut h = [0u8; HELLO_LEN];
-    h[..4].copy_from_slice(MAGIC);
-    h[4] = VERSION;
-    h[5..13].copy_from_slice(from.as_bytes());
-    h[13..].copy_from_slice(to.as_bytes());
-    h
-}
-
-/// The sender and the node meant of a hello; `None` if it is none.
-fn parse_hello(h: &[u8; HELLO_LEN]) -> Option<(NodeId, NodeId)> {
-    if &h[..4] != MAGIC || h[4] != VERSION {
-        return None;
-    }
-    Some((NodeId::from_wire(&h[5..13])?, NodeId::from_wire(&h[13..])?))
-}
-
-/// The next complete frame of `buf`: `Ok(None)` when it is incomplete,
-/// `Err` when its length is beyond [`MAX_FRAME`].
-pub(crate) fn next_frame(buf: &mut BytesMut) -> Result<Option<Bytes>, ()> {
-    let Some(head) = buf.get(..4) else {
-        return Ok(None);
-    };
-    let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-    if len > MAX_FRAME {
-        return Err(());
-    }
-    if buf.len() < 4 + len {
-        buf.reserve(4 + len - buf.len());
-        return Ok(None);
-    }
-    buf.advance(4);
-    Ok(Some(buf.split_to(len).freeze()))
-}
-
-/// Reads `link`'s frames and hands them to the node, until the link ends.
-async fn read_loop(link: Arc<PeerLink>, mut read: OwnedReadHalf) {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    loop {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(READ_CHUNK);
-        }
-        match read.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        link.cork(true);
-        let healthy = loop {
-            match next_frame(&mut buf) {
-                Ok(Some(frame)) => (link.on_event)(Event::Frame(&link, frame)),
-                Ok(None) => break true,
-                Err(()) => break false,
-            }
-        };
-        link.cork(false);
-        if !healthy {
-            tracing::debug!(
-                "engine.io cluster: an oversized frame from {}; link dropped",
-                link.peer
-            );
-            break;
-        }
-    }
-    // Not through `fail`'s abort: this task is ending by itself.
-    link.reader.lock().take();
-    link.fail();
-}
-
-/// Writes what [`PeerLink::send`] framed, each time it is woken, until the
-/// link ends. Woken rather than writing in `send`: the task runs after the
-/// tasks that are ready now (a current-thread runtime runs them in order),
-/// so what they all send goes out in one write.
-async fn write_loop(link: Arc<PeerLink>) {
-    loop {
-        link.wake_writer.notified().await;
-        let mut out = link.out.lock();
-        if out.stream.is_none() {
-            return;
-        }
-        out.scheduled = false;
-        if !out.flushing && !out.corked && !out.buf.is_empty() {
-            link.write_out(out);
-        }
-    }
-}
 
 /// What this node knows of its link to one other node.
 enum Route {
@@ -474,43 +179,30 @@ impl Peers {
         side: Side,
         place: Option<Place>,
     ) -> Arc<PeerLink> {
-        let (read, write) = stream.into_split();
-        let link = Arc::new(PeerLink {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        PeerLink::start(
+            stream,
+            id,
             peer,
             side,
-            out: Mutex::new(Out {
-                stream: Some(Arc::new(write)),
-                buf: BytesMut::new(),
-                flushing: false,
-                corked: false,
-                scheduled: false,
-            }),
-            wake_writer: Notify::new(),
-            writes: self.writes.clone(),
-            reader: Mutex::new(None),
-            on_event: self.on_event.clone(),
-            _place: place,
-        });
-        let mut reader = link.reader.lock();
-        *reader = Some(tokio::spawn(read_loop(link.clone(), read)).abort_handle());
-        drop(reader);
-        tokio::spawn(write_loop(link.clone()));
-        link
+            self.writes.clone(),
+            self.on_event.clone(),
+            place,
+        )
     }
 
     /// `link` is gone: the next messages to its node go over Redis (and a
     /// new link is tried after [`RETRY_AFTER`]).
     pub(crate) fn lost(&self, link: &PeerLink) {
-        match link.side {
+        match link.side() {
             Side::Opened => {
                 let mut routes = self.routes.lock();
-                if matches!(routes.get(&link.peer), Some(Route::Up(l)) if l.id == link.id) {
-                    routes.insert(link.peer, Route::Failed(Instant::now()));
+                if matches!(routes.get(&link.peer()), Some(Route::Up(l)) if l.id() == link.id()) {
+                    routes.insert(link.peer(), Route::Failed(Instant::now()));
                 }
             }
             Side::Accepted => {
-                self.accepted.lock().remove(&link.id);
+                self.accepted.lock().remove(&link.id());
             }
         }
     }
@@ -560,7 +252,7 @@ impl Drop for Peers {
     }
 }
 
-/// Takes the links other nodes open, within [`MAX_INBOUND`].
+/// Takes the links other nodes open, within [`MAX_INBOUND`](link::MAX_INBOUND).
 async fn accept_loop(peers: std::sync::Weak<Peers>, listener: TcpListener) {
     loop {
         let stream = match listener.accept().await {
@@ -590,7 +282,10 @@ async fn accept_loop(peers: std::sync::Weak<Peers>, listener: TcpListener) {
                 return;
             };
             let link = peers.start(stream, from, Side::Accepted, Some(place));
-            peers.accepted.lock().insert(link.id, Arc::downgrade(&link));
+            peers
+                .accepted
+                .lock()
+                .insert(link.id(), Arc::downgrade(&link));
         });
     }
 }
@@ -615,27 +310,7 @@ async fn greet(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn frames_split_at_their_lengths_and_oversized_ones_are_refused() {
-        let mut buf = BytesMut::new();
-        buf.put_u32(3);
-        buf.put_slice(b"abc");
-        buf.put_u32(0);
-        buf.put_u32(5);
-        buf.put_slice(b"de");
-        assert_eq!(next_frame(&mut buf), Ok(Some(Bytes::from_static(b"abc"))));
-        assert_eq!(next_frame(&mut buf), Ok(Some(Bytes::new())));
-        assert_eq!(next_frame(&mut buf), Ok(None), "incomplete");
-        buf.put_slice(b"fgh");
-        assert_eq!(next_frame(&mut buf), Ok(Some(Bytes::from_static(b"defgh"))));
-        assert_eq!(next_frame(&mut buf), Ok(None));
-        let mut short = BytesMut::from(&[0u8, 0][..]);
-        assert_eq!(next_frame(&mut short), Ok(None));
-        let mut huge = BytesMut::new();
-        huge.put_u32(MAX_FRAME as u32 + 1);
-        assert_eq!(next_frame(&mut huge), Err(()));
-    }
+    use bytes::Bytes;
 
     /// Two nodes' [`Peers`] on localhost; the frames the second gets.
     async fn two_nodes() -> (Arc<Peers>, Arc<Peers>, Arc<Mutex<Vec<Bytes>>>) {
@@ -691,19 +366,5 @@ mod tests {
         }
         assert_eq!(got.lock().last().map(|f| &f[..]), Some(&b"late"[..]));
         assert_eq!(a.writes() - before, 2);
-    }
-
-    #[test]
-    fn a_hello_names_both_nodes_and_garbage_is_none() {
-        let a = NodeId::parse("node-_01").unwrap();
-        let b = NodeId::parse("node-_02").unwrap();
-        assert_eq!(parse_hello(&hello(a, b)), Some((a, b)));
-        let mut bad = hello(a, b);
-        bad[4] = 9;
-        assert_eq!(parse_hello(&bad), None);
-        let mut bad = hello(a, b);
-        bad[6] = b' ';
-        assert_eq!(parse_hello(&bad), None);
-        assert_eq!(parse_hello(&[0xff; HELLO_LEN]), None);
     }
 }

@@ -11,7 +11,7 @@
 //! cost. The notice that the connection dropped is a push message too: the
 //! link is then marked down
 //! (foreign requests fail at once with "Session ID unknown" rather than
-//! hang), and [`Link::resubscribe`] pings until Redis answers, subscribes
+//! hang), and [`Link::resubscribe`](super::Link::resubscribe) pings until Redis answers, subscribes
 //! again (a restarted Redis forgot the subscription) and marks it up. The
 //! same scheme as the Socket.IO Redis adapter's link, for one channel.
 
@@ -37,9 +37,9 @@ struct PublishJob {
 
 /// Who learns how many nodes got a publication.
 enum Done {
-    /// A task awaits the count ([`Link::publish`]).
+    /// A task awaits the count ([`Link::publish`](super::Link::publish)).
     Reply(oneshot::Sender<Result<usize, redis::RedisError>>),
-    /// Called with whether any node got it ([`Link::send`]).
+    /// Called with whether any node got it ([`Link::send`](super::Link::send)).
     Then(Box<dyn FnOnce(bool) + Send>),
     /// Nobody.
     Ignore,
