@@ -725,7 +725,6 @@ impl SocketRef {
     }
 }
 
-/// A value kept by a socket: boxed, and nothing for `null`.
 /// The auth payload as a socket keeps it: `None` for the empty object (no allocation for
 /// the auth of the many clients that send none), boxed otherwise (`null` included, though
 /// the connect sequence always gives an object).
@@ -736,6 +735,7 @@ fn boxed_auth(v: Value) -> Option<Box<Value>> {
     }
 }
 
+/// A value kept by a socket: boxed, and nothing for `null`.
 fn boxed_value(v: Value) -> Option<Box<Value>> {
     (!matches!(v, Value::Null)).then(|| Box::new(v))
 }
