@@ -12,8 +12,10 @@
 # /proc/PID/task/*/schedstat around each run: the node's (sioload --pid), HAProxy's (here).
 # Prints, per mode, one line:
 #   relay-bound MODE conns=N rtts=R node_cpu_us_per_rtt=A relay_cpu_us_per_rtt=B ratio=C
+#     p50_us=P added_p50_per_request_us=Q
 # where C = (A + B) / the direct run's A: the CPU of a round trip with the relay against one
-# without. ROUNDS runs alternate the modes so a noisy spell hits each; the last line gives the
+# without; Q = (P - the direct run's P) / 2, the latency the relay adds to one request (at
+# CONNS=1; saturated, latency measures CPU). ROUNDS runs alternate the modes so a noisy spell hits each; the last line gives the
 # median ratio per mode.
 #
 #   scripts/relay-bound.sh             # CONNS=48 SECS=5 ROUNDS=3 PORT=3195 (the relay: PORT+1)
@@ -72,31 +74,32 @@ EOF
   echo $!
 }
 
-measure() { # MODE PORT [RELAY_PID]: prints "rtts node_cpu_us relay_cpu_us"
-  local before=0 after=0 line rtts node_us
+measure() { # MODE PORT [RELAY_PID]: prints "rtts node_cpu_us relay_cpu_us p50_us"
+  local before=0 after=0 line rtts node_us p50
   [ -n "${3:-}" ] && before=$(cpu_ns "$3")
   line=$(taskset -c 1 "$target/sioload" echo --port "$2" --pid "$node" --transport polling \
     --conns "$conns" --secs "$secs" --bytes 32 | tail -1)
   [ -n "${3:-}" ] && after=$(cpu_ns "$3")
   rtts=$(sed -n 's/.* total=\([0-9]*\).*/\1/p' <<<"$line")
   node_us=$(sed -n 's/.* server_cpu_us_per_rtt=\([0-9.]*\).*/\1/p' <<<"$line")
+  p50=$(sed -n 's/.* p50_us=\([0-9]*\).*/\1/p' <<<"$line")
   [ -n "$rtts" ] && [ "$rtts" -gt 0 ] || { echo "relay-bound: no round trips ($1): $line" >&2; exit 1; }
-  awk -v r="$rtts" -v n="$node_us" -v d=$((after - before)) 'BEGIN { printf "%d %s %.2f\n", r, n, d / 1000 / r }'
+  awk -v r="$rtts" -v n="$node_us" -v d=$((after - before)) -v p="$p50" 'BEGIN { printf "%d %s %.2f %d\n", r, n, d / 1000 / r, p }'
 }
 
 declare -A ratios
 for round in $(seq "$rounds"); do
-  read -r rtts direct_us _ < <(measure direct "$port")
-  echo "relay-bound direct conns=$conns rtts=$rtts node_cpu_us_per_rtt=$direct_us relay_cpu_us_per_rtt=0 ratio=1.00"
+  read -r rtts direct_us _ direct_p50 < <(measure direct "$port")
+  echo "relay-bound direct conns=$conns rtts=$rtts node_cpu_us_per_rtt=$direct_us relay_cpu_us_per_rtt=0 ratio=1.00 p50_us=$direct_p50 added_p50_per_request_us=0"
   for mode in tcp http; do
     hp=$(relay "$mode")
     pids+=($hp)
     for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$relay_port) 2>/dev/null && break; sleep 0.05; done
-    read -r rtts node_us relay_us < <(measure "$mode" "$relay_port" "$hp")
+    read -r rtts node_us relay_us p50 < <(measure "$mode" "$relay_port" "$hp")
     kill "$hp"; wait "$hp" 2>/dev/null || true
     ratio=$(awk -v a="$node_us" -v b="$relay_us" -v d="$direct_us" 'BEGIN { printf "%.2f", (a + b) / d }')
     ratios[$mode]+="$ratio "
-    echo "relay-bound $mode conns=$conns rtts=$rtts node_cpu_us_per_rtt=$node_us relay_cpu_us_per_rtt=$relay_us ratio=$ratio"
+    echo "relay-bound $mode conns=$conns rtts=$rtts node_cpu_us_per_rtt=$node_us relay_cpu_us_per_rtt=$relay_us ratio=$ratio p50_us=$p50 added_p50_per_request_us=$(( (p50 - direct_p50) / 2 ))"
   done
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
