@@ -89,13 +89,16 @@ measure() { # MODE PORT [RELAY_PID]: prints "rtts node_cpu_us relay_cpu_us p50_u
 
 declare -A ratios
 for round in $(seq "$rounds"); do
-  read -r rtts direct_us _ direct_p50 < <(measure direct "$port")
+  # Not `read < <(measure)`: a failing measure must end the script, not feed empty fields.
+  out=$(measure direct "$port")
+  read -r rtts direct_us _ direct_p50 <<<"$out"
   echo "relay-bound direct conns=$conns rtts=$rtts node_cpu_us_per_rtt=$direct_us relay_cpu_us_per_rtt=0 ratio=1.00 p50_us=$direct_p50 added_p50_per_request_us=0"
   for mode in tcp http; do
     hp=$(relay "$mode")
     pids+=($hp)
     for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$relay_port) 2>/dev/null && break; sleep 0.05; done
-    read -r rtts node_us relay_us p50 < <(measure "$mode" "$relay_port" "$hp")
+    out=$(measure "$mode" "$relay_port" "$hp")
+    read -r rtts node_us relay_us p50 <<<"$out"
     kill "$hp"; wait "$hp" 2>/dev/null || true
     ratio=$(awk -v a="$node_us" -v b="$relay_us" -v d="$direct_us" 'BEGIN { printf "%.2f", (a + b) / d }')
     ratios[$mode]+="$ratio "
