@@ -10,7 +10,7 @@ use crate::conn::Conn;
 use crate::packet::{Packet, PacketType};
 use crate::session::{Answer, Event};
 use crate::shared::Shared;
-use crate::socket::{ProbeCmd, Socket};
+use crate::socket::{Clock, ProbeCmd, Socket};
 use crate::ws_io::{WsData, WsEvent};
 use crate::CloseReason;
 use std::future::{poll_fn, Future};
@@ -96,11 +96,15 @@ impl Driver {
     /// Runs until the session is closed.
     fn poll(&mut self, cx: &mut Context<'_>, mut sleep: Pin<&mut tokio::time::Sleep>) -> Poll<()> {
         let socket = self.socket.clone();
-        // One clock read per wake-up: timers have millisecond granularity, and
-        // one pass of this loop never blocks.
-        let now = Instant::now();
-        if self.armed.is_some_and(|a| now >= a) {
-            // The timer fired (or is about to): set it again below.
+        // At most one clock read per wake-up (timers have millisecond
+        // granularity, and one pass of this loop never blocks), and none
+        // unless a rule needs the time: tokio's timer knows when a deadline
+        // passed, and most packets do not touch the heartbeat.
+        let mut clock = Clock::lazy();
+        // The timer fired (or was found due when polled): the session's timers
+        // run once, and the timer is set again below.
+        let mut due = self.armed.is_some() && sleep.is_elapsed();
+        if due {
             self.armed = None;
         }
         loop {
@@ -114,7 +118,9 @@ impl Driver {
                 if st.session.is_closed() {
                     return Poll::Ready(());
                 }
-                st.session.handle_timeout(now.into_std());
+                if std::mem::take(&mut due) {
+                    st.session.handle_timeout(clock.now().into_std());
+                }
                 if let Some(p) = st.probe_offer.take() {
                     if let Some(old) = self.probe.replace(p) {
                         old.close_detached();
@@ -126,7 +132,8 @@ impl Driver {
                     }
                     if !st.session.is_open() && w.idle() && st.queue.is_empty() {
                         // Graceful close over WebSocket: everything was written.
-                        st.session.handle_event(now.into_std(), Event::Drained);
+                        st.session
+                            .handle_event(clock.now().into_std(), Event::Drained);
                     }
                 }
                 let after = socket.apply(&mut st);
@@ -155,7 +162,7 @@ impl Driver {
                     let open = match e {
                         WsEvent::Flushed(n) => self.on_flushed(n),
                         other => {
-                            self.on_ws_event(other, now);
+                            self.on_ws_event(other, &mut clock);
                             false
                         }
                     };
@@ -170,7 +177,7 @@ impl Driver {
                     // seen by the park below, which then passes through the top.
                     if let Some(w) = self.ws.as_mut() {
                         if let Poll::Ready(e) = w.poll_event(cx, read) {
-                            self.on_ws_event(e, now);
+                            self.on_ws_event(e, &mut clock);
                             continue;
                         }
                     }
@@ -184,8 +191,8 @@ impl Driver {
             }
             if deadline.is_some() && !self.sleep_registered {
                 if sleep.as_mut().poll(cx).is_ready() {
-                    // Due now: handled at the top, with a fresh clock read.
-                    self.armed = None;
+                    // Due now: handled at the top of the next pass (the timer
+                    // is elapsed and still armed), with a fresh clock read.
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
@@ -211,16 +218,30 @@ impl Driver {
         }
     }
 
-    /// `now`: the pass's clock read, for the session's timers.
-    fn on_ws_event(&mut self, event: WsEvent, now: Instant) {
+    /// `clock`: the pass's clock, for the session's heartbeat.
+    fn on_ws_event(&mut self, event: WsEvent, clock: &mut Clock) {
         let socket = &self.socket;
         match event {
             WsEvent::Flushed(n) => {
                 self.on_flushed(n);
             }
-            WsEvent::Message(m) => Self::on_packet(socket, decode_frame(m, socket), now),
+            WsEvent::Message(m) => Self::on_packet(socket, decode_frame(m, socket), clock),
             #[cfg(feature = "webtransport")]
-            WsEvent::Packet(p) => Self::on_packet(socket, p, now),
+            WsEvent::Packet(p) => Self::on_packet(socket, p, clock),
+            other => self.on_ws_ended(other),
+        }
+    }
+
+    /// The WebSocket ended (closed or failed): once per session, out of the
+    /// hot read path so that its code stays dense.
+    #[cold]
+    #[inline(never)]
+    fn on_ws_ended(&mut self, event: WsEvent) {
+        let socket = &self.socket;
+        match event {
+            WsEvent::Flushed(_) | WsEvent::Message(_) => {}
+            #[cfg(feature = "webtransport")]
+            WsEvent::Packet(_) => {}
             WsEvent::Closed => {
                 // After a close frame the echo is still to be flushed (at the
                 // end of the task); after EOF or a reset nothing can be written.
@@ -266,17 +287,30 @@ impl Driver {
     }
 
     /// A packet (or undecodable data) on the active transport.
-    fn on_packet(socket: &Arc<Socket>, packet: Result<Packet, crate::DecodeError>, now: Instant) {
+    fn on_packet(
+        socket: &Arc<Socket>,
+        packet: Result<Packet, crate::DecodeError>,
+        clock: &mut Clock,
+    ) {
         match packet {
             // Over WebSocket the reference ignores close packets (clients
             // close the WebSocket itself).
             Ok(p) if p.packet_type == PacketType::Close => {}
-            Ok(p) => socket.handle_packet_at(p, now),
-            Err(e) => socket.finalize(CloseReason::ParseError, Some(e.to_string()), Answer::Close),
+            Ok(p) => socket.handle_packet_at(p, clock),
+            Err(e) => Self::on_undecodable(socket, e),
         }
     }
 
-    /// The probe's packets go to the session's upgrade.
+    /// Data that is no packet closes the session: rare, kept out of the read path.
+    #[cold]
+    #[inline(never)]
+    fn on_undecodable(socket: &Arc<Socket>, e: crate::DecodeError) {
+        socket.finalize(CloseReason::ParseError, Some(e.to_string()), Answer::Close);
+    }
+
+    /// The probe's packets go to the session's upgrade (rare: out of line).
+    #[cold]
+    #[inline(never)]
     fn on_probe_event(&mut self, event: WsEvent) {
         let packet = match event {
             WsEvent::Message(m) => decode_frame(m, &self.socket),
@@ -301,7 +335,9 @@ impl Driver {
         }
     }
 
-    /// Carries out the session's upgrade effects on the probe.
+    /// Carries out the session's upgrade effects on the probe (rare: out of line).
+    #[cold]
+    #[inline(never)]
     fn run_probe_cmds(&mut self, cmds: Vec<ProbeCmd>) {
         for cmd in cmds {
             match cmd {

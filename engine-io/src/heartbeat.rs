@@ -102,6 +102,18 @@ impl Heartbeat {
         }
     }
 
+    /// Whether [`Heartbeat::on_packet`] would change nothing and answer
+    /// [`PacketAction::None`] for `t`, whatever the time: then its caller need
+    /// not read the clock (a message on a v4 session that awaits no pong, the
+    /// hot path).
+    pub(crate) fn ignores(&self, t: PacketType) -> bool {
+        let heartbeat = t == PacketType::Ping || t == PacketType::Pong;
+        match self.protocol {
+            ProtocolVersion::V4 => !heartbeat && (!self.awaiting_pong || self.refreshed),
+            ProtocolVersion::V3 => !heartbeat,
+        }
+    }
+
     pub(crate) fn on_packet(&mut self, t: PacketType, now: Instant) -> PacketAction {
         match self.protocol {
             ProtocolVersion::V4 => {
@@ -202,5 +214,41 @@ mod tests {
             h.on_packet(PacketType::Pong, t0),
             PacketAction::WrongDirection
         );
+    }
+
+    /// `ignores` is exact where it says so: such a packet, at any time, leaves
+    /// the heartbeat as it was (the callers skip the clock read and the call).
+    #[test]
+    fn ignored_packets_change_nothing() {
+        let t0 = Instant::now();
+        let types = [
+            PacketType::Message,
+            PacketType::Ping,
+            PacketType::Pong,
+            PacketType::Close,
+        ];
+        for protocol in [ProtocolVersion::V4, ProtocolVersion::V3] {
+            let idle = Heartbeat::new(protocol, 300 * MS, 200 * MS, t0);
+            let mut awaiting = idle.clone();
+            awaiting.on_timer(t0 + 300 * MS);
+            let mut refreshed = awaiting.clone();
+            refreshed.on_packet(PacketType::Message, t0 + 350 * MS);
+            for h in [idle, awaiting, refreshed] {
+                for t in types {
+                    if !h.ignores(t) {
+                        continue;
+                    }
+                    let mut after = h.clone();
+                    assert_eq!(after.on_packet(t, t0 + 450 * MS), PacketAction::None);
+                    assert_eq!(
+                        (after.deadline, after.awaiting_pong, after.refreshed),
+                        (h.deadline, h.awaiting_pong, h.refreshed)
+                    );
+                }
+            }
+            // The hot path: a message on a session that awaits no pong.
+            let h = Heartbeat::new(protocol, 300 * MS, 200 * MS, t0);
+            assert!(h.ignores(PacketType::Message));
+        }
     }
 }

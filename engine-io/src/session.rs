@@ -391,6 +391,15 @@ impl Session {
         }
     }
 
+    /// Whether [`Event::Received`] of `t` would change nothing, whatever the
+    /// time: its caller then skips the clock read and the event (a message on
+    /// an open session whose heartbeat awaits no pong: the read hot path).
+    pub(crate) fn ignores_received(&self, t: PacketType) -> bool {
+        !self.is_open()
+            || (self.heartbeat.ignores(t)
+                && !(t == PacketType::Close && self.transport == TransportType::Polling))
+    }
+
     /// The driver queued data for the client: what to do now, if anything
     /// (answer the pending GET, or flush the WebSocket). The hot path of every
     /// send: no clock, no effect queue.

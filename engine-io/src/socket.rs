@@ -760,18 +760,20 @@ impl Socket {
     /// The read path: a packet received on the active transport. Its type
     /// goes to the session (heartbeat, close); its message to the handler.
     pub(crate) fn handle_packet(self: &Arc<Self>, p: Packet) {
-        self.handle_packet_at(p, Instant::now());
+        self.handle_packet_at(p, &mut Clock::lazy());
     }
 
-    /// [`handle_packet`](Self::handle_packet) with the clock already read
-    /// (the socket task reads it once per pass).
-    pub(crate) fn handle_packet_at(self: &Arc<Self>, p: Packet, now: Instant) {
+    /// [`handle_packet`](Self::handle_packet) with the clock of the caller's
+    /// pass (the socket task reads it at most once per pass).
+    pub(crate) fn handle_packet_at(self: &Arc<Self>, p: Packet, clock: &mut Clock) {
         let mut st = self.lock();
         if !st.session.is_open() {
             return;
         }
-        st.session
-            .handle_event(now.into_std(), Event::Received(p.packet_type));
+        if !st.session.ignores_received(p.packet_type) {
+            st.session
+                .handle_event(clock.now().into_std(), Event::Received(p.packet_type));
+        }
         let after = self.apply(&mut st);
         let open = st.session.is_open();
         let mut msg = p.into_message();
@@ -826,6 +828,24 @@ impl After {
     /// Whether a request of this event was refused.
     pub(crate) fn refused(&self) -> bool {
         self.refused
+    }
+}
+
+/// The time of one socket task pass (or one request), read at most once and
+/// only when a rule needs it: most passes (a message on a session whose
+/// heartbeat awaits no pong, a flush, no timer due) need none, and the clock
+/// read was the socket task's one per wake-up.
+pub(crate) struct Clock(Option<Instant>);
+
+impl Clock {
+    /// Not read yet.
+    pub(crate) fn lazy() -> Clock {
+        Clock(None)
+    }
+
+    /// The time, read on the first call (tokio's clock, which tests pause).
+    pub(crate) fn now(&mut self) -> Instant {
+        *self.0.get_or_insert_with(Instant::now)
     }
 }
 
