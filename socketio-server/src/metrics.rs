@@ -52,6 +52,17 @@ impl ServerMetrics {
     /// An Engine.IO message arrived.
     #[inline]
     pub(crate) fn message_in(&self, bytes: usize) {
+        if self.observed() {
+            self.record_message_in(bytes);
+        }
+    }
+
+    // The recording bodies of the per-message hooks are out of line and cold: when nothing
+    // observes (the usual case) the hot path keeps only the test, and its code stays dense
+    // (first-level instruction cache misses per round trip, not instructions, decide there).
+    #[cold]
+    #[inline(never)]
+    fn record_message_in(&self, bytes: usize) {
         #[cfg(feature = "metrics")]
         if let Some(m) = &self.inner {
             m.message_in(bytes);
@@ -66,6 +77,14 @@ impl ServerMetrics {
     /// A Socket.IO packet was decoded.
     #[inline]
     pub(crate) fn packet_in(&self) {
+        if self.observed() {
+            self.record_packet_in();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_packet_in(&self) {
         #[cfg(feature = "metrics")]
         if let Some(m) = &self.inner {
             m.packets_in.inc();
@@ -86,9 +105,14 @@ impl ServerMetrics {
     /// `count` sockets took `packet` (a broadcast counts once per recipient).
     #[inline]
     pub(crate) fn packets_out(&self, count: usize, packet: &socketio_adapter::EncodedPacket) {
-        if !self.observed() {
-            return;
+        if self.observed() {
+            self.record_packets_out(count, packet);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_packets_out(&self, count: usize, packet: &socketio_adapter::EncodedPacket) {
         let messages = packet.messages().len();
         let bytes = packet.len();
         #[cfg(feature = "metrics")]
@@ -105,6 +129,14 @@ impl ServerMetrics {
     /// A Socket.IO packet (`messages` Engine.IO messages, `bytes` long) was queued.
     #[inline]
     pub(crate) fn packet_out(&self, messages: usize, bytes: usize) {
+        if self.observed() {
+            self.record_packet_out(messages, bytes);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_packet_out(&self, messages: usize, bytes: usize) {
         #[cfg(feature = "metrics")]
         if let Some(m) = &self.inner {
             m.packet_out(messages, bytes);

@@ -591,10 +591,17 @@ impl SocketRef {
 
     /// Dispatches an incoming packet (the client routed it here, in order).
     pub(crate) fn on_packet(&self, packet: Decoded) {
-        let packet = match packet {
-            Decoded::Event(e) => return self.on_event(e.event, e.args, e.id),
-            Decoded::Packet(p) => p,
-        };
+        match packet {
+            Decoded::Event(e) => self.on_event(e.event, e.args, e.id),
+            Decoded::Packet(p) => self.on_decoded_packet(p),
+        }
+    }
+
+    /// [`on_packet`](Self::on_packet) for a packet decoded whole (binary events, acks,
+    /// DISCONNECT): out of line, away from the text event path.
+    #[cold]
+    #[inline(never)]
+    fn on_decoded_packet(&self, packet: Packet) {
         match packet.kind {
             PacketType::Event | PacketType::BinaryEvent => {
                 let ack_id = packet.id;
@@ -622,24 +629,39 @@ impl SocketRef {
     }
 
     fn on_event(&self, event: Str, args: Vec<Value>, ack_id: Option<u64>) {
-        let (any, handler, middlewares) = {
+        let (handler, rare) = {
             let l = self.listeners();
-            (
-                l.rare(|r| &r.any),
-                l.event(&event),
-                l.rare(|r| &r.packet_middlewares),
-            )
+            (l.event(&event), l.rare.is_some())
+        };
+        if rare {
+            return self.on_event_rare(event, args, ack_id, handler);
+        }
+        if !self.connected() {
+            return;
+        }
+        let Some(handler) = handler else { return };
+        self.call(&handler, event, args, ack_id);
+    }
+
+    /// [`on_event`](Self::on_event) for a socket with catch-all listeners or packet
+    /// middlewares: out of line, so that the usual event path (one handler) stays dense in the
+    /// instruction cache.
+    #[cold]
+    #[inline(never)]
+    fn on_event_rare(
+        &self,
+        event: Str,
+        args: Vec<Value>,
+        ack_id: Option<u64>,
+        handler: Option<BoxedEventHandler>,
+    ) {
+        let (any, middlewares) = {
+            let l = self.listeners();
+            (l.rare(|r| &r.any), l.rare(|r| &r.packet_middlewares))
         };
         for listener in &any {
             let ack = if handler.is_some() { None } else { ack_id };
-            if let Some(fut) = listener(EventParts {
-                socket: self.clone(),
-                event: event.clone(),
-                args: args.clone(),
-                ack_id: ack,
-            }) {
-                crate::runner::run_boxed(fut);
-            }
+            self.call(listener, event.clone(), args.clone(), ack);
         }
         if let Some(chain) = middlewares {
             middleware::dispatch(self.clone(), chain, event.to_string(), args, ack_id);
@@ -649,6 +671,11 @@ impl SocketRef {
             return;
         }
         let Some(handler) = handler else { return };
+        self.call(&handler, event, args, ack_id);
+    }
+
+    /// Calls `handler` with one event's parts and runs its future.
+    fn call(&self, handler: &BoxedEventHandler, event: Str, args: Vec<Value>, ack_id: Option<u64>) {
         if let Some(fut) = handler(EventParts {
             socket: self.clone(),
             event,
