@@ -5,6 +5,8 @@
 #![cfg(feature = "admin-ui")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::Duration;
+
 use serde_json::Value as Json;
 use socketio_server::{AdminUiError, AdminUiOptions, SocketIo, SocketRef};
 
@@ -16,17 +18,24 @@ const HASH: &str = "$2a$04$.v4dHizDftW0xf2qp8YML.jdL4lmkyrim1nGQzuYw11V9tlTOY5lK
 
 /// Reads admin packets until an event named `name` arrives; returns its arguments.
 async fn admin_event(admin: &mut Client, name: &str) -> Vec<Json> {
-    loop {
-        let p = admin.packet().await;
-        let Some(body) = p.strip_prefix("2/admin,") else {
-            continue;
-        };
-        let mut args: Vec<Json> = serde_json::from_str(body).expect("an event array");
-        if args.first().and_then(Json::as_str) == Some(name) {
-            args.remove(0);
-            return args;
+    // The admin namespace also gets `server_stats` every 2 s: without a deadline, a missing
+    // event would hang the test instead of failing it.
+    let wait = async {
+        loop {
+            let p = admin.packet().await;
+            let Some(body) = p.strip_prefix("2/admin,") else {
+                continue;
+            };
+            let mut args: Vec<Json> = serde_json::from_str(body).expect("an event array");
+            if args.first().and_then(Json::as_str) == Some(name) {
+                args.remove(0);
+                return args;
+            }
         }
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no `{name}` admin event within 10 s"))
 }
 
 fn app() -> SocketIo {

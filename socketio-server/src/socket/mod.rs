@@ -102,6 +102,9 @@ pub struct Socket {
     // Boxed: an idle socket that never reads its handshake only pays for a pointer.
     handshake: OnceLock<Box<Handshake>>,
     connected: AtomicBool,
+    /// An outgoing listener was registered: emits without one (nearly all) skip the
+    /// listeners' lock.
+    listens_outgoing: AtomicBool,
     recovered: bool,
     listeners: RwLock<Listeners>,
     /// Allocated on the first acknowledgement asked for: many sockets never ask for one, and
@@ -176,6 +179,7 @@ impl Socket {
             issued: crate::handshake::now_millis(),
             handshake: OnceLock::new(),
             connected: AtomicBool::new(false),
+            listens_outgoing: AtomicBool::new(false),
             recovered,
             listeners: RwLock::new(Listeners::default()),
             acks: Mutex::new(None),
@@ -432,6 +436,7 @@ impl SocketRef {
             .rare_mut()
             .any_outgoing
             .push(Arc::new(listener));
+        self.listens_outgoing.store(true, Ordering::Release);
     }
 
     /// Adds a per-packet middleware (reference `socket.use`), run on every incoming event in
@@ -768,6 +773,9 @@ fn boxed_value(v: Value) -> Option<Box<Value>> {
 }
 
 pub(crate) fn notify_outgoing(socket: &SocketRef, event: &str, args: &[Value]) {
+    if !socket.listens_outgoing.load(Ordering::Acquire) {
+        return;
+    }
     let listeners = socket.listeners().rare(|r| &r.any_outgoing);
     for l in listeners {
         l(socket, event, args);
