@@ -38,7 +38,11 @@
 //! SERVERS are `ours`, `floor`, `socketioxide`, `node` (default: all four). `bench` and `scale`
 //! build and start each server themselves, pinned to CPU 0 with `taskset` (run the tool itself on
 //! CPU 1: `scripts/bench.sh` does), and take turns per round so a noisy spell on a shared machine
-//! hits every server. With `--pid`, the single modes read that process's CPU time and memory.
+//! hits every server; every other round runs them in reverse order, so that no server always
+//! follows the same one (the connects of one leave sockets in TIME_WAIT for the next). Besides the
+//! medians, `bench` prints the median of the per-round ratios `peer/ours` (each round's two figures
+//! were measured seconds apart, so a slow hour cancels out of them) and in how many rounds ours
+//! cost no more than the peer. With `--pid`, the single modes read that process's CPU time and memory.
 //!
 //! The server's CPU time (user + system, all threads, `/proc/PID/task/*/schedstat`) is read
 //! around the measured phase only: after the clients connected and joined, until the last answer.
@@ -190,7 +194,11 @@ async fn bench(o: &Options) {
         load::build(kind).unwrap_or_else(|e| fail(&e));
     }
     for round in 1..=rounds {
-        for &kind in &servers {
+        let mut order = servers.clone();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        for &kind in &order {
             let server = start(kind, pin, None);
             let t = Target::of(&server);
             let name = kind.name();
@@ -286,6 +294,29 @@ async fn bench(o: &Options) {
                 if let (Some(ours), Some(theirs)) = (of(ServerKind::Ours), of(peer)) {
                     line.push_str(&format!(" {key}={}", format_figure(theirs / ours)));
                 }
+            }
+            println!("{line}");
+        }
+        for &peer in servers.iter().filter(|&&s| s != ServerKind::Ours) {
+            let mut line = format!("{}/ours per round:", peer.name());
+            for (key, _, _) in MEASURES {
+                let Some(by_server) = figures.get(key) else {
+                    continue;
+                };
+                let (Some(ours), Some(theirs)) = (
+                    by_server.get(ServerKind::Ours.name()),
+                    by_server.get(peer.name()),
+                ) else {
+                    continue;
+                };
+                let ratios: Vec<f64> = ours.iter().zip(theirs).map(|(o, t)| t / o).collect();
+                let no_more = ratios.iter().filter(|r| **r >= 1.0).count();
+                line.push_str(&format!(
+                    " {key}={} (ours <= {} in {no_more}/{})",
+                    format_figure(median(&ratios)),
+                    peer.name(),
+                    ratios.len()
+                ));
             }
             println!("{line}");
         }
