@@ -284,21 +284,11 @@ async fn bench(o: &Options) {
         }
     }
     if servers.contains(&ServerKind::Ours) {
+        // The ratios of the medians, a line per peer; then the medians of the per-round ratios.
+        let mut per_round = Vec::new();
         for &peer in servers.iter().filter(|&&s| s != ServerKind::Ours) {
             let mut line = format!("{}/ours", peer.name());
-            for (key, _, _) in MEASURES {
-                let Some(by_server) = figures.get(key) else {
-                    continue;
-                };
-                let of = |s: ServerKind| by_server.get(s.name()).map(|v| median(v));
-                if let (Some(ours), Some(theirs)) = (of(ServerKind::Ours), of(peer)) {
-                    line.push_str(&format!(" {key}={}", format_figure(theirs / ours)));
-                }
-            }
-            println!("{line}");
-        }
-        for &peer in servers.iter().filter(|&&s| s != ServerKind::Ours) {
-            let mut line = format!("{}/ours per round:", peer.name());
+            let mut paired = format!("{}/ours per round:", peer.name());
             for (key, _, _) in MEASURES {
                 let Some(by_server) = figures.get(key) else {
                     continue;
@@ -309,15 +299,23 @@ async fn bench(o: &Options) {
                 ) else {
                     continue;
                 };
+                line.push_str(&format!(
+                    " {key}={}",
+                    format_figure(median(theirs) / median(ours))
+                ));
                 let ratios: Vec<f64> = ours.iter().zip(theirs).map(|(o, t)| t / o).collect();
                 let no_more = ratios.iter().filter(|r| **r >= 1.0).count();
-                line.push_str(&format!(
+                paired.push_str(&format!(
                     " {key}={} (ours <= {} in {no_more}/{})",
                     format_figure(median(&ratios)),
                     peer.name(),
                     ratios.len()
                 ));
             }
+            println!("{line}");
+            per_round.push(paired);
+        }
+        for line in per_round {
             println!("{line}");
         }
     }
