@@ -5,13 +5,11 @@
 #![cfg(feature = "admin-ui")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use serde_json::Value as Json;
 use socketio_server::{AdminUiError, AdminUiOptions, SocketIo, SocketRef};
 
 mod support;
-use support::{eventually, serve, sid_of, Client};
+use support::{eventually, serve, sid_of, Client, STEP};
 
 /// bcrypt("changeit"), cost 4 (made with the npm `bcryptjs` the Admin UI uses).
 const HASH: &str = "$2a$04$.v4dHizDftW0xf2qp8YML.jdL4lmkyrim1nGQzuYw11V9tlTOY5lK";
@@ -33,9 +31,9 @@ async fn admin_event(admin: &mut Client, name: &str) -> Vec<Json> {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), wait)
+    tokio::time::timeout(STEP, wait)
         .await
-        .unwrap_or_else(|_| panic!("no `{name}` admin event within 10 s"))
+        .unwrap_or_else(|_| panic!("no `{name}` admin event within {STEP:?}"))
 }
 
 fn app() -> SocketIo {
