@@ -155,6 +155,8 @@ mod conn;
 #[cfg(feature = "server")]
 mod cors;
 #[cfg(feature = "server")]
+mod direct_upgrade;
+#[cfg(feature = "server")]
 mod driver;
 #[cfg(feature = "server")]
 mod handler;

@@ -7,6 +7,7 @@ use crate::server::Server;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
@@ -49,21 +50,31 @@ impl Server {
                 Err(e) => return Err(e),
             };
             let _ = stream.set_nodelay(true);
-            let service = self.service().with_remote_addr(peer);
-            // Boxed: the connection's future is a few KB, and tokio moves an unboxed
-            // future three times (into the task, into its cell, and out at the end).
-            tokio::spawn(Box::pin(async move {
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .max_buf_size(64 * 1024)
-                    .serve_connection(TokioIo::new(ServedTcp::new(stream)), service)
-                    .with_upgrades();
-                if let Err(e) = conn.await {
-                    tracing::debug!("connection from {peer} ended: {e}");
-                }
-            }));
+            tokio::spawn(crate::direct_upgrade::serve_connection(
+                self.clone(),
+                stream,
+                peer,
+            ));
         }
+    }
+}
+
+/// How long a connection may take to send a request's head (hyper's `header_read_timeout`),
+/// also the first one, which [`crate::direct_upgrade`] reads.
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves a connection with hyper (HTTP/1.1 with upgrades); `io` may hold bytes read from it
+/// already.
+pub(crate) async fn serve_with_hyper(server: &Server, io: ServedTcp, peer: SocketAddr) {
+    let service = server.service().with_remote_addr(peer);
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    if let Err(e) = conn.await {
+        tracing::debug!("connection from {peer} ended: {e}");
     }
 }
 

@@ -285,14 +285,17 @@ impl RequestInfo {
             &parts.headers,
             remote_addr,
         );
-        // hyper's upgrade handle belongs to the request being served, and the
-        // service's address is `remote_addr`: neither is the embedder's.
+        // hyper's upgrade handle (or the mark of `Server::serve`'s own upgrade) belongs to
+        // the request being served, and the service's address is `remote_addr`: none is the
+        // embedder's.
         let ours = usize::from(ext.get::<hyper::upgrade::OnUpgrade>().is_some())
+            + usize::from(ext.get::<crate::websocket::Direct>().is_some())
             + usize::from(service_addr.is_some());
         // Most requests carry nothing else: keep no allocated map on every session then.
         if ext.len() > ours {
             let mut extensions = ext.clone();
             extensions.remove::<hyper::upgrade::OnUpgrade>();
+            extensions.remove::<crate::websocket::Direct>();
             extensions.remove::<ServiceAddr>();
             info.extensions = extensions;
         }

@@ -1,6 +1,7 @@
 //! [`ServedTcp`]: the TCP socket a connection of [`Server::serve`](crate::Server::serve)
 //! runs on, which holds hyper's `101 Switching Protocols` back so that a new WebSocket session
-//! writes it with its open packet (one socket write, not two).
+//! writes it with its open packet (one socket write, not two), and gives hyper first what was
+//! read from it before hyper took it ([`crate::direct_upgrade`]).
 
 use std::io;
 use std::pin::Pin;
@@ -20,22 +21,27 @@ pub(crate) struct ServedTcp {
     /// The 101 hyper wrote, not on the wire yet (empty but for that: no
     /// allocation on a connection that is not upgraded).
     held: Vec<u8>,
+    /// Read from the socket before hyper took it, and not read by hyper yet.
+    ahead: bytes::Bytes,
 }
 
 /// How every 101 hyper writes begins (the status line it formats).
 const SWITCHING: &[u8] = b"HTTP/1.1 101 ";
 
 impl ServedTcp {
-    pub(crate) fn new(tcp: TcpStream) -> Self {
+    /// `tcp`, of which `ahead` was read already (what hyper reads first).
+    pub(crate) fn new(tcp: TcpStream, ahead: bytes::Bytes) -> Self {
         ServedTcp {
             tcp,
             held: Vec::new(),
+            ahead,
         }
     }
 
-    /// The socket and the bytes held back, to be written before anything else.
-    pub(crate) fn into_parts(self) -> (TcpStream, Vec<u8>) {
-        (self.tcp, self.held)
+    /// The socket, the bytes held back (to be written before anything else) and what is left
+    /// of the bytes read ahead (to be read before anything else).
+    pub(crate) fn into_parts(self) -> (TcpStream, Vec<u8>, bytes::Bytes) {
+        (self.tcp, self.held, self.ahead)
     }
 
     /// Writes what is held; ready once nothing is.
@@ -58,7 +64,13 @@ impl AsyncRead for ServedTcp {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
+        let this = self.get_mut();
+        if !this.ahead.is_empty() {
+            let n = this.ahead.len().min(buf.remaining());
+            buf.put_slice(&this.ahead.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.tcp).poll_read(cx, buf)
     }
 }
 
@@ -126,7 +138,7 @@ mod tests {
             .await
             .unwrap();
         let (tcp, _) = listener.accept().await.unwrap();
-        (client, ServedTcp::new(tcp))
+        (client, ServedTcp::new(tcp, bytes::Bytes::new()))
     }
 
     /// hyper's 101 (written and flushed) stays off the wire until it is
@@ -147,7 +159,7 @@ mod tests {
         let mut one = [0u8; 1];
         client.read_exact(&mut one).await.unwrap();
         assert_eq!(&one, b"!", "the 101 went out");
-        let (_tcp, held) = served.into_parts();
+        let (_tcp, held, _) = served.into_parts();
         assert_eq!(held, switching);
     }
 

@@ -197,6 +197,29 @@ impl Server {
         pq.starts_with(self.shared.path.as_str())
     }
 
+    /// Whether `req` asks for a new WebSocket session, which routing answers either with its
+    /// 101 or with a refusal that closes the connection (never with a response that keeps the
+    /// connection for a next request): what [`Server::serve`] answers without hyper (see
+    /// [`crate::direct_upgrade`]). An upgrade of an existing session needs hyper's upgrade.
+    pub(crate) fn opens_websocket_session<B>(&self, req: &Request<B>) -> bool {
+        if req.method() != Method::GET
+            || req.version() != http::Version::HTTP_11
+            || !self.matches(req.uri())
+            || !is_upgrade_request(req.headers())
+            || req.headers().contains_key(header::CONTENT_LENGTH)
+            || req.headers().contains_key(header::TRANSFER_ENCODING)
+            || !self
+                .shared
+                .config
+                .transport_enabled(TransportType::Websocket)
+        {
+            return false;
+        }
+        let query = Query::parse(req.uri());
+        query.transport == Some(TransportType::Websocket)
+            && query.sid.as_deref().is_none_or(str::is_empty)
+    }
+
     /// Handles one HTTP request addressed to the engine (see [`Server::matches`]).
     /// WebSocket upgrades need the connection to be served with upgrades enabled
     /// (hyper's `with_upgrades()`; axum does this).

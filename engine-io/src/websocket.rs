@@ -10,7 +10,7 @@ use crate::refusal::{ErrorCode, Refusal};
 use crate::request::RequestInfo;
 use crate::shared::Shared;
 use crate::socket::Socket;
-use crate::ws_io::{into_new_ws, into_ws, WsIo};
+use crate::ws_io::{into_new_ws, into_ws, WsIo, WsStream};
 use crate::TransportType;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use std::sync::Arc;
@@ -94,26 +94,71 @@ pub(crate) fn handshake(
             .upgrade_response()
         }
     };
-    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+    // Read by `Server::serve` itself, the connection is taken over by the task that read it;
+    // otherwise by hyper's upgrade.
+    let direct = parts.extensions.get::<Direct>().is_some();
+    let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    if !direct && on_upgrade.is_none() {
         // Served without upgrade support: nothing can take the connection over.
         return Refusal::new(ErrorCode::BadRequest).upgrade_response();
-    };
+    }
     let headers = upgrade_headers(&shared.config, &info, cors, true);
-    // Boxed: the upgrade's future holds the request and the WebSocket being built (a few
-    // KB), which tokio would otherwise move three times.
-    tokio::spawn(Box::pin(async move {
-        let Some(ws) = into_new_ws(on_upgrade, &shared.config).await else {
-            return;
-        };
+    let mut res = switching_protocols(accept, Some(headers));
+    let session = NewSession {
+        shared,
+        info,
+        protocol,
+    };
+    match on_upgrade.filter(|_| !direct) {
+        // Boxed: the upgrade's future holds the request and the WebSocket being built (a few
+        // KB), which tokio would otherwise move three times.
+        Some(on_upgrade) => {
+            tokio::spawn(Box::pin(async move {
+                let Some(ws) = into_new_ws(on_upgrade, &session.shared.config).await else {
+                    return;
+                };
+                let (socket, conn) = session.open(ws);
+                // A fresh task for the session: this one (with the upgrade machinery in
+                // its state) ends, so an idle connection only keeps the small driver task.
+                crate::driver::spawn(socket, Some(conn));
+            }));
+        }
+        None => {
+            res.extensions_mut().insert(session);
+        }
+    }
+    res
+}
+
+/// Marks a request that [`crate::Server::serve`] read without hyper
+/// ([`crate::direct_upgrade`]): its connection is taken over by the task that read it,
+/// which finds the [`NewSession`] in the 101's extensions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Direct;
+
+/// A WebSocket session accepted, to be opened once its connection is taken over.
+#[derive(Clone)]
+pub(crate) struct NewSession {
+    shared: Arc<Shared>,
+    info: RequestInfo,
+    protocol: ProtocolVersion,
+}
+
+impl NewSession {
+    /// Creates the session over `ws`: its socket, and the connection its task drives
+    /// ([`crate::driver::run`]).
+    pub(crate) fn open(self, ws: WsStream) -> (Arc<Socket>, Conn) {
+        let NewSession {
+            shared,
+            info,
+            protocol,
+        } = self;
         let socket =
             crate::handshake::create_socket(&shared, info, protocol, TransportType::Websocket);
         // on_connect before the driver reads anything, so it precedes on_message.
         shared.handler.on_connect(socket.clone());
-        // A fresh task for the session: this one (with the upgrade machinery in
-        // its state) ends, so an idle connection only keeps the small driver task.
-        crate::driver::spawn(socket, Some(Conn::Ws(WsIo::new(ws))));
-    }));
-    switching_protocols(accept, Some(headers))
+        (socket, Conn::Ws(WsIo::new(ws)))
+    }
 }
 
 /// A WebSocket for an existing (polling) session: the upgrade probe.

@@ -22,7 +22,7 @@ use tokio::io::AsyncWrite;
 
 mod transport;
 mod writer;
-pub(crate) use transport::{into_transport, WsTransport};
+pub(crate) use transport::{into_transport, with_read_scratch, WsTransport};
 use transport::{upgraded, SCRATCH_LEN};
 pub(crate) use writer::WsWriter;
 use writer::{OP_CLOSE, OP_PONG};
@@ -46,6 +46,20 @@ pub(crate) async fn into_new_ws(
     let mut ws = ws_over(io, cfg).await;
     ws.io.keep(held);
     Some(ws)
+}
+
+/// [`into_new_ws`] for a connection whose request [`crate::Server::serve`] read itself
+/// ([`crate::direct_upgrade`]): `ahead`, what the client sent behind the request; `head`, the
+/// 101, which goes out in front of the open packet as on hyper's path.
+pub(crate) async fn new_ws_over_tcp(
+    tcp: tokio::net::TcpStream,
+    ahead: &[u8],
+    head: Vec<u8>,
+    cfg: &crate::Config,
+) -> WsStream {
+    let mut ws = ws_over(WsTransport::tcp(tcp, ahead), cfg).await;
+    ws.io.keep(head);
+    ws
 }
 
 /// The server side of a WebSocket over `io` (the handshake is done).
@@ -551,7 +565,7 @@ mod tests {
         cs.set_recv_buffer_size(8192).unwrap();
         let mut client = cs.connect(listener.local_addr().unwrap()).await.unwrap();
         let (sock, _) = listener.accept().await.unwrap();
-        let ws = ws_over(WsTransport::tcp(sock), &crate::Config::default()).await;
+        let ws = ws_over(WsTransport::tcp(sock, &[]), &crate::Config::default()).await;
         let mut io = WsIo::new(ws);
         let writer = tokio::spawn(async move {
             let mut ping = vec![0x89, 0x80 | 125, 0, 0, 0, 0];
@@ -595,7 +609,7 @@ mod tests {
         for with_packet in [true, false] {
             let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
             let (sock, _) = listener.accept().await.unwrap();
-            let mut ws = ws_over(WsTransport::tcp(sock), &crate::Config::default()).await;
+            let mut ws = ws_over(WsTransport::tcp(sock, &[]), &crate::Config::default()).await;
             ws.io.keep(b"HEAD".to_vec());
             let mut io = WsIo::new(ws);
             if with_packet {

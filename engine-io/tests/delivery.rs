@@ -191,6 +191,7 @@ async fn stalled_websocket_reader_is_cut_off_with_memory_bounded() {
     let mut ws = RawWs {
         tcp,
         buf: Vec::new(),
+        head: String::new(),
     };
     let req = format!(
         "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\

@@ -299,3 +299,133 @@ async fn new_websocket_gets_its_101_and_open_packet_in_one_write() {
     assert!(frame[2..].starts_with(b"0{\"sid\":\""));
     rec.wait_for("connect").await;
 }
+
+/// The first read of a connection, parsed by `Server::serve` itself (`direct_upgrade`): what
+/// the client sent right behind its upgrade request is its first frames.
+#[tokio::test]
+async fn frames_sent_with_the_upgrade_request_are_read() {
+    let (addr, _server, rec) = start(fast_config().build()).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let mut bytes = UPGRADE_REQUEST.to_vec();
+    bytes.extend_from_slice(&raw_ws::masked(0x81, b"4hi"));
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, &bytes)
+        .await
+        .unwrap();
+    let mut ws = raw_ws::RawWs::after_request(tcp).await;
+    assert_eq!(ws.frame().await, (1, b"4hi".to_vec()), "the echo");
+    rec.wait_for("message").await;
+}
+
+/// A request that does not come whole in the first read is hyper's, from the bytes read so
+/// far: the session works the same (hyper's answers carry a `date` header, `Server::serve`'s
+/// own 101 does not, which tells the two paths apart here).
+#[tokio::test]
+async fn an_upgrade_request_cut_across_reads_is_served_by_hyper() {
+    let (addr, _server, _rec) = start(fast_config().build()).await;
+    let mut whole = TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut whole, UPGRADE_REQUEST)
+        .await
+        .unwrap();
+    let direct = raw_ws::RawWs::after_request(whole).await;
+    assert!(
+        !direct.head.to_ascii_lowercase().contains("\r\ndate:"),
+        "{}",
+        direct.head
+    );
+
+    let mut cut = TcpStream::connect(addr).await.unwrap();
+    let (first, rest) = UPGRADE_REQUEST.split_at(40);
+    tokio::io::AsyncWriteExt::write_all(&mut cut, first)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut bytes = rest.to_vec();
+    bytes.extend_from_slice(&raw_ws::masked(0x81, b"4cut"));
+    tokio::io::AsyncWriteExt::write_all(&mut cut, &bytes)
+        .await
+        .unwrap();
+    let mut ws = raw_ws::RawWs::after_request(cut).await;
+    assert!(
+        ws.head.to_ascii_lowercase().contains("\r\ndate:"),
+        "{}",
+        ws.head
+    );
+    assert_eq!(ws.frame().await, (1, b"4cut".to_vec()), "the echo");
+}
+
+/// Requests that are not new WebSocket sessions go to hyper with every byte read: two
+/// pipelined polling handshakes in one write get two answers on the same connection.
+#[tokio::test]
+async fn pipelined_requests_after_the_first_read_reach_hyper() {
+    let (addr, server, _rec) = start(fast_config().build()).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let one = "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+    let last =
+        "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, format!("{one}{last}").as_bytes())
+        .await
+        .unwrap();
+    let mut both = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut both),
+    )
+    .await
+    .expect("the second answer did not come")
+    .unwrap();
+    let both = String::from_utf8_lossy(&both);
+    assert_eq!(both.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{both}");
+    assert_eq!(both.matches("\"sid\":").count(), 2, "{both}");
+    assert_eq!(server.count(), 2);
+}
+
+/// An upgrade refused by `Server::serve` itself is answered as on hyper's path (400 with the
+/// reason) and the connection is closed, as its `Connection: close` says.
+#[tokio::test]
+async fn a_refused_upgrade_is_answered_and_closed() {
+    let (addr, server, _rec) = start(fast_config().build()).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let bad_key = std::str::from_utf8(UPGRADE_REQUEST)
+        .unwrap()
+        .replace("dGhlIHNhbXBsZSBub25jZQ==", "short");
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, bad_key.as_bytes())
+        .await
+        .unwrap();
+    let r = read_response(&mut tcp).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.text(), "Missing or invalid Sec-WebSocket-Key header");
+    assert_eq!(r.header("connection"), Some("close"));
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut rest),
+    )
+    .await
+    .expect("the connection stayed open")
+    .unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(server.count(), 0);
+}
+
+/// A connection that never sends a request is closed after hyper's header timeout (30 s).
+#[tokio::test(start_paused = true)]
+async fn a_silent_connection_is_closed_after_the_header_timeout() {
+    let (addr, _server, _rec) = start(fast_config().build()).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut rest = Vec::new();
+    let n = tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut rest)
+        .await
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(
+        started.elapsed() >= Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// The upgrade request of a new v4 WebSocket session (the key is RFC 6455's example).
+const UPGRADE_REQUEST: &[u8] = b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+    Upgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";

@@ -49,11 +49,16 @@ thread_local! {
         std::cell::RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice());
 }
 
+/// Runs `f` on this thread's read buffer: `None` if it is in use (no caller
+/// reads while holding it, so not reachable, but safe anyway).
+pub(crate) fn with_read_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+    SCRATCH.with(|s| s.try_borrow_mut().ok().map(|mut s| f(&mut s)))
+}
+
 impl WsTransport {
-    /// A plain TCP socket's stream (tests).
-    #[cfg(test)]
-    pub(super) fn tcp(io: tokio::net::TcpStream) -> Self {
-        WsTransport::new(RawIo::Tcp(io), &[])
+    /// A plain TCP socket's stream; `ahead`: bytes read from it already, read first.
+    pub(crate) fn tcp(io: tokio::net::TcpStream, ahead: &[u8]) -> Self {
+        WsTransport::new(RawIo::Tcp(io), ahead)
     }
 
     /// A cluster tunnel's end (see [`crate::OwnerUpgrade::Tunnel`]).
@@ -222,8 +227,17 @@ pub(super) async fn upgraded(
     // Dropping `read_buf` frees hyper's HTTP read buffer.
     let upgraded = match upgraded.downcast::<TokioIo<crate::served_tcp::ServedTcp>>() {
         Ok(parts) => {
-            let (tcp, held) = parts.io.into_inner().into_parts();
-            return Some((WsTransport::new(RawIo::Tcp(tcp), &parts.read_buf), held));
+            let (tcp, held, unread) = parts.io.into_inner().into_parts();
+            let transport = if unread.is_empty() {
+                WsTransport::new(RawIo::Tcp(tcp), &parts.read_buf)
+            } else {
+                // hyper read the request but not all that came with it.
+                WsTransport::new(
+                    RawIo::Tcp(tcp),
+                    &[&parts.read_buf[..], &unread[..]].concat(),
+                )
+            };
+            return Some((transport, held));
         }
         Err(upgraded) => upgraded,
     };

@@ -301,7 +301,7 @@ mod tests {
         cs.set_recv_buffer_size(8192).unwrap();
         let client = cs.connect(addr).await.unwrap();
         let (sock, _) = listener.accept().await.unwrap();
-        let mut w = WsWriter::new(WsTransport::tcp(sock));
+        let mut w = WsWriter::new(WsTransport::tcp(sock, &[]));
         let chunk: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
         let mut sent = Vec::new();
         // Far more than the socket buffers take while nobody reads.

@@ -9,6 +9,8 @@ use tokio::net::TcpStream;
 pub struct RawWs {
     pub tcp: TcpStream,
     pub buf: Vec<u8>,
+    /// The 101's status line and headers.
+    pub head: String,
 }
 
 impl RawWs {
@@ -30,9 +32,16 @@ impl RawWs {
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         );
         tcp.write_all(req.as_bytes()).await.unwrap();
+        RawWs::after_request(tcp).await
+    }
+
+    /// The client of `tcp`, on which an upgrade request was sent: reads the 101 and the open
+    /// packet.
+    pub async fn after_request(tcp: TcpStream) -> RawWs {
         let mut ws = RawWs {
             tcp,
             buf: Vec::new(),
+            head: String::new(),
         };
         let head = loop {
             if let Some(i) = ws.buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -43,6 +52,7 @@ impl RawWs {
             ws.fill().await;
         };
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        ws.head = head;
         // The open packet.
         let (op, payload) = ws.frame().await;
         assert_eq!(op, 1);
