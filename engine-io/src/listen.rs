@@ -36,7 +36,10 @@ pub async fn listen(
 impl Server {
     /// Serves this server on `listener` (HTTP/1.1 with upgrades) until an
     /// unrecoverable accept error. Each connection runs in its own task;
-    /// requests outside the server's path get 404.
+    /// requests outside the server's path get 404. A connection whose first
+    /// request opens a WebSocket session is answered without hyper, and its
+    /// task becomes the session's (the cheapest connect); the others are
+    /// served by hyper, as [`Server::service`] is.
     pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
         loop {
             let (stream, peer) = match listener.accept().await {
