@@ -15,20 +15,19 @@
 //! instruction-cache misses (`scripts/callgrind.sh churn` with `--cache-sim=yes`).
 
 use crate::conn::Conn;
-use crate::listen::{serve_with_hyper, HEADER_READ_TIMEOUT};
+use crate::request::Direct;
 use crate::request::ServiceAddr;
 use crate::served_tcp::ServedTcp;
-use crate::websocket::{Direct, NewSession};
+use crate::websocket::NewSession;
 use crate::ws_io::{new_ws_over_tcp, with_read_scratch};
 use crate::{Server, Socket};
 use bytes::Bytes;
-use futures_util::future::{Either, FutureExt};
 use http::{header, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Empty};
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -49,38 +48,36 @@ enum First {
     Other(Bytes),
 }
 
-/// Serves a connection [`Server::serve`] accepted from `peer`: the task of the connection, and
-/// of the WebSocket session it opens, if any.
-pub(crate) fn serve_connection(
-    server: Server,
-    tcp: TcpStream,
-    peer: SocketAddr,
-) -> impl Future<Output = ()> + Send {
-    // Reading and routing the request (a few KB of state, hyper's included) is boxed, and the
-    // session's future replaces it (not an `async` block, which would keep both side by side):
-    // the task of an idle session is no bigger than a session's own.
-    Box::pin(take(server, tcp, peer)).then(|taken| match taken {
-        Some((socket, conn)) => Either::Left(crate::driver::run(socket, Some(conn))),
-        None => Either::Right(std::future::ready(())),
-    })
+/// How long a connection may take to send a request's head, the first one (read here) and
+/// every later one (hyper's `header_read_timeout`).
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What answering a connection's first request left to do.
+pub(crate) enum Taken {
+    /// Drive the new WebSocket session it opened.
+    Session(Arc<Socket>, Conn),
+    /// Serve it with hyper, from the bytes read so far (they are in the socket).
+    Hyper(ServedTcp),
+    /// Nothing: refused, closed, or silent for too long.
+    Done,
 }
 
-/// Answers the connection's first request: the new WebSocket session it opens (for this task to
-/// drive), or `None` once the connection was served otherwise (by hyper, or refused).
-async fn take(server: Server, tcp: TcpStream, peer: SocketAddr) -> Option<(Arc<Socket>, Conn)> {
+/// Reads the first request of a connection [`Server::serve`] accepted from `peer`, and opens
+/// the WebSocket session it asks for, or refuses it; anything else is left to hyper.
+pub(crate) async fn take(server: Server, tcp: TcpStream, peer: SocketAddr) -> Taken {
     let first =
         match tokio::time::timeout(HEADER_READ_TIMEOUT, read_first(&server, &tcp, peer)).await {
             Ok(Ok(first)) => first,
             // Closed, failed or silent for too long before a request: nothing to answer (hyper
             // closes such a connection the same way).
-            _ => return None,
+            _ => return Taken::Done,
         };
     match first {
-        First::NewSession { req, ahead } => open(server, tcp, req, ahead).await,
-        First::Other(read) => {
-            serve_with_hyper(&server, ServedTcp::new(tcp, read), peer).await;
-            None
-        }
+        First::NewSession { req, ahead } => match open(server, tcp, req, ahead).await {
+            Some((socket, conn)) => Taken::Session(socket, conn),
+            None => Taken::Done,
+        },
+        First::Other(read) => Taken::Hyper(ServedTcp::new(tcp, read)),
     }
 }
 
@@ -231,24 +228,4 @@ fn head<B>(res: &Response<B>, body_len: Option<usize>) -> Vec<u8> {
     }
     out.extend_from_slice(b"\r\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The connection's future is the task of every WebSocket session it opens: it must stay
-    /// about as small as the session's own (`driver::tests::task_future_is_small`).
-    #[tokio::test]
-    async fn connection_future_is_small() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let _client = TcpStream::connect(addr).await.unwrap();
-        let (tcp, peer) = listener.accept().await.unwrap();
-        let server = Server::new_stream(crate::Config::default());
-        let fut = serve_connection(server, tcp, peer);
-        let n = std::mem::size_of_val(&fut);
-        eprintln!("connection future: {n} bytes");
-        assert!(n < 512, "{n}");
-    }
 }

@@ -18,6 +18,12 @@ pub struct RemoteAddr(pub SocketAddr);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ServiceAddr(pub(crate) SocketAddr);
 
+/// Marks a request that [`crate::Server::serve`] read without hyper
+/// ([`crate::direct_upgrade`]): its connection is taken over by the task that read it,
+/// which finds the session to open in the 101's extensions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Direct;
+
 /// The handshake request of a socket: method, URI, headers, decoded query and
 /// remote address.
 ///
@@ -289,13 +295,13 @@ impl RequestInfo {
         // the request being served, and the service's address is `remote_addr`: none is the
         // embedder's.
         let ours = usize::from(ext.get::<hyper::upgrade::OnUpgrade>().is_some())
-            + usize::from(ext.get::<crate::websocket::Direct>().is_some())
+            + usize::from(ext.get::<Direct>().is_some())
             + usize::from(service_addr.is_some());
         // Most requests carry nothing else: keep no allocated map on every session then.
         if ext.len() > ours {
             let mut extensions = ext.clone();
             extensions.remove::<hyper::upgrade::OnUpgrade>();
-            extensions.remove::<crate::websocket::Direct>();
+            extensions.remove::<Direct>();
             extensions.remove::<ServiceAddr>();
             info.extensions = extensions;
         }

@@ -7,7 +7,7 @@ use crate::body::{empty, ResponseBody};
 use crate::conn::Conn;
 use crate::packet::ProtocolVersion;
 use crate::refusal::{ErrorCode, Refusal};
-use crate::request::RequestInfo;
+use crate::request::{Direct, RequestInfo};
 use crate::shared::Shared;
 use crate::socket::Socket;
 use crate::ws_io::{into_new_ws, into_ws, WsIo, WsStream};
@@ -129,12 +129,6 @@ pub(crate) fn handshake(
     }
     res
 }
-
-/// Marks a request that [`crate::Server::serve`] read without hyper
-/// ([`crate::direct_upgrade`]): its connection is taken over by the task that read it,
-/// which finds the [`NewSession`] in the 101's extensions.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Direct;
 
 /// A WebSocket session accepted, to be opened once its connection is taken over.
 #[derive(Clone)]
