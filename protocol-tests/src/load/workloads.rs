@@ -137,8 +137,9 @@ pub async fn idle(t: Target, conns: u64, hold: Duration) -> f64 {
 pub async fn echo(t: Target, transport: Transport, conns: u64, secs: u64, bytes: usize) -> f64 {
     let (clients, failed) = connect_many(t.port, transport, conns, 16).await;
     let cpu0 = t.cpu_ns();
-    let run = echo_rounds(clients, bytes, secs).await;
+    let (run, clients) = echo_rounds(clients, bytes, secs).await;
     let cpu = t.cpu_ns().saturating_sub(cpu0);
+    drop(clients);
     let us = per(cpu as f64 / 1000.0, run.total);
     println!(
         "echo transport={} conns={conns} failed={failed} bytes={bytes} total={} rtt_per_s={:.0} p50_us={} p99_us={} server_cpu_us_per_rtt={us:.2}",
@@ -176,8 +177,13 @@ impl EchoRun {
     }
 }
 
-/// Every client sends `echo` and waits for the answer, again and again for `secs`.
-pub async fn echo_rounds(clients: Vec<SioClient>, bytes: usize, secs: u64) -> EchoRun {
+/// Every client sends `echo` and waits for the answer, again and again for `secs`. Returns the
+/// clients too, still open, so that the caller reads the CPU time before their closes.
+pub async fn echo_rounds(
+    clients: Vec<SioClient>,
+    bytes: usize,
+    secs: u64,
+) -> (EchoRun, Vec<SioClient>) {
     let frame = format!(r#"42["echo","{}"]"#, "x".repeat(bytes));
     let count = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -198,21 +204,25 @@ pub async fn echo_rounds(clients: Vec<SioClient>, bytes: usize, secs: u64) -> Ec
                     latencies.push(sent.elapsed().as_micros() as u64);
                     count.fetch_add(1, Ordering::Relaxed);
                 }
-                latencies
+                (latencies, c)
             })
         })
         .collect();
-    let mut latencies = Vec::new();
+    let (mut latencies, mut open) = (Vec::new(), Vec::with_capacity(tasks.len()));
     for task in tasks {
-        latencies.extend(task.await.unwrap_or_default());
+        if let Ok((l, c)) = task.await {
+            latencies.extend(l);
+            open.push(c);
+        }
     }
     let elapsed = start.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    EchoRun {
+    let run = EchoRun {
         total: count.load(Ordering::Relaxed),
         latencies,
         elapsed,
-    }
+    };
+    (run, open)
 }
 
 /// The cluster engine's cost: polling echo round trips against the nodes on `ports` (a cluster
@@ -369,8 +379,9 @@ async fn measured(
             .collect()
     };
     let before = each();
-    let run = echo_rounds(clients, bytes, secs).await;
+    let (run, clients) = echo_rounds(clients, bytes, secs).await;
     let after = each();
+    drop(clients);
     let total: u64 = after
         .iter()
         .zip(&before)
@@ -418,6 +429,8 @@ pub async fn bcast(t: Target, transport: Transport, conns: u64, msgs: u64, bytes
                         _ => break,
                     }
                 }
+                // Kept open until the CPU is read: its close is not part of the broadcast.
+                c
             })
         })
         .collect();
@@ -430,11 +443,13 @@ pub async fn bcast(t: Target, transport: Transport, conns: u64, msgs: u64, bytes
             break;
         }
     }
+    let mut open = Vec::with_capacity(tasks.len());
     for task in tasks {
-        let _ = task.await;
+        open.extend(task.await.ok());
     }
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = t.cpu_ns().saturating_sub(cpu0);
+    drop((open, sender));
     let got = delivered.load(Ordering::Relaxed);
     let ns = per(cpu as f64, got);
     println!(
