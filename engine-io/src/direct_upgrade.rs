@@ -73,10 +73,7 @@ pub(crate) async fn take(server: Server, tcp: TcpStream, peer: SocketAddr) -> Ta
             _ => return Taken::Done,
         };
     match first {
-        First::NewSession { req, ahead } => match open(server, tcp, req, ahead).await {
-            Some((socket, conn)) => Taken::Session(socket, conn),
-            None => Taken::Done,
-        },
+        First::NewSession { req, ahead } => open(server, tcp, req, ahead).await,
         First::Other(read) => Taken::Hyper(ServedTcp::new(tcp, read)),
     }
 }
@@ -166,18 +163,19 @@ fn slice_of(head: &Bytes, read: &[u8], part: &[u8]) -> Bytes {
 }
 
 /// Routes a request for a new WebSocket session: the session over `tcp` (its 101 goes out with
-/// the open packet), or `None` once the refusal is written.
+/// the open packet), or [`Taken::Done`] once the refusal is written.
 async fn open(
     server: Server,
     mut tcp: TcpStream,
     req: Request<Empty<Bytes>>,
     ahead: Vec<u8>,
-) -> Option<(Arc<Socket>, Conn)> {
+) -> Taken {
     let mut res = server.handle(req).await;
     if res.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(session) = res.extensions_mut().remove::<NewSession>() {
             let ws = new_ws_over_tcp(tcp, &ahead, head(&res, None), &server.shared.config).await;
-            return Some(session.open(ws));
+            let (socket, conn) = session.open(ws);
+            return Taken::Session(socket, conn);
         }
     }
     let body = match res.body_mut().collect().await {
@@ -190,7 +188,7 @@ async fn open(
     if tcp.write_all(&answer).await.is_ok() {
         let _ = tcp.shutdown().await;
     }
-    None
+    Taken::Done
 }
 
 /// The status line and headers of `res`, as hyper writes them (but for its `date` header,
