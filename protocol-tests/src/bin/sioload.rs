@@ -45,7 +45,10 @@
 //! cost no more than the peer. With `--pid`, the single modes read that process's CPU time and memory.
 //!
 //! The server's CPU time (user + system, all threads, `/proc/PID/task/*/schedstat`) is read
-//! around the measured phase only: after the clients connected and joined, until the last answer.
+//! around the measured phase only: after the clients connected and joined, until the last answer
+//! (the clients close after the reading). Before each measure of `bench`, the tool waits until the
+//! server's CPU time stands still (under 1 ms in 50 ms), so that a server still closing the
+//! previous measure's thousands of sessions does not count that work in the next one.
 //! Lower is better for every figure; `peer/ours` ratios above 1 mean ours costs less.
 #![allow(clippy::print_stdout)]
 
@@ -204,16 +207,19 @@ async fn bench(o: &Options) {
             let name = kind.name();
             println!("== round {round}/{rounds}: {name} (pid {})", server.pid());
             if want("mem") {
+                t.settle().await;
                 print!("{name} ");
                 let v = idle(t, o.num("idle-conns", 5000), Duration::from_secs(2)).await;
                 record("mem", kind, v);
             }
             if want("connect") {
+                t.settle().await;
                 print!("{name} ");
                 let v = churn(t, Transport::WebSocket, o.num("conns", 2000), 8).await;
                 record("connect", kind, v);
             }
             if want("bcast") {
+                t.settle().await;
                 print!("{name} ");
                 let conns = o.num("bcast-conns", 1000);
                 let msgs = o.num("bcast-msgs", 300);
@@ -221,11 +227,13 @@ async fn bench(o: &Options) {
                 record("bcast", kind, v);
             }
             if want("echo") {
+                t.settle().await;
                 print!("{name} ");
                 let v = echo_with(t, Transport::WebSocket, "echo-conns", "echo-secs").await;
                 record("echo", kind, v);
             }
             if want("poll") && kind.polls() {
+                t.settle().await;
                 print!("{name} ");
                 let v = echo_with(t, Transport::Polling, "poll-conns", "poll-secs").await;
                 record("poll", kind, v);

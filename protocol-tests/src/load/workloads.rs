@@ -36,6 +36,25 @@ impl Target {
         self.pid.and_then(super::rss_kib).unwrap_or(0)
     }
 
+    /// Waits until the server is quiet: its CPU time grows by under 1 ms in 50 ms (at most 5 s).
+    /// The clients of a measure close when it ends, and a server may still be closing thousands
+    /// of sessions then: that work belongs to no measure, so the next one starts after it.
+    pub async fn settle(self) {
+        if self.pid.is_none() {
+            return;
+        }
+        let give_up = Instant::now() + Duration::from_secs(5);
+        let mut last = self.cpu_ns();
+        while Instant::now() < give_up {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = self.cpu_ns();
+            if now.saturating_sub(last) < 1_000_000 {
+                return;
+            }
+            last = now;
+        }
+    }
+
     /// The server started by `bench` or `scale`.
     pub fn of(server: &BenchServer) -> Target {
         Target {
